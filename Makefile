@@ -1,0 +1,24 @@
+# Quick start: `make run` (the bot, or the offline sandbox without BOT_TOKEN) and `make test`.
+# Both create .venv and install what they need on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/errandbot
+
+test: $(STAMP)
+	$(BIN)/ruff check bot tests bench
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) build *.egg-info

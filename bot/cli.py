@@ -1,0 +1,82 @@
+"""The ``errandbot`` command line: ``run``, ``sandbox``, ``download``, ``check``.
+
+With no subcommand it runs the real bot when ``BOT_TOKEN`` is set and the offline sandbox
+otherwise, and says which on its first line. Each subcommand lives in the package it drives;
+this module only parses arguments and turns a :class:`SettingsError` into exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bot import __version__
+from bot.config import SettingsError, load_settings
+
+EXIT_BAD_SETTINGS = 2
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="errandbot",
+        description="Errand: a Telegram bot for downloads, timers and reminders.",
+    )
+    parser.add_argument("--version", action="version", version=f"errandbot {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    sub.add_parser("run", help="run the bot (long polling, or webhook when WEBHOOK_URL is set)")
+
+    sandbox = sub.add_parser("sandbox", help="try the bot offline in a terminal chat")
+    sandbox.add_argument(
+        "--script", help="read chat lines from this file instead of the terminal ('-' for stdin)"
+    )
+
+    download = sub.add_parser("download", help="download a URL with several connections")
+    download.add_argument("url")
+    download.add_argument("-o", "--output-dir", default=".", help="folder to save into (default .)")
+    download.add_argument("-c", "--connections", type=int, default=None,
+                          help="connections, 1-16 (default DOWNLOAD_CONNECTIONS, 8)")
+    download.add_argument("--checksum", help="expected digest, e.g. sha256:HEX (also sha1, md5)")
+    download.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    sub.add_parser("check", help="check the configuration and the Bot API, then exit")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        command = args.command
+        if command is None:
+            command = "run" if settings.token else "sandbox"
+            how = "BOT_TOKEN is set" if settings.token else "no BOT_TOKEN"
+            print(f"errandbot: {command} ({how})", flush=True)
+            args = _build_parser().parse_args([command])
+
+        if command == "run":
+            from bot.telegram.runner import run_bot
+
+            return run_bot(settings)
+        if command == "sandbox":
+            from bot.sandbox.terminal import run_sandbox
+
+            return run_sandbox(settings, script=args.script)
+        if command == "download":
+            from bot.downloads.cli import run_download
+
+            return run_download(settings, args)
+        if command == "check":
+            from bot.health import run_check
+
+            return run_check(settings)
+    except SettingsError as exc:
+        print(f"errandbot: bad setting {exc}", file=sys.stderr)
+        return EXIT_BAD_SETTINGS
+    except KeyboardInterrupt:
+        return 130
+    raise AssertionError(f"unhandled command {args.command!r}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,230 @@
+"""Settings: read once from the environment and a ``.env`` file, validated, then passed around.
+
+Every setting an operator can change lives here, with its default, so that ``.env.example``,
+the README table and the code cannot drift apart silently (a test compares them). A bad value
+stops start-up with one line naming the setting (:class:`SettingsError`), never a traceback.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+
+class SettingsError(Exception):
+    """A setting has a bad value; ``str()`` is the one line shown to the operator."""
+
+
+@dataclass(frozen=True)
+class IdList:
+    """``ALLOWED_USERS`` / ``ADMIN_USERS``: a set of user or chat ids, or everyone (``*``)."""
+
+    ids: frozenset[int] = frozenset()
+    everyone: bool = False
+
+    def __contains__(self, item: object) -> bool:
+        return self.everyone or item in self.ids
+
+    @classmethod
+    def parse(cls, raw: str | None) -> IdList:
+        text = (raw or "").strip()
+        if not text:
+            return cls()
+        if text == "*":
+            return cls(everyone=True)
+        ids = set()
+        for part in text.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            try:
+                ids.add(int(part))
+            except ValueError:
+                raise ValueError(f"{part!r} is not a numeric id (use ids separated by commas, or *)") from None
+        return cls(ids=frozenset(ids))
+
+
+def _parse_networks(raw: Any) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    if raw is None or raw == "":
+        return ()
+    if isinstance(raw, (list, tuple)):
+        items = list(raw)
+    else:
+        items = [p.strip() for p in str(raw).split(",") if p.strip()]
+    out = []
+    for item in items:
+        if isinstance(item, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
+            out.append(item)
+            continue
+        try:
+            out.append(ipaddress.ip_network(str(item), strict=False))
+        except ValueError:
+            raise ValueError(f"{item!r} is not a CIDR such as 127.0.0.0/8") from None
+    return tuple(out)
+
+
+class Settings(BaseSettings):
+    """All of Errand's configuration. Field names are the environment names, lower-cased."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    # --- Telegram ---
+    bot_token: SecretStr | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+    allowed_users: Annotated[IdList, NoDecode] = Field(default_factory=IdList)
+    admin_users: Annotated[IdList, NoDecode] = Field(default_factory=IdList)
+    log_level: str = "INFO"
+
+    # --- storage ---
+    data_dir: Path = Path("./data")
+    download_dir: Path | None = None
+    database_url: str | None = None
+
+    # --- downloads ---
+    download_allow_networks: Annotated[tuple[Any, ...], NoDecode] = ()
+    download_connections: int = Field(8, ge=1, le=16)
+    download_read_timeout: float = Field(30.0, gt=0)
+    download_max_retries: int = Field(5, ge=0, le=100)
+    max_file_mb: int = Field(4096, ge=1)
+    max_upload_mb: int = Field(50, ge=1, le=2000)
+    max_active_downloads: int = Field(3, ge=1, le=64)
+    max_active_per_user: int = Field(2, ge=1, le=64)
+    daily_quota_mb: int = Field(10240, ge=0)
+    disk_reserve_mb: int = Field(1024, ge=0)
+    progress_interval: float = Field(3.0, ge=1.0)
+    retention_hours: float = Field(24.0, gt=0)
+    public_base_url: str | None = None
+
+    # --- timers and reminders ---
+    default_tz: str = "UTC"
+    missed_grace_hours: float = Field(24.0, ge=0)
+    max_pending_per_user: int = Field(50, ge=1)
+    max_duration_days: float = Field(366.0, gt=0)
+    min_recurrence_minutes: float = Field(5.0, gt=0)
+
+    # --- webhook (polling when WEBHOOK_URL is unset) ---
+    webhook_url: str | None = None
+    webhook_listen: str = "127.0.0.1:8080"
+    webhook_secret: SecretStr | None = None
+
+    @field_validator("allowed_users", "admin_users", mode="before")
+    @classmethod
+    def _ids(cls, value: Any) -> IdList:
+        if isinstance(value, IdList):
+            return value
+        return IdList.parse(None if value is None else str(value))
+
+    @field_validator("download_allow_networks", mode="before")
+    @classmethod
+    def _networks(cls, value: Any) -> tuple[Any, ...]:
+        return _parse_networks(value)
+
+    @field_validator("telegram_api_url", "public_base_url", "webhook_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None if value == "" else value
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("bot_token")
+    @classmethod
+    def _token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        token = value.get_secret_value().strip()
+        head, sep, tail = token.partition(":")
+        if not (sep and head.isdigit() and tail and all(c.isalnum() or c in "-_" for c in tail)):
+            raise ValueError("does not look like a token from @BotFather (digits:letters)")
+        return SecretStr(token)
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError(f"{value!r} is not one of DEBUG, INFO, WARNING, ERROR")
+        return level
+
+    @field_validator("default_tz")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone such as Europe/Berlin") from None
+        return value
+
+    @field_validator("webhook_listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{value!r} is not HOST:PORT")
+        return value
+
+    @model_validator(mode="after")
+    def _defaults(self) -> Settings:
+        if self.download_dir is None:
+            self.download_dir = self.data_dir / "downloads"
+        return self
+
+    # --- derived values ---
+    @property
+    def token(self) -> str | None:
+        return self.bot_token.get_secret_value() if self.bot_token else None
+
+    @property
+    def downloads_path(self) -> Path:
+        assert self.download_dir is not None
+        return self.download_dir
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'errand.db').resolve()}"
+
+    @property
+    def listen_host_port(self) -> tuple[str, int]:
+        host, _, port = self.webhook_listen.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
+def _env_name(loc: tuple[Any, ...]) -> str:
+    return str(loc[0]).upper() if loc else "SETTINGS"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read and validate settings; raise :class:`SettingsError` with one line naming the setting."""
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+        raise SettingsError(f"{_env_name(err.get('loc', ()))}: {msg}") from None
+    return settings
+
+
+def prepare_dirs(settings: Settings) -> None:
+    """Create DATA_DIR and DOWNLOAD_DIR and prove they are writable, or raise SettingsError."""
+    for name, path in (("DATA_DIR", settings.data_dir), ("DOWNLOAD_DIR", settings.downloads_path)):
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
+                pass
+        except OSError as exc:
+            reason = exc.strerror or exc.__class__.__name__
+            raise SettingsError(f"{name}: {str(path)!r} is not a writable directory ({reason})") from None

@@ -1,0 +1,45 @@
+"""The database: one SQLAlchemy engine and the declarative base every table derives from.
+
+What must survive a crash (reminders, download jobs) is a row here. SQLite in ``DATA_DIR`` by
+default, in WAL mode so readers never wait on the writer; ``DATABASE_URL`` can point elsewhere.
+Each feature declares its own tables in its own package (``bot/reminders/store.py``,
+``bot/downloads/jobs.py``) on :class:`Base`; :func:`open_database` creates what is missing.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import DeclarativeBase, sessionmaker
+
+
+class Base(DeclarativeBase):
+    """Declarative base for all of Errand's tables."""
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, a busy timeout and cross-thread use."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def open_database(url: str) -> tuple[Engine, sessionmaker]:
+    """Open the database at ``url``, create missing tables, and return (engine, session factory)."""
+    # Importing the feature packages registers their tables on Base.metadata.
+    import bot.downloads  # noqa: F401
+    import bot.reminders  # noqa: F401
+
+    engine = make_engine(url)
+    Base.metadata.create_all(engine)
+    return engine, sessionmaker(engine, expire_on_commit=False)
