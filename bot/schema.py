@@ -1,0 +1,172 @@
+"""Schema versions: the database says which version of Errand's tables it holds, and start-up
+brings it to the current one.
+
+Why not just ``Base.metadata.create_all``? It creates missing tables but never changes an existing
+one, so the day a release adds a column, every operator's database would silently lack it. Here
+the database carries its version in a one-row ``schema_version`` table and :func:`upgrade` applies
+the ordered :data:`STEPS` above that version, each recorded as soon as it is done, so a crash
+halfway resumes where it stopped. A full migration framework (Alembic) would earn its place with
+many steps or several database engines in production; for a handful of additive steps on SQLite
+an ordered list is easier to read and to test.
+
+Rules for whoever changes a table:
+
+- append a :class:`Step` with the next version number; never edit or reorder a released step;
+- write steps so that running one on a database that already has the change is harmless
+  (use :func:`add_column`), because step 1 builds missing tables from today's models;
+- add the upgrade to ``tests/deploy/test_schema.py``'s expectations if it transforms data.
+
+Versions:
+
+- 0: the first release, before versioning: tables, no ``schema_version`` row.
+- 1: the same tables, stamped (and any table that release had not created yet, created).
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    inspect,
+    select,
+    text,
+)
+
+log = logging.getLogger(__name__)
+
+
+class SchemaError(Exception):
+    """The database cannot be used by this release; ``str()`` says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One upgrade: from ``version - 1`` to ``version``. ``apply`` runs inside a transaction."""
+
+    version: int
+    summary: str
+    apply: Callable[[Connection], None]
+
+
+_meta = MetaData()
+schema_version = Table(
+    "schema_version",
+    _meta,
+    Column("version", Integer, nullable=False),
+    Column("upgraded_at", String(32), nullable=False),
+)
+
+
+def add_column(conn: Connection, table: str, column: str, ddl_type: str) -> None:
+    """``ALTER TABLE table ADD COLUMN column ddl_type``, unless the column is already there."""
+    present = {c["name"] for c in inspect(conn).get_columns(table)}
+    if column not in present:
+        conn.execute(text(f'ALTER TABLE "{table}" ADD COLUMN "{column}" {ddl_type}'))
+
+
+def _create_missing_tables(conn: Connection) -> None:
+    from bot.storage import Base
+
+    _register_tables()
+    Base.metadata.create_all(conn)
+
+
+STEPS: tuple[Step, ...] = (
+    Step(1, "stamp the first release's tables and create any that are missing",
+         _create_missing_tables),
+)
+CURRENT = STEPS[-1].version
+
+
+def _register_tables() -> None:
+    """Importing the feature packages puts their tables on ``Base.metadata``."""
+    import bot.downloads  # noqa: F401
+    import bot.reminders  # noqa: F401
+
+
+def current_version(engine: Engine) -> int | None:
+    """The version stored in the database; 0 for tables without a version; None when empty."""
+    with engine.connect() as conn:
+        tables = set(inspect(conn).get_table_names())
+        if "schema_version" in tables:
+            row = conn.execute(select(schema_version.c.version)).first()
+            if row is not None:
+                return int(row.version)
+        tables.discard("schema_version")
+        return 0 if tables else None
+
+
+def _stamp(conn: Connection, version: int) -> None:
+    conn.execute(schema_version.delete())
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    conn.execute(schema_version.insert().values(version=version, upgraded_at=now))
+
+
+def backup_sqlite(engine: Engine, dest: Path) -> Path | None:
+    """Copy a file SQLite database to ``dest`` with SQLite's online backup (safe while in use).
+
+    Returns ``dest``, or None when the engine is not a file SQLite database.
+    """
+    if engine.url.get_backend_name() != "sqlite" or engine.url.database in (None, "", ":memory:"):
+        return None
+    source = sqlite3.connect(engine.url.database)
+    target = sqlite3.connect(dest)
+    try:
+        with target:
+            source.backup(target)
+    finally:
+        target.close()
+        source.close()
+    return dest
+
+
+def upgrade(engine: Engine, steps: Sequence[Step] = STEPS) -> None:
+    """Bring the database to the newest version in ``steps``; safe to call on every start.
+
+    An empty database gets today's tables and the newest version at once. An older one gets
+    each missing step in order, after a backup copy beside a SQLite file (``errand.db`` →
+    ``errand.db.before-v1``). A database newer than this release raises :class:`SchemaError`
+    rather than being written by code that does not know its tables.
+    """
+    newest = steps[-1].version if steps else 0
+    found = current_version(engine)
+    with engine.begin() as conn:
+        _meta.create_all(conn)
+    if found is None:
+        from bot.storage import Base
+
+        _register_tables()
+        with engine.begin() as conn:
+            Base.metadata.create_all(conn)
+            _stamp(conn, newest)
+        log.info("database created at schema version %d", newest)
+        return
+    if found > newest:
+        raise SchemaError(
+            f"the database is at schema version {found}, newer than this release knows "
+            f"({newest}); run a newer Errand, or restore the backup taken before the upgrade"
+        )
+    pending = [step for step in steps if step.version > found]
+    if not pending:
+        return
+    if engine.url.database:
+        backup = backup_sqlite(engine, Path(f"{engine.url.database}.before-v{pending[-1].version}"))
+        if backup is not None:
+            log.info("database backed up to %s before upgrading", backup)
+    for step in pending:
+        with engine.begin() as conn:
+            step.apply(conn)
+            _stamp(conn, step.version)
+        log.info("database upgraded to schema version %d: %s", step.version, step.summary)
