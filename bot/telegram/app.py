@@ -1,0 +1,79 @@
+"""Build the python-telegram-bot :class:`~telegram.ext.Application` for Errand.
+
+The application talks to ``{TELEGRAM_API_URL}/bot{token}/``, waits out 429s with
+:class:`~telegram.ext.AIORateLimiter` instead of dropping messages, registers the command menu
+with ``setMyCommands`` and hands each feature module its :class:`Services`. Adding a feature means
+adding its module to :data:`FEATURES`; nothing else here changes.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+
+from telegram import BotCommand
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+
+from bot.config import Settings
+from bot.storage import open_database
+from bot.telegram import texts
+from bot.telegram.services import Services
+
+#: Feature modules, each with ``register(app, services)``. ``basic`` first: it installs the gate.
+FEATURES: tuple[str, ...] = (
+    "bot.telegram.handlers.basic",
+    "bot.telegram.handlers.cancel",
+)
+
+RATE_LIMIT_RETRIES = 5
+
+
+async def _post_init(app: Application) -> None:
+    services: Services = app.bot_data["services"]
+    available = app.bot_data["available_commands"]
+    await app.bot.set_my_commands(
+        [BotCommand(c.name, c.description) for c in texts.COMMANDS if c.name in available]
+    )
+    await services.run_startup(app)
+
+
+async def _post_stop(app: Application) -> None:
+    await app.bot_data["services"].run_shutdown(app)
+
+
+async def _post_shutdown(app: Application) -> None:
+    app.bot_data["engine"].dispose()
+
+
+def _available(app: Application) -> set[str]:
+    names: set[str] = set()
+    for handlers in app.handlers.values():
+        for handler in handlers:
+            names.update(getattr(handler, "commands", ()))
+    return names
+
+
+def build_application(settings: Settings) -> Application:
+    """A ready-to-run Application: handlers registered, database open, nothing started yet."""
+    if not settings.token:
+        raise ValueError("BOT_TOKEN is required to build the application")
+    engine, sessions = open_database(settings.db_url)
+    services = Services(settings=settings, sessions=sessions, started_at=time.time())
+    app = (
+        ApplicationBuilder()
+        .token(settings.token)
+        .base_url(f"{settings.telegram_api_url}/bot")
+        .base_file_url(f"{settings.telegram_api_url}/file/bot")
+        .rate_limiter(AIORateLimiter(max_retries=RATE_LIMIT_RETRIES))
+        .concurrent_updates(True)
+        .post_init(_post_init)
+        .post_stop(_post_stop)
+        .post_shutdown(_post_shutdown)
+        .build()
+    )
+    app.bot_data["services"] = services
+    app.bot_data["engine"] = engine
+    for name in FEATURES:
+        importlib.import_module(name).register(app, services)
+    app.bot_data["available_commands"] = _available(app)
+    return app

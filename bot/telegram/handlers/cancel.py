@@ -1,0 +1,41 @@
+"""``/cancel ID``: one command for both kinds of work, routed by the id's letter.
+
+Downloads are ``d7``, timers and reminders ``t12``; each feature registers a canceller for its
+letter in ``services.extras["cancellers"]`` and replies itself.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+
+from telegram import Update
+from telegram.ext import Application, CommandHandler, ContextTypes
+
+from bot.telegram.services import Services, services_of
+
+Canceller = Callable[[Update, ContextTypes.DEFAULT_TYPE, int], Awaitable[None]]
+_ID = re.compile(r"([a-z])(\d{1,12})")
+USAGE = "Usage: /cancel ID — the id from /downloads (like d7) or /timers (like t12).\nExample: /cancel t12"
+
+
+def add_canceller(services: Services, letter: str, canceller: Canceller) -> None:
+    """Let ``/cancel <letter><number>`` reach ``canceller(update, context, number)``."""
+    services.extras.setdefault("cancellers", {})[letter] = canceller
+
+
+async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    message = update.effective_message
+    cancellers: dict[str, Canceller] = services_of(context).extras.get("cancellers", {})
+    if len(context.args) != 1:
+        await message.reply_text(USAGE)
+        return
+    match = _ID.fullmatch(context.args[0].strip().lower())
+    if not match or match.group(1) not in cancellers:
+        await message.reply_text(f"“{context.args[0][:40]}” is not an id I know.\n{USAGE}")
+        return
+    await cancellers[match.group(1)](update, context, int(match.group(2)))
+
+
+def register(app: Application, services: Services) -> None:
+    app.add_handler(CommandHandler("cancel", cancel))

@@ -1,0 +1,54 @@
+"""What the chat layer is handed at start-up: settings, the database, and lifecycle hooks.
+
+One :class:`Services` object lives in ``application.bot_data["services"]``. Feature modules
+(``bot/telegram/handlers/*.py``) receive it in their ``register()`` and add start-up and shutdown
+hooks to it, so that ``app.py`` does not need to know what each feature keeps running.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.orm import sessionmaker
+
+from bot.config import Settings
+
+if TYPE_CHECKING:
+    from telegram.ext import Application
+
+Hook = Callable[["Application"], Awaitable[None]]
+
+
+@dataclass
+class Services:
+    """Shared objects for handlers. ``extras`` holds per-feature services by name."""
+
+    settings: Settings
+    sessions: sessionmaker
+    started_at: float = 0.0
+    extras: dict[str, Any] = field(default_factory=dict)
+    _startup: list[Hook] = field(default_factory=list)
+    _shutdown: list[Hook] = field(default_factory=list)
+
+    def add_startup(self, hook: Hook) -> None:
+        """Run ``await hook(app)`` once the bot is connected (``post_init``), in order added."""
+        self._startup.append(hook)
+
+    def add_shutdown(self, hook: Hook) -> None:
+        """Run ``await hook(app)`` when the bot stops (``post_stop``), in reverse order added."""
+        self._shutdown.append(hook)
+
+    async def run_startup(self, app: Application) -> None:
+        for hook in self._startup:
+            await hook(app)
+
+    async def run_shutdown(self, app: Application) -> None:
+        for hook in reversed(self._shutdown):
+            await hook(app)
+
+
+def services_of(context: Any) -> Services:
+    """The :class:`Services` from a handler's ``context``."""
+    return context.application.bot_data["services"]
