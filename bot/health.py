@@ -1,0 +1,149 @@
+"""``errandbot check``: is this installation ready to run? One line per check, exit 0 only if all pass.
+
+Operators run it after editing the configuration, and Docker runs it as the ``HEALTHCHECK``, so it
+must be quick (short timeouts), must not change anything that matters (it creates the data
+folders, as start-up would, but never the database), and must never print the bot token, which
+is part of every Bot API URL: errors are reported by kind, never by the exception text that
+``requests`` builds around the URL.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from bot import __version__
+from bot.config import Settings, SettingsError, prepare_dirs
+from bot.logsetup import scrub
+
+#: (connect, read) seconds for getMe: enough for a slow VPS, short enough for a healthcheck.
+API_TIMEOUT = (5.0, 10.0)
+
+EXIT_OK = 0
+EXIT_PROBLEMS = 1
+
+
+@dataclass(frozen=True)
+class Result:
+    """The outcome of one check; any ``ok`` False makes ``errandbot check`` exit 1."""
+
+    name: str
+    ok: bool
+    message: str
+
+
+def _check_bot_api(settings: Settings) -> Result:
+    api = scrub(settings.telegram_api_url)
+    token = settings.token
+    if not token:
+        return Result("Bot API", False, "BOT_TOKEN is not set: get a token from @BotFather "
+                                        "and put it in the environment file")
+    try:
+        response = requests.get(f"{settings.telegram_api_url}/bot{token}/getMe",
+                                timeout=API_TIMEOUT)
+    except requests.Timeout:
+        return Result("Bot API", False, f"{api} did not answer in time: check the network "
+                                        "and TELEGRAM_API_URL")
+    except requests.RequestException as exc:
+        kind = exc.__class__.__name__
+        return Result("Bot API", False, f"cannot reach {api} ({kind}): check the network "
+                                        "and TELEGRAM_API_URL")
+    if response.status_code in (401, 404):
+        return Result("Bot API", False, f"{api} rejected the token (HTTP {response.status_code}):"
+                                        " copy it again from @BotFather into BOT_TOKEN")
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if response.status_code != 200 or not isinstance(body, dict) or not body.get("ok"):
+        return Result("Bot API", False, f"{api} answered HTTP {response.status_code} to getMe: "
+                                        "is TELEGRAM_API_URL a Bot API server?")
+    me = body.get("result") or {}
+    return Result("Bot API", True, f"@{me.get('username', '?')} (id {me.get('id', '?')}) at {api}")
+
+
+def _check_dirs(settings: Settings) -> Result:
+    try:
+        prepare_dirs(settings)
+    except SettingsError as exc:
+        return Result("folders", False, f"{exc}: create it and give the bot's user write access")
+    return Result("folders", True, f"DATA_DIR {settings.data_dir} and DOWNLOAD_DIR "
+                                   f"{settings.downloads_path} are writable")
+
+
+def _check_disk(settings: Settings) -> Result:
+    path = settings.downloads_path
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    free_mb = shutil.disk_usage(path).free // (1024 * 1024)
+    reserve = settings.disk_reserve_mb
+    if free_mb < reserve:
+        return Result("disk", False, f"{free_mb} MB free for DOWNLOAD_DIR, below DISK_RESERVE_MB="
+                                     f"{reserve}: free some space or lower the reserve")
+    return Result("disk", True, f"{free_mb} MB free for DOWNLOAD_DIR (reserve {reserve} MB)")
+
+
+def _check_database(settings: Settings) -> Result:
+    from bot.schema import CURRENT, current_version
+    from bot.storage import make_engine
+
+    url = settings.db_url
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return Result("database", True, "not created yet; the bot creates it on first start")
+    engine = make_engine(url)
+    try:
+        found = current_version(engine)
+    except Exception as exc:  # any driver error: report its kind, never a traceback
+        return Result("database", False, f"cannot open it ({exc.__class__.__name__}): "
+                                         "check DATABASE_URL or DATA_DIR")
+    finally:
+        engine.dispose()
+    if found is None:
+        return Result("database", True, "empty; the bot creates its tables on start")
+    if found > CURRENT:
+        return Result("database", False, f"schema version {found} is newer than this release "
+                                         f"({CURRENT}): update Errand or restore a backup")
+    if found < CURRENT:
+        return Result("database", True, f"schema version {found}; upgraded to {CURRENT} on start")
+    return Result("database", True, f"schema version {found} (current)")
+
+
+def _check_webhook(settings: Settings) -> Result | None:
+    if not settings.webhook_url:
+        return None
+    if not settings.webhook_secret:
+        return Result("webhook", False, "WEBHOOK_URL is set but WEBHOOK_SECRET is not: set a "
+                                        "long random secret so that only Telegram can post updates")
+    host, port = settings.listen_host_port
+    return Result("webhook", True, f"{scrub(settings.webhook_url)} served on {host}:{port}")
+
+
+CHECKS: tuple[Callable[[Settings], Result | None], ...] = (
+    _check_bot_api, _check_dirs, _check_disk, _check_database, _check_webhook,
+)
+
+
+def run_checks(settings: Settings) -> list[Result]:
+    """Every check, in order; settings themselves were validated when they were loaded."""
+    results = [Result("settings", True, "valid")]
+    for check in CHECKS:
+        result = check(settings)
+        if result is not None:
+            results.append(result)
+    return results
+
+
+def run_check(settings: Settings) -> int:
+    """Print the report and return the exit status: 0 when every check passed, 1 otherwise."""
+    results = run_checks(settings)
+    print(f"errandbot {__version__} check")
+    for result in results:
+        mark = "ok  " if result.ok else "FAIL"
+        print(f"  {mark}  {result.name}: {scrub(result.message, (settings.token or '',))}")
+    problems = sum(not r.ok for r in results)
+    print("all good" if not problems else f"{problems} problem(s) found")
+    return EXIT_OK if not problems else EXIT_PROBLEMS
