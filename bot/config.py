@@ -11,12 +11,11 @@ import ipaddress
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing_extensions import Annotated
 
 
 class SettingsError(Exception):
@@ -75,7 +74,11 @@ class Settings(BaseSettings):
     """All of Errand's configuration. Field names are the environment names, lower-cased."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,  # `SETTING=` as in .env.example means "use the default"
+        extra="ignore",
+        case_sensitive=False,
     )
 
     # --- Telegram ---

@@ -1,0 +1,119 @@
+"""Settings parsing: good values, defaults, and every bad value named in one line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.config import IdList, Settings, SettingsError, load_settings, prepare_dirs
+
+SETTING_NAMES = sorted(name.upper() for name in Settings.model_fields)
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No ambient settings and no ``.env`` from the working directory leak into these tests."""
+    for name in SETTING_NAMES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def test_defaults() -> None:
+    s = load_settings()
+    assert s.token is None
+    assert s.telegram_api_url == "https://api.telegram.org"
+    assert s.data_dir == Path("data") and s.downloads_path == Path("data/downloads")
+    assert 42 not in s.allowed_users and not s.allowed_users.everyone
+    assert s.download_connections == 8 and s.max_upload_mb == 50
+
+
+def test_values_from_environment_and_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("ALLOWED_USERS=1, 2 ,-100\nDOWNLOAD_DIR=/srv/files\n")
+    monkeypatch.setenv("ADMIN_USERS", "*")
+    monkeypatch.setenv("DOWNLOAD_ALLOW_NETWORKS", "127.0.0.0/8, ::1/128")
+    monkeypatch.setenv("TELEGRAM_API_URL", "http://127.0.0.1:8081/")
+    s = load_settings()
+    assert s.allowed_users == IdList(ids=frozenset({1, 2, -100}))
+    assert s.admin_users.everyone and 12345 in s.admin_users
+    assert [str(n) for n in s.download_allow_networks] == ["127.0.0.0/8", "::1/128"]
+    assert s.downloads_path == Path("/srv/files")
+    assert s.telegram_api_url == "http://127.0.0.1:8081"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("ALLOWED_USERS", "12,bob", "'bob' is not a numeric id"),
+        ("ADMIN_USERS", "1;2", "is not a numeric id"),
+        ("BOT_TOKEN", "not-a-token", "does not look like a token"),
+        ("TELEGRAM_API_URL", "api.telegram.org", "is not an http(s) URL"),
+        ("TELEGRAM_API_URL", "ftp://x", "is not an http(s) URL"),
+        ("PUBLIC_BASE_URL", "files.example.com", "is not an http(s) URL"),
+        ("WEBHOOK_URL", "example.com/hook", "is not an http(s) URL"),
+        ("WEBHOOK_LISTEN", "8080", "is not HOST:PORT"),
+        ("WEBHOOK_LISTEN", "127.0.0.1:99999", "is not HOST:PORT"),
+        ("DOWNLOAD_ALLOW_NETWORKS", "10.0.0.0/33", "is not a CIDR"),
+        ("DOWNLOAD_CONNECTIONS", "0", "greater than or equal to 1"),
+        ("DOWNLOAD_CONNECTIONS", "17", "less than or equal to 16"),
+        ("MAX_UPLOAD_MB", "lots", "valid integer"),
+        ("LOG_LEVEL", "LOUD", "is not one of"),
+        ("DEFAULT_TZ", "Mars/Olympus", "is not an IANA time zone"),
+        ("PROGRESS_INTERVAL", "0.1", "greater than or equal to 1"),
+    ],
+)
+def test_bad_value_names_the_setting(monkeypatch: pytest.MonkeyPatch, name: str, value: str, expected: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    message = str(info.value)
+    assert message.startswith(f"{name}: ")
+    assert expected in message
+    assert "\n" not in message
+
+
+def test_token_value_is_never_in_the_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BOT_TOKEN", "123:secret part with spaces")
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    assert "secret" not in str(info.value)
+
+
+def test_unwritable_dir_is_named(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    settings = load_settings(data_dir=blocker / "sub")
+    with pytest.raises(SettingsError, match=r"^DATA_DIR: .* is not a writable directory"):
+        prepare_dirs(settings)
+
+
+def test_bad_setting_exits_2_with_one_line(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "ALLOWED_USERS": "x", "HOME": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "run"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "errandbot: bad setting ALLOWED_USERS: 'x' is not a numeric id (use ids separated by commas, or *)"
+    ]
+    assert "Traceback" not in result.stderr
+
+
+def test_env_example_lists_every_setting() -> None:
+    example = (Path(__file__).parents[1] / ".env.example").read_text()
+    missing = [name for name in SETTING_NAMES if f"{name}=" not in example]
+    assert not missing, f".env.example lacks {missing}"
+
+
+def test_env_example_copied_as_is_gives_the_defaults(tmp_path: Path) -> None:
+    example = (Path(__file__).parents[1] / ".env.example").read_text()
+    (tmp_path / ".env").write_text(example)
+    assert load_settings() == Settings(_env_file=None)
+
+
+def test_readme_table_lists_every_setting() -> None:
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    missing = [name for name in SETTING_NAMES if f"| `{name}` |" not in readme]
+    assert not missing, f"README's configuration table lacks {missing}"
