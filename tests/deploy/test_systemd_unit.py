@@ -39,7 +39,7 @@ def _sections() -> dict[str, dict[str, list[str]]]:
 def test_unit_runs_the_bot_as_the_guide_describes():
     service = _sections()["Service"]
     assert service["ExecStart"] == [f"{INSTALLED_BINARY} run"]
-    assert service["DynamicUser"] == ["yes"]
+    assert service["User"] == ["errandbot"]  # never root
     assert service["StateDirectory"] == ["errandbot"]
     assert service["EnvironmentFile"] == ["/etc/errandbot/errandbot.env"]
     assert service["Restart"] == ["on-failure"]
