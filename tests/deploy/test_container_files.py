@@ -1,0 +1,118 @@
+"""The Docker files say what the guide promises: a non-root user, a HEALTHCHECK that runs
+`errandbot check`, state and downloads in volumes, nothing published beyond loopback, and the
+optional local Bot API server and file server sharing the downloads volume at the same path.
+
+No Docker engine runs in CI, so these read the files rather than build them; each assertion is
+one a careless edit would break.
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import pytest
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+yaml = pytest.importorskip("yaml", reason="PyYAML is not installed (pip install '.[test]')")
+
+
+def _instructions(path: Path) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) with continuation lines joined and comments dropped."""
+    out: list[tuple[str, str]] = []
+    pending = ""
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
+        if not pending and (not line or line.startswith("#")):
+            continue
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        line = pending + line
+        pending = ""
+        word, _, rest = line.partition(" ")
+        out.append((word.upper(), rest.strip()))
+    return out
+
+
+def _final_stage() -> list[tuple[str, str]]:
+    steps = _instructions(DEPLOY / "Dockerfile")
+    last_from = max(i for i, (word, _) in enumerate(steps) if word == "FROM")
+    return steps[last_from:]
+
+
+def test_image_runs_as_a_non_root_user_on_a_slim_base():
+    stage = _final_stage()
+    assert stage[0][1].startswith("python:") and "-slim" in stage[0][1]
+    users = [args for word, args in stage if word == "USER"]
+    assert users, "the final stage has no USER"
+    assert users[-1].split(":")[0] not in ("root", "0")
+
+
+def test_image_has_a_healthcheck_that_runs_errandbot_check():
+    [health] = [args for word, args in _final_stage() if word == "HEALTHCHECK"]
+    assert "CMD" in health
+    assert '"errandbot", "check"' in health or "errandbot check" in health
+
+
+def test_image_keeps_state_and_downloads_in_volumes():
+    stage = _final_stage()
+    volumes = " ".join(args for word, args in stage if word == "VOLUME")
+    env = " ".join(args for word, args in stage if word == "ENV")
+    assert '"/data"' in volumes and '"/downloads"' in volumes
+    assert "DATA_DIR=/data" in env and "DOWNLOAD_DIR=/downloads" in env
+
+
+def test_no_build_tools_in_the_final_stage():
+    stage = _final_stage()
+    for word, args in stage:
+        if word == "RUN":
+            for tool in ("apt-get install", "gcc", "build-essential", "pip install"):
+                assert tool not in args, f"final stage runs {tool!r}: {args}"
+        if word == "COPY" and "--from=" in args:
+            assert shlex.split(args)[1] == "/opt/errandbot/venv"  # only the venv crosses over
+
+
+def test_build_context_never_sends_a_local_env_file():
+    lines = (DEPLOY / "Dockerfile.dockerignore").read_text().splitlines()
+    ignore = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    assert ignore[0] == "*"  # everything excluded first, then only what the build copies
+    assert not any(p.lstrip("!").startswith((".env", "data")) for p in ignore if p.startswith("!"))
+
+
+def _compose() -> dict:
+    return yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+
+
+def test_compose_errand_service_builds_the_image_with_volumes():
+    compose = _compose()
+    errand = compose["services"]["errand"]
+    context = (DEPLOY / errand["build"]["context"]).resolve()
+    assert (context / errand["build"]["dockerfile"]).is_file()
+    assert (context / "pyproject.toml").is_file()
+    assert {"data:/data", "downloads:/downloads"} <= set(errand["volumes"])
+    assert errand["environment"]["DOWNLOAD_DIR"] == "/downloads"
+    assert errand["restart"] == "unless-stopped"
+    assert errand["cap_drop"] == ["ALL"]
+    assert set(compose["volumes"]) >= {"data", "downloads"}
+
+
+def test_compose_publishes_nothing_beyond_loopback():
+    for name, service in _compose()["services"].items():
+        for port in service.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} publicly"
+
+
+def test_compose_local_bot_api_and_file_server_share_the_downloads_volume():
+    services = _compose()["services"]
+    errand_downloads = services["errand"]["environment"]["DOWNLOAD_DIR"]
+
+    api = services["telegram-bot-api"]
+    assert api["profiles"] == ["bigfiles"]
+    assert api["environment"]["TELEGRAM_LOCAL"] == "1"
+    # uploads by local path: the server must see the file at the very path Errand names
+    assert f"downloads:{errand_downloads}:ro" in api["volumes"]
+
+    files = services["files"]
+    assert files["profiles"] == ["files"]
+    assert any(v.startswith("downloads:") and v.endswith(":ro") for v in files["volumes"])

@@ -1,0 +1,173 @@
+"""deploy/nginx.conf passes `nginx -t`, and behaves as documented when run for real on loopback:
+HTTP moves to HTTPS, the webhook location forwards POSTs with Telegram's secret header to the
+bot (and refuses GET), and /files/ serves kept files as downloads, without listings, unfinished
+parts or dot files. Skipped where nginx or openssl is absent.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+import warnings
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import requests
+import urllib3
+
+CONF = Path(__file__).resolve().parents[2] / "deploy" / "nginx.conf"
+NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+OPENSSL = shutil.which("openssl")
+pytestmark = pytest.mark.skipif(not (NGINX and OPENSSL), reason="nginx or openssl not installed")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _site(tmp: Path, http_port: int, https_port: int, bot_port: int, downloads: Path) -> Path:
+    """A runnable copy of deploy/nginx.conf: loopback ports, a test certificate, test folders."""
+    cert, key = tmp / "cert.pem", tmp / "key.pem"
+    subprocess.run([OPENSSL, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=bot.example.org", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=30)
+    text = CONF.read_text()
+    replacements = {
+        "listen 80;": f"listen 127.0.0.1:{http_port};",
+        "listen [::]:80;": "",
+        "listen 443 ssl;": f"listen 127.0.0.1:{https_port} ssl;",
+        "listen [::]:443 ssl;": "",
+        "/etc/letsencrypt/live/bot.example.org/fullchain.pem": str(cert),
+        "/etc/letsencrypt/live/bot.example.org/privkey.pem": str(key),
+        "alias /var/lib/errandbot/downloads/;": f"alias {downloads}/;",
+        "proxy_pass http://127.0.0.1:8080;": f"proxy_pass http://127.0.0.1:{bot_port};",
+    }
+    for old, new in replacements.items():
+        assert old in text, f"deploy/nginx.conf no longer has {old!r}; update this test"
+        text = text.replace(old, new)
+    site = tmp / "errandbot.conf"
+    site.write_text(text)
+    main = tmp / "nginx.conf"
+    temp = {name: tmp / name for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi")}
+    for folder in temp.values():
+        folder.mkdir()
+    main.write_text(
+        ("user root;\n" if os.geteuid() == 0 else "")
+        + f"pid {tmp}/nginx.pid;\nerror_log {tmp}/error.log;\nevents {{}}\nhttp {{\n"
+        f"  access_log off;\n  include /etc/nginx/mime.types;\n"
+        f"  client_body_temp_path {temp['body']};\n  proxy_temp_path {temp['proxy']};\n"
+        f"  fastcgi_temp_path {temp['fastcgi']};\n  uwsgi_temp_path {temp['uwsgi']};\n"
+        f"  scgi_temp_path {temp['scgi']};\n  include {site};\n}}\n"
+    )
+    return main
+
+
+class _BotStub(BaseHTTPRequestHandler):
+    """Stands in for Errand's webhook listener: records what nginx forwarded."""
+
+    seen: list[tuple[str, str, dict[str, str], bytes]] = []
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.seen.append(("POST", self.path, dict(self.headers), body))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def nginx_site(tmp_path):
+    bot = ThreadingHTTPServer(("127.0.0.1", 0), _BotStub)
+    threading.Thread(target=bot.serve_forever, daemon=True).start()
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    (downloads / "report.html").write_text("<script>alert(1)</script>")
+    (downloads / "big.iso.part").write_bytes(b"\0" * 10)
+    (downloads / ".big.iso.segments").write_text("{}")
+    http_port, https_port = _free_port(), _free_port()
+    main = _site(tmp_path, http_port, https_port, bot.server_address[1], downloads)
+    proc = subprocess.Popen([NGINX, "-p", str(tmp_path), "-e", str(tmp_path / "error.log"),
+                             "-c", str(main), "-g", "daemon off;"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", https_port), timeout=1).close()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                stderr = proc.communicate()[1].decode()
+                raise AssertionError(f"nginx did not start: {stderr}") from None
+            time.sleep(0.05)
+    _BotStub.seen = []
+    try:
+        yield http_port, https_port, _BotStub.seen
+    finally:
+        proc.send_signal(signal.SIGQUIT)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        bot.shutdown()
+        bot.server_close()
+
+
+@pytest.mark.timeout(60)
+def test_config_passes_nginx_t(tmp_path):
+    main = _site(tmp_path, _free_port(), _free_port(), _free_port(), tmp_path)
+    result = subprocess.run([NGINX, "-t", "-p", str(tmp_path), "-e", str(tmp_path / "error.log"),
+                             "-c", str(main)], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert "test is successful" in result.stderr
+
+
+@pytest.mark.timeout(60)
+def test_running_config_routes_webhook_and_files(nginx_site):
+    http_port, https_port, seen = nginx_site
+    base = f"https://127.0.0.1:{https_port}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
+        get = lambda path, **kw: requests.get(base + path, verify=False, timeout=10, **kw)  # noqa: E731
+
+        plain = requests.get(f"http://127.0.0.1:{http_port}/files/x", allow_redirects=False,
+                             timeout=10)
+        assert plain.status_code == 301
+        assert plain.headers["Location"].startswith("https://")
+
+        update = b'{"update_id": 1}'
+        posted = requests.post(base + "/errand/webhook", data=update, verify=False, timeout=10,
+                               headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret",
+                                        "Content-Type": "application/json"})
+        assert posted.status_code == 200
+        [(method, path, headers, body)] = seen
+        assert (method, path, body) == ("POST", "/errand/webhook", update)
+        assert headers["X-Telegram-Bot-Api-Secret-Token"] == "s3cret"
+        assert get("/errand/webhook").status_code == 403
+        assert len(seen) == 1
+
+        served = get("/files/report.html")
+        assert served.status_code == 200
+        assert served.text == "<script>alert(1)</script>"
+        assert served.headers["Content-Type"] == "application/octet-stream"
+        assert served.headers["Content-Disposition"] == "attachment"
+        assert served.headers["X-Content-Type-Options"] == "nosniff"
+
+        listing = get("/files/")
+        assert listing.status_code in (403, 404) and "report.html" not in listing.text
+        assert get("/files/big.iso.part").status_code == 404
+        assert get("/files/.big.iso.segments").status_code == 404
+        assert get("/files/../nginx.conf").status_code in (400, 404)
+        assert get("/").status_code == 404
