@@ -34,12 +34,19 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-def open_database(url: str) -> tuple[Engine, sessionmaker]:
-    """Open the database at ``url``, create missing tables, and return (engine, session factory)."""
-    # Importing the feature packages registers their tables on Base.metadata.
-    import bot.downloads  # noqa: F401
+def register_tables() -> None:
+    """Import the modules that declare tables, so that ``Base.metadata`` knows all of them."""
+    import bot.downloads.jobs  # noqa: F401
     import bot.reminders  # noqa: F401
 
+
+def open_database(url: str) -> tuple[Engine, sessionmaker]:
+    """Open the database at ``url``, upgrade its schema, and return (engine, session factory)."""
+    from bot.schema import upgrade
+
+    register_tables()
     engine = make_engine(url)
+    upgrade(engine)
+    # Tables added since the last schema step (new features in development) are created too.
     Base.metadata.create_all(engine)
     return engine, sessionmaker(engine, expire_on_commit=False)

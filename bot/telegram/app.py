@@ -23,6 +23,7 @@ from bot.telegram.services import Services
 FEATURES: tuple[str, ...] = (
     "bot.telegram.handlers.basic",
     "bot.telegram.handlers.cancel",
+    "bot.telegram.handlers.stats",
 )
 
 RATE_LIMIT_RETRIES = 5

@@ -31,6 +31,7 @@ class Services:
     extras: dict[str, Any] = field(default_factory=dict)
     _startup: list[Hook] = field(default_factory=list)
     _shutdown: list[Hook] = field(default_factory=list)
+    _stats: list[Callable[[], list[str]]] = field(default_factory=list)
 
     def add_startup(self, hook: Hook) -> None:
         """Run ``await hook(app)`` once the bot is connected (``post_init``), in order added."""
@@ -39,6 +40,13 @@ class Services:
     def add_shutdown(self, hook: Hook) -> None:
         """Run ``await hook(app)`` when the bot stops (``post_stop``), in reverse order added."""
         self._shutdown.append(hook)
+
+    def add_stats(self, lines: Callable[[], list[str]]) -> None:
+        """Contribute lines to ``/stats`` (called on a worker thread; may read the database)."""
+        self._stats.append(lines)
+
+    def stats_lines(self) -> list[str]:
+        return [line for provider in self._stats for line in provider()]
 
     async def run_startup(self, app: Application) -> None:
         for hook in self._startup:

@@ -1,0 +1,104 @@
+"""Who is downloading what right now: the one piece of shared state, behind one RLock.
+
+The event loop (new requests, cancels, listings) and the worker threads (a download finishing)
+both touch the queue and the set of running downloads. Every such touch goes through this object,
+and each holds the lock only long enough to read or change a few dicts — never across I/O. The lock
+is re-entrant because cancelling a download can call back into the registry from the same thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Running:
+    """A download a worker thread is executing."""
+
+    job_id: int
+    user_id: int
+    downloader: Any = None  # bot.downloads.engine.Downloader once created
+    cancelled_by: str | None = None
+    stopping: bool = False  # the bot is shutting down: keep the partial file for resume
+
+
+@dataclass
+class Registry:
+    """Queue order, running downloads and per-user counts; all methods are thread-safe."""
+
+    max_active: int
+    max_per_user: int
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+    _queue: list[tuple[int, int]] = field(default_factory=list)  # (job_id, user_id), in order
+    _running: dict[int, Running] = field(default_factory=dict)
+
+    def enqueue(self, job_id: int, user_id: int, *, front: bool = False) -> None:
+        with self._lock:
+            if any(j == job_id for j, _ in self._queue) or job_id in self._running:
+                return
+            if front:
+                self._queue.insert(0, (job_id, user_id))
+            else:
+                self._queue.append((job_id, user_id))
+
+    def position(self, job_id: int) -> int | None:
+        """1-based place in the queue, or None when not waiting."""
+        with self._lock:
+            for place, (queued, _) in enumerate(self._queue, 1):
+                if queued == job_id:
+                    return place
+            return None
+
+    def positions(self) -> dict[int, int]:
+        with self._lock:
+            return {job_id: place for place, (job_id, _) in enumerate(self._queue, 1)}
+
+    def take_startable(self) -> list[Running]:
+        """Move every queued job that fits the limits (global, per user) to running, in order."""
+        started: list[Running] = []
+        with self._lock:
+            for job_id, user_id in list(self._queue):
+                if len(self._running) >= self.max_active:
+                    break
+                if self._active_for(user_id) >= self.max_per_user:
+                    continue
+                self._queue.remove((job_id, user_id))
+                running = Running(job_id, user_id)
+                self._running[job_id] = running
+                started.append(running)
+        return started
+
+    def _active_for(self, user_id: int) -> int:
+        return sum(1 for r in self._running.values() if r.user_id == user_id)
+
+    def active_for(self, user_id: int) -> int:
+        with self._lock:
+            return self._active_for(user_id)
+
+    def running(self, job_id: int) -> Running | None:
+        with self._lock:
+            return self._running.get(job_id)
+
+    def all_running(self) -> list[Running]:
+        with self._lock:
+            return list(self._running.values())
+
+    def finish(self, job_id: int) -> None:
+        with self._lock:
+            self._running.pop(job_id, None)
+
+    def dequeue(self, job_id: int) -> bool:
+        """Remove a waiting job; True if it was waiting."""
+        with self._lock:
+            for entry in self._queue:
+                if entry[0] == job_id:
+                    self._queue.remove(entry)
+                    return True
+            return False
+
+    def counts(self) -> tuple[int, int]:
+        """(running, queued)"""
+        with self._lock:
+            return len(self._running), len(self._queue)

@@ -1,0 +1,416 @@
+"""The download service: accept requests, enforce limits, queue, run the engine, survive restarts.
+
+This is the part of ``/download`` that knows nothing of Telegram. It takes plain values (a URL, who
+asked, in which chat) and reports what happens through one callback, :class:`Event`, called from
+worker threads; the chat layer turns events into messages on its event loop. Jobs are database
+rows (:mod:`bot.downloads.jobs`), each with its own folder under ``DOWNLOAD_DIR`` named by an
+unguessable token, so a file kept on the server can be linked to without being guessable and two
+jobs never clash over a name.
+
+Life of a job: ``submit`` stores it and probes the URL on a worker thread (name and size are known
+before any byte moves); limits are checked against the probed size; then it waits in the
+:class:`~bot.downloads.registry.Registry` queue until a slot is free (``MAX_ACTIVE_DOWNLOADS``,
+``MAX_ACTIVE_PER_USER``), runs, and ends done, failed or cancelled. At start-up, jobs that were
+running or queued when the bot stopped are queued again, running ones first, and the engine
+resumes their partial files.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import sessionmaker
+
+from bot.config import Settings
+from bot.downloads.jobs import DownloadJob, JobState
+from bot.downloads.registry import Registry
+from bot.downloads.sizes import human_size
+
+log = logging.getLogger(__name__)
+
+MB = 1024 * 1024
+MAX_PENDING_PER_USER = 20  # queued + running per user, so one person cannot fill the queue
+PROGRESS_SAVE_INTERVAL = 5.0  # seconds between writes of a running job's progress to the database
+
+
+class Refused(Exception):
+    """A request that will not be started; ``str()`` says which limit and by how much."""
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something happened to a job. ``kind`` is one of: ``ready`` (probed and queued),
+    ``started``, ``resumed`` (re-queued after a restart), ``progress``, ``done``, ``failed``,
+    ``cancelled``."""
+
+    kind: str
+    job: DownloadJob
+    progress: Any = None  # bot.downloads.engine.Progress for "progress"
+    reason: str | None = None
+    position: int | None = None  # place in the queue for "ready"/"resumed", None when starting
+
+
+Listener = Callable[[Event], None]
+
+
+def _midnight_utc(now: float) -> float:
+    return now - (now % 86400)
+
+
+class DownloadService:
+    """Queue and run downloads for many users; thread-safe; reports through ``listener``."""
+
+    def __init__(self, settings: Settings, sessions: sessionmaker, listener: Listener | None = None):
+        self.settings = settings
+        self.sessions = sessions
+        self.listener: Listener = listener or (lambda event: None)
+        self.root = settings.downloads_path.resolve()
+        self.registry = Registry(settings.max_active_downloads, settings.max_active_per_user)
+        self._pool = ThreadPoolExecutor(
+            max_workers=settings.max_active_downloads + 2, thread_name_prefix="download"
+        )
+        self._stopping = threading.Event()
+        self._progress_saved: dict[int, float] = {}
+        self._job_cache: dict[int, tuple[float, DownloadJob | None]] = {}
+
+    # ------------------------------------------------------------------ public API
+    @property
+    def max_upload(self) -> int:
+        return self.settings.max_upload_mb * MB
+
+    def submit(self, *, chat_id: int, user_id: int, user_name: str, url: str, name: str | None,
+               request_message_id: int | None, status_message_id: int | None = None) -> DownloadJob:
+        """Store a new job and probe it in the background; raise :class:`Refused` if over a limit
+        that is known without probing (the daily quota already used up)."""
+        with self.sessions() as session:
+            pending = session.scalar(select(func.count()).select_from(DownloadJob).where(
+                DownloadJob.user_id == user_id,
+                DownloadJob.state.in_([JobState.QUEUED, JobState.RUNNING])))
+        if pending >= MAX_PENDING_PER_USER:
+            raise Refused(f"you already have {pending} downloads waiting or running (the limit is "
+                          f"{MAX_PENDING_PER_USER}); cancel one or wait")
+        used = self.bytes_today(user_id)
+        quota = self.settings.daily_quota_mb * MB
+        if quota and used >= quota:
+            raise Refused(f"your daily quota of {human_size(quota)} is used up; it resets at 00:00 UTC")
+        with self.sessions.begin() as session:
+            job = DownloadJob(chat_id=chat_id, user_id=user_id, user_name=user_name[:128], url=url,
+                              requested_name=name, folder=secrets.token_urlsafe(18),
+                              request_message_id=request_message_id, status_message_id=status_message_id,
+                              state=JobState.QUEUED)
+            session.add(job)
+        self._pool.submit(self._guarded, self._probe, job.id)
+        return job
+
+    def set_status_message(self, job_id: int, message_id: int) -> None:
+        self._update(job_id, status_message_id=message_id)
+
+    def get(self, job_id: int) -> DownloadJob | None:
+        with self.sessions() as session:
+            return session.get(DownloadJob, job_id)
+
+    def list_jobs(self, user_id: int | None, recent: int = 5) -> list[DownloadJob]:
+        """Active and queued jobs, then the last ``recent`` finished ones (``user_id`` None: all)."""
+        with self.sessions() as session:
+            base = select(DownloadJob)
+            if user_id is not None:
+                base = base.where(DownloadJob.user_id == user_id)
+            open_jobs = session.scalars(
+                base.where(DownloadJob.state.in_([JobState.QUEUED, JobState.RUNNING])).order_by(DownloadJob.id)
+            ).all()
+            finished = session.scalars(
+                base.where(DownloadJob.state.not_in([JobState.QUEUED, JobState.RUNNING]))
+                .order_by(DownloadJob.id.desc()).limit(recent)
+            ).all()
+        return [*open_jobs, *finished]
+
+    def position(self, job_id: int) -> int | None:
+        return self.registry.position(job_id)
+
+    def cancel(self, job_id: int, by: str) -> bool:
+        """Cancel a queued or running job; False when it is already finished."""
+        job = self.get(job_id)
+        if job is None or job.job_state.finished:
+            return False
+        running = self.registry.running(job_id)
+        if running is not None:
+            running.cancelled_by = by
+            if running.downloader is not None:
+                running.downloader.cancel(keep_partial=False)
+            return True  # the worker reports "cancelled" when the engine has stopped
+        self.registry.dequeue(job_id)
+        self._finish(job_id, JobState.CANCELLED, error=f"cancelled by {by}")
+        self._remove_folder(job)
+        self._emit("cancelled", job_id, reason=by)
+        self._pump()
+        return True
+
+    def mark_delivered(self, job_id: int) -> None:
+        self._update(job_id, delivered=True)
+
+    def file_path(self, job: DownloadJob) -> Path | None:
+        if not job.name:
+            return None
+        return self.root / job.folder / job.name
+
+    def bytes_today(self, user_id: int) -> int:
+        """Bytes this user has downloaded or reserved since 00:00 UTC (failed jobs count what moved)."""
+        since = _midnight_utc(time.time())
+        with self.sessions() as session:
+            total = session.scalar(
+                select(func.coalesce(func.sum(
+                    func.coalesce(DownloadJob.size, DownloadJob.done_bytes)), 0))
+                .where(DownloadJob.user_id == user_id, DownloadJob.created_at >= since,
+                       DownloadJob.state.in_([JobState.QUEUED, JobState.RUNNING, JobState.DONE,
+                                              JobState.EXPIRED]))
+            )
+            failed = session.scalar(
+                select(func.coalesce(func.sum(DownloadJob.done_bytes), 0))
+                .where(DownloadJob.user_id == user_id, DownloadJob.created_at >= since,
+                       DownloadJob.state.in_([JobState.FAILED, JobState.CANCELLED]))
+            )
+        return int(total or 0) + int(failed or 0)
+
+    def stats(self) -> dict[str, int]:
+        running, queued = self.registry.counts()
+        since = _midnight_utc(time.time())
+        with self.sessions() as session:
+            today = session.scalar(select(func.coalesce(func.sum(DownloadJob.done_bytes), 0))
+                                   .where(DownloadJob.created_at >= since))
+        return {"running": running, "queued": queued, "bytes_today": int(today or 0)}
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> list[DownloadJob]:
+        """Re-queue what was running or waiting when the bot stopped; returns the resumed jobs."""
+        resumed: list[DownloadJob] = []
+        with self.sessions.begin() as session:
+            jobs = session.scalars(
+                select(DownloadJob).where(DownloadJob.state.in_([JobState.RUNNING, JobState.QUEUED]))
+                .order_by(DownloadJob.id)
+            ).all()
+            for job in jobs:
+                if job.state == JobState.RUNNING:
+                    job.resumed = True
+                    job.state = JobState.QUEUED
+                    resumed.append(job)
+            undelivered = session.scalars(
+                select(DownloadJob).where(DownloadJob.state == JobState.DONE,
+                                          DownloadJob.delivered.is_(False))
+            ).all()
+        running_first = [j for j in jobs if j.resumed] + [j for j in jobs if not j.resumed]
+        for job in running_first:
+            if job.name is None and not job.resumed:
+                self._pool.submit(self._guarded, self._probe, job.id)  # never probed: probe again
+            else:
+                self.registry.enqueue(job.id, job.user_id)
+        for job in running_first:
+            if job.name is not None or job.resumed:
+                self._emit("resumed", job.id, position=self.registry.position(job.id))
+        for job in undelivered:
+            self._emit("done", job.id)  # finished on disk but not handed over before the stop
+        self._pump()
+        return resumed
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop all workers, keeping partial files so the next start resumes them."""
+        self._stopping.set()
+        for running in self.registry.all_running():
+            running.stopping = True
+            if running.downloader is not None:
+                running.downloader.cancel(keep_partial=True)
+        deadline = time.monotonic() + timeout
+        while self.registry.counts()[0] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def housekeeping(self) -> int:
+        """Remove files older than RETENTION_HOURS and stray partials; returns folders removed."""
+        cutoff = time.time() - self.settings.retention_hours * 3600
+        removed = 0
+        with self.sessions.begin() as session:
+            old = session.scalars(
+                select(DownloadJob).where(
+                    or_(DownloadJob.state == JobState.DONE,
+                        DownloadJob.state.in_([JobState.FAILED, JobState.CANCELLED])),
+                    DownloadJob.finished_at < cutoff)
+            ).all()
+            for job in old:
+                if self._remove_folder(job):
+                    removed += 1
+                if job.state == JobState.DONE:
+                    job.state = JobState.EXPIRED
+        return removed
+
+    # ------------------------------------------------------------------ workers
+    def _guarded(self, fn: Callable[[int], None], job_id: int) -> None:
+        try:
+            fn(job_id)
+        except Exception:  # noqa: BLE001 - a worker must never die silently
+            log.exception("download d%s: unexpected error", job_id)
+            self._finish(job_id, JobState.FAILED, error="internal error (see the bot's log)")
+            self._emit("failed", job_id, reason="internal error (see the bot's log)")
+            self.registry.finish(job_id)
+            self._pump()
+
+    def _options(self):
+        from bot.downloads.engine import DownloadOptions
+
+        return DownloadOptions.from_settings(self.settings)
+
+    def _downloader(self, job: DownloadJob, on_progress=None):
+        from bot.downloads.engine import Downloader
+
+        folder = self.root / job.folder
+        folder.mkdir(parents=True, exist_ok=True)
+        return Downloader(job.url, dest_dir=folder, options=self._options(), on_progress=on_progress,
+                          name=job.name or job.requested_name)
+
+    def _probe(self, job_id: int) -> None:
+        from bot.downloads.engine import DownloadError
+
+        job = self.get(job_id)
+        if job is None or job.job_state.finished:
+            return
+        downloader = self._downloader(job)
+        try:
+            probe = downloader.probe()
+            self._check_limits(job, probe.size)
+        except (DownloadError, Refused) as exc:
+            self._finish(job_id, JobState.FAILED, error=str(exc))
+            self._remove_folder(job)
+            self._emit("failed", job_id, reason=str(exc))
+            return
+        self._update(job_id, name=probe.name, size=probe.size)
+        if self.get(job_id).job_state.finished:  # cancelled while probing
+            return
+        self.registry.enqueue(job_id, job.user_id)
+        self._emit("ready", job_id, position=self.registry.position(job_id))
+        self._pump()
+
+    def _check_limits(self, job: DownloadJob, size: int | None) -> None:
+        if size is None:
+            return  # unknown size: the engine enforces MAX_FILE_MB while streaming
+        max_file = self.settings.max_file_mb * MB
+        if size > max_file:
+            raise Refused(f"the file is {human_size(size)}, over the {human_size(max_file)} limit "
+                          f"(MAX_FILE_MB) by {human_size(size - max_file)}")
+        quota = self.settings.daily_quota_mb * MB
+        if quota:
+            used = self.bytes_today(job.user_id)  # includes this job only once its size is known
+            if used + size > quota:
+                raise Refused(f"it would exceed your daily quota of {human_size(quota)} by "
+                              f"{human_size(used + size - quota)} ({human_size(used)} used today)")
+        reserve = self.settings.disk_reserve_mb * MB
+        free = shutil.disk_usage(self.root).free
+        pending = self._pending_bytes()
+        if size + pending + reserve > free:
+            raise Refused(f"not enough disk space: it needs {human_size(size)}, and "
+                          f"{human_size(max(0, free - reserve - pending))} is free above the reserve")
+
+    def _pending_bytes(self) -> int:
+        """Bytes still to be written by queued and running jobs."""
+        with self.sessions() as session:
+            rows = session.execute(
+                select(DownloadJob.size, DownloadJob.done_bytes)
+                .where(DownloadJob.state.in_([JobState.QUEUED, JobState.RUNNING]), DownloadJob.size.is_not(None))
+            ).all()
+        return sum(max(0, size - done) for size, done in rows)
+
+    def _pump(self) -> None:
+        if self._stopping.is_set():
+            return
+        for running in self.registry.take_startable():
+            self._pool.submit(self._guarded, self._run, running.job_id)
+
+    def _run(self, job_id: int) -> None:
+        from bot.downloads.engine import DownloadCancelled, DownloadError
+
+        running = self.registry.running(job_id)
+        job = self.get(job_id)
+        if running is None or job is None:
+            return
+        if job.job_state.finished:
+            self.registry.finish(job_id)
+            return
+        self._update(job_id, state=JobState.RUNNING, started_at=job.started_at or time.time())
+        downloader = self._downloader(job, on_progress=lambda p: self._on_progress(job_id, p))
+        running.downloader = downloader
+        if running.cancelled_by:  # cancelled between being taken and getting a downloader
+            downloader.cancel(keep_partial=False)
+        self._emit("started", job_id)
+        try:
+            result = downloader.run()
+        except DownloadCancelled:
+            if running.stopping:
+                log.info("download d%s paused for shutdown; it resumes at the next start", job_id)
+            else:
+                by = running.cancelled_by or "someone"
+                self._finish(job_id, JobState.CANCELLED, error=f"cancelled by {by}")
+                self._remove_folder(job)
+                self._emit("cancelled", job_id, reason=by)
+        except DownloadError as exc:
+            self._finish(job_id, JobState.FAILED, error=str(exc))
+            self._remove_folder(job)
+            self._emit("failed", job_id, reason=str(exc))
+        else:
+            self._update(job_id, name=result.path.name, size=result.size, done_bytes=result.size,
+                         sha256=result.sha256, elapsed=result.elapsed)
+            self._finish(job_id, JobState.DONE)
+            self._emit("done", job_id)
+        finally:
+            self.registry.finish(job_id)
+            self._progress_saved.pop(job_id, None)
+            self._job_cache.pop(job_id, None)
+            self._pump()
+
+    def _on_progress(self, job_id: int, progress: Any) -> None:
+        now = time.monotonic()
+        if now - self._progress_saved.get(job_id, 0.0) >= PROGRESS_SAVE_INTERVAL:
+            self._progress_saved[job_id] = now
+            self._update(job_id, done_bytes=progress.done, size=progress.total)
+        job = self._cached_job(job_id)
+        if job is not None:
+            self.listener(Event("progress", job, progress=progress))
+
+    def _cached_job(self, job_id: int) -> DownloadJob | None:
+        # Progress is frequent; the listener only needs ids and names, which do not change while
+        # running, so one row read per second at most is plenty.
+        cache = self._job_cache
+        hit = cache.get(job_id)
+        if hit is None or time.monotonic() - hit[0] > 1.0:
+            hit = (time.monotonic(), self.get(job_id))
+            cache[job_id] = hit
+        return hit[1]
+
+    # ------------------------------------------------------------------ rows and files
+    def _update(self, job_id: int, **values: Any) -> None:
+        with self.sessions.begin() as session:
+            session.execute(update(DownloadJob).where(DownloadJob.id == job_id).values(**values))
+
+    def _finish(self, job_id: int, state: JobState, error: str | None = None) -> None:
+        self._update(job_id, state=state, error=error, finished_at=time.time())
+
+    def _remove_folder(self, job: DownloadJob) -> bool:
+        folder = (self.root / job.folder).resolve()
+        if folder.parent != self.root or not folder.exists():
+            return False
+        shutil.rmtree(folder, ignore_errors=True)
+        return True
+
+    def _emit(self, kind: str, job_id: int, **kw: Any) -> None:
+        job = self.get(job_id)
+        if job is not None:
+            try:
+                self.listener(Event(kind, job, **kw))
+            except Exception:  # noqa: BLE001 - a listener bug must not kill a download
+                log.exception("download listener failed on %s for d%s", kind, job_id)

@@ -1,0 +1,130 @@
+"""What a download's status message says, as pure functions of the job and its progress.
+
+Kept apart from the handlers so the wording can be read (and tested) in one place, and so the
+progress ticker can compare rendered text and skip edits that would change nothing.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from bot.downloads.jobs import DownloadJob, JobState
+from bot.downloads.sizes import human_duration, human_size, human_speed
+
+BAR_WIDTH = 12
+
+
+def display_url(url: str, limit: int = 60) -> str:
+    """Host and path without credentials or query, shortened: what a person needs to recognise it."""
+    parts = urlsplit(url)
+    shown = f"{parts.hostname or ''}{parts.path}"
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
+
+
+def label(job: DownloadJob) -> str:
+    return job.name or job.requested_name or display_url(job.url)
+
+
+def fate(job: DownloadJob, max_upload: int) -> str:
+    """What happens at the end: sent to the chat, or kept on the server (and why)."""
+    if job.size is not None and job.size > max_upload:
+        return (f"{human_size(job.size)} is over the {human_size(max_upload)} upload limit: "
+                "it will be kept on the server.")
+    if job.size is None:
+        return "Size unknown: sent here if it is under the upload limit."
+    return "Will be sent here."
+
+
+def bar(fraction: float) -> str:
+    filled = max(0, min(BAR_WIDTH, round(fraction * BAR_WIDTH)))
+    return "█" * filled + "░" * (BAR_WIDTH - filled)
+
+
+def checking(url: str) -> str:
+    return f"🔎 Checking {display_url(url)}…"
+
+
+def queued(job: DownloadJob, position: int | None, max_upload: int) -> str:
+    where = f"⏳ Waiting: #{position} in line." if position else "⏳ Starting…"
+    return f"📄 {label(job)} — {human_size(job.size)}\n{where}\n{fate(job, max_upload)}"
+
+
+def resumed(job: DownloadJob, position: int | None, max_upload: int) -> str:
+    if job.resumed and job.size:
+        percent = int(100 * job.done_bytes / job.size)
+        head = f"▶️ Resumed after restart at {percent}%."
+    elif job.resumed:
+        head = "▶️ Resumed after restart."
+    else:
+        head = "⏳ Still queued after a restart."
+    spot = f" #{position} in line." if position else ""
+    return f"📄 {label(job)} — {human_size(job.size)}\n{head}{spot}\n{fate(job, max_upload)}"
+
+
+def running(job: DownloadJob, progress, max_upload: int) -> str:
+    total = progress.total if progress.total is not None else job.size
+    lines = [f"⬇️ {label(job)}"]
+    if total:
+        fraction = progress.done / total
+        lines.append(f"{bar(fraction)} {int(fraction * 100)}%  {human_size(progress.done)} / {human_size(total)}")
+    else:
+        lines.append(f"{human_size(progress.done)} so far")
+    eta = f" · ETA {human_duration(progress.eta)}" if progress.eta is not None else ""
+    conns = progress.connections
+    lines.append(f"{human_speed(progress.speed)}{eta} · {conns} connection{'s' if conns != 1 else ''}")
+    lines.append(fate(job, max_upload))
+    return "\n".join(lines)
+
+
+def _summary(job: DownloadJob) -> str:
+    took = job.elapsed or 0.0
+    speed = f" ({human_speed(job.size / took)})" if job.size and took > 0 else ""
+    return f"{human_size(job.size)} in {human_duration(took)}{speed}"
+
+
+def done(job: DownloadJob, sent: bool) -> str:
+    where = "sent below." if sent else "kept on the server."
+    return f"✅ {label(job)} — {_summary(job)}, {where}"
+
+
+def caption(job: DownloadJob) -> str:
+    return f"{label(job)}\n{_summary(job)}\nsha256 {job.sha256}"
+
+
+def kept(job: DownloadJob, path: str, link: str | None, max_upload: int, retention_hours: float) -> str:
+    lines = [
+        f"📦 {label(job)} ({human_size(job.size)}) is over the {human_size(max_upload)} upload limit, "
+        "so it is kept on the server:",
+        path,
+    ]
+    if link:
+        lines.append(link)
+    lines.append(f"sha256 {job.sha256}\nIt is removed after {retention_hours:g} h.")
+    return "\n".join(lines)
+
+
+def failed(job: DownloadJob, reason: str) -> str:
+    return f"❌ {label(job)}: {reason}"
+
+
+def cancelled(job: DownloadJob, by: str) -> str:
+    return f"🚫 {label(job)}: cancelled by {by}."
+
+
+def listing_line(job: DownloadJob, position: int | None, show_owner: bool) -> str:
+    state = job.job_state
+    owner = f" ({job.user_name})" if show_owner else ""
+    if state == JobState.RUNNING:
+        percent = f" {int(100 * job.done_bytes / job.size)}%" if job.size else ""
+        what = f"⬇️ running{percent}"
+    elif state == JobState.QUEUED:
+        what = f"⏳ #{position} in line" if position else "⏳ checking"
+    elif state == JobState.DONE:
+        what = f"✅ {human_size(job.size)}"
+    elif state == JobState.EXPIRED:
+        what = "🗑 expired"
+    elif state == JobState.CANCELLED:
+        what = "🚫 cancelled"
+    else:
+        what = f"❌ {job.error or 'failed'}"
+    return f"{job.ref} {label(job)}{owner} — {what}"

@@ -1,0 +1,210 @@
+"""``/download``, ``/downloads``, bare links in private chats, and the Cancel button.
+
+Thin: parse the message into URLs (and an optional name), answer at once with the message that
+becomes the live status, and hand the rest to :class:`~bot.downloads.service.DownloadService`.
+What the status says and when it changes is :mod:`bot.telegram.download_notifier`'s business.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+
+from telegram import Message, MessageEntity, Update
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot.downloads.netguard import check_url_syntax
+from bot.downloads.service import DownloadService, Refused
+from bot.downloads.sizes import human_size
+from bot.telegram import download_status as render
+from bot.telegram.download_notifier import DownloadNotifier
+from bot.telegram.handlers.cancel import add_canceller
+from bot.telegram.permissions import can_manage, is_bot_admin
+from bot.telegram.services import Services, services_of
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE = 2000  # characters of a /download message worth reading
+MAX_URLS = 5  # downloads started by one message
+HOUSEKEEPING_EVERY = 3600.0
+USAGE = (
+    "Usage: /download URL [name] — several links in one message start several downloads.\n"
+    "Example: /download https://example.com/file.iso"
+)
+_LINKISH = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:\S+$")
+
+
+def _service(context: ContextTypes.DEFAULT_TYPE) -> DownloadService:
+    return services_of(context).extras["downloads"]
+
+
+def _who(update: Update) -> str:
+    user = update.effective_user
+    if user is None:
+        return "someone"
+    return f"@{user.username}" if user.username else user.first_name
+
+
+def _urls_in(message: Message | None) -> list[str]:
+    if message is None:
+        return []
+    found = message.parse_entities([MessageEntity.URL, MessageEntity.TEXT_LINK])
+    urls = [entity.url if entity.type == MessageEntity.TEXT_LINK else text for entity, text in found.items()]
+    return list(dict.fromkeys(urls))
+
+
+def parse_request(args: list[str]) -> tuple[list[str], str | None, str | None]:
+    """Split ``/download`` arguments into (urls, name, problem).
+
+    Anything shaped like ``scheme:…`` is a link (so ``ftp:``/``javascript:`` are caught and named);
+    with exactly one link, the words after it are the file name to save under.
+    """
+    links = [a for a in args if _LINKISH.match(a)]
+    if not links:
+        return [], None, "That doesn't look like a link."
+    for link in links:
+        problem = check_url_syntax(link)
+        if problem:
+            return [], None, problem
+    if len(links) > MAX_URLS:
+        return [], None, f"That is {len(links)} links; one message can start at most {MAX_URLS}."
+    rest = [a for a in args if a not in links]
+    name = " ".join(rest).strip() or None
+    if name and len(links) > 1:
+        return [], None, "A file name can only follow a single link."
+    return links, name, None
+
+
+async def download_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    message = update.effective_message
+    text = message.text or ""
+    if len(text) > MAX_MESSAGE:
+        await message.reply_text(f"That message is too long ({len(text)} characters).\n{USAGE}")
+        return
+    args = list(context.args or [])
+    if not args and message.reply_to_message:
+        args = _urls_in(message.reply_to_message)
+        if not args:
+            await message.reply_text(f"The message you replied to has no link.\n{USAGE}")
+            return
+    if not args:
+        await message.reply_text(USAGE)
+        return
+    urls, name, problem = parse_request(args)
+    if problem:
+        await message.reply_text(f"{problem}\n{USAGE}")
+        return
+    for url in urls:
+        await start_download(update, context, url, name)
+
+
+async def bare_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """In a private chat, a message that is just a link starts a download."""
+    text = (update.effective_message.text or "").strip()
+    urls, _, problem = parse_request([text])
+    if problem:
+        await update.effective_message.reply_text(f"{problem}\n{USAGE}")
+        return
+    await start_download(update, context, urls[0], None)
+
+
+async def start_download(update: Update, context: ContextTypes.DEFAULT_TYPE, url: str, name: str | None) -> None:
+    message = update.effective_message
+    service = _service(context)
+    status = await message.reply_text(render.checking(url))
+    try:
+        job = await asyncio.to_thread(
+            service.submit, chat_id=message.chat_id, user_id=update.effective_user.id, user_name=_who(update),
+            url=url, name=name, request_message_id=message.message_id, status_message_id=status.message_id,
+        )
+    except Refused as exc:
+        await status.edit_text(f"❌ Not started: {exc}.")
+        return
+    log.info("download d%s requested by %s in chat %s", job.id, update.effective_user.id, message.chat_id)
+
+
+async def list_downloads(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    service = _service(context)
+    user_id = update.effective_user.id
+    admin = is_bot_admin(services_of(context).settings, user_id)
+    jobs = await asyncio.to_thread(service.list_jobs, None if admin else user_id)
+    if not jobs:
+        await update.effective_message.reply_text("No downloads yet. Start one with /download URL.")
+        return
+    positions = service.registry.positions()
+    lines = [render.listing_line(job, positions.get(job.id), show_owner=admin) for job in jobs]
+    lines.append("Cancel one with /cancel ID, e.g. /cancel " + jobs[0].ref)
+    await update.effective_message.reply_text("\n".join(lines))
+
+
+async def _cancel(update: Update, context: ContextTypes.DEFAULT_TYPE, job_id: int) -> str:
+    """Cancel ``job_id`` if allowed; returns what to tell the person."""
+    service = _service(context)
+    job = await asyncio.to_thread(service.get, job_id)
+    if job is None:
+        return f"There is no download d{job_id}."
+    if job.chat_id != update.effective_chat.id and not is_bot_admin(services_of(context).settings,
+                                                                      update.effective_user.id):
+        return f"There is no download d{job_id} in this chat."
+    if not await can_manage(update, context, job.user_id):
+        return f"Only {job.user_name or 'the person who started it'} or an admin can cancel d{job_id}."
+    if not await asyncio.to_thread(service.cancel, job_id, _who(update)):
+        return f"d{job_id} has already finished."
+    return f"Cancelling d{job_id}."
+
+
+async def cancel_by_id(update: Update, context: ContextTypes.DEFAULT_TYPE, number: int) -> None:
+    await update.effective_message.reply_text(await _cancel(update, context, number))
+
+
+async def cancel_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    job_id = int(query.data.rsplit(":", 1)[1])
+    await query.answer(await _cancel(update, context, job_id))
+
+
+def register(app: Application, services: Services) -> None:
+    notifier = DownloadNotifier(app, services.extras)
+    service = DownloadService(services.settings, services.sessions, notifier.listener)
+    services.extras["downloads"] = service
+    add_canceller(services, "d", cancel_by_id)
+
+    async def housekeeping(_context: ContextTypes.DEFAULT_TYPE) -> None:
+        removed = await asyncio.to_thread(service.housekeeping)
+        if removed:
+            log.info("housekeeping removed %d expired download folders", removed)
+
+    async def start(application: Application) -> None:
+        notifier.loop = asyncio.get_running_loop()
+        await asyncio.to_thread(service.start)
+        if application.job_queue is not None:
+            application.job_queue.run_repeating(housekeeping, HOUSEKEEPING_EVERY, first=60,
+                                                name="download-housekeeping")
+
+    async def stop(application: Application) -> None:
+        await notifier.close()
+        await asyncio.to_thread(service.stop)
+
+    def stat_lines() -> list[str]:
+        numbers = service.stats()
+        return [f"Downloads: {numbers['running']} running, {numbers['queued']} queued",
+                f"Downloaded today: {human_size(numbers['bytes_today'])}"]
+
+    services.add_stats(stat_lines)
+    services.add_startup(start)
+    services.add_shutdown(stop)
+    app.add_handler(CommandHandler("download", download_command))
+    app.add_handler(CommandHandler("downloads", list_downloads))
+    app.add_handler(CallbackQueryHandler(cancel_button, pattern=r"^dl:cancel:\d+$"))
+    app.add_handler(MessageHandler(
+        filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND & filters.Regex(r"^\s*https?://\S+\s*$"),
+        bare_link,
+    ))

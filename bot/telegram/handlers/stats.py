@@ -1,0 +1,40 @@
+"""``/stats`` for the bot's admins: uptime, work in progress, disk, version."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+
+from telegram import Update
+from telegram.ext import Application, CommandHandler, ContextTypes
+
+from bot import __version__
+from bot.downloads.sizes import human_duration, human_size
+from bot.telegram.permissions import is_bot_admin
+from bot.telegram.services import Services, services_of
+
+
+def _report(services: Services) -> str:
+    settings = services.settings
+    disk = shutil.disk_usage(settings.downloads_path)
+    lines = [
+        f"Errand {__version__}",
+        f"Up {human_duration(time.time() - services.started_at)}",
+        *services.stats_lines(),
+        f"Disk free: {human_size(disk.free)} of {human_size(disk.total)} "
+        f"(reserve {human_size(settings.disk_reserve_mb * 1024 * 1024)})",
+    ]
+    return "\n".join(lines)
+
+
+async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    services = services_of(context)
+    if not is_bot_admin(services.settings, update.effective_user.id):
+        await update.effective_message.reply_text("/stats is for the bot's admins (ADMIN_USERS).")
+        return
+    await update.effective_message.reply_text(await asyncio.to_thread(_report, services))
+
+
+def register(app: Application, services: Services) -> None:
+    app.add_handler(CommandHandler("stats", stats))
