@@ -94,14 +94,15 @@ def _check_database(settings: Settings) -> Result:
     url = settings.db_url
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         return Result("database", True, "not created yet; the bot creates it on first start")
-    engine = make_engine(url)
     try:
-        found = current_version(engine)
-    except Exception as exc:  # any driver error: report its kind, never a traceback
+        engine = make_engine(url)
+        try:
+            found = current_version(engine)
+        finally:
+            engine.dispose()
+    except Exception as exc:  # a missing driver, a refused connection: its kind, no traceback
         return Result("database", False, f"cannot open it ({exc.__class__.__name__}): "
                                          "check DATABASE_URL or DATA_DIR")
-    finally:
-        engine.dispose()
     if found is None:
         return Result("database", True, "empty; the bot creates its tables on start")
     if found > CURRENT:

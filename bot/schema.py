@@ -44,6 +44,8 @@ from sqlalchemy import (
     text,
 )
 
+from bot.storage import Base, register_tables
+
 log = logging.getLogger(__name__)
 
 
@@ -77,9 +79,7 @@ def add_column(conn: Connection, table: str, column: str, ddl_type: str) -> None
 
 
 def _create_missing_tables(conn: Connection) -> None:
-    from bot.storage import Base
-
-    _register_tables()
+    register_tables()
     Base.metadata.create_all(conn)
 
 
@@ -88,12 +88,6 @@ STEPS: tuple[Step, ...] = (
          _create_missing_tables),
 )
 CURRENT = STEPS[-1].version
-
-
-def _register_tables() -> None:
-    """Importing the feature packages puts their tables on ``Base.metadata``."""
-    import bot.downloads  # noqa: F401
-    import bot.reminders  # noqa: F401
 
 
 def current_version(engine: Engine) -> int | None:
@@ -145,9 +139,7 @@ def upgrade(engine: Engine, steps: Sequence[Step] = STEPS) -> None:
     with engine.begin() as conn:
         _meta.create_all(conn)
     if found is None:
-        from bot.storage import Base
-
-        _register_tables()
+        register_tables()
         with engine.begin() as conn:
             Base.metadata.create_all(conn)
             _stamp(conn, newest)

@@ -154,6 +154,26 @@ def test_database_newer_than_this_release(capsys, good):
     assert "newer than this release" in line
 
 
+def test_database_unreachable(capsys, good):
+    # a driver that is not installed, the usual mistake with a hand-written DATABASE_URL
+    status, out = _check(capsys, **{**good, "database_url": "postgresql+nosuchdriver://db/errand"})
+    assert status == 1
+    [line] = _fail_lines(out)
+    assert "database: cannot open it" in line and "DATABASE_URL" in line
+
+
+def test_good_configuration_passes_against_the_emulator(capsys, good):
+    """The same check against the project's Bot API emulator, as the sandbox and e2e tests use."""
+    from bot.sandbox.emulator import BotApiEmulator
+
+    with BotApiEmulator() as emulator:
+        status, out = _check(capsys, **{**good, "bot_token": emulator.token,
+                                        "telegram_api_url": emulator.url})
+        assert emulator.token.split(":")[1] not in out
+    assert status == 0, out
+    assert f"@{emulator.bot_username}" in out
+
+
 def test_webhook_without_secret(capsys, good):
     status, out = _check(capsys, **{**good, "webhook_url": "https://bot.example.org/tg"})
     assert status == 1
