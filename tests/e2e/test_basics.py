@@ -86,3 +86,9 @@ def test_token_never_in_output_even_at_debug(emulator: BotApiEmulator, bot: BotP
     output = bot.output
     assert "getUpdates" in output  # DEBUG logging did log the API calls…
     assert emulator.token.split(":", 1)[1] not in output  # …without the token
+
+
+def test_unknown_command_points_to_help(emulator: BotApiEmulator, bot: BotProcess) -> None:
+    sent = emulator.send_text(USER, USER, "/frobnicate now")
+    reply = emulator.wait_reply(USER, sent)
+    assert "/frobnicate" in reply.text and "/help" in reply.text
