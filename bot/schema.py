@@ -14,7 +14,9 @@ Rules for whoever changes a table:
 - append a :class:`Step` with the next version number; never edit or reorder a released step;
 - write steps so that running one on a database that already has the change is harmless
   (use :func:`add_column`), because step 1 builds missing tables from today's models;
-- add the upgrade to ``tests/deploy/test_schema.py``'s expectations if it transforms data.
+- at each release, freeze its database as ``tests/deploy/schema_snapshots/vN-*.sql``
+  (``sqlite3 errand.db .dump`` of a database with a few rows); the tests upgrade every snapshot
+  through start-up and fail when today's models want a column no step adds.
 
 Versions:
 
