@@ -10,7 +10,6 @@ request comes from Telegram.
 from __future__ import annotations
 
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from bot.sandbox.emulator import BotApiEmulator
-from tests.e2e.harness import ERRANDBOT, USER, BotProcess
+from tests.deploy.botproc import launch
+from tests.e2e.harness import USER, BotProcess
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -39,15 +39,8 @@ class WebhookBot(BotProcess):
     def start(self, timeout: float = 20.0) -> WebhookBot:
         registered_before = len(self.emulator.calls_of("setWebhook"))
         port = int(self.env["WEBHOOK_LISTEN"].rpartition(":")[2])
-        with self.log_path.open("a") as log:
-            self.proc = subprocess.Popen([ERRANDBOT, "run"], env=self.env, stdout=log,
-                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         cwd=self.data_dir.parent)
 
         def listening() -> bool:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"errandbot exited with {self.proc.returncode}:\n"
-                                   f"{self.output[-3000:]}")
             if len(self.emulator.calls_of("setWebhook")) <= registered_before:
                 return False
             try:
@@ -56,7 +49,7 @@ class WebhookBot(BotProcess):
             except OSError:
                 return False
 
-        self.emulator.wait_for(listening, timeout, "the bot to register its webhook and listen")
+        launch(self, listening, "the bot to register its webhook and listen", timeout=timeout)
         return self
 
 

@@ -1,0 +1,35 @@
+"""Start the e2e harness's bot process with another command line or readiness condition.
+
+``tests.e2e.harness.BotProcess.start`` runs ``errandbot run`` and waits until it polls; the
+deployment tests also need a bot that never polls (webhook mode) and one started through a
+sandboxing wrapper. They share this one launcher so that output, clean-up and the token-leak
+check stay the harness's.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+
+from tests.e2e.harness import ERRANDBOT, BotProcess
+
+
+def launch(bot: BotProcess, ready: Callable[[], bool], what: str, *, prefix: tuple[str, ...] = (),
+           timeout: float = 20.0) -> BotProcess:
+    """Run ``prefix + (errandbot, run)`` for ``bot`` and wait (with a deadline) until ``ready()``."""
+    bot.starts += 1
+    with bot.log_path.open("a") as log:
+        log.write(f"\n===== start {bot.starts} =====\n")
+        log.flush()
+        bot.proc = subprocess.Popen([*prefix, ERRANDBOT, "run"], env=bot.env, stdout=log,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    cwd=bot.data_dir.parent)
+
+    def alive_and_ready() -> bool:
+        if bot.proc.poll() is not None:
+            raise RuntimeError(f"errandbot exited with {bot.proc.returncode}:\n"
+                               f"{bot.output[-3000:]}")
+        return ready()
+
+    bot.emulator.wait_for(alive_and_ready, timeout, what)
+    return bot
