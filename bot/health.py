@@ -13,6 +13,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
 
@@ -113,6 +114,21 @@ def _check_database(settings: Settings) -> Result:
     return Result("database", True, f"schema version {found} (current)")
 
 
+#: Telegram's own Bot API servers take uploads up to 50 MB; only a local server takes more.
+PUBLIC_API_HOST = "api.telegram.org"
+PUBLIC_UPLOAD_MB = 50
+
+
+def _check_upload_limit(settings: Settings) -> Result | None:
+    if settings.max_upload_mb <= PUBLIC_UPLOAD_MB:
+        return None
+    if urlsplit(settings.telegram_api_url).hostname == PUBLIC_API_HOST:
+        return Result("uploads", False, f"MAX_UPLOAD_MB={settings.max_upload_mb} needs a local Bot "
+                                        f"API server in TELEGRAM_API_URL; {PUBLIC_API_HOST} takes "
+                                        f"{PUBLIC_UPLOAD_MB} MB")
+    return Result("uploads", True, f"up to {settings.max_upload_mb} MB through the local server")
+
+
 def _check_webhook(settings: Settings) -> Result | None:
     if not settings.webhook_url:
         return None
@@ -124,7 +140,8 @@ def _check_webhook(settings: Settings) -> Result | None:
 
 
 CHECKS: tuple[Callable[[Settings], Result | None], ...] = (
-    _check_bot_api, _check_dirs, _check_disk, _check_database, _check_webhook,
+    _check_bot_api, _check_dirs, _check_disk, _check_database, _check_upload_limit,
+    _check_webhook,
 )
 
 

@@ -174,6 +174,19 @@ def test_good_configuration_passes_against_the_emulator(capsys, good):
     assert f"@{emulator.bot_username}" in out
 
 
+def test_big_uploads_without_a_local_bot_api_server(capsys, good):
+    # getMe is not reached here (no network in tests): the token is unset, so only two FAILs
+    status, out = _check(capsys, **{**good, "bot_token": None, "max_upload_mb": 2000,
+                                    "telegram_api_url": "https://api.telegram.org"})
+    assert status == 1
+    assert any("MAX_UPLOAD_MB=2000 needs a local Bot API server" in line
+               for line in _fail_lines(out))
+    # the same limit with a local server (the stub) is fine
+    status, out = _check(capsys, **{**good, "max_upload_mb": 2000})
+    assert status == 0, out
+    assert "up to 2000 MB" in out
+
+
 def test_webhook_without_secret(capsys, good):
     status, out = _check(capsys, **{**good, "webhook_url": "https://bot.example.org/tg"})
     assert status == 1
