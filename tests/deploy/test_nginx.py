@@ -62,7 +62,7 @@ def _site(tmp: Path, http_port: int, https_port: int, bot_port: int, downloads: 
     main.write_text(
         ("user root;\n" if os.geteuid() == 0 else "")
         + f"pid {tmp}/nginx.pid;\nerror_log {tmp}/error.log;\nevents {{}}\nhttp {{\n"
-        f"  access_log off;\n  include /etc/nginx/mime.types;\n"
+        f"  access_log off;\n"
         f"  client_body_temp_path {temp['body']};\n  proxy_temp_path {temp['proxy']};\n"
         f"  fastcgi_temp_path {temp['fastcgi']};\n  uwsgi_temp_path {temp['uwsgi']};\n"
         f"  scgi_temp_path {temp['scgi']};\n  include {site};\n}}\n"

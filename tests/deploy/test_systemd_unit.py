@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.cli import EXIT_BAD_SETTINGS
+
 UNIT = Path(__file__).resolve().parents[2] / "deploy" / "errandbot.service"
 INSTALLED_BINARY = "/opt/errandbot/venv/bin/errandbot"
 MAX_EXPOSURE = 2.5
@@ -43,6 +45,8 @@ def test_unit_runs_the_bot_as_the_guide_describes():
     assert service["StateDirectory"] == ["errandbot"]
     assert service["EnvironmentFile"] == ["/etc/errandbot/errandbot.env"]
     assert service["Restart"] == ["on-failure"]
+    # a bad setting is not retried every few seconds forever
+    assert service["RestartPreventExitStatus"] == [str(EXIT_BAD_SETTINGS)]
     env = " ".join(service["Environment"])
     assert "DATA_DIR=/var/lib/errandbot" in env  # the StateDirectory, so state survives restarts
     # outbound HTTPS needs IP sockets; loopback must stay open for a local Bot API server
