@@ -8,6 +8,7 @@ check stay the harness's.
 
 from __future__ import annotations
 
+import socket
 import subprocess
 from collections.abc import Callable
 
@@ -33,3 +34,31 @@ def launch(bot: BotProcess, ready: Callable[[], bool], what: str, *, prefix: tup
 
     bot.emulator.wait_for(alive_and_ready, timeout, what)
     return bot
+
+
+def free_port() -> int:
+    """A loopback port that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class WebhookBot(BotProcess):
+    """The harness's bot process in webhook mode (WEBHOOK_URL and WEBHOOK_LISTEN in its env):
+    ready when its webhook is registered and its port listens, since it never polls."""
+
+    def start(self, timeout: float = 20.0) -> WebhookBot:
+        registered_before = len(self.emulator.calls_of("setWebhook"))
+        port = int(self.env["WEBHOOK_LISTEN"].rpartition(":")[2])
+
+        def listening() -> bool:
+            if len(self.emulator.calls_of("setWebhook")) <= registered_before:
+                return False
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                return True
+            except OSError:
+                return False
+
+        launch(self, listening, "the bot to register its webhook and listen", timeout=timeout)
+        return self

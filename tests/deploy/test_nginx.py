@@ -14,6 +14,8 @@ import subprocess
 import threading
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -21,23 +23,23 @@ import pytest
 import requests
 import urllib3
 
+from bot.sandbox.emulator import BotApiEmulator
+from tests.deploy.botproc import WebhookBot, free_port
+from tests.e2e.harness import USER
+
 CONF = Path(__file__).resolve().parents[2] / "deploy" / "nginx.conf"
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
 OPENSSL = shutil.which("openssl")
 pytestmark = pytest.mark.skipif(not (NGINX and OPENSSL), reason="nginx or openssl not installed")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _site(tmp: Path, http_port: int, https_port: int, bot_port: int, downloads: Path) -> Path:
     """A runnable copy of deploy/nginx.conf: loopback ports, a test certificate, test folders."""
     cert, key = tmp / "cert.pem", tmp / "key.pem"
     subprocess.run([OPENSSL, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=bot.example.org", "-keyout", str(key), "-out", str(cert)],
+                    "-subj", "/CN=bot.example.org",
+                    "-addext", "subjectAltName=DNS:bot.example.org,IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)],
                    check=True, capture_output=True, timeout=30)
     text = CONF.read_text()
     replacements = {
@@ -86,6 +88,34 @@ class _BotStub(BaseHTTPRequestHandler):
         pass
 
 
+@contextmanager
+def _nginx(tmp: Path, main: Path, https_port: int) -> Iterator[None]:
+    """nginx in the foreground on the test config; ready once its HTTPS port accepts."""
+    proc = subprocess.Popen([NGINX, "-p", str(tmp), "-e", str(tmp / "error.log"),
+                             "-c", str(main), "-g", "daemon off;"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", https_port), timeout=1).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    proc.kill()
+                    stderr = proc.communicate()[1].decode()
+                    raise AssertionError(f"nginx did not start: {stderr}") from None
+                time.sleep(0.05)
+        yield
+    finally:
+        proc.send_signal(signal.SIGQUIT)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 @pytest.fixture
 def nginx_site(tmp_path):
     bot = ThreadingHTTPServer(("127.0.0.1", 0), _BotStub)
@@ -95,39 +125,20 @@ def nginx_site(tmp_path):
     (downloads / "report.html").write_text("<script>alert(1)</script>")
     (downloads / "big.iso.part").write_bytes(b"\0" * 10)
     (downloads / ".big.iso.segments").write_text("{}")
-    http_port, https_port = _free_port(), _free_port()
+    http_port, https_port = free_port(), free_port()
     main = _site(tmp_path, http_port, https_port, bot.server_address[1], downloads)
-    proc = subprocess.Popen([NGINX, "-p", str(tmp_path), "-e", str(tmp_path / "error.log"),
-                             "-c", str(main), "-g", "daemon off;"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", https_port), timeout=1).close()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                stderr = proc.communicate()[1].decode()
-                raise AssertionError(f"nginx did not start: {stderr}") from None
-            time.sleep(0.05)
     _BotStub.seen = []
     try:
-        yield http_port, https_port, _BotStub.seen
+        with _nginx(tmp_path, main, https_port):
+            yield http_port, https_port, _BotStub.seen
     finally:
-        proc.send_signal(signal.SIGQUIT)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
         bot.shutdown()
         bot.server_close()
 
 
 @pytest.mark.timeout(60)
 def test_config_passes_nginx_t(tmp_path):
-    main = _site(tmp_path, _free_port(), _free_port(), _free_port(), tmp_path)
+    main = _site(tmp_path, free_port(), free_port(), free_port(), tmp_path)
     result = subprocess.run([NGINX, "-t", "-p", str(tmp_path), "-e", str(tmp_path / "error.log"),
                              "-c", str(main)], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
@@ -171,3 +182,36 @@ def test_running_config_routes_webhook_and_files(nginx_site):
         assert get("/files/.big.iso.segments").status_code == 404
         assert get("/files/../nginx.conf").status_code in (400, 404)
         assert get("/").status_code == 404
+
+
+@pytest.mark.timeout(90)
+def test_webhook_through_nginx_to_the_real_bot(tmp_path, monkeypatch):
+    """The deployed shape: Telegram (the emulator) posts over HTTPS to nginx, nginx forwards to
+    the real ``errandbot run`` on loopback, and the bot's answer to a wrong secret (403) comes
+    back through the proxy."""
+    secret = "through-nginx-secret_0123456789abcdef"
+    http_port, https_port, bot_port = free_port(), free_port(), free_port()
+    main = _site(tmp_path, http_port, https_port, bot_port, tmp_path)
+    # the emulator's HTTPS client trusts the test certificate, as Telegram trusts a real one
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "cert.pem"))
+    data = tmp_path / "data"
+    data.mkdir()
+    with BotApiEmulator() as emulator, _nginx(tmp_path, main, https_port):
+        bot = WebhookBot(emulator, data, {
+            "WEBHOOK_URL": f"https://127.0.0.1:{https_port}/errand/webhook",
+            "WEBHOOK_LISTEN": f"127.0.0.1:{bot_port}",
+            "WEBHOOK_SECRET": secret,
+        })
+        try:
+            bot.start()
+            assert emulator.webhook["url"].startswith("https://")
+            sent = emulator.send_text(USER, USER, "/start")
+            reply = emulator.wait_reply(USER, sent, timeout=15)
+            assert "Errand" in reply.text
+            assert any(status == 200 for _, status in emulator.webhook_deliveries)
+            forged = {"update_id": 999, "message": {"message_id": 99, "date": 0, "text": "/help",
+                                                    "chat": {"id": USER, "type": "private"}}}
+            assert emulator.post_webhook(forged, secret="not-the-secret") == 403
+        finally:
+            bot.close()
+    assert secret not in bot.output

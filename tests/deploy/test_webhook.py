@@ -9,7 +9,6 @@ request comes from Telegram.
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,40 +16,13 @@ from pathlib import Path
 import pytest
 
 from bot.sandbox.emulator import BotApiEmulator
-from tests.deploy.botproc import launch
-from tests.e2e.harness import USER, BotProcess
+from tests.deploy.botproc import WebhookBot, free_port
+from tests.e2e.harness import USER
 
 pytestmark = pytest.mark.timeout(90)
 
 SECRET = "webhook-secret-for-the-test_0123456789"
 PATH = "/errand/webhook"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class WebhookBot(BotProcess):
-    """The e2e harness's bot process, ready when its webhook is registered and its port listens
-    (the harness's own ``start`` waits for polling, which webhook mode never does)."""
-
-    def start(self, timeout: float = 20.0) -> WebhookBot:
-        registered_before = len(self.emulator.calls_of("setWebhook"))
-        port = int(self.env["WEBHOOK_LISTEN"].rpartition(":")[2])
-
-        def listening() -> bool:
-            if len(self.emulator.calls_of("setWebhook")) <= registered_before:
-                return False
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                return True
-            except OSError:
-                return False
-
-        launch(self, listening, "the bot to register its webhook and listen", timeout=timeout)
-        return self
 
 
 @pytest.fixture
@@ -61,7 +33,7 @@ def emulator() -> Iterator[BotApiEmulator]:
 
 @pytest.fixture
 def webhook_bot(emulator: BotApiEmulator, tmp_path: Path) -> Iterator[WebhookBot]:
-    port = _free_port()
+    port = free_port()
     data = tmp_path / "data"
     data.mkdir()
     bot = WebhookBot(emulator, data, {
