@@ -182,6 +182,9 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _defaults(self) -> Settings:
+        if self.webhook_url and not self.webhook_secret:
+            # Without a secret, anyone who finds the URL could post forged updates.
+            raise ValueError("WEBHOOK_SECRET: required when WEBHOOK_URL is set (any random string of A-Z, a-z, 0-9, _ and -)")
         if self.download_dir is None:
             self.download_dir = self.data_dir / "downloads"
         return self
@@ -217,7 +220,9 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         err = exc.errors()[0]
         msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
-        raise SettingsError(f"{_env_name(err.get('loc', ()))}: {msg}") from None
+        if not err.get("loc"):  # a check across settings names its setting itself
+            raise SettingsError(msg) from None
+        raise SettingsError(f"{_env_name(err['loc'])}: {msg}") from None
     return settings
 
 

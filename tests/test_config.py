@@ -74,6 +74,14 @@ def test_bad_value_names_the_setting(monkeypatch: pytest.MonkeyPatch, name: str,
     assert "\n" not in message
 
 
+def test_webhook_needs_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WEBHOOK_URL", "https://bot.example.org/hook")
+    with pytest.raises(SettingsError, match=r"^WEBHOOK_SECRET: required when WEBHOOK_URL is set"):
+        load_settings()
+    monkeypatch.setenv("WEBHOOK_SECRET", "s3cret")
+    assert load_settings().webhook_url == "https://bot.example.org/hook"
+
+
 def test_token_value_is_never_in_the_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BOT_TOKEN", "123:secret part with spaces")
     with pytest.raises(SettingsError) as info:
