@@ -1,0 +1,322 @@
+"""The reminder service: create, list, cancel, snooze and ring timers and reminders, on time.
+
+Rows in the database are the truth; APScheduler's in-memory job store is only the alarm clock
+for them. At start-up :meth:`ReminderService.start` reads every pending row and adds one
+``date`` job per row (no thread per timer: the :class:`AsyncIOScheduler` runs the ring coroutine
+on the bot's event loop). Jobs are added with ``misfire_grace_time=None`` on purpose: APScheduler's
+default of one second would silently *drop* a job that starts late (a busy loop, a suspended VM),
+and a timer that never rings is worse than one that rings late and says so.
+
+After a crash, what came due while the bot was down rings at once (its lateness is passed to the
+ring callback) if it is within ``MISSED_GRACE``; older ones are returned from :meth:`start` as
+"missed" so the chat layer can list them in one message per chat. A recurring reminder rings
+once for all it missed and moves to its next occurrence. Ringing is at-least-once: the row is
+marked done after the ring callback returns, so a crash in between rings it again after restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import unicodedata
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import sessionmaker
+
+from bot.reminders.duration import format_duration, split_duration
+from bot.reminders.errors import ReminderInputError
+from bot.reminders.recurrence import Recurrence
+from bot.reminders.store import (
+    CANCELLED,
+    DONE,
+    LABEL_MAX,
+    MISSED,
+    PENDING,
+    REMINDER,
+    TIMER,
+    Reminder,
+    UserZone,
+)
+from bot.reminders.when import parse_when
+
+log = logging.getLogger(__name__)
+
+#: ``await ring(reminder, late_by)``: deliver a ring; ``late_by`` is how late it is (>= 0).
+RingCallback = Callable[[Reminder, timedelta], Awaitable[None]]
+
+#: Rings later than this are announced as "late by …" (a healthy ring is a few ms late).
+LATE_THRESHOLD = timedelta(seconds=2)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one user may ask for; every refusal names the limit."""
+
+    max_pending_per_user: int = 50
+    max_duration: timedelta = timedelta(days=366)
+    min_interval: timedelta = timedelta(minutes=5)
+    missed_grace: timedelta = timedelta(hours=24)
+    label_max: int = LABEL_MAX
+
+    @classmethod
+    def from_settings(cls, settings) -> Limits:
+        return cls(
+            max_pending_per_user=settings.max_pending_per_user,
+            max_duration=timedelta(days=settings.max_duration_days),
+            min_interval=timedelta(minutes=settings.min_recurrence_minutes),
+            missed_grace=timedelta(hours=settings.missed_grace_hours),
+        )
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Who asks, and where: the chat the reminder rings in and the message it answers."""
+
+    chat_id: int
+    user_id: int
+    user_name: str = ""
+    chat_type: str = "private"
+    reply_to: int | None = None
+
+
+@dataclass
+class StartupReport:
+    """What :meth:`ReminderService.start` found: how many rows it scheduled, which were missed."""
+
+    scheduled: int = 0
+    late: int = 0
+    missed: dict[int, list[Reminder]] = field(default_factory=dict)
+
+
+def clean_label(text: str, limits: Limits) -> str:
+    """Whitespace collapsed; refuses control characters and labels over the length limit."""
+    label = " ".join(text.split())
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") for ch in label):
+        raise ReminderInputError("The text has invisible control characters; please type it again without them.")
+    if len(label) > limits.label_max:
+        raise ReminderInputError(f"The text is too long ({len(label)} characters; the limit is {limits.label_max}).")
+    return label
+
+
+def zone_named(name: str) -> ZoneInfo:
+    """The IANA zone ``name`` (``Europe/Berlin``), or :class:`ReminderInputError`."""
+    candidate = name.strip()
+    if not candidate or len(candidate) > 64 or not all(ch.isascii() and (ch.isalnum() or ch in "/_+-") for ch in candidate):
+        raise ReminderInputError(f"“{name.strip()[:40]}” is not a time zone. Examples: /tz Europe/Berlin, /tz America/New_York")
+    try:
+        return ZoneInfo(candidate)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ReminderInputError(
+            f"“{candidate}” is not a time zone I know. Examples: /tz Europe/Berlin, /tz America/New_York") from None
+
+
+class ReminderService:
+    """Timers and reminders for every chat, scheduled with one APScheduler on the event loop."""
+
+    def __init__(self, sessions: sessionmaker, ring: RingCallback, *, limits: Limits = Limits(),
+                 default_tz: str = "UTC", clock: Callable[[], float] = time.time) -> None:
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+        self.sessions = sessions
+        self.ring = ring
+        self.limits = limits
+        self.default_tz = default_tz
+        self.clock = clock
+        self.scheduler = AsyncIOScheduler(
+            timezone=UTC,
+            job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
+        )
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> StartupReport:
+        """Start the scheduler (inside a running event loop) and schedule every pending row."""
+        report = StartupReport()
+        now = self.clock()
+        grace = self.limits.missed_grace.total_seconds()
+        with self.sessions() as session:
+            rows = session.scalars(select(Reminder).where(Reminder.state == PENDING)).all()
+            for row in rows:
+                if row.due_at < now - grace:
+                    report.missed.setdefault(row.chat_id, []).append(row)
+                    if row.recurrence:
+                        row.due_at = self._next_due(row, now).timestamp()
+                    else:
+                        row.state = MISSED
+                        continue
+                elif row.due_at <= now:
+                    report.late += 1
+                self._schedule(row.id, row.due_at)
+                report.scheduled += 1
+            session.commit()
+        self.scheduler.start()
+        log.info("reminders: %d scheduled (%d late), %d chats with missed ones",
+                 report.scheduled, report.late, len(report.missed))
+        return report
+
+    def shutdown(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+
+    # --- zones -----------------------------------------------------------------------------
+
+    def zone_of(self, user_id: int) -> ZoneInfo:
+        with self.sessions() as session:
+            row = session.get(UserZone, user_id)
+            return ZoneInfo(row.tz if row else self.default_tz)
+
+    def set_zone(self, user_id: int, name: str) -> ZoneInfo:
+        zone = zone_named(name)
+        with self.sessions() as session:
+            session.merge(UserZone(user_id=user_id, tz=zone.key))
+            session.commit()
+        return zone
+
+    # --- creating --------------------------------------------------------------------------
+
+    def add_timer(self, owner: Owner, args: str) -> Reminder:
+        """``/timer DURATION [label]``; raises :class:`ReminderInputError` with a short answer."""
+        delta, rest = split_duration(args.split())
+        self._check_span(delta)
+        now = self.clock()
+        return self._insert(owner, TIMER, now + delta.total_seconds(), " ".join(rest),
+                            recurrence=None, duration=delta.total_seconds())
+
+    def add_reminder(self, owner: Owner, args: str) -> Reminder:
+        """``/remind WHEN TEXT``; raises :class:`ReminderInputError` naming the part not understood."""
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        plan = parse_when(args, now, self.zone_of(owner.user_id), self.limits.min_interval)
+        self._check_span(plan.due - now)
+        return self._insert(owner, REMINDER, plan.due.timestamp(), plan.text,
+                            recurrence=plan.recurrence.spec() if plan.recurrence else None)
+
+    def snooze(self, reminder_id: int, choice: str, owner: Owner) -> Reminder:
+        """A new one-off copy of a rung reminder: ``5m``, ``1h`` or ``tomorrow`` (same time)."""
+        with self.sessions() as session:
+            original = session.get(Reminder, reminder_id)
+        if original is None:
+            raise ReminderInputError("That reminder no longer exists.")
+        now = self.clock()
+        if choice == "5m":
+            due = now + 300
+        elif choice == "1h":
+            due = now + 3600
+        elif choice == "tomorrow":
+            due = now + 86400
+        else:
+            raise ReminderInputError("Snooze for 5m, 1h or tomorrow.")
+        owner = Owner(original.chat_id, original.user_id, original.user_name, original.chat_type, owner.reply_to)
+        return self._insert(owner, original.kind, due, original.label, recurrence=None,
+                            duration=due - now if original.kind == TIMER else None)
+
+    def _check_span(self, delta: timedelta) -> None:
+        if delta > self.limits.max_duration:
+            raise ReminderInputError(
+                f"That is more than the longest allowed, {self.limits.max_duration.days} days.")
+
+    def _insert(self, owner: Owner, kind: str, due_at: float, label: str, *,
+                recurrence: str | None, duration: float | None = None) -> Reminder:
+        label = clean_label(label, self.limits)
+        with self.sessions() as session:
+            pending = session.scalar(select(func.count()).select_from(Reminder).where(
+                Reminder.user_id == owner.user_id, Reminder.state == PENDING))
+            if pending >= self.limits.max_pending_per_user:
+                raise ReminderInputError(
+                    f"You already have {pending} pending timers and reminders, the most allowed "
+                    f"({self.limits.max_pending_per_user}). Cancel some first: /timers")
+            row = Reminder(
+                kind=kind, chat_id=owner.chat_id, chat_type=owner.chat_type, user_id=owner.user_id,
+                user_name=owner.user_name[:64], label=label, due_at=due_at, recurrence=recurrence,
+                tz=self.zone_of(owner.user_id).key, reply_to=owner.reply_to, duration=duration,
+                state=PENDING, created_at=self.clock(),
+            )
+            session.add(row)
+            session.commit()
+        self._schedule(row.id, row.due_at)
+        return row
+
+    # --- reading and cancelling ------------------------------------------------------------
+
+    def get(self, reminder_id: int) -> Reminder | None:
+        with self.sessions() as session:
+            return session.get(Reminder, reminder_id)
+
+    def pending_in_chat(self, chat_id: int, user_id: int | None = None) -> list[Reminder]:
+        """Pending rows in a chat by due time; only ``user_id``'s when given."""
+        query = select(Reminder).where(Reminder.chat_id == chat_id, Reminder.state == PENDING)
+        if user_id is not None:
+            query = query.where(Reminder.user_id == user_id)
+        with self.sessions() as session:
+            return list(session.scalars(query.order_by(Reminder.due_at)).all())
+
+    def pending_count(self) -> int:
+        with self.sessions() as session:
+            return session.scalar(select(func.count()).select_from(Reminder).where(Reminder.state == PENDING))
+
+    def cancel(self, reminder_id: int) -> Reminder | None:
+        """Cancel a pending row; None when it is not pending (rung, cancelled, unknown)."""
+        with self.sessions() as session:
+            row = session.get(Reminder, reminder_id)
+            if row is None or row.state != PENDING:
+                return None
+            row.state = CANCELLED
+            session.commit()
+        job = self.scheduler.get_job(f"t{reminder_id}")
+        if job is not None:
+            job.remove()
+        return row
+
+    def set_status_message(self, reminder_id: int, message_id: int) -> None:
+        with self.sessions() as session:
+            row = session.get(Reminder, reminder_id)
+            if row is not None:
+                row.status_message_id = message_id
+                session.commit()
+
+    # --- ringing ---------------------------------------------------------------------------
+
+    def _schedule(self, reminder_id: int, due_at: float) -> None:
+        self.scheduler.add_job(
+            self._fire, "date", run_date=datetime.fromtimestamp(due_at, UTC), args=[reminder_id],
+            id=f"t{reminder_id}", replace_existing=True, misfire_grace_time=None,
+        )
+
+    def _next_due(self, row: Reminder, after: float) -> datetime:
+        recurrence = Recurrence.from_spec(row.recurrence or "")
+        return recurrence.next_after(datetime.fromtimestamp(after, UTC), ZoneInfo(row.tz), anchor=row.due)
+
+    async def _fire(self, reminder_id: int) -> None:
+        now = self.clock()
+        with self.sessions() as session:
+            row = session.get(Reminder, reminder_id)
+            if row is None or row.state != PENDING:
+                return
+        late = timedelta(seconds=max(0.0, now - row.due_at))
+        try:
+            await self.ring(row, late)
+        except Exception:  # one failed ring must not stop the others or the recurrence
+            log.exception("ringing t%d failed", reminder_id)
+        with self.sessions() as session:
+            row = session.get(Reminder, reminder_id)
+            if row is None or row.state != PENDING:
+                return
+            if row.recurrence:
+                row.due_at = self._next_due(row, max(now, row.due_at)).timestamp()
+                self._schedule(row.id, row.due_at)
+            else:
+                row.state = DONE
+            session.commit()
+
+
+def describe_late(late: timedelta) -> str:
+    """`` (late by 3 min — I was offline)`` for late rings, empty for punctual ones."""
+    if late < LATE_THRESHOLD:
+        return ""
+    return f"late by {format_duration(late)}"
+
+
+__all__ = ["Limits", "Owner", "ReminderInputError", "ReminderService", "StartupReport", "describe_late"]

@@ -1,0 +1,71 @@
+"""Tables for timers and reminders, and each user's time zone.
+
+A timer and a reminder are the same row with a different ``kind``: both ring in a chat at a due
+time, the difference is only how they were asked for and shown. Due times are UTC seconds since
+the epoch (a float): SQLite has no time-zone-aware type, and a number compares and sorts plainly.
+The ``state`` moves from ``pending`` to ``done``, ``cancelled`` or ``missed``; only pending rows
+are scheduled at start-up.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import BigInteger, Float, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bot.storage import Base
+
+LABEL_MAX = 200
+
+PENDING, DONE, CANCELLED, MISSED = "pending", "done", "cancelled", "missed"
+TIMER, REMINDER = "timer", "reminder"
+
+
+class Reminder(Base):
+    """One timer or reminder; shown to people as ``t{id}``."""
+
+    __tablename__ = "reminders"
+    __table_args__ = (
+        Index("ix_reminders_state_due", "state", "due_at"),
+        Index("ix_reminders_user_state", "user_id", "state"),
+        Index("ix_reminders_chat_state", "chat_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    chat_type: Mapped[str] = mapped_column(String(16), default="private")
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    user_name: Mapped[str] = mapped_column(String(64), default="")
+    label: Mapped[str] = mapped_column(String(LABEL_MAX), default="")
+    due_at: Mapped[float] = mapped_column(Float)
+    recurrence: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    tz: Mapped[str] = mapped_column(String(64), default="UTC")
+    reply_to: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    status_message_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    duration: Mapped[float | None] = mapped_column(Float, nullable=True)
+    state: Mapped[str] = mapped_column(String(12), default=PENDING)
+    created_at: Mapped[float] = mapped_column(Float)
+
+    @property
+    def ref(self) -> str:
+        """The id people type: ``t12``."""
+        return f"t{self.id}"
+
+    @property
+    def due(self) -> datetime:
+        return datetime.fromtimestamp(self.due_at, UTC)
+
+    @property
+    def in_group(self) -> bool:
+        return self.chat_type != "private"
+
+
+class UserZone(Base):
+    """A user's IANA time zone, set with ``/tz``; users without a row use ``DEFAULT_TZ``."""
+
+    __tablename__ = "user_zones"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    tz: Mapped[str] = mapped_column(String(64))
