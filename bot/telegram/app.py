@@ -24,6 +24,7 @@ FEATURES: tuple[str, ...] = (
     "bot.telegram.handlers.basic",
     "bot.telegram.handlers.cancel",
     "bot.telegram.handlers.stats",
+    "bot.telegram.handlers.reminders",
     "bot.telegram.handlers.fallback",  # last: answers commands nobody else took
 )
 

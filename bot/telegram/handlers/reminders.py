@@ -1,0 +1,376 @@
+"""``/timer``, ``/remind``, ``/timers`` (``/reminders``), ``/tz``, ``/cancel t12`` and the buttons.
+
+Thin: each handler turns the message into an :class:`~bot.reminders.service.Owner` and the
+command's text, calls :class:`~bot.reminders.service.ReminderService`, and renders its answer.
+Two things live here because they are about Telegram, not about time:
+
+- the **countdown**: a timer's confirmation is edited at a flood-safe pace (every 10 s in the last
+  minute, every minute in the last hour, hourly before; never faster than every 3 s) by jobs on
+  the service's own scheduler;
+- the **ring**: a *new* message (edits do not notify), replying to the command, mentioning the
+  person in a group, with snooze buttons; if it is late, it says by how much.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    MessageEntity,
+    ReplyParameters,
+    Update,
+    User,
+)
+from telegram.constants import ChatType
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
+
+from bot.reminders.duration import format_duration
+from bot.reminders.errors import ReminderInputError
+from bot.reminders.recurrence import Recurrence
+from bot.reminders.service import Limits, Owner, ReminderService, describe_late
+from bot.reminders.store import TIMER, Reminder
+from bot.telegram.handlers.cancel import add_canceller
+from bot.telegram.permissions import can_manage
+from bot.telegram.services import Services, services_of
+
+log = logging.getLogger(__name__)
+
+MAX_ARGS = 1000  # characters of a command worth reading; longer is refused, not parsed
+MIN_EDIT_GAP = 3.0
+TIMER_USAGE = "Usage: /timer DURATION [label] — a bare number is seconds.\nExamples: /timer 90, /timer 5m tea"
+REMIND_USAGE = ("Usage: /remind WHEN TEXT\nExamples: /remind tomorrow 9am standup, "
+                "/remind every monday 10:00 report")
+
+
+def _service(context: ContextTypes.DEFAULT_TYPE) -> ReminderService:
+    return services_of(context).extras["reminders"]
+
+
+def _name(user: User | None) -> str:
+    if user is None:
+        return "someone"
+    return f"@{user.username}" if user.username else user.first_name
+
+
+def _owner(update: Update) -> Owner:
+    chat, user, message = update.effective_chat, update.effective_user, update.effective_message
+    return Owner(chat_id=chat.id, user_id=user.id if user else 0, user_name=_name(user),
+                 chat_type=chat.type, reply_to=message.message_id if message else None)
+
+
+def _args(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | None:
+    text = update.effective_message.text or ""
+    _, _, rest = text.partition(" ")
+    if len(rest) > MAX_ARGS:
+        return None
+    return rest.strip()
+
+
+def _when(due: datetime, zone_name: str, now: datetime | None = None) -> str:
+    """``16:42`` today, ``Sat 09:00`` within a week, ``2026-12-24 18:00`` beyond."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(zone_name)
+    local, today = due.astimezone(zone), (now or datetime.now(UTC)).astimezone(zone)
+    if local.date() == today.date():
+        return local.strftime("%H:%M")
+    if timedelta(0) < local - today < timedelta(days=6):
+        return local.strftime("%a %H:%M")
+    return local.strftime("%Y-%m-%d %H:%M")
+
+
+def _cancel_markup(row: Reminder) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[InlineKeyboardButton("Cancel", callback_data=f"rm:cancel:{row.id}")]])
+
+
+def _snooze_markup(row: Reminder) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[
+        InlineKeyboardButton("+5 min", callback_data=f"rm:snooze:{row.id}:5m"),
+        InlineKeyboardButton("+1 h", callback_data=f"rm:snooze:{row.id}:1h"),
+        InlineKeyboardButton("tomorrow", callback_data=f"rm:snooze:{row.id}:tomorrow"),
+    ]])
+
+
+def countdown_text(row: Reminder, now: datetime | None = None) -> str:
+    now = now or datetime.now(UTC)
+    total = format_duration(timedelta(seconds=row.duration or 0))
+    left = format_duration(max(row.due - now, timedelta(0)))
+    label = f" “{row.label}”" if row.label else ""
+    return (f"⏳ {total} — rings at {_when(row.due, row.tz, now)} ({row.tz})\n"
+            f"{row.ref}{label} · {left} left")
+
+
+def reminder_text(row: Reminder) -> str:
+    how = Recurrence.from_spec(row.recurrence).describe() + ", next" if row.recurrence else ""
+    label = f" “{row.label}”" if row.label else ""
+    return f"⏰ {row.ref}{label} — {how} {_when(row.due, row.tz)} ({row.tz})".replace("—  ", "— ")
+
+
+def next_edit_in(remaining: float) -> float | None:
+    """Seconds until the countdown's next edit, or None when it should stop being edited."""
+    step = 10.0 if remaining <= 60 else 60.0 if remaining <= 3600 else 3600.0
+    step = max(step, MIN_EDIT_GAP)
+    return step if remaining - step >= MIN_EDIT_GAP else None
+
+
+class Chat:
+    """The reminder feature's Telegram side: rings, countdowns, the missed-while-offline notes."""
+
+    def __init__(self, app: Application) -> None:
+        self.app = app
+        self.service: ReminderService | None = None
+
+    # --- ringing ---------------------------------------------------------------------------
+
+    async def ring(self, row: Reminder, late: timedelta) -> None:
+        what = row.label or ("Time's up!" if row.kind == TIMER else "Reminder")
+        head = "🔔 " if row.kind == TIMER else "⏰ "
+        text, entities = head, []
+        if row.in_group:
+            text, entities = self._mention(text, row)
+        text += what
+        late_note = describe_late(late)
+        if late_note:
+            text += f"\n({late_note} — I was offline or busy)"
+        if row.recurrence:
+            text += f"\n{Recurrence.from_spec(row.recurrence).describe()}"
+        await self.app.bot.send_message(
+            row.chat_id, text, entities=entities or None, reply_markup=_snooze_markup(row),
+            reply_parameters=ReplyParameters(row.reply_to, allow_sending_without_reply=True) if row.reply_to else None,
+        )
+        if row.kind == TIMER and row.status_message_id:
+            label = f" “{row.label}”" if row.label else ""
+            await self._edit(row.chat_id, row.status_message_id,
+                             f"🔔 {row.ref}{label} rang at {_when(datetime.now(UTC), row.tz)} ({row.tz})", None)
+
+    @staticmethod
+    def _mention(text: str, row: Reminder) -> tuple[str, list[MessageEntity]]:
+        name = row.user_name or "you"
+        if name.startswith("@"):
+            return f"{text}{name} ", []
+        offset = len(text.encode("utf-16-le")) // 2
+        entity = MessageEntity(MessageEntity.TEXT_MENTION, offset, len(name.encode("utf-16-le")) // 2,
+                               user=User(row.user_id, name, False))
+        return f"{text}{name} ", [entity]
+
+    async def _edit(self, chat_id: int, message_id: int, text: str, markup) -> None:
+        try:
+            await self.app.bot.edit_message_text(text, chat_id, message_id, reply_markup=markup)
+        except BadRequest as exc:
+            if "not modified" not in str(exc).lower():
+                log.info("countdown edit in chat %s failed: %s", chat_id, exc)
+        except TelegramError as exc:
+            log.info("countdown edit in chat %s failed: %s", chat_id, exc)
+
+    # --- countdown -------------------------------------------------------------------------
+
+    def schedule_tick(self, row: Reminder) -> None:
+        remaining = row.due_at - datetime.now(UTC).timestamp()
+        step = next_edit_in(remaining)
+        if step is None or self.service is None:
+            return
+        self.service.scheduler.add_job(
+            self.tick, "date", run_date=datetime.now(UTC) + timedelta(seconds=step), args=[row.id],
+            id=f"cd{row.id}", replace_existing=True, misfire_grace_time=30,
+        )
+
+    async def tick(self, reminder_id: int) -> None:
+        row = self.service.get(reminder_id)
+        if row is None or row.state != "pending" or not row.status_message_id:
+            return
+        await self._edit(row.chat_id, row.status_message_id, countdown_text(row), _cancel_markup(row))
+        self.schedule_tick(row)
+
+    # --- start-up --------------------------------------------------------------------------
+
+    async def start(self, _app: Application) -> None:
+        report = self.service.start()
+        for chat_id, rows in report.missed.items():
+            lines = ["📭 Missed while I was offline:"]
+            for row in rows[:20]:
+                label = f" “{row.label}”" if row.label else ""
+                lines.append(f"• {row.ref}{label} — was due {row.due.astimezone(_zone(row.tz)):%Y-%m-%d %H:%M} ({row.tz})")
+            if len(rows) > 20:
+                lines.append(f"…and {len(rows) - 20} more.")
+            try:
+                await self.app.bot.send_message(chat_id, "\n".join(lines))
+            except TelegramError as exc:
+                log.warning("could not list missed reminders in chat %s: %s", chat_id, exc)
+        for row in self._timers():  # countdowns resume after a restart
+            self.schedule_tick(row)
+
+    def _timers(self) -> list[Reminder]:
+        from sqlalchemy import select
+
+        from bot.reminders.store import PENDING
+
+        with self.service.sessions() as session:
+            return list(session.scalars(select(Reminder).where(
+                Reminder.state == PENDING, Reminder.kind == TIMER,
+                Reminder.status_message_id.is_not(None))).all())
+
+    async def stop(self, _app: Application) -> None:
+        self.service.shutdown()
+
+
+def _zone(name: str):
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(name)
+
+
+def _chat(context: ContextTypes.DEFAULT_TYPE) -> Chat:
+    return services_of(context).extras["reminders_chat"]
+
+
+# --- commands -------------------------------------------------------------------------------
+
+async def timer_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    message = update.effective_message
+    args = _args(update, context)
+    if args is None:
+        await message.reply_text(f"That message is too long for me to read.\n{TIMER_USAGE}")
+        return
+    if not args:
+        await message.reply_text(TIMER_USAGE)
+        return
+    try:
+        row = _service(context).add_timer(_owner(update), args)
+    except ReminderInputError as exc:
+        await message.reply_text(str(exc))
+        return
+    sent = await message.reply_text(countdown_text(row), reply_markup=_cancel_markup(row))
+    _service(context).set_status_message(row.id, sent.message_id)
+    row.status_message_id = sent.message_id
+    _chat(context).schedule_tick(row)
+
+
+async def remind_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    message = update.effective_message
+    args = _args(update, context)
+    if args is None:
+        await message.reply_text(f"That message is too long for me to read.\n{REMIND_USAGE}")
+        return
+    if not args:
+        await message.reply_text(REMIND_USAGE)
+        return
+    try:
+        row = await asyncio.to_thread(_service(context).add_reminder, _owner(update), args)
+    except ReminderInputError as exc:
+        await message.reply_text(str(exc))
+        return
+    sent = await message.reply_text(reminder_text(row), reply_markup=_cancel_markup(row))
+    _service(context).set_status_message(row.id, sent.message_id)
+
+
+async def list_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    chat = update.effective_chat
+    group = chat.type != ChatType.PRIVATE
+    rows = _service(context).pending_in_chat(chat.id, None if group else update.effective_user.id)
+    if not rows:
+        await update.effective_message.reply_text("Nothing pending here. Start one: /timer 5m tea or /remind in 1h stretch")
+        return
+    lines = ["Pending in this chat:" if group else "Your pending timers and reminders:"]
+    for row in rows[:50]:
+        label = f" “{row.label}”" if row.label else ""
+        how = f", {Recurrence.from_spec(row.recurrence).describe()}" if row.recurrence else ""
+        who = f" — {row.user_name}" if group else ""
+        lines.append(f"{row.ref} {row.kind}{label} — {_when(row.due, row.tz)} ({row.tz}){how}{who}")
+    if len(rows) > 50:
+        lines.append(f"…and {len(rows) - 50} more.")
+    lines.append("Cancel one with /cancel ID, e.g. /cancel " + rows[0].ref)
+    await update.effective_message.reply_text("\n".join(lines))
+
+
+async def tz_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    message, service = update.effective_message, _service(context)
+    args = _args(update, context)
+    if not args:
+        zone = service.zone_of(update.effective_user.id)
+        now = datetime.now(zone)
+        await message.reply_text(f"Your time zone is {zone.key} (now {now:%H:%M}). Change it: /tz Europe/Berlin")
+        return
+    try:
+        zone = service.set_zone(update.effective_user.id, args)
+    except ReminderInputError as exc:
+        await message.reply_text(str(exc))
+        return
+    await message.reply_text(f"Time zone set to {zone.key} (now {datetime.now(zone):%H:%M}). "
+                             "New timers and reminders use it.")
+
+
+async def _cancel(update: Update, context: ContextTypes.DEFAULT_TYPE, number: int) -> str:
+    """Cancel t``number`` if the person may; the answer to show."""
+    service = _service(context)
+    row = service.get(number)
+    if row is None or row.chat_id != update.effective_chat.id:
+        return f"There is no timer or reminder t{number} in this chat. See /timers"
+    if row.state != "pending":
+        return f"{row.ref} is no longer pending ({row.state})."
+    if not await can_manage(update, context, row.user_id):
+        return f"Only {row.user_name or 'its creator'} or a group admin can cancel {row.ref}."
+    if service.cancel(number) is None:
+        return f"{row.ref} is no longer pending."
+    label = f" “{row.label}”" if row.label else ""
+    if row.status_message_id:
+        await _chat(context)._edit(row.chat_id, row.status_message_id, f"✖️ {row.ref}{label} cancelled.", None)
+    return f"Cancelled {row.ref}{label}."
+
+
+async def cancel_by_id(update: Update, context: ContextTypes.DEFAULT_TYPE, number: int) -> None:
+    """``/cancel t12``, routed here by :mod:`bot.telegram.handlers.cancel`."""
+    await update.effective_message.reply_text(await _cancel(update, context, number))
+
+
+async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    parts = (query.data or "").split(":")
+    try:
+        number = int(parts[2])
+    except (IndexError, ValueError):
+        await query.answer()
+        return
+    if parts[1] == "cancel":
+        await query.answer(await _cancel(update, context, number))
+        return
+    service = _service(context)
+    row = service.get(number)
+    if row is None or row.chat_id != update.effective_chat.id:
+        await query.answer("That reminder no longer exists.")
+        return
+    if not await can_manage(update, context, row.user_id):
+        await query.answer(f"Only {row.user_name or 'its creator'} or a group admin can snooze this.")
+        return
+    owner = Owner(row.chat_id, row.user_id, row.user_name, row.chat_type, query.message.message_id if query.message else None)
+    try:
+        new = service.snooze(number, parts[3] if len(parts) > 3 else "", owner)
+    except ReminderInputError as exc:
+        await query.answer(str(exc))
+        return
+    note = f"💤 Snoozed as {new.ref} until {_when(new.due, new.tz)} ({new.tz})"
+    await query.answer(note)
+    if query.message is not None:
+        await query.message.reply_text(note, reply_markup=_cancel_markup(new))
+
+
+def register(app: Application, services: Services) -> None:
+    chat = Chat(app)
+    service = ReminderService(services.sessions, chat.ring, limits=Limits.from_settings(services.settings),
+                              default_tz=services.settings.default_tz)
+    chat.service = service
+    services.extras["reminders"] = service
+    services.extras["reminders_chat"] = chat
+    add_canceller(services, "t", cancel_by_id)
+    services.add_startup(chat.start)
+    services.add_shutdown(chat.stop)
+    services.add_stats(lambda: [f"Timers and reminders pending: {service.pending_count()}"])
+    app.add_handler(CommandHandler("timer", timer_command))
+    app.add_handler(CommandHandler("remind", remind_command))
+    app.add_handler(CommandHandler(["timers", "reminders"], list_command))
+    app.add_handler(CommandHandler("tz", tz_command))
+    app.add_handler(CallbackQueryHandler(button, pattern=r"^rm:(cancel|snooze):\d+(:\w+)?$"))
