@@ -1,0 +1,733 @@
+"""The download engine: probe a URL, fetch it over several Range connections, verify, rename.
+
+It knows nothing of Telegram; the bot (from worker threads) and ``errandbot download`` both use
+it the same way::
+
+    d = Downloader(url, dest_dir=Path("out"), options=DownloadOptions(connections=8))
+    probe = d.probe()          # name, size, final URL, resumable?
+    result = d.run()           # blocks; resumes from NAME.part + NAME.part.json when present
+    d.cancel(keep_partial=True)   # from any thread; run() raises DownloadCancelled within 1 s
+
+How the bytes move: each worker thread asks the :class:`~bot.downloads.segments.SegmentMap` for
+a range, requests exactly that range, checks the response (status, ``Content-Range``, total,
+validator, encoding) and ``os.pwrite``\\ s each chunk at its offset in one ``NAME.part`` file.
+A worker that finishes steals the upper half of the largest range still in flight. A server that
+ignores ranges, compresses anyway or gives no length gets one plain stream instead. Retries follow
+one :class:`urllib3.util.Retry` policy per range. The main thread only supervises: it starts
+workers, writes the resume record at most once a second, and stops everything on failure or
+cancel by shutting down the sockets (so even a stalled read ends at once).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.exceptions import MaxRetryError
+from urllib3.util.retry import Retry
+
+from bot.downloads import naming, resume
+from bot.downloads.errors import DownloadCancelled, DownloadError, DownloadRefused, FileChanged
+from bot.downloads.hashing import PrefixHasher, parse_checksum
+from bot.downloads.netguard import check_url_syntax, mask_url
+from bot.downloads.progress import Progress, ProgressMeter
+from bot.downloads.segments import Segment, SegmentMap
+from bot.downloads.sizes import human_size
+from bot.downloads.transport import make_session
+
+__all__ = [
+    "DownloadCancelled", "DownloadError", "DownloadOptions", "DownloadRefused", "DownloadResult",
+    "Downloader", "FileChanged", "ProbeResult", "Progress",
+]
+
+log = logging.getLogger(__name__)
+
+MiB = 1 << 20
+MAX_CONNECTIONS = 16
+CHUNK = 1 * MiB  # largest read; read1() returns what the socket has, up to this
+CHECKPOINT_INTERVAL = 1.0
+SUPERVISE_INTERVAL = 0.1
+RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+_NETWORK_ERRORS = (requests.RequestException, Urllib3Error, ConnectionError, TimeoutError)
+MAX_RESTARTS = 2  # "file changed" restarts within one run before giving up
+
+
+@dataclass
+class DownloadOptions:
+    """How to download; every field has a sensible default (see :meth:`from_settings`)."""
+
+    connections: int = 8
+    allow_networks: tuple[Any, ...] = ()
+    max_bytes: int | None = 4096 * MiB
+    disk_reserve: int = 0
+    read_timeout: float = 30.0
+    connect_timeout: float = 10.0
+    max_retries: int = 5
+    checksum: str | None = None
+    min_split: int = 1 * MiB
+    backoff: float = 0.5
+    backoff_max: float = 30.0
+    retry_after_max: float = 120.0
+
+    @classmethod
+    def from_settings(cls, settings, **overrides: Any) -> DownloadOptions:
+        values = dict(
+            connections=settings.download_connections,
+            allow_networks=tuple(settings.download_allow_networks),
+            max_bytes=settings.max_file_mb * MiB,
+            disk_reserve=settings.disk_reserve_mb * MiB,
+            read_timeout=settings.download_read_timeout,
+            max_retries=settings.download_max_retries,
+        )
+        values.update(overrides)
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """What the probe learnt. ``size`` is ``None`` when the server does not say."""
+
+    name: str
+    size: int | None
+    final_url: str
+    resumable: bool
+    validator: str | None
+    content_type: str | None = None
+    single_reason: str | None = None  # why one stream (no ranges, encoded, no length)
+
+
+@dataclass(frozen=True)
+class DownloadResult:
+    path: Path
+    size: int
+    sha256: str
+    elapsed: float
+    resumed_from: int = 0
+    notices: tuple[str, ...] = field(default=())
+
+
+class _RangesUnusable(Exception):
+    """Internal: this server's ranged answers cannot be trusted; fall back to one stream."""
+
+
+class _Retryable(Exception):
+    """Internal: a failure worth another try (connection, timeout, 5xx, 429, short body)."""
+
+    def __init__(self, reason: str, response: Any = None) -> None:
+        super().__init__(reason)
+        self.response = response
+
+
+def _validator(headers) -> str | None:
+    etag = headers.get("ETag")
+    if etag and not etag.startswith("W/"):
+        return etag
+    return headers.get("Last-Modified")
+
+
+def _status_text(resp: requests.Response) -> str:
+    return f"HTTP {resp.status_code} {resp.reason or ''}".strip()
+
+
+def _content_range(value: str | None) -> tuple[int, int, int | None] | None:
+    """``bytes a-b/N`` -> ``(a, b, N)`` (``N`` None for ``*``); ``None`` when malformed."""
+    if not value:
+        return None
+    unit, _, spec = value.strip().partition(" ")
+    if unit.lower() != "bytes":
+        return None
+    rng, _, total = spec.partition("/")
+    first, dash, last = rng.partition("-")
+    try:
+        total_n = None if total.strip() == "*" else int(total)
+        return int(first), int(last), total_n
+    except ValueError:
+        if rng.strip() == "*" and dash == "":
+            try:
+                return -1, -1, int(total)
+            except ValueError:
+                return None
+        return None
+
+
+class Downloader:
+    """One download of ``url`` into ``dest_dir``. See the module docstring for the life cycle."""
+
+    def __init__(self, url: str, dest_dir: Path, options: DownloadOptions | None = None,
+                 on_progress: Callable[[Progress], None] | None = None, name: str | None = None,
+                 on_notice: Callable[[str], None] | None = None) -> None:
+        reason = check_url_syntax(url)
+        if reason:
+            raise DownloadRefused(reason)
+        self.url = url
+        self.dest_dir = Path(dest_dir)
+        self.options = options or DownloadOptions()
+        self.on_progress = on_progress
+        self.on_notice = on_notice
+        self.requested_name = name
+        self.connections = max(1, min(MAX_CONNECTIONS, self.options.connections))
+        self.expected = parse_checksum(self.options.checksum) if self.options.checksum else None
+        self.probe_result: ProbeResult | None = None
+        self.part_path: Path | None = None
+        self.final_path: Path | None = None
+        self._session = make_session(self.options.allow_networks, self.connections)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._cancelled = False
+        self._keep_partial = False
+        self._failure: BaseException | None = None
+        self._responses: set[requests.Response] = set()
+        self._conn_limit = self.connections
+        self._workers: list[threading.Thread] = []
+        self._notices: list[str] = []
+
+    # ------------------------------------------------------------------ public
+    def cancel(self, keep_partial: bool = False) -> None:
+        """Stop all workers (from any thread); :meth:`run` raises DownloadCancelled."""
+        self._keep_partial = keep_partial
+        self._cancelled = True
+        self._stop.set()
+        self._abort_all()
+
+    def probe(self) -> ProbeResult:
+        """Ask for byte 0 only, learn size, validator, final URL and name; pick the file name."""
+        resp = self._request(self.url, {"Range": "bytes=0-0"}, what="probe")
+        try:
+            headers = resp.headers
+            encoded = headers.get("Content-Encoding", "identity").lower() not in ("", "identity")
+            size: int | None = None
+            resumable = False
+            single_reason = None
+            if resp.status_code == 206:
+                cr = _content_range(headers.get("Content-Range"))
+                if cr and cr[0] == 0 and cr[1] == 0 and cr[2] is not None:
+                    size, resumable = cr[2], True
+                else:
+                    single_reason = "the server's Content-Range is missing or malformed"
+            else:  # 200: ranges ignored
+                single_reason = "the server does not support ranges"
+                length = headers.get("Content-Length")
+                size = int(length) if length and length.isdigit() else None
+            if encoded:
+                resumable, single_reason = False, "the server compresses the file anyway"
+            if size is None:
+                single_reason = single_reason or "the server gives no length"
+            validator = _validator(headers)
+            final_url = resp.url
+            name = (naming.sanitize(self.requested_name) if self.requested_name else
+                    naming.derive(final_url, headers.get("Content-Disposition"),
+                                  headers.get("Content-Type")))
+        finally:
+            resp.close()
+        self.probe_result = ProbeResult(name=name, size=size, final_url=final_url,
+                                        resumable=resumable and size is not None and size > 0,
+                                        validator=validator,
+                                        content_type=headers.get("Content-Type"),
+                                        single_reason=single_reason)
+        self._choose_paths(name)
+        self.probe_result = ProbeResult(**{**self.probe_result.__dict__,
+                                           "name": self.final_path.name})
+        return self.probe_result
+
+    def run(self) -> DownloadResult:
+        """Download (or resume) to the end; returns the result or raises DownloadError."""
+        started = time.monotonic()
+        restarts = 0
+        while True:
+            if self.probe_result is None:
+                self.probe()
+            probe = self.probe_result
+            self._check_limits(probe.size)
+            try:
+                path, size, sha, resumed = self._download(probe)
+            except FileChanged as exc:
+                restarts += 1
+                if restarts > MAX_RESTARTS:
+                    raise DownloadError("the file keeps changing on the server; try again later") from None
+                self._notice(str(exc))
+                self.probe_result = None
+                continue
+            return DownloadResult(path=path, size=size, sha256=sha,
+                                  elapsed=time.monotonic() - started, resumed_from=resumed,
+                                  notices=tuple(self._notices))
+
+    # ------------------------------------------------------------------ naming and limits
+    def _choose_paths(self, name: str) -> None:
+        """Pick ``name`` or ``name (n)``: a ``.part`` + control file for this URL is ours."""
+        self.dest_dir.mkdir(parents=True, exist_ok=True)
+        for n in range(0, 1000):
+            candidate = name if n == 0 else naming.with_number(name, n)
+            try:
+                final = naming.inside(self.dest_dir, candidate)
+            except ValueError:
+                raise DownloadRefused("refused: the file name leaves the output folder") from None
+            part = final.with_name(final.name + ".part")
+            ctl = resume.control_path(part)
+            state = resume.load(ctl) if ctl.exists() else None
+            if state is not None and state.url == self.url and part.exists():
+                break  # our own unfinished download: resume it under the same name
+            if not (final.exists() or part.exists() or ctl.exists()):
+                break
+        else:
+            raise DownloadError(f"too many files named like {name!r} in the output folder")
+        self.final_path, self.part_path = final, part
+
+    def _check_limits(self, size: int | None) -> None:
+        max_bytes = self.options.max_bytes
+        if size is None:
+            return
+        if max_bytes is not None and size > max_bytes:
+            raise DownloadRefused(f"file is {human_size(size)}, over the {human_size(max_bytes)} limit")
+        on_disk = 0
+        if self.part_path is not None and self.part_path.exists():
+            state = resume.load(resume.control_path(self.part_path))
+            on_disk = state.done_bytes if state and state.size == size else 0
+        need = size - on_disk
+        free = shutil.disk_usage(self.dest_dir).free - self.options.disk_reserve
+        if need > free:
+            raise DownloadRefused(f"not enough disk space: need {human_size(need)}, "
+                                  f"{human_size(max(0, free))} free")
+
+    # ------------------------------------------------------------------ the download
+    def _download(self, probe: ProbeResult) -> tuple[Path, int, str, int]:
+        assert self.part_path is not None and self.final_path is not None
+        part, ctl = self.part_path, resume.control_path(self.part_path)
+        self._stop.clear()
+        self._failure = None
+        fd = os.open(part, os.O_RDWR | os.O_CREAT, 0o644)
+        hasher: PrefixHasher | None = None
+        resumed = 0
+        try:
+            if probe.resumable:
+                state = resume.load(ctl)
+                done: list = []
+                if state is not None and state.url == self.url:
+                    if state.size != probe.size:
+                        self._notice("the file changed on the server (size differs); starting over")
+                    elif state.validator != probe.validator:
+                        self._notice("the file changed on the server (ETag differs); starting over")
+                    else:
+                        done = state.done
+                if not done:
+                    os.ftruncate(fd, 0)
+                os.ftruncate(fd, probe.size)
+                segmap = SegmentMap(probe.size, done=done, min_split=self.options.min_split)
+                resumed = segmap.done_bytes
+                hasher = PrefixHasher(part, segmap.contiguous_prefix,
+                                      self.expected[0] if self.expected else None)
+                hasher.start()
+                try:
+                    self._multi(fd, segmap, probe, ctl)
+                    size = probe.size
+                except _RangesUnusable as exc:
+                    for t in self._workers:  # every old worker gone before the file is reused
+                        t.join()
+                    self._stop.clear()
+                    self._failure = None
+                    hasher.abandon()
+                    log.info("%s: %s; using one connection", mask_url(self.url), exc)
+                    hasher, resumed = None, 0
+            if hasher is None:
+                os.ftruncate(fd, 0)
+                written = [0]
+                hasher = PrefixHasher(part, lambda: written[0],
+                                      self.expected[0] if self.expected else None)
+                hasher.start()
+                size = self._single(fd, probe, written)
+            os.fsync(fd)
+            actual = os.fstat(fd).st_size
+            if actual != size:
+                raise DownloadError(f"size check failed: expected {size} bytes, got {actual}")
+            digests = hasher.finish(size)
+            hasher = None
+        except DownloadCancelled:
+            self._end_partial(fd, part, ctl, keep=self._keep_partial)
+            raise
+        except FileChanged:
+            self._end_partial(fd, part, ctl, keep=False)
+            raise
+        except BaseException:
+            self._end_partial(fd, part, ctl, keep=probe.resumable)
+            raise
+        finally:
+            if hasher is not None:
+                hasher.abandon()
+        os.close(fd)
+        if self.expected:
+            alg, want = self.expected
+            got = digests[alg]
+            if got != want:
+                self._remove(part, ctl)
+                raise DownloadError(f"checksum mismatch: expected {alg} {want[:12]}…, got {got[:12]}…")
+        os.replace(part, self.final_path)
+        self._remove(ctl)
+        _fsync_dir(self.final_path.parent)
+        return self.final_path, size, digests["sha256"], resumed
+
+    def _end_partial(self, fd: int, part: Path, ctl: Path, keep: bool) -> None:
+        """Close the ``.part`` file once no worker can write to it; keep it or remove it."""
+        alive = [t for t in self._workers if t.is_alive()]
+        if alive:  # a worker stuck in connect(): close the fd only after it is gone
+            threading.Thread(target=_close_after, args=(alive, fd), daemon=True).start()
+        else:
+            os.close(fd)
+        if not keep:
+            self._remove(part, ctl)
+
+    @staticmethod
+    def _remove(*paths: Path) -> None:
+        for p in paths:
+            try:
+                p.unlink()
+            except FileNotFoundError:
+                pass
+
+    def _notice(self, text: str) -> None:
+        log.warning("%s: %s", mask_url(self.url), text)
+        self._notices.append(text)
+        if self.on_notice:
+            self.on_notice(text)
+
+    # ------------------------------------------------------------------ many connections
+    def _multi(self, fd: int, segmap: SegmentMap, probe: ProbeResult, ctl: Path) -> None:
+        meter = ProgressMeter(self.on_progress, probe.size, done=segmap.done_bytes)
+        segmap.plan(self.connections)
+        self._workers = []
+        last_checkpoint = 0.0
+        state = resume.ResumeState(url=self.url, size=probe.size, validator=probe.validator,
+                                   final_url=probe.final_url)
+        deadline_cancel = None
+        try:
+            while True:
+                alive = [t for t in self._workers if t.is_alive()]
+                if self._stop.is_set():
+                    if deadline_cancel is None:
+                        deadline_cancel = time.monotonic() + 1.0
+                    if not alive or time.monotonic() > deadline_cancel:
+                        break
+                elif segmap.complete:
+                    break
+                elif segmap.has_pending() and len(alive) < self._conn_limit:
+                    for _ in range(self._conn_limit - len(alive)):
+                        t = threading.Thread(target=self._worker, args=(fd, segmap, probe, meter),
+                                             name="download-worker", daemon=True)
+                        t.start()
+                        self._workers.append(t)
+                    continue
+                elif not alive and not segmap.has_pending():
+                    break
+                now = time.monotonic()
+                if now - last_checkpoint >= CHECKPOINT_INTERVAL:
+                    last_checkpoint = now
+                    self._checkpoint(fd, ctl, state, segmap)
+                time.sleep(SUPERVISE_INTERVAL) if not alive else alive[0].join(SUPERVISE_INTERVAL)
+        except BaseException:  # Ctrl-C in the supervising thread: stop, save, then unwind
+            self.cancel(keep_partial=True)
+            for t in self._workers:
+                t.join(1.0)
+            self._checkpoint(fd, ctl, state, segmap)
+            raise
+        if self._cancelled:
+            if self._keep_partial:
+                self._checkpoint(fd, ctl, state, segmap)
+            raise DownloadCancelled("cancelled")
+        if self._failure is not None:
+            self._checkpoint(fd, ctl, state, segmap)
+            raise self._failure
+        if not segmap.complete:
+            self._checkpoint(fd, ctl, state, segmap)
+            raise DownloadError("download incomplete")
+        meter.tick(segmap.done_bytes, 0, force=True)
+
+    def _checkpoint(self, fd: int, ctl: Path, state: resume.ResumeState, segmap: SegmentMap) -> None:
+        state.done = segmap.done_ranges()  # read before fsync: only what is already written
+        os.fsync(fd)
+        resume.save(ctl, state)
+
+    def _fail(self, exc: BaseException) -> None:
+        with self._lock:
+            if self._failure is None:
+                self._failure = exc
+        self._stop.set()
+        self._abort_all()
+
+    def _worker(self, fd: int, segmap: SegmentMap, probe: ProbeResult, meter: ProgressMeter) -> None:
+        try:
+            while not self._stop.is_set():
+                if segmap.active_count() >= self._conn_limit:
+                    return  # the host asked us to slow down (429/503)
+                seg = segmap.take()
+                if seg is None:
+                    return
+                try:
+                    self._fetch(fd, segmap, seg, probe, meter)
+                finally:
+                    segmap.finish(seg)
+        except (_RangesUnusable, DownloadError) as exc:
+            self._fail(exc)
+        except OSError as exc:  # disk errors: no point retrying
+            self._fail(DownloadError(f"cannot write the file: {exc.strerror or exc}"))
+        except Exception as exc:  # noqa: BLE001 - a worker must never die silently
+            log.exception("download worker crashed")
+            self._fail(DownloadError(f"internal error: {exc.__class__.__name__}"))
+
+    def _fetch(self, fd: int, segmap: SegmentMap, seg: Segment, probe: ProbeResult,
+               meter: ProgressMeter) -> None:
+        """Fetch ``seg`` to its (possibly shrinking) end, retrying per the policy."""
+        retry = self._retry_policy()
+        while not seg.finished and not self._stop.is_set():
+            first, last = seg.pos, seg.end
+            headers = {"Range": f"bytes={first}-{last}"}
+            if probe.validator:
+                headers["If-Range"] = probe.validator
+            resp = None
+            progressed = False
+            try:
+                resp = self._open(probe.final_url, headers)
+                self._check_ranged(resp, first, last, probe)
+                raw = resp.raw
+                while not seg.finished:
+                    data = raw.read1(CHUNK)
+                    if not data:
+                        break
+                    offset = seg.pos
+                    n = segmap.claim(seg, len(data))
+                    if n:
+                        if self._stop.is_set():
+                            return
+                        os.pwrite(fd, data if n == len(data) else memoryview(data)[:n], offset)
+                        segmap.flushed(seg, n)
+                        progressed = True
+                        meter.tick(segmap.done_bytes, segmap.active_count())
+                if not seg.finished:
+                    raise _Retryable("the connection closed before the range was complete")
+            except _Retryable as exc:
+                retry = self._backoff(retry, exc, progressed)
+            except _NETWORK_ERRORS as exc:
+                if self._stop.is_set():
+                    return
+                retry = self._backoff(retry, _Retryable(_network_reason(exc)), progressed)
+            finally:
+                if resp is not None:
+                    self._release(resp)
+
+    def _check_ranged(self, resp: requests.Response, first: int, last: int, probe: ProbeResult) -> None:
+        """Accept only a 206 with exactly ``first-last/size``; map everything else to an action."""
+        status = resp.status_code
+        headers = resp.headers
+        if status == 206:
+            if headers.get("Content-Encoding", "identity").lower() not in ("", "identity"):
+                raise _RangesUnusable("the server compressed a range")
+            cr = _content_range(headers.get("Content-Range"))
+            if cr is not None and cr[2] is not None and cr[2] != probe.size:
+                raise FileChanged("the file changed on the server (size differs); starting over")
+            self._check_validator(headers, probe)
+            if cr is None or cr[0] != first or cr[1] != last:
+                raise _RangesUnusable(f"asked for bytes {first}-{last}, got {headers.get('Content-Range')!r}")
+            length = headers.get("Content-Length")
+            if length is not None and length.strip() != str(last - first + 1):
+                raise _RangesUnusable("Content-Length does not match the range")
+            return
+        if status == 200:
+            self._check_validator(headers, probe)
+            length = headers.get("Content-Length")
+            if length and length.isdigit() and int(length) != probe.size:
+                raise FileChanged("the file changed on the server (size differs); starting over")
+            raise _RangesUnusable("the server ignored the Range header")
+        if status == 416:
+            cr = _content_range(headers.get("Content-Range"))
+            if cr is not None and cr[2] is not None and cr[2] != probe.size:
+                raise FileChanged("the file changed on the server (size differs); starting over")
+            raise DownloadError(_status_text(resp))
+        if status in RETRY_STATUS:
+            raise _Retryable(_status_text(resp), resp)
+        raise DownloadError(_status_text(resp))
+
+    @staticmethod
+    def _check_validator(headers, probe: ProbeResult) -> None:
+        if not probe.validator:
+            return
+        now = _validator(headers)
+        if now is not None and now != probe.validator:
+            what = "ETag" if probe.validator.startswith('"') else "Last-Modified"
+            raise FileChanged(f"the file changed on the server ({what} differs); starting over")
+
+    # ------------------------------------------------------------------ one stream
+    def _single(self, fd: int, probe: ProbeResult, written: list[int]) -> int:
+        """Fetch the whole body in one stream from byte 0; returns its size."""
+        meter = ProgressMeter(self.on_progress, probe.size)
+        retry = self._retry_policy()
+        max_bytes = self.options.max_bytes
+        while True:
+            if self._cancelled:
+                raise DownloadCancelled("cancelled")
+            resp = None
+            written[0] = 0
+            os.ftruncate(fd, 0)
+            try:
+                resp = self._open(probe.final_url, {})
+                if resp.status_code in RETRY_STATUS:
+                    raise _Retryable(_status_text(resp), resp)
+                if resp.status_code != 200:
+                    raise DownloadError(_status_text(resp))
+                self._check_validator(resp.headers, probe)
+                length = resp.headers.get("Content-Length")
+                expected = int(length) if length and length.isdigit() else probe.size
+                raw = resp.raw
+                while True:
+                    data = raw.read1(CHUNK)
+                    if not data:
+                        break
+                    if self._cancelled:
+                        raise DownloadCancelled("cancelled")
+                    if max_bytes is not None and written[0] + len(data) > max_bytes:
+                        raise DownloadRefused(f"file is over the {human_size(max_bytes)} limit")
+                    os.pwrite(fd, data, written[0])
+                    written[0] += len(data)
+                    meter.tick(written[0], 1)
+                if expected is not None and written[0] != expected:
+                    raise _Retryable(f"the body was {written[0]} bytes, {expected} were promised")
+                meter.tick(written[0], 0, force=True)
+                return written[0]
+            except _Retryable as exc:
+                retry = self._backoff(retry, exc, False)
+            except _NETWORK_ERRORS as exc:
+                if self._cancelled:
+                    raise DownloadCancelled("cancelled") from None
+                retry = self._backoff(retry, _Retryable(_network_reason(exc)), False)
+            finally:
+                if resp is not None:
+                    self._release(resp)
+
+    # ------------------------------------------------------------------ HTTP plumbing
+    def _open(self, url: str, headers: dict[str, str]) -> requests.Response:
+        if self._cancelled:
+            raise DownloadCancelled("cancelled")
+        resp = self._session.get(url, headers=headers, stream=True, allow_redirects=True,
+                                 timeout=(self.options.connect_timeout, self.options.read_timeout))
+        with self._lock:
+            self._responses.add(resp)
+        if self._stop.is_set():
+            self._abort(resp)
+        return resp
+
+    def _request(self, url: str, headers: dict[str, str], what: str) -> requests.Response:
+        """One request with the retry policy (used by the probe)."""
+        retry = self._retry_policy()
+        while True:
+            try:
+                resp = self._open(url, headers)
+            except requests.TooManyRedirects:
+                raise DownloadError("too many redirects (more than 10)") from None
+            except _NETWORK_ERRORS as exc:
+                retry = self._backoff(retry, _Retryable(_network_reason(exc)), False)
+                continue
+            if resp.status_code in RETRY_STATUS:
+                self._release(resp)
+                retry = self._backoff(retry, _Retryable(_status_text(resp), resp), False)
+                continue
+            if resp.status_code == 416:  # an empty file has no byte 0
+                self._release(resp)
+                resp = self._open(url, {})
+            if resp.status_code not in (200, 206):
+                self._release(resp)
+                raise DownloadError(_status_text(resp))
+            return resp
+
+    def _retry_policy(self) -> Retry:
+        return Retry(total=self.options.max_retries, backoff_factor=self.options.backoff,
+                     backoff_max=self.options.backoff_max, backoff_jitter=self.options.backoff / 2,
+                     status_forcelist=RETRY_STATUS, allowed_methods=None, raise_on_status=False,
+                     respect_retry_after_header=True, retry_after_max=int(self.options.retry_after_max))
+
+    def _backoff(self, retry: Retry, exc: _Retryable, progressed: bool) -> Retry:
+        """Count one failure (a fresh policy if bytes arrived since), then wait as it says."""
+        if progressed:
+            retry = self._retry_policy()
+        raw = getattr(exc.response, "raw", None)
+        status = getattr(exc.response, "status_code", None)
+        if status in (429, 503):
+            with self._lock:  # the host is overloaded: fewer connections from now on
+                self._conn_limit = max(1, self._conn_limit - 1)
+        try:
+            retry = retry.increment(method="GET", url=self.url, response=raw,
+                                    error=None if raw is not None else Urllib3Error(str(exc)))
+        except MaxRetryError:
+            tries = self.options.max_retries + 1
+            reason = str(exc)
+            if "timed out" in reason:
+                raise DownloadError(f"timed out after {tries} tries") from None
+            raise DownloadError(f"{reason} (gave up after {tries} tries)") from None
+        wait = retry.get_backoff_time()
+        if raw is not None:
+            after = retry.get_retry_after(raw)
+            if after is not None:
+                wait = min(after, self.options.retry_after_max)
+        log.info("%s: %s; retrying in %.1fs", mask_url(self.url), exc, wait)
+        if self._stop.wait(wait) and self._cancelled:
+            raise DownloadCancelled("cancelled")
+        return retry
+
+    def _release(self, resp: requests.Response) -> None:
+        with self._lock:
+            self._responses.discard(resp)
+        try:
+            if resp.raw is not None and resp.raw.tell() and resp.raw._fp is None:
+                resp.raw.release_conn()
+            else:
+                resp.close()
+        except Exception:  # noqa: BLE001 - closing a broken connection may fail; it is gone anyway
+            pass
+
+    def _abort_all(self) -> None:
+        with self._lock:
+            responses = list(self._responses)
+        for resp in responses:
+            self._abort(resp)
+
+    @staticmethod
+    def _abort(resp: requests.Response) -> None:
+        """Wake a thread blocked reading ``resp``: shut its socket down (close alone may not)."""
+        conn = getattr(resp.raw, "_connection", None) or getattr(resp.raw, "connection", None)
+        sock = getattr(conn, "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+def _network_reason(exc: BaseException) -> str:
+    text = str(exc).lower()
+    if isinstance(exc, (requests.Timeout, socket.timeout, TimeoutError)) or "timed out" in text:
+        return "timed out"
+    if isinstance(exc, requests.ConnectionError) and "refused" in text:
+        return "connection refused"
+    return "connection failed"
+
+
+def _close_after(threads: list[threading.Thread], fd: int) -> None:
+    for t in threads:
+        t.join()
+    os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        dfd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)

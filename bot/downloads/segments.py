@@ -1,0 +1,188 @@
+"""Which bytes of a file are done, being fetched, or still to fetch — and nothing else.
+
+Kept apart from the code that moves bytes (as aria2's ``SegmentMan``) so that every off-by-one
+of inclusive HTTP ranges is tested on its own. All ranges here are **inclusive** ``(first,
+last)`` pairs, exactly as in ``Range: bytes=first-last``.
+
+A worker's life: :meth:`SegmentMap.take` gives it a :class:`Segment`; for each chunk it reads it
+calls :meth:`SegmentMap.claim` (how many of these bytes are still its own — a thief may have
+taken the upper half meanwhile), writes them, then :meth:`SegmentMap.flushed`; when
+``segment.finished`` it calls :meth:`SegmentMap.finish` and takes again. ``take`` hands out
+pending gaps first, then *steals* the upper half of the largest range still being fetched, so a
+slow connection never leaves a slow tail. Every method is O(1) per chunk except ``take``/
+``finish``, which run once per segment. One lock guards it; no I/O happens under the lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from bisect import insort
+from dataclasses import dataclass
+
+Range = tuple[int, int]
+
+
+@dataclass(eq=False)
+class Segment:
+    """A range one worker is fetching: bytes ``[start, end]``; ``pos`` is the next byte to claim.
+
+    ``written`` is the first byte not yet on disk (``pos`` can run ahead of it by one chunk
+    while that chunk is being written). ``end`` may shrink when another worker steals.
+    """
+
+    start: int
+    end: int
+    pos: int
+    written: int
+
+    @property
+    def remaining(self) -> int:
+        return self.end - self.pos + 1
+
+    @property
+    def finished(self) -> bool:
+        return self.pos > self.end
+
+
+def merge(ranges: list[Range]) -> list[Range]:
+    """Sorted, disjoint, with touching ranges joined: ``[(0,4),(5,9)] -> [(0,9)]``."""
+    out: list[Range] = []
+    for first, last in sorted(ranges):
+        if out and first <= out[-1][1] + 1:
+            if last > out[-1][1]:
+                out[-1] = (out[-1][0], last)
+        else:
+            out.append((first, last))
+    return out
+
+
+def gaps(done: list[Range], total: int) -> list[Range]:
+    """The ranges of ``[0, total-1]`` that are not in ``done`` (which must be merged)."""
+    out: list[Range] = []
+    nxt = 0
+    for first, last in done:
+        if first > nxt:
+            out.append((nxt, first - 1))
+        nxt = max(nxt, last + 1)
+    if nxt < total:
+        out.append((nxt, total - 1))
+    return out
+
+
+def split(first: int, last: int, parts: int) -> list[Range]:
+    """``[first, last]`` cut into ``parts`` nearly equal, non-empty ranges (fewer if too short)."""
+    length = last - first + 1
+    parts = max(1, min(parts, length))
+    out = []
+    for i in range(parts):
+        a = first + length * i // parts
+        b = first + length * (i + 1) // parts - 1
+        out.append((a, b))
+    return out
+
+
+class SegmentMap:
+    """The byte bookkeeping of one download of ``total`` bytes (``total >= 1``)."""
+
+    def __init__(self, total: int, *, done: list[Range] = (), min_split: int = 1 << 20) -> None:
+        if total < 1:
+            raise ValueError("total must be at least 1")
+        self.total = total
+        self.min_split = max(1, min_split)
+        for first, last in done:
+            if not 0 <= first <= last < total:
+                raise ValueError(f"done range {(first, last)} outside 0..{total - 1}")
+        self._done: list[Range] = merge(list(done))
+        self._pending: list[Range] = gaps(self._done, total)
+        self._active: list[Segment] = []
+        self._done_bytes = sum(b - a + 1 for a, b in self._done)
+        self._lock = threading.Lock()
+
+    # ---- initial distribution -------------------------------------------------
+    def plan(self, workers: int) -> None:
+        """Cut the pending gaps so that ``workers`` workers can start at once (largest first)."""
+        with self._lock:
+            pending = sorted(self._pending, key=lambda r: r[1] - r[0], reverse=True)
+            while 0 < len(pending) < workers:
+                first, last = pending[0]
+                if last - first + 1 < 2 * self.min_split:
+                    break
+                pending[:1] = split(first, last, 2)
+                pending.sort(key=lambda r: r[1] - r[0], reverse=True)
+            self._pending = sorted(pending)
+
+    # ---- worker side -----------------------------------------------------------
+    def take(self) -> Segment | None:
+        """A new segment: a pending gap, else the upper half of the largest active one.
+
+        ``None`` when there is nothing left worth a connection (all done or all small).
+        """
+        with self._lock:
+            if self._pending:
+                first, last = self._pending.pop(0)
+            else:
+                victim = max(self._active, key=lambda s: s.remaining, default=None)
+                if victim is None or victim.remaining // 2 < self.min_split:
+                    return None
+                first = victim.pos + (victim.remaining + 1) // 2
+                last = victim.end
+                victim.end = first - 1
+            seg = Segment(first, last, first, first)
+            self._active.append(seg)
+            return seg
+
+    def claim(self, seg: Segment, n: int) -> int:
+        """Reserve the next ``n`` bytes of ``seg`` for writing; returns how many are still ours."""
+        with self._lock:
+            n = max(0, min(n, seg.end - seg.pos + 1))
+            seg.pos += n
+            return n
+
+    def flushed(self, seg: Segment, n: int) -> None:
+        """``n`` claimed bytes of ``seg`` are now on disk."""
+        with self._lock:
+            seg.written += n
+            self._done_bytes += n
+
+    def finish(self, seg: Segment) -> None:
+        """The worker is done with ``seg``: what was written is done, the rest is pending again."""
+        with self._lock:
+            self._active.remove(seg)
+            if seg.written > seg.start:
+                insort(self._done, (seg.start, seg.written - 1))
+                self._done = merge(self._done)
+            if seg.written <= seg.end:
+                insort(self._pending, (seg.written, seg.end))
+
+    # ---- observers ---------------------------------------------------------------
+    @property
+    def done_bytes(self) -> int:
+        return self._done_bytes
+
+    @property
+    def complete(self) -> bool:
+        with self._lock:
+            return not self._pending and not self._active and self._done == [(0, self.total - 1)]
+
+    def done_ranges(self) -> list[Range]:
+        """Everything on disk, including the written part of active segments (for resume)."""
+        with self._lock:
+            ranges = list(self._done)
+            ranges += [(s.start, s.written - 1) for s in self._active if s.written > s.start]
+        return merge(ranges)
+
+    def contiguous_prefix(self) -> int:
+        """How many bytes from offset 0 are all on disk (a hasher can read them)."""
+        with self._lock:
+            ranges = list(self._done)
+            ranges += [(s.start, s.written - 1) for s in self._active if s.written > s.start]
+        ranges = merge(ranges)
+        return ranges[0][1] + 1 if ranges and ranges[0][0] == 0 else 0
+
+    def active_count(self) -> int:
+        with self._lock:
+            return len(self._active)
+
+    def has_pending(self) -> bool:
+        with self._lock:
+            return bool(self._pending)
