@@ -38,7 +38,7 @@ class Recurrence:
 
     def spec(self) -> str:
         if self.interval is not None:
-            return f"every {int(self.interval)}"
+            return f"every {self.interval:g}"
         hhmm = self.at.strftime("%H:%M") if self.at else "09:00"
         if len(self.days) == 7:
             return f"day {hhmm}"

@@ -139,20 +139,27 @@ class ReminderService:
         now = self.clock()
         grace = self.limits.missed_grace.total_seconds()
         with self.sessions() as session:
-            rows = session.scalars(select(Reminder).where(Reminder.state == PENDING)).all()
-            for row in rows:
-                if row.due_at < now - grace:
+            # Plain tuples, not ORM objects: 10,000 pending rows load in a fraction of a second.
+            pending = session.execute(
+                select(Reminder.id, Reminder.due_at).where(Reminder.state == PENDING)).all()
+            overdue = {rid for rid, due_at in pending if due_at < now - grace}
+            moved: dict[int, float] = {}  # recurring ones, moved past what they missed
+            if overdue:
+                for row in session.scalars(select(Reminder).where(Reminder.id.in_(overdue))):
                     report.missed.setdefault(row.chat_id, []).append(row)
                     if row.recurrence:
-                        row.due_at = self._next_due(row, now).timestamp()
+                        row.due_at = moved[row.id] = self._next_due(row, now).timestamp()
                     else:
                         row.state = MISSED
-                        continue
-                elif row.due_at <= now:
-                    report.late += 1
-                self._schedule(row.id, row.due_at)
-                report.scheduled += 1
-            session.commit()
+                session.commit()
+        for rid, due_at in pending:
+            if rid in overdue and rid not in moved:
+                continue  # a one-off, missed: listed, not rung
+            due_at = moved.get(rid, due_at)
+            if due_at <= now:
+                report.late += 1
+            self._schedule(rid, due_at)
+            report.scheduled += 1
         self.scheduler.start()
         log.info("reminders: %d scheduled (%d late), %d chats with missed ones",
                  report.scheduled, report.late, len(report.missed))

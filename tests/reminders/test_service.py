@@ -1,0 +1,140 @@
+"""The reminder service with a real SQLite file and a real APScheduler on an asyncio loop."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.reminders.errors import ReminderInputError
+from bot.reminders.service import Limits, Owner, ReminderService
+from bot.reminders.store import CANCELLED, DONE, MISSED, PENDING, Reminder
+from bot.storage import open_database
+
+pytestmark = pytest.mark.timeout(30)
+ME = Owner(chat_id=42, user_id=42, user_name="@me")
+
+
+class Rings:
+    """The ring callback: records (id, late) and lets a test await the n-th ring."""
+
+    def __init__(self) -> None:
+        self.got: list[tuple[int, timedelta, float]] = []
+        self.event = asyncio.Event()
+
+    async def __call__(self, row: Reminder, late: timedelta) -> None:
+        self.got.append((row.id, late, time.time()))
+        self.event.set()
+
+    async def wait(self, count: int, timeout: float = 5.0) -> None:
+        async def enough() -> None:
+            while len(self.got) < count:
+                self.event.clear()
+                await self.event.wait()
+        await asyncio.wait_for(enough(), timeout)
+
+
+def make(tmp_path: Path, **limits) -> tuple[ReminderService, Rings]:
+    _, sessions = open_database(f"sqlite:///{tmp_path / 'errand.db'}")
+    rings = Rings()
+    return ReminderService(sessions, rings, limits=Limits(**limits)), rings
+
+
+def test_timer_rings_on_time_and_is_marked_done(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        service, rings = make(tmp_path)
+        service.start()
+        row = service.add_timer(ME, "0.3 tea")
+        await rings.wait(1)
+        ring_id, late, at = rings.got[0]
+        assert ring_id == row.id and late < timedelta(seconds=0.2)
+        assert abs(at - row.due_at) < 0.2
+        assert service.get(row.id).state == DONE
+        service.shutdown()
+    asyncio.run(scenario())
+
+
+def test_cancelled_timer_never_rings(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        service, rings = make(tmp_path)
+        service.start()
+        doomed = service.add_timer(ME, "0.2")
+        marker = service.add_timer(ME, "0.4")
+        assert service.cancel(doomed.id).state == CANCELLED
+        assert service.cancel(doomed.id) is None  # twice: not pending any more
+        await rings.wait(1)
+        assert [r[0] for r in rings.got] == [marker.id]
+        service.shutdown()
+    asyncio.run(scenario())
+
+
+def test_recurring_reminder_moves_to_next_occurrence(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        service, rings = make(tmp_path, min_interval=timedelta(seconds=0.2))
+        service.start()
+        row = service.add_reminder(ME, "every 0.3s blink")
+        await rings.wait(3)
+        times = [r[2] for r in rings.got[:3]]
+        assert all(0.15 < b - a < 0.45 for a, b in zip(times, times[1:], strict=False)), times
+        assert service.get(row.id).state == PENDING and service.get(row.id).due_at > row.due_at
+        service.shutdown()
+    asyncio.run(scenario())
+
+
+def test_limits_name_the_limit(tmp_path: Path) -> None:
+    service, _ = make(tmp_path, max_pending_per_user=2, max_duration=timedelta(days=1), label_max=10)
+    service.add_timer(ME, "1h")
+    service.add_timer(Owner(chat_id=-1, user_id=42), "1h")
+    with pytest.raises(ReminderInputError, match=r"most allowed \(2\)"):
+        service.add_timer(ME, "1h")
+    other = Owner(chat_id=7, user_id=7)
+    with pytest.raises(ReminderInputError, match="longest allowed, 1 days"):
+        service.add_timer(other, "2d")
+    with pytest.raises(ReminderInputError, match="limit is 10"):
+        service.add_timer(other, "1h a label that is far too long")
+    with pytest.raises(ReminderInputError, match="control characters"):
+        service.add_timer(other, "1h bell\x07")
+    with pytest.raises(ReminderInputError, match="time zone"):
+        service.set_zone(7, "Mars/Olympus")
+
+
+def test_start_up_rings_recent_late_and_lists_old_missed(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        service, rings = make(tmp_path, missed_grace=timedelta(hours=1))
+        now = time.time()
+        with service.sessions() as session:
+            for due, recurrence in ((now - 60, None), (now - 7200, None), (now - 7200, "every 600")):
+                session.add(Reminder(kind="timer", chat_id=42, user_id=42, due_at=due, recurrence=recurrence,
+                                     tz="UTC", state=PENDING, created_at=now - 9000))
+            session.commit()
+        recent, old, recurring = 1, 2, 3
+        report = service.start()
+        assert report.late == 1 and [r.id for r in report.missed[42]] == [old, recurring]
+        await rings.wait(1)
+        assert rings.got[0][0] == recent and rings.got[0][1] >= timedelta(seconds=59)
+        assert service.get(old).state == MISSED
+        again = service.get(recurring)
+        assert again.state == PENDING and now < again.due_at <= now + 601
+        service.shutdown()
+    asyncio.run(scenario())
+
+
+def test_ten_thousand_pending_load_quickly(tmp_path: Path) -> None:
+    service, _ = make(tmp_path)
+    now = time.time()
+    with service.sessions() as session:
+        session.add_all(Reminder(kind="timer", chat_id=i, user_id=i, due_at=now + 3600 + i, tz="UTC",
+                                 state=PENDING, created_at=now) for i in range(10_000))
+        session.commit()
+
+    async def scenario() -> float:
+        started = time.perf_counter()
+        report = service.start()
+        took = time.perf_counter() - started
+        assert report.scheduled == 10_000 and len(service.scheduler.get_jobs()) == 10_000
+        service.shutdown()
+        return took
+    assert asyncio.run(scenario()) < 3.0
