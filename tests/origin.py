@@ -197,7 +197,7 @@ class Origin:
             h.end_headers()
             return
         data = f.data
-        body = gzip_module.compress(data) if f.gzip else data
+        body = gzip_module.compress(data, mtime=0) if f.gzip else data
         size = len(body)
         rng = _parse_range(rng_header, size) if f.ranges and not f.gzip else None
         if rng is not None and if_range is not None and if_range != f.etag:

@@ -711,6 +711,8 @@ def _network_reason(exc: BaseException) -> str:
     text = str(exc).lower()
     if isinstance(exc, (requests.Timeout, socket.timeout, TimeoutError)) or "timed out" in text:
         return "timed out"
+    if "incompleteread" in text or "incomplete read" in text:
+        return "the server sent fewer bytes than it promised"
     if isinstance(exc, requests.ConnectionError) and "refused" in text:
         return "connection refused"
     return "connection failed"

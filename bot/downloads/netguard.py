@@ -96,8 +96,8 @@ def address_refusal(ip: IPAddress, allow: Iterable[Network] = ()) -> str | None:
     if inner is not None:
         if any(inner in net for net in allow if net.version == 4):
             return None
-        if not _is_public(inner):
-            return f"refused: {ip} is a private address (not allowed)"
+        # The wrapper prefixes themselves count as "reserved"; what matters is the inner address.
+        return None if _is_public(inner) else f"refused: {ip} is a private address (not allowed)"
     if not _is_public(ip):
         return f"refused: {ip} is a private address (not allowed)"
     return None
