@@ -44,6 +44,9 @@ from bot.reminders.store import (
 from bot.reminders.when import parse_when
 
 log = logging.getLogger(__name__)
+#: APScheduler logs every added and run job at INFO: 10,000 lines at a start-up. Warnings only.
+scheduler_log = logging.getLogger("bot.reminders.apscheduler")
+scheduler_log.setLevel(logging.WARNING)
 
 #: ``await ring(reminder, late_by)``: deliver a ring; ``late_by`` is how late it is (>= 0).
 RingCallback = Callable[[Reminder, timedelta], Awaitable[None]]
@@ -128,6 +131,7 @@ class ReminderService:
         self.clock = clock
         self.scheduler = AsyncIOScheduler(
             timezone=UTC,
+            logger=scheduler_log,
             job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
         )
 

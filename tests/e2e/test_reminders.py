@@ -142,3 +142,21 @@ def test_bad_input_gets_a_short_answer(emulator: BotApiEmulator, bot: BotProcess
         assert any(w in answer for w in ("Example", "control characters", "too long", "shortest")), (bad, answer)
     tz = emulator.wait_reply(USER, emulator.send_text(USER, USER, "/tz Mars/Olympus")).text
     assert "not a time zone" in tz and "/tz Europe/Berlin" in tz
+
+
+def test_countdown_is_edited_at_a_safe_pace_and_cancel_button_works(emulator: BotApiEmulator, bot: BotProcess) -> None:
+    command = emulator.send_text(USER, USER, "/timer 14 eggs")
+    confirmation = emulator.wait_reply(USER, command)
+    assert "14 s left" in confirmation.text or "13 s left" in confirmation.text
+    edited = emulator.wait_for(lambda: len(emulator.get_message(USER, confirmation.message_id).history) > 1, 15,
+                               "the countdown's first edit")
+    assert edited
+    history = emulator.get_message(USER, confirmation.message_id).history
+    assert history[1][0] - history[0][0] >= 9.5  # 10 s under a minute, never faster than 3 s
+    assert "4 s left" in history[1][1] or "3 s left" in history[1][1]
+
+    emulator.press_button(emulator.get_message(USER, confirmation.message_id), USER, index=0)
+    emulator.wait_for(lambda: "cancelled" in emulator.get_message(USER, confirmation.message_id).text, 5,
+                      "the countdown to say it was cancelled")
+    emulator.wait_for(lambda: time.time() > command.date + 15, 10, "the cancelled timer's due time to pass")
+    assert not _rings(emulator, USER, command)

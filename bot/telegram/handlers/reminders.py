@@ -112,10 +112,16 @@ def reminder_text(row: Reminder) -> str:
 
 
 def next_edit_in(remaining: float) -> float | None:
-    """Seconds until the countdown's next edit, or None when it should stop being edited."""
-    step = 10.0 if remaining <= 60 else 60.0 if remaining <= 3600 else 3600.0
-    step = max(step, MIN_EDIT_GAP)
-    return step if remaining - step >= MIN_EDIT_GAP else None
+    """Seconds until the countdown's next edit, or None when it should stop being edited.
+
+    Hourly beyond an hour, every minute within the hour, every 10 s in the last minute; a step
+    that would land within 3 s of the ring falls back to a finer one (or none).
+    """
+    tier = 3600.0 if remaining > 3600 else 60.0 if remaining > 60 else 10.0
+    for step in (3600.0, 60.0, 10.0):
+        if step <= tier and remaining - step >= MIN_EDIT_GAP:
+            return max(step, MIN_EDIT_GAP)
+    return None
 
 
 class Chat:
