@@ -27,7 +27,7 @@ from telegram import (
 )
 from telegram.constants import ChatType
 from telegram.error import BadRequest, TelegramError
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
 
 from bot.reminders.duration import format_duration
 from bot.reminders.errors import ReminderInputError
@@ -106,9 +106,12 @@ def countdown_text(row: Reminder, now: datetime | None = None) -> str:
 
 
 def reminder_text(row: Reminder) -> str:
-    how = Recurrence.from_spec(row.recurrence).describe() + ", next" if row.recurrence else ""
+    """``⏰ t5 “standup” — Sat 09:00 (Europe/Berlin)``; recurring ones say how often first."""
     label = f" “{row.label}”" if row.label else ""
-    return f"⏰ {row.ref}{label} — {how} {_when(row.due, row.tz)} ({row.tz})".replace("—  ", "— ")
+    when = f"{_when(row.due, row.tz)} ({row.tz})"
+    if row.recurrence:
+        when = f"{Recurrence.from_spec(row.recurrence).describe()}, next {when}"
+    return f"⏰ {row.ref}{label} — {when}"
 
 
 def next_edit_in(remaining: float) -> float | None:
@@ -364,6 +367,11 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await query.message.reply_text(note, reply_markup=_cancel_markup(new))
 
 
+async def edited_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await update.effective_message.reply_text(
+        "I don't apply edits to a command. To change it, /cancel the old one and send a new command.")
+
+
 def register(app: Application, services: Services) -> None:
     chat = Chat(app)
     service = ReminderService(services.sessions, chat.ring, limits=Limits.from_settings(services.settings),
@@ -375,8 +383,11 @@ def register(app: Application, services: Services) -> None:
     services.add_startup(chat.start)
     services.add_shutdown(chat.stop)
     services.add_stats(lambda: [f"Timers and reminders pending: {service.pending_count()}"])
-    app.add_handler(CommandHandler("timer", timer_command))
-    app.add_handler(CommandHandler("remind", remind_command))
-    app.add_handler(CommandHandler(["timers", "reminders"], list_command))
-    app.add_handler(CommandHandler("tz", tz_command))
+    # New messages only: editing "/timer 5" into "/timer 10" must not start a second timer.
+    new_only = filters.UpdateType.MESSAGE
+    app.add_handler(CommandHandler("timer", timer_command, filters=new_only))
+    app.add_handler(CommandHandler("remind", remind_command, filters=new_only))
+    app.add_handler(CommandHandler(["timers", "reminders"], list_command, filters=new_only))
+    app.add_handler(CommandHandler("tz", tz_command, filters=new_only))
+    app.add_handler(CommandHandler(["timer", "remind"], edited_command, filters=filters.UpdateType.EDITED_MESSAGE))
     app.add_handler(CallbackQueryHandler(button, pattern=r"^rm:(cancel|snooze):\d+(:\w+)?$"))
