@@ -294,8 +294,10 @@ class DownloadService:
         if self.get(job_id).job_state.finished:  # cancelled while probing
             return
         self.registry.enqueue(job_id, job.user_id)
-        self._emit("ready", job_id, position=self.registry.position(job_id))
         self._pump()
+        position = self.registry.position(job_id)
+        if position is not None:  # still waiting; a started job reports "started" itself
+            self._emit("ready", job_id, position=position)
 
     def _check_limits(self, job: DownloadJob, size: int | None) -> None:
         if size is None:

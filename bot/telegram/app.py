@@ -25,6 +25,7 @@ FEATURES: tuple[str, ...] = (
     "bot.telegram.handlers.cancel",
     "bot.telegram.handlers.stats",
     "bot.telegram.handlers.reminders",
+    "bot.telegram.handlers.downloads",
     "bot.telegram.handlers.fallback",  # last: answers commands nobody else took
 )
 
@@ -67,7 +68,11 @@ def build_application(settings: Settings) -> Application:
         .token(settings.token)
         .base_url(f"{settings.telegram_api_url}/bot")
         .base_file_url(f"{settings.telegram_api_url}/file/bot")
-        .rate_limiter(AIORateLimiter(max_retries=RATE_LIMIT_RETRIES))
+        .rate_limiter(
+            # One message per 1/30 s rather than "30 per second": a burst of due reminders must not
+            # send 30 at once and then 30 more in the same wall-clock second.
+            AIORateLimiter(overall_max_rate=1, overall_time_period=1 / 30, max_retries=RATE_LIMIT_RETRIES)
+        )
         .concurrent_updates(True)
         .post_init(_post_init)
         .post_stop(_post_stop)

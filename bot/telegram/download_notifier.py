@@ -127,7 +127,7 @@ class DownloadNotifier:
             text = (render.queued if event.kind == "ready" else render.resumed)(job, event.position, max_upload)
             self._edit(job, text, cancel_markup(job.id))
         elif event.kind == "started":
-            self._edit(job, render.queued(job, None, max_upload), cancel_markup(job.id))
+            self._edit(job, render.starting(job, max_upload), cancel_markup(job.id))
         elif event.kind == "done":
             self._stop_ticker(job.id)
             self._spawn(self.deliver(job))

@@ -49,6 +49,10 @@ def queued(job: DownloadJob, position: int | None, max_upload: int) -> str:
     return f"📄 {label(job)} — {human_size(job.size)}\n{where}\n{fate(job, max_upload)}"
 
 
+def starting(job: DownloadJob, max_upload: int) -> str:
+    return f"⬇️ {label(job)} — {human_size(job.size)}\nStarting…\n{fate(job, max_upload)}"
+
+
 def resumed(job: DownloadJob, position: int | None, max_upload: int) -> str:
     if job.resumed and job.size:
         percent = int(100 * job.done_bytes / job.size)

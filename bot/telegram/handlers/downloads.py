@@ -119,7 +119,7 @@ async def bare_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def start_download(update: Update, context: ContextTypes.DEFAULT_TYPE, url: str, name: str | None) -> None:
     message = update.effective_message
     service = _service(context)
-    status = await message.reply_text(render.checking(url))
+    status = await message.reply_text(render.checking(url), do_quote=True)  # which link is which
     try:
         job = await asyncio.to_thread(
             service.submit, chat_id=message.chat_id, user_id=update.effective_user.id, user_name=_who(update),

@@ -1,0 +1,283 @@
+"""``/download`` end to end: the real bot process, the emulator, and a real local origin.
+
+Files are random bytes; every delivered document is checked by sha256 against what the origin
+served. Slow downloads use the origin's per-connection ``rate`` so that there is time to press
+Cancel, queue a third download, or kill the bot mid-way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.sandbox.emulator import BotApiEmulator, Message
+from tests.e2e.harness import GROUP, OTHER, STRANGER, USER
+from tests.origin import Origin
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+def origin() -> Iterator[Origin]:
+    with Origin() as server:
+        yield server
+
+
+def payload(size: int, seed: int = 1) -> bytes:
+    return random.Random(seed).randbytes(size)
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def document_for(emulator: BotApiEmulator, chat: int, request: Message, timeout: float = 60) -> Message:
+    return emulator.wait_for(
+        lambda: next((m for m in emulator.bot_messages(chat) if m.document and m.reply_to == request.message_id), None),
+        timeout, f"the document answering message {request.message_id}",
+    )
+
+
+def status_for(emulator: BotApiEmulator, chat: int, request: Message) -> Message:
+    """The status message: the bot's first reply to the request."""
+    return emulator.wait_for(
+        lambda: next((m for m in emulator.bot_messages(chat) if m.reply_to == request.message_id), None),
+        10, "the status message",
+    )
+
+
+def wait_text(emulator: BotApiEmulator, message: Message, needle: str, timeout: float = 30) -> str:
+    def current() -> str | None:
+        text = emulator.get_message(message.chat_id, message.message_id).text or ""
+        return text if needle in text else None
+
+    return emulator.wait_for(current, timeout, f"{needle!r} in message {message.message_id}")
+
+
+def texts_of(emulator: BotApiEmulator, message: Message) -> list[str]:
+    return [text or "" for _, text, _ in emulator.get_message(message.chat_id, message.message_id).history]
+
+
+def test_small_file_arrives_as_document_with_matching_bytes(emulator, make_bot, origin) -> None:
+    make_bot()
+    data = payload(700_000)
+    origin.add_file("/report.pdf", data)
+    sent = emulator.send_text(USER, USER, f"/download {origin.url('/report.pdf')}")
+    status = status_for(emulator, USER, sent)
+    assert status.date - sent.date <= 1.5  # answered at once, before any byte moves
+    document = document_for(emulator, USER, sent)
+    assert document.document["file_name"] == "report.pdf"
+    assert document.document["sha256"] == sha(data)
+    assert sha(data) in document.caption and "683.6 KB" in document.caption
+    final = wait_text(emulator, status, "✅")
+    assert "sent below" in final
+    assert any(c.params.get("action") == "upload_document" for c in emulator.calls_of("sendChatAction"))
+
+
+def test_file_over_upload_limit_is_kept_with_path_and_link(emulator, make_bot, origin) -> None:
+    make_bot(max_upload_mb="1", public_base_url="https://files.example.org/dl")
+    data = payload(1_600_000, seed=2)
+    origin.add_file("/big.iso", data)
+    sent = emulator.send_text(USER, USER, f"/download {origin.url('/big.iso')}")
+    status = status_for(emulator, USER, sent)
+    early = wait_text(emulator, status, "upload limit")
+    assert "1.5 MB is over the 1.0 MB upload limit: it will be kept on the server." in early
+    kept = emulator.wait_reply(USER, status, contains="kept on the server", timeout=60)
+    lines = kept.text.splitlines()
+    path = Path(lines[1])
+    assert path.name == "big.iso" and path.is_file()
+    assert sha(path.read_bytes()) == sha(data)
+    assert lines[2] == f"https://files.example.org/dl/{path.parent.name}/big.iso"
+    assert len(path.parent.name) >= 20  # an unguessable folder per download
+    assert not any(m.document for m in emulator.bot_messages(USER))
+
+
+def test_progress_edits_are_at_least_the_interval_apart(emulator, make_bot, origin) -> None:
+    make_bot(progress_interval="1")
+    data = payload(500_000, seed=3)
+    origin.add_file("/slow.bin", data, ranges=False, rate=100_000)  # one stream, about 5 s
+    sent = emulator.send_text(USER, USER, f"/download {origin.url('/slow.bin')}")
+    document = document_for(emulator, USER, sent)
+    assert document.document["sha256"] == sha(data)
+    status = status_for(emulator, USER, sent)
+    history = emulator.get_message(USER, status.message_id).history
+    progress = [text for _, text, _ in history if text and "%" in text]
+    assert len(progress) >= 2, history
+    times = [t for t, _, _ in history]
+    gaps = [b - a for a, b in zip(times[1:], times[2:], strict=False)]  # edits after the first answer
+    assert gaps and min(gaps) >= 0.95, gaps
+    texts = [text for _, text, _ in history]
+    assert all(a != b for a, b in zip(texts, texts[1:], strict=False))  # never an unchanged edit
+    assert not [c for c in emulator.calls_of("editMessageText") if c.status == 400]
+
+
+def test_requester_cancels_with_the_button(emulator, make_bot, origin) -> None:
+    bot = make_bot()
+    origin.add_file("/long.bin", payload(2_000_000), ranges=False, rate=50_000)
+    sent = emulator.send_text(USER, USER, f"/download {origin.url('/long.bin')}")
+    status = status_for(emulator, USER, sent)
+    wait_text(emulator, status, "⬇️")
+    query = emulator.press_button(emulator.get_message(USER, status.message_id), USER)
+    answer = emulator.wait_for(lambda: emulator.callback_answer(query), 10, "the button answer")
+    assert "Cancelling d1" in answer["text"]
+    final = wait_text(emulator, status, "🚫")
+    assert "cancelled by @user42" in final
+    assert not emulator.get_message(USER, status.message_id).buttons
+    leftovers = list((bot.data_dir / "downloads").rglob("*"))
+    assert not [p for p in leftovers if p.is_file()], leftovers  # the partial file is removed
+
+
+def test_in_group_a_member_may_not_cancel_but_a_group_admin_may(emulator, make_bot, origin) -> None:
+    make_bot()
+    origin.add_file("/long.bin", payload(2_000_000), ranges=False, rate=50_000)
+    sent = emulator.send_text(GROUP, USER, f"/download@{emulator.bot_username} {origin.url('/long.bin')}")
+    status = status_for(emulator, GROUP, sent)
+    wait_text(emulator, status, "⬇️")
+    refused = emulator.press_button(emulator.get_message(GROUP, status.message_id), OTHER)
+    answer = emulator.wait_for(lambda: emulator.callback_answer(refused), 10, "the button answer")
+    assert answer["text"].startswith("Only @user42 or an admin can cancel d1")
+    assert "⬇️" in emulator.get_message(GROUP, status.message_id).text  # still running
+
+    emulator.set_member_status(GROUP, OTHER, "administrator")
+    allowed = emulator.press_button(emulator.get_message(GROUP, status.message_id), OTHER)
+    emulator.wait_for(lambda: emulator.callback_answer(allowed), 10, "the button answer")
+    assert "cancelled by @user43" in wait_text(emulator, status, "🚫")
+
+
+def test_queue_holds_the_third_download_until_one_finishes(emulator, make_bot, origin) -> None:
+    make_bot()  # defaults: 2 at once per user
+    files = {"/a.bin": payload(250_000, 4), "/b.bin": payload(1_500_000, 5), "/c.bin": payload(100_000, 6)}
+    origin.add_file("/a.bin", files["/a.bin"], ranges=False, rate=100_000)
+    origin.add_file("/b.bin", files["/b.bin"], ranges=False, rate=100_000)
+    origin.add_file("/c.bin", files["/c.bin"])
+    requests = {}
+    for path in files:
+        requests[path] = emulator.send_text(USER, USER, f"/download {origin.url(path)}")
+        status_for(emulator, USER, requests[path])
+    third = status_for(emulator, USER, requests["/c.bin"])
+    assert "#1 in line" in wait_text(emulator, third, "in line")
+    first_doc = document_for(emulator, USER, requests["/a.bin"])
+    third_doc = document_for(emulator, USER, requests["/c.bin"])
+    assert first_doc.message_id < third_doc.message_id
+    c_hits = origin.hits("/c.bin")
+    assert c_hits, "the third download never reached the origin"
+    assert third_doc.document["sha256"] == sha(files["/c.bin"])
+    wait_text(emulator, third, "✅")
+    history = texts_of(emulator, third)
+    assert history.index(next(t for t in history if "#1 in line" in t)) < len(history) - 1
+
+    listing = emulator.wait_reply(USER, emulator.send_text(USER, USER, "/downloads"))
+    assert "d1 a.bin — ✅" in listing.text and "d3 c.bin — ✅" in listing.text
+
+
+def test_stranger_and_private_address_are_refused(emulator, make_bot, origin) -> None:
+    make_bot(download_allow_networks="")
+    origin.add_file("/f.bin", payload(1000))
+    sent = emulator.send_text(STRANGER, STRANGER, f"/download {origin.url('/f.bin')}")
+    assert str(STRANGER) in emulator.wait_reply(STRANGER, sent).text
+    assert not origin.hits("/f.bin")
+
+    sent = emulator.send_text(USER, USER, f"/download {origin.url('/f.bin')}")
+    status = status_for(emulator, USER, sent)
+    final = wait_text(emulator, status, "❌")
+    assert "127.0.0.1" in final and ("private" in final or "not allowed" in final)
+    sent = emulator.send_text(USER, USER, "/download http://169.254.169.254/latest/meta-data/")
+    final = wait_text(emulator, status_for(emulator, USER, sent), "❌")
+    assert "169.254.169.254" in final
+    assert not origin.hits("/f.bin")
+
+
+def test_group_download_by_reply_to_a_link(emulator, make_bot, origin) -> None:
+    make_bot()
+    data = payload(200_000, seed=7)
+    origin.add_file("/shared.zip", data)
+    link = emulator.send_text(GROUP, OTHER, f"look at this {origin.url('/shared.zip')}")
+    command = emulator.send_text(GROUP, USER, "/download", reply_to=link.message_id)
+    document = document_for(emulator, GROUP, command)
+    assert document.document["sha256"] == sha(data)
+    # The link alone, in a group, started nothing.
+    assert not [m for m in emulator.bot_messages(GROUP) if m.reply_to == link.message_id]
+
+
+def test_bare_link_in_private_chat_starts_a_download(emulator, make_bot, origin) -> None:
+    make_bot()
+    data = payload(50_000, seed=8)
+    origin.add_file("/notes.txt", data)
+    sent = emulator.send_text(USER, USER, origin.url("/notes.txt"))
+    assert document_for(emulator, USER, sent).document["sha256"] == sha(data)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("/download", "Usage: /download URL"),
+        ("/download hello world", "doesn't look like a link"),
+        ("/download ftp://example.com/file", "http"),
+        ("/download file:///etc/passwd", "http"),
+        ("/download javascript:alert(1)", "http"),
+        ("/download " + "x" * 5000, "too long"),
+    ],
+)
+def test_bad_input_gets_usage_and_starts_nothing(emulator, bot, text: str, expected: str) -> None:
+    sent = emulator.send_text(USER, USER, text)
+    reply = emulator.wait_reply(USER, sent)
+    assert expected in reply.text
+    assert "Example: /download https://" in reply.text
+    assert not [m for m in emulator.bot_messages(USER) if (m.text or "").startswith("🔎")]
+
+
+def test_credentials_in_url_work_but_never_show(emulator, make_bot, origin) -> None:
+    bot = make_bot()
+    data = payload(30_000, seed=9)
+    origin.add_file("/private.bin", data)
+    url = origin.url("/private.bin").replace("http://", "http://alice:Sup3rSecretPw@")
+    sent = emulator.send_text(USER, USER, f"/download {url}")
+    document = document_for(emulator, USER, sent)
+    assert document.document["sha256"] == sha(data)
+    listing = emulator.wait_reply(USER, emulator.send_text(USER, USER, "/downloads"))
+    shown = " ".join((m.text or "") + (m.caption or "") for m in emulator.bot_messages(USER)) + listing.text
+    assert "Sup3rSecretPw" not in shown
+    bot.terminate()
+    assert "Sup3rSecretPw" not in bot.output
+
+
+def test_size_limit_and_daily_quota_refusals_say_which_and_by_how_much(emulator, make_bot, origin) -> None:
+    make_bot(max_file_mb="1", daily_quota_mb="2")
+    origin.add_file("/huge.bin", payload(1_572_864, seed=10))  # 1.5 MB
+    origin.add_file("/part.bin", payload(900_000, seed=11))
+    sent = emulator.send_text(USER, USER, f"/download {origin.url('/huge.bin')}")
+    refusal = wait_text(emulator, status_for(emulator, USER, sent), "❌")
+    assert "over the 1.0 MB limit (MAX_FILE_MB) by 512.0 KB" in refusal
+    assert all(h.range == "bytes=0-0" for h in origin.hits("/huge.bin"))  # only the probe
+
+    for _ in range(2):
+        sent = emulator.send_text(USER, USER, f"/download {origin.url('/part.bin')}")
+        document_for(emulator, USER, sent)
+    sent = emulator.send_text(USER, USER, f"/download {origin.url('/part.bin')}")
+    refusal = wait_text(emulator, status_for(emulator, USER, sent), "❌")
+    assert "daily quota of 2.0 MB" in refusal
+
+
+def test_kill_9_mid_download_then_restart_delivers_the_right_bytes(emulator, make_bot, origin) -> None:
+    bot = make_bot(progress_interval="1")
+    data = payload(1_200_000, seed=12)
+    origin.add_file("/movie.mkv", data, rate=40_000)
+    sent = emulator.send_text(USER, USER, f"/download {origin.url('/movie.mkv')}")
+    status = status_for(emulator, USER, sent)
+    emulator.wait_for(lambda: origin.bytes_sent("/movie.mkv") >= len(data) * 0.3, 60, "30% transferred")
+    wait_text(emulator, status, "%")
+    emulator.wait_for(lambda: list((bot.data_dir / "downloads").rglob("*.part")), 10, "a partial file")
+    bot.kill()
+    sent_before_restart = origin.bytes_sent("/movie.mkv")
+    bot.start()
+    document = document_for(emulator, USER, sent, timeout=90)
+    assert document.document["sha256"] == sha(data)
+    assert any("Resumed after restart" in t for t in texts_of(emulator, status))
+    # Only what was missing moved again (plus what was in flight at the kill).
+    moved_after = origin.bytes_sent("/movie.mkv") - sent_before_restart
+    assert moved_after < len(data) - 0.2 * len(data), (moved_after, len(data))
+    assert len([m for m in emulator.bot_messages(USER) if m.document]) == 1
