@@ -66,13 +66,10 @@ def measure(emulator: BotApiEmulator, samples: int) -> list[float]:
     """Seconds from each command to its reply, alternating /help and /timer."""
     latencies = []
     for i in range(samples):
-        text = "/help" if i % 2 == 0 else "/timer 1h bench"
+        text, marker = ("/help", "Commands:") if i % 2 == 0 else ("/timer 1h bench", "rings")
         started = time.monotonic()
         sent = emulator.send_text(USER, USER, text)
-        emulator.wait_for(
-            lambda s=sent: any(m.reply_to == s.message_id for m in emulator.bot_messages(USER)),
-            15, f"a reply to {text}",
-        )
+        emulator.wait_reply(USER, sent, contains=marker, timeout=15)
         latencies.append(time.monotonic() - started)
     return latencies
 
@@ -91,10 +88,13 @@ def main() -> int:
     root, data = tmp / "www", tmp / "data"
     root.mkdir()
     data.mkdir()
+    tmp.chmod(0o755)  # nginx workers run as an unprivileged user
+    root.chmod(0o755)
     size = int(args.file_gb * 1024**3)
     for i in range(args.downloads):
         with (root / f"big{i}.bin").open("wb") as fh:
             fh.truncate(size)  # sparse: nginx serves it at memory speed
+        (root / f"big{i}.bin").chmod(0o644)
     port = free_port()
     (tmp / "nginx.conf").write_text(NGINX_CONF.format(tmp=tmp, port=port, root=root))
     nginx_proc = subprocess.Popen([nginx, "-c", str(tmp / "nginx.conf"), "-g", "daemon off;"])
@@ -113,9 +113,13 @@ def main() -> int:
         idle = measure(emulator, args.samples)
         for i in range(args.downloads):
             emulator.send_text(USER, USER, f"/download http://127.0.0.1:{port}/big{i}.bin")
-        emulator.wait_for(
-            lambda: sum(1 for m in emulator.bot_messages(USER) if (m.text or "").startswith("⬇️"))
-            >= args.downloads, 60, "all downloads to be running")
+        try:
+            emulator.wait_for(
+                lambda: sum(1 for m in emulator.bot_messages(USER) if (m.text or "").startswith("⬇️"))
+                >= args.downloads, 60, "all downloads to be running")
+        except TimeoutError:
+            print("\n".join(m.text or "" for m in emulator.bot_messages(USER)[-args.downloads:]))
+            raise
         busy = measure(emulator, args.samples)
         still_running = sum(1 for m in emulator.bot_messages(USER) if (m.text or "").startswith("⬇️"))
         print(f"samples per phase: {args.samples}; downloads: {args.downloads} x {args.file_gb:g} GiB "
