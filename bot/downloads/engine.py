@@ -57,6 +57,7 @@ MAX_CONNECTIONS = 16
 CHUNK = 1 * MiB  # largest read; read1() returns what the socket has, up to this
 CHECKPOINT_INTERVAL = 1.0
 SUPERVISE_INTERVAL = 0.1
+IDLE_RECHECK = 0.1  # how often an idle worker looks for a range to steal
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 _NETWORK_ERRORS = (requests.RequestException, Urllib3Error, ConnectionError, TimeoutError)
 MAX_RESTARTS = 2  # "file changed" restarts within one run before giving up
@@ -468,7 +469,12 @@ class Downloader:
                     return  # the host asked us to slow down (429/503)
                 seg = segmap.take()
                 if seg is None:
-                    return
+                    if segmap.active_count() == 0:
+                        return  # nothing left at all
+                    # Nothing worth stealing yet (speeds unknown, or ranges small): look again
+                    # shortly, since a slow connection may become worth relieving.
+                    self._stop.wait(IDLE_RECHECK)
+                    continue
                 try:
                     self._fetch(fd, segmap, seg, probe, meter)
                 finally:

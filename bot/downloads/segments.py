@@ -11,15 +11,23 @@ taken the upper half meanwhile), writes them, then :meth:`SegmentMap.flushed`; w
 pending gaps first, then *steals* the upper half of the largest range still being fetched, so a
 slow connection never leaves a slow tail. Every method is O(1) per chunk except ``take``/
 ``finish``, which run once per segment. One lock guards it; no I/O happens under the lock.
+
+Stealing is speed-aware: the victim is the segment that will take longest to finish at its own
+measured speed, and a slow victim keeps only the share it can fetch in the time the thief needs
+for the rest (the thief takes at least half). A steal happens only when the thief's share is at
+least ``min_split`` bytes, so connections are not spent on crumbs.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from bisect import insort
 from dataclasses import dataclass
 
 Range = tuple[int, int]
+MIN_SAMPLE_SECONDS = 0.3  # speeds measured over less time than this are noise
+MIN_KEEP = 64 * 1024  # a victim keeps at least this much, so its in-flight bytes are not wasted
 
 
 @dataclass(eq=False)
@@ -34,6 +42,14 @@ class Segment:
     end: int
     pos: int
     written: int
+    started: float = 0.0
+
+    def speed(self, now: float) -> float | None:
+        """Bytes per second since this segment started; ``None`` until it has a fair sample."""
+        elapsed = now - self.started
+        if elapsed < MIN_SAMPLE_SECONDS or self.written <= self.start:
+            return None
+        return (self.written - self.start) / elapsed
 
     @property
     def remaining(self) -> int:
@@ -84,7 +100,8 @@ def split(first: int, last: int, parts: int) -> list[Range]:
 class SegmentMap:
     """The byte bookkeeping of one download of ``total`` bytes (``total >= 1``)."""
 
-    def __init__(self, total: int, *, done: list[Range] = (), min_split: int = 1 << 20) -> None:
+    def __init__(self, total: int, *, done: list[Range] = (), min_split: int = 1 << 20,
+                 clock=time.monotonic) -> None:
         if total < 1:
             raise ValueError("total must be at least 1")
         self.total = total
@@ -97,6 +114,8 @@ class SegmentMap:
         self._active: list[Segment] = []
         self._done_bytes = sum(b - a + 1 for a, b in self._done)
         self._lock = threading.Lock()
+        self._clock = clock
+        self._finished_speed: float | None = None  # moving average over finished segments
 
     # ---- initial distribution -------------------------------------------------
     def plan(self, workers: int) -> None:
@@ -118,18 +137,45 @@ class SegmentMap:
         ``None`` when there is nothing left worth a connection (all done or all small).
         """
         with self._lock:
+            now = self._clock()
             if self._pending:
                 first, last = self._pending.pop(0)
             else:
-                victim = max(self._active, key=lambda s: s.remaining, default=None)
-                if victim is None or victim.remaining // 2 < self.min_split:
+                split_at = self._steal_point(now)
+                if split_at is None:
                     return None
-                first = victim.pos + (victim.remaining + 1) // 2
+                victim, first = split_at
                 last = victim.end
                 victim.end = first - 1
-            seg = Segment(first, last, first, first)
+            seg = Segment(first, last, first, first, now)
             self._active.append(seg)
             return seg
+
+    def _steal_point(self, now: float) -> tuple[Segment, int] | None:
+        """The segment to split and the first byte the thief takes (lock held)."""
+        speeds = {id(s): s.speed(now) for s in self._active}
+        known = [v for v in speeds.values() if v]
+        typical = sum(known) / len(known) if known else None
+        if self._finished_speed and (typical is None or self._finished_speed > typical):
+            typical = self._finished_speed  # idle workers have just shown they can go this fast
+
+        def time_left(s: Segment) -> float:
+            v = speeds[id(s)] or typical
+            return s.remaining / v if v else float(s.remaining)
+
+        victim = max(self._active, key=time_left, default=None)
+        if victim is None or victim.remaining < 2:
+            return None
+        share = 0.5  # of the remaining bytes, for the thief
+        v = speeds[id(victim)]
+        if v and typical and typical > v:
+            share = typical / (typical + v)  # both finish together if the thief runs at `typical`
+        keep = max((victim.remaining + 1) // 2 if share == 0.5 else 0,
+                   victim.remaining - int(victim.remaining * share), min(MIN_KEEP, victim.remaining // 2))
+        thief = victim.remaining - keep
+        if thief < self.min_split or thief < 1:
+            return None
+        return victim, victim.pos + keep
 
     def claim(self, seg: Segment, n: int) -> int:
         """Reserve the next ``n`` bytes of ``seg`` for writing; returns how many are still ours."""
@@ -148,6 +194,11 @@ class SegmentMap:
         """The worker is done with ``seg``: what was written is done, the rest is pending again."""
         with self._lock:
             self._active.remove(seg)
+            elapsed = self._clock() - seg.started
+            if seg.written - seg.start >= MIN_KEEP and elapsed > 0:
+                v = (seg.written - seg.start) / elapsed
+                prev = self._finished_speed
+                self._finished_speed = v if prev is None else 0.5 * v + 0.5 * prev
             if seg.written > seg.start:
                 insort(self._done, (seg.start, seg.written - 1))
                 self._done = merge(self._done)

@@ -151,3 +151,30 @@ def test_any_sequence_covers_the_file_exactly_once(total, min_split, program, do
     assert writes == [1] * total
     assert m.done_ranges() == [(0, total - 1)]
     assert m.done_bytes == total
+
+
+def test_slowest_segment_is_split_by_speed():
+    now = [0.0]
+    n = 10_000_000
+    m = SegmentMap(3 * n, done=[(n, n), (2 * n, 2 * n)], min_split=1000, clock=lambda: now[0])
+    a, b, c = m.take(), m.take(), m.take()
+    assert (a.start, b.start, c.start) == (0, n + 1, 2 * n + 1)
+    now[0] = 1.0
+    m.flushed(a, m.claim(a, 100_000))    # 100 kB/s: 9.9 MB left, 99 s
+    m.flushed(b, m.claim(b, 1_900_000))  # 1.9 MB/s
+    m.flushed(c, m.claim(c, 1_000_000))  # 1 MB/s
+    thief = m.take()
+    # typical speed 1 MB/s against the victim's 0.1: the thief takes 10/11 of what `a` has left,
+    # so both finish in about 9 s instead of the victim needing 49 s for its half.
+    assert thief.end == n - 1 and a.end == thief.start - 1
+    assert a.remaining == 900_000
+
+
+def test_victim_of_unknown_speed_is_halved():
+    now = [0.0]
+    m = SegmentMap(1000, min_split=10, clock=lambda: now[0])
+    a = m.take()
+    m.flushed(a, m.claim(a, 10))
+    now[0] = 0.1  # too short a sample to trust
+    thief = m.take()
+    assert (thief.start, thief.end) == (505, 999)

@@ -1,0 +1,274 @@
+"""``errandbot download`` against aria2c, axel and curl on local origins, in the same run.
+
+Three cases, each a local nginx on 127.0.0.1 (never any other address):
+
+1. ``limited``: every connection is limited to the same rate (``limit_rate``), so speed comes from
+   using many connections well;
+2. ``uneven``: some connections are ten times slower than others (nginx ``limit_rate`` chosen by
+   the connection's serial number), so speed comes from not waiting on a slow tail;
+3. ``loopback``: unthrottled, a 1 GiB file; wall time and peak RSS (from ``wait4``).
+
+Clients run one after another, the order rotating each round; the median of the rounds is
+reported with ratios. Not a test: it never fails on timing. A missing peer is skipped with a
+message (``apt-get install nginx aria2 axel curl``).
+
+    .venv/bin/python bench/downloads.py [--cases limited,uneven,loopback] [--rounds 3]
+
+Files live in a temporary folder (``--workdir``, default under /tmp) and are removed afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+ERRANDBOT = REPO / ".venv" / "bin" / "errandbot"
+MiB = 1 << 20
+
+NGINX_CONF = """
+worker_processes 1;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log;
+events {{ worker_connections 512; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 10000;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    # Connections whose serial number ends in 0-2 get a tenth of the rate ("uneven").
+    map $connection $uneven_rate {{
+        "~[0-2]$" {slow};
+        default   {fast};
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        root {root};
+        location /limited/ {{ limit_rate {limited}; }}
+        location /uneven/  {{ limit_rate $uneven_rate; }}
+        location /fast/    {{ }}
+    }}
+}}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_file(path: Path, size: int) -> str:
+    """Random-looking content (a 16 MiB block repeated), returns its sha256."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    block = os.urandom(min(size, 16 * MiB))
+    h = hashlib.sha256()
+    with open(path, "wb") as f:
+        left = size
+        while left:
+            piece = block[:left]
+            f.write(piece)
+            h.update(piece)
+            left -= len(piece)
+    return h.hexdigest()
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(4 * MiB):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class Nginx:
+    def __init__(self, tmp: Path, root: Path, limited: str, slow: str, fast: str) -> None:
+        self.port = free_port()
+        conf = tmp / "nginx.conf"
+        conf.write_text(NGINX_CONF.format(tmp=tmp, port=self.port, root=root, limited=limited,
+                                          slow=slow, fast=fast))
+        self.proc = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(tmp), "-g", "daemon off;"],
+                                     stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise SystemExit("nginx did not start")
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGQUIT)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def clients(out: Path, name: str, url: str) -> dict[str, list[str]]:
+    target = out / name
+    return {
+        "errandbot": [str(ERRANDBOT), "download", url, "-o", str(out), "-c", "16", "-q"],
+        # -k1M: aria2's default minimum split is 20 MiB, which would leave it with fewer
+        # connections than asked on these file sizes; 1 MiB is the same minimum errandbot uses.
+        "aria2c": ["aria2c", "-x16", "-s16", "-k1M", "-q", "--file-allocation=none",
+                   "--allow-overwrite=true", "-d", str(out), "-o", name, url],
+        "axel": ["axel", "-n", "16", "-q", "-o", str(target), url],
+        "curl": ["curl", "-s", "-f", "-o", str(target), url],
+    }
+
+
+def peak_rss_kib(pid: int) -> int:
+    """The process's high-water RSS so far (``VmHWM``), 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def timed(cmd: list[str], env: dict[str, str], limit: float) -> tuple[float, int, int]:
+    """Wall time (s), peak RSS (KiB) and exit status of ``cmd``; killed after ``limit`` s.
+
+    Peak RSS is sampled from ``/proc`` while the client runs (``wait4``'s ``ru_maxrss`` would
+    include this Python process's memory, inherited across fork and exec).
+    """
+    start = time.monotonic()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = start + limit
+    peak = 0
+    while proc.poll() is None:
+        peak = max(peak, peak_rss_kib(proc.pid))
+        if time.monotonic() > deadline:
+            proc.kill()
+            proc.wait()
+            break
+        time.sleep(0.005)
+    elapsed = time.monotonic() - start
+    err = proc.stderr.read().decode(errors="replace").strip()
+    proc.stderr.close()
+    if proc.returncode and err:
+        print(f"    {cmd[0]}: {err.splitlines()[-1]}")
+    return elapsed, peak, proc.returncode
+
+
+def run_case(case: str, url: str, name: str, digest: str, peers: list[str], rounds: int,
+             out: Path, env: dict[str, str], check_sha: bool, limit: float) -> dict[str, list]:
+    results: dict[str, list] = {p: [] for p in peers}
+    for r in range(rounds):
+        order = peers[r % len(peers):] + peers[:r % len(peers)]
+        for peer in order:
+            shutil.rmtree(out, ignore_errors=True)
+            out.mkdir(parents=True)
+            subprocess.run(["sync"], check=False)
+            elapsed, rss, code = timed(clients(out, name, url)[peer], env, limit)
+            path = out / name
+            ok = code == 0 and path.exists()
+            if ok and check_sha:
+                ok = sha256_of(path) == digest
+            results[peer].append((elapsed, rss, ok))
+            mark = "" if ok else f"  FAILED (exit {code})"
+            print(f"  {case:9} round {r + 1} {peer:10} {elapsed:7.2f} s  peak RSS {rss / 1024:6.1f} MiB{mark}",
+                  flush=True)
+    shutil.rmtree(out, ignore_errors=True)
+    return results
+
+
+def summarize(case: str, results: dict[str, list], base: str) -> list[str]:
+    lines = []
+    med = {p: statistics.median(t for t, _, ok in rs if ok) for p, rs in results.items()
+           if any(ok for _, _, ok in rs)}
+    rss = {p: max(m for _, m, _ in rs) / 1024 for p, rs in results.items()}
+    for peer, t in sorted(med.items(), key=lambda kv: kv[1]):
+        ratio = f"{t / med[base]:.2f}x {base}" if base in med else ""
+        lines.append(f"| {case} | {peer} | {t:.2f} | {ratio} | {rss[peer]:.1f} |")
+    for peer in results:
+        if peer not in med:
+            lines.append(f"| {case} | {peer} | failed | | |")
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", default="limited,uneven,loopback")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--limited-mb", type=int, default=96, help="file size for case 1 (MiB)")
+    parser.add_argument("--limited-rate", default="512k", help="nginx limit_rate per connection")
+    parser.add_argument("--uneven-mb", type=int, default=96)
+    parser.add_argument("--uneven-fast", default="2m")
+    parser.add_argument("--uneven-slow", default="200k")
+    parser.add_argument("--loopback-mb", type=int, default=1024)
+    parser.add_argument("--workdir", default=None)
+    args = parser.parse_args()
+
+    if not shutil.which("nginx"):
+        print("nginx is missing (apt-get install nginx); nothing to benchmark against")
+        return 0
+    peers = ["errandbot"]
+    for peer in ("aria2c", "axel", "curl"):
+        if shutil.which(peer):
+            peers.append(peer)
+        else:
+            print(f"skipping {peer}: not installed (apt-get install {'aria2' if peer == 'aria2c' else peer})")
+
+    tmp = Path(args.workdir or tempfile.mkdtemp(prefix="errand-bench-"))
+    tmp.mkdir(parents=True, exist_ok=True)
+    tmp.chmod(0o755)  # nginx workers run as an unprivileged user
+    root = tmp / "www"
+    env = {**os.environ, "DOWNLOAD_ALLOW_NETWORKS": "127.0.0.0/8", "MAX_FILE_MB": "1000000",
+           "DISK_RESERVE_MB": "0", "DOWNLOAD_CONNECTIONS": "16"}
+    cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+    specs = {
+        "limited": ("limited", args.limited_mb, True, "aria2c"),
+        "uneven": ("uneven", args.uneven_mb, True, "aria2c"),
+        "loopback": ("fast", args.loopback_mb, False, "curl"),
+    }
+    summary = ["| case | client | median s | ratio | peak RSS MiB |", "| --- | --- | --- | --- | --- |"]
+    nginx = None
+    try:
+        digests = {}
+        for case in cases:
+            folder, size_mb, _, _ = specs[case]
+            digests[case] = write_file(root / folder / f"{case}.bin", size_mb * MiB)
+        nginx = Nginx(tmp, root, args.limited_rate, args.uneven_slow, args.uneven_fast)
+        print(f"nginx on 127.0.0.1:{nginx.port}; peers: {', '.join(peers)}; rounds: {args.rounds}")
+        for case in cases:
+            folder, size_mb, check, base = specs[case]
+            url = f"http://127.0.0.1:{nginx.port}/{folder}/{case}.bin"
+            print(f"case {case}: {size_mb} MiB from /{folder}/")
+            results = run_case(case, url, f"{case}.bin", digests[case], peers, args.rounds,
+                               tmp / "out", env, check, limit=600)
+            summary += summarize(case, results, base)
+    finally:
+        if nginx is not None:
+            nginx.stop()
+        if not args.workdir:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+    print()
+    print("\n".join(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
