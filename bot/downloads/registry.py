@@ -31,40 +31,54 @@ class Registry:
     max_active: int
     max_per_user: int
     _lock: threading.RLock = field(default_factory=threading.RLock)
-    _queue: list[tuple[int, int]] = field(default_factory=list)  # (job_id, user_id), in order
+    _queue: list[list] = field(default_factory=list)  # [job_id, user_id, ready], in order
     _running: dict[int, Running] = field(default_factory=dict)
 
-    def enqueue(self, job_id: int, user_id: int, *, front: bool = False) -> None:
+    def enqueue(self, job_id: int, user_id: int, *, front: bool = False, ready: bool = True) -> None:
+        """Add a job in request order. A job not ``ready`` (still being probed) holds its place,
+        and the same user's later jobs wait behind it, so a quick probe cannot jump the line."""
         with self._lock:
-            if any(j == job_id for j, _ in self._queue) or job_id in self._running:
+            if any(entry[0] == job_id for entry in self._queue) or job_id in self._running:
                 return
+            entry = [job_id, user_id, ready]
             if front:
-                self._queue.insert(0, (job_id, user_id))
+                self._queue.insert(0, entry)
             else:
-                self._queue.append((job_id, user_id))
+                self._queue.append(entry)
+
+    def mark_ready(self, job_id: int) -> None:
+        with self._lock:
+            for entry in self._queue:
+                if entry[0] == job_id:
+                    entry[2] = True
 
     def position(self, job_id: int) -> int | None:
         """1-based place in the queue, or None when not waiting."""
         with self._lock:
-            for place, (queued, _) in enumerate(self._queue, 1):
-                if queued == job_id:
+            for place, entry in enumerate(self._queue, 1):
+                if entry[0] == job_id:
                     return place
             return None
 
     def positions(self) -> dict[int, int]:
         with self._lock:
-            return {job_id: place for place, (job_id, _) in enumerate(self._queue, 1)}
+            return {entry[0]: place for place, entry in enumerate(self._queue, 1)}
 
     def take_startable(self) -> list[Running]:
         """Move every queued job that fits the limits (global, per user) to running, in order."""
         started: list[Running] = []
+        waiting_for_probe: set[int] = set()
         with self._lock:
-            for job_id, user_id in list(self._queue):
+            for entry in list(self._queue):
+                job_id, user_id, ready = entry
                 if len(self._running) >= self.max_active:
                     break
-                if self._active_for(user_id) >= self.max_per_user:
+                if not ready:
+                    waiting_for_probe.add(user_id)
                     continue
-                self._queue.remove((job_id, user_id))
+                if user_id in waiting_for_probe or self._active_for(user_id) >= self.max_per_user:
+                    continue
+                self._queue.remove(entry)
                 running = Running(job_id, user_id)
                 self._running[job_id] = running
                 started.append(running)

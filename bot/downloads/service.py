@@ -18,7 +18,6 @@ resumes their partial files.
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 import shutil
 import threading
@@ -62,23 +61,6 @@ class Event:
 
 
 Listener = Callable[[Event], None]
-
-
-DOWNLOAD_NICENESS = 10
-
-
-def _lower_thread_priority() -> None:
-    """Make this worker thread (and the connection threads it starts, which inherit it) nicer.
-
-    Downloads on a fast link can keep both cores busy copying bytes; the event loop that answers
-    chat commands must still get the CPU at once. Linux schedules threads individually, so a
-    per-thread niceness is enough. Harmless where unsupported.
-    """
-    try:
-        tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid, max(os.getpriority(os.PRIO_PROCESS, tid), DOWNLOAD_NICENESS))
-    except (AttributeError, OSError):
-        pass
 
 
 def _midnight_utc(now: float) -> float:
@@ -127,6 +109,7 @@ class DownloadService:
                               request_message_id=request_message_id, status_message_id=status_message_id,
                               state=JobState.QUEUED)
             session.add(job)
+        self.registry.enqueue(job.id, user_id, ready=False)  # its place in line, from now
         self._pool.submit(self._guarded, self._probe, job.id)
         return job
 
@@ -228,6 +211,7 @@ class DownloadService:
         running_first = [j for j in jobs if j.resumed] + [j for j in jobs if not j.resumed]
         for job in running_first:
             if job.name is None and not job.resumed:
+                self.registry.enqueue(job.id, job.user_id, ready=False)
                 self._pool.submit(self._guarded, self._probe, job.id)  # never probed: probe again
             else:
                 self.registry.enqueue(job.id, job.user_id)
@@ -277,6 +261,7 @@ class DownloadService:
             log.exception("download d%s: unexpected error", job_id)
             self._finish(job_id, JobState.FAILED, error="internal error (see the bot's log)")
             self._emit("failed", job_id, reason="internal error (see the bot's log)")
+            self.registry.dequeue(job_id)
             self.registry.finish(job_id)
             self._pump()
 
@@ -285,13 +270,16 @@ class DownloadService:
 
         return DownloadOptions.from_settings(self.settings)
 
-    def _downloader(self, job: DownloadJob, on_progress=None):
+    def _downloader(self, job: DownloadJob, on_progress=None, isolated: bool = False):
+        """The engine for ``job``: in this process for the probe, in a child process for the bytes."""
         from bot.downloads.engine import Downloader
+        from bot.downloads.isolated import IsolatedDownloader
 
         folder = self.root / job.folder
         folder.mkdir(parents=True, exist_ok=True)
-        return Downloader(job.url, dest_dir=folder, options=self._options(), on_progress=on_progress,
-                          name=job.name or job.requested_name)
+        kind = IsolatedDownloader if isolated else Downloader
+        return kind(job.url, dest_dir=folder, options=self._options(), on_progress=on_progress,
+                    name=job.name or job.requested_name)
 
     def _probe(self, job_id: int) -> None:
         from bot.downloads.engine import DownloadError
@@ -304,6 +292,7 @@ class DownloadService:
             probe = downloader.probe()
             self._check_limits(job, probe.size)
         except (DownloadError, Refused) as exc:
+            self.registry.dequeue(job_id)
             self._finish(job_id, JobState.FAILED, error=str(exc))
             self._remove_folder(job)
             self._emit("failed", job_id, reason=str(exc))
@@ -311,7 +300,8 @@ class DownloadService:
         self._update(job_id, name=probe.name, size=probe.size)
         if self.get(job_id).job_state.finished:  # cancelled while probing
             return
-        self.registry.enqueue(job_id, job.user_id)
+        self.registry.enqueue(job_id, job.user_id)  # no-op unless re-probed after a restart
+        self.registry.mark_ready(job_id)
         self._pump()
         position = self.registry.position(job_id)
         if position is not None:  # still waiting; a started job reports "started" itself
@@ -349,8 +339,14 @@ class DownloadService:
     def _pump(self) -> None:
         if self._stopping.is_set():
             return
-        for running in self.registry.take_startable():
+        started = self.registry.take_startable()
+        for running in started:
             self._pool.submit(self._guarded, self._run, running.job_id)
+        if started:  # everyone behind moved up: tell them their new place
+            for job_id, place in self.registry.positions().items():
+                job = self.get(job_id)
+                if job is not None and job.name is not None:
+                    self._emit("ready", job_id, position=place)
 
     def _run(self, job_id: int) -> None:
         from bot.downloads.engine import DownloadCancelled, DownloadError
@@ -363,12 +359,11 @@ class DownloadService:
             self.registry.finish(job_id)
             return
         self._update(job_id, state=JobState.RUNNING, started_at=job.started_at or time.time())
-        downloader = self._downloader(job, on_progress=lambda p: self._on_progress(job_id, p))
+        downloader = self._downloader(job, on_progress=lambda p: self._on_progress(job_id, p), isolated=True)
         running.downloader = downloader
         if running.cancelled_by:  # cancelled between being taken and getting a downloader
             downloader.cancel(keep_partial=False)
         self._emit("started", job_id)
-        _lower_thread_priority()
         try:
             result = downloader.run()
         except DownloadCancelled:

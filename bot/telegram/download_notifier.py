@@ -215,7 +215,8 @@ class DownloadNotifier:
             pass
 
     async def close(self) -> None:
-        for job_id in list(self._tickers):
-            self._stop_ticker(job_id)
-        for task in list(self._tasks):
+        tasks = [*self._tickers.values(), *self._tasks]
+        self._tickers.clear()
+        for task in tasks:
             task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -52,3 +52,15 @@ def test_concurrent_take_never_exceeds_limits() -> None:
         t.join(10)
     assert len(taken) == len(set(taken))  # nobody started a job twice
     assert reg.counts()[0] == 0
+
+
+def test_a_job_still_being_probed_keeps_its_place_for_its_user() -> None:
+    reg = Registry(max_active=3, max_per_user=2)
+    reg.enqueue(1, 10)
+    reg.enqueue(2, 10, ready=False)  # probing
+    reg.enqueue(3, 10)  # probed quickly, but asked later
+    reg.enqueue(4, 20)
+    assert [r.job_id for r in reg.take_startable()] == [1, 4]  # 3 waits behind 2; others go on
+    reg.mark_ready(2)
+    assert [r.job_id for r in reg.take_startable()] == [2]
+    assert reg.position(3) == 1

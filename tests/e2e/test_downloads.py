@@ -62,6 +62,14 @@ def texts_of(emulator: BotApiEmulator, message: Message) -> list[str]:
     return [text or "" for _, text, _ in emulator.get_message(message.chat_id, message.message_id).history]
 
 
+def children(pid: int) -> list[int]:
+    """Child process ids of ``pid`` (Linux /proc)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
 def test_small_file_arrives_as_document_with_matching_bytes(emulator, make_bot, origin) -> None:
     make_bot()
     data = payload(700_000)
@@ -159,7 +167,7 @@ def test_queue_holds_the_third_download_until_one_finishes(emulator, make_bot, o
         requests[path] = emulator.send_text(USER, USER, f"/download {origin.url(path)}")
         status_for(emulator, USER, requests[path])
     third = status_for(emulator, USER, requests["/c.bin"])
-    assert "#1 in line" in wait_text(emulator, third, "in line")
+    wait_text(emulator, third, "#1 in line")  # possibly after "#2" while b was still being probed
     first_doc = document_for(emulator, USER, requests["/a.bin"])
     third_doc = document_for(emulator, USER, requests["/c.bin"])
     assert first_doc.message_id < third_doc.message_id
@@ -271,7 +279,12 @@ def test_kill_9_mid_download_then_restart_delivers_the_right_bytes(emulator, mak
     emulator.wait_for(lambda: origin.bytes_sent("/movie.mkv") >= len(data) * 0.3, 60, "30% transferred")
     wait_text(emulator, status, "%")
     emulator.wait_for(lambda: list((bot.data_dir / "downloads").rglob("*.part")), 10, "a partial file")
+    workers = children(bot.proc.pid)
+    assert workers, "the download should run in a child process"
     bot.kill()
+    # No orphan may keep writing the .part file that the restarted bot resumes.
+    emulator.wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers), 10,
+                      "the download process to die with the bot")
     sent_before_restart = origin.bytes_sent("/movie.mkv")
     bot.start()
     document = document_for(emulator, USER, sent, timeout=90)

@@ -1,0 +1,165 @@
+"""Run a :class:`~bot.downloads.engine.Downloader` in a child process, behind the same face.
+
+Why: a download at full speed is a dozen Python threads moving bytes. In the bot's own process
+they compete for the interpreter lock with the event loop that answers chat commands, and with a
+few fast downloads a ``/help`` waited hundreds of milliseconds (see BENCHMARKS.md). In a child
+process they have their own interpreter; the bot's process only receives a few progress reports a
+second.
+
+:class:`IsolatedDownloader` offers what the download service uses — ``probe()``, ``run()``,
+``cancel(keep_partial)`` — so the service does not care where the bytes move. The child is started
+with ``spawn`` (the bot's process has threads, which ``fork`` does not copy safely), runs at a lower
+CPU priority, and dies with its parent: Linux's parent-death signal, plus end-of-file on the pipe,
+guarantee that after a ``kill -9`` of the bot no orphan keeps writing the ``.part`` file that the
+restarted bot resumes.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from bot.downloads import errors
+from bot.downloads.engine import Downloader, DownloadOptions, DownloadResult, ProbeResult
+from bot.downloads.progress import Progress
+
+CHILD_NICENESS = 10
+POLL = 0.2  # seconds between looks at the pipe, the cancel flag and the child's health
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (no-op elsewhere)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _child(conn: Connection, url: str, dest_dir: str, options: DownloadOptions, name: str | None,
+           parent_pid: int) -> None:
+    """Entry point of the child process: download, streaming progress and the outcome back."""
+    _die_with_parent()
+    if os.getppid() != parent_pid:  # the parent died before the signal was armed
+        os._exit(1)
+    try:
+        os.nice(CHILD_NICENESS)
+    except OSError:
+        pass
+    send_lock = threading.Lock()
+
+    def send(message: tuple) -> None:
+        with send_lock:
+            try:
+                conn.send(message)
+            except (BrokenPipeError, OSError):
+                os._exit(1)  # the parent is gone: stop writing at once
+
+    downloader = Downloader(url, Path(dest_dir), options, name=name,
+                            on_progress=lambda p: send(("progress", p)))
+
+    def listen() -> None:
+        try:
+            while True:
+                kind, keep = conn.recv()
+                if kind == "cancel":
+                    downloader.cancel(keep_partial=keep)
+        except (EOFError, OSError):
+            downloader.cancel(keep_partial=True)  # parent gone: keep what we have for resume
+            os._exit(1)
+
+    threading.Thread(target=listen, daemon=True, name="parent-pipe").start()
+    try:
+        result = downloader.run()
+    except errors.DownloadError as exc:
+        send(("error", type(exc).__name__, str(exc)))
+    except Exception as exc:  # noqa: BLE001 - report, never die silently
+        send(("error", "DownloadError", f"internal error in the download process ({type(exc).__name__})"))
+    else:
+        send(("done", result))
+    conn.close()
+
+
+class IsolatedDownloader:
+    """A download that runs in a child process; same ``probe``/``run``/``cancel`` as the engine's."""
+
+    def __init__(self, url: str, dest_dir: Path, options: DownloadOptions | None = None,
+                 on_progress: Callable[[Progress], None] | None = None, name: str | None = None) -> None:
+        self.url = url
+        self.dest_dir = Path(dest_dir)
+        self.options = options or DownloadOptions()
+        self.on_progress = on_progress
+        self.name = name
+        self._cancel: bool | None = None  # None: not asked; else keep_partial
+        self._lock = threading.Lock()
+
+    def probe(self) -> ProbeResult:
+        """A probe is one tiny request: it runs here, in the calling thread."""
+        result = Downloader(self.url, self.dest_dir, self.options, name=self.name).probe()
+        self.name = result.name
+        return result
+
+    def cancel(self, keep_partial: bool = False) -> None:
+        with self._lock:
+            self._cancel = keep_partial
+
+    def run(self) -> DownloadResult:
+        """Download in a child process; return its result or raise the error it reported."""
+        context = multiprocessing.get_context("spawn")
+        ours, theirs = context.Pipe(duplex=True)
+        process = context.Process(
+            target=_child, name="errand-download", daemon=True,
+            args=(theirs, self.url, str(self.dest_dir), self.options, self.name, os.getpid()),
+        )
+        process.start()
+        theirs.close()
+        cancel_sent = False
+        try:
+            while True:
+                with self._lock:
+                    cancel = self._cancel
+                if cancel is not None and not cancel_sent:
+                    ours.send(("cancel", cancel))
+                    cancel_sent = True
+                try:
+                    ready = ours.poll(POLL)
+                    message = ours.recv() if ready else None
+                except (EOFError, OSError):
+                    message = ("gone",)
+                if message is None:
+                    continue
+                outcome = self._handle(message)
+                if outcome is not None:
+                    return outcome
+        finally:
+            ours.close()
+            process.join(5)
+            if process.is_alive():
+                process.kill()
+                process.join(5)
+
+    def _handle(self, message: tuple[Any, ...]) -> DownloadResult | None:
+        kind = message[0]
+        if kind == "progress":
+            if self.on_progress is not None:
+                self.on_progress(message[1])
+            return None
+        if kind == "done":
+            return message[1]
+        if kind == "error":
+            cls = getattr(errors, message[1], errors.DownloadError)
+            if not (isinstance(cls, type) and issubclass(cls, errors.DownloadError)):
+                cls = errors.DownloadError
+            raise cls(message[2])
+        if self._cancel is not None:
+            raise errors.DownloadCancelled("cancelled")
+        raise errors.DownloadError("the download process stopped unexpectedly")
