@@ -218,6 +218,8 @@ def main() -> int:
     parser.add_argument("--uneven-slow", default="200k")
     parser.add_argument("--loopback-mb", type=int, default=1024)
     parser.add_argument("--workdir", default=None)
+    parser.add_argument("--curl-throttled", action="store_true",
+                        help="also time curl in the throttled cases (one connection: minutes)")
     args = parser.parse_args()
 
     if not shutil.which("nginx"):
@@ -255,7 +257,8 @@ def main() -> int:
             folder, size_mb, check, base = specs[case]
             url = f"http://127.0.0.1:{nginx.port}/{folder}/{case}.bin"
             print(f"case {case}: {size_mb} MiB from /{folder}/")
-            results = run_case(case, url, f"{case}.bin", digests[case], peers, args.rounds,
+            case_peers = [p for p in peers if p != "curl" or case == "loopback" or args.curl_throttled]
+            results = run_case(case, url, f"{case}.bin", digests[case], case_peers, args.rounds,
                                tmp / "out", env, check, limit=600)
             summary += summarize(case, results, base)
     finally:

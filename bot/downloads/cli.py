@@ -65,7 +65,8 @@ def run_download(settings, args) -> int:
     connections = args.connections if args.connections is not None else settings.download_connections
     if not 1 <= connections <= 16:
         return _fail("connections must be between 1 and 16")
-    options = DownloadOptions.from_settings(settings, connections=connections, checksum=args.checksum)
+    options = DownloadOptions.from_settings(settings, connections=connections, checksum=args.checksum,
+                                            compute_sha256=False)  # only --checksum is checked
     show = not args.quiet and sys.stderr.isatty()
     bar = _Bar() if show else None
     downloader = Downloader(args.url, dest_dir=Path(args.output_dir), options=options,

@@ -54,9 +54,10 @@ log = logging.getLogger(__name__)
 
 MiB = 1 << 20
 MAX_CONNECTIONS = 16
-CHUNK = 1 * MiB  # largest read; read1() returns what the socket has, up to this
+CHUNK = 256 * 1024  # largest read; read1() returns what the socket has, up to this
 CHECKPOINT_INTERVAL = 1.0
 SUPERVISE_INTERVAL = 0.1
+PIECES_PER_WORKER = 4  # the file is fetched in order, in about 4 pieces per connection
 IDLE_RECHECK = 0.1  # how often an idle worker looks for a range to steal
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 _NETWORK_ERRORS = (requests.RequestException, Urllib3Error, ConnectionError, TimeoutError)
@@ -79,6 +80,9 @@ class DownloadOptions:
     backoff: float = 0.5
     backoff_max: float = 30.0
     retry_after_max: float = 120.0
+    # SHA-256 of the result (DownloadResult.sha256). The CLI turns it off when no --checksum is
+    # asked for: it costs about 0.7 s of CPU per GiB that nobody would look at.
+    compute_sha256: bool = True
 
     @classmethod
     def from_settings(cls, settings, **overrides: Any) -> DownloadOptions:
@@ -111,7 +115,7 @@ class ProbeResult:
 class DownloadResult:
     path: Path
     size: int
-    sha256: str
+    sha256: str  # hex; "" only when DownloadOptions.compute_sha256 is off and no checksum was asked
     elapsed: float
     resumed_from: int = 0
     notices: tuple[str, ...] = field(default=())
@@ -183,6 +187,7 @@ class Downloader:
         self.final_path: Path | None = None
         self._session = make_session(self.options.allow_networks, self.connections)
         self._lock = threading.Lock()
+        self._ckpt_lock = threading.Lock()
         self._stop = threading.Event()
         self._cancelled = False
         self._keep_partial = False
@@ -324,9 +329,7 @@ class Downloader:
                 os.ftruncate(fd, probe.size)
                 segmap = SegmentMap(probe.size, done=done, min_split=self.options.min_split)
                 resumed = segmap.done_bytes
-                hasher = PrefixHasher(part, segmap.contiguous_prefix,
-                                      self.expected[0] if self.expected else None)
-                hasher.start()
+                hasher = self._hasher(part, segmap.contiguous_prefix)
                 try:
                     self._multi(fd, segmap, probe, ctl)
                     size = probe.size
@@ -341,15 +344,15 @@ class Downloader:
             if hasher is None:
                 os.ftruncate(fd, 0)
                 written = [0]
-                hasher = PrefixHasher(part, lambda: written[0],
-                                      self.expected[0] if self.expected else None)
-                hasher.start()
+                hasher = self._hasher(part, lambda: written[0])
                 size = self._single(fd, probe, written)
-            os.fsync(fd)
+            # No fsync of the finished data (curl and aria2 do none either): it would make every
+            # download wait for the disk. The resume record only ever names fsynced ranges.
             actual = os.fstat(fd).st_size
             if actual != size:
                 raise DownloadError(f"size check failed: expected {size} bytes, got {actual}")
-            digests = hasher.finish(size)
+            digests = hasher.finish(size) if hasher.hashes else {"sha256": ""}
+            hasher.abandon()
             hasher = None
         except DownloadCancelled:
             self._end_partial(fd, part, ctl, keep=self._keep_partial)
@@ -372,8 +375,15 @@ class Downloader:
                 raise DownloadError(f"checksum mismatch: expected {alg} {want[:12]}…, got {got[:12]}…")
         os.replace(part, self.final_path)
         self._remove(ctl)
-        _fsync_dir(self.final_path.parent)
-        return self.final_path, size, digests["sha256"], resumed
+        return self.final_path, size, digests.get("sha256", ""), resumed
+
+    def _hasher(self, part: Path, available) -> PrefixHasher:
+        algs = ([self.expected[0]] if self.expected else []) + (
+            ["sha256"] if self.options.compute_sha256 else [])
+        hasher = PrefixHasher(part, available, algs)
+        if algs:
+            hasher.start()
+        return hasher
 
     def _end_partial(self, fd: int, part: Path, ctl: Path, keep: bool) -> None:
         """Close the ``.part`` file once no worker can write to it; keep it or remove it."""
@@ -401,43 +411,31 @@ class Downloader:
 
     # ------------------------------------------------------------------ many connections
     def _multi(self, fd: int, segmap: SegmentMap, probe: ProbeResult, ctl: Path) -> None:
+        """Run workers until the map is complete, failed or cancelled; keep the control file fresh."""
         meter = ProgressMeter(self.on_progress, probe.size, done=segmap.done_bytes)
-        segmap.plan(self.connections)
+        segmap.plan(self.connections, PIECES_PER_WORKER)
         self._workers = []
-        last_checkpoint = 0.0
         state = resume.ResumeState(url=self.url, size=probe.size, validator=probe.validator,
                                    final_url=probe.final_url)
-        deadline_cancel = None
+        saved = threading.Event()
+        # fsync can block for a second or more on a fast link: keep it off the supervising loop.
+        checkpointer = threading.Thread(target=self._checkpoint_loop, args=(fd, ctl, state, segmap, saved),
+                                        name="download-checkpoint", daemon=True)
+        checkpointer.start()
         try:
-            while True:
-                alive = [t for t in self._workers if t.is_alive()]
-                if self._stop.is_set():
-                    if deadline_cancel is None:
-                        deadline_cancel = time.monotonic() + 1.0
-                    if not alive or time.monotonic() > deadline_cancel:
-                        break
-                elif segmap.complete:
-                    break
-                elif segmap.has_pending() and len(alive) < self._conn_limit:
-                    for _ in range(self._conn_limit - len(alive)):
-                        t = threading.Thread(target=self._worker, args=(fd, segmap, probe, meter),
-                                             name="download-worker", daemon=True)
-                        t.start()
-                        self._workers.append(t)
-                    continue
-                elif not alive and not segmap.has_pending():
-                    break
-                now = time.monotonic()
-                if now - last_checkpoint >= CHECKPOINT_INTERVAL:
-                    last_checkpoint = now
-                    self._checkpoint(fd, ctl, state, segmap)
-                time.sleep(SUPERVISE_INTERVAL) if not alive else alive[0].join(SUPERVISE_INTERVAL)
+            self._supervise(fd, segmap, probe, meter)
         except BaseException:  # Ctrl-C in the supervising thread: stop, save, then unwind
             self.cancel(keep_partial=True)
             for t in self._workers:
                 t.join(1.0)
+            saved.set()
+            checkpointer.join()
             self._checkpoint(fd, ctl, state, segmap)
             raise
+        with self._ckpt_lock:
+            saved.set()
+        if not segmap.complete:
+            checkpointer.join()  # the last record below must not race an older one
         if self._cancelled:
             if self._keep_partial:
                 self._checkpoint(fd, ctl, state, segmap)
@@ -450,10 +448,50 @@ class Downloader:
             raise DownloadError("download incomplete")
         meter.tick(segmap.done_bytes, 0, force=True)
 
-    def _checkpoint(self, fd: int, ctl: Path, state: resume.ResumeState, segmap: SegmentMap) -> None:
-        state.done = segmap.done_ranges()  # read before fsync: only what is already written
-        os.fsync(fd)
-        resume.save(ctl, state)
+    def _supervise(self, fd: int, segmap: SegmentMap, probe: ProbeResult, meter: ProgressMeter) -> None:
+        """Start workers while there is pending work; return when done, or 1 s after a stop."""
+        deadline_cancel = None
+        while True:
+            alive = [t for t in self._workers if t.is_alive()]
+            if self._stop.is_set():
+                if deadline_cancel is None:
+                    deadline_cancel = time.monotonic() + 1.0
+                if not alive or time.monotonic() > deadline_cancel:
+                    return
+            elif segmap.complete:
+                return
+            elif segmap.has_pending() and len(alive) < self._conn_limit:
+                for _ in range(self._conn_limit - len(alive)):
+                    t = threading.Thread(target=self._worker, args=(fd, segmap, probe, meter),
+                                         name="download-worker", daemon=True)
+                    t.start()
+                    self._workers.append(t)
+                continue
+            elif not alive and not segmap.has_pending():
+                return
+            if alive:
+                alive[0].join(SUPERVISE_INTERVAL)
+            else:
+                time.sleep(SUPERVISE_INTERVAL)
+
+    def _checkpoint_loop(self, fd: int, ctl: Path, state: resume.ResumeState, segmap: SegmentMap,
+                         stop: threading.Event) -> None:
+        while not stop.wait(CHECKPOINT_INTERVAL):
+            try:
+                self._checkpoint(fd, ctl, state, segmap, unless=stop)
+            except OSError as exc:
+                log.warning("%s: cannot save the resume record: %s", mask_url(self.url), exc)
+
+    def _checkpoint(self, fd: int, ctl: Path, state: resume.ResumeState, segmap: SegmentMap,
+                    unless: threading.Event | None = None) -> None:
+        """Record what is on disk: fsync the data first, so the record never claims lost bytes."""
+        done = segmap.done_ranges()  # read before fsync: only what is already written
+        os.fdatasync(fd)
+        with self._ckpt_lock:
+            if unless is not None and unless.is_set():
+                return  # the download ended meanwhile; its final state is written by _multi
+            state.done = done
+            resume.save(ctl, state)
 
     def _fail(self, exc: BaseException) -> None:
         with self._lock:
@@ -728,14 +766,3 @@ def _close_after(threads: list[threading.Thread], fd: int) -> None:
     for t in threads:
         t.join()
     os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        dfd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)

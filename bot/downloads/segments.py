@@ -118,17 +118,22 @@ class SegmentMap:
         self._finished_speed: float | None = None  # moving average over finished segments
 
     # ---- initial distribution -------------------------------------------------
-    def plan(self, workers: int) -> None:
-        """Cut the pending gaps so that ``workers`` workers can start at once (largest first)."""
+    def plan(self, workers: int, pieces_per_worker: int = 1) -> None:
+        """Cut the pending gaps into about ``workers * pieces_per_worker`` pieces, in file order.
+
+        Workers take the lowest piece first, so the file fills roughly front to back and a
+        hasher following the contiguous prefix keeps up; the tail is balanced by stealing.
+        """
         with self._lock:
-            pending = sorted(self._pending, key=lambda r: r[1] - r[0], reverse=True)
-            while 0 < len(pending) < workers:
-                first, last = pending[0]
-                if last - first + 1 < 2 * self.min_split:
-                    break
-                pending[:1] = split(first, last, 2)
-                pending.sort(key=lambda r: r[1] - r[0], reverse=True)
-            self._pending = sorted(pending)
+            left = sum(b - a + 1 for a, b in self._pending)
+            if not left:
+                return
+            piece = max(self.min_split, -(-left // max(1, workers * pieces_per_worker)))
+            out: list[Range] = []
+            for first, last in self._pending:
+                parts = max(1, round((last - first + 1) / piece))
+                out += split(first, last, parts)
+            self._pending = out
 
     # ---- worker side -----------------------------------------------------------
     def take(self) -> Segment | None:

@@ -264,3 +264,13 @@ def test_empty_file(origin, options, tmp_path):
     origin.add_file("/empty", b"")
     result = run(origin.url("/empty"), tmp_path, options())
     assert result.size == 0 and result.path.read_bytes() == b""
+
+
+def test_sha256_can_be_skipped_but_a_requested_checksum_is_still_verified(origin, options, tmp_path):
+    import hashlib
+
+    data = payload(300_000)
+    origin.add_file("/s.bin", data)
+    good = f"sha1:{hashlib.sha1(data).hexdigest()}"
+    result = run(origin.url("/s.bin"), tmp_path, options(compute_sha256=False, checksum=good))
+    assert result.sha256 == "" and sha(result.path.read_bytes()) == sha(data)
