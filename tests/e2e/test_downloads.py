@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bot.sandbox.emulator import BotApiEmulator, Message
-from tests.e2e.harness import GROUP, OTHER, STRANGER, USER
+from tests.e2e.harness import ADMIN, GROUP, OTHER, STRANGER, USER
 from tests.origin import Origin
 
 pytestmark = pytest.mark.timeout(120)
@@ -294,3 +294,28 @@ def test_kill_9_mid_download_then_restart_delivers_the_right_bytes(emulator, mak
     moved_after = origin.bytes_sent("/movie.mkv") - sent_before_restart
     assert moved_after < len(data) - 0.2 * len(data), (moved_after, len(data))
     assert len([m for m in emulator.bot_messages(USER) if m.document]) == 1
+
+
+def test_several_links_in_one_message_start_several_downloads(emulator, make_bot, origin) -> None:
+    make_bot()
+    files = {"/one.txt": payload(20_000, 13), "/two.txt": payload(30_000, 14)}
+    for path, data in files.items():
+        origin.add_file(path, data)
+    sent = emulator.send_text(USER, USER, "/download " + " ".join(origin.url(p) for p in files))
+    documents = emulator.wait_for(
+        lambda: [m for m in emulator.bot_messages(USER) if m.document and m.reply_to == sent.message_id]
+        if len([m for m in emulator.bot_messages(USER) if m.document]) >= 2 else None,
+        60, "two documents")
+    assert sorted(d.document["sha256"] for d in documents) == sorted(sha(d) for d in files.values())
+
+
+def test_stats_for_bot_admins_only(emulator, make_bot, origin) -> None:
+    make_bot()
+    origin.add_file("/s.bin", payload(10_000, 15))
+    document_for(emulator, USER, emulator.send_text(USER, USER, f"/download {origin.url('/s.bin')}"))
+    refused = emulator.wait_reply(USER, emulator.send_text(USER, USER, "/stats"))
+    assert "admins" in refused.text and "Up " not in refused.text
+    report = emulator.wait_reply(ADMIN, emulator.send_text(ADMIN, ADMIN, "/stats"))
+    for needle in ("Errand ", "Up ", "Downloads: 0 running, 0 queued", "Downloaded today: 9.8 KB",
+                   "Timers and reminders pending: 0", "Disk free:"):
+        assert needle in report.text, report.text
