@@ -1,7 +1,8 @@
 """``errandbot sandbox``: talk to the real bot in a terminal, with no token and no network.
 
 It starts the Bot API emulator on loopback, runs the unchanged ``errandbot run`` in a child
-process against it (state in ``DATA_DIR/sandbox``, log in ``DATA_DIR/sandbox/bot.log``), and turns
+process against it (fresh state in ``DATA_DIR/sandbox`` each run, log in
+``DATA_DIR/sandbox/bot.log``), and turns
 the terminal into a chat: what you type is sent as a user's message; the bot's messages, edits
 (live progress) and buttons are printed as they happen. Lines starting with ``:`` steer the
 sandbox itself (``:help`` lists them).
@@ -10,9 +11,11 @@ sandbox itself (``:help`` lists them).
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import TextIO
 
@@ -27,6 +30,7 @@ HELP = """Sandbox commands:
   :admin              make the current user an administrator of the current group
   :press N            press button N of the newest message with buttons here
   :wait               wait for the bot to answer your last message
+  :sleep N            watch the chat for N seconds (at most 60), e.g. for a timer to ring
   :quit               stop (Ctrl-D also works)
 Anything else is sent as a chat message, e.g. /help or /timer 5."""
 
@@ -89,6 +93,8 @@ class TerminalChat:
             self._press(int(words[1]))
         elif words[0] == "wait":
             self.wait()
+        elif words[0] == "sleep" and len(words) == 2 and words[1].replace(".", "", 1).isdigit():
+            time.sleep(min(float(words[1]), 60.0))
         else:
             print("Unknown sandbox command; :help lists them.", file=self.out)
         return True
@@ -132,6 +138,9 @@ def run_sandbox(settings: Settings, script: str | None = None) -> int:
     """Run the sandbox until ``:quit`` or end of input; ``script`` reads lines from a file or ``-``."""
     prepare_dirs(settings)
     state = (settings.data_dir / "sandbox").resolve()
+    # The emulator's chats start empty every run, so the bot's state must too: message ids saved
+    # by an earlier run would point at other messages.
+    shutil.rmtree(state, ignore_errors=True)
     state.mkdir(parents=True, exist_ok=True)
     log_path = state / "bot.log"
     with BotApiEmulator() as emulator:

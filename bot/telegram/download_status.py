@@ -121,8 +121,10 @@ def listing_line(job: DownloadJob, position: int | None, show_owner: bool) -> st
     if state == JobState.RUNNING:
         percent = f" {int(100 * job.done_bytes / job.size)}%" if job.size else ""
         what = f"⬇️ running{percent}"
+    elif state == JobState.QUEUED and job.name is None:
+        what = "🔎 checking"
     elif state == JobState.QUEUED:
-        what = f"⏳ #{position} in line" if position else "⏳ checking"
+        what = f"⏳ #{position} in line" if position else "⏳ waiting"
     elif state == JobState.DONE:
         what = f"✅ {human_size(job.size)}"
     elif state == JobState.EXPIRED:
