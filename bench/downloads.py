@@ -2,11 +2,13 @@
 
 Three cases, each a local nginx on 127.0.0.1 (never any other address):
 
-1. ``limited``: every connection is limited to the same rate (``limit_rate``), so speed comes from
-   using many connections well;
-2. ``uneven``: some connections are ten times slower than others (nginx ``limit_rate`` chosen by
-   the connection's serial number), so speed comes from not waiting on a slow tail;
-3. ``loopback``: unthrottled, a 1 GiB file; wall time and peak RSS (from ``wait4``).
+1. ``limited``: nginx, every connection limited to the same rate (``limit_rate``), so speed comes
+   from using many connections well. (nginx lets each *request* burst one second's worth of its
+   rate before limiting, so clients that make more requests gain a little.)
+2. ``uneven``: the test origin of ``tests/origin.py`` (Python, 127.0.0.1) where every third TCP
+   connection is ten times slower than the others, steadily, without nginx's per-request burst;
+   speed comes from not waiting on a slow tail;
+3. ``loopback``: nginx, unthrottled, a 1 GiB file; wall time and peak RSS (sampled from /proc).
 
 Clients run one after another, the order rotating each round; the median of the rounds is
 reported with ratios. Not a test: it never fails on timing. A missing peer is skipped with a
@@ -33,6 +35,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 ERRANDBOT = REPO / ".venv" / "bin" / "errandbot"
 MiB = 1 << 20
 
@@ -60,7 +63,7 @@ http {{
         listen 127.0.0.1:{port};
         root {root};
         location /limited/ {{ limit_rate {limited}; }}
-        location /uneven/  {{ limit_rate $uneven_rate; }}
+        location /uneven/  {{ limit_rate $uneven_rate; }}  # the nginx variant of case 2
         location /fast/    {{ }}
     }}
 }}
@@ -213,9 +216,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--limited-mb", type=int, default=96, help="file size for case 1 (MiB)")
     parser.add_argument("--limited-rate", default="512k", help="nginx limit_rate per connection")
-    parser.add_argument("--uneven-mb", type=int, default=96)
-    parser.add_argument("--uneven-fast", default="2m")
-    parser.add_argument("--uneven-slow", default="200k")
+    parser.add_argument("--uneven-mb", type=int, default=64)
+    parser.add_argument("--uneven-fast", type=int, default=1024 * 1024, help="bytes/s of a fast connection")
+    parser.add_argument("--uneven-slow", type=int, default=102400, help="bytes/s of a slow connection")
     parser.add_argument("--loopback-mb", type=int, default=1024)
     parser.add_argument("--workdir", default=None)
     parser.add_argument("--curl-throttled", action="store_true",
@@ -245,17 +248,25 @@ def main() -> int:
         "loopback": ("fast", args.loopback_mb, False, "curl"),
     }
     summary = ["| case | client | median s | ratio | peak RSS MiB |", "| --- | --- | --- | --- | --- |"]
-    nginx = None
+    nginx = origin = None
     try:
         digests = {}
         for case in cases:
             folder, size_mb, _, _ = specs[case]
             digests[case] = write_file(root / folder / f"{case}.bin", size_mb * MiB)
-        nginx = Nginx(tmp, root, args.limited_rate, args.uneven_slow, args.uneven_fast)
+        nginx = Nginx(tmp, root, args.limited_rate, f"{args.uneven_slow}", f"{args.uneven_fast}")
+        if "uneven" in cases:
+            from tests.origin import Origin
+
+            origin = Origin().__enter__()
+            data = (root / "uneven" / "uneven.bin").read_bytes()
+            origin.add_file("/uneven/uneven.bin", data,
+                            rates=[args.uneven_fast, args.uneven_fast, args.uneven_slow])
         print(f"nginx on 127.0.0.1:{nginx.port}; peers: {', '.join(peers)}; rounds: {args.rounds}")
         for case in cases:
             folder, size_mb, check, base = specs[case]
-            url = f"http://127.0.0.1:{nginx.port}/{folder}/{case}.bin"
+            port = origin.port if case == "uneven" else nginx.port
+            url = f"http://127.0.0.1:{port}/{folder}/{case}.bin"
             print(f"case {case}: {size_mb} MiB from /{folder}/")
             case_peers = [p for p in peers if p != "curl" or case == "loopback" or args.curl_throttled]
             results = run_case(case, url, f"{case}.bin", digests[case], case_peers, args.rounds,
@@ -264,6 +275,8 @@ def main() -> int:
     finally:
         if nginx is not None:
             nginx.stop()
+        if origin is not None:
+            origin.close()
         if not args.workdir:
             shutil.rmtree(tmp, ignore_errors=True)
         else:

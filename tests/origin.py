@@ -14,7 +14,8 @@ send 200), ``length`` (False: no Content-Length, close-delimited), ``chunked``, 
 ``stall_times`` / ``stall_seconds`` (stop sending mid-body), ``gzip`` (send Content-Encoding: gzip
 whatever was asked), ``lie_length`` (promise more bytes than sent), ``disposition``
 (Content-Disposition value), ``etag`` (default derived from content; :meth:`replace` changes it),
-``rate`` (bytes/s per connection) or ``rates`` (a list: connection i gets ``rates[i % len]``).
+``rate`` (bytes/s per response) or ``rates`` (a list: TCP connection i gets ``rates[i % len]``
+for all its responses).
 :meth:`add_redirect` adds a redirect to a path or any URL.
 """
 
@@ -83,6 +84,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, *args: Any) -> None:  # quiet
         pass
+
+    def setup(self) -> None:
+        super().setup()
+        self.conn_no = next(self.server.origin._conn_ids)  # `rates` are per TCP connection
 
     def do_GET(self) -> None:  # noqa: N802
         self.server.origin._serve(self)
@@ -241,10 +246,9 @@ class Origin:
         self._send_body(h, f, part, hit)
 
     def _send_body(self, h: _Handler, f: _File, part: bytes, hit: Hit) -> None:
-        conn_no = next(self._conn_ids)
         rate = f.rate
         if f.rates:
-            rate = f.rates[conn_no % len(f.rates)]
+            rate = f.rates[h.conn_no % len(f.rates)]
         cut = f.cut_after if f.cut_after is not None and self._once(f, "cut", f.cut_times) else None
         stall = f.stall_after if f.stall_after is not None and self._once(f, "stall", f.stall_times) else None
         piece = 16384 if rate else 262144

@@ -71,7 +71,8 @@ def run_download(settings, args) -> int:
     bar = _Bar() if show else None
     downloader = Downloader(args.url, dest_dir=Path(args.output_dir), options=options,
                             on_progress=bar,
-                            on_notice=lambda text: print(f"\nerrandbot: {text}", file=sys.stderr))
+                            on_notice=lambda text: print(("\n" if show else "") + f"errandbot: {text}",
+                                                         file=sys.stderr))
     try:
         result = downloader.run()
     except KeyboardInterrupt:

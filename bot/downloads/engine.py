@@ -308,7 +308,8 @@ class Downloader:
     def _download(self, probe: ProbeResult) -> tuple[Path, int, str, int]:
         assert self.part_path is not None and self.final_path is not None
         part, ctl = self.part_path, resume.control_path(self.part_path)
-        self._stop.clear()
+        if not self._cancelled:  # a cancel that came before run() still counts
+            self._stop.clear()
         self._failure = None
         fd = os.open(part, os.O_RDWR | os.O_CREAT, 0o644)
         hasher: PrefixHasher | None = None

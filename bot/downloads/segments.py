@@ -15,7 +15,9 @@ slow connection never leaves a slow tail. Every method is O(1) per chunk except 
 Stealing is speed-aware: the victim is the segment that will take longest to finish at its own
 measured speed, and a slow victim keeps only the share it can fetch in the time the thief needs
 for the rest (the thief takes at least half). A steal happens only when the thief's share is at
-least ``min_split`` bytes, so connections are not spent on crumbs.
+least ``min_split`` bytes, so connections are not spent on crumbs — or when the victim would need
+more than :data:`SLOW_TAIL_SECONDS` at its measured speed, so a slow connection never leaves a
+slow tail.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from dataclasses import dataclass
 Range = tuple[int, int]
 MIN_SAMPLE_SECONDS = 0.3  # speeds measured over less time than this are noise
 MIN_KEEP = 64 * 1024  # a victim keeps at least this much, so its in-flight bytes are not wasted
+SLOW_TAIL_SECONDS = 2.0  # a range that would take longer than this is split even if small
 
 
 @dataclass(eq=False)
@@ -178,8 +181,14 @@ class SegmentMap:
         keep = max((victim.remaining + 1) // 2 if share == 0.5 else 0,
                    victim.remaining - int(victim.remaining * share), min(MIN_KEEP, victim.remaining // 2))
         thief = victim.remaining - keep
-        if thief < self.min_split or thief < 1:
+        if thief < 1:
             return None
+        if thief < self.min_split:
+            # Below the minimum split, steal only to end a slow tail: the victim, at its own
+            # measured speed, would still need longer than SLOW_TAIL_SECONDS.
+            slow_tail = v is not None and victim.remaining / v > SLOW_TAIL_SECONDS
+            if not (slow_tail and thief >= MIN_KEEP):
+                return None
         return victim, victim.pos + keep
 
     def claim(self, seg: Segment, n: int) -> int:
