@@ -20,6 +20,7 @@ cancel by shutting down the sockets (so even a stalled read ends at once).
 
 from __future__ import annotations
 
+import http.client
 import logging
 import os
 import shutil
@@ -37,6 +38,7 @@ from urllib3.exceptions import MaxRetryError
 from urllib3.util.retry import Retry
 
 from bot.downloads import naming, resume
+from bot.downloads.body import MAX_READ, BodyReader
 from bot.downloads.errors import DownloadCancelled, DownloadError, DownloadRefused, FileChanged
 from bot.downloads.hashing import PrefixHasher, parse_checksum
 from bot.downloads.netguard import check_url_syntax, mask_url
@@ -54,13 +56,13 @@ log = logging.getLogger(__name__)
 
 MiB = 1 << 20
 MAX_CONNECTIONS = 16
-CHUNK = 256 * 1024  # largest read; read1() returns what the socket has, up to this
 CHECKPOINT_INTERVAL = 1.0
 SUPERVISE_INTERVAL = 0.1
 PIECES_PER_WORKER = 4  # the file is fetched in order, in about 4 pieces per connection
 IDLE_RECHECK = 0.1  # how often an idle worker looks for a range to steal
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
-_NETWORK_ERRORS = (requests.RequestException, Urllib3Error, ConnectionError, TimeoutError)
+_NETWORK_ERRORS = (requests.RequestException, Urllib3Error, http.client.HTTPException,
+                   ConnectionError, TimeoutError)
 MAX_RESTARTS = 2  # "file changed" restarts within one run before giving up
 
 
@@ -530,7 +532,9 @@ class Downloader:
                meter: ProgressMeter) -> None:
         """Fetch ``seg`` to its (possibly shrinking) end, retrying per the policy."""
         retry = self._retry_policy()
+        buffer = bytearray(MAX_READ)  # reused for every chunk of this segment
         while not seg.finished and not self._stop.is_set():
+            consumed = False
             first, last = seg.pos, seg.end
             headers = {"Range": f"bytes={first}-{last}"}
             if probe.validator:
@@ -540,20 +544,21 @@ class Downloader:
             try:
                 resp = self._open(probe.final_url, headers)
                 self._check_ranged(resp, first, last, probe)
-                raw = resp.raw
+                body = BodyReader(resp, buffer)
                 while not seg.finished:
-                    data = raw.read1(CHUNK)
-                    if not data:
+                    chunk = body.read()
+                    if not chunk:
                         break
                     offset = seg.pos
-                    n = segmap.claim(seg, len(data))
+                    n = segmap.claim(seg, len(chunk))
                     if n:
                         if self._stop.is_set():
                             return
-                        os.pwrite(fd, data if n == len(data) else memoryview(data)[:n], offset)
+                        os.pwrite(fd, chunk[:n], offset)
                         segmap.flushed(seg, n)
                         progressed = True
                         meter.tick(segmap.done_bytes, segmap.active_count())
+                consumed = body.consumed
                 if not seg.finished:
                     raise _Retryable("the connection closed before the range was complete")
             except _Retryable as exc:
@@ -564,7 +569,7 @@ class Downloader:
                 retry = self._backoff(retry, _Retryable(_network_reason(exc)), progressed)
             finally:
                 if resp is not None:
-                    self._release(resp)
+                    self._release(resp, reuse=consumed)
 
     def _check_ranged(self, resp: requests.Response, first: int, last: int, probe: ProbeResult) -> None:
         """Accept only a 206 with exactly ``first-last/size``; map everything else to an action."""
@@ -628,9 +633,9 @@ class Downloader:
                 self._check_validator(resp.headers, probe)
                 length = resp.headers.get("Content-Length")
                 expected = int(length) if length and length.isdigit() else probe.size
-                raw = resp.raw
+                body = BodyReader(resp)
                 while True:
-                    data = raw.read1(CHUNK)
+                    data = body.read()
                     if not data:
                         break
                     if self._cancelled:
@@ -723,11 +728,12 @@ class Downloader:
             raise DownloadCancelled("cancelled")
         return retry
 
-    def _release(self, resp: requests.Response) -> None:
+    def _release(self, resp: requests.Response, reuse: bool = False) -> None:
+        """Forget ``resp``; its connection goes back to the pool only if the body was read whole."""
         with self._lock:
             self._responses.discard(resp)
         try:
-            if resp.raw is not None and resp.raw.tell() and resp.raw._fp is None:
+            if reuse:
                 resp.raw.release_conn()
             else:
                 resp.close()
