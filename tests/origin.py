@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import gzip as gzip_module
 import hashlib
-import itertools
 import threading
 import time
 from dataclasses import dataclass, field
@@ -87,7 +86,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
-        self.conn_no = next(self.server.origin._conn_ids)  # `rates` are per TCP connection
+        self.conn_no = self.server.origin._new_connection()  # `rates` are per TCP connection
 
     def do_GET(self) -> None:  # noqa: N802
         self.server.origin._serve(self)
@@ -115,7 +114,7 @@ class Origin:
     def __init__(self) -> None:
         self._files: dict[str, _File] = {}
         self._lock = threading.Lock()
-        self._conn_ids = itertools.count()
+        self.connections = 0
         self.requests: list[Hit] = []
         self.stopping = threading.Event()
         self._server = _Server(("127.0.0.1", 0), _Handler)
@@ -162,6 +161,15 @@ class Origin:
     def hits(self, path: str) -> list[Hit]:
         with self._lock:
             return [h for h in self.requests if h.path == path]
+
+    def connections_seen(self) -> int:
+        """How many TCP connections clients have opened so far."""
+        return self.connections
+
+    def _new_connection(self) -> int:
+        with self._lock:
+            self.connections += 1
+            return self.connections - 1
 
     def bytes_sent(self, path: str) -> int:
         return sum(h.sent for h in self.hits(path))

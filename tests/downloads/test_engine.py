@@ -274,3 +274,24 @@ def test_sha256_can_be_skipped_but_a_requested_checksum_is_still_verified(origin
     good = f"sha1:{hashlib.sha1(data).hexdigest()}"
     result = run(origin.url("/s.bin"), tmp_path, options(compute_sha256=False, checksum=good))
     assert result.sha256 == "" and sha(result.path.read_bytes()) == sha(data)
+
+
+def test_cancel_before_run_is_honoured(origin, options, tmp_path):
+    origin.add_file("/f.bin", payload(MB))
+    d = Downloader(origin.url("/f.bin"), dest_dir=tmp_path, options=options())
+    d.probe()
+    d.cancel(keep_partial=False)
+    with pytest.raises(DownloadCancelled):
+        d.run()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_kept_alive_connections_are_reused(origin, options, tmp_path):
+    data = payload(4 * MB)
+    origin.add_file("/many.bin", data)
+    result = run(origin.url("/many.bin"), tmp_path, options(connections=2, min_split=256 * 1024))
+    assert sha(result.path.read_bytes()) == sha(data)
+    ranged = ranged_hits(origin, "/many.bin")
+    # 2 workers fetch 8 pieces in order; a body read whole leaves its connection in the pool
+    assert len(ranged) >= 8
+    assert origin.connections_seen() < len(ranged) + 1
