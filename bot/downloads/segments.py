@@ -15,9 +15,9 @@ slow connection never leaves a slow tail. Every method is O(1) per chunk except 
 Stealing is speed-aware: the victim is the segment that will take longest to finish at its own
 measured speed, and a slow victim keeps only the share it can fetch in the time the thief needs
 for the rest (the thief takes at least half). A steal happens only when the thief's share is at
-least ``min_split`` bytes, so connections are not spent on crumbs — or when the victim would need
-more than :data:`SLOW_TAIL_SECONDS` at its measured speed, so a slow connection never leaves a
-slow tail.
+least ``min_split`` bytes, so connections are not spent on crumbs — or, when the victim would
+need more than :data:`SLOW_TAIL_SECONDS` at its measured speed, at least a quarter of that, so a
+slow connection does not leave a long tail.
 """
 
 from __future__ import annotations
@@ -187,7 +187,7 @@ class SegmentMap:
             # Below the minimum split, steal only to end a slow tail: the victim, at its own
             # measured speed, would still need longer than SLOW_TAIL_SECONDS.
             slow_tail = v is not None and victim.remaining / v > SLOW_TAIL_SECONDS
-            if not (slow_tail and thief >= MIN_KEEP):
+            if not (slow_tail and thief >= max(MIN_KEEP, self.min_split // 4)):
                 return None
         return victim, victim.pos + keep
 

@@ -182,7 +182,7 @@ def test_victim_of_unknown_speed_is_halved():
 
 def test_small_but_slow_tail_is_still_split():
     now = [0.0]
-    m = SegmentMap(1_000_000, done=[(0, 499_999)], min_split=1 << 20, clock=lambda: now[0])
+    m = SegmentMap(1_000_000, done=[(0, 499_999)], min_split=800_000, clock=lambda: now[0])
     slow = m.take()  # 500 kB left: less than twice min_split
     now[0] = 1.0
     m.flushed(slow, m.claim(slow, 50_000))  # 50 kB/s: 9 s to go
@@ -190,6 +190,15 @@ def test_small_but_slow_tail_is_still_split():
     assert thief is not None and thief.end == 999_999
     # unknown thief speed: halves; the victim alone would need 9 s, with the thief 4.5 s
     assert slow.remaining == 225_000
+
+
+def test_slow_tail_split_needs_a_quarter_of_min_split():
+    now = [0.0]
+    m = SegmentMap(1_000_000, done=[(0, 499_999)], min_split=1 << 20, clock=lambda: now[0])
+    slow = m.take()
+    now[0] = 1.0
+    m.flushed(slow, m.claim(slow, 50_000))  # slow, but its half (225 kB) is under 256 KiB
+    assert m.take() is None
 
 
 def test_fast_small_range_is_left_alone():
