@@ -272,11 +272,11 @@ def test_size_limit_and_daily_quota_refusals_say_which_and_by_how_much(emulator,
 
 def test_kill_9_mid_download_then_restart_delivers_the_right_bytes(emulator, make_bot, origin) -> None:
     bot = make_bot(progress_interval="1")
-    data = payload(1_200_000, seed=12)
+    data = payload(2_400_000, seed=12)
     origin.add_file("/movie.mkv", data, rate=40_000)
     sent = emulator.send_text(USER, USER, f"/download {origin.url('/movie.mkv')}")
     status = status_for(emulator, USER, sent)
-    emulator.wait_for(lambda: origin.bytes_sent("/movie.mkv") >= len(data) * 0.3, 60, "30% transferred")
+    emulator.wait_for(lambda: origin.bytes_sent("/movie.mkv") >= len(data) * 0.5, 60, "half transferred")
     wait_text(emulator, status, "%")
     emulator.wait_for(lambda: list((bot.data_dir / "downloads").rglob("*.part")), 10, "a partial file")
     workers = children(bot.proc.pid)
@@ -290,9 +290,10 @@ def test_kill_9_mid_download_then_restart_delivers_the_right_bytes(emulator, mak
     document = document_for(emulator, USER, sent, timeout=90)
     assert document.document["sha256"] == sha(data)
     assert any("Resumed after restart" in t for t in texts_of(emulator, status))
-    # Only what was missing moved again (plus what was in flight at the kill).
+    # Only what was missing moved again, plus what arrived after the last checkpoint (the engine
+    # records progress once a second): far less than the whole file.
     moved_after = origin.bytes_sent("/movie.mkv") - sent_before_restart
-    assert moved_after < len(data) - 0.2 * len(data), (moved_after, len(data))
+    assert moved_after < 0.8 * len(data), (moved_after, len(data))
     assert len([m for m in emulator.bot_messages(USER) if m.document]) == 1
 
 
