@@ -20,6 +20,7 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -31,6 +32,7 @@ from bot.downloads.progress import Progress
 
 CHILD_NICENESS = 10
 POLL = 0.2  # seconds between looks at the pipe, the cancel flag and the child's health
+CANCEL_GRACE = 2.0  # seconds a child gets to stop by itself before it is killed
 _PR_SET_PDEATHSIG = 1
 
 
@@ -122,14 +124,19 @@ class IsolatedDownloader:
         )
         process.start()
         theirs.close()
-        cancel_sent = False
+        cancel_sent_at: float | None = None
         try:
             while True:
                 with self._lock:
                     cancel = self._cancel
-                if cancel is not None and not cancel_sent:
+                if cancel is not None and cancel_sent_at is None:
                     ours.send(("cancel", cancel))
-                    cancel_sent = True
+                    cancel_sent_at = time.monotonic()
+                elif cancel_sent_at is not None and time.monotonic() - cancel_sent_at > CANCEL_GRACE:
+                    # A read blocked on a silent server can ignore the engine's cancel; the
+                    # process cannot. The resume record holds everything flushed until now.
+                    process.kill()
+                    raise errors.DownloadCancelled("cancelled")
                 try:
                     ready = ours.poll(POLL)
                     message = ours.recv() if ready else None

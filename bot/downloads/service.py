@@ -39,6 +39,7 @@ from bot.downloads.sizes import human_size
 log = logging.getLogger(__name__)
 
 MB = 1024 * 1024
+PROBE_WORKERS = 4
 MAX_PENDING_PER_USER = 20  # queued + running per user, so one person cannot fill the queue
 PROGRESS_SAVE_INTERVAL = 5.0  # seconds between writes of a running job's progress to the database
 
@@ -76,9 +77,11 @@ class DownloadService:
         self.listener: Listener = listener or (lambda event: None)
         self.root = settings.downloads_path.resolve()
         self.registry = Registry(settings.max_active_downloads, settings.max_active_per_user)
-        self._pool = ThreadPoolExecutor(
-            max_workers=settings.max_active_downloads + 2, thread_name_prefix="download"
-        )
+        # Runs and probes have separate pools: a user whose links hang at the probe must not hold
+        # up downloads that are ready to run.
+        self._pool = ThreadPoolExecutor(max_workers=settings.max_active_downloads, thread_name_prefix="download")
+        self._probe_pool = ThreadPoolExecutor(max_workers=PROBE_WORKERS, thread_name_prefix="probe")
+        self._probing: dict[int, Any] = {}  # job id -> the Downloader probing it (to cancel it)
         self._stopping = threading.Event()
         self._progress_saved: dict[int, float] = {}
         self._job_cache: dict[int, tuple[float, DownloadJob | None]] = {}
@@ -110,7 +113,7 @@ class DownloadService:
                               state=JobState.QUEUED)
             session.add(job)
         self.registry.enqueue(job.id, user_id, ready=False)  # its place in line, from now
-        self._pool.submit(self._guarded, self._probe, job.id)
+        self._probe_pool.submit(self._guarded, self._probe, job.id)
         return job
 
     def set_status_message(self, job_id: int, message_id: int) -> None:
@@ -120,12 +123,15 @@ class DownloadService:
         with self.sessions() as session:
             return session.get(DownloadJob, job_id)
 
-    def list_jobs(self, user_id: int | None, recent: int = 5) -> list[DownloadJob]:
-        """Active and queued jobs, then the last ``recent`` finished ones (``user_id`` None: all)."""
+    def list_jobs(self, user_id: int | None, chat_id: int | None, recent: int = 5) -> list[DownloadJob]:
+        """Active and queued jobs, then the last ``recent`` finished ones, of one user and/or one
+        chat (None: any)."""
         with self.sessions() as session:
             base = select(DownloadJob)
             if user_id is not None:
                 base = base.where(DownloadJob.user_id == user_id)
+            if chat_id is not None:
+                base = base.where(DownloadJob.chat_id == chat_id)
             open_jobs = session.scalars(
                 base.where(DownloadJob.state.in_([JobState.QUEUED, JobState.RUNNING])).order_by(DownloadJob.id)
             ).all()
@@ -149,6 +155,9 @@ class DownloadService:
             if running.downloader is not None:
                 running.downloader.cancel(keep_partial=False)
             return True  # the worker reports "cancelled" when the engine has stopped
+        probing = self._probing.get(job_id)
+        if probing is not None:
+            probing.cancel()
         self.registry.dequeue(job_id)
         self._finish(job_id, JobState.CANCELLED, error=f"cancelled by {by}")
         self._remove_folder(job)
@@ -212,7 +221,7 @@ class DownloadService:
         for job in running_first:
             if job.name is None and not job.resumed:
                 self.registry.enqueue(job.id, job.user_id, ready=False)
-                self._pool.submit(self._guarded, self._probe, job.id)  # never probed: probe again
+                self._probe_pool.submit(self._guarded, self._probe, job.id)  # never probed: probe again
             else:
                 self.registry.enqueue(job.id, job.user_id)
         for job in running_first:
@@ -226,6 +235,8 @@ class DownloadService:
     def stop(self, timeout: float = 5.0) -> None:
         """Stop all workers, keeping partial files so the next start resumes them."""
         self._stopping.set()
+        for probing in list(self._probing.values()):
+            probing.cancel(keep_partial=True)
         for running in self.registry.all_running():
             running.stopping = True
             if running.downloader is not None:
@@ -234,6 +245,7 @@ class DownloadService:
         while self.registry.counts()[0] and time.monotonic() < deadline:
             time.sleep(0.05)
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._probe_pool.shutdown(wait=False, cancel_futures=True)
 
     def housekeeping(self) -> int:
         """Remove files older than RETENTION_HOURS and stray partials; returns folders removed."""
@@ -265,10 +277,23 @@ class DownloadService:
             self.registry.finish(job_id)
             self._pump()
 
-    def _options(self):
+    def _options(self, job: DownloadJob | None = None):
         from bot.downloads.engine import DownloadOptions
 
-        return DownloadOptions.from_settings(self.settings)
+        options = DownloadOptions.from_settings(self.settings)
+        if job is not None and job.size is None and job.name is not None:
+            # Unknown size: nothing was checked up front, so the engine stops the stream at what
+            # this user's quota and the disk (above the reserve) can still take.
+            options.max_bytes = self._budget(job)
+        return options
+
+    def _budget(self, job: DownloadJob) -> int:
+        budget = self.settings.max_file_mb * MB
+        quota = self.settings.daily_quota_mb * MB
+        if quota:
+            budget = min(budget, max(0, quota - self.bytes_today(job.user_id)))
+        free = shutil.disk_usage(self.root).free - self.settings.disk_reserve_mb * MB - self._pending_bytes()
+        return max(1, min(budget, free))
 
     def _downloader(self, job: DownloadJob, on_progress=None, isolated: bool = False):
         """The engine for ``job``: in this process for the probe, in a child process for the bytes."""
@@ -278,7 +303,7 @@ class DownloadService:
         folder = self.root / job.folder
         folder.mkdir(parents=True, exist_ok=True)
         kind = IsolatedDownloader if isolated else Downloader
-        return kind(job.url, dest_dir=folder, options=self._options(), on_progress=on_progress,
+        return kind(job.url, dest_dir=folder, options=self._options(job), on_progress=on_progress,
                     name=job.name or job.requested_name)
 
     def _probe(self, job_id: int) -> None:
@@ -288,15 +313,20 @@ class DownloadService:
         if job is None or job.job_state.finished:
             return
         downloader = self._downloader(job)
+        self._probing[job_id] = downloader
         try:
             probe = downloader.probe()
             self._check_limits(job, probe.size)
         except (DownloadError, Refused) as exc:
+            if self._stopping.is_set():
+                return  # probed again at the next start
             self.registry.dequeue(job_id)
             self._finish(job_id, JobState.FAILED, error=str(exc))
             self._remove_folder(job)
             self._emit("failed", job_id, reason=str(exc))
             return
+        finally:
+            self._probing.pop(job_id, None)
         self._update(job_id, name=probe.name, size=probe.size)
         if self.get(job_id).job_state.finished:  # cancelled while probing
             return

@@ -234,6 +234,19 @@ class BotApiEmulator:
             self._push_update({"message": raw})
             return message
 
+    def edit_text(self, message: Message, text: str) -> Message:
+        """The user edits one of their messages; the bot receives an ``edited_message`` update."""
+        with self._cond:
+            message.text = text
+            message.history.append((time.monotonic(), text, None))
+            raw = {**message.raw, "text": text, "edit_date": int(time.time())}
+            entities = _entities(text)
+            if entities:
+                raw["entities"] = entities
+            message.raw = raw
+            self._push_update({"edited_message": raw})
+            return message
+
     def press_button(self, message: Message, user_id: int, data: str | None = None, *, index: int = 0) -> str:
         """``user_id`` presses a button of a bot message (by ``data`` or position); returns the query id."""
         with self._cond:

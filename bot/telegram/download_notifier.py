@@ -196,10 +196,15 @@ class DownloadNotifier:
         link = None
         if settings.public_base_url:
             link = f"{settings.public_base_url}/{job.folder}/{quote(job.name or '')}"
-        await self.app.bot.send_message(
-            job.chat_id, render.kept(job, str(path), link, service.max_upload, settings.retention_hours),
-            reply_parameters=reply,
-        )
+        try:
+            await self.app.bot.send_message(
+                job.chat_id, render.kept(job, str(path), link, service.max_upload, settings.retention_hours),
+                reply_parameters=reply,
+            )
+        except TelegramError as exc:
+            log.warning("telling chat %s about kept d%s failed: %s", job.chat_id, job.id, exc)
+            self._edit(job, render.failed(job, "finished, but I could not post where it is kept"), None)
+            return
         service.mark_delivered(job.id)
         self._edit(job, render.done(job, sent=False), None)
 

@@ -8,12 +8,16 @@ keeps a SIGTERM stop under the 10 s the service manager allows.
 from __future__ import annotations
 
 import logging
+import sys
+import threading
+import traceback
 from urllib.parse import urlsplit
 
 from telegram import Update
+from telegram.error import InvalidToken, TelegramError
 
 from bot.config import Settings, SettingsError, prepare_dirs
-from bot.logsetup import setup_logging
+from bot.logsetup import scrub, setup_logging
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +33,38 @@ def run_bot(settings: Settings) -> int:
 
     from bot.telegram.app import build_application
 
+    _scrub_uncaught((settings.token, secret))
     app = build_application(settings)
     log.info("Errand starting against %s", settings.telegram_api_url)
+    try:
+        _run(app, settings, secret)
+    except InvalidToken:
+        print("errandbot: Telegram rejected BOT_TOKEN; check it with @BotFather", file=sys.stderr)
+        return 2
+    except TelegramError as exc:
+        print(scrub(f"errandbot: the Bot API failed: {exc}", (settings.token or "",)), file=sys.stderr)
+        return 1
+    log.info("Errand stopped")
+    return 0
+
+
+def _scrub_uncaught(secrets: tuple[str | None, ...]) -> None:
+    """Route uncaught exceptions (main and other threads) through the scrubber, never raw.
+
+    Python's default printer bypasses logging; an error whose message quotes the token (as
+    python-telegram-bot's InvalidToken does) would otherwise reach stderr and the journal.
+    """
+    kept = tuple(s for s in secrets if s)
+
+    def show(kind: type[BaseException], value: BaseException, tb) -> None:
+        text = "".join(traceback.format_exception(kind, value, tb))
+        sys.stderr.write(scrub(text, kept))
+
+    sys.excepthook = show
+    threading.excepthook = lambda args: show(args.exc_type, args.exc_value, args.exc_traceback)
+
+
+def _run(app, settings: Settings, secret: str | None) -> None:
     if settings.webhook_url:
         host, port = settings.listen_host_port
         path = urlsplit(settings.webhook_url).path.lstrip("/")
@@ -44,5 +78,3 @@ def run_bot(settings: Settings) -> int:
         )
     else:
         app.run_polling(allowed_updates=Update.ALL_TYPES, timeout=POLL_TIMEOUT)
-    log.info("Errand stopped")
-    return 0

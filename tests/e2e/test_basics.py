@@ -92,3 +92,20 @@ def test_unknown_command_points_to_help(emulator: BotApiEmulator, bot: BotProces
     sent = emulator.send_text(USER, USER, "/frobnicate now")
     reply = emulator.wait_reply(USER, sent)
     assert "/frobnicate" in reply.text and "/help" in reply.text
+
+
+def test_rejected_token_is_one_line_without_the_token(emulator: BotApiEmulator, tmp_path) -> None:
+    import subprocess
+
+    from tests.e2e.harness import ERRANDBOT
+
+    wrong = "987654321:AAWrongTokenThatTheServerRejects_xyz"
+    env = {"PATH": "/usr/bin:/bin", "BOT_TOKEN": wrong, "TELEGRAM_API_URL": emulator.url,
+           "DATA_DIR": str(tmp_path / "data"), "ALLOWED_USERS": str(USER)}
+    result = subprocess.run([ERRANDBOT, "run"], env=env, cwd=tmp_path, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 2
+    # python-telegram-bot logs the failure (scrubbed); the process ends with one plain line.
+    assert result.stderr.strip().splitlines()[-1] == \
+        "errandbot: Telegram rejected BOT_TOKEN; check it with @BotFather"
+    assert "AAWrongToken" not in result.stdout + result.stderr

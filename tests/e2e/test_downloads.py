@@ -320,3 +320,37 @@ def test_stats_for_bot_admins_only(emulator, make_bot, origin) -> None:
     for needle in ("Errand ", "Up ", "Downloads: 0 running, 0 queued", "Downloaded today: 9.8 KB",
                    "Timers and reminders pending: 0", "Disk free:"):
         assert needle in report.text, report.text
+
+
+def test_editing_a_download_command_does_not_fetch_again(emulator, make_bot, origin) -> None:
+    make_bot()
+    data = payload(40_000, seed=16)
+    origin.add_file("/once.bin", data)
+    sent = emulator.send_text(USER, USER, f"/download {origin.url('/once.bin')}")
+    document_for(emulator, USER, sent)
+    emulator.edit_text(sent, f"/download {origin.url('/once.bin')}?again")
+    note = emulator.wait_reply(USER, emulator.bot_messages(USER)[-1], contains="edits")
+    assert "/cancel" in note.text
+    assert len([m for m in emulator.bot_messages(USER) if m.document]) == 1
+    assert len([h for h in origin.hits("/once.bin") if h.range != "bytes=0-0"]) <= 16  # one download's worth
+
+
+def test_downloads_list_stays_in_its_chat(emulator, make_bot, origin) -> None:
+    make_bot()
+    origin.add_file("/secret-invoice.pdf", payload(5_000, seed=17))
+    sent = emulator.send_text(USER, USER, f"/download {origin.url('/secret-invoice.pdf')}")
+    document_for(emulator, USER, sent)
+    in_group = emulator.wait_reply(GROUP, emulator.send_text(GROUP, USER, "/downloads"))
+    assert "secret-invoice" not in in_group.text
+    in_private = emulator.wait_reply(USER, emulator.send_text(USER, USER, "/downloads"))
+    assert "d1 secret-invoice.pdf — ✅" in in_private.text
+
+
+def test_unknown_size_is_stopped_at_the_daily_quota(emulator, make_bot, origin) -> None:
+    bot = make_bot(daily_quota_mb="1")
+    origin.add_file("/stream.bin", payload(1_600_000, seed=18), length=False)  # no Content-Length
+    sent = emulator.send_text(USER, USER, f"/download {origin.url('/stream.bin')}")
+    refusal = wait_text(emulator, status_for(emulator, USER, sent), "❌", timeout=60)
+    assert "1.0 MB" in refusal
+    assert not [m for m in emulator.bot_messages(USER) if m.document]
+    assert not [p for p in (bot.data_dir / "downloads").rglob("*") if p.is_file()]

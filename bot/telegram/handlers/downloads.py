@@ -134,8 +134,11 @@ async def start_download(update: Update, context: ContextTypes.DEFAULT_TYPE, url
 async def list_downloads(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     service = _service(context)
     user_id = update.effective_user.id
-    admin = is_bot_admin(services_of(context).settings, user_id)
-    jobs = await asyncio.to_thread(service.list_jobs, None if admin else user_id)
+    chat = update.effective_chat
+    # What was fetched in one chat is nobody's business in another: a group sees its own
+    # downloads; a bot admin sees everyone's only in a private chat with the bot.
+    admin = is_bot_admin(services_of(context).settings, user_id) and chat.type == chat.PRIVATE
+    jobs = await asyncio.to_thread(service.list_jobs, None if admin else user_id, None if admin else chat.id)
     if not jobs:
         await update.effective_message.reply_text("No downloads yet. Start one with /download URL.")
         return
@@ -201,10 +204,12 @@ def register(app: Application, services: Services) -> None:
     services.add_stats(stat_lines)
     services.add_startup(start)
     services.add_shutdown(stop)
-    app.add_handler(CommandHandler("download", download_command))
-    app.add_handler(CommandHandler("downloads", list_downloads))
+    # New messages only: editing a /download message must not fetch the file a second time.
+    app.add_handler(CommandHandler("download", download_command, filters=filters.UpdateType.MESSAGE))
+    app.add_handler(CommandHandler("downloads", list_downloads, filters=filters.UpdateType.MESSAGE))
     app.add_handler(CallbackQueryHandler(cancel_button, pattern=r"^dl:cancel:\d+$"))
     app.add_handler(MessageHandler(
-        filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND & filters.Regex(r"^\s*https?://\S+\s*$"),
+        filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND
+        & filters.Regex(r"^\s*https?://\S+\s*$"),
         bare_link,
     ))

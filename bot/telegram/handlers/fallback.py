@@ -1,4 +1,6 @@
-"""The last handler: an unknown command gets a pointer to /help instead of silence.
+"""The last handlers: an unknown command gets a pointer to /help instead of silence, and an
+edited command a note that edits are not applied (so "/download X" edited into "/download Y"
+does not fetch twice, and a timer is not set twice).
 
 Registered after every feature (see ``FEATURES`` in ``app.py``), so it only sees commands nobody
 else took. In a group, a bare ``/something`` may be meant for another bot, so only commands
@@ -22,5 +24,16 @@ async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     await message.reply_text(f"I don't know {name}. Send /help for the list of commands.")
 
 
+async def edited_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    message = update.effective_message
+    command = (message.text or "").split(maxsplit=1)[0]
+    ours = command.split("@", 1)[0][1:] in context.application.bot_data.get("available_commands", ())
+    if message.chat.type != Chat.PRIVATE and "@" not in command and not ours:
+        return
+    await message.reply_text(
+        "I don't apply edits to a command. To change it, /cancel the old one and send a new command.")
+
+
 def register(app: Application, services: Services) -> None:
-    app.add_handler(MessageHandler(filters.COMMAND, unknown_command))
+    app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.COMMAND, unknown_command))
+    app.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE & filters.COMMAND, edited_command))

@@ -367,11 +367,6 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await query.message.reply_text(note, reply_markup=_cancel_markup(new))
 
 
-async def edited_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await update.effective_message.reply_text(
-        "I don't apply edits to a command. To change it, /cancel the old one and send a new command.")
-
-
 def register(app: Application, services: Services) -> None:
     chat = Chat(app)
     service = ReminderService(services.sessions, chat.ring, limits=Limits.from_settings(services.settings),
@@ -389,5 +384,4 @@ def register(app: Application, services: Services) -> None:
     app.add_handler(CommandHandler("remind", remind_command, filters=new_only))
     app.add_handler(CommandHandler(["timers", "reminders"], list_command, filters=new_only))
     app.add_handler(CommandHandler("tz", tz_command, filters=new_only))
-    app.add_handler(CommandHandler(["timer", "remind"], edited_command, filters=filters.UpdateType.EDITED_MESSAGE))
     app.add_handler(CallbackQueryHandler(button, pattern=r"^rm:(cancel|snooze):\d+(:\w+)?$"))
