@@ -131,5 +131,7 @@ def resolve(host: str, port: int, allow: Iterable[Network] = ()) -> list[IPAddre
     for ip in addresses:
         reason = address_refusal(ip, allow)
         if reason:
+            if literal is None:  # name the host, not what it resolved to: no map of internal DNS
+                reason = f"refused: {host} is a private address (not allowed)"
             raise DownloadRefused(reason)
     return addresses

@@ -60,3 +60,10 @@ def test_check_url_syntax_accepts_plain_urls():
 def test_mask_url_hides_credentials():
     assert mask_url("https://user:pass@h.example/x?y=1") == "https://***@h.example/x?y=1"
     assert mask_url("https://h.example/x") == "https://h.example/x"
+
+
+def test_a_name_resolving_to_a_private_address_is_refused_by_name() -> None:
+    with pytest.raises(DownloadRefused) as info:
+        resolve("localhost", 80)
+    assert str(info.value) == "refused: localhost is a private address (not allowed)"
+    assert "127.0.0.1" not in str(info.value)
