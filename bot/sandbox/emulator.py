@@ -227,12 +227,7 @@ class BotApiEmulator:
             message = self._new_message(chat_id, user_id, text, reply_to=reply_to)
             raw = self._message_dict(message)
             raw["from"] = sender
-            entities = _entities(text)
-            if entities:
-                raw["entities"] = entities
-            message.raw = raw
-            self._push_update({"message": raw})
-            return message
+            return self._deliver_user_text(message, raw, "message")
 
     def edit_text(self, message: Message, text: str) -> Message:
         """The user edits one of their messages; the bot receives an ``edited_message`` update."""
@@ -240,12 +235,17 @@ class BotApiEmulator:
             message.text = text
             message.history.append((time.monotonic(), text, None))
             raw = {**message.raw, "text": text, "edit_date": int(time.time())}
-            entities = _entities(text)
-            if entities:
-                raw["entities"] = entities
-            message.raw = raw
-            self._push_update({"edited_message": raw})
-            return message
+            return self._deliver_user_text(message, raw, "edited_message")
+
+    def _deliver_user_text(self, message: Message, raw: dict, kind: str) -> Message:
+        """Attach the entities Telegram would find in the text and queue the update."""
+        raw.pop("entities", None)
+        entities = _entities(raw.get("text") or "")
+        if entities:
+            raw["entities"] = entities
+        message.raw = raw
+        self._push_update({kind: raw})
+        return message
 
     def press_button(self, message: Message, user_id: int, data: str | None = None, *, index: int = 0) -> str:
         """``user_id`` presses a button of a bot message (by ``data`` or position); returns the query id."""

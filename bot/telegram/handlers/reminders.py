@@ -64,11 +64,22 @@ def _owner(update: Update) -> Owner:
 
 
 def _args(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | None:
+    """The text after the command, stripped; None when it is too long to read."""
     text = update.effective_message.text or ""
     _, _, rest = text.partition(" ")
     if len(rest) > MAX_ARGS:
         return None
     return rest.strip()
+
+
+async def _args_or_usage(update: Update, context: ContextTypes.DEFAULT_TYPE, usage: str) -> str | None:
+    """The text after the command, or None after telling the user why there is nothing to do."""
+    args = _args(update, context)
+    if args is None:
+        await update.effective_message.reply_text(f"That message is too long for me to read.\n{usage}")
+    elif not args:
+        await update.effective_message.reply_text(usage)
+    return args or None
 
 
 def _when(due: datetime, zone_name: str, now: datetime | None = None) -> str:
@@ -241,12 +252,8 @@ def _chat(context: ContextTypes.DEFAULT_TYPE) -> Chat:
 
 async def timer_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = update.effective_message
-    args = _args(update, context)
+    args = await _args_or_usage(update, context, TIMER_USAGE)
     if args is None:
-        await message.reply_text(f"That message is too long for me to read.\n{TIMER_USAGE}")
-        return
-    if not args:
-        await message.reply_text(TIMER_USAGE)
         return
     try:
         row = _service(context).add_timer(_owner(update), args)
@@ -261,12 +268,8 @@ async def timer_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 
 async def remind_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = update.effective_message
-    args = _args(update, context)
+    args = await _args_or_usage(update, context, REMIND_USAGE)
     if args is None:
-        await message.reply_text(f"That message is too long for me to read.\n{REMIND_USAGE}")
-        return
-    if not args:
-        await message.reply_text(REMIND_USAGE)
         return
     try:
         row = await asyncio.to_thread(_service(context).add_reminder, _owner(update), args)
