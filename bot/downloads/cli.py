@@ -20,7 +20,7 @@ from bot.downloads.engine import (
 )
 from bot.downloads.hashing import parse_checksum
 from bot.downloads.netguard import check_url_syntax
-from bot.downloads.sizes import human_duration, human_size, human_speed
+from bot.humanize import human_duration, human_size, human_speed
 
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130

@@ -44,8 +44,8 @@ from bot.downloads.hashing import PrefixHasher, parse_checksum
 from bot.downloads.netguard import check_url_syntax, mask_url
 from bot.downloads.progress import Progress, ProgressMeter
 from bot.downloads.segments import Segment, SegmentMap
-from bot.downloads.sizes import human_size
 from bot.downloads.transport import make_session
+from bot.humanize import human_size
 
 __all__ = [
     "DownloadCancelled", "DownloadError", "DownloadOptions", "DownloadRefused", "DownloadResult",

@@ -34,7 +34,7 @@ from sqlalchemy.orm import sessionmaker
 from bot.config import Settings
 from bot.downloads.jobs import DownloadJob, JobState
 from bot.downloads.registry import Registry
-from bot.downloads.sizes import human_size
+from bot.humanize import human_size
 
 log = logging.getLogger(__name__)
 

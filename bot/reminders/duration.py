@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from bot.humanize import human_duration
 from bot.reminders.errors import ReminderInputError
 
 EXAMPLES = "Examples: /timer 90 (seconds), /timer 5m tea, /timer 1h30m, /timer 1:30"
@@ -94,10 +95,4 @@ def split_duration(words: list[str], max_words: int = 4) -> tuple[timedelta, lis
 
 def format_duration(delta: timedelta) -> str:
     """``1 h 30 min``, ``45 s``, ``2 d 3 h``: the two largest units, for chat messages."""
-    seconds = max(0, round(delta.total_seconds()))
-    parts = []
-    for unit, name in ((86400, "d"), (3600, "h"), (60, "min"), (1, "s")):
-        if seconds >= unit or (unit == 1 and not parts):
-            parts.append(f"{seconds // unit} {name}")
-            seconds %= unit
-    return " ".join([p for p in parts if not p.startswith("0 ") or len(parts) == 1][:2])
+    return human_duration(delta.total_seconds())

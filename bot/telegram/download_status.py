@@ -9,7 +9,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from bot.downloads.jobs import DownloadJob, JobState
-from bot.downloads.sizes import human_duration, human_size, human_speed
+from bot.humanize import human_duration, human_size, human_speed
 
 BAR_WIDTH = 12
 

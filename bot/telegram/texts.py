@@ -59,6 +59,13 @@ def refusal(user_id: int | None, chat_id: int | None, private: bool) -> str:
     )
 
 
+def display_name(user) -> str:
+    """How a person is named in messages: ``@username``, else their first name."""
+    if user is None:
+        return "someone"
+    return f"@{user.username}" if user.username else user.first_name
+
+
 def internal_error(reference: str) -> str:
     return (
         f"Something went wrong on my side (ref {reference}). Please try again; if it keeps "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.downloads.jobs import DownloadJob, JobState
-from bot.downloads.sizes import human_duration, human_size
+from bot.humanize import human_duration, human_size
 from bot.telegram import download_status as render
 
 MB = 1024 * 1024

@@ -23,12 +23,13 @@ from telegram.ext import (
 
 from bot.downloads.netguard import check_url_syntax
 from bot.downloads.service import DownloadService, Refused
-from bot.downloads.sizes import human_size
+from bot.humanize import human_size
 from bot.telegram import download_status as render
 from bot.telegram.download_notifier import DownloadNotifier
 from bot.telegram.handlers.cancel import add_canceller
 from bot.telegram.permissions import can_manage, is_bot_admin
 from bot.telegram.services import Services, services_of
+from bot.telegram.texts import display_name
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +45,6 @@ _LINKISH = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:\S+$")
 
 def _service(context: ContextTypes.DEFAULT_TYPE) -> DownloadService:
     return services_of(context).extras["downloads"]
-
-
-def _who(update: Update) -> str:
-    user = update.effective_user
-    if user is None:
-        return "someone"
-    return f"@{user.username}" if user.username else user.first_name
 
 
 def _urls_in(message: Message | None) -> list[str]:
@@ -122,7 +116,7 @@ async def start_download(update: Update, context: ContextTypes.DEFAULT_TYPE, url
     status = await message.reply_text(render.checking(url), do_quote=True)  # which link is which
     try:
         job = await asyncio.to_thread(
-            service.submit, chat_id=message.chat_id, user_id=update.effective_user.id, user_name=_who(update),
+            service.submit, chat_id=message.chat_id, user_id=update.effective_user.id, user_name=display_name(update.effective_user),
             url=url, name=name, request_message_id=message.message_id, status_message_id=status.message_id,
         )
     except Refused as exc:
@@ -159,7 +153,7 @@ async def _cancel(update: Update, context: ContextTypes.DEFAULT_TYPE, job_id: in
         return f"There is no download d{job_id} in this chat."
     if not await can_manage(update, context, job.user_id):
         return f"Only {job.user_name or 'the person who started it'} or an admin can cancel d{job_id}."
-    if not await asyncio.to_thread(service.cancel, job_id, _who(update)):
+    if not await asyncio.to_thread(service.cancel, job_id, display_name(update.effective_user)):
         return f"d{job_id} has already finished."
     return f"Cancelling d{job_id}."
 

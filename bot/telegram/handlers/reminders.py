@@ -37,6 +37,7 @@ from bot.reminders.store import TIMER, Reminder
 from bot.telegram.handlers.cancel import add_canceller
 from bot.telegram.permissions import can_manage
 from bot.telegram.services import Services, services_of
+from bot.telegram.texts import display_name
 
 log = logging.getLogger(__name__)
 
@@ -51,15 +52,9 @@ def _service(context: ContextTypes.DEFAULT_TYPE) -> ReminderService:
     return services_of(context).extras["reminders"]
 
 
-def _name(user: User | None) -> str:
-    if user is None:
-        return "someone"
-    return f"@{user.username}" if user.username else user.first_name
-
-
 def _owner(update: Update) -> Owner:
     chat, user, message = update.effective_chat, update.effective_user, update.effective_message
-    return Owner(chat_id=chat.id, user_id=user.id if user else 0, user_name=_name(user),
+    return Owner(chat_id=chat.id, user_id=user.id if user else 0, user_name=display_name(user),
                  chat_type=chat.type, reply_to=message.message_id if message else None)
 
 

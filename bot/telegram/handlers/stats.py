@@ -10,7 +10,7 @@ from telegram import Update
 from telegram.ext import Application, CommandHandler, ContextTypes
 
 from bot import __version__
-from bot.downloads.sizes import human_duration, human_size
+from bot.humanize import human_duration, human_size
 from bot.telegram.permissions import is_bot_admin
 from bot.telegram.services import Services, services_of
 

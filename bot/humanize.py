@@ -1,4 +1,4 @@
-"""Human-readable sizes, speeds and durations, shared by the CLI progress bar and chat messages."""
+"""Human-readable sizes, speeds and durations: one wording for the CLI, downloads and reminders."""
 
 from __future__ import annotations
 
@@ -22,13 +22,14 @@ def human_speed(bytes_per_second: float | None) -> str:
 
 
 def human_duration(seconds: float | None) -> str:
-    """``3725`` → ``1 h 2 min``; ``42`` → ``42 s``; None → ``?``."""
+    """The two largest units: ``3725`` → ``1 h 2 min``, ``42`` → ``42 s``, ``93600`` → ``1 d 2 h``;
+    None → ``?``."""
     if seconds is None:
         return "?"
-    s = int(round(seconds))
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min {s % 60} s" if s % 60 else f"{s // 60} min"
-    h, rest = divmod(s, 3600)
-    return f"{h} h {rest // 60} min" if rest // 60 else f"{h} h"
+    left = max(0, round(seconds))
+    parts = []
+    for unit, name in ((86400, "d"), (3600, "h"), (60, "min"), (1, "s")):
+        if left >= unit or (unit == 1 and not parts):
+            parts.append(f"{left // unit} {name}")
+            left %= unit
+    return " ".join([p for p in parts if not p.startswith("0 ") or len(parts) == 1][:2])
