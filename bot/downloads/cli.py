@@ -17,6 +17,7 @@ from bot.downloads.engine import (
     DownloadError,
     DownloadOptions,
     Progress,
+    settle_process,
 )
 from bot.downloads.hashing import parse_checksum
 from bot.downloads.netguard import check_url_syntax
@@ -73,6 +74,7 @@ def run_download(settings, args) -> int:
                             on_progress=bar,
                             on_notice=lambda text: print(("\n" if show else "") + f"errandbot: {text}",
                                                          file=sys.stderr))
+    settle_process()
     try:
         result = downloader.run()
     except KeyboardInterrupt:

@@ -20,6 +20,7 @@ cancel by shutting down the sockets (so even a stalled read ends at once).
 
 from __future__ import annotations
 
+import gc
 import http.client
 import logging
 import os
@@ -57,6 +58,11 @@ log = logging.getLogger(__name__)
 MiB = 1 << 20
 MAX_CONNECTIONS = 16
 CHECKPOINT_INTERVAL = 1.0
+# No periodic checkpoint while the rest should arrive within this many seconds (at the average
+# speed so far): each checkpoint fsyncs everything written, which on a fast link means forcing
+# hundreds of MB to disk mid-download (measured: 1 GiB over loopback 2.9 s with, 1.8 s without).
+# A kill in those last seconds loses at most those seconds; Ctrl-C, cancel and errors still save.
+NEAR_END = 3.0
 SUPERVISE_INTERVAL = 0.1
 PIECES_PER_WORKER = 4  # the file is fetched in order, in about 4 pieces per connection
 IDLE_RECHECK = 0.1  # how often an idle worker looks for a range to steal
@@ -328,7 +334,7 @@ class Downloader:
                     else:
                         done = state.done
                 if not done:
-                    os.ftruncate(fd, 0)
+                    _empty(fd)
                 os.ftruncate(fd, probe.size)
                 segmap = SegmentMap(probe.size, done=done, min_split=self.options.min_split)
                 resumed = segmap.done_bytes
@@ -345,7 +351,7 @@ class Downloader:
                     log.info("%s: %s; using one connection", mask_url(self.url), exc)
                     hasher, resumed = None, 0
             if hasher is None:
-                os.ftruncate(fd, 0)
+                _empty(fd)
                 written = [0]
                 hasher = self._hasher(part, lambda: written[0])
                 size = self._single(fd, probe, written)
@@ -479,7 +485,13 @@ class Downloader:
 
     def _checkpoint_loop(self, fd: int, ctl: Path, state: resume.ResumeState, segmap: SegmentMap,
                          stop: threading.Event) -> None:
+        started, done_at_start = time.monotonic(), segmap.done_bytes
         while not stop.wait(CHECKPOINT_INTERVAL):
+            fetched = segmap.done_bytes - done_at_start
+            if fetched > 0:
+                rate = fetched / (time.monotonic() - started)
+                if (state.size - segmap.done_bytes) / rate < NEAR_END:
+                    continue  # nearly done: a crash now would cost less than the fsync
             try:
                 self._checkpoint(fd, ctl, state, segmap, unless=stop)
             except OSError as exc:
@@ -623,7 +635,7 @@ class Downloader:
                 raise DownloadCancelled("cancelled")
             resp = None
             written[0] = 0
-            os.ftruncate(fd, 0)
+            _empty(fd)
             try:
                 resp = self._open(probe.final_url, {})
                 if resp.status_code in RETRY_STATUS:
@@ -758,6 +770,16 @@ class Downloader:
                 pass
 
 
+def settle_process() -> None:
+    """Call once, before downloading, in a process that exists to download (CLI, bot's child).
+
+    Everything imported by then lives as long as the process. Freezing it keeps Python's cyclic
+    garbage collector from walking those objects again and again: a collection holds the
+    interpreter lock and so pauses every worker (1 GiB over loopback: 1.7 s → 1.4 s).
+    """
+    gc.freeze()
+
+
 def _network_reason(exc: BaseException) -> str:
     text = str(exc).lower()
     if isinstance(exc, (requests.Timeout, socket.timeout, TimeoutError)) or "timed out" in text:
@@ -767,6 +789,17 @@ def _network_reason(exc: BaseException) -> str:
     if isinstance(exc, requests.ConnectionError) and "refused" in text:
         return "connection refused"
     return "connection failed"
+
+
+def _empty(fd: int) -> None:
+    """Truncate to zero bytes, but only a file that has some.
+
+    ext4 (``auto_da_alloc``) treats a file truncated to zero as "being replaced" and writes all of
+    its data out when it is next closed; for a fresh 1 GiB download that cost 0.3 s at close and a
+    second more in a stalled journal. A new ``.part`` file is empty already.
+    """
+    if os.fstat(fd).st_size:
+        os.ftruncate(fd, 0)
 
 
 def _close_after(threads: list[threading.Thread], fd: int) -> None:

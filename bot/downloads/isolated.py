@@ -27,7 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from bot.downloads import errors
-from bot.downloads.engine import Downloader, DownloadOptions, DownloadResult, ProbeResult
+from bot.downloads.engine import (
+    Downloader,
+    DownloadOptions,
+    DownloadResult,
+    ProbeResult,
+    settle_process,
+)
 from bot.downloads.progress import Progress
 
 CHILD_NICENESS = 10
@@ -68,6 +74,7 @@ def _child(conn: Connection, url: str, dest_dir: str, options: DownloadOptions, 
 
     downloader = Downloader(url, Path(dest_dir), options, name=name,
                             on_progress=lambda p: send(("progress", p)))
+    settle_process()
 
     def listen() -> None:
         try:

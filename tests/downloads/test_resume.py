@@ -69,7 +69,7 @@ def cancel_midway(url, dest, opts, **kw) -> Downloader:
 
 def test_cancel_then_resume_fetches_only_missing_bytes(origin, options, tmp_path):
     data = payload(3 * MB)
-    origin.add_file("/r.bin", data, rate=250_000)
+    origin.add_file("/r.bin", data, rate=100_000)  # slow enough to be checkpointed (NEAR_END)
     d = cancel_midway(origin.url("/r.bin"), tmp_path, options())
     state = recorded(tmp_path / "r.bin.part.json")
     done_bytes = sum(b - a + 1 for a, b in state["done"])
@@ -88,7 +88,7 @@ def test_cancel_then_resume_fetches_only_missing_bytes(origin, options, tmp_path
 
 def test_given_name_is_reused_not_numbered(origin, options, tmp_path):
     data = payload(2 * MB)
-    origin.add_file("/x", data, rate=150_000)
+    origin.add_file("/x", data, rate=60_000)
     cancel_midway(origin.url("/x"), tmp_path, options(), name="My File.bin")
     assert (tmp_path / "My File.bin.part").exists()
     origin.add_file("/x", data)
@@ -99,7 +99,7 @@ def test_given_name_is_reused_not_numbered(origin, options, tmp_path):
 
 def test_etag_changed_between_runs_starts_over(origin, options, tmp_path):
     old, new = payload(2 * MB), payload(2 * MB)
-    origin.add_file("/e.bin", old, rate=150_000)
+    origin.add_file("/e.bin", old, rate=60_000)
     cancel_midway(origin.url("/e.bin"), tmp_path, options())
     origin.add_file("/e.bin", new)
     notices = []
@@ -119,7 +119,7 @@ def _cli(url: str, out: Path) -> subprocess.Popen:
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
 def test_killed_process_resumes_with_the_same_command(origin, tmp_path, monkeypatch, capsys, sig):
     data = payload(4 * MB)
-    origin.add_file("/k.bin", data, rate=400_000)
+    origin.add_file("/k.bin", data, rate=100_000)
     proc = _cli(origin.url("/k.bin"), tmp_path)
     ctl = tmp_path / "k.bin.part.json"
     try:
@@ -152,3 +152,30 @@ def test_killed_process_resumes_with_the_same_command(origin, tmp_path, monkeypa
     assert not any(overlaps(h.range, state["done"]) for h in ranged)
     # Only what was missing (+ a little: a stolen range's connection is cut mid-flight).
     assert origin.bytes_sent("/k.bin") <= len(data) - done_bytes + 1 + 4 * MB // 4
+
+
+def test_no_checkpoint_when_the_rest_arrives_within_seconds(origin, options, tmp_path):
+    """A download about to end is not made to fsync: a crash would cost less than the sync."""
+    data = payload(2 * MB)
+    origin.add_file("/n.bin", data, rate=300_000)  # 4 connections: about 1.7 s in all
+    ctl = tmp_path / "n.bin.part.json"
+    seen = []
+    done = threading.Event()
+
+    def watch():
+        while not done.is_set():
+            seen.append(ctl.exists())
+            time.sleep(0.01)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        started = time.monotonic()
+        result = Downloader(origin.url("/n.bin"), dest_dir=tmp_path, options=options()).run()
+        took = time.monotonic() - started
+    finally:
+        done.set()
+        watcher.join()
+    assert sha(result.path.read_bytes()) == sha(data)
+    assert took > 1.2, "too fast to have reached a checkpoint time; the test proves nothing"
+    assert len(seen) > 50 and not any(seen)
