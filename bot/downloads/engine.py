@@ -11,11 +11,13 @@ it the same way::
 How the bytes move: each worker thread asks the :class:`~bot.downloads.segments.SegmentMap` for
 a range, requests exactly that range, checks the response (status, ``Content-Range``, total,
 validator, encoding) and ``os.pwrite``\\ s each chunk at its offset in one ``NAME.part`` file.
-A worker that finishes steals the upper half of the largest range still in flight. A server that
-ignores ranges, compresses anyway or gives no length gets one plain stream instead. Retries follow
-one :class:`urllib3.util.Retry` policy per range. The main thread only supervises: it starts
-workers, writes the resume record at most once a second, and stops everything on failure or
-cancel by shutting down the sockets (so even a stalled read ends at once).
+A worker that finishes steals the upper half of the largest range still in flight. The number of
+connections grows from 2 towards the maximum only while each is slow (:mod:`~bot.downloads.ramp`).
+A server that ignores ranges, compresses anyway or gives no length gets one plain stream instead.
+Retries follow one :class:`urllib3.util.Retry` policy per range. The main thread only
+supervises: it starts workers, writes the resume record at most once a second (not when the rest
+is seconds away), and stops everything on failure or cancel by shutting down the sockets (so even
+a stalled read ends at once).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from bot.downloads.errors import DownloadCancelled, DownloadError, DownloadRefus
 from bot.downloads.hashing import PrefixHasher, parse_checksum
 from bot.downloads.netguard import check_url_syntax, mask_url
 from bot.downloads.progress import Progress, ProgressMeter
+from bot.downloads.ramp import ConnectionRamp
 from bot.downloads.segments import Segment, SegmentMap
 from bot.downloads.transport import make_session
 from bot.humanize import human_size
@@ -201,7 +204,8 @@ class Downloader:
         self._keep_partial = False
         self._failure: BaseException | None = None
         self._responses: set[requests.Response] = set()
-        self._conn_limit = self.connections
+        self._ramp = ConnectionRamp(self.connections)
+        self._conn_limit = self._ramp.limit  # raised by the ramp, lowered by 429/503
         self._workers: list[threading.Thread] = []
         self._notices: list[str] = []
 
@@ -469,19 +473,27 @@ class Downloader:
                     return
             elif segmap.complete:
                 return
-            elif segmap.has_pending() and len(alive) < self._conn_limit:
-                for _ in range(self._conn_limit - len(alive)):
-                    t = threading.Thread(target=self._worker, args=(fd, segmap, probe, meter),
-                                         name="download-worker", daemon=True)
-                    t.start()
-                    self._workers.append(t)
-                continue
-            elif not alive and not segmap.has_pending():
-                return
+            else:
+                self._ramp_up(segmap, segmap.active_count())
+                if segmap.has_pending() and len(alive) < self._conn_limit:
+                    for _ in range(self._conn_limit - len(alive)):
+                        t = threading.Thread(target=self._worker, args=(fd, segmap, probe, meter),
+                                             name="download-worker", daemon=True)
+                        t.start()
+                        self._workers.append(t)
+                    continue
+                if not alive and not segmap.has_pending():
+                    return
             if alive:
                 alive[0].join(SUPERVISE_INTERVAL)
             else:
                 time.sleep(SUPERVISE_INTERVAL)
+
+    def _ramp_up(self, segmap: SegmentMap, active: int) -> None:
+        """Let the ramp raise the connection limit (unless the server asked for fewer)."""
+        with self._lock:
+            if not self._ramp.held:
+                self._conn_limit = self._ramp.update(time.monotonic(), segmap.done_bytes, active)
 
     def _checkpoint_loop(self, fd: int, ctl: Path, state: resume.ResumeState, segmap: SegmentMap,
                          stop: threading.Event) -> None:
@@ -720,6 +732,7 @@ class Downloader:
         status = getattr(exc.response, "status_code", None)
         if status in (429, 503):
             with self._lock:  # the host is overloaded: fewer connections from now on
+                self._ramp.hold()
                 self._conn_limit = max(1, self._conn_limit - 1)
         try:
             retry = retry.increment(method="GET", url=self.url, response=raw,
