@@ -33,6 +33,9 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_TOKEN = "123456789:SANDBOX-token-not-a-real-one_ABCDEFGH"
+# The placeholder senders Telegram puts in ``from`` for messages written as a chat.
+ANONYMOUS_ADMIN = {"id": 1087968824, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"}
+CHANNEL_POSTER = {"id": 136817688, "is_bot": True, "first_name": "Channel", "username": "Channel_Bot"}
 _URL = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
 _JSON_FIELDS = {
     "reply_markup",
@@ -220,13 +223,22 @@ class BotApiEmulator:
         with self._cond:
             self._members[(chat_id, user_id)] = status
 
-    def send_text(self, chat_id: int, user_id: int, text: str, *, reply_to: int | None = None) -> Message:
-        """``user_id`` writes ``text`` in ``chat_id`` (positive: private, negative: a group)."""
+    def send_text(self, chat_id: int, user_id: int, text: str, *, reply_to: int | None = None,
+                  as_chat: int | None = None) -> Message:
+        """``user_id`` writes ``text`` in ``chat_id`` (positive: private, negative: a group).
+
+        ``as_chat`` sends it the way Telegram shows a message written as a chat: an anonymous
+        admin writing as the group itself (``as_chat == chat_id``) or a linked channel's post —
+        ``from`` is Telegram's shared placeholder bot, the real sender is in ``sender_chat``.
+        """
         with self._cond:
-            sender = self.user(user_id)
+            sender = self.user(user_id) if as_chat is None else (
+                ANONYMOUS_ADMIN if as_chat == chat_id else CHANNEL_POSTER)
             message = self._new_message(chat_id, user_id, text, reply_to=reply_to)
             raw = self._message_dict(message)
             raw["from"] = sender
+            if as_chat is not None:
+                raw["sender_chat"] = self._chat(as_chat)
             return self._deliver_user_text(message, raw, "message")
 
     def edit_text(self, message: Message, text: str) -> Message:
@@ -537,6 +549,9 @@ class BotApiEmulator:
             raise ApiError(400, "Bad Request: message text is empty")
         if len(text) > 4096:
             raise ApiError(400, "Bad Request: message is too long")
+        for entity in p.get("entities") or []:  # only a user can be mentioned by id, not a chat
+            if entity.get("type") == "text_mention" and int((entity.get("user") or {}).get("id", 0)) <= 0:
+                raise ApiError(400, "Bad Request: USER_ID_INVALID")
         return self._message_dict(self._bot_message(chat_id, text, p))
 
     def _find(self, p: dict) -> Message:

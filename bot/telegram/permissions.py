@@ -19,6 +19,18 @@ from bot.config import Settings
 log = logging.getLogger(__name__)
 
 
+def sender_id(update: Update) -> int:
+    """Whose downloads, quota, reminders and time zone these are: the sender's id.
+
+    Telegram sends every anonymous group admin's message "from" one shared bot user
+    (GroupAnonymousBot), and posts of a linked channel from another, naming the real sender in
+    ``sender_chat``. PTB's ``effective_sender`` is that chat for them; keyed by the shared user id
+    instead, the anonymous admins of every group would share one quota and one set of items.
+    """
+    sender = update.effective_sender
+    return sender.id if sender is not None else 0
+
+
 def is_allowed(settings: Settings, user_id: int | None, chat_id: int | None) -> bool:
     """True when the user, or the chat they write in, is in ALLOWED_USERS, or they are an admin."""
     if user_id is not None and (user_id in settings.allowed_users or user_id in settings.admin_users):
@@ -46,13 +58,17 @@ async def is_chat_admin(context: ContextTypes.DEFAULT_TYPE, chat: Chat | None, u
 async def can_manage(update: Update, context: ContextTypes.DEFAULT_TYPE, owner_user_id: int) -> bool:
     """May the person behind ``update`` manage an item owned by ``owner_user_id``?
 
-    Yes for the owner, for ADMIN_USERS, and for an administrator of the group it lives in.
+    Yes for the owner, for ADMIN_USERS, and for an administrator of the group it lives in,
+    including one who writes anonymously (as the group itself).
     """
+    sender, chat = update.effective_sender, update.effective_chat
+    if sender is not None and sender.id == owner_user_id:
+        return True
+    if isinstance(sender, Chat) and chat is not None and sender.id == chat.id:
+        return True  # only the group's administrators can write as the group
     user = update.effective_user
     if user is None:
         return False
-    if user.id == owner_user_id:
-        return True
     settings = context.application.bot_data["services"].settings
     if is_bot_admin(settings, user.id):
         return True

@@ -59,11 +59,16 @@ def refusal(user_id: int | None, chat_id: int | None, private: bool) -> str:
     )
 
 
-def display_name(user) -> str:
-    """How a person is named in messages: ``@username``, else their first name."""
-    if user is None:
+def display_name(sender) -> str:
+    """How a sender is named in messages: ``@username``, else a first name or a chat's title.
+
+    ``sender`` is a User, or a Chat for an anonymous group admin or a channel (``effective_sender``).
+    """
+    if sender is None:
         return "someone"
-    return f"@{user.username}" if user.username else user.first_name
+    if sender.username:
+        return f"@{sender.username}"
+    return getattr(sender, "first_name", None) or getattr(sender, "title", None) or "someone"
 
 
 def internal_error(reference: str) -> str:

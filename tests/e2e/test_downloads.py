@@ -156,6 +156,32 @@ def test_in_group_a_member_may_not_cancel_but_a_group_admin_may(emulator, make_b
     assert "cancelled by @user43" in wait_text(emulator, status, "🚫")
 
 
+def test_anonymous_admins_are_told_apart_by_their_group(emulator, make_bot, origin) -> None:
+    """Telegram sends every anonymous admin's message from one shared user; the group tells them apart."""
+    group2, channel = GROUP - 1, GROUP - 2
+    make_bot(daily_quota_mb="1", allowed_users=f"{USER},{OTHER},{GROUP},{group2}")
+    origin.add_file("/part.bin", payload(700_000, seed=20))
+    for group in (GROUP, group2):  # 0.7 MB each: one shared 1 MB quota would refuse the second
+        sent = emulator.send_text(group, OTHER, f"/download@{emulator.bot_username} {origin.url('/part.bin')}",
+                                  as_chat=group)
+        document_for(emulator, group, sent)
+        assert "@GroupAnonymousBot" not in (status_for(emulator, group, sent).text or "")
+
+    origin.add_file("/long.bin", payload(900_000), ranges=False, rate=30_000)  # within USER's quota
+    sent = emulator.send_text(GROUP, USER, f"/download@{emulator.bot_username} {origin.url('/long.bin')}")
+    status = status_for(emulator, GROUP, sent)
+    wait_text(emulator, status, "⬇️")
+    ref = "d3"
+    by_channel = emulator.send_text(GROUP, OTHER, f"/cancel@{emulator.bot_username} {ref}", as_chat=channel)
+    assert emulator.wait_reply(GROUP, by_channel).text.startswith(f"Only @user42 or an admin can cancel {ref}")
+    by_other_group = emulator.send_text(group2, OTHER, f"/cancel@{emulator.bot_username} {ref}", as_chat=group2)
+    assert emulator.wait_reply(group2, by_other_group).text == f"There is no download {ref} in this chat."
+    assert "⬇️" in emulator.get_message(GROUP, status.message_id).text  # still running
+    by_admin = emulator.send_text(GROUP, OTHER, f"/cancel@{emulator.bot_username} {ref}", as_chat=GROUP)
+    assert emulator.wait_reply(GROUP, by_admin).text == f"Cancelling {ref}."
+    assert f"cancelled by Group {GROUP}" in wait_text(emulator, status, "🚫")
+
+
 def test_queue_holds_the_third_download_until_one_finishes(emulator, make_bot, origin) -> None:
     make_bot()  # defaults: 2 at once per user
     files = {"/a.bin": payload(250_000, 4), "/b.bin": payload(1_500_000, 5), "/c.bin": payload(100_000, 6)}

@@ -97,6 +97,20 @@ def test_group_ring_mentions_creator_and_snooze_button(emulator: BotApiEmulator,
     assert ref in listing.text and "pizza" in listing.text
 
 
+def test_anonymous_admin_timer_rings_for_the_group(emulator: BotApiEmulator, bot: BotProcess) -> None:
+    """Written as the group (anonymous admin): owned by the group, named by its title, no mention by id."""
+    command = emulator.send_text(GROUP, OTHER, "/timer 1 tea", as_chat=GROUP)
+    ring = _wait_rings(emulator, GROUP, command)[0]
+    assert f"Group {GROUP}" in ring.text and "tea" in ring.text and "GroupAnonymousBot" not in ring.text
+
+    command = emulator.send_text(GROUP, OTHER, "/timer 1h standup", as_chat=GROUP)
+    ref = _ref(emulator.wait_reply(GROUP, command).text)
+    refused = emulator.send_text(GROUP, USER, f"/cancel {ref}")
+    assert f"Only Group {GROUP}" in emulator.wait_reply(GROUP, refused).text
+    allowed = emulator.send_text(GROUP, USER, f"/cancel {ref}", as_chat=GROUP)  # any of its admins
+    assert f"Cancelled {ref}" in emulator.wait_reply(GROUP, allowed).text
+
+
 def test_timer_due_during_kill_9_rings_late_after_restart(emulator: BotApiEmulator, bot: BotProcess) -> None:
     command = emulator.send_text(USER, USER, "/timer 2 oven")
     emulator.wait_reply(USER, command)

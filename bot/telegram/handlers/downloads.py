@@ -27,7 +27,7 @@ from bot.humanize import human_size
 from bot.telegram import download_status as render
 from bot.telegram.download_notifier import DownloadNotifier
 from bot.telegram.handlers.cancel import add_canceller
-from bot.telegram.permissions import can_manage, is_bot_admin
+from bot.telegram.permissions import can_manage, is_bot_admin, sender_id
 from bot.telegram.services import Services, services_of
 from bot.telegram.texts import display_name
 
@@ -116,18 +116,18 @@ async def start_download(update: Update, context: ContextTypes.DEFAULT_TYPE, url
     status = await message.reply_text(render.checking(url), do_quote=True)  # which link is which
     try:
         job = await asyncio.to_thread(
-            service.submit, chat_id=message.chat_id, user_id=update.effective_user.id, user_name=display_name(update.effective_user),
+            service.submit, chat_id=message.chat_id, user_id=sender_id(update), user_name=display_name(update.effective_sender),
             url=url, name=name, request_message_id=message.message_id, status_message_id=status.message_id,
         )
     except Refused as exc:
         await status.edit_text(f"❌ Not started: {exc}.")
         return
-    log.info("download d%s requested by %s in chat %s", job.id, update.effective_user.id, message.chat_id)
+    log.info("download d%s requested by %s in chat %s", job.id, sender_id(update), message.chat_id)
 
 
 async def list_downloads(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     service = _service(context)
-    user_id = update.effective_user.id
+    user_id = sender_id(update)
     chat = update.effective_chat
     # What was fetched in one chat is nobody's business in another: a group sees its own
     # downloads; a bot admin sees everyone's only in a private chat with the bot.
@@ -153,7 +153,7 @@ async def _cancel(update: Update, context: ContextTypes.DEFAULT_TYPE, job_id: in
         return f"There is no download d{job_id} in this chat."
     if not await can_manage(update, context, job.user_id):
         return f"Only {job.user_name or 'the person who started it'} or an admin can cancel d{job_id}."
-    if not await asyncio.to_thread(service.cancel, job_id, display_name(update.effective_user)):
+    if not await asyncio.to_thread(service.cancel, job_id, display_name(update.effective_sender)):
         return f"d{job_id} has already finished."
     return f"Cancelling d{job_id}."
 

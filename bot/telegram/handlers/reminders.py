@@ -35,7 +35,7 @@ from bot.reminders.recurrence import Recurrence
 from bot.reminders.service import Limits, Owner, ReminderService, describe_late
 from bot.reminders.store import TIMER, Reminder
 from bot.telegram.handlers.cancel import add_canceller
-from bot.telegram.permissions import can_manage
+from bot.telegram.permissions import can_manage, sender_id
 from bot.telegram.services import Services, services_of
 from bot.telegram.texts import display_name
 
@@ -53,8 +53,8 @@ def _service(context: ContextTypes.DEFAULT_TYPE) -> ReminderService:
 
 
 def _owner(update: Update) -> Owner:
-    chat, user, message = update.effective_chat, update.effective_user, update.effective_message
-    return Owner(chat_id=chat.id, user_id=user.id if user else 0, user_name=display_name(user),
+    chat, message = update.effective_chat, update.effective_message
+    return Owner(chat_id=chat.id, user_id=sender_id(update), user_name=display_name(update.effective_sender),
                  chat_type=chat.type, reply_to=message.message_id if message else None)
 
 
@@ -166,7 +166,7 @@ class Chat:
     @staticmethod
     def _mention(text: str, row: Reminder) -> tuple[str, list[MessageEntity]]:
         name = row.user_name or "you"
-        if name.startswith("@"):
+        if name.startswith("@") or row.user_id <= 0:  # a chat (anonymous admin) cannot be mentioned
             return f"{text}{name} ", []
         offset = len(text.encode("utf-16-le")) // 2
         entity = MessageEntity(MessageEntity.TEXT_MENTION, offset, len(name.encode("utf-16-le")) // 2,
@@ -278,7 +278,7 @@ async def remind_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 async def list_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chat = update.effective_chat
     group = chat.type != ChatType.PRIVATE
-    rows = _service(context).pending_in_chat(chat.id, None if group else update.effective_user.id)
+    rows = _service(context).pending_in_chat(chat.id, None if group else sender_id(update))
     if not rows:
         await update.effective_message.reply_text("Nothing pending here. Start one: /timer 5m tea or /remind in 1h stretch")
         return
@@ -298,12 +298,12 @@ async def tz_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     message, service = update.effective_message, _service(context)
     args = _args(update, context)
     if not args:
-        zone = service.zone_of(update.effective_user.id)
+        zone = service.zone_of(sender_id(update))
         now = datetime.now(zone)
         await message.reply_text(f"Your time zone is {zone.key} (now {now:%H:%M}). Change it: /tz Europe/Berlin")
         return
     try:
-        zone = service.set_zone(update.effective_user.id, args)
+        zone = service.set_zone(sender_id(update), args)
     except ReminderInputError as exc:
         await message.reply_text(str(exc))
         return
