@@ -788,7 +788,7 @@ def settle_process() -> None:
 
     Everything imported by then lives as long as the process. Freezing it keeps Python's cyclic
     garbage collector from walking those objects again and again: a collection holds the
-    interpreter lock and so pauses every worker (1 GiB over loopback: 1.7 s → 1.4 s).
+    interpreter lock and so pauses every worker (1 GiB over loopback: 1.7 s → 1.4 s median).
     """
     gc.freeze()
 
