@@ -42,7 +42,13 @@ from urllib3.util.retry import Retry
 
 from bot.downloads import naming, resume
 from bot.downloads.body import MAX_READ, BodyReader
-from bot.downloads.errors import DownloadCancelled, DownloadError, DownloadRefused, FileChanged
+from bot.downloads.errors import (
+    DownloadCancelled,
+    DownloadError,
+    DownloadRefused,
+    FileChanged,
+    TooLarge,
+)
 from bot.downloads.hashing import PrefixHasher, parse_checksum
 from bot.downloads.netguard import check_url_syntax, mask_url
 from bot.downloads.progress import Progress, ProgressMeter
@@ -665,7 +671,7 @@ class Downloader:
                     if self._cancelled:
                         raise DownloadCancelled("cancelled")
                     if max_bytes is not None and written[0] + len(data) > max_bytes:
-                        raise DownloadRefused(f"file is over the {human_size(max_bytes)} limit")
+                        raise TooLarge(f"file is over the {human_size(max_bytes)} limit")
                     os.pwrite(fd, data, written[0])
                     written[0] += len(data)
                     meter.tick(written[0], 1)

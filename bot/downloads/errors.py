@@ -15,6 +15,10 @@ class DownloadRefused(DownloadError):
     """Refused before any byte was fetched: bad URL, private address, too large, no disk space."""
 
 
+class TooLarge(DownloadRefused):
+    """A body of unknown size grew past the limit it was given (``DownloadOptions.max_bytes``)."""
+
+
 class DownloadCancelled(DownloadError):
     """Stopped by :meth:`Downloader.cancel`; the partial file is kept only when asked."""
 

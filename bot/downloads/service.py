@@ -277,25 +277,34 @@ class DownloadService:
             self.registry.finish(job_id)
             self._pump()
 
-    def _options(self, job: DownloadJob | None = None):
+    def _options(self, max_bytes: int | None = None):
         from bot.downloads.engine import DownloadOptions
 
         options = DownloadOptions.from_settings(self.settings)
-        if job is not None and job.size is None and job.name is not None:
-            # Unknown size: nothing was checked up front, so the engine stops the stream at what
-            # this user's quota and the disk (above the reserve) can still take.
-            options.max_bytes = self._budget(job)
+        if max_bytes is not None:
+            options.max_bytes = max_bytes
         return options
 
-    def _budget(self, job: DownloadJob) -> int:
-        budget = self.settings.max_file_mb * MB
+    def _budget(self, job: DownloadJob) -> tuple[int, str]:
+        """For a file of unknown size: the bytes it may still grow to, and what to say if it does.
+
+        Nothing was checked up front, so the engine stops the stream at what MAX_FILE_MB, this
+        user's quota and the disk (above the reserve) can still take; the smallest one says why.
+        """
+        max_file = self.settings.max_file_mb * MB
+        limits = [(max_file, f"the file is over the {human_size(max_file)} limit (MAX_FILE_MB)")]
         quota = self.settings.daily_quota_mb * MB
         if quota:
-            budget = min(budget, max(0, quota - self.bytes_today(job.user_id)))
+            used = self.bytes_today(job.user_id)
+            limits.append((max(0, quota - used), f"it would exceed your daily quota of {human_size(quota)} "
+                                                 f"({human_size(used)} used today)"))
         free = shutil.disk_usage(self.root).free - self.settings.disk_reserve_mb * MB - self._pending_bytes()
-        return max(1, min(budget, free))
+        limits.append((free, f"not enough disk space: {human_size(max(0, free))} is free above the reserve"))
+        size, reason = min(limits, key=lambda limit: limit[0])
+        return max(1, size), reason
 
-    def _downloader(self, job: DownloadJob, on_progress=None, isolated: bool = False):
+    def _downloader(self, job: DownloadJob, on_progress=None, isolated: bool = False,
+                    max_bytes: int | None = None):
         """The engine for ``job``: in this process for the probe, in a child process for the bytes."""
         from bot.downloads.engine import Downloader
         from bot.downloads.isolated import IsolatedDownloader
@@ -303,7 +312,7 @@ class DownloadService:
         folder = self.root / job.folder
         folder.mkdir(parents=True, exist_ok=True)
         kind = IsolatedDownloader if isolated else Downloader
-        return kind(job.url, dest_dir=folder, options=self._options(job), on_progress=on_progress,
+        return kind(job.url, dest_dir=folder, options=self._options(max_bytes), on_progress=on_progress,
                     name=job.name or job.requested_name)
 
     def _probe(self, job_id: int) -> None:
@@ -380,6 +389,7 @@ class DownloadService:
 
     def _run(self, job_id: int) -> None:
         from bot.downloads.engine import DownloadCancelled, DownloadError
+        from bot.downloads.errors import TooLarge
 
         running = self.registry.running(job_id)
         job = self.get(job_id)
@@ -389,7 +399,9 @@ class DownloadService:
             self.registry.finish(job_id)
             return
         self._update(job_id, state=JobState.RUNNING, started_at=job.started_at or time.time())
-        downloader = self._downloader(job, on_progress=lambda p: self._on_progress(job_id, p), isolated=True)
+        budget = self._budget(job) if job.size is None else None
+        downloader = self._downloader(job, on_progress=lambda p: self._on_progress(job_id, p), isolated=True,
+                                      max_bytes=budget[0] if budget else None)
         running.downloader = downloader
         if running.cancelled_by:  # cancelled between being taken and getting a downloader
             downloader.cancel(keep_partial=False)
@@ -405,9 +417,10 @@ class DownloadService:
                 self._remove_folder(job)
                 self._emit("cancelled", job_id, reason=by)
         except DownloadError as exc:
-            self._finish(job_id, JobState.FAILED, error=str(exc))
+            reason = budget[1] if budget and isinstance(exc, TooLarge) else str(exc)
+            self._finish(job_id, JobState.FAILED, error=reason)
             self._remove_folder(job)
-            self._emit("failed", job_id, reason=str(exc))
+            self._emit("failed", job_id, reason=reason)
         else:
             self._update(job_id, name=result.path.name, size=result.size, done_bytes=result.size,
                          sha256=result.sha256, elapsed=result.elapsed)

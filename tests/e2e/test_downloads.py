@@ -374,9 +374,9 @@ def test_downloads_list_stays_in_its_chat(emulator, make_bot, origin) -> None:
 
 def test_unknown_size_is_stopped_at_the_daily_quota(emulator, make_bot, origin) -> None:
     bot = make_bot(daily_quota_mb="1")
-    origin.add_file("/stream.bin", payload(1_600_000, seed=18), length=False)  # no Content-Length
+    origin.add_file("/stream.bin", payload(1_600_000, seed=18), ranges=False, length=False)  # size unknown
     sent = emulator.send_text(USER, USER, f"/download {origin.url('/stream.bin')}")
     refusal = wait_text(emulator, status_for(emulator, USER, sent), "❌", timeout=60)
-    assert "1.0 MB" in refusal
+    assert "it would exceed your daily quota of 1.0 MB (0 B used today)" in refusal
     assert not [m for m in emulator.bot_messages(USER) if m.document]
     assert not [p for p in (bot.data_dir / "downloads").rglob("*") if p.is_file()]
