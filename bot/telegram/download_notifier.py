@@ -176,7 +176,8 @@ class DownloadNotifier:
             if job.request_message_id else None
         size = path.stat().st_size
         if size <= service.max_upload:
-            action = asyncio.get_running_loop().create_task(self._upload_action(job.chat_id))
+            await self._show_uploading(job.chat_id)  # before the upload, so it never races it
+            action = asyncio.get_running_loop().create_task(self._keep_showing_uploading(job.chat_id))
             try:
                 with path.open("rb") as fh:
                     await self.app.bot.send_document(
@@ -208,14 +209,18 @@ class DownloadNotifier:
         service.mark_delivered(job.id)
         self._edit(job, render.done(job, sent=False), None)
 
-    async def _upload_action(self, chat_id: int) -> None:
+    async def _show_uploading(self, chat_id: int) -> None:
+        try:
+            await self.app.bot.send_chat_action(chat_id, ChatAction.UPLOAD_DOCUMENT)
+        except TelegramError:
+            pass  # only a courtesy
+
+    async def _keep_showing_uploading(self, chat_id: int) -> None:
+        """Telegram shows a chat action for about 5 s: repeat it while a long upload runs."""
         try:
             while True:
-                try:
-                    await self.app.bot.send_chat_action(chat_id, ChatAction.UPLOAD_DOCUMENT)
-                except TelegramError:
-                    pass
                 await asyncio.sleep(CHAT_ACTION_EVERY)
+                await self._show_uploading(chat_id)
         except asyncio.CancelledError:
             pass
 
