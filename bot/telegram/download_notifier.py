@@ -116,6 +116,8 @@ class DownloadNotifier:
         return existing
 
     def _dispatch(self, event: Event) -> None:
+        if self.loop is None:  # closed after this call was scheduled
+            return
         job = event.job
         max_upload = self.service.max_upload
         if event.kind == "progress":
@@ -225,6 +227,9 @@ class DownloadNotifier:
             pass
 
     async def close(self) -> None:
+        """Stop showing progress. Downloads report until the service has paused them; from now on
+        those reports are dropped, or each would start a ticker that the closing loop destroys."""
+        self.loop = None
         tasks = [*self._tickers.values(), *self._tasks]
         self._tickers.clear()
         for task in tasks:
