@@ -51,12 +51,16 @@ def help_text(available: set[str] | None = None) -> str:
 
 
 def refusal(user_id: int | None, chat_id: int | None, private: bool) -> str:
-    """Why a stranger is turned away, with the ids the owner needs to let them in."""
-    where = "" if private else f" and this chat's id is {chat_id}"
-    return (
-        f"Sorry, this bot is private. Your user id is {user_id}{where}. "
-        "Ask the bot's owner to add it to ALLOWED_USERS."
-    )
+    """Why a stranger is turned away, with the ids the owner needs to let them in.
+
+    ``user_id`` is None for someone writing as a chat (an anonymous admin): only the chat's id
+    means anything then.
+    """
+    if user_id is None:
+        ids = f"This chat's id is {chat_id}"
+    else:
+        ids = f"Your user id is {user_id}" + ("" if private else f" and this chat's id is {chat_id}")
+    return f"Sorry, this bot is private. {ids}. Ask the bot's owner to add it to ALLOWED_USERS."
 
 
 def display_name(sender) -> str:

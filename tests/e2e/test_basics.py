@@ -56,6 +56,13 @@ def test_stranger_in_unlisted_group_gets_both_ids(emulator: BotApiEmulator, bot:
     assert str(STRANGER) in reply.text and "-555" in reply.text
 
 
+def test_anonymous_admin_in_unlisted_group_gets_the_chat_id_only(emulator: BotApiEmulator, bot: BotProcess) -> None:
+    sent = emulator.send_text(-556, STRANGER, "/help", as_chat=-556)
+    reply = emulator.wait_reply(-556, sent)
+    assert reply.text == ("Sorry, this bot is private. This chat's id is -556. "
+                          "Ask the bot's owner to add it to ALLOWED_USERS.")
+
+
 def test_unset_allowed_users_lets_nobody_in(emulator: BotApiEmulator, make_bot) -> None:
     make_bot(allowed_users="")
     sent = emulator.send_text(USER, USER, "/start")

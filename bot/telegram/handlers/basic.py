@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from telegram import Update
+from telegram import Chat, Update
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
@@ -55,7 +55,8 @@ async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if is_allowed(settings, user.id if user else None, chat.id if chat else None):
         return
     private = chat is not None and chat.type == chat.PRIVATE
-    text = texts.refusal(user.id if user else None, chat.id if chat else None, private)
+    as_chat = isinstance(update.effective_sender, Chat)  # an anonymous admin: the user id is a placeholder
+    text = texts.refusal(user.id if user and not as_chat else None, chat.id if chat else None, private)
     if update.callback_query:
         await update.callback_query.answer(text, show_alert=True)
     elif update.effective_message and (private or (update.effective_message.text or "").startswith("/")):
