@@ -296,14 +296,20 @@ def test_size_limit_and_daily_quota_refusals_say_which_and_by_how_much(emulator,
     assert "daily quota of 2.0 MB" in refusal
 
 
+def slow_download_under_way(emulator, origin, path: str, seed: int, fraction: float):
+    """A 2.4 MB download at 40 kB/s per connection, once ``fraction`` of it has moved."""
+    data = payload(2_400_000, seed=seed)
+    origin.add_file(path, data, rate=40_000)
+    sent = emulator.send_text(USER, USER, f"/download {origin.url(path)}")
+    status = status_for(emulator, USER, sent)
+    emulator.wait_for(lambda: origin.bytes_sent(path) >= len(data) * fraction, 60, f"{fraction:.0%} transferred")
+    wait_text(emulator, status, "%")
+    return data, sent, status
+
+
 def test_kill_9_mid_download_then_restart_delivers_the_right_bytes(emulator, make_bot, origin) -> None:
     bot = make_bot(progress_interval="1")
-    data = payload(2_400_000, seed=12)
-    origin.add_file("/movie.mkv", data, rate=40_000)
-    sent = emulator.send_text(USER, USER, f"/download {origin.url('/movie.mkv')}")
-    status = status_for(emulator, USER, sent)
-    emulator.wait_for(lambda: origin.bytes_sent("/movie.mkv") >= len(data) * 0.5, 60, "half transferred")
-    wait_text(emulator, status, "%")
+    data, sent, status = slow_download_under_way(emulator, origin, "/movie.mkv", seed=12, fraction=0.5)
     emulator.wait_for(lambda: list((bot.data_dir / "downloads").rglob("*.part")), 10, "a partial file")
     workers = children(bot.proc.pid)
     assert workers, "the download should run in a child process"
@@ -325,12 +331,7 @@ def test_kill_9_mid_download_then_restart_delivers_the_right_bytes(emulator, mak
 
 def test_sigterm_mid_download_pauses_cleanly_and_the_restart_resumes(emulator, make_bot, origin) -> None:
     bot = make_bot(progress_interval="1")
-    data = payload(2_400_000, seed=21)
-    origin.add_file("/talk.mp4", data, rate=40_000)
-    sent = emulator.send_text(USER, USER, f"/download {origin.url('/talk.mp4')}")
-    status = status_for(emulator, USER, sent)
-    emulator.wait_for(lambda: origin.bytes_sent("/talk.mp4") >= len(data) * 0.3, 60, "a third transferred")
-    wait_text(emulator, status, "%")
+    data, sent, _status = slow_download_under_way(emulator, origin, "/talk.mp4", seed=21, fraction=0.3)
     assert bot.terminate() < 10
     sent_before_restart = origin.bytes_sent("/talk.mp4")
     assert "paused for shutdown" in bot.output
