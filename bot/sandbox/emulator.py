@@ -383,6 +383,8 @@ class BotApiEmulator:
                                        else "Forbidden: bot was kicked from the group chat")
             if announce:
                 self._member_update(chat_id, user_id, "kicked")
+            else:
+                self._bot_status[chat_id] = "kicked"  # the update was missed; the state is real
 
     def add_bot(self, chat_id: int, user_id: int) -> None:
         """``user_id`` adds the bot back to group ``chat_id`` or (private) unblocks it."""

@@ -166,8 +166,9 @@ class Chat:
                 reply_parameters=ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None,
             )
 
-        if await chat_send(self.app, row.chat_id, send) is None:
-            return  # the chat is unreachable: the row was marked undeliverable, nothing to edit
+        sent = await chat_send(self.app, row.chat_id, send)
+        if sent is None or sent.chat_id != row.chat_id:
+            return  # unreachable (row paused), or upgraded: the old confirmation is not editable
         if row.kind == TIMER and row.status_message_id:
             label = f" “{row.label}”" if row.label else ""
             await self._edit(row.chat_id, row.status_message_id,
