@@ -9,7 +9,8 @@ gets 403 for every call. Without care, each ring of such a chat is lost, with a 
   transaction and remembers the pair, so that ``ALLOWED_USERS`` naming the old id keeps
   allowing the group (:meth:`ChatLifecycle.earlier_ids`);
 - :meth:`ChatLifecycle.mark_gone` stops trying the chat: its pending reminders become
-  ``undeliverable`` and its open downloads are cancelled and remembered;
+  ``undeliverable``, its open downloads are cancelled, and both are remembered (with any finished
+  file not handed over yet);
 - :meth:`ChatLifecycle.resume` puts them back once the bot can post there again.
 
 Rows are the truth; the in-memory maps are a cache read on every send (no database read per
@@ -187,12 +188,15 @@ class ChatLifecycle:
             for row in paused.reminders:
                 row.state = UNDELIVERABLE
             paused.downloads = list(session.scalars(select(DownloadJob).where(
-                DownloadJob.chat_id == chat_id, DownloadJob.state.in_(OPEN_JOB_STATES))).all())
+                DownloadJob.chat_id == chat_id,
+                DownloadJob.state.in_(OPEN_JOB_STATES)
+                | ((DownloadJob.state == JobState.DONE) & DownloadJob.delivered.is_(False)))).all())
             for job in paused.downloads:
                 session.merge(PausedDownload(job_id=job.id, chat_id=chat_id))
-        if self.cancel_download is not None:
+        if self.cancel_download is not None:  # a finished file waits for the resume to deliver it
             for job in paused.downloads:
-                self.cancel_download(job.id, "Errand (it could not post in this chat)")
+                if job.state != JobState.DONE:
+                    self.cancel_download(job.id, "Errand (it could not post in this chat)")
         return paused
 
     def _save_reason(self, chat_id: int, reason: GoneReason) -> None:

@@ -125,9 +125,10 @@ class ChatFaults:
         """The bot cannot post in ``chat_id``: one warning line, then pause what is there."""
         paused = self.lifecycle.mark_gone(chat_id, reason)
         if paused is not None:
-            log.warning("chat %s is unreachable (%s%s): paused %d timers/reminders, stopped %d downloads; "
-                        "they resume when the bot is back in the chat", chat_id, reason.value,
-                        f": {detail}" if detail else "", len(paused.reminders), len(paused.downloads))
+            why = f"403 {detail}" if reason is GoneReason.FORBIDDEN else f"{reason.value} {detail}".strip()
+            log.warning("chat %s is unreachable (%s): paused %d timers/reminders, stopped %d downloads; "
+                        "they can be resumed there once the bot is back", chat_id, why,
+                        len(paused.reminders), len(paused.downloads))
         return paused
 
     def is_gone(self, chat_id: int) -> bool:

@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
 from telegram.constants import ChatAction
-from telegram.error import BadRequest, RetryAfter, TelegramError
+from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application
 
 from bot.downloads.jobs import DownloadJob
@@ -63,6 +63,8 @@ class StatusMessage:
             except BadRequest as exc:
                 if "not modified" not in str(exc).lower():
                     log.warning("could not edit status of message %s: %s", self.message_id, exc)
+            except (ChatMigrated, Forbidden):
+                raise  # about the chat, not this edit: the notifier hands it to the chat faults
             except TelegramError as exc:
                 log.warning("could not edit status of message %s: %s", self.message_id, exc)
                 return
@@ -143,7 +145,17 @@ class DownloadNotifier:
     def _edit(self, job: DownloadJob, text: str, markup: InlineKeyboardMarkup | None) -> None:
         status = self.status(job)
         if status is not None and not self._chat_gone(status.chat_id):
-            self._spawn(status.show(self.app, text, markup))
+            self._spawn(self._show(status, text, markup))
+
+    async def _show(self, status: StatusMessage, text: str, markup: InlineKeyboardMarkup | None) -> None:
+        chat_id = status.chat_id
+        try:
+            await status.show(self.app, text, markup)
+        except (ChatMigrated, Forbidden) as exc:
+            if self._faults is not None:
+                self._faults.handle(chat_id, exc)
+            else:
+                log.warning("could not edit status of message %s: %s", status.message_id, exc)
 
     # ------------------------------------------------------------------ chats that change (#18)
     @property
@@ -192,8 +204,8 @@ class DownloadNotifier:
             while True:
                 progress = self._latest.get(job.id)
                 if progress is not None and not self._chat_gone(status.chat_id):
-                    await status.show(self.app, render.running(job, progress, self.service.max_upload),
-                                      cancel_markup(job.id))
+                    await self._show(status, render.running(job, progress, self.service.max_upload),
+                                     cancel_markup(job.id))
                 await asyncio.sleep(max(0.5, status.last_edit + status.interval - time.monotonic()))
         except asyncio.CancelledError:
             pass

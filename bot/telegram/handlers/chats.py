@@ -29,6 +29,7 @@ from telegram.ext import (
 )
 
 from bot.chats.lifecycle import ChatLifecycle, GoneReason, Paused
+from bot.downloads.jobs import JobState
 from bot.downloads.service import Refused
 from bot.telegram import download_status as render
 from bot.telegram.chat_faults import ChatFaults
@@ -154,7 +155,7 @@ async def resume_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     for job in taken.downloads:
         started += await _restart_download(services, context, job)
     by = display_name(update.effective_sender)
-    summary = f"▶️ Resumed by {by}: {len(reminders)} timers/reminders, {started} downloads started again."
+    summary = f"▶️ Resumed by {by}: timers/reminders: {len(reminders)}, downloads: {started}."
     await query.answer(summary)
     if query.message is not None:
         try:
@@ -165,10 +166,14 @@ async def resume_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 
 
 async def _restart_download(services: Services, context: ContextTypes.DEFAULT_TYPE, job) -> int:
-    """Start a stopped download again as a new job in its chat and topic; 1 when started."""
+    """Start a stopped download again as a new job in its chat and topic (or deliver a file that
+    finished while the chat was unreachable); 1 when done."""
     downloads = services.extras.get("downloads")
     if downloads is None:
         return 0
+    if job.state == JobState.DONE and not job.delivered:
+        await services.extras["download_notifier"].deliver(job)
+        return 1
     status = await context.bot.send_message(job.chat_id, render.checking(job.url),
                                             message_thread_id=job.thread_id)
     try:
@@ -208,3 +213,10 @@ async def chat_send(app: Application, chat_id: int, call):
     if faults is None:
         return await call(chat_id)
     return await faults.send(chat_id, call)
+
+
+def chat_fault(app: Application, chat_id: int, error: BaseException):
+    """:meth:`ChatFaults.handle` for an error already caught; None when not a chat fault (or the
+    chats feature is not registered)."""
+    faults = faults_of(app.bot_data["services"])
+    return None if faults is None else faults.handle(chat_id, error)

@@ -26,7 +26,7 @@ from telegram import (
     User,
 )
 from telegram.constants import ChatType
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
 
 from bot.reminders.duration import format_duration
@@ -35,7 +35,7 @@ from bot.reminders.recurrence import Recurrence
 from bot.reminders.service import Limits, Owner, ReminderService, describe_late
 from bot.reminders.store import TIMER, Reminder
 from bot.telegram.handlers.cancel import add_canceller
-from bot.telegram.handlers.chats import chat_send, paused_section
+from bot.telegram.handlers.chats import chat_fault, chat_send, paused_section
 from bot.telegram.permissions import can_manage, sender_id
 from bot.telegram.services import Services, services_of
 from bot.telegram.texts import display_name
@@ -189,6 +189,9 @@ class Chat:
             await self.app.bot.edit_message_text(text, chat_id, message_id, reply_markup=markup)
         except BadRequest as exc:
             if "not modified" not in str(exc).lower():
+                log.info("countdown edit in chat %s failed: %s", chat_id, exc)
+        except (ChatMigrated, Forbidden) as exc:  # about the chat: move its rows, or pause them
+            if chat_fault(self.app, chat_id, exc) is None:
                 log.info("countdown edit in chat %s failed: %s", chat_id, exc)
         except TelegramError as exc:
             log.info("countdown edit in chat %s failed: %s", chat_id, exc)
