@@ -93,14 +93,16 @@ def test_mark_gone_pauses_pending_reminders_and_stops_open_downloads_once(sessio
                                 reminder(sessions, OLD, state=CANCELLED))
     elsewhere = reminder(sessions, OTHER)
     queued, running = job(sessions, OLD), job(sessions, OLD, JobState.RUNNING)
-    finished = job(sessions, OLD, JobState.DONE)
+    finished = job(sessions, OLD, JobState.DONE, delivered=True)
+    waiting = job(sessions, OLD, JobState.DONE, delivered=False)  # finished, not sent yet
     stopped: list[int] = []
     lifecycle = ChatLifecycle(sessions, cancel_download=lambda job_id, by: stopped.append(job_id) or True)
 
     paused = lifecycle.mark_gone(OLD, GoneReason.REMOVED)
 
     assert [r.id for r in paused.reminders] == [pending]
-    assert sorted(j.id for j in paused.downloads) == sorted([queued, running]) == sorted(stopped)
+    assert sorted(j.id for j in paused.downloads) == sorted([queued, running, waiting])
+    assert sorted(stopped) == sorted([queued, running])  # the finished file is kept for the resume
     with sessions() as session:
         states = {i: session.get(Reminder, i).state for i in (pending, done, cancelled, elsewhere)}
     assert states == {pending: UNDELIVERABLE, done: DONE, cancelled: CANCELLED, elsewhere: PENDING}

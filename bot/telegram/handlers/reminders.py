@@ -231,7 +231,9 @@ class Chat:
             if len(rows) > 20:
                 lines.append(f"…and {len(rows) - 20} more.")
             try:
-                await self.app.bot.send_message(chat_id, "\n".join(lines), message_thread_id=thread_id)
+                text = "\n".join(lines)
+                await chat_send(self.app, chat_id, lambda chat, text=text, thread_id=thread_id:
+                                self.app.bot.send_message(chat, text, message_thread_id=thread_id))
             except TelegramError as exc:
                 log.warning("could not list missed reminders in chat %s: %s", chat_id, exc)
         for row in self._timers():  # countdowns resume after a restart
