@@ -113,6 +113,46 @@ def _compose() -> dict:
     return yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
 
 
+def test_compose_has_no_top_level_name_and_fixed_volume_names():
+    """Debian 12's docker-compose 1.29 rejects a top-level `name:`; fixed volume names keep the
+    data in errand_data whatever the project is called (the folder name, by default)."""
+    compose = _compose()
+    assert "name" not in compose
+    assert compose["volumes"]["data"]["name"] == "errand_data"
+    assert compose["volumes"]["downloads"]["name"] == "errand_downloads"
+
+
+def _unit_value(key: str) -> str:
+    unit = (DEPLOY / "errandbot.service").read_text()
+    [value] = re.findall(rf"(?m)^{key}=(.*)$", unit)
+    return value.strip()
+
+
+def test_compose_every_service_is_pinned_confined_limited_and_rotates_logs():
+    for name, service in _compose()["services"].items():
+        image = service["image"]
+        repo, _, tag = image.rpartition(":")
+        assert repo and tag and tag not in ("latest", "stable", "stable-alpine", "alpine"), image
+        assert any(ch.isdigit() for ch in tag) or tag == "local", f"{name}: {image} floats"
+        assert service["cap_drop"] == ["ALL"], name
+        assert "no-new-privileges:true" in service["security_opt"], name
+        assert service["mem_limit"] and service["pids_limit"], name
+        logging = service["logging"]
+        assert logging["driver"] == "json-file", name
+        assert logging["options"]["max-size"] and int(logging["options"]["max-file"]) >= 1
+    errand = _compose()["services"]["errand"]
+    # the same ceilings as the systemd unit
+    assert errand["mem_limit"].upper().rstrip("B") == _unit_value("MemoryMax").upper()
+    assert str(errand["pids_limit"]) == _unit_value("TasksMax")
+    assert errand["read_only"] is True
+
+
+def test_compose_bot_api_server_gets_only_its_api_id_and_hash():
+    api = _compose()["services"]["telegram-bot-api"]
+    assert "env_file" not in api  # the whole .env would hand it BOT_TOKEN and WEBHOOK_SECRET
+    assert set(api["environment"]) == {"TELEGRAM_API_ID", "TELEGRAM_API_HASH", "TELEGRAM_LOCAL"}
+
+
 def test_compose_errand_service_builds_the_image_with_volumes():
     compose = _compose()
     errand = compose["services"]["errand"]
@@ -122,8 +162,12 @@ def test_compose_errand_service_builds_the_image_with_volumes():
     assert {"data:/data", "downloads:/downloads"} <= set(errand["volumes"])
     assert errand["environment"]["DOWNLOAD_DIR"] == "/downloads"
     assert errand["restart"] == "unless-stopped"
-    assert errand["cap_drop"] == ["ALL"]
     assert set(compose["volumes"]) >= {"data", "downloads"}
+    # with `unless-stopped`, a bad setting must not exit (it would restart in a loop): the
+    # image's command holds instead (tests/deploy/test_bad_setting_hold.py)
+    assert "command" not in errand
+    [cmd] = [args for word, args in _final_stage() if word == "CMD"]
+    assert cmd == '["run", "--hold-on-bad-setting"]'
 
 
 def test_compose_publishes_nothing_beyond_loopback():
