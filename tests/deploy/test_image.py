@@ -239,3 +239,19 @@ def test_database_restored_as_root_is_not_healthy(image, emulator, volumes, cont
     restored.wait_health("unhealthy", 60)
     log = restored.inspect("{{range .State.Health.Log}}{{.Output}}{{end}}")
     assert "database: /data/errand.db is read-only for this user (uid 10001)" in log
+
+
+def test_settings_blocks_reach_the_container_as_written(image, tmp_path):
+    """Docker's own --env-file reading of every block people copy, checked against the reference
+    parser the settings-block test uses (tests/deploy/test_settings_blocks.py)."""
+    from tests.deploy.envfiles import docker_env_file
+    from tests.deploy.test_settings_blocks import BLOCKS
+
+    for number, (where, text) in enumerate(BLOCKS):
+        env_file = tmp_path / f"block-{number}.env"
+        env_file.write_text(text)
+        result = _docker("run", "--rm", "--network", "none", "--env-file", str(env_file),
+                         "--entrypoint", "env", image)
+        seen = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
+        for name, value in docker_env_file(text).items():
+            assert seen.get(name) == value, f"{where}: {name}"
