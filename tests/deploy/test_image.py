@@ -255,3 +255,26 @@ def test_settings_blocks_reach_the_container_as_written(image, tmp_path):
         seen = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
         for name, value in docker_env_file(text).items():
             assert seen.get(name) == value, f"{where}: {name}"
+
+
+def test_bad_setting_under_a_restart_policy_does_not_loop(image, emulator, volumes, containers,
+                                                          tmp_path):
+    """Compose runs the bot with `restart: unless-stopped`; a bad setting used to restart it 7
+    times in 20 s and on. Now it is logged once and the container waits, unhealthy."""
+    env_file = _env_file(tmp_path, emulator)
+    env_file.write_text(env_file.read_text() + "DOWNLOAD_CONECTIONS=4\n")
+    container = Container(image, env_file, volumes, ("--restart", "unless-stopped")).run()
+    containers.append(container)
+    deadline = time.monotonic() + 60
+    while "not running until the setting is fixed" not in container.logs():
+        assert time.monotonic() < deadline, container.logs()
+        time.sleep(0.5)  # polling an external process's log: no event to wait on
+    logs = container.logs()
+    assert "DOWNLOAD_CONECTIONS (did you mean DOWNLOAD_CONNECTIONS?) is not a setting" in logs
+    time.sleep(3)  # long enough for Docker's first restarts (100 ms, 200 ms, ...) to show
+    assert container.inspect("{{.RestartCount}}") == "0"
+    assert container.inspect("{{.State.Running}}") == "true"
+    assert container.logs().count("bad setting") == 1
+    started = time.monotonic()
+    _docker("stop", container.name, timeout=60)
+    assert time.monotonic() - started < STOP_WITHIN
