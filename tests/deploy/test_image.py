@@ -51,6 +51,11 @@ def _docker(*args: str, timeout: float = 120, check: bool = True,
     return result
 
 
+def _last_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[-1] if lines else "no message"
+
+
 def _why_no_engine() -> str | None:
     if DOCKER is None:
         return "no docker command on PATH (apt-get install docker.io)"
@@ -59,7 +64,7 @@ def _why_no_engine() -> str | None:
     except subprocess.TimeoutExpired:
         return "docker info did not answer within 30 s"
     if info.returncode != 0:
-        return f"no Docker engine reachable: {info.stderr.strip().splitlines()[-1:]}"
+        return f"no Docker engine reachable ({_last_line(info.stderr)})"
     return None
 
 
@@ -74,7 +79,7 @@ def image() -> str:
         pulled = _docker("pull", base, timeout=300, check=False)
         if pulled.returncode != 0:
             reason = (f"the base image {base} is not here and cannot be pulled "
-                      f"({pulled.stderr.strip().splitlines()[-1:]}); make one with "
+                      f"({_last_line(pulled.stderr)}); make one with "
                       "deploy/local-base-image.sh and set ERRAND_IMAGE_BASE")
             print(f"\nimage tests skipped: {reason}")
             pytest.skip(reason)
