@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean dist
+.PHONY: run test lint bench clean dist i18n
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,18 @@ dist: $(STAMP)
 	rm -rf dist
 	$(BIN)/pip install --quiet 'build>=1.2'
 	$(BIN)/python -m build --outdir dist .
+
+# Reply languages (bot/locales/<code>/LC_MESSAGES/errand.po): extract every marked string into
+# bot/locales/errand.pot, merge it into each catalog (new strings appear untranslated, changed
+# ones as fuzzy: translate them, then remove the fuzzy flag), and compile the .mo files. The bot
+# also compiles a .po in memory at start-up when its .mo is missing or older, so .mo files are
+# never committed. A new language: `$(BIN)/pybabel init -D errand -i bot/locales/errand.pot
+# -d bot/locales -l CODE`, translate, run this target. tests/i18n checks the catalogs.
+i18n: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --add-location=file --sort-by-file \
+		--project=Errand --copyright-holder="Errand authors" -o bot/locales/errand.pot bot
+	$(BIN)/pybabel update --quiet -D errand -i bot/locales/errand.pot -d bot/locales
+	$(BIN)/pybabel compile --statistics -D errand -d bot/locales
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

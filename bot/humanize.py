@@ -1,35 +1,69 @@
-"""Human-readable sizes, speeds and durations: one wording for the CLI, downloads and reminders."""
+"""Human-readable sizes, speeds and durations: one wording for the CLI, downloads and reminders.
+
+Formatted with Babel's CLDR data for the current reply language (:func:`bot.i18n.current_locale`,
+English unless the chat layer chose another): ``1.5 GB``, ``1 hr 2 min``; ``1.5 GB``, ``1小时2分钟``.
+Sizes are binary multiples, as file managers show them.
+"""
 
 from __future__ import annotations
 
-_UNITS = ("B", "KB", "MB", "GB", "TB")
+from babel import Locale
+from babel.lists import format_list
+from babel.units import format_compound_unit, format_unit
+
+from bot.i18n import current_locale
+
+_SIZE_UNITS = ("digital-byte", "digital-kilobyte", "digital-megabyte", "digital-gigabyte",
+               "digital-terabyte")
+_DURATION_UNITS = ((86400, "duration-day"), (3600, "duration-hour"), (60, "duration-minute"),
+                   (1, "duration-second"))
 
 
-def human_size(n: float | None) -> str:
-    """``1536`` → ``1.5 KB`` (binary multiples, as file managers show them); None → ``?``."""
-    if n is None:
-        return "?"
+def _scaled(n: float) -> tuple[float, str]:
     value = float(n)
-    for unit in _UNITS:
-        if abs(value) < 1024 or unit == _UNITS[-1]:
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+    for unit in _SIZE_UNITS:
+        if abs(value) < 1024 or unit == _SIZE_UNITS[-1]:
+            return value, unit
         value /= 1024
     raise AssertionError("unreachable")
 
 
-def human_speed(bytes_per_second: float | None) -> str:
-    return "?" if bytes_per_second is None else f"{human_size(bytes_per_second)}/s"
+def human_size(n: float | None, locale: Locale | None = None) -> str:
+    """``1536`` → ``1.5 KB`` (in the locale's words); None → ``?``."""
+    if n is None:
+        return "?"
+    locale = locale or current_locale()
+    value, unit = _scaled(n)
+    if unit == "digital-byte":
+        return format_unit(int(value), unit, length="narrow", locale=locale)
+    return format_unit(value, unit, length="short", format="0.0", locale=locale).replace("kB", "KB")
 
 
-def human_duration(seconds: float | None) -> str:
-    """The two largest units: ``3725`` → ``1 h 2 min``, ``42`` → ``42 s``, ``93600`` → ``1 d 2 h``;
+def human_speed(bytes_per_second: float | None, locale: Locale | None = None) -> str:
+    """``1.5 MB/s`` (``1.5 MB/秒``); None → ``?``."""
+    if bytes_per_second is None:
+        return "?"
+    locale = locale or current_locale()
+    value, unit = _scaled(bytes_per_second)
+    return format_compound_unit(value, unit, denominator_unit="duration-second", length="short",
+                                format="0" if unit == "digital-byte" else "0.0",
+                                locale=locale).replace("kB", "KB")
+
+
+def human_duration(seconds: float | None, locale: Locale | None = None) -> str:
+    """The two largest units: ``3725`` → ``1 hr 2 min`` (``1小时2分钟``), ``42`` → ``42 sec``;
     None → ``?``."""
     if seconds is None:
         return "?"
+    locale = locale or current_locale()
     left = max(0, round(seconds))
-    parts = []
-    for unit, name in ((86400, "d"), (3600, "h"), (60, "min"), (1, "s")):
-        if left >= unit or (unit == 1 and not parts):
-            parts.append(f"{left // unit} {name}")
-            left %= unit
-    return " ".join([p for p in parts if not p.startswith("0 ") or len(parts) == 1][:2])
+    parts: list[tuple[int, str]] = []
+    for size, unit in _DURATION_UNITS:
+        if left >= size:
+            parts.append((left // size, unit))
+            left %= size
+    parts = parts[:2] if parts else [(0, "duration-second")]
+    if len(parts) == 2 and parts[1][0] == 0:
+        parts = parts[:1]
+    words = [format_unit(value, unit, length="short", locale=locale) for value, unit in parts]
+    return format_list(words, style="unit-narrow", locale=locale)

@@ -24,6 +24,8 @@ Versions:
 - 1: the same tables, stamped (and any table that release had not created yet, created).
 - 2 (groups, issue #18): ``reminders.thread_id`` and ``download_jobs.thread_id`` (the forum topic a
   command came from), and the chat tables of :mod:`bot.chats.store` (upgrades, removals).
+- 3 (languages, issue #11): ``reminders.lang`` and ``download_jobs.lang`` (the reply language a
+  ring or a result is sent in) and the ``language_choices`` table of :mod:`bot.i18n.store`.
 """
 
 from __future__ import annotations
@@ -96,11 +98,21 @@ def _groups_topics_and_chat_tables(conn: Connection) -> None:
                                            PausedDownload.__table__])
 
 
+def _languages_columns_and_choices(conn: Connection) -> None:
+    from bot.i18n.store import LanguageChoice
+
+    add_column(conn, "reminders", "lang", "VARCHAR(16)")
+    add_column(conn, "download_jobs", "lang", "VARCHAR(16)")
+    Base.metadata.create_all(conn, tables=[LanguageChoice.__table__])
+
+
 STEPS: tuple[Step, ...] = (
     Step(1, "stamp the first release's tables and create any that are missing",
          _create_missing_tables),
     Step(2, "groups: forum topic of reminders and downloads; chat upgrade and removal tables",
          _groups_topics_and_chat_tables),
+    Step(3, "languages: reply language of reminders and downloads; per-person and per-chat choices",
+         _languages_columns_and_choices),
 )
 CURRENT = STEPS[-1].version
 

@@ -38,6 +38,7 @@ def register_tables() -> None:
     """Import the modules that declare tables, so that ``Base.metadata`` knows all of them."""
     import bot.chats.store  # noqa: F401
     import bot.downloads.jobs  # noqa: F401
+    import bot.i18n.store  # noqa: F401
     import bot.reminders  # noqa: F401
 
 

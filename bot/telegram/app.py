@@ -11,17 +11,20 @@ from __future__ import annotations
 import importlib
 import time
 
-from telegram import BotCommand
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
 from bot.config import Settings
 from bot.storage import open_database
 from bot.telegram import texts
+from bot.telegram.i18n import set_menus
 from bot.telegram.services import Services
 
-#: Feature modules, each with ``register(app, services)``. ``basic`` first: it installs the gate.
+#: Feature modules, each with ``register(app, services)``. ``i18n`` and ``basic`` first: they
+#: choose the reply language and install the gate.
 FEATURES: tuple[str, ...] = (
+    "bot.telegram.i18n",  # the reply language of each update, before anything answers
     "bot.telegram.handlers.basic",
+    "bot.telegram.handlers.lang",
     "bot.telegram.handlers.cancel",
     "bot.telegram.handlers.stats",
     "bot.telegram.handlers.reminders",
@@ -36,9 +39,7 @@ RATE_LIMIT_RETRIES = 5
 async def _post_init(app: Application) -> None:
     services: Services = app.bot_data["services"]
     available = app.bot_data["available_commands"]
-    await app.bot.set_my_commands(
-        [BotCommand(c.name, c.description) for c in texts.COMMANDS if c.name in available]
-    )
+    await set_menus(app, [(c.name, c.description) for c in texts.COMMANDS if c.name in available])
     await services.run_startup(app)
 
 

@@ -14,6 +14,7 @@ from telegram.ext import (
     TypeHandler,
 )
 
+from bot.i18n import _
 from bot.telegram import texts
 from bot.telegram.permissions import is_allowed
 from bot.telegram.services import Services, services_of
@@ -24,7 +25,7 @@ GATE_GROUP = -100  # runs before every feature handler (groups run in ascending 
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await update.effective_message.reply_text(texts.START)
+    await update.effective_message.reply_text(_(texts.START))
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

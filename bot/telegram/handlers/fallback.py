@@ -12,6 +12,7 @@ from __future__ import annotations
 from telegram import Chat, Update
 from telegram.ext import Application, ContextTypes, MessageHandler, filters
 
+from bot.i18n import _
 from bot.telegram.services import Services
 
 
@@ -21,7 +22,7 @@ async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     if message.chat.type != Chat.PRIVATE and "@" not in command:
         return
     name = command.split("@", 1)[0][:40]
-    await message.reply_text(f"I don't know {name}. Send /help for the list of commands.")
+    await message.reply_text(_("I don't know {command}. Send /help for the list of commands.").format(command=name))
 
 
 async def edited_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -31,7 +32,7 @@ async def edited_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     if message.chat.type != Chat.PRIVATE and "@" not in command and not ours:
         return
     await message.reply_text(
-        "I don't apply edits to a command. To change it, /cancel the old one and send a new command.")
+        _("I don't apply edits to a command. To change it, /cancel the old one and send a new command."))
 
 
 def register(app: Application, services: Services) -> None:

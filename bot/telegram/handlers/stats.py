@@ -11,6 +11,7 @@ from telegram.ext import Application, CommandHandler, ContextTypes
 
 from bot import __version__
 from bot.humanize import human_duration, human_size
+from bot.i18n import _
 from bot.telegram.permissions import is_bot_admin
 from bot.telegram.services import Services, services_of
 
@@ -20,10 +21,11 @@ def _report(services: Services) -> str:
     disk = shutil.disk_usage(settings.downloads_path)
     lines = [
         f"Errand {__version__}",
-        f"Up {human_duration(time.time() - services.started_at)}",
+        _("Up {duration}").format(duration=human_duration(time.time() - services.started_at)),
         *services.stats_lines(),
-        f"Disk free: {human_size(disk.free)} of {human_size(disk.total)} "
-        f"(reserve {human_size(settings.disk_reserve_mb * 1024 * 1024)})",
+        _("Disk free: {free} of {total} (reserve {reserve})").format(
+            free=human_size(disk.free), total=human_size(disk.total),
+            reserve=human_size(settings.disk_reserve_mb * 1024 * 1024)),
     ]
     return "\n".join(lines)
 
@@ -31,7 +33,7 @@ def _report(services: Services) -> str:
 async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     services = services_of(context)
     if not is_bot_admin(services.settings, update.effective_user.id):
-        await update.effective_message.reply_text("/stats is for the bot's admins (ADMIN_USERS).")
+        await update.effective_message.reply_text(_("/stats is for the bot's admins (ADMIN_USERS)."))
         return
     await update.effective_message.reply_text(await asyncio.to_thread(_report, services))
 
