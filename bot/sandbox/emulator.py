@@ -177,6 +177,7 @@ class BotApiEmulator:
         self._next_callback = 1
         self.calls: list[Call] = []
         self.commands: list[dict] = []
+        self.command_menus: dict[str, list[dict]] = {}  # language_code ("" for the default) -> menu
         self.webhook: dict[str, Any] = {}
         self.webhook_deliveries: list[tuple[int, int]] = []  # (update_id, HTTP status)
         self._listeners: list[Callable[[str, Message], None]] = []
@@ -223,6 +224,16 @@ class BotApiEmulator:
                     **({"username": username} if username else {"username": f"user{user_id}"}),
                 }
             return self._users[user_id]
+
+    def set_user_language(self, user_id: int, language_code: str | None) -> None:
+        """Make ``user_id`` a Telegram user whose app is in ``language_code`` (``zh-hans``, ``en``…);
+        None removes it, as for a client that sends none."""
+        with self._cond:
+            user = self.user(user_id)
+            if language_code:
+                user["language_code"] = language_code
+            else:
+                user.pop("language_code", None)
 
     def _chat(self, chat_id: int) -> dict:
         if chat_id > 0:
@@ -605,7 +616,10 @@ class BotApiEmulator:
                 "pending_update_count": len(self._updates)}
 
     def _api_setmycommands(self, p: dict, f: dict) -> bool:
-        self.commands = list(p.get("commands") or [])
+        language = p.get("language_code") or ""
+        self.command_menus[language] = list(p.get("commands") or [])
+        if not language:
+            self.commands = self.command_menus[language]
         return True
 
     def _api_getmycommands(self, p: dict, f: dict) -> list:

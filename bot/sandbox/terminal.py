@@ -28,6 +28,7 @@ HELP = """Sandbox commands:
   :as USER            write as user USER in your private chat with the bot
   :as USER group ID   write as USER in group ID (negative, e.g. -1001)
   :admin              make the current user an administrator of the current group
+  :lang CODE          make the current user's Telegram app speak CODE (zh, zh-hans, en; none)
   :press N            press button N of the newest message with buttons here
   :wait               wait for the bot to answer your last message
   :sleep N            watch the chat for N seconds (at most 60), e.g. for a timer to ring
@@ -89,6 +90,10 @@ class TerminalChat:
         elif words[0] == "admin" and self.chat < 0:
             self.emulator.set_member_status(self.chat, self.user, "administrator")
             print(f"(user {self.user} is now an administrator of {self.chat})", file=self.out)
+        elif words[0] == "lang" and len(words) == 2:
+            code = None if words[1] == "none" else words[1]
+            self.emulator.set_user_language(self.user, code)
+            print(f"(user {self.user}'s Telegram language is now {code or 'not given'})", file=self.out)
         elif words[0] == "press" and len(words) == 2 and _is_int(words[1]):
             self._press(int(words[1]))
         elif words[0] == "wait":

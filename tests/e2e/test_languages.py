@@ -1,0 +1,104 @@
+"""Languages end to end: a Chinese-speaking Telegram user (``language_code="zh-hans"``) is answered
+in Chinese by the real bot, ``/lang`` switches, and a group admin's choice covers the group."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from bot.sandbox.emulator import BotApiEmulator
+from tests.e2e.harness import GROUP, OTHER, STRANGER, USER, BotProcess
+
+pytestmark = pytest.mark.timeout(90)
+
+HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+def chinese(text: str | None) -> bool:
+    """Mostly Chinese: Han characters and no English sentence words left over."""
+    text = text or ""
+    return bool(HAN.search(text)) and not re.search(r"\b(the|is|and|your|you|to|for|of)\b", text)
+
+
+def ask(emulator: BotApiEmulator, chat: int, user: int, text: str, **kw) -> str:
+    sent = emulator.send_text(chat, user, text)
+    return emulator.wait_reply(chat, sent, **kw).text
+
+
+def test_chinese_user_gets_start_help_and_refusals_in_chinese(emulator: BotApiEmulator, bot: BotProcess) -> None:
+    emulator.set_user_language(USER, "zh-hans")
+    start = ask(emulator, USER, USER, "/start")
+    assert "我是 Errand" in start and chinese(start)
+    help_text = ask(emulator, USER, USER, "/help")
+    assert help_text.startswith("命令：") and "例：/timer" in help_text and chinese(help_text)
+    refusal = ask(emulator, USER, USER, "/cancel x1")
+    assert "我不认识编号“x1”" in refusal and chinese(refusal)
+    unknown = ask(emulator, USER, USER, "/frobnicate")
+    assert "/frobnicate" in unknown and chinese(unknown)
+
+    # A stranger whose app is Chinese is refused in Chinese, with the id the owner needs.
+    emulator.set_user_language(STRANGER, "zh-cn")
+    refused = ask(emulator, STRANGER, STRANGER, "/start")
+    assert str(STRANGER) in refused and "ALLOWED_USERS" in refused and "抱歉" in refused
+
+    # Someone else whose app is English still gets English from the same bot.
+    assert ask(emulator, OTHER, OTHER, "/help").startswith("Commands:")
+    # Traditional Chinese is not Simplified: no guess, English.
+    emulator.set_user_language(OTHER, "zh-tw")
+    assert ask(emulator, OTHER, OTHER, "/help").startswith("Commands:")
+
+
+def test_lang_switches_and_is_remembered(emulator: BotApiEmulator, make_bot) -> None:
+    bot = make_bot()
+    emulator.set_user_language(USER, "zh-hans")
+    shown = ask(emulator, USER, USER, "/lang")
+    assert "中文" in shown and "自动" in shown and "/lang en" in shown
+    assert "Language set to English" in ask(emulator, USER, USER, "/lang en")
+    assert ask(emulator, USER, USER, "/help").startswith("Commands:")
+    assert "your choice" in ask(emulator, USER, USER, "/lang")
+    bad = ask(emulator, USER, USER, "/lang klingon")
+    assert "“klingon” is not a language I speak" in bad and "/lang zh" in bad
+
+    # An English app, a stored choice of Chinese: the choice wins, and survives a restart.
+    emulator.set_user_language(USER, "en")
+    assert "语言已设为中文" in ask(emulator, USER, USER, "/lang zh")
+    bot.terminate()
+    bot.start()
+    assert ask(emulator, USER, USER, "/help").startswith("命令：")
+    # auto: back to what the app says.
+    auto = ask(emulator, USER, USER, "/lang auto")
+    assert "automatic" in auto and "English" in auto
+    assert ask(emulator, USER, USER, "/help").startswith("Commands:")
+
+
+def test_group_language_is_set_by_admins_only(emulator: BotApiEmulator, bot: BotProcess) -> None:
+    emulator.set_user_language(USER, "zh-hans")
+    emulator.set_user_language(OTHER, "en")
+    # No group setting: each person is answered in their own language.
+    assert ask(emulator, GROUP, USER, "/help").startswith("命令：")
+    assert ask(emulator, GROUP, OTHER, "/help").startswith("Commands:")
+
+    refused = ask(emulator, GROUP, USER, "/lang en")
+    assert "只有群管理员" in refused
+    assert ask(emulator, GROUP, OTHER, "/help").startswith("Commands:")  # the group did not change
+
+    emulator.set_member_status(GROUP, USER, "administrator")
+    assert "本群的语言已设为中文" in ask(emulator, GROUP, USER, "/lang zh")
+    # The member whose app is English now gets Chinese in the group, and English in private.
+    assert ask(emulator, GROUP, OTHER, "/help").startswith("命令：")
+    assert ask(emulator, OTHER, OTHER, "/help").startswith("Commands:")
+    # A member's /lang does not change the group (and says so in the group's language).
+    assert "只有群管理员" in ask(emulator, GROUP, OTHER, "/lang en")
+    assert ask(emulator, GROUP, OTHER, "/help").startswith("命令：")
+    shown = ask(emulator, GROUP, OTHER, "/lang")
+    assert "本群的语言是中文" in shown
+
+
+def test_command_menu_in_english_and_chinese(emulator: BotApiEmulator, bot: BotProcess) -> None:
+    emulator.wait_for(lambda: "zh" in emulator.command_menus, 10, "the Chinese command menu")
+    english = {c["command"]: c["description"] for c in emulator.command_menus[""]}
+    chinese_menu = {c["command"]: c["description"] for c in emulator.command_menus["zh"]}
+    assert english.keys() == chinese_menu.keys() and "lang" in english
+    assert english["help"] == "this list" and chinese_menu["help"] == "本列表"
+    assert all(HAN.search(text) for text in chinese_menu.values())
