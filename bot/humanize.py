@@ -45,8 +45,9 @@ def human_speed(bytes_per_second: float | None, locale: Locale | None = None) ->
         return "?"
     locale = locale or current_locale()
     value, unit = _scaled(bytes_per_second)
-    return format_compound_unit(value, unit, denominator_unit="duration-second", length="short",
-                                format="0" if unit == "digital-byte" else "0.0",
+    byte = unit == "digital-byte"
+    return format_compound_unit(value, unit, denominator_unit="duration-second",
+                                length="narrow" if byte else "short", format="0" if byte else "0.0",
                                 locale=locale).replace("kB", "KB")
 
 

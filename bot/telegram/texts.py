@@ -87,6 +87,11 @@ def display_name(sender) -> str:
     return getattr(sender, "first_name", None) or getattr(sender, "title", None) or _("someone")
 
 
+def kind_word(kind: str) -> str:
+    """A reminder row's ``kind`` (``timer``/``reminder``) as a word of the reader's language."""
+    return {"timer": _("timer"), "reminder": _("reminder")}.get(kind, kind)
+
+
 def internal_error(reference: str) -> str:
     return _("Something went wrong on my side (ref {reference}). Please try again; if it keeps "
              "happening, tell the bot's owner that reference.").format(reference=reference)

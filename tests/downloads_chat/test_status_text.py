@@ -39,7 +39,7 @@ def test_fate_says_kept_when_over_upload_limit() -> None:
 def test_running_shows_bar_percent_speed_eta_connections() -> None:
     text = render.running(job(), FakeProgress(71 * MB, 142 * MB, 4 * MB, 17.5, 8), 200 * MB)
     assert "██████░░░░░░ 50%  71.0 MB / 142.0 MB" in text
-    assert "4.0 MB/s · ETA 18 s · 8 connections" in text
+    assert "4.0 MB/s · ETA 18 sec · 8 connections" in text
 
 
 def test_running_with_unknown_size() -> None:
@@ -57,5 +57,5 @@ def test_listing_line() -> None:
 
 
 def test_human_units() -> None:
-    assert human_size(512) == "512 B" and human_size(1536) == "1.5 KB" and human_size(None) == "?"
-    assert human_duration(42) == "42 s" and human_duration(3725) == "1 h 2 min" and human_duration(120) == "2 min"
+    assert human_size(512) == "512B" and human_size(1536) == "1.5 KB" and human_size(None) == "?"
+    assert human_duration(42) == "42 sec" and human_duration(3725) == "1 hr 2 min" and human_duration(120) == "2 min"

@@ -102,3 +102,23 @@ def test_command_menu_in_english_and_chinese(emulator: BotApiEmulator, bot: BotP
     assert english.keys() == chinese_menu.keys() and "lang" in english
     assert english["help"] == "this list" and chinese_menu["help"] == "本列表"
     assert all(HAN.search(text) for text in chinese_menu.values())
+
+
+def test_timer_confirmation_countdown_and_ring_in_chinese(emulator: BotApiEmulator, bot: BotProcess) -> None:
+    emulator.set_user_language(USER, "zh-hans")
+    command = emulator.send_text(USER, USER, "/timer 3")
+    confirmation = emulator.wait_reply(USER, command)
+    assert confirmation.text.startswith("⏳ 3秒 — ") and "响铃" in confirmation.text and "还剩" in confirmation.text
+    assert [b["text"] for b in confirmation.buttons] == ["取消"]
+    # The ring comes from no update: the reminder row remembers it was set in Chinese, even after
+    # the person switched to English in the meantime.
+    assert "Language set to English" in ask(emulator, USER, USER, "/lang en")
+    ring = emulator.wait_reply(USER, command, contains="🔔", timeout=20)
+    assert ring.text == "🔔 时间到！"
+    assert [b["text"] for b in ring.buttons] == ["+5分钟", "+1小时", "明天"]
+    emulator.wait_for(lambda: "已于" in emulator.get_message(USER, confirmation.message_id).text, 10,
+                      "the confirmation to say it rang, in Chinese")
+    # A refusal from the reminder side, in the language now chosen (English), and back in Chinese.
+    assert "no timer or reminder t99" in ask(emulator, USER, USER, "/cancel t99")
+    ask(emulator, USER, USER, "/lang zh")
+    assert "本聊天没有计时器或提醒 t99" in ask(emulator, USER, USER, "/cancel t99")

@@ -36,7 +36,7 @@ def _ref(text: str) -> str:
 def test_timer_2_rings_two_seconds_later_as_a_new_message(emulator: BotApiEmulator, bot: BotProcess) -> None:
     command = emulator.send_text(USER, USER, "/timer 2 tea")
     confirmation = emulator.wait_reply(USER, command)
-    assert confirmation.text.startswith("⏳ 2 s — rings at ") and "(UTC)" in confirmation.text
+    assert confirmation.text.startswith("⏳ 2 sec — rings at ") and "(UTC)" in confirmation.text
     assert confirmation.buttons[0]["text"] == "Cancel"
     ring = _wait_rings(emulator, USER, command)[0]
     assert abs(ring.date - command.date - 2.0) <= 0.5, ring.date - command.date
@@ -138,7 +138,7 @@ def test_missed_beyond_grace_listed_once(emulator: BotApiEmulator, make_bot) -> 
 def test_recurring_reminder_fires_twice(emulator: BotApiEmulator, make_bot) -> None:
     make_bot(min_recurrence_minutes="0.02")  # 1.2 s, so that "every 2s" is allowed in a test
     command = emulator.send_text(USER, USER, "/remind every 2s drink water")
-    assert "every 2 s" in emulator.wait_reply(USER, command).text
+    assert "every 2 sec" in emulator.wait_reply(USER, command).text
     first, second = _wait_rings(emulator, USER, command, count=2)[:2]
     assert "drink water" in second.text
     assert 1.5 <= second.date - first.date <= 2.5
@@ -161,13 +161,13 @@ def test_bad_input_gets_a_short_answer(emulator: BotApiEmulator, bot: BotProcess
 def test_countdown_is_edited_at_a_safe_pace_and_cancel_button_works(emulator: BotApiEmulator, bot: BotProcess) -> None:
     command = emulator.send_text(USER, USER, "/timer 14 eggs")
     confirmation = emulator.wait_reply(USER, command)
-    assert "14 s left" in confirmation.text or "13 s left" in confirmation.text
+    assert "14 sec left" in confirmation.text or "13 sec left" in confirmation.text
     edited = emulator.wait_for(lambda: len(emulator.get_message(USER, confirmation.message_id).history) > 1, 15,
                                "the countdown's first edit")
     assert edited
     history = emulator.get_message(USER, confirmation.message_id).history
     assert history[1][0] - history[0][0] >= 9.5  # 10 s under a minute, never faster than 3 s
-    assert "4 s left" in history[1][1] or "3 s left" in history[1][1]
+    assert "4 sec left" in history[1][1] or "3 sec left" in history[1][1]
 
     emulator.press_button(emulator.get_message(USER, confirmation.message_id), USER, index=0)
     emulator.wait_for(lambda: "cancelled" in emulator.get_message(USER, confirmation.message_id).text, 5,

@@ -40,7 +40,7 @@ def test_split_takes_the_longest_duration_prefix() -> None:
 
 
 @pytest.mark.parametrize(("seconds", "text"), [
-    (5, "5 s"), (90, "1 min 30 s"), (5400, "1 h 30 min"), (3601, "1 h 1 s"), (90000, "1 d 1 h"), (0, "0 s"),
+    (5, "5 sec"), (90, "1 min 30 sec"), (5400, "1 hr 30 min"), (3601, "1 hr 1 sec"), (90000, "1 day 1 hr"), (0, "0 sec"),
 ])
 def test_format(seconds: float, text: str) -> None:
     assert format_duration(timedelta(seconds=seconds)) == text

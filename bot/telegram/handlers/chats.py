@@ -31,11 +31,13 @@ from telegram.ext import (
 from bot.chats.lifecycle import ChatLifecycle, GoneReason, Paused
 from bot.downloads.jobs import JobState
 from bot.downloads.service import Refused
+from bot.i18n import _
+from bot.telegram import dates
 from bot.telegram import download_status as render
 from bot.telegram.chat_faults import ChatFaults
 from bot.telegram.permissions import is_bot_admin, is_chat_admin
 from bot.telegram.services import Services, services_of
-from bot.telegram.texts import display_name
+from bot.telegram.texts import display_name, kind_word
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +54,7 @@ def faults_of(services: Services) -> ChatFaults | None:
 
 
 def resume_markup() -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[InlineKeyboardButton("Resume", callback_data=RESUME_DATA)]])
+    return InlineKeyboardMarkup([[InlineKeyboardButton(_("Resume"), callback_data=RESUME_DATA)]])
 
 
 def paused_lines(paused: Paused) -> list[str]:
@@ -60,11 +62,13 @@ def paused_lines(paused: Paused) -> list[str]:
     lines = []
     for row in paused.reminders:
         label = f" “{row.label}”" if row.label else ""
-        lines.append(f"• {row.ref} {row.kind}{label} — due {row.due:%Y-%m-%d %H:%M} UTC")
+        lines.append(_("• {ref} {kind}{label} — due {when}").format(
+            ref=row.ref, kind=kind_word(row.kind), label=label, when=dates.absolute(row.due, row.tz)))
     for job in paused.downloads:
-        lines.append(f"• d{job.id} download {render.label(job)} (stopped; Resume starts it again)")
+        lines.append(_("• d{id} download {name} (stopped; Resume starts it again)").format(
+            id=job.id, name=render.label(job)))
     if len(lines) > LISTED:
-        lines = [*lines[:LISTED], f"…and {len(lines) - LISTED} more."]
+        lines = [*lines[:LISTED], _("…and {count} more.").format(count=len(lines) - LISTED)]
     return lines
 
 
@@ -76,8 +80,8 @@ def paused_section(services: Services, chat_id: int) -> tuple[str, InlineKeyboar
     paused = faults.lifecycle.paused(chat_id)
     if not paused:
         return None
-    text = "\n".join(["⏸ Paused while I could not post here:", *paused_lines(paused),
-                      "An admin can resume them:"])
+    text = "\n".join([_("⏸ Paused while I could not post here:"), *paused_lines(paused),
+                      _("An admin can resume them:")])
     return text, resume_markup()
 
 
@@ -115,9 +119,10 @@ async def on_my_member(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 
 async def _announce_back(context: ContextTypes.DEFAULT_TYPE, chat: Chat, paused: Paused) -> None:
-    who = "You" if chat.type == Chat.PRIVATE else "An admin"
-    text = "\n".join(["👋 I'm back. While I could not post here, I paused:", *paused_lines(paused),
-                      f"{who} can resume them with the button below (they are also under /timers)."])
+    how = (_("You can resume them with the button below (they are also under /timers).")
+           if chat.type == Chat.PRIVATE else
+           _("An admin can resume them with the button below (they are also under /timers)."))
+    text = "\n".join([_("👋 I'm back. While I could not post here, I paused:"), *paused_lines(paused), how])
     try:
         await context.bot.send_message(chat.id, text, reply_markup=resume_markup())
     except TelegramError as exc:
@@ -142,20 +147,21 @@ async def _may_resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> boo
 async def resume_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     if not await _may_resume(update, context):
-        await query.answer("Only an admin of this group can resume what was paused.", show_alert=True)
+        await query.answer(_("Only an admin of this group can resume what was paused."), show_alert=True)
         return
     services = services_of(context)
     chat = update.effective_chat
     taken = await asyncio.to_thread(faults_of(services).lifecycle.take_paused, chat.id)
     if not taken:
-        await query.answer("Nothing is paused here any more.")
+        await query.answer(_("Nothing is paused here any more."))
         return
     reminders = services.extras["reminders"].resume([row.id for row in taken.reminders])
     started = 0
     for job in taken.downloads:
         started += await _restart_download(services, context, job)
     by = display_name(update.effective_sender)
-    summary = f"▶️ Resumed by {by}: timers/reminders: {len(reminders)}, downloads: {started}."
+    summary = _("▶️ Resumed by {name}: timers/reminders: {reminders}, downloads: {downloads}.").format(
+        name=by, reminders=len(reminders), downloads=started)
     await query.answer(summary)
     if query.message is not None:
         try:
@@ -182,7 +188,7 @@ async def _restart_download(services: Services, context: ContextTypes.DEFAULT_TY
             user_name=job.user_name, url=job.url, name=job.requested_name, request_message_id=None,
             status_message_id=status.message_id)
     except Refused as exc:
-        await status.edit_text(f"❌ Not started again: {exc}.")
+        await status.edit_text(_("❌ Not started again: {reason}.").format(reason=exc))
         return 0
     return 1
 

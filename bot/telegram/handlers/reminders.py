@@ -29,25 +29,27 @@ from telegram.constants import ChatType
 from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
 
+from bot.i18n import N_, _, use
 from bot.reminders.duration import format_duration
 from bot.reminders.errors import ReminderInputError
 from bot.reminders.recurrence import Recurrence
 from bot.reminders.service import Limits, Owner, ReminderService, describe_late
 from bot.reminders.store import TIMER, Reminder
+from bot.telegram import dates
 from bot.telegram.handlers.cancel import add_canceller
 from bot.telegram.handlers.chats import chat_fault, chat_send, paused_section
 from bot.telegram.permissions import can_manage, sender_id
 from bot.telegram.services import Services, services_of
-from bot.telegram.texts import display_name
+from bot.telegram.texts import display_name, kind_word
 from bot.telegram.topics import topic_first, topic_of
 
 log = logging.getLogger(__name__)
 
 MAX_ARGS = 1000  # characters of a command worth reading; longer is refused, not parsed
 MIN_EDIT_GAP = 3.0
-TIMER_USAGE = "Usage: /timer DURATION [label] — a bare number is seconds.\nExamples: /timer 90, /timer 5m tea"
-REMIND_USAGE = ("Usage: /remind WHEN TEXT\nExamples: /remind tomorrow 9am standup, "
-                "/remind every monday 10:00 report")
+TIMER_USAGE = N_("Usage: /timer DURATION [label] — a bare number is seconds.\nExamples: /timer 90, /timer 5m tea")
+REMIND_USAGE = N_("Usage: /remind WHEN TEXT\nExamples: /remind tomorrow 9am standup, "
+                  "/remind every monday 10:00 report")
 
 
 def _service(context: ContextTypes.DEFAULT_TYPE) -> ReminderService:
@@ -64,7 +66,7 @@ def _owner(update: Update) -> Owner:
 def _args(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | None:
     """The text after the command, stripped; None when it is too long to read."""
     text = update.effective_message.text or ""
-    _, _, rest = text.partition(" ")
+    rest = text.partition(" ")[2]
     if len(rest) > MAX_ARGS:
         return None
     return rest.strip()
@@ -74,34 +76,32 @@ async def _args_or_usage(update: Update, context: ContextTypes.DEFAULT_TYPE, usa
     """The text after the command, or None after telling the user why there is nothing to do."""
     args = _args(update, context)
     if args is None:
-        await update.effective_message.reply_text(f"That message is too long for me to read.\n{usage}")
+        await update.effective_message.reply_text(_("That message is too long for me to read.") + "\n" + _(usage))
     elif not args:
-        await update.effective_message.reply_text(usage)
+        await update.effective_message.reply_text(_(usage))
     return args or None
 
 
 def _when(due: datetime, zone_name: str, now: datetime | None = None) -> str:
-    """``16:42`` today, ``Sat 09:00`` within a week, ``2026-12-24 18:00`` beyond."""
-    from zoneinfo import ZoneInfo
+    """``16:42`` today, ``Sat 09:00`` within a week, ``Thu, Dec 24 18:00`` beyond (in the reader's
+    language: :func:`bot.telegram.dates.short`)."""
+    return dates.short(due, zone_name, now)
 
-    zone = ZoneInfo(zone_name)
-    local, today = due.astimezone(zone), (now or datetime.now(UTC)).astimezone(zone)
-    if local.date() == today.date():
-        return local.strftime("%H:%M")
-    if timedelta(0) < local - today < timedelta(days=6):
-        return local.strftime("%a %H:%M")
-    return local.strftime("%Y-%m-%d %H:%M")
+
+def _state_word(state: str) -> str:
+    return {"done": _("done"), "cancelled": _("cancelled"), "missed": _("missed"),
+            "undeliverable": _("paused")}.get(state, state)
 
 
 def _cancel_markup(row: Reminder) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[InlineKeyboardButton("Cancel", callback_data=f"rm:cancel:{row.id}")]])
+    return InlineKeyboardMarkup([[InlineKeyboardButton(_("Cancel"), callback_data=f"rm:cancel:{row.id}")]])
 
 
 def _snooze_markup(row: Reminder) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[
-        InlineKeyboardButton("+5 min", callback_data=f"rm:snooze:{row.id}:5m"),
-        InlineKeyboardButton("+1 h", callback_data=f"rm:snooze:{row.id}:1h"),
-        InlineKeyboardButton("tomorrow", callback_data=f"rm:snooze:{row.id}:tomorrow"),
+        InlineKeyboardButton(_("+5 min"), callback_data=f"rm:snooze:{row.id}:5m"),
+        InlineKeyboardButton(_("+1 h"), callback_data=f"rm:snooze:{row.id}:1h"),
+        InlineKeyboardButton(_("tomorrow"), callback_data=f"rm:snooze:{row.id}:tomorrow"),
     ]])
 
 
@@ -110,8 +110,8 @@ def countdown_text(row: Reminder, now: datetime | None = None) -> str:
     total = format_duration(timedelta(seconds=row.duration or 0))
     left = format_duration(max(row.due - now, timedelta(0)))
     label = f" “{row.label}”" if row.label else ""
-    return (f"⏳ {total} — rings at {_when(row.due, row.tz, now)} ({row.tz})\n"
-            f"{row.ref}{label} · {left} left")
+    return _("⏳ {total} — rings at {when} ({zone})\n{ref}{label} · {left} left").format(
+        total=total, when=_when(row.due, row.tz, now), zone=row.tz, ref=row.ref, label=label, left=left)
 
 
 def reminder_text(row: Reminder) -> str:
@@ -119,7 +119,7 @@ def reminder_text(row: Reminder) -> str:
     label = f" “{row.label}”" if row.label else ""
     when = f"{_when(row.due, row.tz)} ({row.tz})"
     if row.recurrence:
-        when = f"{Recurrence.from_spec(row.recurrence).describe()}, next {when}"
+        when = _("{repeat}, next {when}").format(repeat=Recurrence.from_spec(row.recurrence).describe(), when=when)
     return f"⏰ {row.ref}{label} — {when}"
 
 
@@ -146,15 +146,19 @@ class Chat:
     # --- ringing ---------------------------------------------------------------------------
 
     async def ring(self, row: Reminder, late: timedelta) -> None:
-        what = row.label or ("Time's up!" if row.kind == TIMER else "Reminder")
+        """Ring in the language the reminder was set in (this runs from no update)."""
+        with use(row.lang):
+            await self._ring(row, late)
+
+    async def _ring(self, row: Reminder, late: timedelta) -> None:
+        what = row.label or (_("Time's up!") if row.kind == TIMER else _("Reminder"))
         head = "🔔 " if row.kind == TIMER else "⏰ "
         text, entities = head, []
         if row.in_group:
             text, entities = self._mention(text, row)
         text += what
-        late_note = describe_late(late)
-        if late_note:
-            text += f"\n({late_note} — I was offline or busy)"
+        if describe_late(late):
+            text += "\n" + _("(late by {duration} — I was offline or busy)").format(duration=format_duration(late))
         if row.recurrence:
             text += f"\n{Recurrence.from_spec(row.recurrence).describe()}"
 
@@ -171,12 +175,12 @@ class Chat:
             return  # unreachable (row paused), or upgraded: the old confirmation is not editable
         if row.kind == TIMER and row.status_message_id:
             label = f" “{row.label}”" if row.label else ""
-            await self._edit(row.chat_id, row.status_message_id,
-                             f"🔔 {row.ref}{label} rang at {_when(datetime.now(UTC), row.tz)} ({row.tz})", None)
+            await self._edit(row.chat_id, row.status_message_id, _("🔔 {ref}{label} rang at {when} ({zone})").format(
+                ref=row.ref, label=label, when=_when(datetime.now(UTC), row.tz), zone=row.tz), None)
 
     @staticmethod
     def _mention(text: str, row: Reminder) -> tuple[str, list[MessageEntity]]:
-        name = row.user_name or "you"
+        name = row.user_name or _("you")
         if name.startswith("@") or row.user_id <= 0:  # a chat (anonymous admin) cannot be mentioned
             return f"{text}{name} ", []
         offset = len(text.encode("utf-16-le")) // 2
@@ -212,7 +216,8 @@ class Chat:
         row = self.service.get(reminder_id)
         if row is None or row.state != "pending" or not row.status_message_id:
             return
-        await self._edit(row.chat_id, row.status_message_id, countdown_text(row), _cancel_markup(row))
+        with use(row.lang):
+            await self._edit(row.chat_id, row.status_message_id, countdown_text(row), _cancel_markup(row))
         self.schedule_tick(row)
 
     # --- start-up --------------------------------------------------------------------------
@@ -224,12 +229,14 @@ class Chat:
             for row in rows:
                 by_topic.setdefault((row.chat_id, row.thread_id), []).append(row)
         for (chat_id, thread_id), rows in by_topic.items():
-            lines = ["📭 Missed while I was offline:"]
-            for row in rows[:20]:
-                label = f" “{row.label}”" if row.label else ""
-                lines.append(f"• {row.ref}{label} — was due {row.due.astimezone(_zone(row.tz)):%Y-%m-%d %H:%M} ({row.tz})")
-            if len(rows) > 20:
-                lines.append(f"…and {len(rows) - 20} more.")
+            with use(rows[0].lang):
+                lines = [_("📭 Missed while I was offline:")]
+                for row in rows[:20]:
+                    label = f" “{row.label}”" if row.label else ""
+                    lines.append(_("• {ref}{label} — was due {when} ({zone})").format(
+                        ref=row.ref, label=label, when=dates.absolute(row.due, row.tz), zone=row.tz))
+                if len(rows) > 20:
+                    lines.append(_("…and {count} more.").format(count=len(rows) - 20))
             try:
                 text = "\n".join(lines)
                 await chat_send(self.app, chat_id, lambda chat, text=text, thread_id=thread_id:
@@ -304,23 +311,23 @@ async def list_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         await update.effective_message.reply_text(paused[0], reply_markup=paused[1])
     if not rows:
         if paused is None:
-            await update.effective_message.reply_text("Nothing pending here. Start one: /timer 5m tea or /remind in 1h stretch")
+            await update.effective_message.reply_text(_("Nothing pending here. Start one: /timer 5m tea or /remind in 1h stretch"))
         return
-    lines = ["Pending in this chat:" if group else "Your pending timers and reminders:"]
+    lines = [_("Pending in this chat:") if group else _("Your pending timers and reminders:")]
     topic = topic_of(update.effective_message)
     rows = topic_first(rows, topic)
     if topic is not None:  # this topic's first, then the rest of the group under a heading
-        lines = ["Pending in this topic:" if rows[0].thread_id == topic else "Nothing pending in this topic."]
+        lines = [_("Pending in this topic:") if rows[0].thread_id == topic else _("Nothing pending in this topic.")]
     for index, row in enumerate(rows[:50]):
         if topic is not None and row.thread_id != topic and (index == 0 or rows[index - 1].thread_id == topic):
-            lines.append("Elsewhere in this chat:")
+            lines.append(_("Elsewhere in this chat:"))
         label = f" “{row.label}”" if row.label else ""
         how = f", {Recurrence.from_spec(row.recurrence).describe()}" if row.recurrence else ""
         who = f" — {row.user_name}" if group else ""
-        lines.append(f"{row.ref} {row.kind}{label} — {_when(row.due, row.tz)} ({row.tz}){how}{who}")
+        lines.append(f"{row.ref} {kind_word(row.kind)}{label} — {_when(row.due, row.tz)} ({row.tz}){how}{who}")
     if len(rows) > 50:
-        lines.append(f"…and {len(rows) - 50} more.")
-    lines.append("Cancel one with /cancel ID, e.g. /cancel " + rows[0].ref)
+        lines.append(_("…and {count} more.").format(count=len(rows) - 50))
+    lines.append(_("Cancel one with /cancel ID, e.g. /cancel {ref}").format(ref=rows[0].ref))
     await update.effective_message.reply_text("\n".join(lines))
 
 
@@ -330,15 +337,16 @@ async def tz_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     if not args:
         zone = service.zone_of(sender_id(update))
         now = datetime.now(zone)
-        await message.reply_text(f"Your time zone is {zone.key} (now {now:%H:%M}). Change it: /tz Europe/Berlin")
+        await message.reply_text(_("Your time zone is {zone} (now {time}). Change it: /tz Europe/Berlin").format(
+            zone=zone.key, time=dates.clock(now, zone)))
         return
     try:
         zone = service.set_zone(sender_id(update), args)
     except ReminderInputError as exc:
         await message.reply_text(str(exc))
         return
-    await message.reply_text(f"Time zone set to {zone.key} (now {datetime.now(zone):%H:%M}). "
-                             "New timers and reminders use it.")
+    await message.reply_text(_("Time zone set to {zone} (now {time}). New timers and reminders use it.").format(
+        zone=zone.key, time=dates.clock(datetime.now(zone), zone)))
 
 
 async def _cancel(update: Update, context: ContextTypes.DEFAULT_TYPE, number: int) -> str:
@@ -346,17 +354,19 @@ async def _cancel(update: Update, context: ContextTypes.DEFAULT_TYPE, number: in
     service = _service(context)
     row = service.get(number)
     if row is None or row.chat_id != update.effective_chat.id:
-        return f"There is no timer or reminder t{number} in this chat. See /timers"
+        return _("There is no timer or reminder t{number} in this chat. See /timers").format(number=number)
     if row.state != "pending":
-        return f"{row.ref} is no longer pending ({row.state})."
+        return _("{ref} is no longer pending ({state}).").format(ref=row.ref, state=_state_word(row.state))
     if not await can_manage(update, context, row.user_id):
-        return f"Only {row.user_name or 'its creator'} or a group admin can cancel {row.ref}."
+        return _("Only {name} or a group admin can cancel {ref}.").format(
+            name=row.user_name or _("its creator"), ref=row.ref)
     if service.cancel(number) is None:
-        return f"{row.ref} is no longer pending."
+        return _("{ref} is no longer pending.").format(ref=row.ref)
     label = f" “{row.label}”" if row.label else ""
     if row.status_message_id:
-        await _chat(context)._edit(row.chat_id, row.status_message_id, f"✖️ {row.ref}{label} cancelled.", None)
-    return f"Cancelled {row.ref}{label}."
+        await _chat(context)._edit(row.chat_id, row.status_message_id,
+                                   _("✖️ {ref}{label} cancelled.").format(ref=row.ref, label=label), None)
+    return _("Cancelled {ref}{label}.").format(ref=row.ref, label=label)
 
 
 async def cancel_by_id(update: Update, context: ContextTypes.DEFAULT_TYPE, number: int) -> None:
@@ -378,10 +388,10 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     service = _service(context)
     row = service.get(number)
     if row is None or row.chat_id != update.effective_chat.id:
-        await query.answer("That reminder no longer exists.")
+        await query.answer(_("That reminder no longer exists."))
         return
     if not await can_manage(update, context, row.user_id):
-        await query.answer(f"Only {row.user_name or 'its creator'} or a group admin can snooze this.")
+        await query.answer(_("Only {name} or a group admin can snooze this.").format(name=row.user_name or _("its creator")))
         return
     owner = Owner(row.chat_id, row.user_id, row.user_name, row.chat_type, query.message.message_id if query.message else None)
     try:
@@ -389,7 +399,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     except ReminderInputError as exc:
         await query.answer(str(exc))
         return
-    note = f"💤 Snoozed as {new.ref} until {_when(new.due, new.tz)} ({new.tz})"
+    note = _("💤 Snoozed as {ref} until {when} ({zone})").format(ref=new.ref, when=_when(new.due, new.tz), zone=new.tz)
     await query.answer(note)
     if query.message is not None:
         await query.message.reply_text(note, reply_markup=_cancel_markup(new))
@@ -405,7 +415,7 @@ def register(app: Application, services: Services) -> None:
     add_canceller(services, "t", cancel_by_id)
     services.add_startup(chat.start)
     services.add_shutdown(chat.stop)
-    services.add_stats(lambda: [f"Timers and reminders pending: {service.pending_count()}"])
+    services.add_stats(lambda: [_("Timers and reminders pending: {count}").format(count=service.pending_count())])
     # New messages only: editing "/timer 5" into "/timer 10" must not start a second timer.
     new_only = filters.UpdateType.MESSAGE
     app.add_handler(CommandHandler("timer", timer_command, filters=new_only))
