@@ -19,8 +19,6 @@ from pathlib import Path
 
 from babel import Locale
 from babel.core import UnknownLocaleError, get_global
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 
 DOMAIN = "errand"
 DEFAULT = "en"
@@ -43,15 +41,21 @@ _languages: dict[str, Language] | None = None
 
 def _load_catalog(po: Path) -> tuple[Locale, gettext.GNUTranslations]:
     mo = po.with_suffix(".mo")
-    with po.open("rb") as f:
-        catalog = read_po(f, domain=DOMAIN)
     if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
-        data = mo.read_bytes()
+        with mo.open("rb") as f:
+            translations = gettext.GNUTranslations(f)
     else:
+        # Babel's catalog tools only when compiling: not imported at all when the .mo is fresh.
+        from babel.messages.mofile import write_mo
+        from babel.messages.pofile import read_po
+
+        with po.open("rb") as f:
+            catalog = read_po(f, domain=DOMAIN)
         buffer = io.BytesIO()
         write_mo(buffer, catalog)
-        data = buffer.getvalue()
-    return catalog.locale, gettext.GNUTranslations(io.BytesIO(data))
+        buffer.seek(0)
+        translations = gettext.GNUTranslations(buffer)
+    return Locale.parse(translations.info().get("language") or po.parent.parent.name), translations
 
 
 def load(directory: Path = LOCALES_DIR) -> dict[str, Language]:
