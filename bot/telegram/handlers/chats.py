@@ -203,6 +203,9 @@ def register(app: Application, services: Services) -> None:
     notifier = services.extras.get("download_notifier")
     if notifier is not None:
         faults.on_moved(notifier.chat_moved)
+    languages = services.extras.get("languages")
+    if languages is not None:  # an upgraded group keeps its /lang choice
+        faults.on_moved(lambda moved: languages.move_chat(moved.old_chat_id, moved.new_chat_id))
 
     lifecycle.load()  # before any ring can fire: unreachable chats are not tried again
     for new_id in {lifecycle.current_id(old) for old in lifecycle.upgraded_ids()}:
