@@ -36,7 +36,7 @@ dist: $(STAMP)
 i18n: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k N_ --add-location=file --sort-by-file \
 		--project=Errand --copyright-holder="Errand authors" -o bot/locales/errand.pot bot
-	$(BIN)/pybabel update --quiet -D errand -i bot/locales/errand.pot -d bot/locales
+	$(BIN)/pybabel update -D errand -i bot/locales/errand.pot -d bot/locales
 	$(BIN)/pybabel compile --statistics -D errand -d bot/locales
 
 clean:

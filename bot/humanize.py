@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from babel import Locale
 from babel.lists import format_list
+from babel.numbers import format_decimal
 from babel.units import format_compound_unit, format_unit
 
 from bot.i18n import current_locale
@@ -34,8 +35,8 @@ def human_size(n: float | None, locale: Locale | None = None) -> str:
         return "?"
     locale = locale or current_locale()
     value, unit = _scaled(n)
-    if unit == "digital-byte":
-        return format_unit(int(value), unit, length="narrow", locale=locale)
+    if unit == "digital-byte":  # the symbol B, as the larger units use theirs (CLDR's English says "byte")
+        return f"{format_decimal(int(value), locale=locale)} B"
     return format_unit(value, unit, length="short", format="0.0", locale=locale).replace("kB", "KB")
 
 
@@ -44,11 +45,8 @@ def human_speed(bytes_per_second: float | None, locale: Locale | None = None) ->
     if bytes_per_second is None:
         return "?"
     locale = locale or current_locale()
-    value, unit = _scaled(bytes_per_second)
-    byte = unit == "digital-byte"
-    return format_compound_unit(value, unit, denominator_unit="duration-second",
-                                length="narrow" if byte else "short", format="0" if byte else "0.0",
-                                locale=locale).replace("kB", "KB")
+    return format_compound_unit(human_size(bytes_per_second, locale), denominator_unit="duration-second",
+                                length="short", locale=locale)
 
 
 def human_duration(seconds: float | None, locale: Locale | None = None) -> str:

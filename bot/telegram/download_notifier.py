@@ -22,6 +22,7 @@ from telegram.ext import Application
 
 from bot.downloads.jobs import DownloadJob
 from bot.downloads.service import DownloadService, Event
+from bot.i18n import _, use
 from bot.telegram import download_status as render
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ CHAT_ACTION_EVERY = 4.5  # Telegram shows a chat action for 5 s
 
 
 def cancel_markup(job_id: int) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[InlineKeyboardButton("Cancel", callback_data=f"dl:cancel:{job_id}")]])
+    return InlineKeyboardMarkup([[InlineKeyboardButton(_("Cancel"), callback_data=f"dl:cancel:{job_id}")]])
 
 
 @dataclass
@@ -118,6 +119,12 @@ class DownloadNotifier:
         return existing
 
     def _dispatch(self, event: Event) -> None:
+        """Word the event in the language the download was asked in (this runs from no update;
+        the tasks it starts inherit the language)."""
+        with use(event.job.lang):
+            self._dispatch_in_language(event)
+
+    def _dispatch_in_language(self, event: Event) -> None:
         if self.loop is None:  # closed after this call was scheduled
             return
         job = event.job
@@ -137,10 +144,10 @@ class DownloadNotifier:
             self._spawn(self.deliver(job))
         elif event.kind == "failed":
             self._stop_ticker(job.id)
-            self._edit(job, render.failed(job, event.reason or "failed"), None)
+            self._edit(job, render.failed(job, event.reason or _("failed")), None)
         elif event.kind == "cancelled":
             self._stop_ticker(job.id)
-            self._edit(job, render.cancelled(job, event.reason or "someone"), None)
+            self._edit(job, render.cancelled(job, event.reason or _("someone")), None)
 
     def _edit(self, job: DownloadJob, text: str, markup: InlineKeyboardMarkup | None) -> None:
         status = self.status(job)
@@ -180,7 +187,7 @@ class DownloadNotifier:
 
     async def _repost_status(self, job_id: int, status: StatusMessage) -> None:
         async with status.lock:
-            text = status.last_text or f"⬇️ d{job_id} continues here (the group was upgraded)."
+            text = status.last_text or _("⬇️ d{id} continues here (the group was upgraded).").format(id=job_id)
             try:
                 sent = await self.app.bot.send_message(status.chat_id, text, reply_markup=cancel_markup(job_id))
             except TelegramError as exc:
@@ -211,12 +218,17 @@ class DownloadNotifier:
             pass
 
     async def deliver(self, job: DownloadJob) -> None:
-        """Send the finished file as a document, or say where it is kept when it is too big."""
+        """Send the finished file as a document, or say where it is kept when it is too big, in
+        the language the download was asked in."""
+        with use(job.lang):
+            await self._deliver(job)
+
+    async def _deliver(self, job: DownloadJob) -> None:
         service = self.service
         job = service.get(job.id) or job
         path = service.file_path(job)
         if path is None or not path.is_file():
-            self._edit(job, render.failed(job, "the finished file is gone from the server"), None)
+            self._edit(job, render.failed(job, _("the finished file is gone from the server")), None)
             return
         reply = ReplyParameters(message_id=job.request_message_id, allow_sending_without_reply=True) \
             if job.request_message_id else None
@@ -239,7 +251,7 @@ class DownloadNotifier:
                     return  # the chat is unreachable; kept undelivered until it is back
             except TelegramError as exc:
                 log.warning("sending d%s failed: %s", job.id, exc)
-                self._edit(job, render.failed(job, f"could not send the file: {exc}"), None)
+                self._edit(job, render.failed(job, _("could not send the file: {error}").format(error=exc)), None)
                 return
             finally:
                 action.cancel()
@@ -262,7 +274,7 @@ class DownloadNotifier:
                 return
         except TelegramError as exc:
             log.warning("telling chat %s about kept d%s failed: %s", job.chat_id, job.id, exc)
-            self._edit(job, render.failed(job, "finished, but I could not post where it is kept"), None)
+            self._edit(job, render.failed(job, _("finished, but I could not post where it is kept")), None)
             return
         service.mark_delivered(job.id)
         self._edit(job, render.done(job, sent=False), None)

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from bot.downloads.jobs import DownloadJob, JobState
 from bot.humanize import human_duration, human_size, human_speed
+from bot.i18n import _, ngettext
 
 BAR_WIDTH = 12
 
@@ -28,11 +29,11 @@ def label(job: DownloadJob) -> str:
 def fate(job: DownloadJob, max_upload: int) -> str:
     """What happens at the end: sent to the chat, or kept on the server (and why)."""
     if job.size is not None and job.size > max_upload:
-        return (f"{human_size(job.size)} is over the {human_size(max_upload)} upload limit: "
-                "it will be kept on the server.")
+        return _("{size} is over the {limit} upload limit: it will be kept on the server.").format(
+            size=human_size(job.size), limit=human_size(max_upload))
     if job.size is None:
-        return "Size unknown: sent here if it is under the upload limit."
-    return "Will be sent here."
+        return _("Size unknown: sent here if it is under the upload limit.")
+    return _("Will be sent here.")
 
 
 def bar(fraction: float) -> str:
@@ -41,27 +42,27 @@ def bar(fraction: float) -> str:
 
 
 def checking(url: str) -> str:
-    return f"🔎 Checking {display_url(url)}…"
+    return _("🔎 Checking {url}…").format(url=display_url(url))
 
 
 def queued(job: DownloadJob, position: int | None, max_upload: int) -> str:
-    where = f"⏳ Waiting: #{position} in line." if position else "⏳ Starting…"
+    where = _("⏳ Waiting: #{position} in line.").format(position=position) if position else _("⏳ Starting…")
     return f"📄 {label(job)} — {human_size(job.size)}\n{where}\n{fate(job, max_upload)}"
 
 
 def starting(job: DownloadJob, max_upload: int) -> str:
-    return f"⬇️ {label(job)} — {human_size(job.size)}\nStarting…\n{fate(job, max_upload)}"
+    return f"⬇️ {label(job)} — {human_size(job.size)}\n{_('Starting…')}\n{fate(job, max_upload)}"
 
 
 def resumed(job: DownloadJob, position: int | None, max_upload: int) -> str:
     if job.resumed and job.size:
         percent = int(100 * job.done_bytes / job.size)
-        head = f"▶️ Resumed after restart at {percent}%."
+        head = _("▶️ Resumed after restart at {percent}%.").format(percent=percent)
     elif job.resumed:
-        head = "▶️ Resumed after restart."
+        head = _("▶️ Resumed after restart.")
     else:
-        head = "⏳ Still queued after a restart."
-    spot = f" #{position} in line." if position else ""
+        head = _("⏳ Still queued after a restart.")
+    spot = " " + _("#{position} in line.").format(position=position) if position else ""
     return f"📄 {label(job)} — {human_size(job.size)}\n{head}{spot}\n{fate(job, max_upload)}"
 
 
@@ -72,10 +73,11 @@ def running(job: DownloadJob, progress, max_upload: int) -> str:
         fraction = progress.done / total
         lines.append(f"{bar(fraction)} {int(fraction * 100)}%  {human_size(progress.done)} / {human_size(total)}")
     else:
-        lines.append(f"{human_size(progress.done)} so far")
-    eta = f" · ETA {human_duration(progress.eta)}" if progress.eta is not None else ""
+        lines.append(_("{size} so far").format(size=human_size(progress.done)))
+    eta = " · " + _("ETA {duration}").format(duration=human_duration(progress.eta)) if progress.eta is not None else ""
     conns = progress.connections
-    lines.append(f"{human_speed(progress.speed)}{eta} · {conns} connection{'s' if conns != 1 else ''}")
+    connections = ngettext("{count} connection", "{count} connections", conns).format(count=conns)
+    lines.append(f"{human_speed(progress.speed)}{eta} · {connections}")
     lines.append(fate(job, max_upload))
     return "\n".join(lines)
 
@@ -83,11 +85,12 @@ def running(job: DownloadJob, progress, max_upload: int) -> str:
 def _summary(job: DownloadJob) -> str:
     took = job.elapsed or 0.0
     speed = f" ({human_speed(job.size / took)})" if job.size and took > 0 else ""
-    return f"{human_size(job.size)} in {human_duration(took)}{speed}"
+    return _("{size} in {duration}{speed}").format(size=human_size(job.size), duration=human_duration(took),
+                                                    speed=speed)
 
 
 def done(job: DownloadJob, sent: bool) -> str:
-    where = "sent below." if sent else "kept on the server."
+    where = _("sent below.") if sent else _("kept on the server.")
     return f"✅ {label(job)} — {_summary(job)}, {where}"
 
 
@@ -97,13 +100,14 @@ def caption(job: DownloadJob) -> str:
 
 def kept(job: DownloadJob, path: str, link: str | None, max_upload: int, retention_hours: float) -> str:
     lines = [
-        f"📦 {label(job)} ({human_size(job.size)}) is over the {human_size(max_upload)} upload limit, "
-        "so it is kept on the server:",
+        _("📦 {name} ({size}) is over the {limit} upload limit, so it is kept on the server:").format(
+            name=label(job), size=human_size(job.size), limit=human_size(max_upload)),
         path,
     ]
     if link:
         lines.append(link)
-    lines.append(f"sha256 {job.sha256}\nIt is removed after {retention_hours:g} h.")
+    lines.append(f"sha256 {job.sha256}\n" + _("It is removed after {duration}.").format(
+        duration=human_duration(retention_hours * 3600)))
     return "\n".join(lines)
 
 
@@ -112,7 +116,7 @@ def failed(job: DownloadJob, reason: str) -> str:
 
 
 def cancelled(job: DownloadJob, by: str) -> str:
-    return f"🚫 {label(job)}: cancelled by {by}."
+    return _("🚫 {name}: cancelled by {by}.").format(name=label(job), by=by)
 
 
 def listing_line(job: DownloadJob, position: int | None, show_owner: bool) -> str:
@@ -120,17 +124,17 @@ def listing_line(job: DownloadJob, position: int | None, show_owner: bool) -> st
     owner = f" ({job.user_name})" if show_owner else ""
     if state == JobState.RUNNING:
         percent = f" {int(100 * job.done_bytes / job.size)}%" if job.size else ""
-        what = f"⬇️ running{percent}"
+        what = _("⬇️ running{percent}").format(percent=percent)
     elif state == JobState.QUEUED and job.name is None:
-        what = "🔎 checking"
+        what = _("🔎 checking")
     elif state == JobState.QUEUED:
-        what = f"⏳ #{position} in line" if position else "⏳ waiting"
+        what = _("⏳ #{position} in line").format(position=position) if position else _("⏳ waiting")
     elif state == JobState.DONE:
         what = f"✅ {human_size(job.size)}"
     elif state == JobState.EXPIRED:
-        what = "🗑 expired"
+        what = _("🗑 expired")
     elif state == JobState.CANCELLED:
-        what = "🚫 cancelled"
+        what = _("🚫 cancelled")
     else:
-        what = f"❌ {job.error or 'failed'}"
+        what = f"❌ {job.error or _('failed')}"
     return f"{job.ref} {label(job)}{owner} — {what}"

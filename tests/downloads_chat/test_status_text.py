@@ -57,5 +57,5 @@ def test_listing_line() -> None:
 
 
 def test_human_units() -> None:
-    assert human_size(512) == "512B" and human_size(1536) == "1.5 KB" and human_size(None) == "?"
+    assert human_size(512) == "512 B" and human_size(1536) == "1.5 KB" and human_size(None) == "?"
     assert human_duration(42) == "42 sec" and human_duration(3725) == "1 hr 2 min" and human_duration(120) == "2 min"

@@ -122,3 +122,29 @@ def test_timer_confirmation_countdown_and_ring_in_chinese(emulator: BotApiEmulat
     assert "no timer or reminder t99" in ask(emulator, USER, USER, "/cancel t99")
     ask(emulator, USER, USER, "/lang zh")
     assert "本聊天没有计时器或提醒 t99" in ask(emulator, USER, USER, "/cancel t99")
+
+
+def test_download_status_and_caption_in_chinese(emulator: BotApiEmulator, bot: BotProcess) -> None:
+    from tests.origin import Origin
+
+    emulator.set_user_language(USER, "zh-hans")
+    data = bytes(range(256)) * 4096  # 1 MiB
+    with Origin() as origin:
+        origin.add_file("/report.bin", data)
+        request = emulator.send_text(USER, USER, f"/download {origin.url('/report.bin')}")
+        document = emulator.wait_for(
+            lambda: next((m for m in emulator.bot_messages(USER) if m.document), None), 60, "the document")
+    assert document.caption.startswith("report.bin\n1.0 MB，用时 ") and "sha256 " in document.caption
+    status = next(m for m in emulator.bot_messages(USER) if m.reply_to == request.message_id and not m.document)
+    final = emulator.wait_for(lambda: (t := emulator.get_message(USER, status.message_id).text) and "✅" in t and t,
+                              20, "the status to say it is done")
+    assert final.startswith("✅ report.bin — 1.0 MB，用时 ") and final.endswith("已发在下面。")
+    history = [entry[1] or "" for entry in emulator.get_message(USER, status.message_id).history]
+    assert any("正在检查" in text for text in history), history
+    assert all(chinese(text.replace("report.bin", "")) for text in history if "127.0.0.1" not in text), history
+
+    listing = ask(emulator, USER, USER, "/downloads")
+    assert "d1 report.bin — ✅ 1.0 MB" in listing and "取消请用 /cancel 编号" in listing
+    # A bad link is refused in Chinese, with the usage.
+    refused = ask(emulator, USER, USER, "/download not-a-link")
+    assert "用法：/download 网址" in refused

@@ -139,6 +139,30 @@ def test_chat_layer_hands_telegram_no_text_outside_the_catalog() -> None:
     assert problems == []
 
 
+def shadowed_gettext(source: str, filename: str) -> list[str]:
+    """Functions that assign to ``_`` in a module that translates with it: the name is local to
+    the whole function then, and every ``_()`` in it fails at run time."""
+    tree = ast.parse(source)
+    if "_" not in {alias.asname or alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                   for alias in node.names}:
+        return []
+    problems = []
+    for func in ast.walk(tree):
+        if isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
+            for node in ast.walk(func):
+                if isinstance(node, ast.Name) and node.id == "_" and isinstance(node.ctx, ast.Store):
+                    problems.append(f"{filename}:{node.lineno} in {func.name}()")
+    return problems
+
+
+def test_no_function_hides_the_gettext_function() -> None:
+    problems = []
+    for path in sorted((ROOT / "bot").rglob("*.py")):
+        problems += shadowed_gettext(path.read_text(), str(path.relative_to(ROOT)))
+    assert problems == []
+    assert shadowed_gettext("from bot.i18n import _\ndef f(x):\n    a, _, b = x\n    return _('hi')\n", "x.py")
+
+
 def test_the_loaded_languages_are_the_catalogs_plus_english() -> None:
     assert set(i18n.available()) == {"en", *catalogs()}
     with i18n.use("zh"):

@@ -39,7 +39,7 @@ def _addressed_to_other_bot(update: Update, bot_username: str) -> bool:
     if not text.startswith("/"):
         return False
     command = text.split(maxsplit=1)[0]
-    _, at, target = command.partition("@")
+    _command, at, target = command.partition("@")
     return bool(at) and target.lower() != bot_username.lower()
 
 

@@ -24,6 +24,7 @@ from telegram.ext import (
 from bot.downloads.netguard import check_url_syntax
 from bot.downloads.service import DownloadService, Refused
 from bot.humanize import human_size
+from bot.i18n import N_, _
 from bot.telegram import download_status as render
 from bot.telegram.download_notifier import DownloadNotifier
 from bot.telegram.handlers.cancel import add_canceller
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 MAX_MESSAGE = 2000  # characters of a /download message worth reading
 MAX_URLS = 5  # downloads started by one message
 HOUSEKEEPING_EVERY = 3600.0
-USAGE = (
+USAGE = N_(
     "Usage: /download URL [name] — several links in one message start several downloads.\n"
     "Example: /download https://example.com/file.iso"
 )
@@ -64,17 +65,18 @@ def parse_request(args: list[str]) -> tuple[list[str], str | None, str | None]:
     """
     links = [a for a in args if _LINKISH.match(a)]
     if not links:
-        return [], None, "That doesn't look like a link."
+        return [], None, _("That doesn't look like a link.")
     for link in links:
         problem = check_url_syntax(link)
         if problem:
             return [], None, problem
     if len(links) > MAX_URLS:
-        return [], None, f"That is {len(links)} links; one message can start at most {MAX_URLS}."
+        return [], None, _("That is {count} links; one message can start at most {limit}.").format(
+            count=len(links), limit=MAX_URLS)
     rest = [a for a in args if a not in links]
     name = " ".join(rest).strip() or None
     if name and len(links) > 1:
-        return [], None, "A file name can only follow a single link."
+        return [], None, _("A file name can only follow a single link.")
     return links, name, None
 
 
@@ -82,20 +84,21 @@ async def download_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     message = update.effective_message
     text = message.text or ""
     if len(text) > MAX_MESSAGE:
-        await message.reply_text(f"That message is too long ({len(text)} characters).\n{USAGE}")
+        await message.reply_text(_("That message is too long ({count} characters).").format(count=len(text))
+                                 + "\n" + _(USAGE))
         return
     args = list(context.args or [])
     if not args and message.reply_to_message:
         args = _urls_in(message.reply_to_message)
         if not args:
-            await message.reply_text(f"The message you replied to has no link.\n{USAGE}")
+            await message.reply_text(_("The message you replied to has no link.") + "\n" + _(USAGE))
             return
     if not args:
-        await message.reply_text(USAGE)
+        await message.reply_text(_(USAGE))
         return
     urls, name, problem = parse_request(args)
     if problem:
-        await message.reply_text(f"{problem}\n{USAGE}")
+        await message.reply_text(f"{problem}\n{_(USAGE)}")
         return
     for url in urls:
         await start_download(update, context, url, name)
@@ -104,9 +107,9 @@ async def download_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
 async def bare_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """In a private chat, a message that is just a link starts a download."""
     text = (update.effective_message.text or "").strip()
-    urls, _, problem = parse_request([text])
+    urls, _name, problem = parse_request([text])
     if problem:
-        await update.effective_message.reply_text(f"{problem}\n{USAGE}")
+        await update.effective_message.reply_text(f"{problem}\n{_(USAGE)}")
         return
     await start_download(update, context, urls[0], None)
 
@@ -122,7 +125,7 @@ async def start_download(update: Update, context: ContextTypes.DEFAULT_TYPE, url
             thread_id=topic_of(message),
         )
     except Refused as exc:
-        await status.edit_text(f"❌ Not started: {exc}.")
+        await status.edit_text(_("❌ Not started: {reason}.").format(reason=exc))
         return
     log.info("download d%s requested by %s in chat %s", job.id, sender_id(update), message.chat_id)
 
@@ -136,12 +139,12 @@ async def list_downloads(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     admin = is_bot_admin(services_of(context).settings, user_id) and chat.type == chat.PRIVATE
     jobs = await asyncio.to_thread(service.list_jobs, None if admin else user_id, None if admin else chat.id)
     if not jobs:
-        await update.effective_message.reply_text("No downloads yet. Start one with /download URL.")
+        await update.effective_message.reply_text(_("No downloads yet. Start one with /download URL."))
         return
     positions = service.registry.positions()
     jobs = topic_first(jobs, topic_of(update.effective_message))  # this topic's first
     lines = [render.listing_line(job, positions.get(job.id), show_owner=admin) for job in jobs]
-    lines.append("Cancel one with /cancel ID, e.g. /cancel " + jobs[0].ref)
+    lines.append(_("Cancel one with /cancel ID, e.g. /cancel {ref}").format(ref=jobs[0].ref))
     await update.effective_message.reply_text("\n".join(lines))
 
 
@@ -150,15 +153,16 @@ async def _cancel(update: Update, context: ContextTypes.DEFAULT_TYPE, job_id: in
     service = _service(context)
     job = await asyncio.to_thread(service.get, job_id)
     if job is None:
-        return f"There is no download d{job_id}."
+        return _("There is no download d{id}.").format(id=job_id)
     if job.chat_id != update.effective_chat.id and not is_bot_admin(services_of(context).settings,
                                                                       update.effective_user.id):
-        return f"There is no download d{job_id} in this chat."
+        return _("There is no download d{id} in this chat.").format(id=job_id)
     if not await can_manage(update, context, job.user_id):
-        return f"Only {job.user_name or 'the person who started it'} or an admin can cancel d{job_id}."
+        return _("Only {name} or an admin can cancel d{id}.").format(
+            name=job.user_name or _("the person who started it"), id=job_id)
     if not await asyncio.to_thread(service.cancel, job_id, display_name(update.effective_sender)):
-        return f"d{job_id} has already finished."
-    return f"Cancelling d{job_id}."
+        return _("d{id} has already finished.").format(id=job_id)
+    return _("Cancelling d{id}.").format(id=job_id)
 
 
 async def cancel_by_id(update: Update, context: ContextTypes.DEFAULT_TYPE, number: int) -> None:
@@ -196,8 +200,9 @@ def register(app: Application, services: Services) -> None:
 
     def stat_lines() -> list[str]:
         numbers = service.stats()
-        return [f"Downloads: {numbers['running']} running, {numbers['queued']} queued",
-                f"Downloaded today: {human_size(numbers['bytes_today'])}"]
+        return [_("Downloads: {running} running, {queued} queued").format(
+                    running=numbers["running"], queued=numbers["queued"]),
+                _("Downloaded today: {size}").format(size=human_size(numbers["bytes_today"]))]
 
     services.add_stats(stat_lines)
     services.add_startup(start)
