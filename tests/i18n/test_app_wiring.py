@@ -12,7 +12,7 @@ from bot.telegram.i18n import LANGUAGE_GROUP, choose_language
 
 
 def test_language_group_is_first_and_alone(tmp_path: Path) -> None:
-    settings = Settings(_env_file=None, token="123:abc", data_dir=tmp_path, allowed_users="42")
+    settings = Settings(_env_file=None, bot_token="123:abc", data_dir=tmp_path, allowed_users="42")
     prepare_dirs(settings)
     app = build_application(settings)
     try:
