@@ -23,10 +23,10 @@ from telegram.ext import Application
 from bot.downloads.jobs import DownloadJob
 from bot.downloads.service import DownloadService, Event
 from bot.telegram import download_status as render
+from bot.telegram.upload import UploadProgress, send_file
 
 log = logging.getLogger(__name__)
 
-UPLOAD_TIMEOUT = 600.0  # seconds for one sendDocument: 50 MB on a slow uplink
 CHAT_ACTION_EVERY = 4.5  # Telegram shows a chat action for 5 s
 
 
@@ -70,6 +70,15 @@ class StatusMessage:
             self.last_edit = time.monotonic()
 
 
+@dataclass
+class ActiveUpload:
+    """A delivery under way: the task sending the file, its progress, and who cancelled it."""
+
+    task: asyncio.Task
+    progress: UploadProgress
+    cancelled_by: str | None = None
+
+
 class DownloadNotifier:
     """Bridges :class:`DownloadService` events (threads) to Telegram messages (event loop)."""
 
@@ -81,6 +90,7 @@ class DownloadNotifier:
         self._latest: dict[int, object] = {}
         self._tickers: dict[int, asyncio.Task] = {}
         self._tasks: set[asyncio.Task] = set()
+        self._uploads: dict[int, ActiveUpload] = {}
 
     @property
     def service(self) -> DownloadService:
@@ -179,19 +189,8 @@ class DownloadNotifier:
         size = path.stat().st_size
         if size <= service.max_upload:
             await self._show_uploading(job.chat_id)  # before the upload, so it never races it
-            action = asyncio.get_running_loop().create_task(self._keep_showing_uploading(job.chat_id))
-            try:
-                with path.open("rb") as fh:
-                    await self.app.bot.send_document(
-                        job.chat_id, document=fh, filename=job.name, caption=render.caption(job),
-                        reply_parameters=reply, read_timeout=UPLOAD_TIMEOUT, write_timeout=UPLOAD_TIMEOUT,
-                    )
-            except TelegramError as exc:
-                log.warning("sending d%s failed: %s", job.id, exc)
-                self._edit(job, render.failed(job, f"could not send the file: {exc}"), None)
+            if not await self._send(job, path, size, caption=render.caption(job), reply_parameters=reply):
                 return
-            finally:
-                action.cancel()
             service.mark_delivered(job.id)
             self._edit(job, render.done(job, sent=True), None)
             return
@@ -210,6 +209,57 @@ class DownloadNotifier:
             return
         service.mark_delivered(job.id)
         self._edit(job, render.done(job, sent=False), None)
+
+    async def _send(self, job: DownloadJob, path, size: int, **params) -> bool:
+        """Send the file (streamed from disk, or by path in local mode), showing its progress with
+        a Cancel button; True once Telegram has it. ``params`` go to ``send_document`` as they are."""
+        loop = asyncio.get_running_loop()
+        local = self.service.settings.telegram_local_mode
+        progress = UploadProgress(size, by_path=local)
+        sending = loop.create_task(send_file(self.app.bot, job.chat_id, path, filename=job.name or path.name,
+                                             local_mode=local, progress=progress, **params))
+        upload = self._uploads[job.id] = ActiveUpload(sending, progress)
+        helpers = [loop.create_task(self._keep_showing_uploading(job.chat_id)),
+                   loop.create_task(self._tick_upload(job, progress))]
+        try:
+            await sending
+        except asyncio.CancelledError:
+            if upload.cancelled_by is None or asyncio.current_task().cancelling():
+                raise  # the bot is stopping: the file is sent again at the next start
+            log.info("sending d%s cancelled by %s", job.id, upload.cancelled_by)
+            await asyncio.to_thread(self.service.cancel_delivery, job.id, upload.cancelled_by)
+            self._edit(job, render.upload_cancelled(job, upload.cancelled_by), None)
+            return False
+        except TelegramError as exc:
+            log.warning("sending d%s failed: %s", job.id, exc)
+            self._edit(job, render.failed(job, f"could not send the file: {exc}"), None)
+            return False
+        finally:
+            self._uploads.pop(job.id, None)
+            for helper in helpers:
+                helper.cancel()
+        return True
+
+    def cancel_upload(self, job_id: int, by: str) -> bool:
+        """Stop sending ``job_id``'s file, if it is being sent; False otherwise."""
+        upload = self._uploads.get(job_id)
+        if upload is None or upload.task.done():
+            return False
+        upload.cancelled_by = by
+        upload.task.cancel()
+        return True
+
+    async def _tick_upload(self, job: DownloadJob, progress: UploadProgress) -> None:
+        """Show bytes sent and speed at the status message's pace while the file goes out."""
+        status = self.status(job)
+        if status is None:
+            return
+        try:
+            while True:
+                await status.show(self.app, render.uploading(job, progress), cancel_markup(job.id))
+                await asyncio.sleep(max(0.5, status.last_edit + status.interval - time.monotonic()))
+        except asyncio.CancelledError:
+            pass
 
     async def _show_uploading(self, chat_id: int) -> None:
         try:
