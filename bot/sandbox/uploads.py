@@ -83,7 +83,8 @@ def read_multipart(stream: BinaryIO, length: int, content_type: str, *, limit: i
         part.field_value += data[start:end]
 
     def on_header_end() -> None:
-        part.headers[part.field_name.decode("latin-1").lower()] = part.field_value.decode("utf-8", "replace")
+        # latin-1 keeps the raw bytes; parse_options_header hands them back, decoded below as UTF-8
+        part.headers[part.field_name.decode("latin-1").lower()] = part.field_value.decode("latin-1")
         part.field_name = part.field_value = b""
 
     def on_headers_finished() -> None:
