@@ -9,6 +9,8 @@ limit raised) and the real ``errandbot run`` in its own session. For each size a
   upper bound that no spike escapes);
 - the wall time from the command to the document, and of the delivery alone (from the bot's
   ``upload_document`` chat action to the document);
+- how long ``/help`` takes to be answered while the file is being sent, against the same with
+  nothing running (``--chat``);
 - as a peer, ``curl -F document=@FILE`` uploading the same file to the same emulator: its peak
   memory and time (upload mode only).
 
@@ -77,13 +79,14 @@ class Outcome:
     hwm_sum: int = 0
     total: float | None = None
     delivery: float | None = None
+    chat: str = ""
 
     def row(self) -> str:
         def secs(value: float | None) -> str:
             return "—" if value is None else f"{value:.1f} s"
 
         return (f"| {self.what} | {self.size_mb} MB | {self.peak / MiB:.0f} MiB | {self.hwm_sum / MiB:.0f} MiB "
-                f"| {secs(self.total)} | {secs(self.delivery)} | {self.note} |")
+                f"| {secs(self.total)} | {secs(self.delivery)} | {self.note}{self.chat} |")
 
 
 def free_port() -> int:
@@ -116,6 +119,28 @@ def emulator_for(size: int, local: bool) -> BotApiEmulator:
     return BotApiEmulator(**kwargs).start()
 
 
+def help_latency(emulator: BotApiEmulator) -> float:
+    started = time.monotonic()
+    sent = emulator.send_text(USER, USER, "/help")
+    emulator.wait_reply(USER, sent, contains="Commands:", timeout=30)
+    return time.monotonic() - started
+
+
+def chat_while_sending(emulator: BotApiEmulator, stop: threading.Event, out: list[float]) -> None:
+    """Once the bot starts sending the file, time /help replies until ``stop``."""
+    try:
+        emulator.wait_for(lambda: stop.is_set() or emulator.calls_of("sendChatAction"), 600, "the upload")
+        while not stop.is_set() and not any(m.document for m in emulator.bot_messages(USER)):
+            out.append(help_latency(emulator))
+    except TimeoutError:
+        pass
+
+
+def ms(values: list[float]) -> str:
+    ordered = sorted(values)
+    return f"p50 {ordered[len(ordered) // 2] * 1000:.0f} ms, max {ordered[-1] * 1000:.0f} ms ({len(values)})"
+
+
 def watch_cap(memory: TreeMemory, cap: int, pgid: int, hit: threading.Event, done: threading.Event) -> None:
     """Kill the bot's session when its tree goes over ``cap`` bytes."""
     while not done.wait(0.05):
@@ -128,7 +153,8 @@ def watch_cap(memory: TreeMemory, cap: int, pgid: int, hit: threading.Event, don
             return
 
 
-def deliver(tmp: Path, port: int, size: int, sha: str, local: bool, cap: int, timeout: float) -> Outcome:
+def deliver(tmp: Path, port: int, size: int, sha: str, local: bool, cap: int, timeout: float,
+            chat: bool = False) -> Outcome:
     mode = "local mode (by path)" if local else "upload"
     what = f"errandbot, {mode}"
     emulator = emulator_for(size, local)
@@ -148,6 +174,10 @@ def deliver(tmp: Path, port: int, size: int, sha: str, local: bool, cap: int, ti
     hit, done = threading.Event(), threading.Event()
     try:
         emulator.wait_for(lambda: emulator.calls_of("getUpdates"), 60, "the bot to start")
+        idle = [help_latency(emulator) for _ in range(10)] if chat else []
+        busy: list[float] = []
+        if chat:
+            threading.Thread(target=chat_while_sending, args=(emulator, done, busy), daemon=True).start()
         memory.start()
         threading.Thread(target=watch_cap, args=(memory, cap, bot.pid, hit, done), daemon=True).start()
         started = time.monotonic()
@@ -171,7 +201,9 @@ def deliver(tmp: Path, port: int, size: int, sha: str, local: bool, cap: int, ti
         ok = found.document.get("sha256") == sha
         how = found.document.get("sent_by", "upload")
         note = ("sha256 matches" if ok else "SHA256 DIFFERS") + f"; sent by {how}"
-        return Outcome(what, size // MiB, ok, note, memory.peak, memory.hwm_sum, finished - started, delivery)
+        replies = f"; /help idle {ms(idle)}, while sending {ms(busy)}" if idle and busy else ""
+        return Outcome(what, size // MiB, ok, note, memory.peak, memory.hwm_sum, finished - started, delivery,
+                       replies)
     finally:
         done.set()
         if bot.poll() is None:
@@ -214,6 +246,7 @@ def main() -> int:
     parser.add_argument("--rss-cap-mb", type=int, default=3072, help="stop a run whose bot tree goes over this")
     parser.add_argument("--timeout", type=float, default=1500.0, help="seconds per delivery")
     parser.add_argument("--no-peer", action="store_true", help="skip the curl upload")
+    parser.add_argument("--chat", action="store_true", help="time /help replies while sending")
     args = parser.parse_args()
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     if not Path(nginx).exists():
@@ -233,7 +266,8 @@ def main() -> int:
             size = size_mb * MiB
             sha = make_sparse(root / "big.bin", size)
             for mode in args.modes.split(","):
-                outcome = deliver(tmp, port, size, sha, mode == "local", args.rss_cap_mb * MiB, args.timeout)
+                outcome = deliver(tmp, port, size, sha, mode == "local", args.rss_cap_mb * MiB, args.timeout,
+                                  args.chat)
                 rows.append(outcome)
                 print(outcome.row(), flush=True)
             if not args.no_peer:

@@ -161,7 +161,7 @@ def _check_local_mode(settings: Settings) -> Result | None:
         return Result("local mode", False, f"TELEGRAM_LOCAL_MODE=true needs a telegram-bot-api server "
                                            f"started with --local in TELEGRAM_API_URL; {PUBLIC_API_HOST} "
                                            "cannot read files on this machine")
-    folder = settings.downloads_path.absolute()
+    folder = settings.downloads_path.resolve()  # as the download service names files
     problem = _unreadable_for_others(folder)
     if problem:
         return Result("local mode", True, f"the Bot API server reads files under {folder}, but {problem}: "

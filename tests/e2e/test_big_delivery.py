@@ -78,7 +78,10 @@ def document_for(emulator: BotApiEmulator, request: Message, timeout: float) -> 
 
 
 def status_texts(emulator: BotApiEmulator, request: Message) -> list[str]:
-    status = next(m for m in emulator.bot_messages(USER) if m.reply_to == request.message_id and not m.document)
+    status = next((m for m in emulator.bot_messages(USER) if m.reply_to == request.message_id and not m.document),
+                  None)
+    if status is None:  # not answered yet
+        return []
     return [text or "" for _, text, _ in emulator.get_message(USER, status.message_id).history]
 
 
@@ -152,3 +155,22 @@ def test_upload_shows_bytes_and_speed_and_can_be_cancelled(emulator, make_bot, f
     emulator.wait_for(lambda: not list(emulator.spool().iterdir()), 30, "the emulator to drop the partial upload")
     listing = emulator.send_text(USER, USER, "/downloads")
     assert "🚫 cancelled" in emulator.wait_reply(USER, listing, contains="d1").text
+
+
+def test_killed_mid_upload_the_restarted_bot_sends_the_file_once(emulator, make_bot, files) -> None:
+    root, base = files
+    emulator.upload_rate = 2 * MiB
+    bot = make_bot(progress_interval="1")
+    sha = sparse_file(root / "again.bin", 12 * MiB)
+    request = emulator.send_text(USER, USER, f"/download {base}/again.bin")
+    emulator.wait_for(lambda: any(t.startswith("📤 Sending again.bin") and "%" in t
+                                  for t in status_texts(emulator, request)), 60, "the upload to start")
+    bot.kill()  # kill -9 in the middle of the upload
+    emulator.wait_for(lambda: not list(emulator.spool().iterdir()), 30, "the emulator to drop the partial upload")
+    emulator.upload_rate = None
+    bot.start()
+    document = document_for(emulator, request, timeout=120)
+    assert document.document["sha256"] == sha
+    emulator.wait_for(lambda: any("✅" in t for t in status_texts(emulator, request)), 30, "the ✅ status")
+    assert len([m for m in emulator.bot_messages(USER) if m.document]) == 1
+    assert [c.status for c in emulator.calls_of("sendDocument")] == [200]  # the cut one never got an answer
