@@ -13,6 +13,8 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
@@ -210,7 +212,7 @@ class DownloadNotifier:
         service.mark_delivered(job.id)
         self._edit(job, render.done(job, sent=False), None)
 
-    async def _send(self, job: DownloadJob, path, size: int, **params) -> bool:
+    async def _send(self, job: DownloadJob, path: Path, size: int, **params: Any) -> bool:
         """Send the file (streamed from disk, or by path in local mode), showing its progress with
         a Cancel button; True once Telegram has it. ``params`` go to ``send_document`` as they are."""
         loop = asyncio.get_running_loop()
