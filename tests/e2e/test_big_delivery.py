@@ -157,7 +157,8 @@ def test_upload_shows_bytes_and_speed_and_can_be_cancelled(emulator, make_bot, f
     assert "🚫 cancelled" in emulator.wait_reply(USER, listing, contains="d1").text
 
 
-def test_killed_mid_upload_the_restarted_bot_sends_the_file_once(emulator, make_bot, files) -> None:
+@pytest.mark.parametrize("stop", ["kill -9", "SIGTERM"])
+def test_stopped_mid_upload_the_restarted_bot_sends_the_file_once(emulator, make_bot, files, stop) -> None:
     root, base = files
     emulator.upload_rate = 2 * MiB
     bot = make_bot(progress_interval="1")
@@ -165,7 +166,11 @@ def test_killed_mid_upload_the_restarted_bot_sends_the_file_once(emulator, make_
     request = emulator.send_text(USER, USER, f"/download {base}/again.bin")
     emulator.wait_for(lambda: any(t.startswith("📤 Sending again.bin") and "%" in t
                                   for t in status_texts(emulator, request)), 60, "the upload to start")
-    bot.kill()  # kill -9 in the middle of the upload
+    if stop == "SIGTERM":
+        assert bot.terminate() < 10.0  # the upload is abandoned, not waited for
+        assert "Task was destroyed" not in bot.output and "Traceback" not in bot.output
+    else:
+        bot.kill()
     emulator.wait_for(lambda: not list(emulator.spool().iterdir()), 30, "the emulator to drop the partial upload")
     emulator.upload_rate = None
     bot.start()
