@@ -214,6 +214,14 @@ def _weekday_en(t: Tokens, i: int, local: date, original: str) -> tuple[DayRef, 
     end = j + 1
     if t.text(end) == "." and t.joined(end):
         end += 1
+    if j == i:  # "Sat 2026-03-28", "friday, dec 24": the date decides, the weekday must agree
+        k = end + 1 if t.text(end) == "," else end
+        dated = _numeric_date(t, k, local, original) or _month_date(t, k, local, original)
+        if dated is not None:
+            if dated[0].day.weekday() != WEEKDAY_WORDS[word]:
+                raise ReminderInputError(Problem.CONFLICT, first=t.span(i, end, original),
+                                         second=dated[0].part)
+            return dated
     return _weekday_ref(local, WEEKDAY_WORDS[word], which if j > i else "", t.span(i, end, original)), end
 
 

@@ -251,12 +251,14 @@ def split_duration(words: list[str]) -> tuple[timedelta, list[str]]:
     original = " ".join(words)
     text = normalise(original)
     if not text.strip():
-        raise ReminderInputError(Problem.EMPTY)
+        raise ReminderInputError(Problem.NO_DURATION)
     if has_foreign_digits(text):
         raise ReminderInputError(Problem.FOREIGN_DIGITS)
     t = Tokens(tokenize(text))
     if t.text(0) == "-" and t.kind(1) == Kind.NUM and t.joined(1):
         raise ReminderInputError(Problem.NEGATIVE)
+    if t.kind(0) == Kind.NUM and len(t.text(0)) > 6:
+        raise ReminderInputError(Problem.TIMER_TOO_LONG)
     found = take_timer(t)
     if found is None:
         raise ReminderInputError(Problem.DURATION_NOT_UNDERSTOOD, part=original.split()[0][:30])

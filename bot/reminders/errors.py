@@ -33,6 +33,7 @@ class Problem(StrEnum):
     UNIT_MISSING = "unit_missing"  # "in 90"; params: part
     NOT_POSITIVE = "not_positive"  # 0 minutes
     NEGATIVE = "negative"  # -5
+    NO_DURATION = "no_duration"  # /timer with nothing after it
     DURATION_NOT_UNDERSTOOD = "duration_not_understood"  # /timer abc; params: part
     TIMER_TOO_LONG = "timer_too_long"
     TOO_FAR = "too_far"  # over MAX_DURATION_DAYS; params: days

@@ -12,7 +12,7 @@ in :mod:`bot.reminders.when`. A repeat without a time rings at 09:00 (``every mo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import time
 
 from bot.reminders.dates import MONTH_WORDS, WEEKDAY_WORDS, ZH_WEEK_WORDS, ZH_WEEKDAYS
@@ -160,7 +160,12 @@ def _every_en(t: Tokens, i: int, original: str) -> tuple[Repeat, int] | None:
         return Repeat(Recurrence(Unit.WEEK, weekdays=days[0])), days[1]
     if (month := MONTH_WORDS.get(word)) is not None and (day := t.num(i + 1)) is not None:
         return _yearly(month, day, t.span(i, i + 2, original)), i + 2
-    return _span_repeat(t, i, original)
+    found = _span_repeat(t, i, original)
+    if found is not None and found[0].recurrence.unit is Unit.WEEK and t.text(found[1]) == "on" \
+            and (days := _weekday_list(t, found[1] + 1)) is not None:
+        # every 2 weeks on monday and thursday
+        return Repeat(replace(found[0].recurrence, weekdays=days[0])), days[1]
+    return found
 
 
 def _yearly(month: int, day: int, part: str) -> Repeat:

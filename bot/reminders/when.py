@@ -165,7 +165,7 @@ def _word_start(t: Tokens, i: int) -> bool:
 
 
 def _is_empty(parts: _Parts) -> bool:
-    return all(getattr(parts, n) is None for n in ("offset", "day", "time", "zone", "repeat"))
+    return all(getattr(parts, n) is None for n in ("offset", "day", "time", "repeat"))
 
 
 def _find(reader: _Reader) -> tuple[_Parts, int, int]:
@@ -240,7 +240,7 @@ def parse_when(text: str, now: datetime, zone: ZoneInfo,
         raise ReminderInputError(Problem.NO_WHEN, text=text.strip()[:40])
     _check_text(reader, text_start, text_stop)
     label = tokens.span(text_start, text_stop, text).strip(_EDGE)
-    if label.lower().startswith("to ") and text_start == 0:
+    if label.lower().startswith("to ") and text_start > 0:
         label = label[3:]
     if parts.zone is not None:
         effective = parts.zone
@@ -370,4 +370,6 @@ def _repeating(parts: _Parts, now: datetime, local: datetime, zone: ZoneInfo,
         if not 1 <= parts.count <= MAX_COUNT:
             raise ReminderInputError(Problem.NOT_UNDERSTOOD, part=f"{parts.count} times")
         rec = replace(rec, count=parts.count)
+    if rec.every == 1 and rec.count is None:
+        rec = replace(rec, first=None)  # only "every 2 …" and "for N times" count from the first
     return first, rec
