@@ -115,12 +115,24 @@ def _english(t: Tokens, i: int, original: str, bare_ok: bool) -> tuple[TimeOfDay
         hour = hour % 12 + (12 if half[0] == "pm" else 0)
         return TimeOfDay(_check(hour, minute, t.span(i, half[1], original))), half[1]
     if (end := t.seq(j, "o", "'", "clock")) is not None:
+        _refuse_twelve_hour(hour, t.span(i, end, original))
         return TimeOfDay(_check(hour, minute, t.span(i, end, original))), end
     if minute_given or bare_ok:
         if t.kind(j) in (Kind.NUM,) or (t.joined(j) and t.kind(j) == Kind.WORD):
             return None  # 18:30x, 6x: not a time
+        if not minute_given:
+            _refuse_twelve_hour(hour, t.span(i, j, original))
         return TimeOfDay(_check(hour, minute, t.span(i, j, original))), j
     return None
+
+
+def _refuse_twelve_hour(hour: int, part: str, low: int = 1, high: int = 12) -> None:
+    """``at 5``: 05:00 or 17:00? A bare hour that a 12-hour clock could mean is refused with
+    both readings (``at 0`` and ``at 13``…``at 23`` are clear)."""
+    if low <= hour <= high:
+        other = (hour + 12) % 24
+        raise ReminderInputError(Problem.AMBIGUOUS_TIME, part=part, first=f"{hour % 24:02d}:00",
+                                 second=f"{other:02d}:00")
 
 
 def _zh_hour(t: Tokens, i: int) -> tuple[int, int] | None:
@@ -144,6 +156,7 @@ def _chinese(t: Tokens, i: int, original: str) -> tuple[TimeOfDay, int] | None:
     start_hour = j
     found = _zh_hour(t, j)
     hour = minute = None
+    by_colon = False
     if found is not None:
         hour, k = found
         if t.text(k) in ("点", "點", "时", "時") and (k == start_hour or t.joined(k)):
@@ -166,7 +179,7 @@ def _chinese(t: Tokens, i: int, original: str) -> tuple[TimeOfDay, int] | None:
             j = k
         elif t.kind(j) == Kind.NUM and t.text(k) == ":" and t.joined(k) and t.kind(k + 1) == Kind.NUM \
                 and t.joined(k + 1) and len(t.text(k + 1)) == 2:
-            minute, j = int(t.text(k + 1)), k + 2
+            minute, j, by_colon = int(t.text(k + 1)), k + 2, True
         else:
             hour = None
     if hour is None:
@@ -179,6 +192,8 @@ def _chinese(t: Tokens, i: int, original: str) -> tuple[TimeOfDay, int] | None:
         hour = _zh_period_hour(period, hour, part)
     elif hour == 24:
         raise ReminderInputError(Problem.AMBIGUOUS_MIDNIGHT, part=part)
+    elif not by_colon:
+        _refuse_twelve_hour(hour, part, 1, 6)  # 3点开会: 03:00 or 15:00? (9点 is 09:00)
     return TimeOfDay(_check(hour, minute, part), None, period.day if period else None), j
 
 

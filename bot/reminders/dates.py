@@ -219,7 +219,7 @@ def _weekday_en(t: Tokens, i: int, local: date, original: str) -> tuple[DayRef, 
         dated = _numeric_date(t, k, local, original) or _month_date(t, k, local, original)
         if dated is not None:
             if dated[0].day.weekday() != WEEKDAY_WORDS[word]:
-                raise ReminderInputError(Problem.CONFLICT, first=t.span(i, end, original),
+                raise ReminderInputError(Problem.MISMATCH, first=t.span(i, end, original),
                                          second=dated[0].part)
             return dated
     return _weekday_ref(local, WEEKDAY_WORDS[word], which if j > i else "", t.span(i, end, original)), end

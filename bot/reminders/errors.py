@@ -23,12 +23,14 @@ class Problem(StrEnum):
     BAD_TIME = "bad_time"  # 25:00, 13pm; params: part
     BAD_DATE = "bad_date"  # feb 30; params: part
     AMBIGUOUS_DATE = "ambiguous_date"  # 12/11; params: part, first, second
+    AMBIGUOUS_TIME = "ambiguous_time"  # at 5, 3点; params: part, first, second
     AMBIGUOUS_MIDNIGHT = "ambiguous_midnight"  # friday midnight; params: part
     AMBIGUOUS_ZONE = "ambiguous_zone"  # CST; params: part, readings
     UNKNOWN_ZONE = "unknown_zone"  # params: part
     IN_THE_PAST = "in_the_past"  # 5 minutes ago, yesterday, a passed time; params: when (may be "")
     PASSED_THIS_WEEK = "passed_this_week"  # "this monday" on a Wednesday; params: part
-    CONFLICT = "conflict"  # two days, two times; params: first, second
+    CONFLICT = "conflict"  # a part said twice (two days, two times); params: part
+    MISMATCH = "mismatch"  # parts that cannot both hold (Fri 2026-12-24, in 2 hours at 10am); params: first, second
     UNKNOWN_UNIT = "unknown_unit"  # "in 1 fortnight"; params: part
     UNIT_MISSING = "unit_missing"  # "in 90"; params: part
     NOT_POSITIVE = "not_positive"  # 0 minutes

@@ -58,7 +58,6 @@ class _Parts:
     repeat: Repeat | None = None
     until: DayRef | None = None
     count: int | None = None
-    said: list[str] | None = None
 
     def merge(self, other: _Parts) -> None:
         for name in ("offset", "day", "time", "zone", "repeat", "until", "count"):
@@ -66,7 +65,7 @@ class _Parts:
             if theirs is None:
                 continue
             if mine is not None:
-                raise ReminderInputError(Problem.CONFLICT, first=name, second=name)
+                raise ReminderInputError(Problem.CONFLICT, part=name)
             setattr(self, name, theirs)
 
 
@@ -134,7 +133,7 @@ class _Reader:
         if not self.boundary(j):
             return None
         if getattr(parts, name) is not None:
-            raise ReminderInputError(Problem.CONFLICT, first=name, second=name)
+            raise ReminderInputError(Problem.CONFLICT, part=name)
         setattr(parts, name, value)
         return j
 
@@ -168,13 +167,14 @@ def _is_empty(parts: _Parts) -> bool:
     return all(getattr(parts, n) is None for n in ("offset", "day", "time", "repeat"))
 
 
-def _find(reader: _Reader) -> tuple[_Parts, int, int]:
-    """The *when* at the start and/or the end; returns the parts and the text's token range."""
+def _find(reader: _Reader) -> tuple[_Parts, int, int, ReminderInputError | None]:
+    """The *when* at the start and/or the end: the parts, the text's token range, and the
+    refusal met when trying to read a *when* at the end (raised unless a better one comes)."""
     t = reader.t
     begin = _start(t)
     head, head_end = reader.run(begin, t.n)
     if head_end == t.n:
-        return head, head_end, head_end
+        return head, head_end, head_end, None
     tail, tail_start = None, t.n
     first_error: ReminderInputError | None = None
     for s in range(max(head_end + 1, t.n - SUFFIX_REACH), t.n):
@@ -188,13 +188,10 @@ def _find(reader: _Reader) -> tuple[_Parts, int, int]:
         if end == t.n and not _is_empty(parts):
             tail, tail_start = parts, s
             break
-    if tail is None and first_error is not None:
-        raise first_error
     if tail is not None:
         head.merge(tail)
-    if head_end == begin:
-        head_end = begin
-    return head, head_end, tail_start
+        first_error = None
+    return head, head_end, tail_start, first_error
 
 
 def _check_text(reader: _Reader, start: int, stop: int) -> None:
@@ -217,6 +214,15 @@ def _check_text(reader: _Reader, start: int, stop: int) -> None:
             raise ReminderInputError(Problem.TIME_IN_TEXT, part=t.span(i, j, reader.original))
 
 
+def _check_bare_number(t: Tokens, original: str, start: int, stop: int) -> None:
+    """``tomorrow 5 call mom``: a bare number beside the *when* is an hour not understood, not
+    text; refused rather than rung at 09:00 with "5 call mom"."""
+    for i in (start, stop - 1):
+        if start <= i < stop and t.kind(i) == Kind.NUM and len(t.text(i)) <= 2 \
+                and not (t.kind(i + 1) in (Kind.WORD, Kind.CJK) and t.joined(i + 1)):
+            raise ReminderInputError(Problem.NOT_UNDERSTOOD, part=t.span(i, i + 1, original))
+
+
 def parse_when(text: str, now: datetime, zone: ZoneInfo,
                min_interval: timedelta = timedelta(minutes=5)) -> Plan:
     """Read ``WHEN TEXT`` relative to ``now`` (aware) for a person in ``zone``.
@@ -235,10 +241,15 @@ def parse_when(text: str, now: datetime, zone: ZoneInfo,
     effective = parts_zone or zone
     local = now.astimezone(effective)
     reader = _Reader(text, tokens, local)
-    parts, text_start, text_stop = _find(reader)
+    parts, text_start, text_stop, tail_error = _find(reader)
+    if tail_error is not None:
+        _check_text(reader, text_start, text_stop)
+        raise tail_error
     if _is_empty(parts):
         raise ReminderInputError(Problem.NO_WHEN, text=text.strip()[:40])
     _check_text(reader, text_start, text_stop)
+    if parts.time is None:
+        _check_bare_number(tokens, text, text_start, text_stop)
     label = tokens.span(text_start, text_stop, text).strip(_EDGE)
     if label.lower().startswith("to ") and text_start > 0:
         label = label[3:]
@@ -273,18 +284,18 @@ def _once(parts: _Parts, now: datetime, local: datetime, zone: ZoneInfo) -> date
     tod = parts.time
     if parts.offset is not None:
         if parts.day is not None:
-            raise ReminderInputError(Problem.CONFLICT, first="offset", second="day")
+            raise ReminderInputError(Problem.MISMATCH, first="offset", second="day")
         if tod is None:
             return parts.offset.after(local)
         if not parts.offset.calendar_only:
-            raise ReminderInputError(Problem.CONFLICT, first="offset", second="time")
+            raise ReminderInputError(Problem.MISMATCH, first="offset", second="time")
         day = parts.offset.after(local).date()
         return _at(day, tod, zone)
     day_ref = parts.day
     if tod is not None and tod.day is not None:
         said = local.date() + timedelta(days=tod.day)
         if day_ref is not None and day_ref.day != said:
-            raise ReminderInputError(Problem.CONFLICT, first="day", second="time")
+            raise ReminderInputError(Problem.MISMATCH, first="day", second="time")
         if day_ref is None:
             day_ref = DayRef(said, _fixed(), "")
     if day_ref is None:
@@ -314,17 +325,17 @@ def _repeating(parts: _Parts, now: datetime, local: datetime, zone: ZoneInfo,
     assert repeat is not None
     rec = repeat.recurrence
     if parts.offset is not None:
-        raise ReminderInputError(Problem.CONFLICT, first="offset", second="repeat")
+        raise ReminderInputError(Problem.MISMATCH, first="offset", second="repeat")
     if rec.unit is Unit.INTERVAL:
         if parts.time is not None or parts.day is not None:
-            raise ReminderInputError(Problem.CONFLICT, first="repeat", second="time")
+            raise ReminderInputError(Problem.MISMATCH, first="repeat", second="time")
         if rec.seconds < min_interval.total_seconds():
             raise ReminderInputError(Problem.REPEAT_TOO_OFTEN, minimum=min_interval, part=rec.phrase())
         first = now + timedelta(seconds=rec.seconds)
         rec = replace(rec, first=first.timestamp())
     elif rec.unit is Unit.CRON:
         if parts.time is not None or parts.day is not None:
-            raise ReminderInputError(Problem.CONFLICT, first="repeat", second="time")
+            raise ReminderInputError(Problem.MISMATCH, first="repeat", second="time")
         first = rec.next_after(now, zone)
         if first is None:
             raise ReminderInputError(Problem.BAD_CRON, part=rec.cron, reason="never")

@@ -28,6 +28,7 @@ _WORDS: dict[Problem, str] = {
     Problem.BAD_DATE: "“{part}” is not a date in the calendar.",
     Problem.AMBIGUOUS_DATE: "“{part}” could be {first} or {second}. Write the month as a word "
                             "(11 dec) or the date as 2026-12-11.",
+    Problem.AMBIGUOUS_TIME: "“{part}” could be {first} or {second}. Say 5am / 5pm, 17:00, or 上午 / 下午.",
     Problem.AMBIGUOUS_MIDNIGHT: "“{part}” could be the start or the end of that day. Say 00:00 of "
                                 "the day you mean, or 23:59.",
     Problem.AMBIGUOUS_ZONE: "“{part}” is the name of more than one time zone ({readings}); write "
@@ -35,7 +36,8 @@ _WORDS: dict[Problem, str] = {
     Problem.UNKNOWN_ZONE: "“{part}” is not a time zone I know. Write it like UTC, GMT+8 or Europe/London.",
     Problem.IN_THE_PAST: "That is in the past ({when}); pick a time to come. " + EXAMPLES,
     Problem.PASSED_THIS_WEEK: "“{part}” has already passed this week. Did you mean next week's?",
-    Problem.CONFLICT: "The time says {first} and {second}, which do not fit together; give one. " + EXAMPLES,
+    Problem.CONFLICT: "The time gives the {part} twice; give it once. " + EXAMPLES,
+    Problem.MISMATCH: "“{first}” and “{second}” do not fit together; give one of them. " + EXAMPLES,
     Problem.UNKNOWN_UNIT: "“{part}” has a unit I don't know. Use minutes, hours, days, weeks, "
                           "months or years.",
     Problem.UNIT_MISSING: "“{part}” needs a unit: minutes, hours, days…",
@@ -60,12 +62,17 @@ _WORDS: dict[Problem, str] = {
 }
 
 
+#: The parts of a time phrase, as the core names them in CONFLICT / MISMATCH.
+_PART_NAMES = {"offset": "duration (in …)", "day": "day", "time": "time of day", "zone": "zone",
+               "repeat": "repeat", "until": "end date", "count": "number of times"}
+
+
 def _value(value) -> str:
     if isinstance(value, timedelta):
         return format_duration(value)
     if isinstance(value, tuple | list):
         return " or ".join(str(v) for v in value)
-    return str(value)
+    return _PART_NAMES.get(str(value), str(value))
 
 
 def explain(error: ReminderInputError) -> str:

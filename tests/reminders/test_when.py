@@ -82,7 +82,8 @@ def test_every_problem_has_words() -> None:
     ("", "when and what"), ("whenever x", "“whenever x”"), ("at 25:00 x", "“25:00”"),
     ("every 1m spam", "shortest repeat is every 5 min"), ("2026-02-30 x", "not a date"),
     ("2020-01-01 x", "in the past"), ("in ٣m x", "digits 0-9"), ("every", "repeat “every”"),
-    ("12/11 x", "12 November or 11 December"), ("at 9 CST x", "Asia/Shanghai or America/Chicago"),
+    ("12/11 x", "12 November or 11 December"), ("at 9am CST x", "Asia/Shanghai or America/Chicago"),
+    ("at 5 call", "05:00 or 17:00"), ("in 2 hours at 10am", "duration (in …)"),
 ])
 def test_refusals_name_the_part(text: str, says: str) -> None:
     with pytest.raises(ReminderInputError) as error:
