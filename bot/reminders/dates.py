@@ -29,6 +29,8 @@ WEEKDAYS_EN = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday
 WEEKDAY_WORDS = {name: i for i, name in enumerate(WEEKDAYS_EN)}
 WEEKDAY_WORDS.update({name[:3]: i for i, name in enumerate(WEEKDAYS_EN)})
 WEEKDAY_WORDS.update({"tues": 1, "thur": 3, "thurs": 3, "weds": 2})
+#: Abbreviations that are also everyday English words.
+EVERYDAY_WORDS = frozenset({"sun", "sat", "wed", "mon"})
 MONTHS_EN = ("january", "february", "march", "april", "may", "june", "july", "august",
              "september", "october", "november", "december")
 MONTH_WORDS = {name: i + 1 for i, name in enumerate(MONTHS_EN)}
@@ -211,6 +213,9 @@ def _weekday_en(t: Tokens, i: int, local: date, original: str) -> tuple[DayRef, 
     word = t.text(j)
     if t.kind(j) != Kind.WORD or word not in WEEKDAY_WORDS:
         return None
+    if word in EVERYDAY_WORDS and j == i and t.text(i - 1) not in ("on", "every", "by", "until") \
+            and t.kind(j + 1) == Kind.WORD:
+        return None  # "sun tan lotion", "sat down": a weekday only where it is plainly one
     end = j + 1
     if t.text(end) == "." and t.joined(end):
         end += 1

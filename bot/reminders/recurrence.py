@@ -272,7 +272,8 @@ class Recurrence:
         elif self.unit is Unit.DAY:
             text = f"every {self.every} days{at}" if self.every > 1 else f"every day{at}"
         elif self.unit is Unit.WEEK:
-            days = " ".join(DAY_NAMES[d].lower() for d in self.weekdays)
+            named = {(0, 1, 2, 3, 4): "weekday", (5, 6): "weekend"}
+            days = (self.every == 1 and named.get(self.weekdays)) or " ".join(DAY_NAMES[d].lower() for d in self.weekdays)
             text = f"every {self.every} weeks on {days}{at}" if self.every > 1 else f"every {days}{at}"
         elif self.unit is Unit.MONTH:
             if self.nth is not None:

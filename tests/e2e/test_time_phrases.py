@@ -60,3 +60,7 @@ def test_an_ambiguous_date_is_refused_with_both_readings(emulator: BotApiEmulato
     assert "12 November or 11 December" in answer
     listing = emulator.wait_reply(USER, emulator.send_text(USER, USER, "/timers")).text
     assert "Nothing pending" in listing
+    usage = emulator.wait_reply(USER, emulator.send_text(USER, USER, "/remind")).text
+    assert "/help remind" in usage
+    short = emulator.wait_reply(USER, emulator.send_text(USER, USER, "/help remind")).text
+    assert "明天早上9点" in short and "docs/time-phrases.md" in short
