@@ -250,6 +250,17 @@ def _zh_or_digits(t: Tokens, i: int) -> tuple[int, int] | None:
     return (int(found[0]), found[1]) if found else None
 
 
+_ONE_WORD = {
+    "daily": Repeat(Recurrence(Unit.DAY)), "hourly": Repeat(Recurrence(Unit.INTERVAL, seconds=3600)),
+    "weekly": Repeat(Recurrence(Unit.WEEK), needs_day=True),
+    "monthly": Repeat(Recurrence(Unit.MONTH), needs_day=True),
+    "yearly": Repeat(Recurrence(Unit.YEAR), needs_day=True),
+    "annually": Repeat(Recurrence(Unit.YEAR), needs_day=True),
+    "weekdays": Repeat(Recurrence(Unit.WEEK, weekdays=(0, 1, 2, 3, 4))),
+    "weekends": Repeat(Recurrence(Unit.WEEK, weekdays=(5, 6))),
+}
+
+
 def take_repeat(t: Tokens, i: int, original: str) -> tuple[Repeat, int] | None:
     """A repeat at ``i`` and the index after it; None when there is none here."""
     word = t.text(i)
@@ -260,15 +271,8 @@ def take_repeat(t: Tokens, i: int, original: str) -> tuple[Repeat, int] | None:
                 raise ReminderInputError(Problem.REPEAT_NOT_UNDERSTOOD,
                                          part=t.span(i, min(i + 3, t.n), original))
             return found
-        simple = {"daily": Repeat(Recurrence(Unit.DAY)), "hourly": Repeat(Recurrence(Unit.INTERVAL, seconds=3600)),
-                  "weekly": Repeat(Recurrence(Unit.WEEK), needs_day=True),
-                  "monthly": Repeat(Recurrence(Unit.MONTH), needs_day=True),
-                  "yearly": Repeat(Recurrence(Unit.YEAR), needs_day=True),
-                  "annually": Repeat(Recurrence(Unit.YEAR), needs_day=True),
-                  "weekdays": Repeat(Recurrence(Unit.WEEK, weekdays=(0, 1, 2, 3, 4))),
-                  "weekends": Repeat(Recurrence(Unit.WEEK, weekdays=(5, 6)))}
-        if word in simple:
-            return simple[word], i + 1
+        if word in _ONE_WORD:
+            return _ONE_WORD[word], i + 1
         if word == "cron":
             return _cron(t, i, original)
         if word in _PLURAL_DAYS or (word in WEEKDAY_WORDS and t.text(i + 1) == "-"):

@@ -19,13 +19,14 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.reminders.clock import DEFAULT_TIME, TimeOfDay, take_time_of_day
-from bot.reminders.dates import DayRef, resolve_day, take_day
-from bot.reminders.duration import Span, take_span
+from bot.reminders.dates import MONTH_WORDS, WEEKDAY_WORDS, DayRef, Roll, resolve_day, take_day
+from bot.reminders.duration import EN_UNIT_WORDS, Span, take_span
 from bot.reminders.errors import Problem, ReminderInputError
+from bot.reminders.numbers import EN_TENS, EN_UNITS
 from bot.reminders.recurrence import MAX_COUNT, Recurrence, Unit
 from bot.reminders.repeats import Repeat, take_end, take_repeat
 from bot.reminders.tokens import Kind, Tokens, has_foreign_digits, normalise, tokenize
-from bot.reminders.zones import take_zone
+from bot.reminders.zones import AMBIGUOUS, DATABASE, REGIONS, take_zone
 
 #: How far from the end a *when* may start (tokens); keeps parsing fast on long texts.
 SUFFIX_REACH = 30
@@ -33,6 +34,18 @@ _LEADS_EN = (("remind", "me", "to"), ("remind", "me"), ("me", "to"), ("me",))
 _LEADS_ZH = ("提醒我", "叫我", "记得")
 _AFTER_ZH = ("以后", "之后", "後", "后")
 _EDGE = " ,，:：;；-–—、.。"
+#: The characters a Chinese part can begin with (numerals, days, parts of the day, 每, 直到…).
+CJK_STARTERS = frozenset("零〇一二两兩三四五六七八九十百半今明后後大昨前下这這本周週星礼禮每工个"
+                         "凌早清上中午傍晚夜北东伦直截共重")
+#: The English words a part can begin with; any other word is text, without trying every parser.
+STARTERS = frozenset(
+    set(EN_UNIT_WORDS) | set(WEEKDAY_WORDS) | set(MONTH_WORDS) | set(EN_UNITS) | set(EN_TENS)
+    | set(DATABASE) | set(REGIONS) | set(AMBIGUOUS) | {name + "s" for name in WEEKDAY_WORDS}
+    | {"in", "on", "at", "by", "a", "an", "half", "the", "this", "next", "coming", "today", "tod",
+       "tomorrow", "tmr", "tmrw", "tomorow", "day", "yesterday", "noon", "midday", "midnight",
+       "tonight", "eod", "end", "morning", "afternoon", "evening", "night", "every", "each", "daily",
+       "hourly", "weekly", "monthly", "yearly", "annually", "weekdays", "weekends", "cron", "until",
+       "till", "til", "through", "for", "utc", "gmt"})
 
 
 @dataclass(frozen=True)
@@ -85,6 +98,10 @@ class _Reader:
         """Read one part at ``i`` into ``parts``; the index after it, or None."""
         t, original = self.t, self.original
         word = t.text(i)
+        kind = t.kind(i)
+        if (kind == Kind.WORD and word not in STARTERS and t.text(i + 1) != "/") \
+                or (kind == Kind.CJK and word not in CJK_STARTERS) or kind == Kind.MARK:
+            return None  # plain text (an Area/City zone is the one open-ended word)
         # in 10 minutes / in 3 days
         if word == "in" and t.text(i + 1) not in ("the",):
             found = take_span(t, i + 1)
@@ -290,14 +307,14 @@ def _once(parts: _Parts, now: datetime, local: datetime, zone: ZoneInfo) -> date
         if not parts.offset.calendar_only:
             raise ReminderInputError(Problem.MISMATCH, first="offset", second="time")
         day = parts.offset.after(local).date()
-        return _at(day, tod, zone)
+        return datetime.combine(day, tod.at, tzinfo=zone)
     day_ref = parts.day
     if tod is not None and tod.day is not None:
         said = local.date() + timedelta(days=tod.day)
         if day_ref is not None and day_ref.day != said:
             raise ReminderInputError(Problem.MISMATCH, first="day", second="time")
         if day_ref is None:
-            day_ref = DayRef(said, _fixed(), "")
+            day_ref = DayRef(said, Roll.NONE, "")
     if day_ref is None:
         assert tod is not None
         due = datetime.combine(local.date(), tod.at, tzinfo=zone)
@@ -307,16 +324,6 @@ def _once(parts: _Parts, now: datetime, local: datetime, zone: ZoneInfo) -> date
     if tod is not None and tod.named == "midnight":
         raise ReminderInputError(Problem.AMBIGUOUS_MIDNIGHT, part=f"{day_ref.part} midnight".strip())
     return resolve_day(day_ref, tod.at if tod else DEFAULT_TIME, now, zone)
-
-
-def _fixed():
-    from bot.reminders.dates import Roll
-
-    return Roll.NONE
-
-
-def _at(day, tod: TimeOfDay, zone: ZoneInfo) -> datetime:
-    return datetime.combine(day, tod.at, tzinfo=zone)
 
 
 def _repeating(parts: _Parts, now: datetime, local: datetime, zone: ZoneInfo,

@@ -22,34 +22,35 @@ _WORDS: dict[Problem, str] = {
     Problem.NO_WHEN: "I could not find a time in “{text}”. " + EXAMPLES,
     Problem.NOT_UNDERSTOOD: "I don't understand “{part}”. " + EXAMPLES,
     Problem.TIME_IN_TEXT: "There is a second time, “{part}”, inside the text; I won't guess which "
-                          "one you mean. Put the time first: /remind tomorrow 5pm call mom",
+                          "one you mean. Example: /remind tomorrow 5pm call mom",
     Problem.FOREIGN_DIGITS: "Please use the digits 0-9. " + EXAMPLES,
-    Problem.BAD_TIME: "“{part}” is not a time of day. Write it like 18:30, 6pm or 下午3点.",
-    Problem.BAD_DATE: "“{part}” is not a date in the calendar.",
-    Problem.AMBIGUOUS_DATE: "“{part}” could be {first} or {second}. Write the month as a word "
-                            "(11 dec) or the date as 2026-12-11.",
-    Problem.AMBIGUOUS_TIME: "“{part}” could be {first} or {second}. Say 5am / 5pm, 17:00, or 上午 / 下午.",
-    Problem.AMBIGUOUS_MIDNIGHT: "“{part}” could be the start or the end of that day. Say 00:00 of "
-                                "the day you mean, or 23:59.",
-    Problem.AMBIGUOUS_ZONE: "“{part}” is the name of more than one time zone ({readings}); write "
-                            "the zone's name, e.g. Asia/Shanghai.",
-    Problem.UNKNOWN_ZONE: "“{part}” is not a time zone I know. Write it like UTC, GMT+8 or Europe/London.",
+    Problem.BAD_TIME: "“{part}” is not a time of day. Examples: 18:30, 6pm, 凌晨2点, 下午3点.",
+    Problem.BAD_DATE: "“{part}” is not a date in the calendar. Examples: dec 24, 2026-12-24, 12月24日.",
+    Problem.AMBIGUOUS_DATE: "“{part}” could be {first} or {second}. Examples: 11 dec, 2026-12-11.",
+    Problem.AMBIGUOUS_TIME: "“{part}” could be {first} or {second}. Examples: 5am, 5pm, 17:00, 下午5点.",
+    Problem.AMBIGUOUS_MIDNIGHT: "“{part}” could be the start or the end of that day. Examples: "
+                                "saturday 00:00, friday 23:59.",
+    Problem.AMBIGUOUS_ZONE: "“{part}” is the name of more than one time zone ({readings}). "
+                            "Example: at 15:00 Asia/Shanghai.",
+    Problem.UNKNOWN_ZONE: "“{part}” is not a time zone I know. Examples: UTC, GMT+8, Europe/London.",
     Problem.IN_THE_PAST: "That is in the past ({when}); pick a time to come. " + EXAMPLES,
-    Problem.PASSED_THIS_WEEK: "“{part}” has already passed this week. Did you mean next week's?",
+    Problem.PASSED_THIS_WEEK: "“{part}” has already passed this week. Example: next monday 10:00.",
     Problem.CONFLICT: "The time gives the {part} twice; give it once. " + EXAMPLES,
     Problem.MISMATCH: "“{first}” and “{second}” do not fit together; give one of them. " + EXAMPLES,
-    Problem.UNKNOWN_UNIT: "“{part}” has a unit I don't know. Use minutes, hours, days, weeks, "
-                          "months or years.",
-    Problem.UNIT_MISSING: "“{part}” needs a unit: minutes, hours, days…",
+    Problem.UNKNOWN_UNIT: "“{part}” has a unit I don't know. Examples: in 2 weeks, in 3 months, 两周后.",
+    Problem.UNIT_MISSING: "“{part}” needs a unit. Examples: in 90 minutes, 90分钟后.",
     Problem.NOT_POSITIVE: "The duration must be more than zero. " + TIMER_EXAMPLES,
     Problem.NEGATIVE: "A duration cannot be negative. " + TIMER_EXAMPLES,
     Problem.NO_DURATION: "Say how long. " + TIMER_EXAMPLES,
     Problem.DURATION_NOT_UNDERSTOOD: "I don't understand the duration “{part}”. " + TIMER_EXAMPLES,
-    Problem.TIMER_TOO_LONG: "That is too long for a timer. Use /remind with a date instead.",
-    Problem.TOO_FAR: "That is more than the longest allowed, {days} days.",
-    Problem.REPEAT_TOO_OFTEN: "The shortest repeat is every {minimum}; “{part}” is more often than that.",
+    Problem.TIMER_TOO_LONG: "That is too long for a timer. Use /remind with a date instead. "
+                            "Example: /remind 2026-12-24 18:00 dinner",
+    Problem.TOO_FAR: "That is more than the longest allowed, {days} days. Example: /remind in 3 months renew",
+    Problem.REPEAT_TOO_OFTEN: "The shortest repeat is every {minimum}; “{part}” is more often than "
+                              "that. " + REPEAT_EXAMPLES,
     Problem.REPEAT_NOT_UNDERSTOOD: "I don't understand the repeat “{part}”. " + REPEAT_EXAMPLES,
-    Problem.REPEAT_ENDS_BEFORE_START: "The repeat would end ({until}) before it first rings.",
+    Problem.REPEAT_ENDS_BEFORE_START: "The repeat would end ({until}) before it first rings. "
+                                      "Example: /remind every day 9:00 until 2027-01-31 pills",
     Problem.BAD_CRON: "“{part}” is not a cron expression I can run (five fields: minute hour day "
                       "month weekday; not both a day and a weekday). Example: /remind cron 0 9 * * 1-5 standup",
     Problem.LABEL_CONTROL: "The text has invisible control characters; please type it again without them.",
@@ -57,7 +58,7 @@ _WORDS: dict[Problem, str] = {
     Problem.TOO_MANY_PENDING: "You already have {pending} pending timers and reminders, the most "
                               "allowed ({limit}). Cancel some first: /timers",
     Problem.BAD_ZONE_NAME: "“{name}” is not a time zone I know. " + ZONE_EXAMPLES,
-    Problem.NO_SUCH_REMINDER: "That reminder no longer exists.",
+    Problem.NO_SUCH_REMINDER: "That reminder no longer exists. See /timers",
     Problem.BAD_SNOOZE: "Snooze for 5m, 1h or tomorrow.",
 }
 

@@ -74,8 +74,12 @@ def test_interval_recurrence_does_not_drift_with_lateness() -> None:
     assert every.next_after(NOW + timedelta(hours=5, minutes=1), BERLIN, anchor=NOW) == NOW + timedelta(hours=6)
 
 
-def test_every_problem_has_words() -> None:
+def test_every_problem_has_words_and_grammar_refusals_show_an_example() -> None:
     assert set(_WORDS) == set(Problem)
+    not_about_wording = {Problem.LABEL_CONTROL, Problem.LABEL_TOO_LONG, Problem.NO_SUCH_REMINDER,
+                         Problem.BAD_SNOOZE, Problem.TOO_MANY_PENDING}
+    for problem, words in _WORDS.items():
+        assert problem in not_about_wording or "Example" in words, problem
 
 
 @pytest.mark.parametrize(("text", "says"), [
@@ -169,5 +173,9 @@ def test_no_input_crashes_or_takes_over_20_ms(text: str) -> None:
     assert _timed_parse(text) < 0.020
 
 
-def test_a_long_message_is_still_fast() -> None:
-    assert _timed_parse("call " + "mom and dad " * 80 + "at 6pm") < 0.020
+@pytest.mark.parametrize("text", [
+    "call " + "mom and dad " * 80 + "at 6pm", "提醒我" + "吃饭喝水" * 80 + "明天9点", "一" * 1000,
+    "5 " * 500, "every " * 160, "in 1h" * 200, "明天" * 500,
+])
+def test_a_long_message_is_still_fast(text: str) -> None:  # the chat reads at most 1000 characters
+    assert _timed_parse(text) < 0.020
