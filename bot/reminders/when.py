@@ -270,6 +270,9 @@ def parse_when(text: str, now: datetime, zone: ZoneInfo,
     label = tokens.span(text_start, text_stop, text).strip(_EDGE)
     if label.lower().startswith("to ") and text_start > 0:
         label = label[3:]
+    for lead in _LEADS_ZH:  # 10分钟后提醒我喝水
+        if label.startswith(lead) and len(label) > len(lead):
+            label = label[len(lead):]
     if parts.zone is not None:
         effective = parts.zone
         local = now.astimezone(effective)

@@ -143,6 +143,8 @@ def test_a_one_off_rendered_in_words_reads_back_the_same(when: datetime, zone_na
         return  # a wall time skipped by DST has no words of its own
     plan = parse_when(f"{due:%a %Y-%m-%d %H:%M} x", NOW, zone)
     assert plan.due == due.astimezone(UTC) and plan.text == "x"
+    chinese = parse_when(f"{due.year}年{due.month}月{due.day}日{due:%H:%M}喝水", NOW, zone)
+    assert chinese.due == plan.due and chinese.text == "喝水"
 
 
 _words = st.sampled_from(
