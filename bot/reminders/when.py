@@ -34,6 +34,8 @@ _LEADS_EN = (("remind", "me", "to"), ("remind", "me"), ("me", "to"), ("me",))
 _LEADS_ZH = ("提醒我", "叫我", "记得")
 _AFTER_ZH = ("以后", "之后", "後", "后")
 _EDGE = " ,，:：;；-–—、.。"
+#: Sentence ends a *when* may touch (``at 5pm!``), unlike ``12:40!1mo``.
+_STOPS = (".", "!", "?", "。", "！", "？")
 #: The characters a Chinese part can begin with (numerals, days, parts of the day, 每, 直到…).
 CJK_STARTERS = frozenset("零〇一二两兩三四五六七八九十百半今明后後大昨前下这這本周週星礼禮每工个"
                          "凌早清上中午傍晚夜北东伦直截共重")
@@ -92,7 +94,8 @@ class _Reader:
         """A part may end before token ``j``: the end, a space, CJK on either side, a comma."""
         t = self.t
         return (j >= t.n or t.items[j].spaced or t.kind(j) == Kind.CJK or t.kind(j - 1) == Kind.CJK
-                or t.text(j) in (",", "，", "、", ":", "："))
+                or t.text(j) in (",", "，", "、", ":", "：")
+                or (t.text(j) in _STOPS and (j + 1 >= t.n or t.items[j + 1].spaced)))
 
     def part(self, i: int, parts: _Parts) -> int | None:
         """Read one part at ``i`` into ``parts``; the index after it, or None."""
@@ -189,20 +192,23 @@ def _find(reader: _Reader) -> tuple[_Parts, int, int, ReminderInputError | None]
     refusal met when trying to read a *when* at the end (raised unless a better one comes)."""
     t = reader.t
     begin = _start(t)
-    head, head_end = reader.run(begin, t.n)
-    if head_end == t.n:
+    last = t.n  # the end, before a closing "!" or "。"
+    while last > begin and t.text(last - 1) in _STOPS:
+        last -= 1
+    head, head_end = reader.run(begin, last)
+    if head_end == last:
         return head, head_end, head_end, None
-    tail, tail_start = None, t.n
+    tail, tail_start = None, last
     first_error: ReminderInputError | None = None
-    for s in range(max(head_end + 1, t.n - SUFFIX_REACH), t.n):
+    for s in range(max(head_end + 1, last - SUFFIX_REACH), last):
         if not _word_start(t, s):
             continue
         try:
-            parts, end = reader.run(s, t.n)
+            parts, end = reader.run(s, last)
         except ReminderInputError as error:
             first_error = first_error or error
             continue
-        if end == t.n and not _is_empty(parts):
+        if end == last and not _is_empty(parts):
             tail, tail_start = parts, s
             break
     if tail is not None:

@@ -134,7 +134,7 @@ def test_a_schedule_rendered_in_words_reads_back_the_same(schedule: Recurrence, 
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.datetimes(min_value=datetime(2026, 3, 28), max_value=datetime(2027, 3, 1)),
+@given(st.datetimes(min_value=datetime(2026, 3, 29), max_value=datetime(2027, 3, 1)),
        st.sampled_from(["Europe/Berlin", "Asia/Shanghai"]))
 def test_a_one_off_rendered_in_words_reads_back_the_same(when: datetime, zone_name: str) -> None:
     zone = ZoneInfo(zone_name)
