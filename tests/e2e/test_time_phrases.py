@@ -53,6 +53,10 @@ def test_a_repeat_in_chinese_is_confirmed_in_words(emulator: BotApiEmulator, bot
     assert found and found.group(1) in ("Mon", "Wed", "Fri") and found.group(2).endswith("07:00")
     listing = emulator.wait_reply(USER, emulator.send_text(USER, USER, "/timers")).text
     assert "跑步" in listing and "every monday wednesday friday at 07:00" in listing
+    # A zone in the phrase wins over the person's (Asia/Shanghai here) and is shown.
+    london = emulator.wait_reply(USER, emulator.send_text(USER, USER, "/remind tomorrow 10:00 Europe/London tea")).text
+    found = re.search(ABSOLUTE, london)
+    assert found and found.group(3) == "Europe/London" and found.group(2).endswith("10:00"), london
 
 
 def test_an_ambiguous_date_is_refused_with_both_readings(emulator: BotApiEmulator, bot: BotProcess) -> None:
