@@ -187,6 +187,8 @@ def _cron(t: Tokens, i: int, original: str) -> tuple[Repeat, int] | None:
     if len(fields) < 5:
         raise ReminderInputError(Problem.BAD_CRON, part=t.span(i, k, original), reason="fields")
     expression = " ".join(fields)
+    if len(expression) > 100:  # the stored repeat has room for a sensible expression, not an essay
+        raise ReminderInputError(Problem.BAD_CRON, part=expression[:40], reason="length")
     minute, hour, monthday, month, weekday = fields
     if monthday != "*" and weekday != "*":
         raise ReminderInputError(Problem.BAD_CRON, part=expression, reason="day_and_weekday")
