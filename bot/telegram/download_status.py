@@ -6,11 +6,15 @@ progress ticker can compare rendered text and skip edits that would change nothi
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from bot.downloads.jobs import DownloadJob, JobState
 from bot.humanize import human_duration, human_size, human_speed
 from bot.i18n import _, ngettext
+
+if TYPE_CHECKING:
+    from bot.telegram.upload import UploadProgress
 
 BAR_WIDTH = 12
 
@@ -138,3 +142,23 @@ def listing_line(job: DownloadJob, position: int | None, show_owner: bool) -> st
     else:
         what = f"❌ {job.error or _('failed')}"
     return f"{job.ref} {label(job)}{owner} — {what}"
+
+
+def uploading(job: DownloadJob, progress: UploadProgress) -> str:
+    """The status while the finished file goes to the chat: bytes sent and speed, or by path."""
+    head = _("📤 Sending {name} — {size}").format(name=label(job), size=human_size(progress.total))
+    if progress.by_path:
+        return f"{head}\n" + _("The Bot API server is reading it from disk (local mode)…")
+    if progress.finished:
+        return f"{head}\n{bar(1.0)} 100%\n" + _("All sent; waiting for Telegram to confirm…")
+    fraction = progress.sent / progress.total if progress.total else 0.0
+    speed = progress.speed
+    eta = " · " + _("ETA {duration}").format(duration=human_duration((progress.total - progress.sent) / speed)) \
+        if speed else ""
+    return (f"{head}\n{bar(fraction)} {int(fraction * 100)}%  {human_size(progress.sent)} / "
+            f"{human_size(progress.total)}\n{human_speed(speed)}{eta}")
+
+
+def upload_cancelled(job: DownloadJob, by: str) -> str:
+    return _("🚫 {name}: sending cancelled by {by}; the file is removed from the server.").format(
+        name=label(job), by=by)

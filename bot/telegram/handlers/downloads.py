@@ -49,6 +49,10 @@ def _service(context: ContextTypes.DEFAULT_TYPE) -> DownloadService:
     return services_of(context).extras["downloads"]
 
 
+def _notifier(context: ContextTypes.DEFAULT_TYPE) -> DownloadNotifier:
+    return services_of(context).extras["download_notifier"]
+
+
 def _urls_in(message: Message | None) -> list[str]:
     if message is None:
         return []
@@ -160,6 +164,8 @@ async def _cancel(update: Update, context: ContextTypes.DEFAULT_TYPE, job_id: in
     if not await can_manage(update, context, job.user_id):
         return _("Only {name} or an admin can cancel d{id}.").format(
             name=job.user_name or _("the person who started it"), id=job_id)
+    if _notifier(context).cancel_upload(job_id, display_name(update.effective_sender)):
+        return _("Cancelling the sending of d{id}.").format(id=job_id)
     if not await asyncio.to_thread(service.cancel, job_id, display_name(update.effective_sender)):
         return _("d{id} has already finished.").format(id=job_id)
     return _("Cancelling d{id}.").format(id=job_id)

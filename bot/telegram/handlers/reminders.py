@@ -39,6 +39,8 @@ from bot.telegram import dates
 from bot.telegram.handlers.cancel import add_canceller
 from bot.telegram.handlers.chats import chat_fault, chat_send, paused_section
 from bot.telegram.permissions import can_manage, sender_id
+from bot.telegram.reminder_words import explain
+from bot.telegram.repeat_words import repeat_text
 from bot.telegram.services import Services, services_of
 from bot.telegram.texts import display_name, kind_word
 from bot.telegram.topics import topic_first, topic_of
@@ -49,7 +51,7 @@ MAX_ARGS = 1000  # characters of a command worth reading; longer is refused, not
 MIN_EDIT_GAP = 3.0
 TIMER_USAGE = N_("Usage: /timer DURATION [label] — a bare number is seconds.\nExamples: /timer 90, /timer 5m tea")
 REMIND_USAGE = N_("Usage: /remind WHEN TEXT\nExamples: /remind tomorrow 9am standup, "
-                  "/remind every monday 10:00 report")
+                  "/remind every monday 10:00 report, /remind 明天早上9点 开会\nAll forms: /help remind")
 
 
 def _service(context: ContextTypes.DEFAULT_TYPE) -> ReminderService:
@@ -114,12 +116,22 @@ def countdown_text(row: Reminder, now: datetime | None = None) -> str:
         total=total, when=_when(row.due, row.tz, now), zone=row.tz, ref=row.ref, label=label, left=left)
 
 
+def absolute_when(due: datetime, zone_name: str) -> str:
+    """``Sat 2026-11-28 09:00 (Europe/Berlin)``: weekday, date, time and zone, never relative, so
+    that a misreading shows at once."""
+    from bot.reminders.zones import zone_label
+
+    zone = _zone(zone_name)
+    return f"{dates.absolute(due, zone)} ({zone_label(zone)})"
+
+
 def reminder_text(row: Reminder) -> str:
-    """``⏰ t5 “standup” — Sat 09:00 (Europe/Berlin)``; recurring ones say how often first."""
+    """The confirmation: ``⏰ t5 “standup” — Sat 2026-11-28 09:00 (Europe/Berlin)``; a repeat
+    adds how often in words (``every monday at 10:00``) and says the date is the first ring."""
     label = f" “{row.label}”" if row.label else ""
-    when = f"{_when(row.due, row.tz)} ({row.tz})"
+    when = absolute_when(row.due, row.tz)
     if row.recurrence:
-        when = _("{repeat}, next {when}").format(repeat=Recurrence.from_spec(row.recurrence).describe(), when=when)
+        when = _("{repeat}; first {when}").format(repeat=repeat_text(Recurrence.from_spec(row.recurrence)), when=when)
     return f"⏰ {row.ref}{label} — {when}"
 
 
@@ -160,7 +172,7 @@ class Chat:
         if describe_late(late):
             text += "\n" + _("(late by {duration} — I was offline or busy)").format(duration=format_duration(late))
         if row.recurrence:
-            text += f"\n{Recurrence.from_spec(row.recurrence).describe()}"
+            text += f"\n{repeat_text(Recurrence.from_spec(row.recurrence))}"
 
         async def send(chat_id: int):
             reply_to = row.reply_to if chat_id == row.chat_id else None  # an upgraded group: new ids
@@ -280,7 +292,7 @@ async def timer_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     try:
         row = _service(context).add_timer(_owner(update), args)
     except ReminderInputError as exc:
-        await message.reply_text(str(exc))
+        await message.reply_text(explain(exc))
         return
     sent = await message.reply_text(countdown_text(row), reply_markup=_cancel_markup(row))
     _service(context).set_status_message(row.id, sent.message_id)
@@ -296,7 +308,7 @@ async def remind_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     try:
         row = await asyncio.to_thread(_service(context).add_reminder, _owner(update), args)
     except ReminderInputError as exc:
-        await message.reply_text(str(exc))
+        await message.reply_text(explain(exc))
         return
     sent = await message.reply_text(reminder_text(row), reply_markup=_cancel_markup(row))
     _service(context).set_status_message(row.id, sent.message_id)
@@ -322,7 +334,7 @@ async def list_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         if topic is not None and row.thread_id != topic and (index == 0 or rows[index - 1].thread_id == topic):
             lines.append(_("Elsewhere in this chat:"))
         label = f" “{row.label}”" if row.label else ""
-        how = f", {Recurrence.from_spec(row.recurrence).describe()}" if row.recurrence else ""
+        how = f", {repeat_text(Recurrence.from_spec(row.recurrence))}" if row.recurrence else ""
         who = f" — {row.user_name}" if group else ""
         lines.append(f"{row.ref} {kind_word(row.kind)}{label} — {_when(row.due, row.tz)} ({row.tz}){how}{who}")
     if len(rows) > 50:
@@ -343,7 +355,7 @@ async def tz_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     try:
         zone = service.set_zone(sender_id(update), args)
     except ReminderInputError as exc:
-        await message.reply_text(str(exc))
+        await message.reply_text(explain(exc))
         return
     await message.reply_text(_("Time zone set to {zone} (now {time}). New timers and reminders use it.").format(
         zone=zone.key, time=dates.clock(datetime.now(zone), zone)))
@@ -397,7 +409,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     try:
         new = service.snooze(number, parts[3] if len(parts) > 3 else "", owner)
     except ReminderInputError as exc:
-        await query.answer(str(exc))
+        await query.answer(explain(exc))
         return
     note = _("💤 Snoozed as {ref} until {when} ({zone})").format(ref=new.ref, when=_when(new.due, new.tz), zone=new.tz)
     await query.answer(note)
