@@ -75,7 +75,7 @@ def explain(error: ReminderInputError) -> str:
     """The sentence for ``error``, with its parameters filled in."""
     sentence, examples = _WORDS[error.problem]
     text = _(sentence).format(**{key: _value(value) for key, value in error.params.items()})
-    return f"{text} {_(examples)}" if examples else text
+    return _("{sentence} {examples}").format(sentence=text, examples=_(examples)) if examples else text
 
 
 #: ``/help remind``: the short version of docs/time-phrases.md.

@@ -148,3 +148,19 @@ def test_download_status_and_caption_in_chinese(emulator: BotApiEmulator, bot: B
     # A bad link is refused in Chinese, with the usage.
     refused = ask(emulator, USER, USER, "/download not-a-link")
     assert "用法：/download 网址" in refused
+
+
+def test_remind_with_a_chinese_phrase_in_chinese(emulator: BotApiEmulator, bot: BotProcess) -> None:
+    emulator.set_user_language(USER, "zh-hans")
+    ask(emulator, USER, USER, "/tz Asia/Shanghai")
+    confirmation = ask(emulator, USER, USER, "/remind 明天早上9点 开会")
+    assert confirmation.startswith("⏰ t1 “开会” — ") and "09:00 (Asia/Shanghai" in confirmation
+    assert re.search(r"\d{4}年\d{1,2}月\d{1,2}日 周[一二三四五六日] 09:00", confirmation), confirmation
+    repeat = ask(emulator, USER, USER, "/remind 每周一三五 早上8点 跑步")
+    assert "每个星期一、星期三和星期五 08:00；第一次 " in repeat, repeat
+    listing = ask(emulator, USER, USER, "/timers")
+    assert listing.startswith("你待响的计时器和提醒：") and "t1 提醒 “开会”" in listing
+    refusal = ask(emulator, USER, USER, "/remind 明天 25:00 开会")
+    assert chinese(refusal.split("例：")[0]) and "例：" in refusal, refusal
+    help_remind = ask(emulator, USER, USER, "/help remind")
+    assert help_remind.startswith("/remind 时间 内容")

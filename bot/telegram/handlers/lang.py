@@ -7,6 +7,7 @@ change it; without one, each person gets replies in their own language.
 
 from __future__ import annotations
 
+from babel.lists import format_list
 from telegram import Chat, Update
 from telegram.ext import Application, CommandHandler, ContextTypes
 
@@ -21,7 +22,8 @@ AUTO = "auto"
 
 
 def _choices_line() -> str:
-    names = ", ".join(f"/lang {code} ({lang.name})" for code, lang in i18n.available().items())
+    names = format_list([f"/lang {code} ({lang.name})" for code, lang in i18n.available().items()],
+                        locale=i18n.current_locale())
     return _("Choose: {choices}, or /lang auto to follow your Telegram language.").format(choices=names)
 
 
