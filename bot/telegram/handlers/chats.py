@@ -63,7 +63,7 @@ def paused_lines(paused: Paused) -> list[str]:
     for row in paused.reminders:
         label = f" “{row.label}”" if row.label else ""
         lines.append(_("• {ref} {kind}{label} — due {when}").format(
-            ref=row.ref, kind=kind_word(row.kind), label=label, when=dates.absolute(row.due, row.tz)))
+            ref=row.ref, kind=kind_word(row.kind), label=label, when=f"{dates.absolute(row.due, row.tz)} ({row.tz})"))
     for job in paused.downloads:
         lines.append(_("• d{id} download {name} (stopped; Resume starts it again)").format(
             id=job.id, name=render.label(job)))
