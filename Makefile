@@ -21,9 +21,11 @@ test: $(STAMP)
 	$(BIN)/pytest
 
 # dist/errandbot-VERSION.tar.gz (with deploy/ and docs/, what docs/deploy.md installs from) and
-# the wheel. Built in an isolated environment by PyPA's `build`, as pip would.
+# the wheel, with the language catalogs compiled. Built in an isolated environment by PyPA's
+# `build`, as pip would.
 dist: $(STAMP)
 	rm -rf dist
+	$(BIN)/pybabel compile -D errand -d bot/locales
 	$(BIN)/pip install --quiet 'build>=1.2'
 	$(BIN)/python -m build --outdir dist .
 

@@ -17,7 +17,8 @@ pytest.importorskip("build", reason="PyPA build is not installed (pip install '.
 
 NEEDED = (".env.example", ".dockerignore", "pyproject.toml", "README.md", "docs/deploy.md",
           "deploy/errandbot.service", "deploy/nginx.conf", "deploy/docker-compose.yml",
-          "deploy/Dockerfile", "deploy/local-base-image.sh", "bot/cli.py", "bot/config.py")
+          "deploy/Dockerfile", "deploy/local-base-image.sh", "bot/cli.py", "bot/config.py",
+          "bot/locales/zh/LC_MESSAGES/errand.po", "babel.cfg", "README.zh-CN.md")
 
 
 @pytest.mark.timeout(300)
