@@ -93,6 +93,11 @@ def test_group_language_is_set_by_admins_only(emulator: BotApiEmulator, bot: Bot
     assert ask(emulator, GROUP, OTHER, "/help").startswith("命令：")
     shown = ask(emulator, GROUP, OTHER, "/lang")
     assert "本群的语言是中文" in shown
+    # An anonymous admin (writing as the group) may change it back: everyone in their own again.
+    sent = emulator.send_text(GROUP, USER, "/lang auto", as_chat=GROUP)
+    assert "This group has no language of its own now" in emulator.wait_reply(GROUP, sent).text
+    assert ask(emulator, GROUP, OTHER, "/help").startswith("Commands:")
+    assert ask(emulator, GROUP, USER, "/help").startswith("命令：")
 
 
 def test_command_menu_in_english_and_chinese(emulator: BotApiEmulator, bot: BotProcess) -> None:
