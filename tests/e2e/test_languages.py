@@ -119,7 +119,7 @@ def test_timer_confirmation_countdown_and_ring_in_chinese(emulator: BotApiEmulat
     # the person switched to English in the meantime.
     assert "Language set to English" in ask(emulator, USER, USER, "/lang en")
     ring = emulator.wait_reply(USER, command, contains="🔔", timeout=20)
-    assert ring.text == "🔔 时间到！"
+    assert ring.text == "🔔 t1 · 3秒计时器"
     assert [b["text"] for b in ring.buttons] == ["+5分钟", "+1小时", "明天"]
     emulator.wait_for(lambda: "已于" in emulator.get_message(USER, confirmation.message_id).text, 10,
                       "the confirmation to say it rang, in Chinese")
@@ -139,11 +139,11 @@ def test_download_status_and_caption_in_chinese(emulator: BotApiEmulator, bot: B
         request = emulator.send_text(USER, USER, f"/download {origin.url('/report.bin')}")
         document = emulator.wait_for(
             lambda: next((m for m in emulator.bot_messages(USER) if m.document), None), 60, "the document")
-    assert document.caption.startswith("report.bin\n1.0 MB，用时 ") and "sha256 " in document.caption
+    assert document.caption.startswith("report.bin\n1.0 MB，用时") and "sha256 " in document.caption
     status = next(m for m in emulator.bot_messages(USER) if m.reply_to == request.message_id and not m.document)
     final = emulator.wait_for(lambda: (t := emulator.get_message(USER, status.message_id).text) and "✅" in t and t,
                               20, "the status to say it is done")
-    assert final.startswith("✅ report.bin — 1.0 MB，用时 ") and final.endswith("已发在下面。")
+    assert final.startswith("✅ ") and "report.bin — 1.0 MB，用时" in final and final.endswith("已发在下面。")
     history = [entry[1] or "" for entry in emulator.get_message(USER, status.message_id).history]
     assert any("正在检查" in text for text in history), history
     assert all(chinese(text.replace("report.bin", "")) for text in history if "127.0.0.1" not in text), history
