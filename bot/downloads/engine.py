@@ -47,6 +47,7 @@ from bot.downloads.errors import (
     DownloadError,
     DownloadRefused,
     FileChanged,
+    RetriesExhausted,
     TooLarge,
 )
 from bot.downloads.hashing import PrefixHasher, parse_checksum
@@ -67,10 +68,11 @@ log = logging.getLogger(__name__)
 MiB = 1 << 20
 MAX_CONNECTIONS = 16
 CHECKPOINT_INTERVAL = 1.0
-# No periodic checkpoint while the rest should arrive within this many seconds (at the average
-# speed so far): each checkpoint fsyncs everything written, which on a fast link means forcing
-# hundreds of MB to disk mid-download (measured: 1 GiB over loopback 2.9 s with, 1.8 s without).
-# A kill in those last seconds loses at most those seconds; Ctrl-C, cancel and errors still save.
+# A record that survives a reboot (data fdatasynced first) at most this often, and none while the
+# rest should arrive within NEAR_END seconds: each one forces everything written to disk, which on
+# a fast link means hundreds of MB mid-download (measured: 1 GiB over loopback 2.9 s with, 1.8 s
+# without). The once-a-second records need no sync: they only have to survive the process.
+SYNC_INTERVAL = 30.0
 NEAR_END = 3.0
 SUPERVISE_INTERVAL = 0.1
 PIECES_PER_WORKER = 4  # the file is fetched in order, in about 4 pieces per connection
@@ -297,9 +299,12 @@ class Downloader:
                 raise DownloadRefused("refused: the file name leaves the output folder") from None
             part = final.with_name(final.name + ".part")
             ctl = resume.control_path(part)
-            state = resume.load(ctl) if ctl.exists() else None
-            if state is not None and state.url == self.url and part.exists():
-                break  # our own unfinished download: resume it under the same name
+            if ctl.exists():
+                state = resume.load(ctl)
+                # Our own leftover (resumable or not), or a record too damaged to say whose it
+                # is: nothing can be resumed from it, so this run takes the name over.
+                if state is None or state.url == self.url:
+                    break
             if not (final.exists() or part.exists() or ctl.exists()):
                 break
         else:
@@ -329,20 +334,16 @@ class Downloader:
         if not self._cancelled:  # a cancel that came before run() still counts
             self._stop.clear()
         self._failure = None
+        record, done = self._start_record(probe, part, ctl)
+        # The record exists before the .part file does: a kill at any moment leaves a .part that
+        # the next run recognises as its own.
+        resume.save(ctl, record, sync=True)
         fd = os.open(part, os.O_RDWR | os.O_CREAT, 0o644)
         hasher: PrefixHasher | None = None
         resumed = 0
+        keep: bool | None = False  # None once finished
         try:
             if probe.resumable:
-                state = resume.load(ctl)
-                done: list = []
-                if state is not None and state.url == self.url:
-                    if state.size != probe.size:
-                        self._notice("the file changed on the server (size differs); starting over")
-                    elif state.validator != probe.validator:
-                        self._notice("the file changed on the server (ETag differs); starting over")
-                    else:
-                        done = state.done
                 if not done:
                     _empty(fd)
                 os.ftruncate(fd, probe.size)
@@ -350,7 +351,7 @@ class Downloader:
                 resumed = segmap.done_bytes
                 hasher = self._hasher(part, segmap.contiguous_prefix)
                 try:
-                    self._multi(fd, segmap, probe, ctl)
+                    self._multi(fd, segmap, probe, ctl, record)
                     size = probe.size
                 except _RangesUnusable as exc:
                     for t in self._workers:  # every old worker gone before the file is reused
@@ -358,8 +359,11 @@ class Downloader:
                     self._stop.clear()
                     self._failure = None
                     hasher.abandon()
-                    log.info("%s: %s; using one connection", mask_url(self.url), exc)
+                    self._notice(f"using one connection: {exc}")
                     hasher, resumed = None, 0
+                    record = resume.ResumeState(url=self.url, size=None, validator=probe.validator,
+                                                final_url=probe.final_url)
+                    resume.save(ctl, record, sync=False)
             if hasher is None:
                 _empty(fd)
                 written = [0]
@@ -373,28 +377,65 @@ class Downloader:
             digests = hasher.finish(size) if hasher.hashes else {"sha256": ""}
             hasher.abandon()
             hasher = None
+            keep = None
         except DownloadCancelled:
-            self._end_partial(fd, part, ctl, keep=self._keep_partial)
+            keep = self._keep_partial and record.resumable
             raise
-        except FileChanged:
-            self._end_partial(fd, part, ctl, keep=False)
+        except (KeyboardInterrupt, RetriesExhausted):
+            keep = record.resumable  # the same command (or the restarted job) resumes
+            raise
+        except DownloadError:
+            keep = False  # given up for good: nothing to resume, nothing left behind
             raise
         except BaseException:
-            self._end_partial(fd, part, ctl, keep=probe.resumable)
+            keep = record.resumable
             raise
         finally:
             if hasher is not None:
                 hasher.abandon()
+            if keep is not None:  # failed: close once no worker writes; keep or remove the files
+                self._end_partial(fd, part, ctl, keep=keep)
         os.close(fd)
         if self.expected:
             alg, want = self.expected
             got = digests[alg]
             if got != want:
-                self._remove(part, ctl)
+                self._remove(part, ctl, _tmp_of(ctl))
                 raise DownloadError(f"checksum mismatch: expected {alg} {want[:12]}…, got {got[:12]}…")
         os.replace(part, self.final_path)
-        self._remove(ctl)
+        self._remove(ctl, _tmp_of(ctl))
         return self.final_path, size, digests.get("sha256", ""), resumed
+
+    def _start_record(self, probe: ProbeResult, part: Path, ctl: Path) -> tuple[resume.ResumeState, list]:
+        """The record for this run, and the ranges a previous run left that can be trusted.
+
+        A previous record is trusted only for the same URL, size and validator, a matching
+        checksum (:func:`resume.load`) and a ``.part`` file of exactly the recorded size (a
+        truncated or replaced file starts over).
+        """
+        record = resume.ResumeState(url=self.url, size=probe.size if probe.resumable else None,
+                                    validator=probe.validator, final_url=probe.final_url)
+        old = resume.load(ctl) if ctl.exists() else None
+        if ctl.exists() and old is None:
+            self._notice("the resume record is damaged; starting over")
+        if not probe.resumable or old is None or old.url != self.url or not old.resumable:
+            return record, []
+        if old.size != probe.size:
+            self._notice("the file changed on the server (size differs); starting over")
+            return record, []
+        if old.validator != probe.validator:
+            self._notice("the file changed on the server (ETag differs); starting over")
+            return record, []
+        done = old.trusted_done()
+        try:
+            on_disk = part.stat().st_size
+        except FileNotFoundError:
+            on_disk = None
+        if done and on_disk != old.size:
+            self._notice("the partial file does not match its resume record; starting over")
+            return record, []
+        record.done, record.synced = done, old.synced  # synced ranges stay synced
+        return record, done
 
     def _hasher(self, part: Path, available) -> PrefixHasher:
         algs = ([self.expected[0]] if self.expected else []) + (
@@ -412,7 +453,7 @@ class Downloader:
         else:
             os.close(fd)
         if not keep:
-            self._remove(part, ctl)
+            self._remove(part, ctl, _tmp_of(ctl))
 
     @staticmethod
     def _remove(*paths: Path) -> None:
@@ -429,13 +470,12 @@ class Downloader:
             self.on_notice(text)
 
     # ------------------------------------------------------------------ many connections
-    def _multi(self, fd: int, segmap: SegmentMap, probe: ProbeResult, ctl: Path) -> None:
+    def _multi(self, fd: int, segmap: SegmentMap, probe: ProbeResult, ctl: Path,
+               state: resume.ResumeState) -> None:
         """Run workers until the map is complete, failed or cancelled; keep the control file fresh."""
         meter = ProgressMeter(self.on_progress, probe.size, done=segmap.done_bytes)
         segmap.plan(self.connections, PIECES_PER_WORKER)
         self._workers = []
-        state = resume.ResumeState(url=self.url, size=probe.size, validator=probe.validator,
-                                   final_url=probe.final_url)
         saved = threading.Event()
         # fsync can block for a second or more on a fast link: keep it off the supervising loop.
         checkpointer = threading.Thread(target=self._checkpoint_loop, args=(fd, ctl, state, segmap, saved),
@@ -449,7 +489,7 @@ class Downloader:
                 t.join(1.0)
             saved.set()
             checkpointer.join()
-            self._checkpoint(fd, ctl, state, segmap)
+            self._checkpoint(fd, ctl, state, segmap, sync=True)
             raise
         with self._ckpt_lock:
             saved.set()
@@ -457,13 +497,13 @@ class Downloader:
             checkpointer.join()  # the last record below must not race an older one
         if self._cancelled:
             if self._keep_partial:
-                self._checkpoint(fd, ctl, state, segmap)
+                self._checkpoint(fd, ctl, state, segmap, sync=True)
             raise DownloadCancelled("cancelled")
         if self._failure is not None:
-            self._checkpoint(fd, ctl, state, segmap)
+            self._checkpoint(fd, ctl, state, segmap, sync=True)
             raise self._failure
         if not segmap.complete:
-            self._checkpoint(fd, ctl, state, segmap)
+            self._checkpoint(fd, ctl, state, segmap, sync=True)
             raise DownloadError("download incomplete")
         meter.tick(segmap.done_bytes, 0, force=True)
 
@@ -503,28 +543,38 @@ class Downloader:
 
     def _checkpoint_loop(self, fd: int, ctl: Path, state: resume.ResumeState, segmap: SegmentMap,
                          stop: threading.Event) -> None:
+        """Every second a record of what was written (no sync: a killed process loses nothing in
+        the page cache); every ``SYNC_INTERVAL`` one whose ranges were fdatasynced first, for the
+        case of a reboot (see :mod:`bot.downloads.resume`)."""
         started, done_at_start = time.monotonic(), segmap.done_bytes
+        last_sync = started
         while not stop.wait(CHECKPOINT_INTERVAL):
+            sync = time.monotonic() - last_sync >= SYNC_INTERVAL
             fetched = segmap.done_bytes - done_at_start
-            if fetched > 0:
+            if sync and fetched > 0:
                 rate = fetched / (time.monotonic() - started)
                 if (state.size - segmap.done_bytes) / rate < NEAR_END:
-                    continue  # nearly done: a crash now would cost less than the fsync
+                    sync = False  # nearly done: a power cut now would cost less than the sync
             try:
-                self._checkpoint(fd, ctl, state, segmap, unless=stop)
+                self._checkpoint(fd, ctl, state, segmap, sync=sync, unless=stop)
             except OSError as exc:
                 log.warning("%s: cannot save the resume record: %s", mask_url(self.url), exc)
+            if sync:
+                last_sync = time.monotonic()
 
     def _checkpoint(self, fd: int, ctl: Path, state: resume.ResumeState, segmap: SegmentMap,
-                    unless: threading.Event | None = None) -> None:
-        """Record what is on disk: fsync the data first, so the record never claims lost bytes."""
-        done = segmap.done_ranges()  # read before fsync: only what is already written
-        os.fdatasync(fd)
+                    sync: bool, unless: threading.Event | None = None) -> None:
+        """Record what was written; with ``sync``, fdatasync it first and mark it synced."""
+        done = segmap.done_ranges()  # read before any sync: only what is already written
+        if sync:
+            os.fdatasync(fd)
         with self._ckpt_lock:
             if unless is not None and unless.is_set():
                 return  # the download ended meanwhile; its final state is written by _multi
             state.done = done
-            resume.save(ctl, state)
+            if sync:
+                state.synced = done
+            resume.save(ctl, state, sync=sync)
 
     def _fail(self, exc: BaseException) -> None:
         with self._lock:
@@ -808,6 +858,10 @@ def _network_reason(exc: BaseException) -> str:
     if isinstance(exc, requests.ConnectionError) and "refused" in text:
         return "connection refused"
     return "connection failed"
+
+
+def _tmp_of(ctl: Path) -> Path:
+    return ctl.with_name(ctl.name + ".tmp")
 
 
 def _empty(fd: int) -> None:

@@ -25,3 +25,7 @@ class DownloadCancelled(DownloadError):
 
 class FileChanged(DownloadError):
     """The file on the server changed (size or validator) while we were fetching it."""
+
+
+class RetriesExhausted(DownloadError):
+    """Every retry failed (connection, timeout, 5xx): the partial file is kept, a re-run resumes."""
