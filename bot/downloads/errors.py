@@ -29,3 +29,8 @@ class FileChanged(DownloadError):
 
 class RetriesExhausted(DownloadError):
     """Every retry failed (connection, timeout, 5xx): the partial file is kept, a re-run resumes."""
+
+
+class DownloadPaused(DownloadError):
+    """Stopped from outside (SIGTERM/SIGINT to the download process, or the process died), with
+    the partial file and its record kept: the job is to be resumed, not reported as failed."""

@@ -12,6 +12,13 @@ with ``spawn`` (the bot's process has threads, which ``fork`` does not copy safe
 CPU priority, and dies with its parent: Linux's parent-death signal, plus end-of-file on the pipe,
 guarantee that after a ``kill -9`` of the bot no orphan keeps writing the ``.part`` file that the
 restarted bot resumes.
+
+``systemctl stop`` (without ``KillMode=mixed``), ``docker stop`` and Ctrl-C in a terminal signal the
+whole process group, so the child gets SIGTERM or SIGINT too, often before the bot does. The child
+treats either as "pause": it stops, saves its resume record, and reports ``paused``; the parent
+raises :class:`~bot.downloads.errors.DownloadPaused`, and the service keeps the job for resuming.
+A child that dies without a word (SIGKILL, out of memory) is reported the same way: its ``.part``
+and record are intact, so resuming is always right.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from bot.downloads.engine import (
 from bot.downloads.progress import Progress
 
 CHILD_NICENESS = 10
+PAUSE_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
 POLL = 0.2  # seconds between looks at the pipe, the cancel flag and the child's health
 CANCEL_GRACE = 2.0  # seconds a child gets to stop by itself before it is killed
 _PR_SET_PDEATHSIG = 1
@@ -72,9 +80,21 @@ def _child(conn: Connection, url: str, dest_dir: str, options: DownloadOptions, 
             except (BrokenPipeError, OSError):
                 os._exit(1)  # the parent is gone: stop writing at once
 
+    # Signals are taken by one thread with sigwait (a Python handler in the main thread could
+    # interrupt it while it holds one of the engine's locks). Blocked before any thread starts,
+    # so every thread inherits the mask.
+    signal.pthread_sigmask(signal.SIG_BLOCK, PAUSE_SIGNALS)
     downloader = Downloader(url, Path(dest_dir), options, name=name,
                             on_progress=lambda p: send(("progress", p)))
     settle_process()
+    paused = threading.Event()
+
+    def pause_on_signal() -> None:
+        signal.sigwait(PAUSE_SIGNALS)
+        paused.set()
+        downloader.cancel(keep_partial=True)
+
+    threading.Thread(target=pause_on_signal, daemon=True, name="pause-on-signal").start()
 
     def listen() -> None:
         try:
@@ -89,8 +109,13 @@ def _child(conn: Connection, url: str, dest_dir: str, options: DownloadOptions, 
     threading.Thread(target=listen, daemon=True, name="parent-pipe").start()
     try:
         result = downloader.run()
+    except errors.DownloadCancelled as exc:
+        send(("paused",) if paused.is_set() else ("error", type(exc).__name__, str(exc)))
     except errors.DownloadError as exc:
-        send(("error", type(exc).__name__, str(exc)))
+        if paused.is_set():
+            send(("paused",))  # the signal's abort cut connections: not a failure of the download
+        else:
+            send(("error", type(exc).__name__, str(exc)))
     except Exception as exc:  # noqa: BLE001 - report, never die silently
         send(("error", "DownloadError", f"internal error in the download process ({type(exc).__name__})"))
     else:
@@ -169,6 +194,8 @@ class IsolatedDownloader:
             return None
         if kind == "done":
             return message[1]
+        if kind == "paused":
+            raise errors.DownloadPaused("the download process was stopped; it resumes")
         if kind == "error":
             cls = getattr(errors, message[1], errors.DownloadError)
             if not (isinstance(cls, type) and issubclass(cls, errors.DownloadError)):
@@ -176,4 +203,5 @@ class IsolatedDownloader:
             raise cls(message[2])
         if self._cancel is not None:
             raise errors.DownloadCancelled("cancelled")
-        raise errors.DownloadError("the download process stopped unexpectedly")
+        # Gone without a word (SIGKILL, out of memory): what it wrote and recorded is intact.
+        raise errors.DownloadPaused("the download process stopped unexpectedly; it resumes")

@@ -41,7 +41,11 @@ log = logging.getLogger(__name__)
 MB = 1024 * 1024
 PROBE_WORKERS = 4
 MAX_PENDING_PER_USER = 20  # queued + running per user, so one person cannot fill the queue
-PROGRESS_SAVE_INTERVAL = 5.0  # seconds between writes of a running job's progress to the database
+PROGRESS_SAVE_INTERVAL = 5.0
+# A download process stopped from outside is resumed at once this many times per job (more means
+# something keeps killing it); a signal to the whole group gets this long to reach the bot too.
+MAX_INTERRUPTIONS = 3
+PAUSE_SETTLE = 2.0  # seconds between writes of a running job's progress to the database
 
 
 class Refused(Exception):
@@ -85,6 +89,7 @@ class DownloadService:
         self._stopping = threading.Event()
         self._progress_saved: dict[int, float] = {}
         self._job_cache: dict[int, tuple[float, DownloadJob | None]] = {}
+        self._interruptions: dict[int, int] = {}
 
     # ------------------------------------------------------------------ public API
     @property
@@ -389,7 +394,7 @@ class DownloadService:
 
     def _run(self, job_id: int) -> None:
         from bot.downloads.engine import DownloadCancelled, DownloadError
-        from bot.downloads.errors import TooLarge
+        from bot.downloads.errors import DownloadPaused, TooLarge
 
         running = self.registry.running(job_id)
         job = self.get(job_id)
@@ -406,8 +411,11 @@ class DownloadService:
         if running.cancelled_by:  # cancelled between being taken and getting a downloader
             downloader.cancel(keep_partial=False)
         self._emit("started", job_id)
+        requeue = False
         try:
             result = downloader.run()
+        except DownloadPaused as exc:
+            requeue = self._paused(job_id, running, str(exc))
         except DownloadCancelled:
             if running.stopping:
                 log.info("download d%s paused for shutdown; it resumes at the next start", job_id)
@@ -430,7 +438,32 @@ class DownloadService:
             self.registry.finish(job_id)
             self._progress_saved.pop(job_id, None)
             self._job_cache.pop(job_id, None)
+            if requeue:
+                self.registry.enqueue(job_id, job.user_id, front=True)
+                self._emit("resumed", job_id, position=self.registry.position(job_id))
             self._pump()
+
+    def _paused(self, job_id: int, running, reason: str) -> bool:
+        """The download process was stopped from outside, its partial file kept. True: queue it
+        again now; False: leave it for the next start (the bot is stopping) or give up.
+
+        A signal to the whole process group reaches the download process first, often a moment
+        before the bot itself: wait that moment, so that a stopping bot does not restart it.
+        """
+        if running.stopping or self._stopping.wait(PAUSE_SETTLE):
+            log.info("download d%s paused for shutdown; it resumes at the next start", job_id)
+            return False
+        count = self._interruptions[job_id] = self._interruptions.get(job_id, 0) + 1
+        if count > MAX_INTERRUPTIONS:
+            job = self.get(job_id)
+            self._finish(job_id, JobState.FAILED, error=reason)
+            if job is not None:
+                self._remove_folder(job)
+            self._emit("failed", job_id, reason="the download process was stopped too many times")
+            return False
+        log.warning("download d%s: %s (%d of %d)", job_id, reason, count, MAX_INTERRUPTIONS)
+        self._update(job_id, state=JobState.QUEUED, resumed=True)
+        return True
 
     def _on_progress(self, job_id: int, progress: Any) -> None:
         now = time.monotonic()
