@@ -39,6 +39,8 @@ def _build_parser() -> argparse.ArgumentParser:
                                "starts with 2, more while each is slow")
     download.add_argument("--checksum", help="expected digest, e.g. sha256:HEX (also sha1, md5)")
     download.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    download.add_argument("--allow-private", action="store_true",
+                          help="allow loopback and private addresses (this run only)")
 
     sub.add_parser("check", help="check the configuration and the Bot API, then exit")
     return parser

@@ -722,7 +722,10 @@ class Downloader:
                         raise DownloadCancelled("cancelled")
                     if max_bytes is not None and written[0] + len(data) > max_bytes:
                         raise TooLarge(f"file is over the {human_size(max_bytes)} limit")
-                    os.pwrite(fd, data, written[0])
+                    try:
+                        os.pwrite(fd, data, written[0])
+                    except OSError as exc:  # full disk, file size limit: no point retrying
+                        raise DownloadError(f"cannot write the file: {exc.strerror or exc}") from None
                     written[0] += len(data)
                     meter.tick(written[0], 1)
                 if expected is not None and written[0] != expected:
@@ -797,8 +800,8 @@ class Downloader:
             tries = self.options.max_retries + 1
             reason = str(exc)
             if "timed out" in reason:
-                raise DownloadError(f"timed out after {tries} tries") from None
-            raise DownloadError(f"{reason} (gave up after {tries} tries)") from None
+                raise RetriesExhausted(f"timed out after {tries} tries") from None
+            raise RetriesExhausted(f"{reason} (gave up after {tries} tries)") from None
         wait = retry.get_backoff_time()
         if raw is not None:
             after = retry.get_retry_after(raw)

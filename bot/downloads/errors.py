@@ -34,3 +34,7 @@ class RetriesExhausted(DownloadError):
 class DownloadPaused(DownloadError):
     """Stopped from outside (SIGTERM/SIGINT to the download process, or the process died), with
     the partial file and its record kept: the job is to be resumed, not reported as failed."""
+
+
+class PrivateAddress(DownloadRefused):
+    """The host is (or resolves to) a loopback, private or reserved address that is not allowed."""

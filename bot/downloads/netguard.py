@@ -18,7 +18,7 @@ import socket
 from collections.abc import Iterable
 from urllib.parse import urlsplit, urlunsplit
 
-from bot.downloads.errors import DownloadRefused
+from bot.downloads.errors import DownloadRefused, PrivateAddress
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -133,5 +133,5 @@ def resolve(host: str, port: int, allow: Iterable[Network] = ()) -> list[IPAddre
         if reason:
             if literal is None:  # name the host, not what it resolved to: no map of internal DNS
                 reason = f"refused: {host} is a private address (not allowed)"
-            raise DownloadRefused(reason)
+            raise PrivateAddress(reason)
     return addresses
