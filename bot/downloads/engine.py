@@ -40,7 +40,7 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import MaxRetryError
 from urllib3.util.retry import Retry
 
-from bot.downloads import naming, resume
+from bot.downloads import naming, resume, verify
 from bot.downloads.body import MAX_READ, BodyReader
 from bot.downloads.errors import (
     DownloadCancelled,
@@ -102,6 +102,9 @@ class DownloadOptions:
     # SHA-256 of the result (DownloadResult.sha256). The CLI turns it off when no --checksum is
     # asked for: it costs about 0.7 s of CPU per GiB that nobody would look at.
     compute_sha256: bool = True
+    # Before resuming, compare a few windows of what the record claims with the server
+    # (bot.downloads.verify); the bot, which must never deliver wrong bytes, turns it on.
+    verify_resumed: bool = False
 
     @classmethod
     def from_settings(cls, settings, **overrides: Any) -> DownloadOptions:
@@ -343,6 +346,10 @@ class Downloader:
         resumed = 0
         keep: bool | None = False  # None once finished
         try:
+            if done and self.options.verify_resumed and not self._verified(fd, probe, done):
+                self._notice("the partial file does not match the server; starting over")
+                done = []
+                record.done, record.synced = [], []
             if probe.resumable:
                 if not done:
                     _empty(fd)
@@ -436,6 +443,24 @@ class Downloader:
             return record, []
         record.done, record.synced = done, old.synced  # synced ranges stay synced
         return record, done
+
+    def _verified(self, fd: int, probe: ProbeResult, done: list) -> bool:
+        """Whether the claimed ranges on disk match the server (see :mod:`bot.downloads.verify`)."""
+        def fetch(first: int, last: int) -> bytes:
+            headers = {"Range": f"bytes={first}-{last}"}
+            if probe.validator:
+                headers["If-Range"] = probe.validator
+            resp = self._request(probe.final_url, headers, what="verify")
+            try:
+                self._check_ranged(resp, first, last, probe)
+                return resp.raw.read(last - first + 2)
+            finally:
+                self._release(resp)
+
+        try:
+            return verify.matches(fd, done, fetch)
+        except _RangesUnusable:
+            return False
 
     def _hasher(self, part: Path, available) -> PrefixHasher:
         algs = ([self.expected[0]] if self.expected else []) + (

@@ -285,7 +285,7 @@ class DownloadService:
     def _options(self, max_bytes: int | None = None):
         from bot.downloads.engine import DownloadOptions
 
-        options = DownloadOptions.from_settings(self.settings)
+        options = DownloadOptions.from_settings(self.settings, verify_resumed=True)
         if max_bytes is not None:
             options.max_bytes = max_bytes
         return options

@@ -277,3 +277,28 @@ def test_after_a_reboot_only_synced_ranges_count():
     again = ResumeState.from_json(state.to_json())
     assert again.trusted_done("boot-a") == [(0, 79)]
     assert again.trusted_done("boot-b") == [(0, 39)]
+
+
+def test_a_resume_that_does_not_match_the_server_starts_over(origin, options, tmp_path):
+    """The record is intact but the .part was overwritten: with verify_resumed (the bot's
+    setting) the windows fetched again differ, and the download starts over."""
+    data = payload(2 * MB)
+    origin.add_file("/v.bin", data, rate=100_000)
+    cancel_midway(origin.url("/v.bin"), tmp_path, options())
+    part = tmp_path / "v.bin.part"
+    part.write_bytes(os.urandom(part.stat().st_size))  # same size, other bytes
+    origin.add_file("/v.bin", data)
+    notices = []
+    result = Downloader(origin.url("/v.bin"), dest_dir=tmp_path, options=options(verify_resumed=True),
+                        on_notice=notices.append).run()
+    assert notices == ["the partial file does not match the server; starting over"]
+    assert result.resumed_from == 0 and sha(result.path.read_bytes()) == sha(data)
+
+
+def test_a_resume_that_matches_the_server_is_kept(origin, options, tmp_path):
+    data = payload(2 * MB)
+    origin.add_file("/w.bin", data, rate=100_000)
+    cancel_midway(origin.url("/w.bin"), tmp_path, options())
+    origin.add_file("/w.bin", data)
+    result = Downloader(origin.url("/w.bin"), dest_dir=tmp_path, options=options(verify_resumed=True)).run()
+    assert result.resumed_from > 0 and sha(result.path.read_bytes()) == sha(data)

@@ -57,3 +57,14 @@ def test_sigterm_to_the_download_process_alone_resumes_at_once(emulator, make_bo
     history = texts_of(emulator, status)
     assert not any(t.startswith("❌") for t in history), history
     assert origin.bytes_sent("/child.bin") <= len(data) + 256 * 1024 + 2
+
+
+def test_a_partial_file_changed_while_stopped_is_refetched_not_delivered(emulator, make_bot, origin) -> None:  # noqa: F811
+    bot = make_bot(progress_interval="1")
+    data, sent, status = slow_download_under_way(emulator, origin, "/swap.bin", seed=33, fraction=0.3)
+    assert bot.terminate() < 10
+    (part,) = (bot.data_dir / "downloads").rglob("*.part")
+    part.write_bytes(os.urandom(part.stat().st_size))  # the record still claims its ranges
+    bot.start()
+    document = document_for(emulator, USER, sent, timeout=100)
+    assert document.document["sha256"] == sha(data)
