@@ -319,7 +319,7 @@ class Downloader:
         if size is None:
             return
         if max_bytes is not None and size > max_bytes:
-            raise DownloadRefused(f"file is {human_size(size)}, over the {human_size(max_bytes)} limit")
+            raise TooLarge(f"file is {human_size(size)}, over the {human_size(max_bytes)} limit")
         on_disk = 0
         if self.part_path is not None and self.part_path.exists():
             state = resume.load(resume.control_path(self.part_path))
@@ -738,6 +738,8 @@ class Downloader:
                 self._check_validator(resp.headers, probe)
                 length = resp.headers.get("Content-Length")
                 expected = int(length) if length and length.isdigit() else probe.size
+                if probe.size is not None and expected != probe.size:
+                    raise FileChanged("the file changed on the server (size differs); starting over")
                 body = BodyReader(resp)
                 while True:
                     data = body.read()
@@ -747,6 +749,8 @@ class Downloader:
                         raise DownloadCancelled("cancelled")
                     if max_bytes is not None and written[0] + len(data) > max_bytes:
                         raise TooLarge(f"file is over the {human_size(max_bytes)} limit")
+                    if expected is not None and written[0] + len(data) > expected:
+                        raise FileChanged("the server sent more than the file's size; starting over")
                     try:
                         os.pwrite(fd, data, written[0])
                     except OSError as exc:  # full disk, file size limit: no point retrying

@@ -33,6 +33,7 @@ from sqlalchemy.orm import sessionmaker
 
 from bot.config import Settings
 from bot.downloads.jobs import DownloadJob, JobState
+from bot.downloads.ledger import Ledger
 from bot.downloads.registry import Registry
 from bot.humanize import human_size
 
@@ -45,7 +46,8 @@ PROGRESS_SAVE_INTERVAL = 5.0
 # A download process stopped from outside is resumed at once this many times per job (more means
 # something keeps killing it); a signal to the whole group gets this long to reach the bot too.
 MAX_INTERRUPTIONS = 3
-PAUSE_SETTLE = 2.0  # seconds between writes of a running job's progress to the database
+PAUSE_SETTLE = 2.0
+LIMIT_CHECK_INTERVAL = 0.5  # seconds between checks of a running job's quota and disk  # seconds between writes of a running job's progress to the database
 
 
 class Refused(Exception):
@@ -90,6 +92,8 @@ class DownloadService:
         self._progress_saved: dict[int, float] = {}
         self._job_cache: dict[int, tuple[float, DownloadJob | None]] = {}
         self._interruptions: dict[int, int] = {}
+        self.ledger = Ledger()
+        self._limit_checked: dict[int, float] = {}
 
     # ------------------------------------------------------------------ public API
     @property
@@ -178,23 +182,34 @@ class DownloadService:
             return None
         return self.root / job.folder / job.name
 
-    def bytes_today(self, user_id: int) -> int:
-        """Bytes this user has downloaded or reserved since 00:00 UTC (failed jobs count what moved)."""
+    def bytes_today(self, user_id: int, exclude: int | None = None) -> int:
+        """Bytes this user has downloaded or reserved since 00:00 UTC (failed jobs count what moved).
+
+        Running downloads count what they have really received when that is more than their
+        announced size (:mod:`bot.downloads.ledger`); ``exclude`` leaves one job out.
+        """
         since = _midnight_utc(time.time())
+        live = self.ledger.running_ids()
+        skip = live | ({exclude} if exclude is not None else set())
         with self.sessions() as session:
             total = session.scalar(
                 select(func.coalesce(func.sum(
                     func.coalesce(DownloadJob.size, DownloadJob.done_bytes)), 0))
                 .where(DownloadJob.user_id == user_id, DownloadJob.created_at >= since,
+                       DownloadJob.id.not_in(skip),
                        DownloadJob.state.in_([JobState.QUEUED, JobState.RUNNING, JobState.DONE,
                                               JobState.EXPIRED]))
             )
             failed = session.scalar(
                 select(func.coalesce(func.sum(DownloadJob.done_bytes), 0))
                 .where(DownloadJob.user_id == user_id, DownloadJob.created_at >= since,
+                       DownloadJob.id.not_in(skip),
                        DownloadJob.state.in_([JobState.FAILED, JobState.CANCELLED]))
             )
-        return int(total or 0) + int(failed or 0)
+        running = self.ledger.counted_for(user_id)
+        if exclude is not None and exclude in live:
+            running -= self.ledger.counted_for_job(exclude)
+        return int(total or 0) + int(failed or 0) + running
 
     def stats(self) -> dict[str, int]:
         running, queued = self.registry.counts()
@@ -291,22 +306,46 @@ class DownloadService:
         return options
 
     def _budget(self, job: DownloadJob) -> tuple[int, str]:
-        """For a file of unknown size: the bytes it may still grow to, and what to say if it does.
+        """The bytes this job may receive at most, and what to say if it reaches them.
 
-        Nothing was checked up front, so the engine stops the stream at what MAX_FILE_MB, this
-        user's quota and the disk (above the reserve) can still take; the smallest one says why.
+        The engine stops at this many bytes whatever the server announced (a size that grows
+        after the probe cannot walk around the quota or the disk): what MAX_FILE_MB, this
+        user's quota and the disk (above the reserve and what others still have to write) can
+        still take; the smallest one says why.
         """
         max_file = self.settings.max_file_mb * MB
         limits = [(max_file, f"the file is over the {human_size(max_file)} limit (MAX_FILE_MB)")]
         quota = self.settings.daily_quota_mb * MB
         if quota:
-            used = self.bytes_today(job.user_id)
+            used = self.bytes_today(job.user_id, exclude=job.id)
             limits.append((max(0, quota - used), f"it would exceed your daily quota of {human_size(quota)} "
                                                  f"({human_size(used)} used today)"))
-        free = shutil.disk_usage(self.root).free - self.settings.disk_reserve_mb * MB - self._pending_bytes()
+        free = (shutil.disk_usage(self.root).free - self.settings.disk_reserve_mb * MB
+                - self._pending_bytes(exclude=job.id))
         limits.append((free, f"not enough disk space: {human_size(max(0, free))} is free above the reserve"))
         size, reason = min(limits, key=lambda limit: limit[0])
         return max(1, size), reason
+
+    def _over_limit(self, job_id: int, user_id: int) -> str | None:
+        """Checked as bytes arrive: the reason to stop this job now, or None.
+
+        The quota counts every running download of the user at what it really received; the disk
+        must keep its reserve plus what running downloads of known size still have to write
+        (reserved for them when they were accepted), so a download of unknown size, or one
+        receiving more than it announced, is the one stopped.
+        """
+        quota = self.settings.daily_quota_mb * MB
+        if quota:
+            used = self.bytes_today(user_id)
+            if used > quota:
+                return (f"it would exceed your daily quota of {human_size(quota)} "
+                        f"({human_size(used)} received or reserved today)")
+        if self.ledger.counted_for_job(job_id) > self.ledger.announced_for_job(job_id):
+            free = shutil.disk_usage(self.root).free - self.ledger.still_to_come()
+            reserve = self.settings.disk_reserve_mb * MB
+            if free < reserve:
+                return f"not enough disk space: the disk is down to its reserve of {human_size(reserve)}"
+        return None
 
     def _downloader(self, job: DownloadJob, on_progress=None, isolated: bool = False,
                     max_bytes: int | None = None):
@@ -371,12 +410,13 @@ class DownloadService:
             raise Refused(f"not enough disk space: it needs {human_size(size)}, and "
                           f"{human_size(max(0, free - reserve - pending))} is free above the reserve")
 
-    def _pending_bytes(self) -> int:
-        """Bytes still to be written by queued and running jobs."""
+    def _pending_bytes(self, exclude: int | None = None) -> int:
+        """Bytes still to be written by queued and running jobs (but ``exclude``)."""
         with self.sessions() as session:
             rows = session.execute(
                 select(DownloadJob.size, DownloadJob.done_bytes)
-                .where(DownloadJob.state.in_([JobState.QUEUED, JobState.RUNNING]), DownloadJob.size.is_not(None))
+                .where(DownloadJob.state.in_([JobState.QUEUED, JobState.RUNNING]), DownloadJob.size.is_not(None),
+                       DownloadJob.id != (exclude if exclude is not None else -1))
             ).all()
         return sum(max(0, size - done) for size, done in rows)
 
@@ -404,9 +444,10 @@ class DownloadService:
             self.registry.finish(job_id)
             return
         self._update(job_id, state=JobState.RUNNING, started_at=job.started_at or time.time())
-        budget = self._budget(job) if job.size is None else None
+        budget = self._budget(job)
+        self.ledger.start(job_id, job.user_id, job.size)
         downloader = self._downloader(job, on_progress=lambda p: self._on_progress(job_id, p), isolated=True,
-                                      max_bytes=budget[0] if budget else None)
+                                      max_bytes=budget[0])
         running.downloader = downloader
         if running.cancelled_by:  # cancelled between being taken and getting a downloader
             downloader.cancel(keep_partial=False)
@@ -417,7 +458,11 @@ class DownloadService:
         except DownloadPaused as exc:
             requeue = self._paused(job_id, running, str(exc))
         except DownloadCancelled:
-            if running.stopping:
+            if running.over_limit:
+                self._finish(job_id, JobState.FAILED, error=running.over_limit)
+                self._remove_folder(job)
+                self._emit("failed", job_id, reason=running.over_limit)
+            elif running.stopping:
                 log.info("download d%s paused for shutdown; it resumes at the next start", job_id)
             else:
                 by = running.cancelled_by or "someone"
@@ -425,7 +470,7 @@ class DownloadService:
                 self._remove_folder(job)
                 self._emit("cancelled", job_id, reason=by)
         except DownloadError as exc:
-            reason = budget[1] if budget and isinstance(exc, TooLarge) else str(exc)
+            reason = budget[1] if isinstance(exc, TooLarge) else str(exc)
             self._finish(job_id, JobState.FAILED, error=reason)
             self._remove_folder(job)
             self._emit("failed", job_id, reason=reason)
@@ -435,6 +480,8 @@ class DownloadService:
             self._finish(job_id, JobState.DONE)
             self._emit("done", job_id)
         finally:
+            self.ledger.end(job_id)
+            self._limit_checked.pop(job_id, None)
             self.registry.finish(job_id)
             self._progress_saved.pop(job_id, None)
             self._job_cache.pop(job_id, None)
@@ -467,6 +514,16 @@ class DownloadService:
 
     def _on_progress(self, job_id: int, progress: Any) -> None:
         now = time.monotonic()
+        self.ledger.received(job_id, progress.done)
+        if now - self._limit_checked.get(job_id, 0.0) >= LIMIT_CHECK_INTERVAL:
+            self._limit_checked[job_id] = now
+            running = self.registry.running(job_id)
+            if running is not None and running.over_limit is None:
+                reason = self._over_limit(job_id, running.user_id)
+                if reason is not None and running.downloader is not None:
+                    log.info("download d%s stopped: %s", job_id, reason)
+                    running.over_limit = reason
+                    running.downloader.cancel(keep_partial=False)
         if now - self._progress_saved.get(job_id, 0.0) >= PROGRESS_SAVE_INTERVAL:
             self._progress_saved[job_id] = now
             self._update(job_id, done_bytes=progress.done, size=progress.total)
