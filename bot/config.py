@@ -107,6 +107,12 @@ class Settings(BaseSettings):
     progress_interval: float = Field(3.0, ge=1.0)
     retention_hours: float = Field(24.0, gt=0)
     public_base_url: str | None = None
+    download_connect_timeout: float = Field(10.0, gt=0)
+    download_probe_timeout: float = Field(30.0, gt=0)
+    download_min_speed_kib: float = Field(1.0, ge=0)
+    download_min_speed_window: float = Field(60.0, gt=0)
+    download_time_limit_minutes: float = Field(360.0, ge=0)
+    download_ca_bundle: Path | None = None
 
     # --- timers and reminders ---
     default_tz: str = "UTC"

@@ -21,7 +21,7 @@ requests: a size that changes after the probe), ``probe_whole`` (answer ``bytes=
 whole ``Content-Range``, as busybox httpd does), ``headers_only_ranges`` (answer other ranges with
 headers and no body, as lighttpd before a buffered CGI), ``max_conns`` (answer 503 beyond N
 requests at once, as nginx ``limit_conn``), ``silent`` (accept, read the request, never answer),
-``piece`` (bytes per write; with ``rate``: ``piece=1, rate=0.2`` sends one byte every five seconds).
+``extra_headers`` (that many more header lines), ``piece`` (bytes per write; with ``rate``: ``piece=1, rate=0.2`` sends one byte every five seconds).
 ``Origin(tls=(cert, key))`` serves HTTPS.
 :meth:`add_redirect` adds a redirect to a path or any URL.
 """
@@ -76,6 +76,7 @@ class _File:
     max_conns: int | None = None
     silent: bool = False
     piece: int | None = None
+    extra_headers: int = 0
     counters: dict[str, int] = field(default_factory=dict)
     active: int = 0
 
@@ -235,7 +236,7 @@ class Origin:
         if f.redirect is not None:
             hit.status = f.redirect_status
             h.send_response(f.redirect_status)
-            h.send_header("Location", f.redirect)
+            h.send_header("Location", f.redirect.encode().decode("latin-1"))  # UTF-8 on the wire
             h.send_header("Content-Length", "0")
             h.end_headers()
             return
@@ -284,6 +285,8 @@ class Origin:
             hit.status = 200
             h.send_response(200)
         part = body[first:last + 1]
+        for n in range(f.extra_headers):
+            h.send_header(f"X-Filler-{n}", "x")
         h.send_header("ETag", f.etag)
         h.send_header("Content-Type", f.content_type)
         if f.ranges:

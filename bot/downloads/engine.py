@@ -50,12 +50,14 @@ from bot.downloads.errors import (
     RetriesExhausted,
     TooLarge,
 )
+from bot.downloads.failures import classify
 from bot.downloads.hashing import PrefixHasher, parse_checksum
 from bot.downloads.netguard import check_url_syntax, mask_url
 from bot.downloads.progress import Progress, ProgressMeter
 from bot.downloads.ramp import ConnectionRamp
 from bot.downloads.segments import Segment, SegmentMap
 from bot.downloads.transport import make_session
+from bot.downloads.watchdog import Deadlines, SlowDownload, over_deadline
 from bot.humanize import human_size
 
 __all__ = [
@@ -75,6 +77,7 @@ CHECKPOINT_INTERVAL = 1.0
 SYNC_INTERVAL = 30.0
 NEAR_END = 3.0
 SUPERVISE_INTERVAL = 0.1
+WATCH_INTERVAL = 0.5  # how often the deadlines are looked at
 PIECES_PER_WORKER = 4  # the file is fetched in order, in about 4 pieces per connection
 IDLE_RECHECK = 0.1  # how often an idle worker looks for a range to steal
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -102,9 +105,11 @@ class DownloadOptions:
     # SHA-256 of the result (DownloadResult.sha256). The CLI turns it off when no --checksum is
     # asked for: it costs about 0.7 s of CPU per GiB that nobody would look at.
     compute_sha256: bool = True
+    ca_bundle: Path | None = None  # extra CA certificates to trust (DOWNLOAD_CA_BUNDLE)
     # Before resuming, compare a few windows of what the record claims with the server
     # (bot.downloads.verify); the bot, which must never deliver wrong bytes, turns it on.
     verify_resumed: bool = False
+    deadlines: Deadlines = field(default_factory=Deadlines)
 
     @classmethod
     def from_settings(cls, settings, **overrides: Any) -> DownloadOptions:
@@ -114,7 +119,13 @@ class DownloadOptions:
             max_bytes=settings.max_file_mb * MiB,
             disk_reserve=settings.disk_reserve_mb * MiB,
             read_timeout=settings.download_read_timeout,
+            connect_timeout=settings.download_connect_timeout,
             max_retries=settings.download_max_retries,
+            deadlines=Deadlines(min_speed=settings.download_min_speed_kib * 1024,
+                                window=settings.download_min_speed_window,
+                                total=settings.download_time_limit_minutes * 60 or None,
+                                probe=settings.download_probe_timeout),
+            ca_bundle=settings.download_ca_bundle,
         )
         values.update(overrides)
         return cls(**values)
@@ -207,13 +218,15 @@ class Downloader:
         self.probe_result: ProbeResult | None = None
         self.part_path: Path | None = None
         self.final_path: Path | None = None
-        self._session = make_session(self.options.allow_networks, self.connections)
+        self._session = make_session(self.options.allow_networks, self.connections, self.options.ca_bundle)
         self._lock = threading.Lock()
         self._ckpt_lock = threading.Lock()
         self._stop = threading.Event()
         self._cancelled = False
         self._keep_partial = False
         self._failure: BaseException | None = None
+        self._halted: DownloadError | None = None  # a deadline stopped everything: why
+        self._moved: Callable[[], int] = lambda: 0  # bytes of the file on disk, for the speed floor
         self._responses: set[requests.Response] = set()
         self._ramp = ConnectionRamp(self.connections)
         self._conn_limit = self._ramp.limit  # raised by the ramp, lowered by 429/503
@@ -229,7 +242,22 @@ class Downloader:
         self._abort_all()
 
     def probe(self) -> ProbeResult:
-        """Ask for byte 0 only, learn size, validator, final URL and name; pick the file name."""
+        """Ask for byte 0 only, learn size, validator, final URL and name; pick the file name.
+
+        Bounded by ``deadlines.probe`` seconds in all (retries included): a server that accepts
+        connections but never answers cannot hold the caller longer.
+        """
+        limit = self.options.deadlines.probe
+        timer = threading.Timer(limit, self._halt,
+                                args=(DownloadError(f"the server did not answer within {limit:g} s"),))
+        timer.daemon = True
+        timer.start()
+        try:
+            return self._probe()
+        finally:
+            timer.cancel()
+
+    def _probe(self) -> ProbeResult:
         resp = self._request(self.url, {"Range": "bytes=0-0"}, what="probe")
         try:
             headers = resp.headers
@@ -270,6 +298,34 @@ class Downloader:
 
     def run(self) -> DownloadResult:
         """Download (or resume) to the end; returns the result or raises DownloadError."""
+        ended = threading.Event()
+        threading.Thread(target=self._watch, args=(ended,), name="download-watchdog", daemon=True).start()
+        try:
+            return self._run()
+        finally:
+            ended.set()
+
+    def _halt(self, reason: DownloadError) -> None:
+        """Stop everything because of a deadline (from any thread); run() raises ``reason``."""
+        with self._lock:
+            if self._halted is None:
+                self._halted = reason
+        self._fail(reason)
+
+    def _watch(self, ended: threading.Event) -> None:
+        """Enforce the overall deadline and the minimum speed while :meth:`run` lasts."""
+        deadlines = self.options.deadlines
+        started = time.monotonic()
+        floor = SlowDownload(deadlines.min_speed, deadlines.window)
+        while not ended.wait(WATCH_INTERVAL):
+            now = time.monotonic()
+            reason = over_deadline(now - started, deadlines.total) or floor.feed(now, self._moved())
+            if reason is not None:
+                log.info("%s: %s", mask_url(self.url), reason)
+                self._halt(DownloadError(reason))
+                return
+
+    def _run(self) -> DownloadResult:
         started = time.monotonic()
         restarts = 0
         while True:
@@ -499,6 +555,7 @@ class Downloader:
                state: resume.ResumeState) -> None:
         """Run workers until the map is complete, failed or cancelled; keep the control file fresh."""
         meter = ProgressMeter(self.on_progress, probe.size, done=segmap.done_bytes)
+        self._moved = lambda: segmap.done_bytes
         segmap.plan(self.connections, PIECES_PER_WORKER)
         self._workers = []
         saved = threading.Event()
@@ -671,7 +728,7 @@ class Downloader:
             except _NETWORK_ERRORS as exc:
                 if self._stop.is_set():
                     return
-                retry = self._backoff(retry, _Retryable(_network_reason(exc)), progressed)
+                retry = self._backoff(retry, self._retryable(exc), progressed)
             finally:
                 if resp is not None:
                     self._release(resp, reuse=consumed)
@@ -721,6 +778,7 @@ class Downloader:
     def _single(self, fd: int, probe: ProbeResult, written: list[int]) -> int:
         """Fetch the whole body in one stream from byte 0; returns its size."""
         meter = ProgressMeter(self.on_progress, probe.size)
+        self._moved = lambda: written[0]
         retry = self._retry_policy()
         max_bytes = self.options.max_bytes
         while True:
@@ -737,14 +795,17 @@ class Downloader:
                     raise DownloadError(_status_text(resp))
                 self._check_validator(resp.headers, probe)
                 length = resp.headers.get("Content-Length")
-                expected = int(length) if length and length.isdigit() else probe.size
-                if probe.size is not None and expected != probe.size:
-                    raise FileChanged("the file changed on the server (size differs); starting over")
+                # The probed size, when known, is what the limits were checked against: a body
+                # that grows past it is stopped below, whatever this response announces.
+                announced = int(length) if length and length.isdigit() else None
+                expected = probe.size if probe.size is not None else announced
                 body = BodyReader(resp)
                 while True:
                     data = body.read()
                     if not data:
                         break
+                    if self._halted is not None:
+                        raise self._halted
                     if self._cancelled:
                         raise DownloadCancelled("cancelled")
                     if max_bytes is not None and written[0] + len(data) > max_bytes:
@@ -757,6 +818,8 @@ class Downloader:
                         raise DownloadError(f"cannot write the file: {exc.strerror or exc}") from None
                     written[0] += len(data)
                     meter.tick(written[0], 1)
+                if announced is not None and written[0] != announced:
+                    raise _Retryable(f"the body was {written[0]} bytes, {announced} were promised")
                 if expected is not None and written[0] != expected:
                     raise _Retryable(f"the body was {written[0]} bytes, {expected} were promised")
                 meter.tick(written[0], 0, force=True)
@@ -766,13 +829,15 @@ class Downloader:
             except _NETWORK_ERRORS as exc:
                 if self._cancelled:
                     raise DownloadCancelled("cancelled") from None
-                retry = self._backoff(retry, _Retryable(_network_reason(exc)), False)
+                retry = self._backoff(retry, self._retryable(exc), False)
             finally:
                 if resp is not None:
                     self._release(resp)
 
     # ------------------------------------------------------------------ HTTP plumbing
     def _open(self, url: str, headers: dict[str, str]) -> requests.Response:
+        if self._halted is not None:
+            raise self._halted
         if self._cancelled:
             raise DownloadCancelled("cancelled")
         resp = self._session.get(url, headers=headers, stream=True, allow_redirects=True,
@@ -789,10 +854,8 @@ class Downloader:
         while True:
             try:
                 resp = self._open(url, headers)
-            except requests.TooManyRedirects:
-                raise DownloadError("too many redirects (more than 10)") from None
             except _NETWORK_ERRORS as exc:
-                retry = self._backoff(retry, _Retryable(_network_reason(exc)), False)
+                retry = self._backoff(retry, self._retryable(exc), False)
                 continue
             if resp.status_code in RETRY_STATUS:
                 self._release(resp)
@@ -806,6 +869,17 @@ class Downloader:
                 raise DownloadError(_status_text(resp))
             return resp
 
+    def _retryable(self, exc: BaseException) -> _Retryable:
+        """A network error as something to retry, or DownloadError at once if retrying cannot help."""
+        if self._halted is not None:
+            raise self._halted
+        if self._cancelled:
+            raise DownloadCancelled("cancelled")
+        failure = classify(exc)
+        if not failure.retryable:
+            raise DownloadError(failure.reason) from None
+        return _Retryable(failure.reason)
+
     def _retry_policy(self) -> Retry:
         return Retry(total=self.options.max_retries, backoff_factor=self.options.backoff,
                      backoff_max=self.options.backoff_max, backoff_jitter=self.options.backoff / 2,
@@ -814,6 +888,10 @@ class Downloader:
 
     def _backoff(self, retry: Retry, exc: _Retryable, progressed: bool) -> Retry:
         """Count one failure (a fresh policy if bytes arrived since), then wait as it says."""
+        if self._halted is not None:
+            raise self._halted
+        if self._cancelled:
+            raise DownloadCancelled("cancelled")
         if progressed:
             retry = self._retry_policy()
         raw = getattr(exc.response, "raw", None)
@@ -837,7 +915,10 @@ class Downloader:
             if after is not None:
                 wait = min(after, self.options.retry_after_max)
         log.info("%s: %s; retrying in %.1fs", mask_url(self.url), exc, wait)
-        if self._stop.wait(wait) and self._cancelled:
+        self._stop.wait(wait)
+        if self._halted is not None:
+            raise self._halted
+        if self._cancelled:
             raise DownloadCancelled("cancelled")
         return retry
 
@@ -858,6 +939,10 @@ class Downloader:
             responses = list(self._responses)
         for resp in responses:
             self._abort(resp)
+        for adapter in self._session.adapters.values():
+            abort = getattr(adapter, "abort_all", None)
+            if abort is not None:
+                abort()  # also connections still waiting for their response headers
 
     @staticmethod
     def _abort(resp: requests.Response) -> None:
@@ -879,17 +964,6 @@ def settle_process() -> None:
     interpreter lock and so pauses every worker (1 GiB over loopback: 1.7 s → 1.4 s median).
     """
     gc.freeze()
-
-
-def _network_reason(exc: BaseException) -> str:
-    text = str(exc).lower()
-    if isinstance(exc, (requests.Timeout, socket.timeout, TimeoutError)) or "timed out" in text:
-        return "timed out"
-    if "incompleteread" in text or "incomplete read" in text:
-        return "the server sent fewer bytes than it promised"
-    if isinstance(exc, requests.ConnectionError) and "refused" in text:
-        return "connection refused"
-    return "connection failed"
 
 
 def _tmp_of(ctl: Path) -> Path:

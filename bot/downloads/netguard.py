@@ -18,6 +18,8 @@ import socket
 from collections.abc import Iterable
 from urllib.parse import urlsplit, urlunsplit
 
+import idna
+
 from bot.downloads.errors import DownloadRefused, PrivateAddress
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -48,6 +50,11 @@ def check_url_syntax(url: str) -> str | None:
         return "the URL has no host name"
     if port == 0:
         return "the URL has port 0"
+    if not parts.hostname.isascii():
+        try:
+            idna.encode(parts.hostname, uts46=True)  # what requests will do with it
+        except idna.IDNAError:
+            return "the host name is not a valid international domain name (IDNA)"
     return None
 
 
