@@ -53,7 +53,7 @@ from bot.downloads.errors import (
 from bot.downloads.failures import classify
 from bot.downloads.hashing import PrefixHasher, parse_checksum
 from bot.downloads.netguard import check_url_syntax, mask_url
-from bot.downloads.progress import Progress, ProgressMeter
+from bot.downloads.progress import Progress, ProgressMeter, Retrying
 from bot.downloads.ramp import ConnectionRamp
 from bot.downloads.segments import Segment, SegmentMap
 from bot.downloads.transport import make_session
@@ -203,7 +203,8 @@ class Downloader:
 
     def __init__(self, url: str, dest_dir: Path, options: DownloadOptions | None = None,
                  on_progress: Callable[[Progress], None] | None = None, name: str | None = None,
-                 on_notice: Callable[[str], None] | None = None) -> None:
+                 on_notice: Callable[[str], None] | None = None,
+                 on_retry: Callable[[Retrying], None] | None = None) -> None:
         reason = check_url_syntax(url)
         if reason:
             raise DownloadRefused(reason)
@@ -212,6 +213,7 @@ class Downloader:
         self.options = options or DownloadOptions()
         self.on_progress = on_progress
         self.on_notice = on_notice
+        self.on_retry = on_retry
         self.requested_name = name
         self.connections = max(1, min(MAX_CONNECTIONS, self.options.connections))
         self.expected = parse_checksum(self.options.checksum) if self.options.checksum else None
@@ -915,6 +917,9 @@ class Downloader:
             if after is not None:
                 wait = min(after, self.options.retry_after_max)
         log.info("%s: %s; retrying in %.1fs", mask_url(self.url), exc, wait)
+        if self.on_retry is not None:
+            tries = self.options.max_retries + 1
+            self.on_retry(Retrying(attempt=tries - (retry.total or 0), total=tries, reason=str(exc), wait=wait))
         self._stop.wait(wait)
         if self._halted is not None:
             raise self._halted

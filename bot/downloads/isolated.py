@@ -41,7 +41,7 @@ from bot.downloads.engine import (
     ProbeResult,
     settle_process,
 )
-from bot.downloads.progress import Progress
+from bot.downloads.progress import Progress, Retrying
 
 CHILD_NICENESS = 10
 PAUSE_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
@@ -85,7 +85,8 @@ def _child(conn: Connection, url: str, dest_dir: str, options: DownloadOptions, 
     # so every thread inherits the mask.
     signal.pthread_sigmask(signal.SIG_BLOCK, PAUSE_SIGNALS)
     downloader = Downloader(url, Path(dest_dir), options, name=name,
-                            on_progress=lambda p: send(("progress", p)))
+                            on_progress=lambda p: send(("progress", p)),
+                            on_retry=lambda r: send(("retry", r)))
     settle_process()
     paused = threading.Event()
 
@@ -127,8 +128,10 @@ class IsolatedDownloader:
     """A download that runs in a child process; same ``probe``/``run``/``cancel`` as the engine's."""
 
     def __init__(self, url: str, dest_dir: Path, options: DownloadOptions | None = None,
-                 on_progress: Callable[[Progress], None] | None = None, name: str | None = None) -> None:
+                 on_progress: Callable[[Progress], None] | None = None, name: str | None = None,
+                 on_retry: Callable[[Retrying], None] | None = None) -> None:
         self.url = url
+        self.on_retry = on_retry
         self.dest_dir = Path(dest_dir)
         self.options = options or DownloadOptions()
         self.on_progress = on_progress
@@ -138,7 +141,7 @@ class IsolatedDownloader:
 
     def probe(self) -> ProbeResult:
         """A probe is one tiny request: it runs here, in the calling thread."""
-        result = Downloader(self.url, self.dest_dir, self.options, name=self.name).probe()
+        result = Downloader(self.url, self.dest_dir, self.options, name=self.name, on_retry=self.on_retry).probe()
         self.name = result.name
         return result
 
@@ -191,6 +194,10 @@ class IsolatedDownloader:
         if kind == "progress":
             if self.on_progress is not None:
                 self.on_progress(message[1])
+            return None
+        if kind == "retry":
+            if self.on_retry is not None:
+                self.on_retry(message[1])
             return None
         if kind == "done":
             return message[1]

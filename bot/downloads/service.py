@@ -22,6 +22,7 @@ import secrets
 import shutil
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 
 MB = 1024 * 1024
 PROBE_WORKERS = 4
+PROBES_PER_USER = PROBE_WORKERS // 2  # one user's share of the probe workers
 MAX_PENDING_PER_USER = 20  # queued + running per user, so one person cannot fill the queue
 PROGRESS_SAVE_INTERVAL = 5.0
 # A download process stopped from outside is resumed at once this many times per job (more means
@@ -56,15 +58,16 @@ class Refused(Exception):
 
 @dataclass(frozen=True)
 class Event:
-    """Something happened to a job. ``kind`` is one of: ``ready`` (probed and queued),
-    ``started``, ``resumed`` (re-queued after a restart), ``progress``, ``done``, ``failed``,
-    ``cancelled``."""
+    """Something happened to a job. ``kind`` is one of: ``checking`` (being probed), ``ready``
+    (probed and queued), ``started``, ``resumed`` (re-queued after a restart), ``progress``,
+    ``retrying`` (a request failed and is tried again), ``done``, ``failed``, ``cancelled``."""
 
     kind: str
     job: DownloadJob
     progress: Any = None  # bot.downloads.engine.Progress for "progress"
     reason: str | None = None
     position: int | None = None  # place in the queue for "ready"/"resumed", None when starting
+    retry: Any = None  # bot.downloads.progress.Retrying for "retrying"
 
 
 Listener = Callable[[Event], None]
@@ -92,6 +95,9 @@ class DownloadService:
         self._progress_saved: dict[int, float] = {}
         self._job_cache: dict[int, tuple[float, DownloadJob | None]] = {}
         self._interruptions: dict[int, int] = {}
+        self._probe_lock = threading.Lock()
+        self._probes_active: dict[int, int] = {}  # user id -> probes running
+        self._probes_waiting: dict[int, deque[int]] = {}  # user id -> job ids waiting for a probe
         self.ledger = Ledger()
         self._limit_checked: dict[int, float] = {}
 
@@ -122,7 +128,7 @@ class DownloadService:
                               state=JobState.QUEUED)
             session.add(job)
         self.registry.enqueue(job.id, user_id, ready=False)  # its place in line, from now
-        self._probe_pool.submit(self._guarded, self._probe, job.id)
+        self._submit_probe(job.id, user_id)
         return job
 
     def set_status_message(self, job_id: int, message_id: int) -> None:
@@ -164,11 +170,12 @@ class DownloadService:
             if running.downloader is not None:
                 running.downloader.cancel(keep_partial=False)
             return True  # the worker reports "cancelled" when the engine has stopped
+        self.registry.dequeue(job_id)
+        # Finished first, then the probe woken: its error then sees a cancelled job and stays quiet.
+        self._finish(job_id, JobState.CANCELLED, error=f"cancelled by {by}")
         probing = self._probing.get(job_id)
         if probing is not None:
             probing.cancel()
-        self.registry.dequeue(job_id)
-        self._finish(job_id, JobState.CANCELLED, error=f"cancelled by {by}")
         self._remove_folder(job)
         self._emit("cancelled", job_id, reason=by)
         self._pump()
@@ -241,7 +248,7 @@ class DownloadService:
         for job in running_first:
             if job.name is None and not job.resumed:
                 self.registry.enqueue(job.id, job.user_id, ready=False)
-                self._probe_pool.submit(self._guarded, self._probe, job.id)  # never probed: probe again
+                self._submit_probe(job.id, job.user_id)  # never probed: probe again
             else:
                 self.registry.enqueue(job.id, job.user_id)
         for job in running_first:
@@ -286,9 +293,9 @@ class DownloadService:
         return removed
 
     # ------------------------------------------------------------------ workers
-    def _guarded(self, fn: Callable[[int], None], job_id: int) -> None:
+    def _guarded(self, fn: Callable[..., None], job_id: int, *args: Any) -> None:
         try:
-            fn(job_id)
+            fn(job_id, *args)
         except Exception:  # noqa: BLE001 - a worker must never die silently
             log.exception("download d%s: unexpected error", job_id)
             self._finish(job_id, JobState.FAILED, error="internal error (see the bot's log)")
@@ -357,7 +364,30 @@ class DownloadService:
         folder.mkdir(parents=True, exist_ok=True)
         kind = IsolatedDownloader if isolated else Downloader
         return kind(job.url, dest_dir=folder, options=self._options(max_bytes), on_progress=on_progress,
+                    on_retry=lambda retry: self._emit("retrying", job.id, retry=retry),
                     name=job.name or job.requested_name)
+
+    def _submit_probe(self, job_id: int, user_id: int) -> None:
+        """Probe on a worker, but at most ``PROBES_PER_USER`` of one user's at once: the others
+        wait in that user's own line, so links that hang cannot take every probe worker."""
+        with self._probe_lock:
+            if self._probes_active.get(user_id, 0) >= PROBES_PER_USER:
+                self._probes_waiting.setdefault(user_id, deque()).append(job_id)
+                return
+            self._probes_active[user_id] = self._probes_active.get(user_id, 0) + 1
+        self._probe_pool.submit(self._guarded, self._probe_slot, job_id, user_id)
+
+    def _probe_slot(self, job_id: int, user_id: int) -> None:
+        try:
+            self._probe(job_id)
+        finally:
+            with self._probe_lock:
+                waiting = self._probes_waiting.get(user_id)
+                following = waiting.popleft() if waiting else None
+                if following is None:
+                    self._probes_active[user_id] -= 1
+            if following is not None and not self._stopping.is_set():
+                self._probe_pool.submit(self._guarded, self._probe_slot, following, user_id)
 
     def _probe(self, job_id: int) -> None:
         from bot.downloads.engine import DownloadError
@@ -367,12 +397,16 @@ class DownloadService:
             return
         downloader = self._downloader(job)
         self._probing[job_id] = downloader
+        self._emit("checking", job_id)
         try:
             probe = downloader.probe()
             self._check_limits(job, probe.size)
         except (DownloadError, Refused) as exc:
             if self._stopping.is_set():
                 return  # probed again at the next start
+            current = self.get(job_id)
+            if current is None or current.job_state.finished:
+                return  # cancelled while checking: "cancelled" was reported, nothing more
             self.registry.dequeue(job_id)
             self._finish(job_id, JobState.FAILED, error=str(exc))
             self._remove_folder(job)
