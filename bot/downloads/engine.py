@@ -56,6 +56,7 @@ from bot.downloads.netguard import check_url_syntax, mask_url
 from bot.downloads.progress import Progress, ProgressMeter, Retrying
 from bot.downloads.ramp import ConnectionRamp
 from bot.downloads.segments import Segment, SegmentMap
+from bot.downloads.serverlimit import ServerLimit
 from bot.downloads.transport import make_session
 from bot.downloads.watchdog import Deadlines, SlowDownload, over_deadline
 from bot.humanize import human_size
@@ -83,7 +84,8 @@ IDLE_RECHECK = 0.1  # how often an idle worker looks for a range to steal
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 _NETWORK_ERRORS = (requests.RequestException, Urllib3Error, http.client.HTTPException,
                    ConnectionError, TimeoutError)
-MAX_RESTARTS = 2  # "file changed" restarts within one run before giving up
+MAX_RESTARTS = 2
+EMPTY_ANSWERS_LIMIT = 3  # ranged answers without a byte before ranges count as unusable  # "file changed" restarts within one run before giving up
 
 
 @dataclass
@@ -156,6 +158,10 @@ class DownloadResult:
 
 class _RangesUnusable(Exception):
     """Internal: this server's ranged answers cannot be trusted; fall back to one stream."""
+
+
+class _OverLimit(Exception):
+    """Internal: this connection is one more than the server accepts; give the range back."""
 
 
 class _Retryable(Exception):
@@ -231,7 +237,9 @@ class Downloader:
         self._moved: Callable[[], int] = lambda: 0  # bytes of the file on disk, for the speed floor
         self._responses: set[requests.Response] = set()
         self._ramp = ConnectionRamp(self.connections)
-        self._conn_limit = self._ramp.limit  # raised by the ramp, lowered by 429/503
+        self._server_limit = ServerLimit(self.connections)  # learnt from 429/503 answers
+        self._conn_limit = self._ramp.limit  # raised by the ramp, capped by the server's limit
+        self._empty_answers = 0  # ranged answers that ended before their first byte
         self._workers: list[threading.Thread] = []
         self._notices: list[str] = []
 
@@ -269,7 +277,10 @@ class Downloader:
             single_reason = None
             if resp.status_code == 206:
                 cr = _content_range(headers.get("Content-Range"))
-                if cr and cr[0] == 0 and cr[1] == 0 and cr[2] is not None:
+                # busybox httpd answers bytes=0-0 with the whole file's range (and body) but
+                # honours other ranges: a range that starts at 0 and covers byte 0 will do;
+                # nothing of its body is read.
+                if cr and cr[0] == 0 and cr[1] >= 0 and cr[2] is not None:
                     size, resumable = cr[2], True
                 else:
                     single_reason = "the server's Content-Range is missing or malformed"
@@ -335,6 +346,8 @@ class Downloader:
                 self.probe()
             probe = self.probe_result
             self._check_limits(probe.size)
+            if not probe.resumable and probe.single_reason:
+                self._notice(f"using one connection: {probe.single_reason}")
             try:
                 path, size, sha, resumed = self._download(probe)
             except FileChanged as exc:
@@ -547,7 +560,7 @@ class Downloader:
                 pass
 
     def _notice(self, text: str) -> None:
-        log.warning("%s: %s", mask_url(self.url), text)
+        log.info("%s: %s", mask_url(self.url), text)  # the caller shows it (CLI line, status)
         self._notices.append(text)
         if self.on_notice:
             self.on_notice(text)
@@ -620,10 +633,11 @@ class Downloader:
                 time.sleep(SUPERVISE_INTERVAL)
 
     def _ramp_up(self, segmap: SegmentMap, active: int) -> None:
-        """Let the ramp raise the connection limit (unless the server asked for fewer)."""
+        """Let the ramp raise the connection limit, within what the server accepts."""
         with self._lock:
-            if not self._ramp.held:
-                self._conn_limit = self._ramp.update(time.monotonic(), segmap.done_bytes, active)
+            now = time.monotonic()
+            wanted = self._ramp.limit if self._ramp.held else self._ramp.update(now, segmap.done_bytes, active)
+            self._conn_limit = min(wanted, self._server_limit.current(now))
 
     def _checkpoint_loop(self, fd: int, ctl: Path, state: resume.ResumeState, segmap: SegmentMap,
                          stop: threading.Event) -> None:
@@ -682,6 +696,8 @@ class Downloader:
                     continue
                 try:
                     self._fetch(fd, segmap, seg, probe, meter)
+                except _OverLimit:
+                    return  # the range goes back to pending (finish); fewer connections now
                 finally:
                     segmap.finish(seg)
         except (_RangesUnusable, DownloadError) as exc:
@@ -708,7 +724,10 @@ class Downloader:
             try:
                 resp = self._open(probe.final_url, headers)
                 self._check_ranged(resp, first, last, probe)
+                with self._lock:
+                    self._server_limit.answered(segmap.active_count())
                 body = BodyReader(resp, buffer)
+                started_at = seg.pos
                 while not seg.finished:
                     chunk = body.read()
                     if not chunk:
@@ -724,8 +743,12 @@ class Downloader:
                         meter.tick(segmap.done_bytes, segmap.active_count())
                 consumed = body.consumed
                 if not seg.finished:
+                    if seg.pos == started_at:
+                        self._empty_answer()
                     raise _Retryable("the connection closed before the range was complete")
             except _Retryable as exc:
+                if getattr(exc.response, "status_code", None) in (429, 503):
+                    self._refused(segmap)
                 retry = self._backoff(retry, exc, progressed)
             except _NETWORK_ERRORS as exc:
                 if self._stop.is_set():
@@ -734,6 +757,25 @@ class Downloader:
             finally:
                 if resp is not None:
                     self._release(resp, reuse=consumed)
+
+    def _refused(self, segmap: SegmentMap) -> None:
+        """The server refused a request (429/503): learn its limit; a connection over it gives
+        its range back and ends (:class:`_OverLimit`) instead of retrying against the limit."""
+        with self._lock:
+            self._ramp.hold()
+            active = segmap.active_count()
+            cap = self._server_limit.refused(time.monotonic(), active)
+            self._conn_limit = min(self._conn_limit, cap)
+        if active > cap:
+            raise _OverLimit()
+
+    def _empty_answer(self) -> None:
+        """A ranged answer ended before its first byte; after a few, ranges are not usable."""
+        with self._lock:
+            self._empty_answers += 1
+            count = self._empty_answers
+        if count >= EMPTY_ANSWERS_LIMIT:
+            raise _RangesUnusable("the server answers ranges without their bytes")
 
     def _check_ranged(self, resp: requests.Response, first: int, last: int, probe: ProbeResult) -> None:
         """Accept only a 206 with exactly ``first-last/size``; map everything else to an action."""
@@ -746,10 +788,12 @@ class Downloader:
             if cr is not None and cr[2] is not None and cr[2] != probe.size:
                 raise FileChanged("the file changed on the server (size differs); starting over")
             self._check_validator(headers, probe)
-            if cr is None or cr[0] != first or cr[1] != last:
+            # A range that starts where asked and goes further will do: only the asked part is
+            # read (the connection is then not reused).
+            if cr is None or cr[0] != first or cr[1] < last:
                 raise _RangesUnusable(f"asked for bytes {first}-{last}, got {headers.get('Content-Range')!r}")
             length = headers.get("Content-Length")
-            if length is not None and length.strip() != str(last - first + 1):
+            if length is not None and length.strip() != str(cr[1] - cr[0] + 1):
                 raise _RangesUnusable("Content-Length does not match the range")
             return
         if status == 200:
@@ -897,11 +941,6 @@ class Downloader:
         if progressed:
             retry = self._retry_policy()
         raw = getattr(exc.response, "raw", None)
-        status = getattr(exc.response, "status_code", None)
-        if status in (429, 503):
-            with self._lock:  # the host is overloaded: fewer connections from now on
-                self._ramp.hold()
-                self._conn_limit = max(1, self._conn_limit - 1)
         try:
             retry = retry.increment(method="GET", url=self.url, response=raw,
                                     error=None if raw is not None else Urllib3Error(str(exc)))

@@ -86,7 +86,8 @@ def _child(conn: Connection, url: str, dest_dir: str, options: DownloadOptions, 
     signal.pthread_sigmask(signal.SIG_BLOCK, PAUSE_SIGNALS)
     downloader = Downloader(url, Path(dest_dir), options, name=name,
                             on_progress=lambda p: send(("progress", p)),
-                            on_retry=lambda r: send(("retry", r)))
+                            on_retry=lambda r: send(("retry", r)),
+                            on_notice=lambda text: send(("notice", text)))
     settle_process()
     paused = threading.Event()
 
@@ -129,9 +130,11 @@ class IsolatedDownloader:
 
     def __init__(self, url: str, dest_dir: Path, options: DownloadOptions | None = None,
                  on_progress: Callable[[Progress], None] | None = None, name: str | None = None,
-                 on_retry: Callable[[Retrying], None] | None = None) -> None:
+                 on_retry: Callable[[Retrying], None] | None = None,
+                 on_notice: Callable[[str], None] | None = None) -> None:
         self.url = url
         self.on_retry = on_retry
+        self.on_notice = on_notice
         self.dest_dir = Path(dest_dir)
         self.options = options or DownloadOptions()
         self.on_progress = on_progress
@@ -194,6 +197,10 @@ class IsolatedDownloader:
         if kind == "progress":
             if self.on_progress is not None:
                 self.on_progress(message[1])
+            return None
+        if kind == "notice":
+            if self.on_notice is not None:
+                self.on_notice(message[1])
             return None
         if kind == "retry":
             if self.on_retry is not None:

@@ -60,7 +60,8 @@ class Refused(Exception):
 class Event:
     """Something happened to a job. ``kind`` is one of: ``checking`` (being probed), ``ready``
     (probed and queued), ``started``, ``resumed`` (re-queued after a restart), ``progress``,
-    ``retrying`` (a request failed and is tried again), ``done``, ``failed``, ``cancelled``."""
+    ``retrying`` (a request failed and is tried again), ``notice`` (something worth saying, e.g.
+    "using one connection: …", in ``reason``), ``done``, ``failed``, ``cancelled``."""
 
     kind: str
     job: DownloadJob
@@ -365,6 +366,7 @@ class DownloadService:
         kind = IsolatedDownloader if isolated else Downloader
         return kind(job.url, dest_dir=folder, options=self._options(max_bytes), on_progress=on_progress,
                     on_retry=lambda retry: self._emit("retrying", job.id, retry=retry),
+                    on_notice=lambda text: self._emit("notice", job.id, reason=text),
                     name=job.name or job.requested_name)
 
     def _submit_probe(self, job_id: int, user_id: int) -> None:

@@ -79,6 +79,7 @@ class DownloadNotifier:
         self.loop: asyncio.AbstractEventLoop | None = None
         self._status: dict[int, StatusMessage] = {}
         self._latest: dict[int, object] = {}
+        self._notes: dict[int, str | None] = {}  # job id -> the latest notice ("using one connection: …")
         self._retrying: dict[int, object] = {}  # job id -> the latest Retrying while bytes do not flow
         self._tickers: dict[int, asyncio.Task] = {}
         self._tasks: set[asyncio.Task] = set()
@@ -129,6 +130,9 @@ class DownloadNotifier:
                 self._edit(job, f"{render.starting(job, max_upload)}\n{render.retrying(event.retry)}",
                            cancel_markup(job.id))
             return
+        if event.kind == "notice":
+            self._notes[job.id] = event.reason
+            return
         if event.kind == "checking":
             self._edit(job, render.checking(job.url), cancel_markup(job.id))
             return
@@ -166,6 +170,7 @@ class DownloadNotifier:
             task.cancel()
         self._latest.pop(job_id, None)
         self._retrying.pop(job_id, None)
+        self._notes.pop(job_id, None)
 
     async def _tick(self, job: DownloadJob) -> None:
         """Show the newest progress of a running job, at the status message's pace."""
@@ -177,7 +182,8 @@ class DownloadNotifier:
                 progress = self._latest.get(job.id)
                 if progress is not None:
                     await status.show(self.app, render.running(job, progress, self.service.max_upload,
-                                                               self._retrying.get(job.id)),
+                                                               self._retrying.get(job.id),
+                                                               self._notes.get(job.id)),
                                       cancel_markup(job.id))
                 await asyncio.sleep(max(0.5, status.last_edit + status.interval - time.monotonic()))
         except asyncio.CancelledError:

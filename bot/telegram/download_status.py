@@ -71,7 +71,7 @@ def resumed(job: DownloadJob, position: int | None, max_upload: int) -> str:
     return f"📄 {label(job)} — {human_size(job.size)}\n{head}{spot}\n{fate(job, max_upload)}"
 
 
-def running(job: DownloadJob, progress, max_upload: int, retry=None) -> str:
+def running(job: DownloadJob, progress, max_upload: int, retry=None, note: str | None = None) -> str:
     total = progress.total if progress.total is not None else job.size
     lines = [f"⬇️ {label(job)}"]
     if total:
@@ -84,6 +84,8 @@ def running(job: DownloadJob, progress, max_upload: int, retry=None) -> str:
     lines.append(f"{human_speed(progress.speed)}{eta} · {conns} connection{'s' if conns != 1 else ''}")
     if retry is not None:
         lines.append(retrying(retry))
+    if note:
+        lines.append(f"ℹ️ {note[0].upper()}{note[1:]}")
     lines.append(fate(job, max_upload))
     return "\n".join(lines)
 

@@ -88,7 +88,8 @@ def test_full_disk_on_one_stream_is_one_line_and_leaves_nothing(origin, tmp_path
                         preexec=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (1_000_000, 1_000_000)))
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 1
-    assert err == "errandbot: cannot write the file: File too large\n"
+    assert err == ("errandbot: using one connection: the server does not support ranges\n"
+                   "errandbot: cannot write the file: File too large\n")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -105,7 +106,8 @@ def test_sigterm_on_a_no_range_download_says_it_starts_over(origin, tmp_path):
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=20)
     assert proc.returncode == 130
-    assert err == ("errandbot: interrupted; this server cannot resume, so running the same command "
+    assert err == ("errandbot: using one connection: the server does not support ranges\n"
+                   "errandbot: interrupted; this server cannot resume, so running the same command "
                    "again starts over\n")
     assert list(tmp_path.iterdir()) == []
 
