@@ -46,7 +46,8 @@ from bot.downloads.progress import Progress, Retrying
 CHILD_NICENESS = 10
 PAUSE_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
 POLL = 0.2  # seconds between looks at the pipe, the cancel flag and the child's health
-CANCEL_GRACE = 2.0  # seconds a child gets to stop by itself before it is killed
+CANCEL_GRACE = 2.0  # seconds a child gets to stop by itself (saving its record) before it is killed
+DISCARD_GRACE = 0.8  # the same when nothing is kept: a cancel reads "cancelled" within a second
 _PR_SET_PDEATHSIG = 1
 
 
@@ -170,7 +171,8 @@ class IsolatedDownloader:
                 if cancel is not None and cancel_sent_at is None:
                     ours.send(("cancel", cancel))
                     cancel_sent_at = time.monotonic()
-                elif cancel_sent_at is not None and time.monotonic() - cancel_sent_at > CANCEL_GRACE:
+                elif cancel_sent_at is not None and time.monotonic() - cancel_sent_at > (
+                        CANCEL_GRACE if cancel else DISCARD_GRACE):
                     # A read blocked on a silent server can ignore the engine's cancel; the
                     # process cannot. The resume record holds everything flushed until now.
                     process.kill()
