@@ -12,7 +12,8 @@ Three cases, each a local nginx on 127.0.0.1 (never any other address):
 4. ``capped``: nginx ``limit_conn 2`` (a third request at once gets 503) with ``limit_rate`` per
    connection: the ideal is two connections all the time, ``size / (2 * rate)``, printed beside.
 5. ``throttled``: lighttpd with ``connection.kbytes-per-second`` (a per-connection limit, no
-   burst); errandbot at its default (8) and at 16 connections, to decide the default.
+   burst). Here, in ``proxied`` and in ``loopback`` errandbot also runs with 8 connections
+   (``errandbot-8``) beside 16, to decide the default by measurement.
 6. ``proxied``: nginx as a reverse proxy (``proxy_buffering off``) in front of a second nginx
    serving the file, unthrottled: the path of a file behind a proxy.
 
@@ -278,8 +279,8 @@ def main() -> int:
     parser.add_argument("--uneven-fast", type=int, default=1024 * 1024, help="bytes/s of a fast connection")
     parser.add_argument("--uneven-slow", type=int, default=102400, help="bytes/s of a slow connection")
     parser.add_argument("--loopback-mb", type=int, default=1024)
-    parser.add_argument("--capped-mb", type=int, default=64)
-    parser.add_argument("--capped-rate", default="2m", help="nginx limit_rate per connection (limit_conn 2)")
+    parser.add_argument("--capped-mb", type=int, default=16)
+    parser.add_argument("--capped-rate", default="256k", help="nginx limit_rate per connection (limit_conn 2)")
     parser.add_argument("--throttled-mb", type=int, default=64)
     parser.add_argument("--throttled-kbps", type=int, default=1024, help="lighttpd KiB/s per connection")
     parser.add_argument("--proxied-mb", type=int, default=512)
@@ -349,8 +350,10 @@ def main() -> int:
                 summary.append(f"| capped | ideal | {ideal:.2f} | | |")
             case_peers = [p for p in peers if p != "curl" or case in ("loopback", "proxied", "capped")
                           or args.curl_throttled]
-            if case == "throttled":
-                case_peers.insert(1, "errandbot-8")
+            if case in ("capped", "throttled", "proxied"):
+                case_peers = [p for p in case_peers if p != "axel"]  # keeps the run short
+            if case in ("throttled", "proxied", "loopback"):
+                case_peers.insert(1, "errandbot-8")  # the default against 16: which to ship
             results = run_case(case, url, f"{case}.bin", digests[case], case_peers, args.rounds,
                                tmp / "out", env, check, limit=600)
             summary += summarize(case, results, base)
