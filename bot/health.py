@@ -9,6 +9,7 @@ is part of every Bot API URL: errors are reported by kind, never by the exceptio
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -88,6 +89,25 @@ def _check_disk(settings: Settings) -> Result:
     return Result("disk", True, f"{free_mb} MB free for DOWNLOAD_DIR (reserve {reserve} MB)")
 
 
+#: Files SQLite writes beside the database (write-ahead log, shared memory, rollback journal).
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def _read_only_part(db: Path) -> Path | None:
+    """The database file, its folder or a side file this process may not write, if any.
+
+    A database restored as another user (``docker cp`` leaves it owned by root) opens and reads
+    fine, so a read-only probe passes while every change fails with "attempt to write a
+    readonly database". Asking the kernel (``access``) tests exactly that and changes nothing:
+    no lock, no journal file, no write.
+    """
+    side = [db.with_name(db.name + suffix) for suffix in SQLITE_SIDE_FILES]
+    for path in (db, db.parent, *(p for p in side if p.exists())):
+        if not os.access(path, os.W_OK):
+            return path
+    return None
+
+
 def _check_database(settings: Settings) -> Result:
     from bot.schema import CURRENT, current_version
     from bot.storage import make_engine
@@ -95,6 +115,12 @@ def _check_database(settings: Settings) -> Result:
     url = settings.db_url
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         return Result("database", True, "not created yet; the bot creates it on first start")
+    if url.startswith("sqlite:///"):  # before opening it: opening may write (WAL mode)
+        blocked = _read_only_part(Path(url.removeprefix("sqlite:///")))
+        if blocked is not None:
+            return Result("database", False, f"{blocked} is read-only for this user (uid "
+                                             f"{os.getuid()}), so nothing could be saved: give "
+                                             "it back to the bot's user (docs/deploy.md, Restore)")
     try:
         engine = make_engine(url)
         try:

@@ -22,6 +22,8 @@ Versions:
 
 - 0: the first release, before versioning: tables, no ``schema_version`` row.
 - 1: the same tables, stamped (and any table that release had not created yet, created).
+- 2 (groups, issue #18): ``reminders.thread_id`` and ``download_jobs.thread_id`` (the forum topic a
+  command came from), and the chat tables of :mod:`bot.chats.store` (upgrades, removals).
 """
 
 from __future__ import annotations
@@ -85,9 +87,20 @@ def _create_missing_tables(conn: Connection) -> None:
     Base.metadata.create_all(conn)
 
 
+def _groups_topics_and_chat_tables(conn: Connection) -> None:
+    from bot.chats.store import ChatMigration, GoneChat, PausedDownload
+
+    add_column(conn, "reminders", "thread_id", "BIGINT")
+    add_column(conn, "download_jobs", "thread_id", "BIGINT")
+    Base.metadata.create_all(conn, tables=[ChatMigration.__table__, GoneChat.__table__,
+                                           PausedDownload.__table__])
+
+
 STEPS: tuple[Step, ...] = (
     Step(1, "stamp the first release's tables and create any that are missing",
          _create_missing_tables),
+    Step(2, "groups: forum topic of reminders and downloads; chat upgrade and removal tables",
+         _groups_topics_and_chat_tables),
 )
 CURRENT = STEPS[-1].version
 

@@ -108,7 +108,8 @@ class DownloadService:
         return self.settings.max_upload_mb * MB
 
     def submit(self, *, chat_id: int, user_id: int, user_name: str, url: str, name: str | None,
-               request_message_id: int | None, status_message_id: int | None = None) -> DownloadJob:
+               request_message_id: int | None, status_message_id: int | None = None,
+               thread_id: int | None = None) -> DownloadJob:
         """Store a new job and probe it in the background; raise :class:`Refused` if over a limit
         that is known without probing (the daily quota already used up)."""
         with self.sessions() as session:
@@ -123,7 +124,7 @@ class DownloadService:
         if quota and used >= quota:
             raise Refused(f"your daily quota of {human_size(quota)} is used up; it resets at 00:00 UTC")
         with self.sessions.begin() as session:
-            job = DownloadJob(chat_id=chat_id, user_id=user_id, user_name=user_name[:128], url=url,
+            job = DownloadJob(chat_id=chat_id, thread_id=thread_id, user_id=user_id, user_name=user_name[:128], url=url,
                               requested_name=name, folder=secrets.token_urlsafe(18),
                               request_message_id=request_message_id, status_message_id=status_message_id,
                               state=JobState.QUEUED)

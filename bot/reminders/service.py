@@ -38,6 +38,7 @@ from bot.reminders.store import (
     PENDING,
     REMINDER,
     TIMER,
+    UNDELIVERABLE,
     Reminder,
     UserZone,
 )
@@ -84,6 +85,7 @@ class Owner:
     user_name: str = ""
     chat_type: str = "private"
     reply_to: int | None = None
+    thread_id: int | None = None  # the forum topic it was asked in: rings go there too
 
 
 @dataclass
@@ -220,7 +222,8 @@ class ReminderService:
             due = now + 86400
         else:
             raise ReminderInputError("Snooze for 5m, 1h or tomorrow.")
-        owner = Owner(original.chat_id, original.user_id, original.user_name, original.chat_type, owner.reply_to)
+        owner = Owner(original.chat_id, original.user_id, original.user_name, original.chat_type, owner.reply_to,
+                      original.thread_id)
         return self._insert(owner, original.kind, due, original.label, recurrence=None,
                             duration=due - now if original.kind == TIMER else None)
 
@@ -240,7 +243,8 @@ class ReminderService:
                     f"You already have {pending} pending timers and reminders, the most allowed "
                     f"({self.limits.max_pending_per_user}). Cancel some first: /timers")
             row = Reminder(
-                kind=kind, chat_id=owner.chat_id, chat_type=owner.chat_type, user_id=owner.user_id,
+                kind=kind, chat_id=owner.chat_id, chat_type=owner.chat_type, thread_id=owner.thread_id,
+                user_id=owner.user_id,
                 user_name=owner.user_name[:64], label=label, due_at=due_at, recurrence=recurrence,
                 tz=self.zone_of(owner.user_id).key, reply_to=owner.reply_to, duration=duration,
                 state=PENDING, created_at=self.clock(),
@@ -280,6 +284,25 @@ class ReminderService:
         if job is not None:
             job.remove()
         return row
+
+    def resume(self, reminder_ids: list[int]) -> list[Reminder]:
+        """Make undeliverable rows (their chat was unreachable) pending and scheduled again.
+
+        A one-off whose time passed meanwhile rings at once, saying how late; a recurring one
+        moves to its next occurrence. Returns the rows resumed.
+        """
+        now = self.clock()
+        with self.sessions() as session:
+            rows = list(session.scalars(select(Reminder).where(
+                Reminder.id.in_(reminder_ids), Reminder.state == UNDELIVERABLE)).all())
+            for row in rows:
+                row.state = PENDING
+                if row.recurrence and row.due_at < now:
+                    row.due_at = self._next_due(row, now).timestamp()
+            session.commit()
+        for row in rows:
+            self._schedule(row.id, row.due_at)
+        return rows
 
     def set_status_message(self, reminder_id: int, message_id: int) -> None:
         with self.sessions() as session:

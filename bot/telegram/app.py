@@ -26,6 +26,7 @@ FEATURES: tuple[str, ...] = (
     "bot.telegram.handlers.stats",
     "bot.telegram.handlers.reminders",
     "bot.telegram.handlers.downloads",
+    "bot.telegram.handlers.chats",  # after the features whose rows it moves and pauses
     "bot.telegram.handlers.fallback",  # last: answers commands nobody else took
 )
 

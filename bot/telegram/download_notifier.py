@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
 from telegram.constants import ChatAction
-from telegram.error import BadRequest, RetryAfter, TelegramError
+from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application
 
 from bot.downloads.jobs import DownloadJob, JobState
@@ -63,6 +63,8 @@ class StatusMessage:
             except BadRequest as exc:
                 if "not modified" not in str(exc).lower():
                     log.warning("could not edit status of message %s: %s", self.message_id, exc)
+            except (ChatMigrated, Forbidden):
+                raise  # about the chat, not this edit: the notifier hands it to the chat faults
             except TelegramError as exc:
                 log.warning("could not edit status of message %s: %s", self.message_id, exc)
                 return
@@ -161,8 +163,50 @@ class DownloadNotifier:
 
     def _edit(self, job: DownloadJob, text: str, markup: InlineKeyboardMarkup | None) -> None:
         status = self.status(job)
-        if status is not None:
-            self._spawn(status.show(self.app, text, markup))
+        if status is not None and not self._chat_gone(status.chat_id):
+            self._spawn(self._show(status, text, markup))
+
+    async def _show(self, status: StatusMessage, text: str, markup: InlineKeyboardMarkup | None) -> None:
+        chat_id = status.chat_id
+        try:
+            await status.show(self.app, text, markup)
+        except (ChatMigrated, Forbidden) as exc:
+            if self._faults is not None:
+                self._faults.handle(chat_id, exc)
+            else:
+                log.warning("could not edit status of message %s: %s", status.message_id, exc)
+
+    # ------------------------------------------------------------------ chats that change (#18)
+    @property
+    def _faults(self):
+        """The chat-fault handler (:mod:`bot.telegram.chat_faults`), once registered."""
+        return self._service_ref.get("chat_faults")
+
+    def _chat_gone(self, chat_id: int) -> bool:
+        return self._faults is not None and self._faults.is_gone(chat_id)
+
+    async def _chat_send(self, chat_id: int, call):
+        faults = self._faults
+        return await (call(chat_id) if faults is None else faults.send(chat_id, call))
+
+    def chat_moved(self, migration) -> None:
+        """A group was upgraded: its open jobs get a new status message in the new chat (the old
+        messages cannot be edited there), and later edits go to it."""
+        for job_id, status in list(self._status.items()):
+            if status.chat_id == migration.old_chat_id:
+                status.chat_id = migration.new_chat_id
+                self._spawn(self._repost_status(job_id, status))
+
+    async def _repost_status(self, job_id: int, status: StatusMessage) -> None:
+        async with status.lock:
+            text = status.last_text or f"⬇️ d{job_id} continues here (the group was upgraded)."
+            try:
+                sent = await self.app.bot.send_message(status.chat_id, text, reply_markup=cancel_markup(job_id))
+            except TelegramError as exc:
+                log.warning("could not repost the status of d%s in chat %s: %s", job_id, status.chat_id, exc)
+                return
+            status.message_id, status.last_text, status.last_edit = sent.message_id, text, time.monotonic()
+        await asyncio.to_thread(self.service.set_status_message, job_id, sent.message_id)
 
     def _stop_ticker(self, job_id: int) -> None:
         task = self._tickers.pop(job_id, None)
@@ -180,11 +224,11 @@ class DownloadNotifier:
         try:
             while True:
                 progress = self._latest.get(job.id)
-                if progress is not None:
-                    await status.show(self.app, render.running(job, progress, self.service.max_upload,
-                                                               self._retrying.get(job.id),
-                                                               self._notes.get(job.id)),
-                                      cancel_markup(job.id))
+                if progress is not None and not self._chat_gone(status.chat_id):
+                    await self._show(status, render.running(job, progress, self.service.max_upload,
+                                                            self._retrying.get(job.id),
+                                                            self._notes.get(job.id)),
+                                     cancel_markup(job.id))
                 await asyncio.sleep(max(0.5, status.last_edit + status.interval - time.monotonic()))
         except asyncio.CancelledError:
             pass
@@ -201,14 +245,21 @@ class DownloadNotifier:
             if job.request_message_id else None
         size = path.stat().st_size
         if size <= service.max_upload:
-            await self._show_uploading(job.chat_id)  # before the upload, so it never races it
-            action = asyncio.get_running_loop().create_task(self._keep_showing_uploading(job.chat_id))
-            try:
+            await self._show_uploading(job.chat_id, job.thread_id)  # before the upload, so it never races it
+            action = asyncio.get_running_loop().create_task(
+                self._keep_showing_uploading(job.chat_id, job.thread_id))
+
+            async def upload(chat_id: int):
                 with path.open("rb") as fh:
-                    await self.app.bot.send_document(
-                        job.chat_id, document=fh, filename=job.name, caption=render.caption(job),
-                        reply_parameters=reply, read_timeout=UPLOAD_TIMEOUT, write_timeout=UPLOAD_TIMEOUT,
+                    return await self.app.bot.send_document(
+                        chat_id, document=fh, filename=job.name, caption=render.caption(job),
+                        message_thread_id=job.thread_id, reply_parameters=reply if chat_id == job.chat_id else None,
+                        read_timeout=UPLOAD_TIMEOUT, write_timeout=UPLOAD_TIMEOUT,
                     )
+
+            try:
+                if await self._chat_send(job.chat_id, upload) is None:
+                    return  # the chat is unreachable; kept undelivered until it is back
             except TelegramError as exc:
                 log.warning("sending d%s failed: %s", job.id, exc)
                 self._edit(job, render.failed(job, f"could not send the file: {exc}"), None)
@@ -222,11 +273,16 @@ class DownloadNotifier:
         link = None
         if settings.public_base_url:
             link = f"{settings.public_base_url}/{job.folder}/{quote(job.name or '')}"
+        text = render.kept(job, str(path), link, service.max_upload, settings.retention_hours)
+
+        async def tell(chat_id: int):
+            return await self.app.bot.send_message(
+                chat_id, text, message_thread_id=job.thread_id,
+                reply_parameters=reply if chat_id == job.chat_id else None)
+
         try:
-            await self.app.bot.send_message(
-                job.chat_id, render.kept(job, str(path), link, service.max_upload, settings.retention_hours),
-                reply_parameters=reply,
-            )
+            if await self._chat_send(job.chat_id, tell) is None:
+                return
         except TelegramError as exc:
             log.warning("telling chat %s about kept d%s failed: %s", job.chat_id, job.id, exc)
             self._edit(job, render.failed(job, "finished, but I could not post where it is kept"), None)
@@ -234,18 +290,18 @@ class DownloadNotifier:
         service.mark_delivered(job.id)
         self._edit(job, render.done(job, sent=False), None)
 
-    async def _show_uploading(self, chat_id: int) -> None:
+    async def _show_uploading(self, chat_id: int, thread_id: int | None = None) -> None:
         try:
-            await self.app.bot.send_chat_action(chat_id, ChatAction.UPLOAD_DOCUMENT)
+            await self.app.bot.send_chat_action(chat_id, ChatAction.UPLOAD_DOCUMENT, message_thread_id=thread_id)
         except TelegramError:
             pass  # only a courtesy
 
-    async def _keep_showing_uploading(self, chat_id: int) -> None:
+    async def _keep_showing_uploading(self, chat_id: int, thread_id: int | None = None) -> None:
         """Telegram shows a chat action for about 5 s: repeat it while a long upload runs."""
         try:
             while True:
                 await asyncio.sleep(CHAT_ACTION_EVERY)
-                await self._show_uploading(chat_id)
+                await self._show_uploading(chat_id, thread_id)
         except asyncio.CancelledError:
             pass
 

@@ -30,6 +30,7 @@ from bot.telegram.handlers.cancel import add_canceller
 from bot.telegram.permissions import can_manage, is_bot_admin, sender_id
 from bot.telegram.services import Services, services_of
 from bot.telegram.texts import display_name
+from bot.telegram.topics import topic_first, topic_of
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +119,7 @@ async def start_download(update: Update, context: ContextTypes.DEFAULT_TYPE, url
         job = await asyncio.to_thread(
             service.submit, chat_id=message.chat_id, user_id=sender_id(update), user_name=display_name(update.effective_sender),
             url=url, name=name, request_message_id=message.message_id, status_message_id=status.message_id,
+            thread_id=topic_of(message),
         )
     except Refused as exc:
         await status.edit_text(f"❌ Not started: {exc}.")
@@ -137,6 +139,7 @@ async def list_downloads(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         await update.effective_message.reply_text("No downloads yet. Start one with /download URL.")
         return
     positions = service.registry.positions()
+    jobs = topic_first(jobs, topic_of(update.effective_message))  # this topic's first
     lines = [render.listing_line(job, positions.get(job.id), show_owner=admin) for job in jobs]
     lines.append("Cancel one with /cancel ID, e.g. /cancel " + jobs[0].ref)
     await update.effective_message.reply_text("\n".join(lines))
@@ -172,6 +175,7 @@ def register(app: Application, services: Services) -> None:
     notifier = DownloadNotifier(app, services.extras)
     service = DownloadService(services.settings, services.sessions, notifier.listener)
     services.extras["downloads"] = service
+    services.extras["download_notifier"] = notifier
     add_canceller(services, "d", cancel_by_id)
 
     async def housekeeping(_context: ContextTypes.DEFAULT_TYPE) -> None:

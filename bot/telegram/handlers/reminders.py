@@ -26,7 +26,7 @@ from telegram import (
     User,
 )
 from telegram.constants import ChatType
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
 
 from bot.reminders.duration import format_duration
@@ -35,9 +35,11 @@ from bot.reminders.recurrence import Recurrence
 from bot.reminders.service import Limits, Owner, ReminderService, describe_late
 from bot.reminders.store import TIMER, Reminder
 from bot.telegram.handlers.cancel import add_canceller
+from bot.telegram.handlers.chats import chat_fault, chat_send, paused_section
 from bot.telegram.permissions import can_manage, sender_id
 from bot.telegram.services import Services, services_of
 from bot.telegram.texts import display_name
+from bot.telegram.topics import topic_first, topic_of
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +57,8 @@ def _service(context: ContextTypes.DEFAULT_TYPE) -> ReminderService:
 def _owner(update: Update) -> Owner:
     chat, message = update.effective_chat, update.effective_message
     return Owner(chat_id=chat.id, user_id=sender_id(update), user_name=display_name(update.effective_sender),
-                 chat_type=chat.type, reply_to=message.message_id if message else None)
+                 chat_type=chat.type, reply_to=message.message_id if message else None,
+                 thread_id=topic_of(message))
 
 
 def _args(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | None:
@@ -154,10 +157,18 @@ class Chat:
             text += f"\n({late_note} — I was offline or busy)"
         if row.recurrence:
             text += f"\n{Recurrence.from_spec(row.recurrence).describe()}"
-        await self.app.bot.send_message(
-            row.chat_id, text, entities=entities or None, reply_markup=_snooze_markup(row),
-            reply_parameters=ReplyParameters(row.reply_to, allow_sending_without_reply=True) if row.reply_to else None,
-        )
+
+        async def send(chat_id: int):
+            reply_to = row.reply_to if chat_id == row.chat_id else None  # an upgraded group: new ids
+            return await self.app.bot.send_message(
+                chat_id, text, entities=entities or None, reply_markup=_snooze_markup(row),
+                message_thread_id=row.thread_id,
+                reply_parameters=ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None,
+            )
+
+        sent = await chat_send(self.app, row.chat_id, send)
+        if sent is None or sent.chat_id != row.chat_id:
+            return  # unreachable (row paused), or upgraded: the old confirmation is not editable
         if row.kind == TIMER and row.status_message_id:
             label = f" “{row.label}”" if row.label else ""
             await self._edit(row.chat_id, row.status_message_id,
@@ -178,6 +189,9 @@ class Chat:
             await self.app.bot.edit_message_text(text, chat_id, message_id, reply_markup=markup)
         except BadRequest as exc:
             if "not modified" not in str(exc).lower():
+                log.info("countdown edit in chat %s failed: %s", chat_id, exc)
+        except (ChatMigrated, Forbidden) as exc:  # about the chat: move its rows, or pause them
+            if chat_fault(self.app, chat_id, exc) is None:
                 log.info("countdown edit in chat %s failed: %s", chat_id, exc)
         except TelegramError as exc:
             log.info("countdown edit in chat %s failed: %s", chat_id, exc)
@@ -205,7 +219,11 @@ class Chat:
 
     async def start(self, _app: Application) -> None:
         report = self.service.start()
-        for chat_id, rows in report.missed.items():
+        by_topic: dict[tuple[int, int | None], list[Reminder]] = {}
+        for rows in report.missed.values():
+            for row in rows:
+                by_topic.setdefault((row.chat_id, row.thread_id), []).append(row)
+        for (chat_id, thread_id), rows in by_topic.items():
             lines = ["📭 Missed while I was offline:"]
             for row in rows[:20]:
                 label = f" “{row.label}”" if row.label else ""
@@ -213,7 +231,9 @@ class Chat:
             if len(rows) > 20:
                 lines.append(f"…and {len(rows) - 20} more.")
             try:
-                await self.app.bot.send_message(chat_id, "\n".join(lines))
+                text = "\n".join(lines)
+                await chat_send(self.app, chat_id, lambda chat, text=text, thread_id=thread_id:
+                                self.app.bot.send_message(chat, text, message_thread_id=thread_id))
             except TelegramError as exc:
                 log.warning("could not list missed reminders in chat %s: %s", chat_id, exc)
         for row in self._timers():  # countdowns resume after a restart
@@ -279,11 +299,21 @@ async def list_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     chat = update.effective_chat
     group = chat.type != ChatType.PRIVATE
     rows = _service(context).pending_in_chat(chat.id, None if group else sender_id(update))
+    paused = paused_section(services_of(context), chat.id)
+    if paused is not None:
+        await update.effective_message.reply_text(paused[0], reply_markup=paused[1])
     if not rows:
-        await update.effective_message.reply_text("Nothing pending here. Start one: /timer 5m tea or /remind in 1h stretch")
+        if paused is None:
+            await update.effective_message.reply_text("Nothing pending here. Start one: /timer 5m tea or /remind in 1h stretch")
         return
     lines = ["Pending in this chat:" if group else "Your pending timers and reminders:"]
-    for row in rows[:50]:
+    topic = topic_of(update.effective_message)
+    rows = topic_first(rows, topic)
+    if topic is not None:  # this topic's first, then the rest of the group under a heading
+        lines = ["Pending in this topic:" if rows[0].thread_id == topic else "Nothing pending in this topic."]
+    for index, row in enumerate(rows[:50]):
+        if topic is not None and row.thread_id != topic and (index == 0 or rows[index - 1].thread_id == topic):
+            lines.append("Elsewhere in this chat:")
         label = f" “{row.label}”" if row.label else ""
         how = f", {Recurrence.from_spec(row.recurrence).describe()}" if row.recurrence else ""
         who = f" — {row.user_name}" if group else ""
