@@ -448,7 +448,8 @@ class Downloader:
                 hasher = self._hasher(part, lambda: written[0])
                 size = self._single(fd, probe, written)
             # No fsync of the finished data (curl and aria2 do none either): it would make every
-            # download wait for the disk. The resume record only ever names fsynced ranges.
+            # download wait for the disk. The resume record's ``synced`` ranges were fsynced; its
+            # ``done`` ranges only reached the page cache (see bot.downloads.resume).
             actual = os.fstat(fd).st_size
             if actual != size:
                 raise DownloadError(f"size check failed: expected {size} bytes, got {actual}")

@@ -44,12 +44,12 @@ MB = 1024 * 1024
 PROBE_WORKERS = 4
 PROBES_PER_USER = PROBE_WORKERS // 2  # one user's share of the probe workers
 MAX_PENDING_PER_USER = 20  # queued + running per user, so one person cannot fill the queue
-PROGRESS_SAVE_INTERVAL = 5.0
+PROGRESS_SAVE_INTERVAL = 5.0  # seconds between writes of a running job's progress to the database
 # A download process stopped from outside is resumed at once this many times per job (more means
 # something keeps killing it); a signal to the whole group gets this long to reach the bot too.
 MAX_INTERRUPTIONS = 3
 PAUSE_SETTLE = 2.0
-LIMIT_CHECK_INTERVAL = 0.5  # seconds between checks of a running job's quota and disk  # seconds between writes of a running job's progress to the database
+LIMIT_CHECK_INTERVAL = 0.5  # seconds between checks of a running job's quota and disk
 
 
 class Refused(Exception):
