@@ -7,6 +7,7 @@ make many requests, so "one request, under 3 s" shows it was not retried.
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
 import threading
@@ -44,6 +45,8 @@ def _openssl(*args: str) -> None:
 def pki(tmp_path_factory):
     """As an operator would make them with openssl: a self-signed certificate, a private CA, and
     two certificates it signed (for localhost/127.0.0.1, and for another name)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed (apt-get install openssl)")
     d = tmp_path_factory.mktemp("tls")
     _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-keyout", str(d / "self.key"),
              "-out", str(d / "self.pem"), "-subj", "/CN=localhost",
