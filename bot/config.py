@@ -99,7 +99,7 @@ class Settings(BaseSettings):
 
     # --- downloads ---
     download_allow_networks: Annotated[tuple[Any, ...], NoDecode] = ()
-    download_connections: int = Field(8, ge=1, le=16)
+    download_connections: int = Field(16, ge=1, le=16)
     download_read_timeout: float = Field(30.0, gt=0)
     download_max_retries: int = Field(5, ge=0, le=100)
     max_file_mb: int = Field(4096, ge=1)

@@ -92,7 +92,7 @@ EMPTY_ANSWERS_LIMIT = 3  # ranged answers without a byte before ranges count as 
 class DownloadOptions:
     """How to download; every field has a sensible default (see :meth:`from_settings`)."""
 
-    connections: int = 8
+    connections: int = 16
     allow_networks: tuple[Any, ...] = ()
     max_bytes: int | None = 4096 * MiB
     disk_reserve: int = 0
