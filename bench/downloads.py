@@ -14,8 +14,8 @@ Three cases, each a local nginx on 127.0.0.1 (never any other address):
 5. ``throttled``: lighttpd with ``connection.kbytes-per-second`` (a per-connection limit, no
    burst). Here, in ``proxied`` and in ``loopback`` errandbot also runs with 8 connections
    (``errandbot-8``) beside 16, to decide the default by measurement.
-6. ``proxied``: nginx as a reverse proxy (``proxy_buffering off``) in front of a second nginx
-   serving the file, unthrottled: the path of a file behind a proxy.
+6. ``proxied``: nginx as a reverse proxy (``proxy_buffering off``) in front of apache2 serving
+   the file (a second nginx when apache2 is missing), unthrottled: a file behind a proxy.
 
 Clients run one after another, the order rotating each round; the median of the rounds is
 reported with ratios. Not a test: it never fails on timing. A missing peer is skipped with a
@@ -82,10 +82,33 @@ http {{
         }}
     }}
     server {{
-        listen 127.0.0.1:{backend};
+        listen 127.0.0.1:{own_backend};
         root {root};
     }}
 }}
+"""
+
+APACHE_CONF = """
+DefaultRuntimeDir "{tmp}"
+PidFile "{tmp}/apache.pid"
+ErrorLog "{tmp}/apache-error.log"
+Listen 127.0.0.1:{port}
+LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
+LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
+LoadModule env_module /usr/lib/apache2/modules/mod_env.so
+LoadModule ratelimit_module /usr/lib/apache2/modules/mod_ratelimit.so
+User www-data
+Group www-data
+ServerName localhost
+EnableSendfile On
+DocumentRoot "{root}"
+<Directory "{root}">
+    Require all granted
+</Directory>
+<Location /throttled/>
+    SetOutputFilter RATE_LIMIT
+    SetEnv rate-limit {kbps}
+</Location>
 """
 
 LIGHTTPD_CONF = """
@@ -139,6 +162,24 @@ def wait_listening(port: int, what: str) -> None:
     raise SystemExit(f"{what} did not start")
 
 
+class Apache:
+    """apache2 in the foreground; ``/throttled/`` limited per connection by mod_ratelimit."""
+
+    def __init__(self, tmp: Path, root: Path, kbps: int) -> None:
+        self.port = free_port()
+        conf = tmp / "apache.conf"
+        conf.write_text(APACHE_CONF.format(tmp=tmp, port=self.port, root=root, kbps=kbps))
+        self.proc = subprocess.Popen(["apache2", "-f", str(conf), "-DFOREGROUND"], stderr=subprocess.DEVNULL)
+        wait_listening(self.port, "apache2")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
 class Lighttpd:
     """lighttpd in the foreground, every connection limited to ``kbps`` KiB/s."""
 
@@ -158,11 +199,16 @@ class Lighttpd:
 
 
 class Nginx:
-    def __init__(self, tmp: Path, root: Path, limited: str, slow: str, fast: str, capped: str) -> None:
+    def __init__(self, tmp: Path, root: Path, limited: str, slow: str, fast: str, capped: str,
+                 backend: int | None = None) -> None:
+        """``backend``: the port ``/proxied/`` forwards to (default: a second nginx server)."""
         self.port = free_port()
+        self.backend_port = backend or free_port()
         conf = tmp / "nginx.conf"
         conf.write_text(NGINX_CONF.format(tmp=tmp, port=self.port, root=root, limited=limited,
-                                          slow=slow, fast=fast, capped=capped, backend=free_port()))
+                                          slow=slow, fast=fast, capped=capped,
+                                          backend=self.backend_port,
+                                          own_backend=free_port() if backend else self.backend_port))
         self.proc = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(tmp), "-g", "daemon off;"],
                                      stderr=subprocess.DEVNULL)
         wait_listening(self.port, "nginx")
@@ -315,14 +361,18 @@ def main() -> int:
         "proxied": ("fast", args.proxied_mb, True, "aria2c"),
     }
     summary = ["| case | client | median s | ratio | peak RSS MiB |", "| --- | --- | --- | --- | --- |"]
-    nginx = origin = lighttpd = None
+    nginx = origin = lighttpd = apache = None
     try:
         digests = {}
         for case in cases:
             folder, size_mb, _, _ = specs[case]
             digests[case] = write_file(root / folder / f"{case}.bin", size_mb * MiB)
+        if "proxied" in cases and shutil.which("apache2"):
+            apache = Apache(tmp, root, args.throttled_kbps)
         nginx = Nginx(tmp, root, args.limited_rate, f"{args.uneven_slow}", f"{args.uneven_fast}",
-                      args.capped_rate)
+                      args.capped_rate, backend=apache.port if apache else None)
+        if "proxied" in cases:
+            print(f"proxied: nginx in front of {'apache2' if apache else 'nginx (apache2 missing)'}")
         if "throttled" in cases:
             if shutil.which("lighttpd"):
                 lighttpd = Lighttpd(tmp, root, args.throttled_kbps)
@@ -362,6 +412,8 @@ def main() -> int:
             nginx.stop()
         if lighttpd is not None:
             lighttpd.stop()
+        if apache is not None:
+            apache.stop()
         if origin is not None:
             origin.close()
         if not args.workdir:
