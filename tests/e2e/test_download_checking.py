@@ -69,3 +69,13 @@ def test_one_users_hanging_links_leave_probe_workers_for_others(emulator, make_b
     assert time.monotonic() - asked < 20
     # Only the first user's share of the workers ever waited on the hanging server.
     assert sum(len(origin.hits(f"/hang{n}")) for n in range(5)) == 2
+
+
+def test_falling_back_to_one_connection_is_said_in_the_status(emulator, make_bot, origin) -> None:  # noqa: F811
+    make_bot(progress_interval="1")
+    data = payload(600_000, seed=52)
+    origin.add_file("/one.bin", data, ranges=False, rate=150_000)
+    sent = emulator.send_text(USER, USER, f"/download {origin.url('/one.bin')}")
+    shown = wait_text(emulator, status_for(emulator, USER, sent), "ℹ️", timeout=30)
+    assert "ℹ️ Using one connection: the server does not support ranges" in shown, shown
+    assert document_for(emulator, USER, sent).document["sha256"] == sha(data)
