@@ -21,6 +21,9 @@ from tests.e2e.test_downloads import (
 )
 
 pytestmark = pytest.mark.timeout(150)
+# Bytes the origin has written that never reached the file when connections are cut: up to two
+# 16 KiB writes in flight on each of 16 connections (DOWNLOAD_CONNECTIONS' default).
+IN_FLIGHT = 16 * 32 * 1024
 
 
 def test_sigterm_to_the_process_group_pauses_and_the_restart_resumes(emulator, make_bot, origin) -> None:  # noqa: F811
@@ -41,7 +44,7 @@ def test_sigterm_to_the_process_group_pauses_and_the_restart_resumes(emulator, m
     assert "Starting…" not in history[-1]
     assert not any(t.startswith("❌") for t in history), history
     moved_after = origin.bytes_sent("/group.bin") - sent_before_restart
-    assert moved_after <= len(data) - sent_before_restart + 256 * 1024, (moved_after, sent_before_restart)
+    assert moved_after <= len(data) - sent_before_restart + IN_FLIGHT, (moved_after, sent_before_restart)
 
 
 def test_sigterm_to_the_download_process_alone_resumes_at_once(emulator, make_bot, origin) -> None:  # noqa: F811
@@ -56,7 +59,7 @@ def test_sigterm_to_the_download_process_alone_resumes_at_once(emulator, make_bo
     assert document.document["sha256"] == sha(data)
     history = texts_of(emulator, status)
     assert not any(t.startswith("❌") for t in history), history
-    assert origin.bytes_sent("/child.bin") <= len(data) + 256 * 1024 + 2
+    assert origin.bytes_sent("/child.bin") <= len(data) + IN_FLIGHT + 2
 
 
 def test_a_partial_file_changed_while_stopped_is_refetched_not_delivered(emulator, make_bot, origin) -> None:  # noqa: F811

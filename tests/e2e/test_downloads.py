@@ -344,7 +344,8 @@ def test_sigterm_mid_download_pauses_cleanly_and_the_restart_resumes(emulator, m
     # A clean stop records everything written, so only what was missing moves again (plus what
     # was in flight on the cut connections).
     moved_after = origin.bytes_sent("/talk.mp4") - sent_before_restart
-    assert moved_after <= len(data) - sent_before_restart + 256 * 1024, (moved_after, sent_before_restart)
+    # In flight on cut connections: up to two 16 KiB writes on each of 16 (the default).
+    assert moved_after <= len(data) - sent_before_restart + 16 * 32 * 1024, (moved_after, sent_before_restart)
 
 
 def test_several_links_in_one_message_start_several_downloads(emulator, make_bot, origin) -> None:
