@@ -85,7 +85,8 @@ RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 _NETWORK_ERRORS = (requests.RequestException, Urllib3Error, http.client.HTTPException,
                    ConnectionError, TimeoutError)
 MAX_RESTARTS = 2
-EMPTY_ANSWERS_LIMIT = 3  # ranged answers without a byte before ranges count as unusable  # "file changed" restarts within one run before giving up
+EMPTY_ANSWERS_LIMIT = 3
+REFUSED_PAUSE = 0.5  # seconds a refused connection waits before giving its range back  # ranged answers without a byte before ranges count as unusable  # "file changed" restarts within one run before giving up
 
 
 @dataclass
@@ -768,6 +769,11 @@ class Downloader:
             cap = self._server_limit.refused(time.monotonic(), active)
             self._conn_limit = min(self._conn_limit, cap)
         if active > cap:
+            raise _OverLimit()
+        if active > 1:
+            # Others are being served: the server may still count a connection that just ended.
+            # Step back a moment and give the range back rather than spend this range's retries.
+            self._stop.wait(REFUSED_PAUSE)
             raise _OverLimit()
 
     def _empty_answer(self) -> None:
