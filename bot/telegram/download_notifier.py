@@ -13,6 +13,8 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
@@ -23,10 +25,10 @@ from telegram.ext import Application
 from bot.downloads.jobs import DownloadJob, JobState
 from bot.downloads.service import DownloadService, Event
 from bot.telegram import download_status as render
+from bot.telegram.upload import UploadProgress, send_file
 
 log = logging.getLogger(__name__)
 
-UPLOAD_TIMEOUT = 600.0  # seconds for one sendDocument: 50 MB on a slow uplink
 CHAT_ACTION_EVERY = 4.5  # Telegram shows a chat action for 5 s
 
 
@@ -72,6 +74,15 @@ class StatusMessage:
             self.last_edit = time.monotonic()
 
 
+@dataclass
+class ActiveUpload:
+    """A delivery under way: the task sending the file, its progress, and who cancelled it."""
+
+    task: asyncio.Task
+    progress: UploadProgress
+    cancelled_by: str | None = None
+
+
 class DownloadNotifier:
     """Bridges :class:`DownloadService` events (threads) to Telegram messages (event loop)."""
 
@@ -85,6 +96,7 @@ class DownloadNotifier:
         self._retrying: dict[int, object] = {}  # job id -> the latest Retrying while bytes do not flow
         self._tickers: dict[int, asyncio.Task] = {}
         self._tasks: set[asyncio.Task] = set()
+        self._uploads: dict[int, ActiveUpload] = {}
 
     @property
     def service(self) -> DownloadService:
@@ -246,26 +258,8 @@ class DownloadNotifier:
         size = path.stat().st_size
         if size <= service.max_upload:
             await self._show_uploading(job.chat_id, job.thread_id)  # before the upload, so it never races it
-            action = asyncio.get_running_loop().create_task(
-                self._keep_showing_uploading(job.chat_id, job.thread_id))
-
-            async def upload(chat_id: int):
-                with path.open("rb") as fh:
-                    return await self.app.bot.send_document(
-                        chat_id, document=fh, filename=job.name, caption=render.caption(job),
-                        message_thread_id=job.thread_id, reply_parameters=reply if chat_id == job.chat_id else None,
-                        read_timeout=UPLOAD_TIMEOUT, write_timeout=UPLOAD_TIMEOUT,
-                    )
-
-            try:
-                if await self._chat_send(job.chat_id, upload) is None:
-                    return  # the chat is unreachable; kept undelivered until it is back
-            except TelegramError as exc:
-                log.warning("sending d%s failed: %s", job.id, exc)
-                self._edit(job, render.failed(job, f"could not send the file: {exc}"), None)
+            if not await self._send(job, path, size, reply, caption=render.caption(job)):
                 return
-            finally:
-                action.cancel()
             service.mark_delivered(job.id)
             self._edit(job, render.done(job, sent=True), None)
             return
@@ -289,6 +283,67 @@ class DownloadNotifier:
             return
         service.mark_delivered(job.id)
         self._edit(job, render.done(job, sent=False), None)
+
+    async def _send(self, job: DownloadJob, path: Path, size: int, reply: ReplyParameters | None,
+                    **params: Any) -> bool:
+        """Send the file (streamed from disk, or by path in local mode) to the job's chat and topic,
+        showing its progress with a Cancel button; True once Telegram has it. ``params`` go to
+        ``send_document`` as they are."""
+        loop = asyncio.get_running_loop()
+        local = self.service.settings.telegram_local_mode
+        progress = UploadProgress(size, by_path=local)
+
+        async def upload(chat_id: int):
+            return await send_file(
+                self.app.bot, chat_id, path, filename=job.name or path.name, local_mode=local,
+                progress=progress, message_thread_id=job.thread_id,
+                reply_parameters=reply if chat_id == job.chat_id else None, **params)
+
+        sending = loop.create_task(self._chat_send(job.chat_id, upload))
+        upload_state = self._uploads[job.id] = ActiveUpload(sending, progress)
+        helpers = [loop.create_task(self._keep_showing_uploading(job.chat_id, job.thread_id)),
+                   loop.create_task(self._tick_upload(job, progress))]
+        try:
+            if await sending is None:
+                return False  # the chat is unreachable; kept undelivered until it is back
+        except asyncio.CancelledError:
+            by = upload_state.cancelled_by
+            if by is None or asyncio.current_task().cancelling():
+                raise  # the bot is stopping: the file is sent again at the next start
+            log.info("sending d%s cancelled by %s", job.id, by)
+            await asyncio.to_thread(self.service.cancel_delivery, job.id, by)
+            self._edit(job, render.upload_cancelled(job, by), None)
+            return False
+        except TelegramError as exc:
+            log.warning("sending d%s failed: %s", job.id, exc)
+            self._edit(job, render.failed(job, f"could not send the file: {exc}"), None)
+            return False
+        finally:
+            self._uploads.pop(job.id, None)
+            for helper in helpers:
+                helper.cancel()
+        return True
+
+    def cancel_upload(self, job_id: int, by: str) -> bool:
+        """Stop sending ``job_id``'s file, if it is being sent; False otherwise."""
+        upload = self._uploads.get(job_id)
+        if upload is None or upload.task.done():
+            return False
+        upload.cancelled_by = by
+        upload.task.cancel()
+        return True
+
+    async def _tick_upload(self, job: DownloadJob, progress: UploadProgress) -> None:
+        """Show bytes sent and speed at the status message's pace while the file goes out."""
+        status = self.status(job)
+        if status is None:
+            return
+        try:
+            while True:
+                await status.show(self.app, render.uploading(job, progress), cancel_markup(job.id))
+                await asyncio.sleep(max(0.5, status.last_edit + status.interval - time.monotonic()))
+        except asyncio.CancelledError:
+            pass
 
     async def _show_uploading(self, chat_id: int, thread_id: int | None = None) -> None:
         try:
