@@ -195,3 +195,17 @@ def test_speed_floor_rule():
     assert floor.feed(5, 100) is None  # not a whole window yet
     assert floor.feed(10, 20_000) is None  # 2 kB/s
     assert floor.feed(20, 25_000) == "too slow: less than 1000 B/s for 10 s"
+
+
+def test_a_name_that_does_not_resolve_is_not_retried(options, tmp_path, monkeypatch):
+    """NXDOMAIN (the resolver's answer is faked: tests have no DNS): one lookup, the reason."""
+    lookups = []
+
+    def nxdomain(host, *args, **kwargs):
+        lookups.append(host)
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", nxdomain)
+    reason, took = timed_failure("http://no-such-host.example/x", tmp_path, options(backoff=1.0))
+    assert reason == "cannot resolve no-such-host.example (Name or service not known)"
+    assert took < 3 and lookups == ["no-such-host.example"]
