@@ -36,7 +36,7 @@ def human_size(n: float | None, locale: Locale | None = None) -> str:
     locale = locale or current_locale()
     value, unit = _scaled(n)
     if unit == "digital-byte":  # the symbol B, as the larger units use theirs (CLDR's English says "byte")
-        return f"{format_decimal(int(value), locale=locale)} B"
+        return f"{format_decimal(int(value), format='0', locale=locale)} B"
     return format_unit(value, unit, length="short", format="0.0", locale=locale).replace("kB", "KB")
 
 
