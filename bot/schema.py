@@ -22,6 +22,8 @@ Versions:
 
 - 0: the first release, before versioning: tables, no ``schema_version`` row.
 - 1: the same tables, stamped (and any table that release had not created yet, created).
+- 2 (issue #13, "received requests"): the ``received_requests`` table, where each update is
+  stored before it is acknowledged (:mod:`bot.inbox`).
 """
 
 from __future__ import annotations
@@ -85,9 +87,17 @@ def _create_missing_tables(conn: Connection) -> None:
     Base.metadata.create_all(conn)
 
 
+def _add_received_requests(conn: Connection) -> None:
+    from bot.inbox import ReceivedRequest
+
+    ReceivedRequest.__table__.create(conn, checkfirst=True)
+
+
 STEPS: tuple[Step, ...] = (
     Step(1, "stamp the first release's tables and create any that are missing",
          _create_missing_tables),
+    Step(2, "#13 received requests: store each update before acknowledging it",
+         _add_received_requests),
 )
 CURRENT = STEPS[-1].version
 

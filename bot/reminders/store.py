@@ -3,8 +3,9 @@
 A timer and a reminder are the same row with a different ``kind``: both ring in a chat at a due
 time, the difference is only how they were asked for and shown. Due times are UTC seconds since
 the epoch (a float): SQLite has no time-zone-aware type, and a number compares and sorts plainly.
-The ``state`` moves from ``pending`` to ``done``, ``cancelled`` or ``missed``; only pending rows
-are scheduled at start-up.
+The ``state`` moves from ``pending`` to ``done``, ``cancelled``, ``missed`` or ``undelivered`` (the
+chat could not be written to: the bot was blocked, the chat is gone); only pending rows are
+scheduled at start-up.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from bot.storage import Base
 LABEL_MAX = 200
 
 PENDING, DONE, CANCELLED, MISSED = "pending", "done", "cancelled", "missed"
+UNDELIVERED = "undelivered"
 TIMER, REMINDER = "timer", "reminder"
 
 

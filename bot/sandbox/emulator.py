@@ -49,6 +49,9 @@ _JSON_FIELDS = {
 }
 
 
+_SERVER_ERRORS = {502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
+
+
 class ApiError(Exception):
     """An error answer: HTTP status, Telegram ``error_code`` and description."""
 
@@ -293,7 +296,8 @@ class BotApiEmulator:
         """Answer the next ``times`` calls of ``method`` with an error (default: 429, retry after 1 s)."""
         if description is None:
             description = (
-                f"Too Many Requests: retry after {retry_after}" if code == 429 else "Internal Server Error"
+                f"Too Many Requests: retry after {retry_after}" if code == 429
+                else _SERVER_ERRORS.get(code, "Internal Server Error")
             )
         with self._cond:
             self._faults.append(Fault(method, code, description, retry_after if code == 429 else None, times))
@@ -318,6 +322,12 @@ class BotApiEmulator:
     def callback_answer(self, query_id: str) -> dict | None:
         with self._cond:
             return self._callback_answers.get(query_id)
+
+    def pending_updates(self) -> int:
+        """Updates not yet confirmed by the bot (a ``getUpdates`` offset past them); after a
+        ``kill -9`` these are delivered again, as Telegram does."""
+        with self._cond:
+            return len(self._updates)
 
     def calls_of(self, method: str) -> list[Call]:
         with self._cond:

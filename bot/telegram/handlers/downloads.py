@@ -25,6 +25,7 @@ from bot.downloads.netguard import check_url_syntax
 from bot.downloads.service import DownloadService, Refused
 from bot.humanize import human_size
 from bot.telegram import download_status as render
+from bot.telegram.callback_data import parse_number
 from bot.telegram.download_notifier import DownloadNotifier
 from bot.telegram.handlers.cancel import add_canceller
 from bot.telegram.permissions import can_manage, is_bot_admin, sender_id
@@ -164,7 +165,11 @@ async def cancel_by_id(update: Update, context: ContextTypes.DEFAULT_TYPE, numbe
 
 async def cancel_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
-    job_id = int(query.data.rsplit(":", 1)[1])
+    job_id = parse_number((query.data or "").rsplit(":", 1)[-1])
+    if job_id is None or update.effective_chat is None:
+        log.warning("download button with data %r that does not parse; answered", (query.data or "")[:80])
+        await query.answer("That button no longer works.")
+        return
     await query.answer(await _cancel(update, context, job_id))
 
 

@@ -10,8 +10,9 @@ addressed to this bot by name are answered there.
 from __future__ import annotations
 
 from telegram import Chat, Update
-from telegram.ext import Application, ContextTypes, MessageHandler, filters
+from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
+from bot.telegram.callback_data import unknown_button
 from bot.telegram.services import Services
 
 
@@ -37,3 +38,4 @@ async def edited_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 def register(app: Application, services: Services) -> None:
     app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.COMMAND, unknown_command))
     app.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE & filters.COMMAND, edited_command))
+    app.add_handler(CallbackQueryHandler(unknown_button))

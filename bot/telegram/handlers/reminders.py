@@ -8,7 +8,9 @@ Two things live here because they are about Telegram, not about time:
   minute, every minute in the last hour, hourly before; never faster than every 3 s) by jobs on
   the service's own scheduler;
 - the **ring**: a *new* message (edits do not notify), replying to the command, mentioning the
-  person in a group, with snooze buttons; if it is late, it says by how much.
+  person in a group, with snooze buttons; if it is late, it says by how much. It goes first in the
+  send queue and is retried until Telegram takes it (:data:`bot.telegram.send_queue.RING`); only
+  a chat that cannot be written to makes it undeliverable.
 """
 
 from __future__ import annotations
@@ -32,10 +34,13 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Cont
 from bot.reminders.duration import format_duration
 from bot.reminders.errors import ReminderInputError
 from bot.reminders.recurrence import Recurrence
-from bot.reminders.service import Limits, Owner, ReminderService, describe_late
+from bot.reminders.service import Limits, Owner, ReminderService, RingOutcome, describe_late
 from bot.reminders.store import TIMER, Reminder
+from bot.telegram import send_queue
+from bot.telegram.callback_data import parse_number
 from bot.telegram.handlers.cancel import add_canceller
 from bot.telegram.permissions import can_manage, sender_id
+from bot.telegram.retry import classify
 from bot.telegram.services import Services, services_of
 from bot.telegram.texts import display_name
 
@@ -111,6 +116,13 @@ def countdown_text(row: Reminder, now: datetime | None = None) -> str:
             f"{row.ref}{label} · {left} left")
 
 
+def ring_title(row: Reminder) -> str:
+    """What an unlabelled ring says: ``t3 · 5 min timer``, so two rings are told apart."""
+    if row.kind == TIMER:
+        return f"{row.ref} · {format_duration(timedelta(seconds=row.duration or 0))} timer"
+    return f"{row.ref} · reminder"
+
+
 def reminder_text(row: Reminder) -> str:
     """``⏰ t5 “standup” — Sat 09:00 (Europe/Berlin)``; recurring ones say how often first."""
     label = f" “{row.label}”" if row.label else ""
@@ -142,8 +154,8 @@ class Chat:
 
     # --- ringing ---------------------------------------------------------------------------
 
-    async def ring(self, row: Reminder, late: timedelta) -> None:
-        what = row.label or ("Time's up!" if row.kind == TIMER else "Reminder")
+    async def ring(self, row: Reminder, late: timedelta) -> RingOutcome:
+        what = row.label or ring_title(row)
         head = "🔔 " if row.kind == TIMER else "⏰ "
         text, entities = head, []
         if row.in_group:
@@ -154,14 +166,21 @@ class Chat:
             text += f"\n({late_note} — I was offline or busy)"
         if row.recurrence:
             text += f"\n{Recurrence.from_spec(row.recurrence).describe()}"
-        await self.app.bot.send_message(
-            row.chat_id, text, entities=entities or None, reply_markup=_snooze_markup(row),
-            reply_parameters=ReplyParameters(row.reply_to, allow_sending_without_reply=True) if row.reply_to else None,
-        )
+        try:
+            await self.app.bot.send_message(
+                row.chat_id, text, entities=entities or None, reply_markup=_snooze_markup(row),
+                reply_parameters=ReplyParameters(row.reply_to, allow_sending_without_reply=True) if row.reply_to else None,
+                rate_limit_args=send_queue.RING,
+            )
+        except TelegramError as exc:  # the RING policy retries all that can be retried
+            log.warning("ring %s to chat %s is undeliverable (%s): %s", row.ref, row.chat_id,
+                        classify(exc).value, exc)
+            return RingOutcome.UNDELIVERABLE
         if row.kind == TIMER and row.status_message_id:
             label = f" “{row.label}”" if row.label else ""
             await self._edit(row.chat_id, row.status_message_id,
                              f"🔔 {row.ref}{label} rang at {_when(datetime.now(UTC), row.tz)} ({row.tz})", None)
+        return RingOutcome.DELIVERED
 
     @staticmethod
     def _mention(text: str, row: Reminder) -> tuple[str, list[MessageEntity]]:
@@ -251,7 +270,7 @@ async def timer_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     if args is None:
         return
     try:
-        row = _service(context).add_timer(_owner(update), args)
+        row = _service(context).add_timer(_owner(update), args, request_id=update.update_id)
     except ReminderInputError as exc:
         await message.reply_text(str(exc))
         return
@@ -267,7 +286,8 @@ async def remind_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     if args is None:
         return
     try:
-        row = await asyncio.to_thread(_service(context).add_reminder, _owner(update), args)
+        row = await asyncio.to_thread(_service(context).add_reminder, _owner(update), args,
+                                      update.update_id)
     except ReminderInputError as exc:
         await message.reply_text(str(exc))
         return
@@ -337,10 +357,10 @@ async def cancel_by_id(update: Update, context: ContextTypes.DEFAULT_TYPE, numbe
 async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     parts = (query.data or "").split(":")
-    try:
-        number = int(parts[2])
-    except (IndexError, ValueError):
-        await query.answer()
+    number = parse_number(parts[2] if len(parts) > 2 else "")
+    if number is None or update.effective_chat is None:
+        log.warning("reminder button with data %r that does not parse; answered", (query.data or "")[:80])
+        await query.answer("That button no longer works.")
         return
     if parts[1] == "cancel":
         await query.answer(await _cancel(update, context, number))
