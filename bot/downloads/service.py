@@ -35,6 +35,7 @@ from bot.config import Settings
 from bot.downloads.jobs import DownloadJob, JobState
 from bot.downloads.registry import Registry
 from bot.humanize import human_size
+from bot.inbox import mark_handled
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,7 @@ class DownloadService:
         self._stopping = threading.Event()
         self._progress_saved: dict[int, float] = {}
         self._job_cache: dict[int, tuple[float, DownloadJob | None]] = {}
+        self._submit_lock = threading.Lock()
 
     # ------------------------------------------------------------------ public API
     @property
@@ -92,9 +94,21 @@ class DownloadService:
         return self.settings.max_upload_mb * MB
 
     def submit(self, *, chat_id: int, user_id: int, user_name: str, url: str, name: str | None,
-               request_message_id: int | None, status_message_id: int | None = None) -> DownloadJob:
+               request_message_id: int | None, status_message_id: int | None = None,
+               request_id: int | None = None) -> DownloadJob:
         """Store a new job and probe it in the background; raise :class:`Refused` if over a limit
-        that is known without probing (the daily quota already used up)."""
+        that is known without probing (the daily quota already used up).
+
+        The limits are checked and the row inserted under one lock (concurrent requests cannot
+        pass a limit together); ``request_id`` is marked handled in the row's transaction."""
+        with self._submit_lock:
+            return self._submit(chat_id=chat_id, user_id=user_id, user_name=user_name, url=url,
+                                name=name, request_message_id=request_message_id,
+                                status_message_id=status_message_id, request_id=request_id)
+
+    def _submit(self, *, chat_id: int, user_id: int, user_name: str, url: str, name: str | None,
+                request_message_id: int | None, status_message_id: int | None,
+                request_id: int | None) -> DownloadJob:
         with self.sessions() as session:
             pending = session.scalar(select(func.count()).select_from(DownloadJob).where(
                 DownloadJob.user_id == user_id,
@@ -112,6 +126,7 @@ class DownloadService:
                               request_message_id=request_message_id, status_message_id=status_message_id,
                               state=JobState.QUEUED)
             session.add(job)
+            mark_handled(session, request_id)
         self.registry.enqueue(job.id, user_id, ready=False)  # its place in line, from now
         self._probe_pool.submit(self._guarded, self._probe, job.id)
         return job

@@ -77,7 +77,14 @@ def is_message(endpoint: str) -> bool:
     return endpoint.startswith(("send", "edit", "copy", "forward"))
 
 
+#: Start-up and set-up calls: python-telegram-bot's own bootstrap loop decides about retrying, and
+#: a bad token or no network must be reported at once, not after a minute of tries.
+_LIFECYCLE = {"getMe", "deleteWebhook", "setWebhook", "getWebhookInfo", "logOut", "close"}
+
+
 def defaults_for(endpoint: str) -> SendOptions:
+    if endpoint in _LIFECYCLE:
+        return SendOptions(Priority.REPLY, retry.ONCE)
     if endpoint.startswith("edit"):
         return SendOptions(Priority.PROGRESS, retry.EDIT)
     if endpoint in _UPLOADS:

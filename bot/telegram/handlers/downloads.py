@@ -97,8 +97,9 @@ async def download_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     if problem:
         await message.reply_text(f"{problem}\n{USAGE}")
         return
-    for url in urls:
-        await start_download(update, context, url, name)
+    for number, url in enumerate(urls, 1):
+        # The update counts as handled with its last job stored (a crash before that redoes it).
+        await start_download(update, context, url, name, last=number == len(urls))
 
 
 async def bare_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -111,7 +112,8 @@ async def bare_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await start_download(update, context, urls[0], None)
 
 
-async def start_download(update: Update, context: ContextTypes.DEFAULT_TYPE, url: str, name: str | None) -> None:
+async def start_download(update: Update, context: ContextTypes.DEFAULT_TYPE, url: str, name: str | None,
+                         *, last: bool = True) -> None:
     message = update.effective_message
     service = _service(context)
     status = await message.reply_text(render.checking(url), do_quote=True)  # which link is which
@@ -119,6 +121,7 @@ async def start_download(update: Update, context: ContextTypes.DEFAULT_TYPE, url
         job = await asyncio.to_thread(
             service.submit, chat_id=message.chat_id, user_id=sender_id(update), user_name=display_name(update.effective_sender),
             url=url, name=name, request_message_id=message.message_id, status_message_id=status.message_id,
+            request_id=update.update_id if last else None,
         )
     except Refused as exc:
         await status.edit_text(f"❌ Not started: {exc}.")
