@@ -23,6 +23,7 @@ from telegram.ext import Application
 from bot.downloads.jobs import DownloadJob
 from bot.downloads.service import DownloadService, Event
 from bot.telegram import download_status as render
+from bot.telegram.retry import retry_after_seconds
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +58,7 @@ class StatusMessage:
                 await app.bot.edit_message_text(text, chat_id=self.chat_id, message_id=self.message_id,
                                                 reply_markup=markup)
             except RetryAfter as exc:  # the rate limiter gave up: skip this edit, slow down
-                retry = exc.retry_after if isinstance(exc.retry_after, (int, float)) else exc.retry_after.total_seconds()
-                self.last_edit = time.monotonic() + float(retry)
+                self.last_edit = time.monotonic() + retry_after_seconds(exc)
                 return
             except BadRequest as exc:
                 if "not modified" not in str(exc).lower():

@@ -1,8 +1,9 @@
 """``errandbot run``: start the bot by long polling, or as a webhook server when WEBHOOK_URL is set.
 
-python-telegram-bot's ``run_polling``/``run_webhook`` install handlers for SIGINT and SIGTERM and
-shut down in order (stop fetching updates, finish handlers, run ``post_stop``), which is what
-keeps a SIGTERM stop under the 10 s the service manager allows.
+python-telegram-bot's ``run_polling`` (and :func:`bot.telegram.webhook.serve`, which checks the
+webhook secret before reading a body) install handlers for SIGINT and SIGTERM and shut down in
+order (stop fetching updates, finish handlers, run ``post_stop``), which is what keeps a SIGTERM
+stop under the 10 s the service manager allows.
 """
 
 from __future__ import annotations
@@ -109,13 +110,10 @@ def _run(app, settings: Settings, secret: str | None) -> None:
     if settings.webhook_url:
         host, port = settings.listen_host_port
         path = urlsplit(settings.webhook_url).path.lstrip("/")
-        app.run_webhook(
-            listen=host,
-            port=port,
-            url_path=path,
-            webhook_url=settings.webhook_url,
-            secret_token=secret,
-            allowed_updates=Update.ALL_TYPES,
-        )
+        import asyncio
+
+        from bot.telegram.webhook import serve
+
+        asyncio.run(serve(app, host=host, port=port, path=path, url=settings.webhook_url, secret=secret))
     else:
         app.run_polling(allowed_updates=Update.ALL_TYPES, timeout=POLL_TIMEOUT)

@@ -1,0 +1,92 @@
+"""The fair send queue: chats take turns, rings go first, limits hold, failures are retried."""
+
+from __future__ import annotations
+
+import asyncio
+
+from telegram.error import NetworkError, RetryAfter
+
+from bot.telegram import send_queue
+from bot.telegram.send_queue import FairRateLimiter, Limits, Priority, SendOptions
+
+FAST = Limits(overall_per_second=1000.0, private=(1, 0.05), group=(20, 60.0))
+
+
+async def _send(limiter: FairRateLimiter, log: list, chat: int, label: str,
+                options: SendOptions | None = None, endpoint: str = "sendMessage", fail: list | None = None):
+    async def call(*_args, **_kwargs):
+        if fail:
+            raise fail.pop(0)
+        log.append(label)
+        return {"ok": True}
+
+    return await limiter.process_request(call, (), {}, endpoint, {"chat_id": chat}, options)
+
+
+def test_a_flooding_chat_does_not_hold_up_a_quiet_one() -> None:
+    async def scenario() -> list[str]:
+        limiter, log = FairRateLimiter(FAST), []
+        flood = [asyncio.create_task(_send(limiter, log, 1, f"flood{i}")) for i in range(20)]
+        await asyncio.sleep(0)
+        quiet = asyncio.create_task(_send(limiter, log, 2, "quiet"))
+        await asyncio.gather(*flood, quiet)
+        await limiter.shutdown()
+        return log
+
+    log = asyncio.run(scenario())
+    assert log.index("quiet") <= 2, log  # served at its first turn, not after 20 flood replies
+    assert [x for x in log if x.startswith("flood")] == [f"flood{i}" for i in range(20)]  # in order
+
+
+def test_a_ring_jumps_its_chats_queue_and_edits_go_last() -> None:
+    async def scenario() -> list[str]:
+        limiter, log = FairRateLimiter(FAST), []
+        tasks = [asyncio.create_task(_send(limiter, log, 1, f"edit{i}", endpoint="editMessageText"))
+                 for i in range(3)]
+        tasks += [asyncio.create_task(_send(limiter, log, 1, f"reply{i}")) for i in range(3)]
+        await asyncio.sleep(0)
+        tasks.append(asyncio.create_task(_send(limiter, log, 1, "ring", send_queue.RING)))
+        await asyncio.gather(*tasks)
+        await limiter.shutdown()
+        return log
+
+    log = asyncio.run(scenario())
+    assert log.index("ring") <= 1, log
+    assert max(log.index(f"reply{i}") for i in range(3)) < min(log.index(f"edit{i}") for i in (1, 2)), log
+
+
+def test_per_chat_window_and_overall_pace_hold() -> None:
+    limits = Limits(overall_per_second=50.0, private=(3, 0.5), group=(20, 60.0))
+
+    async def scenario() -> list[float]:
+        limiter = FairRateLimiter(limits)
+        loop = asyncio.get_running_loop()
+        times: list[float] = []
+
+        async def call(*_a, **_k):
+            times.append(loop.time())
+
+        await asyncio.gather(*[limiter.process_request(call, (), {}, "sendMessage", {"chat_id": 5}, None)
+                               for _ in range(7)])
+        await limiter.shutdown()
+        return times
+
+    times = asyncio.run(scenario())
+    assert all(b - a >= 0.019 for a, b in zip(times, times[1:], strict=False))  # 1/50 s apart overall
+    for i in range(len(times) - 3):
+        assert times[i + 3] - times[i] >= 0.49  # never 4 within the chat's 0.5 s window
+
+
+def test_failures_are_retried_by_the_calls_policy_and_429_pauses_the_chat() -> None:
+    async def scenario() -> tuple[list[str], float]:
+        limiter, log = FairRateLimiter(FAST), []
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        fail = [NetworkError("Bad Gateway"), RetryAfter(1)]
+        await _send(limiter, log, 3, "sent", SendOptions(Priority.REPLY, send_queue.retry.RetryPolicy(
+            attempts=5, budget=30, backoff=0.05)), fail=fail)
+        await limiter.shutdown()
+        return log, loop.time() - started
+
+    log, took = asyncio.run(scenario())
+    assert log == ["sent"] and took >= 1.0  # waited out retry_after
