@@ -139,3 +139,20 @@ def test_kill_9_after_120_timers_makes_no_duplicates_and_loses_none(emulator: Bo
                               "GROUP BY chat_id, reply_to HAVING count(*) > 1")
     assert duplicates == []
     assert db_rows(bot, "SELECT count(*) FROM reminders")[0][0] == len(commands)
+
+
+def test_pending_limit_holds_under_a_burst_of_concurrent_reminders(emulator: BotApiEmulator, make_bot) -> None:
+    bot = make_bot(allowed_users=ALLOWED, max_pending_per_user="3")
+    users = USERS[:8]
+    for i in range(8):
+        for user in users:
+            emulator.send_text(user, user, f"/remind in {i + 1}h stretch {i}")
+
+    def settled() -> bool:
+        return emulator.pending_updates() == 0 and db_rows(
+            bot, "SELECT count(*) FROM received_requests WHERE handled_at IS NULL") == [(0,)] and \
+            db_rows(bot, "SELECT count(*) FROM received_requests")[0][0] >= 8 * len(users)
+
+    emulator.wait_for(settled, 120, "every /remind handled")
+    per_user = dict(db_rows(bot, "SELECT user_id, count(*) FROM reminders WHERE state = 'pending' GROUP BY user_id"))
+    assert per_user == {user: 3 for user in users}
