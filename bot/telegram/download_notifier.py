@@ -23,7 +23,10 @@ from telegram.ext import Application
 from bot.downloads.jobs import DownloadJob
 from bot.downloads.service import DownloadService, Event
 from bot.telegram import download_status as render
+from bot.telegram import send_queue
+from bot.telegram.permissions import is_bot_admin
 from bot.telegram.retry import retry_after_seconds
+from bot.telegram.send_queue import SendOptions
 
 log = logging.getLogger(__name__)
 
@@ -45,18 +48,26 @@ class StatusMessage:
     last_text: str | None = None
     last_edit: float = 0.0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    final: bool = False
 
-    async def show(self, app: Application, text: str, markup: InlineKeyboardMarkup | None) -> None:
-        """Edit to ``text`` unless unchanged; wait out the interval since the last edit first."""
+    async def show(self, app: Application, text: str, markup: InlineKeyboardMarkup | None, *,
+                   final: bool = False, options: SendOptions | None = None) -> None:
+        """Edit to ``text`` unless unchanged; wait out the interval since the last edit first.
+
+        Once a ``final`` text (delivered, failed, cancelled) was asked for, nothing else replaces
+        it: a late "Starting…" or progress report must not flip a delivered download back."""
+        if self.final and not final:
+            return
+        self.final = self.final or final
         async with self.lock:
-            if text == self.last_text:
+            if text == self.last_text or (self.final and not final):
                 return
             wait = self.last_edit + self.interval - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
             try:
                 await app.bot.edit_message_text(text, chat_id=self.chat_id, message_id=self.message_id,
-                                                reply_markup=markup)
+                                                reply_markup=markup, rate_limit_args=options)
             except RetryAfter as exc:  # the rate limiter gave up: skip this edit, slow down
                 self.last_edit = time.monotonic() + retry_after_seconds(exc)
                 return
@@ -135,15 +146,20 @@ class DownloadNotifier:
             self._spawn(self.deliver(job))
         elif event.kind == "failed":
             self._stop_ticker(job.id)
-            self._edit(job, render.failed(job, event.reason or "failed"), None)
+            self._edit(job, render.failed(job, event.reason or "failed"), None, final=True)
         elif event.kind == "cancelled":
             self._stop_ticker(job.id)
-            self._edit(job, render.cancelled(job, event.reason or "someone"), None)
+            self._edit(job, render.cancelled(job, event.reason or "someone"), None, final=True)
 
-    def _edit(self, job: DownloadJob, text: str, markup: InlineKeyboardMarkup | None) -> None:
+    def _edit(self, job: DownloadJob, text: str, markup: InlineKeyboardMarkup | None, *,
+              final: bool = False) -> None:
         status = self.status(job)
         if status is not None:
-            self._spawn(status.show(self.app, text, markup))
+            self._spawn(status.show(self.app, text, markup, final=final))
+
+    def latest_progress(self, job_id: int):
+        """The newest progress report of a running job (what its status message shows), or None."""
+        return self._latest.get(job_id)
 
     def _stop_ticker(self, job_id: int) -> None:
         task = self._tickers.pop(job_id, None)
@@ -161,7 +177,7 @@ class DownloadNotifier:
                 progress = self._latest.get(job.id)
                 if progress is not None:
                     await status.show(self.app, render.running(job, progress, self.service.max_upload),
-                                      cancel_markup(job.id))
+                                      cancel_markup(job.id), options=send_queue.PROGRESS)
                 await asyncio.sleep(max(0.5, status.last_edit + status.interval - time.monotonic()))
         except asyncio.CancelledError:
             pass
@@ -172,7 +188,7 @@ class DownloadNotifier:
         job = service.get(job.id) or job
         path = service.file_path(job)
         if path is None or not path.is_file():
-            self._edit(job, render.failed(job, "the finished file is gone from the server"), None)
+            self._edit(job, render.failed(job, "the finished file is gone from the server"), None, final=True)
             return
         reply = ReplyParameters(message_id=job.request_message_id, allow_sending_without_reply=True) \
             if job.request_message_id else None
@@ -188,12 +204,12 @@ class DownloadNotifier:
                     )
             except TelegramError as exc:
                 log.warning("sending d%s failed: %s", job.id, exc)
-                self._edit(job, render.failed(job, f"could not send the file: {exc}"), None)
+                self._edit(job, render.failed(job, f"could not send the file: {exc}"), None, final=True)
                 return
             finally:
                 action.cancel()
             service.mark_delivered(job.id)
-            self._edit(job, render.done(job, sent=True), None)
+            self._edit(job, render.done(job, sent=True), None, final=True)
             return
         settings = service.settings
         link = None
@@ -201,15 +217,17 @@ class DownloadNotifier:
             link = f"{settings.public_base_url}/{job.folder}/{quote(job.name or '')}"
         try:
             await self.app.bot.send_message(
-                job.chat_id, render.kept(job, str(path), link, service.max_upload, settings.retention_hours),
+                job.chat_id, render.kept(job, str(path) if is_bot_admin(settings, job.user_id) else None, link,
+                                         service.max_upload, settings.retention_hours),
                 reply_parameters=reply,
             )
         except TelegramError as exc:
             log.warning("telling chat %s about kept d%s failed: %s", job.chat_id, job.id, exc)
-            self._edit(job, render.failed(job, "finished, but I could not post where it is kept"), None)
+            self._edit(job, render.failed(job, "finished, but I could not post where it is kept"), None,
+                       final=True)
             return
         service.mark_delivered(job.id)
-        self._edit(job, render.done(job, sent=False), None)
+        self._edit(job, render.done(job, sent=False), None, final=True)
 
     async def _show_uploading(self, chat_id: int) -> None:
         try:

@@ -87,7 +87,7 @@ def test_small_file_arrives_as_document_with_matching_bytes(emulator, make_bot, 
 
 
 def test_file_over_upload_limit_is_kept_with_path_and_link(emulator, make_bot, origin) -> None:
-    make_bot(max_upload_mb="1", public_base_url="https://files.example.org/dl")
+    bot = make_bot(max_upload_mb="1", public_base_url="https://files.example.org/dl")
     data = payload(1_600_000, seed=2)
     origin.add_file("/big.iso", data)
     sent = emulator.send_text(USER, USER, f"/download {origin.url('/big.iso')}")
@@ -96,10 +96,12 @@ def test_file_over_upload_limit_is_kept_with_path_and_link(emulator, make_bot, o
     assert "1.5 MB is over the 1.0 MB upload limit: it will be kept on the server." in early
     kept = emulator.wait_reply(USER, status, contains="kept on the server", timeout=60)
     lines = kept.text.splitlines()
-    path = Path(lines[1])
-    assert path.name == "big.iso" and path.is_file()
-    assert sha(path.read_bytes()) == sha(data)
-    assert lines[2] == f"https://files.example.org/dl/{path.parent.name}/big.iso"
+    # The server's own path is for bot admins only (USER is not one): the link is what they get.
+    assert str(bot.data_dir) not in kept.text
+    folder = lines[1].removeprefix("https://files.example.org/dl/").removesuffix("/big.iso")
+    assert lines[1] == f"https://files.example.org/dl/{folder}/big.iso"
+    [path] = list(bot.data_dir.rglob(f"{folder}/big.iso"))
+    assert path.is_file() and sha(path.read_bytes()) == sha(data)
     assert len(path.parent.name) >= 20  # an unguessable folder per download
     assert not any(m.document for m in emulator.bot_messages(USER))
 

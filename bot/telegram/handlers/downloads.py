@@ -113,8 +113,9 @@ async def bare_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def start_download(update: Update, context: ContextTypes.DEFAULT_TYPE, url: str, name: str | None,
-                         *, last: bool = True) -> None:
-    message = update.effective_message
+                         *, last: bool = True, message: Message | None = None) -> None:
+    """Start one download asked for by ``message`` (default: the update's own message)."""
+    message = message or update.effective_message
     service = _service(context)
     status = await message.reply_text(render.checking(url), do_quote=True)  # which link is which
     try:
@@ -129,6 +130,24 @@ async def start_download(update: Update, context: ContextTypes.DEFAULT_TYPE, url
     log.info("download d%s requested by %s in chat %s", job.id, sender_id(update), message.chat_id)
 
 
+async def link_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A "⬇️ Download" button under a plain message with links: start the link it names."""
+    query = update.callback_query
+    index = parse_number((query.data or "").rsplit(":", 1)[-1])
+    original = query.message.reply_to_message if query.message else None
+    urls = _urls_in(original)
+    if index is None or index >= len(urls) or update.effective_chat is None:
+        log.warning("download-link button with data %r that does not resolve; answered", (query.data or "")[:80])
+        await query.answer("That button no longer works; send /download URL instead.")
+        return
+    urls_ok, _, problem = parse_request([urls[index]])
+    if problem:
+        await query.answer(problem[:190], show_alert=True)
+        return
+    await query.answer("Starting…")
+    await start_download(update, context, urls_ok[0], None, message=original)
+
+
 async def list_downloads(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     service = _service(context)
     user_id = sender_id(update)
@@ -141,8 +160,12 @@ async def list_downloads(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         await update.effective_message.reply_text("No downloads yet. Start one with /download URL.")
         return
     positions = service.registry.positions()
-    lines = [render.listing_line(job, positions.get(job.id), show_owner=admin) for job in jobs]
-    lines.append("Cancel one with /cancel ID, e.g. /cancel " + jobs[0].ref)
+    notifier: DownloadNotifier = services_of(context).extras["downloads_notifier"]
+    lines = [render.listing_line(job, positions.get(job.id), show_owner=admin,
+                                 progress=notifier.latest_progress(job.id)) for job in jobs]
+    cancellable = next((job for job in jobs if not job.job_state.finished), None)
+    if cancellable is not None:
+        lines.append("Cancel one with /cancel ID, e.g. /cancel " + cancellable.ref)
     await update.effective_message.reply_text("\n".join(lines))
 
 
@@ -180,6 +203,7 @@ def register(app: Application, services: Services) -> None:
     notifier = DownloadNotifier(app, services.extras)
     service = DownloadService(services.settings, services.sessions, notifier.listener)
     services.extras["downloads"] = service
+    services.extras["downloads_notifier"] = notifier
     add_canceller(services, "d", cancel_by_id)
 
     async def housekeeping(_context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -210,6 +234,7 @@ def register(app: Application, services: Services) -> None:
     app.add_handler(CommandHandler("download", download_command, filters=filters.UpdateType.MESSAGE))
     app.add_handler(CommandHandler("downloads", list_downloads, filters=filters.UpdateType.MESSAGE))
     app.add_handler(CallbackQueryHandler(cancel_button, pattern=r"^dl:cancel:\d+$"))
+    app.add_handler(CallbackQueryHandler(link_button, pattern=r"^dl:link:\d+$"))
     app.add_handler(MessageHandler(
         filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND
         & filters.Regex(r"^\s*https?://\S+\s*$"),
