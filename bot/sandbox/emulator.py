@@ -149,8 +149,14 @@ class BotApiEmulator:
         port: int = 0,
         bot_username: str = "errand_test_bot",
         upload_limit: int = 50 * 1000 * 1000,
+        first_message_id: int = 1,
+        first_update_id: int = 1,
     ) -> None:
+        """``first_message_id`` and ``first_update_id`` let a restarted emulator go on numbering
+        where an earlier one stopped (the sandbox's ``--keep``): a bot that kept its state must
+        not see new messages and updates under ids it already knows."""
         self.token = token
+        self.first_message_id = first_message_id
         self.bot_id = int(token.split(":", 1)[0])
         self.bot_username = bot_username
         self.upload_limit = upload_limit
@@ -158,7 +164,7 @@ class BotApiEmulator:
         self._messages: dict[int, dict[int, Message]] = {}
         self._next_message_id: dict[int, int] = {}
         self._updates: list[dict] = []
-        self._next_update_id = 1
+        self._next_update_id = first_update_id
         self._faults: list[Fault] = []
         self._members: dict[tuple[int, int], str] = {}
         self._users: dict[int, dict] = {}
@@ -323,6 +329,12 @@ class BotApiEmulator:
         with self._cond:
             return self._callback_answers.get(query_id)
 
+    def next_ids(self) -> tuple[int, int]:
+        """(the next message id above every chat's, the next update id): where a successor
+        emulator should start numbering."""
+        with self._cond:
+            return max([self.first_message_id, *self._next_message_id.values()]), self._next_update_id
+
     def pending_updates(self) -> int:
         """Updates not yet confirmed by the bot (a ``getUpdates`` offset past them); after a
         ``kill -9`` these are delivered again, as Telegram does."""
@@ -369,7 +381,7 @@ class BotApiEmulator:
                 pass
 
     def _new_message(self, chat_id: int, from_id: int, text: str | None, **kw: Any) -> Message:
-        number = self._next_message_id.get(chat_id, 1)
+        number = self._next_message_id.get(chat_id, self.first_message_id)
         self._next_message_id[chat_id] = number + 1
         message = Message(chat_id, number, from_id, text, time.time(), **kw)
         message.history.append((time.monotonic(), text, kw.get("reply_markup")))
