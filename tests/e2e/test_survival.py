@@ -156,3 +156,12 @@ def test_pending_limit_holds_under_a_burst_of_concurrent_reminders(emulator: Bot
     emulator.wait_for(settled, 120, "every /remind handled")
     per_user = dict(db_rows(bot, "SELECT user_id, count(*) FROM reminders WHERE state = 'pending' GROUP BY user_id"))
     assert per_user == {user: 3 for user in users}
+
+
+def test_a_command_reply_survives_server_errors(emulator: BotApiEmulator, bot: BotProcess) -> None:
+    emulator.add_fault("sendMessage", code=502, times=2)
+    emulator.add_fault("sendMessage", code=429, retry_after=1, times=1)
+    sent = emulator.send_text(USER, USER, "/help")
+    reply = emulator.wait_reply(USER, sent, timeout=30)
+    assert "Commands:" in reply.text
+    assert len([m for m in emulator.bot_messages(USER) if m.reply_to == sent.message_id]) == 1
