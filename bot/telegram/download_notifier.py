@@ -136,8 +136,11 @@ class DownloadNotifier:
             if job.id not in self._tickers:
                 self._tickers[job.id] = asyncio.get_running_loop().create_task(self._tick(job))
             return
-        if event.kind in ("ready", "resumed"):
-            text = (render.queued if event.kind == "ready" else render.resumed)(job, event.position, max_upload)
+        if event.kind == "ready":
+            text = render.queued(job, event.position, max_upload, self._why_waiting(job, event.position))
+            self._edit(job, text, cancel_markup(job.id))
+        elif event.kind == "resumed":
+            text = render.resumed(job, event.position, max_upload)
             self._edit(job, text, cancel_markup(job.id))
         elif event.kind == "started":
             self._edit(job, render.starting(job, max_upload), cancel_markup(job.id))
@@ -156,6 +159,21 @@ class DownloadNotifier:
         status = self.status(job)
         if status is not None:
             self._spawn(status.show(self.app, text, markup, final=final))
+
+    def _why_waiting(self, job: DownloadJob, position: int | None) -> str | None:
+        """Why a waiting job waits, when it is not for a free slot: "#2 in line" while a slot is
+        free reads as a bug (it waits for the same person's earlier link to be checked, or for
+        their own running downloads)."""
+        registry = self.service.registry
+        if position is None:
+            return None
+        if registry.active_for(job.user_id) >= registry.max_per_user:
+            return (f"⏳ Waiting: your other downloads are running "
+                    f"(at most {registry.max_per_user} at a time each).")
+        running, _ = registry.counts()
+        if running < registry.max_active:
+            return "⏳ Next: waiting for your earlier link to be checked first (they start in order)."
+        return None
 
     def latest_progress(self, job_id: int):
         """The newest progress report of a running job (what its status message shows), or None."""

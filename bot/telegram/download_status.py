@@ -49,8 +49,9 @@ def checking(url: str) -> str:
     return f"🔎 Checking {display_url(url)}…"
 
 
-def queued(job: DownloadJob, position: int | None, max_upload: int) -> str:
-    where = f"⏳ Waiting: #{position} in line." if position else "⏳ Starting…"
+def queued(job: DownloadJob, position: int | None, max_upload: int, why: str | None = None) -> str:
+    """``why`` replaces "#N in line" when the wait is not for a free slot (see the notifier)."""
+    where = why or (f"⏳ Waiting: #{position} in line." if position else "⏳ Starting…")
     return f"📄 {head(job)} — {human_size(job.size)}\n{where}\n{fate(job, max_upload)}"
 
 

@@ -109,3 +109,19 @@ def test_the_servers_path_of_a_kept_file_is_shown_only_to_admins(emulator: BotAp
             note = emulator.wait_reply(who, note, contains="kept on the server", timeout=60)
         shown = str(bot.data_dir) in note.text
         assert shown == (who == ADMIN), note.text
+
+
+def test_no_waiting_number_while_a_slot_is_free(emulator: BotApiEmulator, bot: BotProcess, origin: Origin) -> None:
+    # The first link is slow to answer (its check takes ~3 s); the second is checked at once but
+    # starts after the first, in order. Slots are free all along: no "#2 in line".
+    origin.add_file("/slow-check.bin", random.Random(6).randbytes(4000), stall_after=0, stall_seconds=3)
+    origin.add_file("/quick.bin", random.Random(7).randbytes(4000))
+    first = emulator.send_text(USER, USER, f"/download {origin.url('/slow-check.bin')}")
+    second = emulator.send_text(USER, USER, f"/download {origin.url('/quick.bin')}")
+    for request in (first, second):
+        emulator.wait_for(lambda r=request: next((m for m in emulator.bot_messages(USER)
+                                                  if m.document and m.reply_to == r.message_id), None),
+                          60, "both files delivered")
+    status = next(m for m in emulator.bot_messages(USER) if m.reply_to == second.message_id and not m.document)
+    texts = history(emulator, status)
+    assert not any("in line" in t for t in texts), texts
