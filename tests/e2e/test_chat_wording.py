@@ -125,3 +125,25 @@ def test_no_waiting_number_while_a_slot_is_free(emulator: BotApiEmulator, bot: B
     status = next(m for m in emulator.bot_messages(USER) if m.reply_to == second.message_id and not m.document)
     texts = history(emulator, status)
     assert not any("in line" in t for t in texts), texts
+
+
+def test_downloads_listing_is_not_behind_the_status_message(emulator: BotApiEmulator, make_bot,
+                                                           origin: Origin) -> None:
+    import re
+
+    make_bot(progress_interval="1")
+    origin.add_file("/steady.bin", random.Random(8).randbytes(1_500_000), ranges=False, rate=150_000)
+    sent = emulator.send_text(USER, USER, f"/download {origin.url('/steady.bin')}")
+    status = emulator.wait_reply(USER, sent)
+
+    def percent(text: str) -> int | None:
+        found = re.search(r"(\d+)%", text or "")
+        return int(found.group(1)) if found else None
+
+    emulator.wait_for(lambda: (percent(emulator.get_message(USER, status.message_id).text) or 0) >= 20, 30,
+                      "the status to pass 20%")
+    shown = percent(emulator.get_message(USER, status.message_id).text)
+    listing = emulator.wait_reply(USER, emulator.send_text(USER, USER, "/downloads"))
+    line = next(line for line in listing.text.splitlines() if line.startswith("d1 "))
+    assert percent(line) is not None and percent(line) >= shown, (line, shown)
+    assert "e.g. /cancel d1" in listing.text  # the running one is the example
