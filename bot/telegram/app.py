@@ -39,7 +39,6 @@ FEATURES: tuple[str, ...] = (
 )
 
 
-
 async def _post_init(app: Application) -> None:
     services: Services = app.bot_data["services"]
     available = app.bot_data["available_commands"]
