@@ -31,6 +31,8 @@ from bot import inbox
 
 log = logging.getLogger(__name__)
 
+PRUNE_EVERY = 3600.0  # seconds between clean-ups of remembered update ids
+
 
 class StoringQueue(asyncio.Queue):
     """An ``update_queue`` whose ``put`` stores the update first (see the module docstring)."""
@@ -81,10 +83,19 @@ async def replay_unhandled(app: Application) -> int:
     if pending:
         log.info("%d update(s) received before the last stop and never handled: handling them now",
                  len(pending))
+    await _prune(sessions)
+    if app.job_queue is not None:  # and every hour, so a bot that never restarts stays small
+        async def prune_job(_context) -> None:
+            await _prune(sessions)
+
+        app.job_queue.run_repeating(prune_job, PRUNE_EVERY, first=PRUNE_EVERY, name="inbox-prune")
+    return len(pending)
+
+
+async def _prune(sessions: sessionmaker) -> None:
     removed = await asyncio.to_thread(inbox.prune, sessions)
     if removed:
         log.debug("forgot %d handled update ids", removed)
-    return len(pending)
 
 
 def _chat_of(update: object) -> int | None:
