@@ -195,7 +195,9 @@ def test_queue_holds_the_third_download_until_one_finishes(emulator, make_bot, o
         requests[path] = emulator.send_text(USER, USER, f"/download {origin.url(path)}")
         status_for(emulator, USER, requests[path])
     third = status_for(emulator, USER, requests["/c.bin"])
-    wait_text(emulator, third, "#1 in line")  # possibly after "#2" while b was still being probed
+    # It waits for the person's own two running downloads (a slot is free overall), and says so.
+    waiting = "your other downloads are running"
+    wait_text(emulator, third, waiting)
     first_doc = document_for(emulator, USER, requests["/a.bin"])
     third_doc = document_for(emulator, USER, requests["/c.bin"])
     assert first_doc.message_id < third_doc.message_id
@@ -204,7 +206,7 @@ def test_queue_holds_the_third_download_until_one_finishes(emulator, make_bot, o
     assert third_doc.document["sha256"] == sha(files["/c.bin"])
     wait_text(emulator, third, "✅")
     history = texts_of(emulator, third)
-    assert history.index(next(t for t in history if "#1 in line" in t)) < len(history) - 1
+    assert history.index(next(t for t in history if waiting in t)) < len(history) - 1
 
     listing = emulator.wait_reply(USER, emulator.send_text(USER, USER, "/downloads"))
     assert "d1 a.bin — ✅" in listing.text and "d3 c.bin — ✅" in listing.text
