@@ -25,6 +25,7 @@ under one lock, so concurrent commands cannot pass it together.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import logging
 import threading
@@ -342,6 +343,9 @@ class ReminderService:
         late = timedelta(seconds=max(0.0, now - row.due_at))
         try:
             outcome = await self.ring(row, late)
+        except asyncio.CancelledError:  # the scheduler is stopping with the bot: rung next start
+            log.info("t%d not rung yet at shutdown; it stays pending", reminder_id)
+            return
         except Exception:  # one failed ring must not stop the others; this one stays pending
             log.exception("ringing t%d failed; trying again in %s", reminder_id, RETRY_UNEXPECTED)
             self._schedule(reminder_id, self.clock() + RETRY_UNEXPECTED.total_seconds())

@@ -15,7 +15,8 @@ one flooding chat delayed another user's ``/help`` by 20 s. This is the same ext
   next; a chat with 600 replies owed gets one slot per turn like everyone else.
 - **Important first.** Within that, rings go before replies, and replies before progress edits
   (:class:`Priority`), also within one chat's own queue: a ring to a flooding chat jumps its
-  queue of replies.
+  queue of replies. Progress edits also leave :data:`PROGRESS_HEADROOM` of each chat's window
+  unused, so a chat watching four downloads still gets its next reply at once.
 
 Failed calls are retried by the one :class:`~bot.telegram.retry.RetryPolicy` chosen for the call
 (``rate_limit_args=SendOptions(...)``, or the default for its endpoint); after a 429 the chat is
@@ -36,7 +37,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
-from telegram.error import RetryAfter
+from telegram.error import NetworkError, RetryAfter
 from telegram.ext import BaseRateLimiter
 
 from bot.telegram import retry
@@ -65,6 +66,9 @@ class SendOptions:
 RING = SendOptions(Priority.RING, retry.RING)
 #: A progress edit: last in line, not retried (the next one says the same or newer).
 PROGRESS = SendOptions(Priority.PROGRESS, retry.ONCE)
+
+#: Sends of a chat's window that progress edits leave free for replies and rings.
+PROGRESS_HEADROOM = 1
 
 _UPLOADS = {"sendDocument", "sendPhoto", "sendVideo", "sendAudio", "sendAnimation", "sendVoice",
             "sendMediaGroup"}
@@ -110,12 +114,14 @@ class _Window:
     sent: deque[float] = field(default_factory=deque)
     paused_until: float = 0.0
 
-    def ready_at(self, now: float) -> float:
+    def ready_at(self, now: float, headroom: int = 0) -> float:
+        """When the next send may go; ``headroom`` sends of the window are kept for others."""
         while self.sent and now - self.sent[0] >= self.seconds:
             self.sent.popleft()
         at = self.paused_until
-        if len(self.sent) >= self.limit:
-            at = max(at, self.sent[0] + self.seconds)
+        allowed = max(1, self.limit - headroom)
+        if len(self.sent) >= allowed:
+            at = max(at, self.sent[len(self.sent) - allowed] + self.seconds)
         return at
 
     def take(self, now: float) -> None:
@@ -155,7 +161,8 @@ class FairRateLimiter(BaseRateLimiter[SendOptions]):
             self._task = None
         for queue in self._queues.values():
             for ticket in queue:
-                ticket.granted.cancel()
+                if not ticket.granted.done():  # a Bot API error, which every caller handles
+                    ticket.granted.set_exception(NetworkError("not sent: the bot is stopping"))
         self._queues.clear()
 
     # ------------------------------------------------------------------ the extension point
@@ -231,7 +238,8 @@ class FairRateLimiter(BaseRateLimiter[SendOptions]):
             if not queue:
                 del self._queues[chat]
                 continue
-            at = self._window(chat).ready_at(now)
+            headroom = PROGRESS_HEADROOM if queue[0].priority >= Priority.PROGRESS else 0
+            at = self._window(chat).ready_at(now, headroom)
             if at > now:
                 soonest = at if soonest is None else min(soonest, at)
                 continue

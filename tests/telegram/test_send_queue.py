@@ -90,3 +90,29 @@ def test_failures_are_retried_by_the_calls_policy_and_429_pauses_the_chat() -> N
 
     log, took = asyncio.run(scenario())
     assert log == ["sent"] and took >= 1.0  # waited out retry_after
+
+
+def test_progress_edits_leave_room_in_the_window_for_a_reply() -> None:
+    limits = Limits(overall_per_second=1000.0, private=(3, 0.5), group=(20, 60.0))
+
+    async def scenario() -> tuple[float, float]:
+        limiter = FairRateLimiter(limits)
+        loop = asyncio.get_running_loop()
+        done: dict[str, float] = {}
+
+        async def send(label: str, endpoint: str) -> None:
+            async def call(*_a, **_k):
+                done[label] = loop.time()
+            await limiter.process_request(call, (), {}, endpoint, {"chat_id": 9}, None)
+
+        started = loop.time()
+        edits = [asyncio.create_task(send(f"edit{i}", "editMessageText")) for i in range(3)]
+        await asyncio.sleep(0.1)  # two edits went; the third waits for the window
+        await send("reply", "sendMessage")
+        await asyncio.gather(*edits)
+        await limiter.shutdown()
+        return done["edit2"] - started, done["reply"] - started
+
+    third_edit, reply = asyncio.run(scenario())
+    assert third_edit >= 0.45  # two edits fill the window but its last send is kept free…
+    assert reply < 0.2  # …so a reply goes at once, not after the edits

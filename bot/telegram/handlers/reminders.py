@@ -172,7 +172,9 @@ class Chat:
                 reply_parameters=ReplyParameters(row.reply_to, allow_sending_without_reply=True) if row.reply_to else None,
                 rate_limit_args=send_queue.RING,
             )
-        except TelegramError as exc:  # the RING policy retries all that can be retried
+        except TelegramError as exc:  # the RING policy retried all that can be retried…
+            if classify(exc).retryable:  # …unless the bot is stopping: pending, rung next start
+                raise
             log.warning("ring %s to chat %s is undeliverable (%s): %s", row.ref, row.chat_id,
                         classify(exc).value, exc)
             return RingOutcome.UNDELIVERABLE
@@ -217,7 +219,10 @@ class Chat:
         row = self.service.get(reminder_id)
         if row is None or row.state != "pending" or not row.status_message_id:
             return
-        await self._edit(row.chat_id, row.status_message_id, countdown_text(row), _cancel_markup(row))
+        try:
+            await self._edit(row.chat_id, row.status_message_id, countdown_text(row), _cancel_markup(row))
+        except asyncio.CancelledError:  # stopping while the edit waited its turn: nothing lost
+            return
         self.schedule_tick(row)
 
     # --- start-up --------------------------------------------------------------------------
