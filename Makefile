@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean dist
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,5 +22,12 @@ test: $(STAMP)
 	$(BIN)/ruff check bot tests bench
 	$(BIN)/pytest
 
+# dist/errandbot-VERSION.tar.gz (with deploy/ and docs/, what docs/deploy.md installs from) and
+# the wheel. Built in an isolated environment by PyPA's `build`, as pip would.
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/pip install --quiet 'build>=1.2'
+	$(BIN)/python -m build --outdir dist .
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build dist *.egg-info

@@ -8,10 +8,10 @@ this module only parses arguments and turns a :class:`SettingsError` into exit s
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from bot import __version__
-from bot.config import SettingsError, load_settings
 
 EXIT_BAD_SETTINGS = 2
 
@@ -24,7 +24,10 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"errandbot {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    sub.add_parser("run", help="run the bot (long polling, or webhook when WEBHOOK_URL is set)")
+    run = sub.add_parser("run", help="run the bot (long polling, or webhook when WEBHOOK_URL is set)")
+    run.add_argument("--hold-on-bad-setting", action="store_true",
+                     help="on a bad setting, say so once and wait for SIGTERM instead of exiting "
+                          "(the Docker image's default: a restart policy would retry it in a loop)")
 
     sandbox = sub.add_parser("sandbox", help="try the bot offline in a terminal chat")
     sandbox.add_argument(
@@ -49,6 +52,10 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Imported here, not at the top: a download's child process (``spawn``) re-imports this module
+    # as its main, and settings (pydantic) would cost it 14 MiB it never uses.
+    from bot.config import SettingsError, load_settings
+
     args = _build_parser().parse_args(argv)
     try:
         settings = load_settings()
@@ -76,11 +83,28 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_check(settings)
     except SettingsError as exc:
-        print(f"errandbot: bad setting {exc}", file=sys.stderr)
+        print(f"errandbot: bad setting {exc}", file=sys.stderr, flush=True)
+        if getattr(args, "hold_on_bad_setting", False):
+            _hold_until_stopped()
         return EXIT_BAD_SETTINGS
     except KeyboardInterrupt:
         return 130
     raise AssertionError(f"unhandled command {args.command!r}")
+
+
+def _hold_until_stopped() -> None:
+    """Wait for SIGTERM or SIGINT, doing nothing.
+
+    Docker's restart policies cannot tell a bad setting (exit 2: restarting cannot help) from a
+    crash, and ``on-failure`` would not start the bot again after a reboot either (it stopped
+    cleanly, status 0). So in the image the bot stays up, idle and unhealthy, with the one line
+    in its log, until the operator fixes the setting and recreates the container.
+    """
+    stop = {signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stop)  # before saying so: none may slip past
+    print("errandbot: not running until the setting is fixed; then recreate the container "
+          "(docker compose up -d)", file=sys.stderr, flush=True)
+    signal.sigwait(stop)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,14 +8,18 @@ stops start-up with one line naming the setting (:class:`SettingsError`), never 
 from __future__ import annotations
 
 import ipaddress
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
+from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot import settings_words
 
 
 class SettingsError(Exception):
@@ -84,6 +88,7 @@ class Settings(BaseSettings):
     # --- Telegram ---
     bot_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org"
+    telegram_local_mode: bool = False
     allowed_users: Annotated[IdList, NoDecode] = Field(default_factory=IdList)
     admin_users: Annotated[IdList, NoDecode] = Field(default_factory=IdList)
     log_level: str = "INFO"
@@ -119,6 +124,19 @@ class Settings(BaseSettings):
     webhook_url: str | None = None
     webhook_listen: str = "127.0.0.1:8080"
     webhook_secret: SecretStr | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_inline_comments(cls, data: Any) -> Any:
+        """``BOT_TOKEN=123:AAE...   # from @BotFather`` reaches us whole through systemd's
+        EnvironmentFile or ``docker --env-file``; say so rather than "not a token"."""
+        if isinstance(data, dict):
+            for key, value in data.items():
+                problem = (settings_words.inline_comment_problem(str(key).upper(), value)
+                           if isinstance(value, str) else None)
+                if problem:
+                    raise ValueError(problem)
+        return data
 
     @field_validator("allowed_users", "admin_users", mode="before")
     @classmethod
@@ -209,20 +227,49 @@ class Settings(BaseSettings):
         return host.strip("[]"), int(port)
 
 
-def _env_name(loc: tuple[Any, ...]) -> str:
-    return str(loc[0]).upper() if loc else "SETTINGS"
+#: The settings whose value is never repeated in a message.
+SECRET_SETTINGS = frozenset({"BOT_TOKEN", "WEBHOOK_SECRET"})
+
+
+def setting_names() -> frozenset[str]:
+    """Every setting's name as written in the environment or .env."""
+    return frozenset(name.upper() for name in Settings.model_fields)
+
+
+def _misspelt(env_file: Any) -> str | None:
+    """A line naming settings that do not exist, with the closest real name, or None.
+
+    Every name in the settings file counts; in the process environment only near misses of a
+    setting do (it holds PATH, HOME and the like too).
+    """
+    known = setting_names()
+    if env_file and Path(env_file).is_file():
+        found = settings_words.unknown_names(dotenv_values(env_file).keys(), known,
+                                             only_typos=False)
+        if found:
+            return settings_words.unknown_names_problem(str(env_file), found)
+    found = settings_words.unknown_names(os.environ.keys(), known, only_typos=True)
+    if found:
+        return settings_words.unknown_names_problem("the environment", found)
+    return None
 
 
 def load_settings(**overrides: Any) -> Settings:
     """Read and validate settings; raise :class:`SettingsError` with one line naming the setting."""
+    problem = _misspelt(overrides.get("_env_file", Settings.model_config.get("env_file")))
+    if problem:
+        raise SettingsError(problem)
     try:
         settings = Settings(**overrides)
     except ValidationError as exc:
         err = exc.errors()[0]
-        msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
         if not err.get("loc"):  # a check across settings names its setting itself
+            msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
             raise SettingsError(msg) from None
-        raise SettingsError(f"{_env_name(err['loc'])}: {msg}") from None
+        field = str(err["loc"][0])
+        name = field.upper()
+        raise SettingsError(settings_words.describe_error(
+            name, err, Settings.model_fields.get(field), name in SECRET_SETTINGS)) from None
     return settings
 
 

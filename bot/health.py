@@ -9,7 +9,9 @@ is part of every Bot API URL: errors are reported by kind, never by the exceptio
 
 from __future__ import annotations
 
+import os
 import shutil
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,11 +32,13 @@ EXIT_PROBLEMS = 1
 
 @dataclass(frozen=True)
 class Result:
-    """The outcome of one check; any ``ok`` False makes ``errandbot check`` exit 1."""
+    """The outcome of one check; any ``ok`` False makes ``errandbot check`` exit 1. A ``warning``
+    is shown but does not fail: something that may be wrong, which the bot cannot see from here."""
 
     name: str
     ok: bool
     message: str
+    warning: bool = False
 
 
 def _check_bot_api(settings: Settings) -> Result:
@@ -88,6 +92,25 @@ def _check_disk(settings: Settings) -> Result:
     return Result("disk", True, f"{free_mb} MB free for DOWNLOAD_DIR (reserve {reserve} MB)")
 
 
+#: Files SQLite writes beside the database (write-ahead log, shared memory, rollback journal).
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def _read_only_part(db: Path) -> Path | None:
+    """The database file, its folder or a side file this process may not write, if any.
+
+    A database restored as another user (``docker cp`` leaves it owned by root) opens and reads
+    fine, so a read-only probe passes while every change fails with "attempt to write a
+    readonly database". Asking the kernel (``access``) tests exactly that and changes nothing:
+    no lock, no journal file, no write.
+    """
+    side = [db.with_name(db.name + suffix) for suffix in SQLITE_SIDE_FILES]
+    for path in (db, db.parent, *(p for p in side if p.exists())):
+        if not os.access(path, os.W_OK):
+            return path
+    return None
+
+
 def _check_database(settings: Settings) -> Result:
     from bot.schema import CURRENT, current_version
     from bot.storage import make_engine
@@ -95,6 +118,12 @@ def _check_database(settings: Settings) -> Result:
     url = settings.db_url
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         return Result("database", True, "not created yet; the bot creates it on first start")
+    if url.startswith("sqlite:///"):  # before opening it: opening may write (WAL mode)
+        blocked = _read_only_part(Path(url.removeprefix("sqlite:///")))
+        if blocked is not None:
+            return Result("database", False, f"{blocked} is read-only for this user (uid "
+                                             f"{os.getuid()}), so nothing could be saved: give "
+                                             "it back to the bot's user (docs/deploy.md, Restore)")
     try:
         engine = make_engine(url)
         try:
@@ -129,6 +158,44 @@ def _check_upload_limit(settings: Settings) -> Result | None:
     return Result("uploads", True, f"up to {settings.max_upload_mb} MB through the local server")
 
 
+def _unreadable_for_others(folder: Path) -> str | None:
+    """Why another user (the Bot API server's) could not read files the bot writes in ``folder``,
+    through the group or the others bits; None when it could."""
+    if not folder.is_dir():
+        return f"{folder} is not a folder"
+    for place in (*reversed(folder.parents), folder):
+        mode = place.stat().st_mode
+        if not mode & (stat.S_IXGRP | stat.S_IXOTH):
+            return f"{place} (mode {stat.S_IMODE(mode):04o}) lets only its owner in"
+    mode = folder.stat().st_mode
+    if not mode & (stat.S_IRGRP | stat.S_IROTH):
+        return f"{folder} (mode {stat.S_IMODE(mode):04o}) is readable by its owner only"
+    mask = os.umask(0)
+    os.umask(mask)
+    if mask & 0o044 == 0o044:
+        return f"the bot creates files readable by itself only (umask {mask:04o})"
+    return None
+
+
+def _check_local_mode(settings: Settings) -> Result | None:
+    """TELEGRAM_LOCAL_MODE hands files to the Bot API server as file:///DOWNLOAD_DIR/…: the server
+    must be a local one, and must be able to read that path."""
+    if not settings.telegram_local_mode:
+        return None
+    if urlsplit(settings.telegram_api_url).hostname == PUBLIC_API_HOST:
+        return Result("local mode", False, f"TELEGRAM_LOCAL_MODE=true needs a telegram-bot-api server "
+                                           f"started with --local in TELEGRAM_API_URL; {PUBLIC_API_HOST} "
+                                           "cannot read files on this machine")
+    folder = settings.downloads_path.resolve()  # as the download service names files
+    problem = _unreadable_for_others(folder)
+    if problem:
+        return Result("local mode", True, f"the Bot API server reads files under {folder}, but {problem}: "
+                                          "run it as the bot's user or in its group, or loosen the mode "
+                                          "(docs/deploy.md, step 9)", warning=True)
+    return Result("local mode", True, f"files are sent by path under {folder}: the Bot API server must "
+                                      "see them at that same path")
+
+
 def _check_webhook(settings: Settings) -> Result | None:
     if not settings.webhook_url:
         return None
@@ -138,7 +205,7 @@ def _check_webhook(settings: Settings) -> Result | None:
 
 CHECKS: tuple[Callable[[Settings], Result | None], ...] = (
     _check_bot_api, _check_dirs, _check_disk, _check_database, _check_upload_limit,
-    _check_webhook,
+    _check_local_mode, _check_webhook,
 )
 
 
@@ -157,8 +224,10 @@ def run_check(settings: Settings) -> int:
     results = run_checks(settings)
     print(f"errandbot {__version__} check")
     for result in results:
-        mark = "ok  " if result.ok else "FAIL"
+        mark = "FAIL" if not result.ok else "warn" if result.warning else "ok  "
         print(f"  {mark}  {result.name}: {scrub(result.message, (settings.token or '',))}")
     problems = sum(not r.ok for r in results)
-    print("all good" if not problems else f"{problems} problem(s) found")
+    warnings = sum(r.ok and r.warning for r in results)
+    print(("all good" if not warnings else f"all good, {warnings} warning(s)") if not problems
+          else f"{problems} problem(s) found")
     return EXIT_OK if not problems else EXIT_PROBLEMS

@@ -22,7 +22,9 @@ Versions:
 
 - 0: the first release, before versioning: tables, no ``schema_version`` row.
 - 1: the same tables, stamped (and any table that release had not created yet, created).
-- 2 (issue #13, "received requests"): the ``received_requests`` table, where each update is
+- 2 (groups, issue #18): ``reminders.thread_id`` and ``download_jobs.thread_id`` (the forum topic a
+  command came from), and the chat tables of :mod:`bot.chats.store` (upgrades, removals).
+- 3 (issue #13, "received requests"): the ``received_requests`` table, where each update is
   stored before it is acknowledged (:mod:`bot.inbox`).
 """
 
@@ -87,6 +89,15 @@ def _create_missing_tables(conn: Connection) -> None:
     Base.metadata.create_all(conn)
 
 
+def _groups_topics_and_chat_tables(conn: Connection) -> None:
+    from bot.chats.store import ChatMigration, GoneChat, PausedDownload
+
+    add_column(conn, "reminders", "thread_id", "BIGINT")
+    add_column(conn, "download_jobs", "thread_id", "BIGINT")
+    Base.metadata.create_all(conn, tables=[ChatMigration.__table__, GoneChat.__table__,
+                                           PausedDownload.__table__])
+
+
 def _add_received_requests(conn: Connection) -> None:
     from bot.inbox import ReceivedRequest
 
@@ -96,7 +107,9 @@ def _add_received_requests(conn: Connection) -> None:
 STEPS: tuple[Step, ...] = (
     Step(1, "stamp the first release's tables and create any that are missing",
          _create_missing_tables),
-    Step(2, "#13 received requests: store each update before acknowledging it",
+    Step(2, "groups: forum topic of reminders and downloads; chat upgrade and removal tables",
+         _groups_topics_and_chat_tables),
+    Step(3, "#13 received requests: store each update before acknowledging it",
          _add_received_requests),
 )
 CURRENT = STEPS[-1].version

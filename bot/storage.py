@@ -36,6 +36,7 @@ def make_engine(url: str) -> Engine:
 
 def register_tables() -> None:
     """Import the modules that declare tables, so that ``Base.metadata`` knows all of them."""
+    import bot.chats.store  # noqa: F401
     import bot.downloads.jobs  # noqa: F401
     import bot.inbox  # noqa: F401
     import bot.reminders  # noqa: F401

@@ -56,12 +56,16 @@ def test_values_from_environment_and_dotenv(monkeypatch: pytest.MonkeyPatch, tmp
         ("WEBHOOK_LISTEN", "8080", "is not HOST:PORT"),
         ("WEBHOOK_LISTEN", "127.0.0.1:99999", "is not HOST:PORT"),
         ("DOWNLOAD_ALLOW_NETWORKS", "10.0.0.0/33", "is not a CIDR"),
-        ("DOWNLOAD_CONNECTIONS", "0", "greater than or equal to 1"),
-        ("DOWNLOAD_CONNECTIONS", "17", "less than or equal to 16"),
-        ("MAX_UPLOAD_MB", "lots", "valid integer"),
+        ("DOWNLOAD_CONNECTIONS", "0", "'0' is not a whole number from 1 to 16"),
+        ("DOWNLOAD_CONNECTIONS", "17", "'17' is not a whole number from 1 to 16"),
+        ("MAX_UPLOAD_MB", "lots", "'lots' is not a whole number from 1 to 2000"),
+        ("MAX_FILE_MB", "1.5", "'1.5' is not a whole number, 1 or more"),
+        ("DAILY_QUOTA_MB", "-1", "'-1' is not a whole number, 0 or more"),
+        ("RETENTION_HOURS", "0", "'0' is not a number above 0"),
+        ("DOWNLOAD_READ_TIMEOUT", "soon", "'soon' is not a number above 0"),
         ("LOG_LEVEL", "LOUD", "is not one of"),
         ("DEFAULT_TZ", "Mars/Olympus", "is not an IANA time zone"),
-        ("PROGRESS_INTERVAL", "0.1", "greater than or equal to 1"),
+        ("PROGRESS_INTERVAL", "0.1", "'0.1' is not a number, 1 or more"),
     ],
 )
 def test_bad_value_names_the_setting(monkeypatch: pytest.MonkeyPatch, name: str, value: str, expected: str) -> None:
@@ -72,6 +76,7 @@ def test_bad_value_names_the_setting(monkeypatch: pytest.MonkeyPatch, name: str,
     assert message.startswith(f"{name}: ")
     assert expected in message
     assert "\n" not in message
+    assert "Input should" not in message and "pydantic" not in message  # our words, not its
 
 
 def test_webhook_needs_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -125,3 +130,77 @@ def test_readme_table_lists_every_setting() -> None:
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     missing = [name for name in SETTING_NAMES if f"| `{name}` |" not in readme]
     assert not missing, f"README's configuration table lacks {missing}"
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("ALLOWED_USER=1", "in .env: ALLOWED_USER (did you mean ALLOWED_USERS?) is not a setting"),
+        ("DOWNLOAD_CONECTIONS=4", "DOWNLOAD_CONECTIONS (did you mean DOWNLOAD_CONNECTIONS?)"),
+        ("download_conections=4", "DOWNLOAD_CONECTIONS (did you mean DOWNLOAD_CONNECTIONS?)"),
+        ("FROBNICATE=1", "in .env: FROBNICATE is not a setting; every setting is listed in .env.example"),
+    ],
+)
+def test_unknown_name_in_dotenv_is_reported_with_the_closest_setting(tmp_path: Path, line: str, expected: str) -> None:
+    (tmp_path / ".env").write_text(f"ALLOWED_USERS=1\n{line}\n")
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    assert expected in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_several_unknown_names_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("ALLOWED_USER=1\nDOWNLOAD_CONECTIONS=4\n")
+    with pytest.raises(SettingsError, match=r"ALLOWED_USER \(did you mean ALLOWED_USERS\?\), "
+                                            r"DOWNLOAD_CONECTIONS \(did you mean DOWNLOAD_CONNECTIONS\?\) are not settings"):
+        load_settings()
+
+
+def test_bot_api_server_settings_may_share_the_dotenv(tmp_path: Path) -> None:
+    """The compose file's local Bot API server reads its API id and hash from the same .env."""
+    (tmp_path / ".env").write_text("TELEGRAM_API_ID=12345\nTELEGRAM_API_HASH=0123abcd\n")
+    assert load_settings() == Settings(_env_file=None)
+
+
+def test_environment_near_miss_is_reported_but_unrelated_variables_are_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JOURNAL_STREAM", "8:1234")  # set by systemd, nothing to do with us
+    monkeypatch.setenv("HOSTNAME", "vps")
+    assert load_settings().token is None
+    monkeypatch.setenv("ALLOWED_USER", "1")
+    with pytest.raises(SettingsError, match=r"^in the environment: ALLOWED_USER \(did you mean ALLOWED_USERS\?\)"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("BOT_TOKEN", "123456789:AAEabcdefgh   # from @BotFather"),
+        ("ALLOWED_USERS", "11111111,22222222 # people and groups"),
+        ("DEFAULT_TZ", "Europe/Berlin\t# for reminders"),
+        ("WEBHOOK_SECRET", "0f3c9a # Telegram sends it with every update"),
+    ],
+)
+def test_value_ending_in_a_comment_is_pointed_out(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    """What systemd's EnvironmentFile and `docker run --env-file` hand over for a line with a
+    comment after the value: the comment is part of the value."""
+    monkeypatch.setenv("WEBHOOK_URL", "https://bot.example.org/hook")
+    monkeypatch.setenv("WEBHOOK_SECRET", "s3cret")
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    message = str(info.value)
+    assert message.startswith(f"{name}: the value ends in what looks like a comment ('#")
+    assert "put the comment on its own line" in message
+    assert "AAEabcdefgh" not in message and "0f3c9a" not in message  # never the value itself
+
+
+def test_hash_inside_a_value_is_not_a_comment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WEBHOOK_URL", "https://bot.example.org/hook#part")
+    monkeypatch.setenv("WEBHOOK_SECRET", "abc#def")
+    assert load_settings().webhook_url == "https://bot.example.org/hook#part"
+
+
+def test_secret_value_is_never_repeated_in_a_bad_value_message() -> None:
+    with pytest.raises(SettingsError) as info:
+        load_settings(bot_token=12345)
+    assert "12345" not in str(info.value)

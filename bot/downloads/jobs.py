@@ -37,6 +37,8 @@ class DownloadJob(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     chat_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    #: The forum topic (``message_thread_id``) the request came from; None outside topics.
+    thread_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     user_id: Mapped[int] = mapped_column(BigInteger, index=True)
     user_name: Mapped[str] = mapped_column(String(128), default="")
     request_message_id: Mapped[int | None] = mapped_column(Integer, nullable=True)

@@ -95,7 +95,7 @@ class DownloadService:
 
     def submit(self, *, chat_id: int, user_id: int, user_name: str, url: str, name: str | None,
                request_message_id: int | None, status_message_id: int | None = None,
-               request_id: int | None = None) -> DownloadJob:
+               thread_id: int | None = None, request_id: int | None = None) -> DownloadJob:
         """Store a new job and probe it in the background; raise :class:`Refused` if over a limit
         that is known without probing (the daily quota already used up).
 
@@ -104,11 +104,12 @@ class DownloadService:
         with self._submit_lock:
             return self._submit(chat_id=chat_id, user_id=user_id, user_name=user_name, url=url,
                                 name=name, request_message_id=request_message_id,
-                                status_message_id=status_message_id, request_id=request_id)
+                                status_message_id=status_message_id, thread_id=thread_id,
+                                request_id=request_id)
 
     def _submit(self, *, chat_id: int, user_id: int, user_name: str, url: str, name: str | None,
                 request_message_id: int | None, status_message_id: int | None,
-                request_id: int | None) -> DownloadJob:
+                thread_id: int | None, request_id: int | None) -> DownloadJob:
         with self.sessions() as session:
             pending = session.scalar(select(func.count()).select_from(DownloadJob).where(
                 DownloadJob.user_id == user_id,
@@ -121,7 +122,7 @@ class DownloadService:
         if quota and used >= quota:
             raise Refused(f"your daily quota of {human_size(quota)} is used up; it resets at 00:00 UTC")
         with self.sessions.begin() as session:
-            job = DownloadJob(chat_id=chat_id, user_id=user_id, user_name=user_name[:128], url=url,
+            job = DownloadJob(chat_id=chat_id, thread_id=thread_id, user_id=user_id, user_name=user_name[:128], url=url,
                               requested_name=name, folder=secrets.token_urlsafe(18),
                               request_message_id=request_message_id, status_message_id=status_message_id,
                               state=JobState.QUEUED)
@@ -182,6 +183,15 @@ class DownloadService:
 
     def mark_delivered(self, job_id: int) -> None:
         self._update(job_id, delivered=True)
+
+    def cancel_delivery(self, job_id: int, by: str) -> None:
+        """The file was complete, but sending it was cancelled: the job ends cancelled and its
+        folder goes, as for a cancelled download (else a restart would send it again)."""
+        job = self.get(job_id)
+        if job is None:
+            return
+        self._finish(job_id, JobState.CANCELLED, error=f"cancelled by {by}")
+        self._remove_folder(job)
 
     def file_path(self, job: DownloadJob) -> Path | None:
         if not job.name:

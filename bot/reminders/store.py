@@ -3,9 +3,9 @@
 A timer and a reminder are the same row with a different ``kind``: both ring in a chat at a due
 time, the difference is only how they were asked for and shown. Due times are UTC seconds since
 the epoch (a float): SQLite has no time-zone-aware type, and a number compares and sorts plainly.
-The ``state`` moves from ``pending`` to ``done``, ``cancelled``, ``missed`` or ``undelivered`` (the
-chat could not be written to: the bot was blocked, the chat is gone); only pending rows are
-scheduled at start-up.
+The ``state`` moves from ``pending`` to ``done``, ``cancelled`` or ``missed``; only pending rows
+are scheduled at start-up. A pending row whose chat the bot can no longer post in (removed from the
+group, blocked) becomes ``undeliverable`` until someone there resumes it (:mod:`bot.chats`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from bot.storage import Base
 LABEL_MAX = 200
 
 PENDING, DONE, CANCELLED, MISSED = "pending", "done", "cancelled", "missed"
-UNDELIVERED = "undelivered"
+UNDELIVERABLE = "undeliverable"
 TIMER, REMINDER = "timer", "reminder"
 
 
@@ -38,11 +38,13 @@ class Reminder(Base):
     kind: Mapped[str] = mapped_column(String(8))
     chat_id: Mapped[int] = mapped_column(BigInteger)
     chat_type: Mapped[str] = mapped_column(String(16), default="private")
+    #: The forum topic (``message_thread_id``) the command came from; None outside topics.
+    thread_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     user_id: Mapped[int] = mapped_column(BigInteger)
     user_name: Mapped[str] = mapped_column(String(64), default="")
     label: Mapped[str] = mapped_column(String(LABEL_MAX), default="")
     due_at: Mapped[float] = mapped_column(Float)
-    recurrence: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    recurrence: Mapped[str | None] = mapped_column(String(160), nullable=True)
     tz: Mapped[str] = mapped_column(String(64), default="UTC")
     reply_to: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     status_message_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)

@@ -11,6 +11,11 @@ Responses follow Telegram's shapes: ``{"ok": true, "result": …}`` or
 ``{"ok": false, "error_code": …, "description": …, "parameters": {"retry_after": …}}``, including
 400 "message is not modified" and 429 with ``retry_after``.
 
+Groups change as on Telegram (:meth:`BotApiEmulator.make_forum` and ``thread_id=`` for topics,
+:meth:`BotApiEmulator.upgrade_group` for a group becoming a supergroup with a new id, then 400 with
+``migrate_to_chat_id`` for the old id; :meth:`BotApiEmulator.remove_bot` /
+:meth:`BotApiEmulator.add_bot` for ``my_chat_member`` updates and 403 answers while away).
+
 Everything is guarded by one condition variable; readers in tests use :meth:`wait_for` with a
 deadline rather than sleeping.
 """
@@ -20,17 +25,19 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
+import tempfile
 import threading
 import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from email.parser import BytesParser
-from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from bot.sandbox.uploads import UploadedFile, read_multipart
 
 DEFAULT_TOKEN = "123456789:SANDBOX-token-not-a-real-one_ABCDEFGH"
 # The placeholder senders Telegram puts in ``from`` for messages written as a chat.
@@ -55,11 +62,13 @@ _SERVER_ERRORS = {502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway 
 class ApiError(Exception):
     """An error answer: HTTP status, Telegram ``error_code`` and description."""
 
-    def __init__(self, code: int, description: str, retry_after: int | None = None) -> None:
+    def __init__(self, code: int, description: str, retry_after: int | None = None,
+                 migrate_to_chat_id: int | None = None) -> None:
         super().__init__(description)
         self.code = code
         self.description = description
         self.retry_after = retry_after
+        self.migrate_to_chat_id = migrate_to_chat_id
 
 
 @dataclass
@@ -78,6 +87,7 @@ class Message:
     history: list[tuple[float, str | None, dict | None]] = field(default_factory=list)
     deleted: bool = False
     raw: dict = field(default_factory=dict)
+    thread_id: int | None = None  # the forum topic (message_thread_id), None for General
 
     @property
     def buttons(self) -> list[dict]:
@@ -138,7 +148,14 @@ class BotApiEmulator:
     """The emulator: start it, point the bot at :attr:`url`, then talk as users.
 
     ``token`` is the only token accepted (others get 401 Unauthorized, as on Telegram).
-    ``upload_limit`` is the largest document accepted by multipart upload (Telegram: 50 MB).
+    ``upload_limit`` is the largest document accepted by multipart upload (Telegram: 50 MB; a
+    local server: 2000 MB); raise it (the argument or the attribute) to test big deliveries.
+    Uploads are streamed to temporary files and hashed, never held in memory.
+    ``upload_rate`` (bytes/s, None: as fast as it comes) reads uploads like a slow uplink.
+    ``local_mode`` makes it behave like a ``telegram-bot-api --local`` server: documents may be
+    given as ``file:///path`` and are read from that path (the message's ``document`` then says
+    ``"sent_by": "path"``; an upload says ``"upload"``). Without it, ``file://`` is refused, as
+    api.telegram.org does.
     """
 
     def __init__(
@@ -149,6 +166,7 @@ class BotApiEmulator:
         port: int = 0,
         bot_username: str = "errand_test_bot",
         upload_limit: int = 50 * 1000 * 1000,
+        local_mode: bool = False,
         first_message_id: int = 1,
         first_update_id: int = 1,
     ) -> None:
@@ -160,6 +178,9 @@ class BotApiEmulator:
         self.bot_id = int(token.split(":", 1)[0])
         self.bot_username = bot_username
         self.upload_limit = upload_limit
+        self.local_mode = local_mode
+        self.upload_rate: float | None = None
+        self._spool: Path | None = None  # temporary files of uploads, made on first use
         self._cond = threading.Condition(threading.RLock())
         self._messages: dict[int, dict[int, Message]] = {}
         self._next_message_id: dict[int, int] = {}
@@ -169,6 +190,11 @@ class BotApiEmulator:
         self._members: dict[tuple[int, int], str] = {}
         self._users: dict[int, dict] = {}
         self._chat_titles: dict[int, str] = {}
+        self._forums: dict[int, set[int]] = {}  # forum chat id -> its topics' thread ids
+        self._basic_groups: set[int] = set()  # "group" chats (not yet supergroups)
+        self._migrated: dict[int, int] = {}  # upgraded group id -> its supergroup id
+        self._bot_away: dict[int, str] = {}  # chat id -> the 403 description while removed/blocked
+        self._bot_status: dict[int, str] = {}  # the bot's own member status per chat
         self._callback_answers: dict[str, dict] = {}
         self._next_callback = 1
         self.calls: list[Call] = []
@@ -200,9 +226,18 @@ class BotApiEmulator:
             self._cond.notify_all()
         self._server.shutdown()
         self._server.server_close()
+        if self._spool is not None:
+            shutil.rmtree(self._spool, ignore_errors=True)
 
     def __enter__(self) -> BotApiEmulator:
         return self.start()
+
+    def spool(self) -> Path:
+        """The folder of uploaded files (made on first use, removed by :meth:`stop`)."""
+        with self._cond:
+            if self._spool is None:
+                self._spool = Path(tempfile.mkdtemp(prefix="emulator-uploads-"))
+            return self._spool
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
@@ -225,7 +260,12 @@ class BotApiEmulator:
             user = self._users.get(chat_id) or self.user(chat_id)
             return {"id": chat_id, "type": "private", "first_name": user["first_name"]}
         title = self._chat_titles.get(chat_id, f"Group {chat_id}")
-        return {"id": chat_id, "type": "supergroup", "title": title}
+        if chat_id in self._basic_groups:
+            return {"id": chat_id, "type": "group", "title": title}
+        chat = {"id": chat_id, "type": "supergroup", "title": title}
+        if chat_id in self._forums:
+            chat["is_forum"] = True
+        return chat
 
     def set_member_status(self, chat_id: int, user_id: int, status: str) -> None:
         """Make ``user_id`` a ``creator``, ``administrator``, ``member``… of ``chat_id``."""
@@ -233,17 +273,20 @@ class BotApiEmulator:
             self._members[(chat_id, user_id)] = status
 
     def send_text(self, chat_id: int, user_id: int, text: str, *, reply_to: int | None = None,
-                  as_chat: int | None = None) -> Message:
+                  as_chat: int | None = None, thread_id: int | None = None) -> Message:
         """``user_id`` writes ``text`` in ``chat_id`` (positive: private, negative: a group).
 
         ``as_chat`` sends it the way Telegram shows a message written as a chat: an anonymous
         admin writing as the group itself (``as_chat == chat_id``) or a linked channel's post —
         ``from`` is Telegram's shared placeholder bot, the real sender is in ``sender_chat``.
+        ``thread_id`` writes in that topic of a forum (:meth:`make_forum`).
         """
         with self._cond:
             sender = self.user(user_id) if as_chat is None else (
                 ANONYMOUS_ADMIN if as_chat == chat_id else CHANNEL_POSTER)
-            message = self._new_message(chat_id, user_id, text, reply_to=reply_to)
+            if thread_id is not None and thread_id not in self._forums.get(chat_id, ()):
+                raise ValueError(f"chat {chat_id} has no topic {thread_id}")
+            message = self._new_message(chat_id, user_id, text, reply_to=reply_to, thread_id=thread_id)
             raw = self._message_dict(message)
             raw["from"] = sender
             if as_chat is not None:
@@ -307,6 +350,93 @@ class BotApiEmulator:
             )
         with self._cond:
             self._faults.append(Fault(method, code, description, retry_after if code == 429 else None, times))
+
+    # ------------------------------------------------------------------ groups that change
+    def make_forum(self, chat_id: int, topics: int = 1) -> list[int]:
+        """Make ``chat_id`` a supergroup with topics; create ``topics`` topics, return their ids.
+
+        As on Telegram, a topic's ``message_thread_id`` is the id of the service message that
+        created it; messages without one are in "General".
+        """
+        with self._cond:
+            threads = self._forums.setdefault(chat_id, set())
+            created = []
+            for n in range(topics):
+                service = self._new_message(chat_id, ANONYMOUS_ADMIN["id"], None)
+                service.raw = {"forum_topic_created": {"name": f"Topic {n + 1}", "icon_color": 7322096}}
+                threads.add(service.message_id)
+                created.append(service.message_id)
+            return created
+
+    def make_basic_group(self, chat_id: int, title: str | None = None) -> None:
+        """Make ``chat_id`` a basic group (type ``group``), the kind Telegram upgrades."""
+        with self._cond:
+            self._basic_groups.add(chat_id)
+            if title:
+                self._chat_titles[chat_id] = title
+
+    def upgrade_group(self, old_chat_id: int, new_chat_id: int, *, user_id: int = 1,
+                      announce: bool = True) -> None:
+        """The group ``old_chat_id`` becomes the supergroup ``new_chat_id``.
+
+        From now on any call naming the old id answers 400 with ``migrate_to_chat_id`` (PTB's
+        ``ChatMigrated``). With ``announce`` the bot also gets both service messages, the old
+        chat's ``migrate_to_chat_id`` and the new chat's ``migrate_from_chat_id``; without, the
+        error is the only way it learns (a bot that was offline, or a missed update).
+        """
+        with self._cond:
+            self._basic_groups.discard(old_chat_id)
+            title = self._chat_titles.get(old_chat_id)
+            if title:
+                self._chat_titles[new_chat_id] = title
+            if announce:
+                # the old chat's message, shown as the group it was, before the id is retired
+                self._basic_groups.add(old_chat_id)
+                note = self._new_message(old_chat_id, user_id, None)
+                raw = self._message_dict(note)
+                self._basic_groups.discard(old_chat_id)
+                note.raw = {**raw, "migrate_to_chat_id": new_chat_id}
+                self._push_update({"message": note.raw})
+                note = self._new_message(new_chat_id, ANONYMOUS_ADMIN["id"], None)
+                note.raw = {**self._message_dict(note), "from": ANONYMOUS_ADMIN,
+                            "sender_chat": self._chat(new_chat_id), "migrate_from_chat_id": old_chat_id}
+                self._push_update({"message": note.raw})
+            self._migrated[old_chat_id] = new_chat_id
+
+    def remove_bot(self, chat_id: int, user_id: int, *, announce: bool = True) -> None:
+        """``user_id`` removes the bot from group ``chat_id``, or (``chat_id == user_id``) blocks it.
+
+        Every call for that chat then answers 403 Forbidden. With ``announce`` the bot gets the
+        ``my_chat_member`` update Telegram sends; without, the 403 is the only sign.
+        """
+        private = chat_id > 0
+        with self._cond:
+            self._bot_away[chat_id] = ("Forbidden: bot was blocked by the user" if private
+                                       else "Forbidden: bot was kicked from the group chat")
+            if announce:
+                self._member_update(chat_id, user_id, "kicked")
+            else:
+                self._bot_status[chat_id] = "kicked"  # the update was missed; the state is real
+
+    def add_bot(self, chat_id: int, user_id: int) -> None:
+        """``user_id`` adds the bot back to group ``chat_id`` or (private) unblocks it."""
+        with self._cond:
+            self._bot_away.pop(chat_id, None)
+            self._member_update(chat_id, user_id, "member")
+
+    def _member_update(self, chat_id: int, user_id: int, status: str) -> None:
+        old = self._bot_status.get(chat_id, "member")
+        self._bot_status[chat_id] = status
+
+        def member(state: str) -> dict:
+            out: dict[str, Any] = {"status": state, "user": self._bot_user()}
+            if state == "kicked":
+                out["until_date"] = 0
+            return out
+
+        self._push_update({"my_chat_member": {
+            "chat": self._chat(chat_id), "from": self.user(user_id), "date": int(time.time()),
+            "old_chat_member": member(old), "new_chat_member": member(status)}})
 
     # ------------------------------------------------------------------ observing
     def subscribe(self, listener: Callable[[str, Message], None]) -> None:
@@ -405,6 +535,9 @@ class BotApiEmulator:
             }
         if message.caption is not None:
             out["caption"] = message.caption
+        if message.thread_id is not None:
+            out["message_thread_id"] = message.thread_id
+            out["is_topic_message"] = True
         if message.reply_to and message.reply_to in self._messages.get(message.chat_id, {}):
             original = self._messages[message.chat_id][message.reply_to]
             out["reply_to_message"] = original.raw or self._message_dict(
@@ -470,7 +603,7 @@ class BotApiEmulator:
                 time.sleep(0.5)  # Telegram retries failed deliveries later, too.
 
     # ------------------------------------------------------------------ the API
-    def handle(self, method: str, params: dict[str, Any], files: dict[str, tuple[str, bytes]]) -> Any:
+    def handle(self, method: str, params: dict[str, Any], files: dict[str, UploadedFile]) -> Any:
         """Run one Bot API method; return its ``result`` or raise :class:`ApiError`."""
         with self._cond:
             fault = self._take_fault(method)
@@ -548,7 +681,22 @@ class BotApiEmulator:
             chat_id = int(p["chat_id"])
         except (KeyError, ValueError):
             raise ApiError(400, "Bad Request: chat not found") from None
+        if chat_id in self._migrated:
+            raise ApiError(400, "Bad Request: group chat was upgraded to a supergroup chat",
+                           migrate_to_chat_id=self._migrated[chat_id])
+        if chat_id in self._bot_away:
+            raise ApiError(403, self._bot_away[chat_id])
         return chat_id
+
+    def _thread_id(self, chat_id: int, p: dict) -> int | None:
+        """``message_thread_id`` of a send: a topic of this forum (General when absent)."""
+        raw = p.get("message_thread_id")
+        if raw in (None, ""):
+            return None
+        thread_id = int(raw)
+        if chat_id in self._forums and thread_id not in self._forums[chat_id]:
+            raise ApiError(400, "Bad Request: message thread not found")
+        return thread_id if chat_id in self._forums else None
 
     def _reply_to(self, p: dict) -> int | None:
         rp = p.get("reply_parameters")
@@ -560,7 +708,8 @@ class BotApiEmulator:
 
     def _bot_message(self, chat_id: int, text: str | None, p: dict, **extra: Any) -> Message:
         message = self._new_message(chat_id, self.bot_id, text, reply_to=self._reply_to(p),
-                                    reply_markup=p.get("reply_markup") or None, **extra)
+                                    reply_markup=p.get("reply_markup") or None,
+                                    thread_id=self._thread_id(chat_id, p), **extra)
         self._notify("send", message)
         return message
 
@@ -615,7 +764,7 @@ class BotApiEmulator:
         return True
 
     def _api_sendchataction(self, p: dict, f: dict) -> bool:
-        self._chat_id(p)
+        self._thread_id(self._chat_id(p), p)
         return True
 
     def _api_answercallbackquery(self, p: dict, f: dict) -> bool:
@@ -648,21 +797,24 @@ class BotApiEmulator:
 
     def _api_senddocument(self, p: dict, f: dict) -> dict:
         chat_id = self._chat_id(p)
+        extra: dict[str, Any] = {}
         if "document" in f:
-            name, data = f["document"]
-            if len(data) > self.upload_limit:
+            upload: UploadedFile = f["document"]
+            if upload.size > self.upload_limit:
                 raise ApiError(413, "Request Entity Too Large")
-            digest, size = hashlib.sha256(data).hexdigest(), len(data)
+            digest, size, name = upload.sha256, upload.size, upload.filename
+            extra = {"sent_by": "upload", "stored_at": str(upload.path)}
         else:
             ref = str(p.get("document", ""))
-            if not ref.startswith("file://"):
+            if not ref.startswith("file://") or not self.local_mode:
                 raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
             path = Path(urllib.parse.unquote(urllib.parse.urlsplit(ref).path))
             if not path.is_file():
                 raise ApiError(400, "Bad Request: file not found")
             digest, size, name = _hash_file(path), path.stat().st_size, path.name
+            extra = {"sent_by": "path", "path": str(path)}
         document = {"file_id": f"doc-{digest[:16]}", "file_unique_id": digest[:12], "file_name": name,
-                    "file_size": size, "sha256": digest}
+                    "file_size": size, "sha256": digest, **extra}
         caption = p.get("caption")
         message = self._bot_message(chat_id, None, p, document=document, caption=caption)
         return self._message_dict(message)
@@ -688,14 +840,33 @@ class BotApiEmulator:
                 parts = urllib.parse.urlsplit(self.path)
                 match = re.fullmatch(r"/bot([^/]+)/([A-Za-z]+)", parts.path)
                 length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
+                content_type = self.headers.get("Content-Type", "")
+                streamed: tuple[dict, dict] | None = None
+                if _is_multipart(content_type):  # read as it arrives: files go to disk, hashed
+                    try:
+                        streamed = read_multipart(self.rfile, length, content_type,
+                                                  limit=emulator.upload_limit, spool=emulator.spool(),
+                                                  rate=emulator.upload_rate)
+                    except ConnectionError:
+                        self.close_connection = True
+                        return  # the client gave up mid-body (a cancelled upload): nobody to answer
+                    except ValueError as exc:
+                        self.close_connection = True
+                        return self._reply(400, {"ok": False, "error_code": 400,
+                                                 "description": f"Bad Request: {exc}"})
+                body = self.rfile.read(length) if length and streamed is None else b""
                 if not match:
                     return self._reply(404, {"ok": False, "error_code": 404, "description": "Not Found"})
                 token, method = match.groups()
                 if token != emulator.token:
                     return self._reply(401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
                 try:
-                    params, files = _parse_params(self.headers.get("Content-Type", ""), body, parts.query)
+                    if streamed is not None:
+                        params = {k: _decode(k, v) for k, v in
+                                  {**dict(urllib.parse.parse_qsl(parts.query)), **streamed[0]}.items()}
+                        files = streamed[1]
+                    else:
+                        params, files = _parse_params(content_type, body, parts.query)
                 except ValueError as exc:
                     return self._reply(400, {"ok": False, "error_code": 400, "description": f"Bad Request: {exc}"})
                 call = Call(time.monotonic(), method, params)
@@ -708,6 +879,8 @@ class BotApiEmulator:
                     answer: dict[str, Any] = {"ok": False, "error_code": exc.code, "description": exc.description}
                     if exc.retry_after is not None:
                         answer["parameters"] = {"retry_after": exc.retry_after}
+                    if exc.migrate_to_chat_id is not None:
+                        answer["parameters"] = {"migrate_to_chat_id": exc.migrate_to_chat_id}
                     return self._reply(exc.code, answer)
                 self._reply(200, {"ok": True, "result": result})
 
@@ -723,6 +896,10 @@ class BotApiEmulator:
                     pass
 
         return Handler
+
+
+def _is_multipart(content_type: str) -> bool:
+    return content_type.split(";")[0].strip().lower() == "multipart/form-data"
 
 
 def _bool(value: Any) -> bool:
@@ -746,25 +923,14 @@ def _decode(name: str, value: Any) -> Any:
     return value
 
 
-def _parse_params(content_type: str, body: bytes, query: str) -> tuple[dict[str, Any], dict[str, tuple[str, bytes]]]:
-    """Parameters from a query string, urlencoded/JSON body or multipart form, as the Bot API accepts."""
+def _parse_params(content_type: str, body: bytes, query: str) -> tuple[dict[str, Any], dict[str, UploadedFile]]:
+    """Parameters from a query string or an urlencoded/JSON body, as the Bot API accepts
+    (multipart bodies are streamed by :func:`bot.sandbox.uploads.read_multipart` instead)."""
     params: dict[str, Any] = {k: v for k, v in urllib.parse.parse_qsl(query)}
-    files: dict[str, tuple[str, bytes]] = {}
+    files: dict[str, UploadedFile] = {}
     kind = content_type.split(";")[0].strip().lower()
     if kind == "application/json" and body:
         params.update(json.loads(body))
     elif kind == "application/x-www-form-urlencoded":
         params.update(urllib.parse.parse_qsl(body.decode("utf-8")))
-    elif kind == "multipart/form-data":
-        message = BytesParser(policy=HTTP).parsebytes(
-            b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body
-        )
-        for part in message.iter_parts():
-            name = part.get_param("name", header="content-disposition")
-            filename = part.get_filename()
-            payload = part.get_payload(decode=True) or b""
-            if filename is not None:
-                files[name] = (filename, payload)
-            else:
-                params[name] = payload.decode("utf-8")
     return {k: _decode(k, v) for k, v in params.items()}, files

@@ -35,6 +35,7 @@ FEATURES: tuple[str, ...] = (
     "bot.telegram.handlers.stats",
     "bot.telegram.handlers.reminders",
     "bot.telegram.handlers.downloads",
+    "bot.telegram.handlers.chats",  # after the features whose rows it moves and pauses
     "bot.telegram.handlers.fallback",  # last: answers commands nobody else took
 )
 
@@ -76,6 +77,7 @@ def build_application(settings: Settings) -> Application:
         .token(settings.token)
         .base_url(f"{settings.telegram_api_url}/bot")
         .base_file_url(f"{settings.telegram_api_url}/file/bot")
+        .local_mode(settings.telegram_local_mode)  # files by path: see bot/telegram/upload.py
         .application_class(ErrandApplication)
         .update_queue(StoringQueue(sessions))
         .rate_limiter(FairRateLimiter())

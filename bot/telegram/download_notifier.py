@@ -13,11 +13,13 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
 from telegram.constants import ChatAction
-from telegram.error import BadRequest, RetryAfter, TelegramError
+from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application
 
 from bot.downloads.jobs import DownloadJob
@@ -27,10 +29,10 @@ from bot.telegram import send_queue
 from bot.telegram.permissions import is_bot_admin
 from bot.telegram.retry import retry_after_seconds
 from bot.telegram.send_queue import SendOptions
+from bot.telegram.upload import UploadProgress, send_file
 
 log = logging.getLogger(__name__)
 
-UPLOAD_TIMEOUT = 600.0  # seconds for one sendDocument: 50 MB on a slow uplink
 CHAT_ACTION_EVERY = 4.5  # Telegram shows a chat action for 5 s
 
 
@@ -54,8 +56,8 @@ class StatusMessage:
                    final: bool = False, options: SendOptions | None = None) -> None:
         """Edit to ``text`` unless unchanged; wait out the interval since the last edit first.
 
-        Once a ``final`` text (delivered, failed, cancelled) was asked for, nothing else replaces
-        it: a late "Starting…" or progress report must not flip a delivered download back."""
+        Once a ``final`` text (delivered) was asked for, nothing else replaces it: a late
+        "Starting…" or progress report must not flip a delivered download back."""
         if self.final and not final:
             return
         self.final = self.final or final
@@ -74,11 +76,22 @@ class StatusMessage:
             except BadRequest as exc:
                 if "not modified" not in str(exc).lower():
                     log.warning("could not edit status of message %s: %s", self.message_id, exc)
+            except (ChatMigrated, Forbidden):
+                raise  # about the chat, not this edit: the notifier hands it to the chat faults
             except TelegramError as exc:
                 log.warning("could not edit status of message %s: %s", self.message_id, exc)
                 return
             self.last_text = text
             self.last_edit = time.monotonic()
+
+
+@dataclass
+class ActiveUpload:
+    """A delivery under way: the task sending the file, its progress, and who cancelled it."""
+
+    task: asyncio.Task
+    progress: UploadProgress
+    cancelled_by: str | None = None
 
 
 class DownloadNotifier:
@@ -92,6 +105,7 @@ class DownloadNotifier:
         self._latest: dict[int, object] = {}
         self._tickers: dict[int, asyncio.Task] = {}
         self._tasks: set[asyncio.Task] = set()
+        self._uploads: dict[int, ActiveUpload] = {}
 
     @property
     def service(self) -> DownloadService:
@@ -149,16 +163,59 @@ class DownloadNotifier:
             self._spawn(self.deliver(job))
         elif event.kind == "failed":
             self._stop_ticker(job.id)
-            self._edit(job, render.failed(job, event.reason or "failed"), None, final=True)
+            self._edit(job, render.failed(job, event.reason or "failed"), None)
         elif event.kind == "cancelled":
             self._stop_ticker(job.id)
-            self._edit(job, render.cancelled(job, event.reason or "someone"), None, final=True)
+            self._edit(job, render.cancelled(job, event.reason or "someone"), None)
 
     def _edit(self, job: DownloadJob, text: str, markup: InlineKeyboardMarkup | None, *,
               final: bool = False) -> None:
         status = self.status(job)
-        if status is not None:
-            self._spawn(status.show(self.app, text, markup, final=final))
+        if status is not None and not self._chat_gone(status.chat_id):
+            self._spawn(self._show(status, text, markup, final=final))
+
+    async def _show(self, status: StatusMessage, text: str, markup: InlineKeyboardMarkup | None, *,
+                    final: bool = False, options: SendOptions | None = None) -> None:
+        chat_id = status.chat_id
+        try:
+            await status.show(self.app, text, markup, final=final, options=options)
+        except (ChatMigrated, Forbidden) as exc:
+            if self._faults is not None:
+                self._faults.handle(chat_id, exc)
+            else:
+                log.warning("could not edit status of message %s: %s", status.message_id, exc)
+
+    # ------------------------------------------------------------------ chats that change (#18)
+    @property
+    def _faults(self):
+        """The chat-fault handler (:mod:`bot.telegram.chat_faults`), once registered."""
+        return self._service_ref.get("chat_faults")
+
+    def _chat_gone(self, chat_id: int) -> bool:
+        return self._faults is not None and self._faults.is_gone(chat_id)
+
+    async def _chat_send(self, chat_id: int, call):
+        faults = self._faults
+        return await (call(chat_id) if faults is None else faults.send(chat_id, call))
+
+    def chat_moved(self, migration) -> None:
+        """A group was upgraded: its open jobs get a new status message in the new chat (the old
+        messages cannot be edited there), and later edits go to it."""
+        for job_id, status in list(self._status.items()):
+            if status.chat_id == migration.old_chat_id:
+                status.chat_id = migration.new_chat_id
+                self._spawn(self._repost_status(job_id, status))
+
+    async def _repost_status(self, job_id: int, status: StatusMessage) -> None:
+        async with status.lock:
+            text = status.last_text or f"⬇️ d{job_id} continues here (the group was upgraded)."
+            try:
+                sent = await self.app.bot.send_message(status.chat_id, text, reply_markup=cancel_markup(job_id))
+            except TelegramError as exc:
+                log.warning("could not repost the status of d%s in chat %s: %s", job_id, status.chat_id, exc)
+                return
+            status.message_id, status.last_text, status.last_edit = sent.message_id, text, time.monotonic()
+        await asyncio.to_thread(self.service.set_status_message, job_id, sent.message_id)
 
     def _why_waiting(self, job: DownloadJob, position: int | None) -> str | None:
         """Why a waiting job waits, when it is not for a free slot: "#2 in line" while a slot is
@@ -193,9 +250,9 @@ class DownloadNotifier:
         try:
             while True:
                 progress = self._latest.get(job.id)
-                if progress is not None:
-                    await status.show(self.app, render.running(job, progress, self.service.max_upload),
-                                      cancel_markup(job.id), options=send_queue.PROGRESS)
+                if progress is not None and not self._chat_gone(status.chat_id):
+                    await self._show(status, render.running(job, progress, self.service.max_upload),
+                                     cancel_markup(job.id), options=send_queue.PROGRESS)
                 await asyncio.sleep(max(0.5, status.last_edit + status.interval - time.monotonic()))
         except asyncio.CancelledError:
             pass
@@ -206,26 +263,15 @@ class DownloadNotifier:
         job = service.get(job.id) or job
         path = service.file_path(job)
         if path is None or not path.is_file():
-            self._edit(job, render.failed(job, "the finished file is gone from the server"), None, final=True)
+            self._edit(job, render.failed(job, "the finished file is gone from the server"), None)
             return
         reply = ReplyParameters(message_id=job.request_message_id, allow_sending_without_reply=True) \
             if job.request_message_id else None
         size = path.stat().st_size
         if size <= service.max_upload:
-            await self._show_uploading(job.chat_id)  # before the upload, so it never races it
-            action = asyncio.get_running_loop().create_task(self._keep_showing_uploading(job.chat_id))
-            try:
-                with path.open("rb") as fh:
-                    await self.app.bot.send_document(
-                        job.chat_id, document=fh, filename=job.name, caption=render.caption(job),
-                        reply_parameters=reply, read_timeout=UPLOAD_TIMEOUT, write_timeout=UPLOAD_TIMEOUT,
-                    )
-            except TelegramError as exc:
-                log.warning("sending d%s failed: %s", job.id, exc)
-                self._edit(job, render.failed(job, f"could not send the file: {exc}"), None, final=True)
+            await self._show_uploading(job.chat_id, job.thread_id)  # before the upload, so it never races it
+            if not await self._send(job, path, size, reply, caption=render.caption(job)):
                 return
-            finally:
-                action.cancel()
             service.mark_delivered(job.id)
             self._edit(job, render.done(job, sent=True), None, final=True)
             return
@@ -233,32 +279,98 @@ class DownloadNotifier:
         link = None
         if settings.public_base_url:
             link = f"{settings.public_base_url}/{job.folder}/{quote(job.name or '')}"
+        shown_path = str(path) if is_bot_admin(settings, job.user_id) else None  # admins only
+        text = render.kept(job, shown_path, link, service.max_upload, settings.retention_hours)
+
+        async def tell(chat_id: int):
+            return await self.app.bot.send_message(
+                chat_id, text, message_thread_id=job.thread_id,
+                reply_parameters=reply if chat_id == job.chat_id else None)
+
         try:
-            await self.app.bot.send_message(
-                job.chat_id, render.kept(job, str(path) if is_bot_admin(settings, job.user_id) else None, link,
-                                         service.max_upload, settings.retention_hours),
-                reply_parameters=reply,
-            )
+            if await self._chat_send(job.chat_id, tell) is None:
+                return
         except TelegramError as exc:
             log.warning("telling chat %s about kept d%s failed: %s", job.chat_id, job.id, exc)
-            self._edit(job, render.failed(job, "finished, but I could not post where it is kept"), None,
-                       final=True)
+            self._edit(job, render.failed(job, "finished, but I could not post where it is kept"), None)
             return
         service.mark_delivered(job.id)
         self._edit(job, render.done(job, sent=False), None, final=True)
 
-    async def _show_uploading(self, chat_id: int) -> None:
+    async def _send(self, job: DownloadJob, path: Path, size: int, reply: ReplyParameters | None,
+                    **params: Any) -> bool:
+        """Send the file (streamed from disk, or by path in local mode) to the job's chat and topic,
+        showing its progress with a Cancel button; True once Telegram has it. ``params`` go to
+        ``send_document`` as they are."""
+        loop = asyncio.get_running_loop()
+        local = self.service.settings.telegram_local_mode
+        progress = UploadProgress(size, by_path=local)
+
+        async def upload(chat_id: int):
+            return await send_file(
+                self.app.bot, chat_id, path, filename=job.name or path.name, local_mode=local,
+                progress=progress, message_thread_id=job.thread_id,
+                reply_parameters=reply if chat_id == job.chat_id else None, **params)
+
+        sending = loop.create_task(self._chat_send(job.chat_id, upload))
+        upload_state = self._uploads[job.id] = ActiveUpload(sending, progress)
+        helpers = [loop.create_task(self._keep_showing_uploading(job.chat_id, job.thread_id)),
+                   loop.create_task(self._tick_upload(job, progress))]
         try:
-            await self.app.bot.send_chat_action(chat_id, ChatAction.UPLOAD_DOCUMENT)
+            if await sending is None:
+                return False  # the chat is unreachable; kept undelivered until it is back
+        except asyncio.CancelledError:
+            by = upload_state.cancelled_by
+            if by is None or asyncio.current_task().cancelling():
+                raise  # the bot is stopping: the file is sent again at the next start
+            log.info("sending d%s cancelled by %s", job.id, by)
+            await asyncio.to_thread(self.service.cancel_delivery, job.id, by)
+            self._edit(job, render.upload_cancelled(job, by), None)
+            return False
+        except TelegramError as exc:
+            log.warning("sending d%s failed: %s", job.id, exc)
+            self._edit(job, render.failed(job, f"could not send the file: {exc}"), None)
+            return False
+        finally:
+            self._uploads.pop(job.id, None)
+            for helper in helpers:
+                helper.cancel()
+        return True
+
+    def cancel_upload(self, job_id: int, by: str) -> bool:
+        """Stop sending ``job_id``'s file, if it is being sent; False otherwise."""
+        upload = self._uploads.get(job_id)
+        if upload is None or upload.task.done():
+            return False
+        upload.cancelled_by = by
+        upload.task.cancel()
+        return True
+
+    async def _tick_upload(self, job: DownloadJob, progress: UploadProgress) -> None:
+        """Show bytes sent and speed at the status message's pace while the file goes out."""
+        status = self.status(job)
+        if status is None:
+            return
+        try:
+            while True:
+                await status.show(self.app, render.uploading(job, progress), cancel_markup(job.id),
+                                  options=send_queue.PROGRESS)
+                await asyncio.sleep(max(0.5, status.last_edit + status.interval - time.monotonic()))
+        except asyncio.CancelledError:
+            pass
+
+    async def _show_uploading(self, chat_id: int, thread_id: int | None = None) -> None:
+        try:
+            await self.app.bot.send_chat_action(chat_id, ChatAction.UPLOAD_DOCUMENT, message_thread_id=thread_id)
         except TelegramError:
             pass  # only a courtesy
 
-    async def _keep_showing_uploading(self, chat_id: int) -> None:
+    async def _keep_showing_uploading(self, chat_id: int, thread_id: int | None = None) -> None:
         """Telegram shows a chat action for about 5 s: repeat it while a long upload runs."""
         try:
             while True:
                 await asyncio.sleep(CHAT_ACTION_EVERY)
-                await self._show_uploading(chat_id)
+                await self._show_uploading(chat_id, thread_id)
         except asyncio.CancelledError:
             pass
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -215,3 +216,50 @@ def test_cli_exit_codes(tmp_path, api_url):
     for run in (ok, rejected, bad):
         assert GOOD_TOKEN not in run.stdout + run.stderr
         assert OTHER_TOKEN not in run.stdout + run.stderr
+
+
+def _without_root_powers() -> tuple[str, ...]:
+    """A command prefix under which file modes bind: root with no capabilities (root's
+    CAP_DAC_OVERRIDE writes anything) or nothing for an ordinary user."""
+    if os.geteuid() != 0:
+        return ()
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv (util-linux): file modes do not bind root")
+    return (setpriv, "--bounding-set=-all", "--inh-caps=-all")
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("part", ["errand.db", "errand.db-wal"])
+def test_read_only_database_is_not_healthy(tmp_path, api_url, part):
+    """A database restored as another user (``docker cp`` makes it root's) reads fine but every
+    write fails: ``check`` says so instead of "all good", and changes nothing while checking."""
+    from bot.storage import open_database
+
+    data = tmp_path / "d"
+    data.mkdir()
+    engine, _ = open_database(f"sqlite:///{data / 'errand.db'}")
+    engine.dispose()
+    env = {"TELEGRAM_API_URL": api_url, "DATA_DIR": str(data), "DISK_RESERVE_MB": "1",
+           "BOT_TOKEN": GOOD_TOKEN}
+    prefix = _without_root_powers()
+    clean = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
+
+    def check() -> subprocess.CompletedProcess:
+        return subprocess.run([*prefix, sys.executable, "-m", "bot", "check"], cwd=tmp_path,
+                              env={**clean, **env}, capture_output=True, text=True, timeout=60)
+
+    healthy = check()
+    assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+    (data / "errand.db-wal").touch()  # as a copy taken mid-write could bring along
+    (data / part).chmod(0o444)
+    before = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in data.iterdir()
+                    if p.is_file())
+    result = check()
+    assert result.returncode == 1, result.stdout + result.stderr
+    [line] = _fail_lines(result.stdout)
+    assert f"database: {data / part} is read-only for this user" in line
+    assert "docs/deploy.md, Restore" in line
+    after = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in data.iterdir()
+                   if p.is_file())
+    assert after == before  # nothing created, nothing written

@@ -15,6 +15,8 @@ NGINX = (ROOT / "deploy" / "nginx.conf").read_text()
 COMPOSE = (ROOT / "deploy" / "docker-compose.yml").read_text()
 #: read by the local Bot API server's container, not by Errand
 BOT_API_SERVER_SETTINGS = {"TELEGRAM_API_ID", "TELEGRAM_API_HASH"}
+#: read by the test suite (tests/deploy/test_image.py), not by Errand
+TEST_SETTINGS = {"ERRAND_IMAGE_BASE"}
 
 
 def _unit(key: str) -> list[str]:
@@ -43,12 +45,32 @@ def test_guide_nginx_and_unit_agree_on_webhook_and_files():
 
 
 def test_guide_file_server_port_matches_compose():
-    port = re.search(r'"127\.0\.0\.1:(\d+):80"', COMPOSE).group(1)
-    assert f"proxy_pass http://127.0.0.1:{port}/files/;" in GUIDE
+    [published] = re.findall(r'"127\.0\.0\.1:(\d+):\d+"', COMPOSE.split("  files:")[1])
+    assert f"proxy_pass http://127.0.0.1:{published}/files/;" in GUIDE
+    assert "proxy_intercept_errors on;" in GUIDE  # so that nginx's page for a gone file shows
+
+
+def test_guide_installs_from_the_source_archive_make_dist_builds():
+    """No placeholder repository: the archive from `make dist`, unpacked where the unit expects."""
+    assert "YOUR" not in GUIDE and "git clone" not in GUIDE
+    assert "make dist" in GUIDE and "dist:" in (ROOT / "Makefile").read_text()
+    assert "tar -xzf /tmp/errandbot-*.tar.gz -C /opt/errandbot/src --strip-components=1" in GUIDE
+    assert "pip install /opt/errandbot/src" in GUIDE
+
+
+def test_guide_says_how_to_run_the_image_test():
+    assert ".venv/bin/pytest -s tests/deploy/test_image.py" in GUIDE
+    assert "deploy/local-base-image.sh" in GUIDE and (ROOT / "deploy/local-base-image.sh").is_file()
+
+
+def test_guide_restores_into_docker_as_the_bots_user():
+    restore = GUIDE.split("### Restore", 1)[1].split("\n## ", 1)[0]
+    assert "--entrypoint python3 errand" in restore and "< errand-" in restore
+    assert "docker cp" in restore  # named as the way that breaks it
 
 
 def test_every_setting_the_guide_names_exists():
-    known = {name.upper() for name in Settings.model_fields} | BOT_API_SERVER_SETTINGS
+    known = {name.upper() for name in Settings.model_fields} | BOT_API_SERVER_SETTINGS | TEST_SETTINGS
     named = set(re.findall(r"\b([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)=", GUIDE))
     assert named, "the guide shows no settings?"
     assert named <= known, f"not settings: {sorted(named - known)}"

@@ -180,6 +180,13 @@ def test_running_config_routes_webhook_and_files(nginx_site):
         assert listing.status_code in (403, 404) and "report.html" not in listing.text
         assert get("/files/big.iso.part").status_code == 404
         assert get("/files/.big.iso.segments").status_code == 404
+        # a missing or expired file: a page that says so, not an attachment to download
+        for gone in ("/files/expired.iso", "/files/", "/files/big.iso.part"):
+            page = get(gone)
+            assert page.status_code == 404, gone
+            assert "Content-Disposition" not in page.headers, gone
+            assert page.headers["Content-Type"].startswith("text/plain"), gone
+            assert "This file is not here" in page.text, gone
         assert get("/files/../nginx.conf").status_code in (400, 404)
         assert get("/").status_code == 404
 

@@ -55,6 +55,30 @@ def test_unit_runs_the_bot_as_the_guide_describes():
     assert _sections()["Install"]["WantedBy"] == ["multi-user.target"]
 
 
+#: The bot's contract (DESIGN.md): SIGTERM stops it cleanly within 10 s.
+BOT_STOPS_WITHIN = 10
+
+
+def _seconds(value: str) -> float:
+    """A systemd time span as seconds ("15s", "1min 30s", "90")."""
+    units = {"ms": 0.001, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600}
+    total = 0.0
+    for number, unit in re.findall(r"(\d+(?:\.\d+)?)\s*([a-z]*)", value):
+        total += float(number) * units[unit or "s"]
+    return total
+
+
+def test_stop_signals_the_bot_alone_and_waits_long_enough():
+    """`systemctl stop/restart` must not SIGTERM the download processes (the default
+    KillMode=control-group does): the bot pauses them itself. SIGKILL comes after a timeout a
+    little longer than the bot's own 10 s, not so long that a restart hangs."""
+    service = _sections()["Service"]
+    assert service["KillMode"] == ["mixed"]
+    [timeout] = service["TimeoutStopSec"]
+    assert BOT_STOPS_WITHIN < _seconds(timeout) <= 30
+    assert "TimeoutSec" not in service and "TimeoutStopSec" in service
+
+
 @needs_analyze
 @pytest.mark.timeout(60)
 def test_unit_verifies(tmp_path):

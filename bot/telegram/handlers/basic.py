@@ -28,6 +28,11 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    if context.args and context.args[0].lower().lstrip("/") == "remind":
+        from bot.telegram.reminder_words import HELP_REMIND
+
+        await update.effective_message.reply_text(HELP_REMIND)
+        return
     available = context.application.bot_data.get("available_commands")
     await update.effective_message.reply_text(texts.help_text(available))
 
@@ -54,6 +59,9 @@ async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         raise ApplicationHandlerStop
     if is_allowed(settings, user.id if user else None, chat.id if chat else None):
         return
+    faults = services_of(context).extras.get("chat_faults")
+    if chat is not None and faults is not None and faults.allowed_as(chat.id) is not None:
+        return  # a group upgraded to a supergroup stays allowed under its old id
     private = chat is not None and chat.type == chat.PRIVATE
     as_chat = isinstance(update.effective_sender, Chat)  # an anonymous admin: the user id is a placeholder
     text = texts.refusal(user.id if user and not as_chat else None, chat.id if chat else None, private)
@@ -67,6 +75,10 @@ async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log the exception with a short reference and tell the user, never silence."""
+    faults = services_of(context).extras.get("chat_faults")
+    chat = update.effective_chat if isinstance(update, Update) else None
+    if faults is not None and chat is not None and faults.handle(chat.id, context.error) is not None:
+        return  # a reply to an upgraded or unreachable chat: rows moved or paused, logged once
     reference = uuid.uuid4().hex[:8]
     log.error("unhandled error (ref %s)", reference, exc_info=context.error)
     if isinstance(update, Update):

@@ -31,6 +31,7 @@ from bot.telegram.handlers.cancel import add_canceller
 from bot.telegram.permissions import can_manage, is_bot_admin, sender_id
 from bot.telegram.services import Services, services_of
 from bot.telegram.texts import display_name
+from bot.telegram.topics import topic_first, topic_of
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,10 @@ _LINKISH = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:\S+$")
 
 def _service(context: ContextTypes.DEFAULT_TYPE) -> DownloadService:
     return services_of(context).extras["downloads"]
+
+
+def _notifier(context: ContextTypes.DEFAULT_TYPE) -> DownloadNotifier:
+    return services_of(context).extras["download_notifier"]
 
 
 def _urls_in(message: Message | None) -> list[str]:
@@ -122,7 +127,7 @@ async def start_download(update: Update, context: ContextTypes.DEFAULT_TYPE, url
         job = await asyncio.to_thread(
             service.submit, chat_id=message.chat_id, user_id=sender_id(update), user_name=display_name(update.effective_sender),
             url=url, name=name, request_message_id=message.message_id, status_message_id=status.message_id,
-            request_id=update.update_id if last else None,
+            thread_id=topic_of(message), request_id=update.update_id if last else None,
         )
     except Refused as exc:
         await status.edit_text(f"❌ Not started: {exc}.")
@@ -160,7 +165,8 @@ async def list_downloads(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         await update.effective_message.reply_text("No downloads yet. Start one with /download URL.")
         return
     positions = service.registry.positions()
-    notifier: DownloadNotifier = services_of(context).extras["downloads_notifier"]
+    jobs = topic_first(jobs, topic_of(update.effective_message))  # this topic's first
+    notifier: DownloadNotifier = services_of(context).extras["download_notifier"]
     lines = [render.listing_line(job, positions.get(job.id), show_owner=admin,
                                  progress=notifier.latest_progress(job.id)) for job in jobs]
     cancellable = next((job for job in jobs if not job.job_state.finished), None)
@@ -180,6 +186,8 @@ async def _cancel(update: Update, context: ContextTypes.DEFAULT_TYPE, job_id: in
         return f"There is no download d{job_id} in this chat."
     if not await can_manage(update, context, job.user_id):
         return f"Only {job.user_name or 'the person who started it'} or an admin can cancel d{job_id}."
+    if _notifier(context).cancel_upload(job_id, display_name(update.effective_sender)):
+        return f"Cancelling the sending of d{job_id}."
     if not await asyncio.to_thread(service.cancel, job_id, display_name(update.effective_sender)):
         return f"d{job_id} has already finished."
     return f"Cancelling d{job_id}."
@@ -203,7 +211,7 @@ def register(app: Application, services: Services) -> None:
     notifier = DownloadNotifier(app, services.extras)
     service = DownloadService(services.settings, services.sessions, notifier.listener)
     services.extras["downloads"] = service
-    services.extras["downloads_notifier"] = notifier
+    services.extras["download_notifier"] = notifier
     add_canceller(services, "d", cancel_by_id)
 
     async def housekeeping(_context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -28,7 +28,7 @@ from telegram import (
     User,
 )
 from telegram.constants import ChatType
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
 
 from bot.reminders.duration import format_duration
@@ -39,10 +39,13 @@ from bot.reminders.store import TIMER, Reminder
 from bot.telegram import send_queue
 from bot.telegram.callback_data import parse_number
 from bot.telegram.handlers.cancel import add_canceller
+from bot.telegram.handlers.chats import chat_fault, chat_send, paused_section
 from bot.telegram.permissions import can_manage, sender_id
+from bot.telegram.reminder_words import explain
 from bot.telegram.retry import classify
 from bot.telegram.services import Services, services_of
 from bot.telegram.texts import display_name
+from bot.telegram.topics import topic_first, topic_of
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +53,7 @@ MAX_ARGS = 1000  # characters of a command worth reading; longer is refused, not
 MIN_EDIT_GAP = 3.0
 TIMER_USAGE = "Usage: /timer DURATION [label] — a bare number is seconds.\nExamples: /timer 90, /timer 5m tea"
 REMIND_USAGE = ("Usage: /remind WHEN TEXT\nExamples: /remind tomorrow 9am standup, "
-                "/remind every monday 10:00 report")
+                "/remind every monday 10:00 report, /remind 明天早上9点 开会\nAll forms: /help remind")
 
 
 def _service(context: ContextTypes.DEFAULT_TYPE) -> ReminderService:
@@ -60,7 +63,8 @@ def _service(context: ContextTypes.DEFAULT_TYPE) -> ReminderService:
 def _owner(update: Update) -> Owner:
     chat, message = update.effective_chat, update.effective_message
     return Owner(chat_id=chat.id, user_id=sender_id(update), user_name=display_name(update.effective_sender),
-                 chat_type=chat.type, reply_to=message.message_id if message else None)
+                 chat_type=chat.type, reply_to=message.message_id if message else None,
+                 thread_id=topic_of(message))
 
 
 def _args(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | None:
@@ -123,12 +127,22 @@ def ring_title(row: Reminder) -> str:
     return f"{row.ref} · reminder"
 
 
+def absolute_when(due: datetime, zone_name: str) -> str:
+    """``Sat 2026-11-28 09:00 (Europe/Berlin)``: weekday, date, time and zone, never relative, so
+    that a misreading shows at once."""
+    from bot.reminders.zones import zone_label
+
+    zone = _zone(zone_name)
+    return f"{due.astimezone(zone):%a %Y-%m-%d %H:%M} ({zone_label(zone)})"
+
+
 def reminder_text(row: Reminder) -> str:
-    """``⏰ t5 “standup” — Sat 09:00 (Europe/Berlin)``; recurring ones say how often first."""
+    """The confirmation: ``⏰ t5 “standup” — Sat 2026-11-28 09:00 (Europe/Berlin)``; a repeat
+    adds how often in words (``every monday at 10:00``) and says the date is the first ring."""
     label = f" “{row.label}”" if row.label else ""
-    when = f"{_when(row.due, row.tz)} ({row.tz})"
+    when = absolute_when(row.due, row.tz)
     if row.recurrence:
-        when = f"{Recurrence.from_spec(row.recurrence).describe()}, next {when}"
+        when = f"{Recurrence.from_spec(row.recurrence).phrase()}; first {when}"
     return f"⏰ {row.ref}{label} — {when}"
 
 
@@ -165,19 +179,29 @@ class Chat:
         if late_note:
             text += f"\n({late_note} — I was offline or busy)"
         if row.recurrence:
-            text += f"\n{Recurrence.from_spec(row.recurrence).describe()}"
-        try:
-            await self.app.bot.send_message(
-                row.chat_id, text, entities=entities or None, reply_markup=_snooze_markup(row),
-                reply_parameters=ReplyParameters(row.reply_to, allow_sending_without_reply=True) if row.reply_to else None,
+            text += f"\n{Recurrence.from_spec(row.recurrence).phrase()}"
+
+        async def send(chat_id: int):
+            reply_to = row.reply_to if chat_id == row.chat_id else None  # an upgraded group: new ids
+            return await self.app.bot.send_message(
+                chat_id, text, entities=entities or None, reply_markup=_snooze_markup(row),
+                message_thread_id=row.thread_id,
+                reply_parameters=ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None,
                 rate_limit_args=send_queue.RING,
             )
+
+        try:
+            sent = await chat_send(self.app, row.chat_id, send)
         except TelegramError as exc:  # the RING policy retried all that can be retried…
             if classify(exc).retryable:  # …unless the bot is stopping: pending, rung next start
                 raise
             log.warning("ring %s to chat %s is undeliverable (%s): %s", row.ref, row.chat_id,
                         classify(exc).value, exc)
             return RingOutcome.UNDELIVERABLE
+        if sent is None:  # the chat is gone: bot.chats paused its rows (they await Resume)
+            return RingOutcome.UNDELIVERABLE
+        if sent.chat_id != row.chat_id:
+            return RingOutcome.DELIVERED  # upgraded: the old confirmation is not editable
         if row.kind == TIMER and row.status_message_id:
             label = f" “{row.label}”" if row.label else ""
             await self._edit(row.chat_id, row.status_message_id,
@@ -199,6 +223,9 @@ class Chat:
             await self.app.bot.edit_message_text(text, chat_id, message_id, reply_markup=markup)
         except BadRequest as exc:
             if "not modified" not in str(exc).lower():
+                log.info("countdown edit in chat %s failed: %s", chat_id, exc)
+        except (ChatMigrated, Forbidden) as exc:  # about the chat: move its rows, or pause them
+            if chat_fault(self.app, chat_id, exc) is None:
                 log.info("countdown edit in chat %s failed: %s", chat_id, exc)
         except TelegramError as exc:
             log.info("countdown edit in chat %s failed: %s", chat_id, exc)
@@ -229,7 +256,11 @@ class Chat:
 
     async def start(self, _app: Application) -> None:
         report = self.service.start()
-        for chat_id, rows in report.missed.items():
+        by_topic: dict[tuple[int, int | None], list[Reminder]] = {}
+        for rows in report.missed.values():
+            for row in rows:
+                by_topic.setdefault((row.chat_id, row.thread_id), []).append(row)
+        for (chat_id, thread_id), rows in by_topic.items():
             lines = ["📭 Missed while I was offline:"]
             for row in rows[:20]:
                 label = f" “{row.label}”" if row.label else ""
@@ -237,7 +268,9 @@ class Chat:
             if len(rows) > 20:
                 lines.append(f"…and {len(rows) - 20} more.")
             try:
-                await self.app.bot.send_message(chat_id, "\n".join(lines))
+                text = "\n".join(lines)
+                await chat_send(self.app, chat_id, lambda chat, text=text, thread_id=thread_id:
+                                self.app.bot.send_message(chat, text, message_thread_id=thread_id))
             except TelegramError as exc:
                 log.warning("could not list missed reminders in chat %s: %s", chat_id, exc)
         for row in self._timers():  # countdowns resume after a restart
@@ -277,7 +310,7 @@ async def timer_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     try:
         row = _service(context).add_timer(_owner(update), args, request_id=update.update_id)
     except ReminderInputError as exc:
-        await message.reply_text(str(exc))
+        await message.reply_text(explain(exc))
         return
     sent = await message.reply_text(countdown_text(row), reply_markup=_cancel_markup(row))
     _service(context).set_status_message(row.id, sent.message_id)
@@ -294,7 +327,7 @@ async def remind_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         row = await asyncio.to_thread(_service(context).add_reminder, _owner(update), args,
                                       update.update_id)
     except ReminderInputError as exc:
-        await message.reply_text(str(exc))
+        await message.reply_text(explain(exc))
         return
     sent = await message.reply_text(reminder_text(row), reply_markup=_cancel_markup(row))
     _service(context).set_status_message(row.id, sent.message_id)
@@ -304,13 +337,23 @@ async def list_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     chat = update.effective_chat
     group = chat.type != ChatType.PRIVATE
     rows = _service(context).pending_in_chat(chat.id, None if group else sender_id(update))
+    paused = paused_section(services_of(context), chat.id)
+    if paused is not None:
+        await update.effective_message.reply_text(paused[0], reply_markup=paused[1])
     if not rows:
-        await update.effective_message.reply_text("Nothing pending here. Start one: /timer 5m tea or /remind in 1h stretch")
+        if paused is None:
+            await update.effective_message.reply_text("Nothing pending here. Start one: /timer 5m tea or /remind in 1h stretch")
         return
     lines = ["Pending in this chat:" if group else "Your pending timers and reminders:"]
-    for row in rows[:50]:
+    topic = topic_of(update.effective_message)
+    rows = topic_first(rows, topic)
+    if topic is not None:  # this topic's first, then the rest of the group under a heading
+        lines = ["Pending in this topic:" if rows[0].thread_id == topic else "Nothing pending in this topic."]
+    for index, row in enumerate(rows[:50]):
+        if topic is not None and row.thread_id != topic and (index == 0 or rows[index - 1].thread_id == topic):
+            lines.append("Elsewhere in this chat:")
         label = f" “{row.label}”" if row.label else ""
-        how = f", {Recurrence.from_spec(row.recurrence).describe()}" if row.recurrence else ""
+        how = f", {Recurrence.from_spec(row.recurrence).phrase()}" if row.recurrence else ""
         who = f" — {row.user_name}" if group else ""
         lines.append(f"{row.ref} {row.kind}{label} — {_when(row.due, row.tz)} ({row.tz}){how}{who}")
     if len(rows) > 50:
@@ -330,7 +373,7 @@ async def tz_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     try:
         zone = service.set_zone(sender_id(update), args)
     except ReminderInputError as exc:
-        await message.reply_text(str(exc))
+        await message.reply_text(explain(exc))
         return
     await message.reply_text(f"Time zone set to {zone.key} (now {datetime.now(zone):%H:%M}). "
                              "New timers and reminders use it.")
@@ -382,7 +425,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     try:
         new = service.snooze(number, parts[3] if len(parts) > 3 else "", owner)
     except ReminderInputError as exc:
-        await query.answer(str(exc))
+        await query.answer(explain(exc))
         return
     note = f"💤 Snoozed as {new.ref} until {_when(new.due, new.tz)} ({new.tz})"
     await query.answer(note)
