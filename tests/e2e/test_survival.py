@@ -14,12 +14,13 @@ from collections.abc import Iterator
 import pytest
 
 from bot.sandbox.emulator import BotApiEmulator, Message
-from tests.e2e.harness import USER, BotProcess
+from tests.e2e.harness import GROUP, USER, BotProcess
 from tests.origin import Origin
 
 pytestmark = pytest.mark.timeout(240)
 
 USERS = [101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112]
+WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"]
 ALLOWED = ",".join(str(u) for u in [USER, *USERS])
 
 
@@ -57,17 +58,20 @@ def test_ring_survives_server_errors_and_flood_control(emulator: BotApiEmulator,
     assert "ringing t1 failed" not in bot.output
 
 
-def test_ring_to_a_chat_that_blocked_the_bot_is_undelivered_and_others_still_ring(
+def test_ring_to_a_chat_that_blocked_the_bot_is_undeliverable_and_others_still_ring(
         emulator: BotApiEmulator, make_bot) -> None:
     bot = make_bot()
     first = emulator.send_text(USER, USER, "/timer 2 blocked")
     emulator.wait_reply(USER, first, contains="⏳")
+    elsewhere = emulator.send_text(GROUP, USER, "/timer 4 in the group")
+    emulator.wait_reply(GROUP, elsewhere, contains="⏳")
     emulator.add_fault("sendMessage", code=403, description="Forbidden: bot was blocked by the user")
-    emulator.wait_for(lambda: db_rows(bot, "SELECT state FROM reminders WHERE id = 1") == [("undelivered",)],
-                      30, "the blocked ring marked undelivered")
-    second = emulator.send_text(USER, USER, "/timer 1 next")
-    emulator.wait_for(lambda: rings_for(emulator, USER, second), 30, "the owner's next timer to ring")
+    emulator.wait_for(lambda: db_rows(bot, "SELECT state FROM reminders WHERE id = 1") == [("undeliverable",)],
+                      30, "the blocked ring marked undeliverable")
+    # Not retried for ever, not marked done; the owner's timer in another chat still rings.
+    emulator.wait_for(lambda: rings_for(emulator, GROUP, elsewhere), 30, "the owner's group timer to ring")
     assert rings_for(emulator, USER, first) == []
+    assert len([c for c in emulator.calls_of("sendMessage") if c.status == 403]) == 1
 
 
 def test_document_survives_upload_errors_and_arrives_once(emulator: BotApiEmulator, make_bot,
@@ -146,7 +150,7 @@ def test_pending_limit_holds_under_a_burst_of_concurrent_reminders(emulator: Bot
     users = USERS[:8]
     for i in range(8):
         for user in users:
-            emulator.send_text(user, user, f"/remind in {i + 1}h stretch {i}")
+            emulator.send_text(user, user, f"/remind in {i + 1}h stretch {WORDS[i]}")
 
     def settled() -> bool:
         return emulator.pending_updates() == 0 and db_rows(

@@ -19,7 +19,7 @@ import pytest
 from bot import inbox
 from bot.reminders.errors import ReminderInputError
 from bot.reminders.service import Limits, Owner, ReminderService, RingOutcome
-from bot.reminders.store import DONE, PENDING, UNDELIVERED, Reminder
+from bot.reminders.store import DONE, PENDING, UNDELIVERABLE, Reminder
 from bot.storage import open_database
 
 pytestmark = pytest.mark.timeout(30)
@@ -70,7 +70,7 @@ def test_a_request_is_marked_handled_with_its_row(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("outcome,state", [(RingOutcome.DELIVERED, DONE),
-                                           (RingOutcome.UNDELIVERABLE, UNDELIVERED)])
+                                           (RingOutcome.UNDELIVERABLE, UNDELIVERABLE)])
 def test_ring_outcome_decides_the_rows_state(tmp_path: Path, outcome: RingOutcome, state: str) -> None:
     async def scenario() -> tuple[str, str]:
         rang = asyncio.Event()
