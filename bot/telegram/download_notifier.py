@@ -175,7 +175,7 @@ class DownloadNotifier:
             self._spawn(self._show(status, text, markup, final=final))
 
     async def _show(self, status: StatusMessage, text: str, markup: InlineKeyboardMarkup | None, *,
-                    final: bool = False, options: SendOptions | None = None) -> None:
+                    final: bool = False, options: SendOptions | None = send_queue.STATE_EDIT) -> None:
         chat_id = status.chat_id
         try:
             await status.show(self.app, text, markup, final=final, options=options)

@@ -5,10 +5,12 @@ Why not python-telegram-bot's ``AIORateLimiter``: it has one global queue, so 60
 one flooding chat delayed another user's ``/help`` by 20 s. This is the same extension point
 (:class:`~telegram.ext.BaseRateLimiter`) with three rules:
 
-- **Limits, per chat and overall.** A message-sending call (``send*``, ``edit*``, ``copy*``,
-  ``forward*``) waits until its chat's window allows it — at most :attr:`Limits.private` messages
-  in a private chat per window (about one a second, with a short burst), at most 20 a minute in a
-  group — and until the bot's overall pace allows it (30 a second, spaced 1/30 s apart). Other
+- **Limits, per chat and overall.** A message-sending call (``send*``, ``copy*``, ``forward*``)
+  waits until its chat's window allows it — at most :attr:`Limits.private` messages in a private
+  chat per window (about one a second, with a short burst), at most 20 a minute in a group — and
+  until the bot's overall pace allows it (30 a second, spaced 1/30 s apart). Edits (``edit*``)
+  are paced the same way in a window of their own per chat, so a chat watching its downloads'
+  progress does not wait longer for its replies. Other
   calls (``getChatMember``, ``answerCallbackQuery``, chat actions…) are not messages and pass
   straight through.
 - **Fair across chats.** Among chats whose window is open, the one served longest ago goes
@@ -66,6 +68,8 @@ class SendOptions:
 RING = SendOptions(Priority.RING, retry.RING)
 #: A progress edit: last in line, not retried (the next one says the same or newer).
 PROGRESS = SendOptions(Priority.PROGRESS, retry.ONCE)
+#: An edit that says something changed (queued, started, delivered): before progress edits.
+STATE_EDIT = SendOptions(Priority.REPLY, retry.EDIT)
 
 #: Sends of a chat's window that progress edits leave free for replies and rings.
 PROGRESS_HEADROOM = 1
@@ -181,6 +185,8 @@ class FairRateLimiter(BaseRateLimiter[SendOptions]):
         policy = options.policy or base.policy
         counted = is_message(endpoint)
         chat = data.get("chat_id")
+        if counted and endpoint.startswith("edit"):
+            chat = (chat, "edits")  # edits have a window of their own (see the module docstring)
         started = self.clock()
         attempt = 0
         while True:
@@ -203,7 +209,8 @@ class FairRateLimiter(BaseRateLimiter[SendOptions]):
     def _window(self, chat: Any) -> _Window:
         window = self._windows.get(chat)
         if window is None:
-            private = isinstance(chat, int) and chat > 0
+            chat_id = chat[0] if isinstance(chat, tuple) else chat
+            private = isinstance(chat_id, int) and chat_id > 0
             limit, seconds = self.limits.private if private else self.limits.group
             window = self._windows[chat] = _Window(limit, seconds)
         return window
