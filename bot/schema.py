@@ -24,7 +24,9 @@ Versions:
 - 1: the same tables, stamped (and any table that release had not created yet, created).
 - 2 (groups, issue #18): ``reminders.thread_id`` and ``download_jobs.thread_id`` (the forum topic a
   command came from), and the chat tables of :mod:`bot.chats.store` (upgrades, removals).
-- 3 (languages, issue #11): ``reminders.lang`` and ``download_jobs.lang`` (the reply language a
+- 3 (issue #13, "received requests"): the ``received_requests`` table, where each update is
+  stored before it is acknowledged (:mod:`bot.inbox`).
+- 4 (languages, issue #11): ``reminders.lang`` and ``download_jobs.lang`` (the reply language a
   ring or a result is sent in) and the ``language_choices`` table of :mod:`bot.i18n.store`.
 """
 
@@ -98,6 +100,12 @@ def _groups_topics_and_chat_tables(conn: Connection) -> None:
                                            PausedDownload.__table__])
 
 
+def _add_received_requests(conn: Connection) -> None:
+    from bot.inbox import ReceivedRequest
+
+    ReceivedRequest.__table__.create(conn, checkfirst=True)
+
+
 def _languages_columns_and_choices(conn: Connection) -> None:
     from bot.i18n.store import LanguageChoice
 
@@ -111,7 +119,9 @@ STEPS: tuple[Step, ...] = (
          _create_missing_tables),
     Step(2, "groups: forum topic of reminders and downloads; chat upgrade and removal tables",
          _groups_topics_and_chat_tables),
-    Step(3, "languages: reply language of reminders and downloads; per-person and per-chat choices",
+    Step(3, "#13 received requests: store each update before acknowledging it",
+         _add_received_requests),
+    Step(4, "languages: reply language of reminders and downloads; per-person and per-chat choices",
          _languages_columns_and_choices),
 )
 CURRENT = STEPS[-1].version

@@ -30,6 +30,11 @@ def label(job: DownloadJob) -> str:
     return job.name or job.requested_name or display_url(job.url)
 
 
+def head(job: DownloadJob) -> str:
+    """``d7 · b.iso``: the id people type in /cancel, then the file, as timers show ``t3``."""
+    return f"{job.ref} · {label(job)}"
+
+
 def fate(job: DownloadJob, max_upload: int) -> str:
     """What happens at the end: sent to the chat, or kept on the server (and why)."""
     if job.size is not None and job.size > max_upload:
@@ -56,30 +61,31 @@ def checking(url: str, retry=None) -> str:
     return f"{text}\n{retrying(retry)}" if retry is not None else text
 
 
-def queued(job: DownloadJob, position: int | None, max_upload: int) -> str:
-    where = _("⏳ Waiting: #{position} in line.").format(position=position) if position else _("⏳ Starting…")
-    return f"📄 {label(job)} — {human_size(job.size)}\n{where}\n{fate(job, max_upload)}"
+def queued(job: DownloadJob, position: int | None, max_upload: int, why: str | None = None) -> str:
+    """``why`` replaces "#N in line" when the wait is not for a free slot (see the notifier)."""
+    where = why or (_("⏳ Waiting: #{position} in line.").format(position=position) if position else _("⏳ Starting…"))
+    return f"📄 {head(job)} — {human_size(job.size)}\n{where}\n{fate(job, max_upload)}"
 
 
 def starting(job: DownloadJob, max_upload: int) -> str:
-    return f"⬇️ {label(job)} — {human_size(job.size)}\n{_('Starting…')}\n{fate(job, max_upload)}"
+    return f"⬇️ {head(job)} — {human_size(job.size)}\n{_('Starting…')}\n{fate(job, max_upload)}"
 
 
 def resumed(job: DownloadJob, position: int | None, max_upload: int) -> str:
     if job.resumed and job.size:
         percent = int(100 * job.done_bytes / job.size)
-        head = _("▶️ Resumed after restart at {percent}%.").format(percent=percent)
+        note = _("▶️ Resumed after restart at {percent}%.").format(percent=percent)
     elif job.resumed:
-        head = _("▶️ Resumed after restart.")
+        note = _("▶️ Resumed after restart.")
     else:
-        head = _("⏳ Still queued after a restart.")
+        note = _("⏳ Still queued after a restart.")
     spot = " " + _("#{position} in line.").format(position=position) if position else ""
-    return f"📄 {label(job)} — {human_size(job.size)}\n{head}{spot}\n{fate(job, max_upload)}"
+    return f"📄 {head(job)} — {human_size(job.size)}\n{note}{spot}\n{fate(job, max_upload)}"
 
 
 def running(job: DownloadJob, progress, max_upload: int, retry=None, note: str | None = None) -> str:
     total = progress.total if progress.total is not None else job.size
-    lines = [f"⬇️ {label(job)}"]
+    lines = [f"⬇️ {head(job)}"]
     if total:
         fraction = progress.done / total
         lines.append(f"{bar(fraction)} {int(fraction * 100)}%  {human_size(progress.done)} / {human_size(total)}")
@@ -100,25 +106,30 @@ def running(job: DownloadJob, progress, max_upload: int, retry=None, note: str |
 def _summary(job: DownloadJob) -> str:
     took = job.elapsed or 0.0
     speed = f" ({human_speed(job.size / took)})" if job.size and took > 0 else ""
-    return _("{size} in {duration}{speed}").format(size=human_size(job.size), duration=human_duration(took),
-                                                    speed=speed)
+    duration = _("in under a second") if took < 1 else _("in {duration}").format(duration=human_duration(took))
+    return _("{size} {duration}{speed}").format(size=human_size(job.size), duration=duration, speed=speed)
 
 
 def done(job: DownloadJob, sent: bool) -> str:
     where = _("sent below.") if sent else _("kept on the server.")
-    return f"✅ {label(job)} — {_summary(job)}, {where}"
+    return f"✅ {head(job)} — {_summary(job)}, {where}"
 
 
 def caption(job: DownloadJob) -> str:
     return f"{label(job)}\n{_summary(job)}\nsha256 {job.sha256}"
 
 
-def kept(job: DownloadJob, path: str, link: str | None, max_upload: int, retention_hours: float) -> str:
+def kept(job: DownloadJob, path: str | None, link: str | None, max_upload: int, retention_hours: float) -> str:
+    """Where an over-limit file is kept. ``path`` (the server's absolute path) is passed only when
+    the reader is a bot admin; everyone else gets the link, if there is one."""
     lines = [
-        _("📦 {name} ({size}) is over the {limit} upload limit, so it is kept on the server:").format(
-            name=label(job), size=human_size(job.size), limit=human_size(max_upload)),
-        path,
+        (_("📦 {name} ({size}) is over the {limit} upload limit, so it is kept on the server:") if path or link
+         else _("📦 {name} ({size}) is over the {limit} upload limit, so it is kept on the server "
+                "(ask the bot's admin for it).")).format(
+            name=head(job), size=human_size(job.size), limit=human_size(max_upload)),
     ]
+    if path:
+        lines.append(path)
     if link:
         lines.append(link)
     lines.append(f"sha256 {job.sha256}\n" + _("It is removed after {duration}.").format(
@@ -127,18 +138,21 @@ def kept(job: DownloadJob, path: str, link: str | None, max_upload: int, retenti
 
 
 def failed(job: DownloadJob, reason: str) -> str:
-    return f"❌ {label(job)}: {reason}"
+    return f"❌ {head(job)}: {reason}"
 
 
 def cancelled(job: DownloadJob, by: str) -> str:
-    return _("🚫 {name}: cancelled by {by}.").format(name=label(job), by=by)
+    return _("🚫 {name}: cancelled by {by}.").format(name=head(job), by=by)
 
 
-def listing_line(job: DownloadJob, position: int | None, show_owner: bool) -> str:
+def listing_line(job: DownloadJob, position: int | None, show_owner: bool, progress=None) -> str:
+    """One line of /downloads; ``progress`` (the newest report, the one the status message shows)
+    wins over the row's periodically saved byte count."""
     state = job.job_state
     owner = f" ({job.user_name})" if show_owner else ""
     if state == JobState.RUNNING:
-        percent = f" {int(100 * job.done_bytes / job.size)}%" if job.size else ""
+        done, total = (progress.done, progress.total or job.size) if progress else (job.done_bytes, job.size)
+        percent = f" {int(100 * done / total)}%" if total else ""
         what = _("⬇️ running{percent}").format(percent=percent)
     elif state == JobState.QUEUED and job.name is None:
         what = _("🔎 checking")

@@ -119,7 +119,7 @@ def test_timer_confirmation_countdown_and_ring_in_chinese(emulator: BotApiEmulat
     # the person switched to English in the meantime.
     assert "Language set to English" in ask(emulator, USER, USER, "/lang en")
     ring = emulator.wait_reply(USER, command, contains="🔔", timeout=20)
-    assert ring.text == "🔔 时间到！"
+    assert ring.text == "🔔 t1 · 3秒计时器"
     assert [b["text"] for b in ring.buttons] == ["+5分钟", "+1小时", "明天"]
     emulator.wait_for(lambda: "已于" in emulator.get_message(USER, confirmation.message_id).text, 10,
                       "the confirmation to say it rang, in Chinese")
