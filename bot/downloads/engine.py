@@ -12,7 +12,7 @@ How the bytes move: each worker thread asks the :class:`~bot.downloads.segments.
 a range, requests exactly that range, checks the response (status, ``Content-Range``, total,
 validator, encoding) and ``os.pwrite``\\ s each chunk at its offset in one ``NAME.part`` file.
 A worker that finishes steals the upper half of the largest range still in flight. The number of
-connections grows from 2 towards the maximum only while each is slow (:mod:`~bot.downloads.ramp`).
+connections grows from a few (8) towards the maximum only while each is slow (:mod:`~bot.downloads.ramp`).
 A server that ignores ranges, compresses anyway or gives no length gets one plain stream instead.
 Retries follow one :class:`urllib3.util.Retry` policy per range. The main thread only
 supervises: it starts workers, writes the resume record at most once a second (not when the rest
@@ -634,10 +634,15 @@ class Downloader:
                     continue
                 if not alive and not segmap.has_pending():
                     return
+            # Wake for the ramp's next decision on time: on a server that throttles each
+            # connection, every tenth of a second spent on fewer connections shows at the end.
+            with self._lock:
+                due = self._ramp.wait(time.monotonic())
+            pause = SUPERVISE_INTERVAL if due is None else min(SUPERVISE_INTERVAL, max(due, 0.005))
             if alive:
-                alive[0].join(SUPERVISE_INTERVAL)
+                alive[0].join(pause)
             else:
-                time.sleep(SUPERVISE_INTERVAL)
+                time.sleep(pause)
 
     def _ramp_up(self, segmap: SegmentMap, active: int) -> None:
         """Let the ramp raise the connection limit, within what the server accepts."""
