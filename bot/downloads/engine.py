@@ -918,7 +918,7 @@ class Downloader:
         if n <= 0:
             return 0
         if os.pread(fd, n, offset) != data[:n]:
-            raise FileChanged("the server's plain answer differs from its ranged answers; starting over")
+            raise FileChanged("the server's answer differs from the bytes already fetched; starting over")
         return n
 
     # ------------------------------------------------------------------ HTTP plumbing

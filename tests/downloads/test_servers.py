@@ -72,7 +72,7 @@ def test_a_plain_stream_that_disagrees_with_the_kept_bytes_starts_over(origin, o
     result = Downloader(origin.url("/cgi.bin"), dest_dir=tmp_path,
                         options=options(connections=1, min_split=MB), on_notice=notices.append).run()
     assert sha(result.path.read_bytes()) == sha(other)
-    assert "the server's plain answer differs from its ranged answers; starting over" in notices
+    assert "the server's answer differs from the bytes already fetched; starting over" in notices
     assert not list(tmp_path.glob("*.part*"))
 
 
