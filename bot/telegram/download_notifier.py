@@ -30,6 +30,9 @@ from bot.telegram.upload import UploadProgress, send_file
 log = logging.getLogger(__name__)
 
 CHAT_ACTION_EVERY = 4.5  # Telegram shows a chat action for 5 s
+# A last word (cancelled, failed) answers someone who is waiting: it keeps only this gap from the
+# previous edit, not PROGRESS_INTERVAL (about one edit a second per chat stays within Telegram's limits).
+FINAL_EDIT_GAP = 1.0
 
 
 def cancel_markup(job_id: int) -> InlineKeyboardMarkup:
@@ -47,12 +50,15 @@ class StatusMessage:
     last_edit: float = 0.0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
-    async def show(self, app: Application, text: str, markup: InlineKeyboardMarkup | None) -> None:
-        """Edit to ``text`` unless unchanged; wait out the interval since the last edit first."""
+    async def show(self, app: Application, text: str, markup: InlineKeyboardMarkup | None,
+                   final: bool = False) -> None:
+        """Edit to ``text`` unless unchanged; wait out the interval since the last edit first
+        (only :data:`FINAL_EDIT_GAP` for a ``final`` one)."""
         async with self.lock:
             if text == self.last_text:
                 return
-            wait = self.last_edit + self.interval - time.monotonic()
+            gap = min(self.interval, FINAL_EDIT_GAP) if final else self.interval
+            wait = self.last_edit + gap - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
             try:
@@ -168,20 +174,22 @@ class DownloadNotifier:
             self._spawn(self.deliver(job))
         elif event.kind == "failed":
             self._stop_ticker(job.id)
-            self._edit(job, render.failed(job, event.reason or "failed"), None)
+            self._edit(job, render.failed(job, event.reason or "failed"), None, final=True)
         elif event.kind == "cancelled":
             self._stop_ticker(job.id)
-            self._edit(job, render.cancelled(job, event.reason or "someone"), None)
+            self._edit(job, render.cancelled(job, event.reason or "someone"), None, final=True)
 
-    def _edit(self, job: DownloadJob, text: str, markup: InlineKeyboardMarkup | None) -> None:
+    def _edit(self, job: DownloadJob, text: str, markup: InlineKeyboardMarkup | None,
+              final: bool = False) -> None:
         status = self.status(job)
         if status is not None and not self._chat_gone(status.chat_id):
-            self._spawn(self._show(status, text, markup))
+            self._spawn(self._show(status, text, markup, final))
 
-    async def _show(self, status: StatusMessage, text: str, markup: InlineKeyboardMarkup | None) -> None:
+    async def _show(self, status: StatusMessage, text: str, markup: InlineKeyboardMarkup | None,
+                    final: bool = False) -> None:
         chat_id = status.chat_id
         try:
-            await status.show(self.app, text, markup)
+            await status.show(self.app, text, markup, final)
         except (ChatMigrated, Forbidden) as exc:
             if self._faults is not None:
                 self._faults.handle(chat_id, exc)
