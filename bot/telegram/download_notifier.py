@@ -35,6 +35,9 @@ from bot.telegram.upload import UploadProgress, send_file
 log = logging.getLogger(__name__)
 
 CHAT_ACTION_EVERY = 4.5  # Telegram shows a chat action for 5 s
+# A last word (cancelled, failed) answers someone who is waiting: it keeps only this gap from the
+# previous edit, not PROGRESS_INTERVAL (about one edit a second per chat stays within Telegram's limits).
+FINAL_EDIT_GAP = 1.0
 
 
 def cancel_markup(job_id: int) -> InlineKeyboardMarkup:
@@ -55,9 +58,10 @@ class StatusMessage:
 
     async def show(self, app: Application, text: str, markup: InlineKeyboardMarkup | None, *,
                    final: bool = False, options: SendOptions | None = None) -> None:
-        """Edit to ``text`` unless unchanged; wait out the interval since the last edit first.
+        """Edit to ``text`` unless unchanged; wait out the interval since the last edit first
+        (only :data:`FINAL_EDIT_GAP` for a ``final`` one: someone is waiting for it).
 
-        Once a ``final`` text (delivered) was asked for, nothing else replaces it: a late
+        Once a ``final`` text (delivered, failed, cancelled) was asked for, nothing else replaces it: a late
         "Starting…" or progress report must not flip a delivered download back."""
         if self.final and not final:
             return
@@ -65,7 +69,8 @@ class StatusMessage:
         async with self.lock:
             if text == self.last_text or (self.final and not final):
                 return
-            wait = self.last_edit + self.interval - time.monotonic()
+            gap = min(self.interval, FINAL_EDIT_GAP) if final else self.interval
+            wait = self.last_edit + gap - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
             try:
@@ -189,10 +194,10 @@ class DownloadNotifier:
             self._spawn(self.deliver(job))
         elif event.kind == "failed":
             self._stop_ticker(job.id)
-            self._edit(job, render.failed(job, event.reason or _("failed")), None)
+            self._edit(job, render.failed(job, event.reason or _("failed")), None, final=True)
         elif event.kind == "cancelled":
             self._stop_ticker(job.id)
-            self._edit(job, render.cancelled(job, event.reason or _("someone")), None)
+            self._edit(job, render.cancelled(job, event.reason or _("someone")), None, final=True)
 
     def _edit(self, job: DownloadJob, text: str, markup: InlineKeyboardMarkup | None, *,
               final: bool = False) -> None:
