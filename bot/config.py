@@ -112,6 +112,12 @@ class Settings(BaseSettings):
     retention_hours: float = Field(24.0, gt=0)
     public_base_url: str | None = None
 
+    # --- media pages (yt-dlp; see bot/media) ---
+    media_extract: bool = True
+    media_max_height: int = Field(1080, ge=144, le=4320)
+    media_playlist_max: int = Field(10, ge=1, le=100)
+    media_extract_timeout: float = Field(60.0, gt=0)
+
     # --- timers and reminders ---
     default_tz: str = "UTC"
     missed_grace_hours: float = Field(24.0, ge=0)

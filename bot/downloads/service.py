@@ -93,9 +93,10 @@ class DownloadService:
 
     def submit(self, *, chat_id: int, user_id: int, user_name: str, url: str, name: str | None,
                request_message_id: int | None, status_message_id: int | None = None,
-               thread_id: int | None = None) -> DownloadJob:
+               thread_id: int | None = None, asked: str | None = None) -> DownloadJob:
         """Store a new job and probe it in the background; raise :class:`Refused` if over a limit
-        that is known without probing (the daily quota already used up)."""
+        that is known without probing (the daily quota already used up). ``asked``: for a web
+        page, ``file`` keeps the page, ``best``/``small``/``audio`` pick its media (bot.media)."""
         with self.sessions() as session:
             pending = session.scalar(select(func.count()).select_from(DownloadJob).where(
                 DownloadJob.user_id == user_id,
@@ -113,6 +114,10 @@ class DownloadService:
                               request_message_id=request_message_id, status_message_id=status_message_id,
                               state=JobState.QUEUED)
             session.add(job)
+        if asked:
+            from bot.media.pages import save_asked
+
+            save_asked(self.root / job.folder, asked)
         self.registry.enqueue(job.id, user_id, ready=False)  # its place in line, from now
         self._probe_pool.submit(self._guarded, self._probe, job.id)
         return job
@@ -313,6 +318,12 @@ class DownloadService:
         folder = self.root / job.folder
         folder.mkdir(parents=True, exist_ok=True)
         kind = IsolatedDownloader if isolated else Downloader
+        if isolated:
+            from bot.media.isolated import IsolatedMediaDownloader
+            from bot.media.pages import is_media_job
+
+            if is_media_job(folder):  # the probe found a page to extract: bot.media fetches it
+                kind = IsolatedMediaDownloader
         return kind(job.url, dest_dir=folder, options=self._options(max_bytes), on_progress=on_progress,
                     name=job.name or job.requested_name)
 
@@ -326,7 +337,8 @@ class DownloadService:
         self._probing[job_id] = downloader
         try:
             probe = downloader.probe()
-            self._check_limits(job, probe.size)
+            media = self._media_page(job, probe)
+            self._check_limits(job, None if media else probe.size)
         except (DownloadError, Refused) as exc:
             if self._stopping.is_set():
                 return  # probed again at the next start
@@ -337,7 +349,7 @@ class DownloadService:
             return
         finally:
             self._probing.pop(job_id, None)
-        self._update(job_id, name=probe.name, size=probe.size)
+        self._update(job_id, name=probe.name, size=None if media else probe.size)
         if self.get(job_id).job_state.finished:  # cancelled while probing
             return
         self.registry.enqueue(job_id, job.user_id)  # no-op unless re-probed after a restart
@@ -346,6 +358,16 @@ class DownloadService:
         position = self.registry.position(job_id)
         if position is not None:  # still waiting; a started job reports "started" itself
             self._emit("ready", job_id, position=position)
+
+    def _media_page(self, job: DownloadJob, probe: Any) -> bool:
+        """True when the probe found a page (or manifest) whose media bot.media will fetch; its
+        size is unknown until then, so the byte budget of the run applies."""
+        from bot.media.pages import MediaUnavailable, media_request
+
+        try:
+            return media_request(self.settings, self.root / job.folder, probe.content_type, probe.final_url) is not None
+        except MediaUnavailable as exc:
+            raise Refused(str(exc)) from None
 
     def _check_limits(self, job: DownloadJob, size: int | None) -> None:
         if size is None:

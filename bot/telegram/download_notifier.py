@@ -22,7 +22,9 @@ from telegram.ext import Application
 
 from bot.downloads.jobs import DownloadJob
 from bot.downloads.service import DownloadService, Event
+from bot.media.record import load_info
 from bot.telegram import download_status as render
+from bot.telegram.media_delivery import send_media
 
 log = logging.getLogger(__name__)
 
@@ -226,7 +228,14 @@ class DownloadNotifier:
             action = asyncio.get_running_loop().create_task(
                 self._keep_showing_uploading(job.chat_id, job.thread_id))
 
+            media = load_info(path.parent)  # a video or audio from a page (bot.media)
+
             async def upload(chat_id: int):
+                if media is not None:
+                    return await send_media(
+                        self.app.bot, chat_id, path, media, filename=job.name, caption=render.caption(job),
+                        thread_id=job.thread_id, reply=reply if chat_id == job.chat_id else None,
+                        timeout=UPLOAD_TIMEOUT)
                 with path.open("rb") as fh:
                     return await self.app.bot.send_document(
                         chat_id, document=fh, filename=job.name, caption=render.caption(job),

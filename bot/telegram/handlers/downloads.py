@@ -39,8 +39,11 @@ MAX_URLS = 5  # downloads started by one message
 HOUSEKEEPING_EVERY = 3600.0
 USAGE = (
     "Usage: /download URL [name] — several links in one message start several downloads.\n"
+    "A page with a video: /download URL (the video), URL as audio, URL as small, URL as file (the page).\n"
     "Example: /download https://example.com/file.iso"
 )
+# "/download URL as audio": what to take from a web page (see bot.media.pages), not a file name.
+ASKED = {"as file": "file", "as audio": "audio", "as small": "small", "as video": "best"}
 _LINKISH = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:\S+$")
 
 
@@ -97,8 +100,9 @@ async def download_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     if problem:
         await message.reply_text(f"{problem}\n{USAGE}")
         return
+    asked = ASKED.get((name or "").lower())
     for url in urls:
-        await start_download(update, context, url, name)
+        await start_download(update, context, url, None if asked else name, asked)
 
 
 async def bare_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -111,7 +115,8 @@ async def bare_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await start_download(update, context, urls[0], None)
 
 
-async def start_download(update: Update, context: ContextTypes.DEFAULT_TYPE, url: str, name: str | None) -> None:
+async def start_download(update: Update, context: ContextTypes.DEFAULT_TYPE, url: str, name: str | None,
+                         asked: str | None = None) -> None:
     message = update.effective_message
     service = _service(context)
     status = await message.reply_text(render.checking(url), do_quote=True)  # which link is which
@@ -119,7 +124,7 @@ async def start_download(update: Update, context: ContextTypes.DEFAULT_TYPE, url
         job = await asyncio.to_thread(
             service.submit, chat_id=message.chat_id, user_id=sender_id(update), user_name=display_name(update.effective_sender),
             url=url, name=name, request_message_id=message.message_id, status_message_id=status.message_id,
-            thread_id=topic_of(message),
+            thread_id=topic_of(message), asked=asked,
         )
     except Refused as exc:
         await status.edit_text(f"❌ Not started: {exc}.")

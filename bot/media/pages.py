@@ -1,0 +1,75 @@
+"""The download service's side of media pages: is this probe a page to extract, and with what.
+
+The service calls :func:`media_request` once a URL is probed. A web page (``text/html``) or an
+HLS/DASH manifest becomes a media download unless ``MEDIA_EXTRACT`` is off or the person asked
+for the page itself (``/download URL as file``); the request is written to the job's folder
+(:mod:`bot.media.record`), where the run and, after a restart, the next run find it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.media import ffmpeg, record
+from bot.media.plan import MediaMode, MediaRequest
+
+PAGE_TYPES = ("text/html", "application/xhtml+xml")
+MANIFEST_TYPES = ("application/vnd.apple.mpegurl", "application/x-mpegurl", "audio/mpegurl",
+                  "audio/x-mpegurl", "application/dash+xml")
+MANIFEST_SUFFIXES = (".m3u8", ".mpd")
+ASKED_NAME = ".media-asked"  # what the person asked at submit: file, best, small or audio
+AS_FILE = "file"
+
+
+class MediaUnavailable(Exception):
+    """A media page that cannot be handled on this server; ``str()`` says why."""
+
+
+def is_media_candidate(content_type: str | None, url: str) -> bool:
+    """A page or a streaming manifest: something yt-dlp reads rather than a file to keep."""
+    mime = (content_type or "").split(";")[0].strip().lower()
+    path = url.split("?", 1)[0].split("#", 1)[0].lower()
+    return mime in PAGE_TYPES or mime in MANIFEST_TYPES or path.endswith(MANIFEST_SUFFIXES)
+
+
+def save_asked(folder: Path, asked: str) -> None:
+    """Remember what the person asked with the link: ``file`` (the page itself) or a :class:`MediaMode`."""
+    if asked != AS_FILE:
+        MediaMode(asked)  # ValueError on anything else
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / ASKED_NAME).write_text(asked, "utf-8")
+
+
+def _asked(folder: Path) -> str | None:
+    try:
+        return (folder / ASKED_NAME).read_text("utf-8").strip()
+    except OSError:
+        return None
+
+
+def media_request(settings, folder: Path, content_type: str | None, url: str) -> MediaRequest | None:
+    """The media request for a probed job, saved in ``folder``; ``None`` for an ordinary file.
+
+    Raises :class:`MediaUnavailable` when it is a page to extract but ffmpeg is missing.
+    """
+    existing = record.load_request(folder)
+    if existing is not None:
+        return existing
+    asked = _asked(folder)
+    if not settings.media_extract or asked == AS_FILE:
+        return None
+    if not is_media_candidate(content_type, url):
+        return None
+    if not ffmpeg.available():
+        raise MediaUnavailable("this is a web page, and fetching its video needs ffmpeg, which is not "
+                               "installed on the server (/download URL as file keeps the page itself)")
+    mode = MediaMode(asked) if asked in {m.value for m in MediaMode} else MediaMode.BEST
+    request = MediaRequest(mode=mode, max_height=settings.media_max_height,
+                           playlist_max=settings.media_playlist_max,
+                           extract_timeout=settings.media_extract_timeout)
+    record.save_request(folder, request)
+    return request
+
+
+def is_media_job(folder: Path) -> bool:
+    return record.load_request(folder) is not None
