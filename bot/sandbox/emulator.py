@@ -794,7 +794,7 @@ class BotApiEmulator:
         digest = hashlib.sha256(data).hexdigest()
         media = {"kind": kind, "file_id": f"{kind}-{digest[:16]}", "file_unique_id": digest[:12],
                  "file_name": name, "file_size": len(data), "data": data,
-                 "thumbnail_data": f["thumbnail"][1] if "thumbnail" in f else None,
+                 "thumbnail_data": _attached(p.get("thumbnail"), f),
                  "params": {k: v for k, v in p.items() if k not in ("chat_id", "caption")}}
         for key in ("duration", "width", "height"):
             if key in p:
@@ -867,6 +867,14 @@ class BotApiEmulator:
 
 def _bool(value: Any) -> bool:
     return value in (True, "true", "True", "1", 1)
+
+
+def _attached(value: Any, files: dict[str, tuple[str, bytes]]) -> bytes | None:
+    """The bytes of a multipart part named by an ``attach://name`` parameter, if any."""
+    if isinstance(value, str) and value.startswith("attach://"):
+        part = files.get(value[len("attach://"):])
+        return part[1] if part else None
+    return None
 
 
 def _hash_file(path: Path) -> str:

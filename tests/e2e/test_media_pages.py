@@ -1,0 +1,117 @@
+"""``/download`` of a page with a video, end to end: the real bot, the emulator, a real media origin.
+
+The media are made by ffmpeg at set-up (tests/media/media_files.py); yt-dlp reads the pages, the
+bot's child process fetches and joins, and the emulator receives a real video or audio upload,
+which ffprobe checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.sandbox.emulator import BotApiEmulator, Message
+from tests.e2e.harness import USER
+from tests.media.media_files import DURATION, have_ffmpeg, make_media, probe
+from tests.media.origin import MediaOrigin
+
+pytestmark = [pytest.mark.timeout(180),
+              pytest.mark.skipif(not have_ffmpeg(), reason="ffmpeg is not installed (apt-get install ffmpeg)")]
+
+
+@pytest.fixture(scope="module")
+def media_dir(tmp_path_factory) -> Path:
+    return make_media(tmp_path_factory.mktemp("media"))
+
+
+@pytest.fixture
+def origin(media_dir: Path) -> Iterator[MediaOrigin]:
+    with MediaOrigin(media_dir) as server:
+        yield server
+
+
+def answer(emulator: BotApiEmulator, request: Message, kind: str, timeout: float = 90) -> Message:
+    """The bot's ``kind`` message (video, audio, document) answering ``request``."""
+    def find():
+        for m in emulator.bot_messages(USER):
+            if m.reply_to != request.message_id:
+                continue
+            if kind == "document" and m.document or m.media and m.media["kind"] == kind:
+                return m
+        return None
+
+    return emulator.wait_for(find, timeout, f"a {kind} answering message {request.message_id}")
+
+
+def status_text(emulator: BotApiEmulator, request: Message, needle: str, timeout: float = 60) -> str:
+    def find():
+        for m in emulator.bot_messages(USER):
+            if m.reply_to == request.message_id and needle in (m.text or ""):
+                return m.text
+        return None
+
+    return emulator.wait_for(find, timeout, f"{needle!r} in the status of {request.message_id}")
+
+
+def test_a_page_with_an_hls_video_arrives_as_a_streamable_video(emulator, make_bot, origin, tmp_path) -> None:
+    make_bot()
+    page = origin.add_page("/watch.html", '<body><video controls><source src="/hls/index.m3u8" '
+                                          'type="application/x-mpegURL"></video></body>')
+    sent = emulator.send_text(USER, USER, f"/download {page}")
+    video = answer(emulator, sent, "video")
+    media = video.media
+    assert str(media["params"].get("supports_streaming")).lower() == "true"
+    assert media["width"] == 320 and media["height"] == 240
+    assert abs(media["duration"] - DURATION) <= 1
+    assert media["thumbnail_data"], "a thumbnail went with the video"
+    delivered = tmp_path / "delivered.mp4"
+    delivered.write_bytes(media["data"])
+    facts = probe(delivered)
+    assert facts["types"] == ["audio", "video"]
+    assert facts["duration"] == pytest.approx(DURATION, abs=0.3)
+
+
+def test_as_audio_sends_the_audio_and_as_file_keeps_the_page(emulator, make_bot, origin, tmp_path) -> None:
+    make_bot()
+    page = origin.add_page("/song.html", '<body><video src="/clip.mp4"></video></body>')
+    sent = emulator.send_text(USER, USER, f"/download {page} as audio")
+    audio = answer(emulator, sent, "audio")
+    delivered = tmp_path / "delivered.m4a"
+    delivered.write_bytes(audio.media["data"])
+    assert probe(delivered)["types"] == ["audio"]
+    assert audio.media["title"]
+
+    sent = emulator.send_text(USER, USER, f"/download {page} as file")
+    document = answer(emulator, sent, "document")
+    assert document.document["file_name"].endswith(".html")
+
+
+def test_a_page_without_media_says_so_in_one_line(emulator, make_bot, origin) -> None:
+    make_bot()
+    page = origin.add_page("/about.html", "<body><p>Nothing to watch.</p></body>")
+    sent = emulator.send_text(USER, USER, f"/download {page}")
+    text = status_text(emulator, sent, "no video or audio found")
+    assert "as file" in text
+    assert not any(m.document or m.media for m in emulator.bot_messages(USER))
+
+
+def test_kill_9_mid_hls_then_restart_delivers_the_video(emulator, make_bot, origin, tmp_path) -> None:
+    bot = make_bot(progress_interval="1", download_connections="2")
+    origin.delay("/hls/seg", 0.4)
+    sent = emulator.send_text(USER, USER, f"/download {origin.url('/hls/index.m3u8')}")
+    emulator.wait_for(lambda: len([h for h in origin.hits_under("/hls/seg") if h.finished]) >= 6, 60,
+                      "some fragments fetched")
+    bot.kill()
+    fetched_before = len(origin.hits_under("/hls/seg"))
+    origin.delays.clear()
+    bot.start()
+    video = answer(emulator, sent, "video")
+    delivered = tmp_path / "delivered.mp4"
+    delivered.write_bytes(video.media["data"])
+    assert probe(delivered)["duration"] == pytest.approx(DURATION, abs=0.3)
+    total = len(list((origin.root / "hls").glob("seg*.ts")))
+    fetched_after = len(origin.hits_under("/hls/seg")) - fetched_before
+    assert fetched_after < total, "fragments fetched before the kill were kept"
+    assert len([m for m in emulator.bot_messages(USER) if m.media]) == 1
