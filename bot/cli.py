@@ -43,6 +43,8 @@ def _build_parser() -> argparse.ArgumentParser:
                                "starts with 2, more while each is slow")
     download.add_argument("--checksum", help="expected digest, e.g. sha256:HEX (also sha1, md5)")
     download.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    download.add_argument("--audio", action="store_true", help="from a page with a video: the audio alone")
+    download.add_argument("--format", help="from a page with a video: a yt-dlp format selection, e.g. 'bv*+ba/b'")
 
     sub.add_parser("check", help="check the configuration and the Bot API, then exit")
     return parser

@@ -70,10 +70,15 @@ def run_download(settings, args) -> int:
                                             compute_sha256=False)  # only --checksum is checked
     show = not args.quiet and sys.stderr.isatty()
     bar = _Bar() if show else None
-    downloader = Downloader(args.url, dest_dir=Path(args.output_dir), options=options,
-                            on_progress=bar,
-                            on_notice=lambda text: print(("\n" if show else "") + f"errandbot: {text}",
-                                                         file=sys.stderr))
+    from bot.media.cli import media_downloader
+
+    try:
+        # A web page with a video: bot.media fetches the video (or --audio) instead of the page.
+        downloader = media_downloader(settings, args, options, bar) or Downloader(
+            args.url, dest_dir=Path(args.output_dir), options=options, on_progress=bar,
+            on_notice=lambda text: print(("\n" if show else "") + f"errandbot: {text}", file=sys.stderr))
+    except DownloadError as exc:
+        return _fail(str(exc))
     settle_process()
     try:
         result = downloader.run()

@@ -115,3 +115,13 @@ def test_kill_9_mid_hls_then_restart_delivers_the_video(emulator, make_bot, orig
     fetched_after = len(origin.hits_under("/hls/seg")) - fetched_before
     assert fetched_after < total, "fragments fetched before the kill were kept"
     assert len([m for m in emulator.bot_messages(USER) if m.media]) == 1
+
+
+def test_stats_shows_the_yt_dlp_version(emulator, make_bot) -> None:
+    import yt_dlp
+
+    from tests.e2e.harness import ADMIN
+
+    make_bot()
+    report = emulator.wait_reply(ADMIN, emulator.send_text(ADMIN, ADMIN, "/stats"))
+    assert f"yt-dlp {yt_dlp.version.__version__}" in report.text, report.text

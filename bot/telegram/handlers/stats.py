@@ -15,6 +15,14 @@ from bot.telegram.permissions import is_bot_admin
 from bot.telegram.services import Services, services_of
 
 
+def _media_line() -> str:
+    """yt-dlp's version, so an admin sees when it is due for ``pip install -U yt-dlp``."""
+    from bot.media import ffmpeg
+    from bot.media.extract import version
+
+    return f"yt-dlp {version()}" + ("" if ffmpeg.available() else " (ffmpeg missing: media pages refused)")
+
+
 def _report(services: Services) -> str:
     settings = services.settings
     disk = shutil.disk_usage(settings.downloads_path)
@@ -24,6 +32,7 @@ def _report(services: Services) -> str:
         *services.stats_lines(),
         f"Disk free: {human_size(disk.free)} of {human_size(disk.total)} "
         f"(reserve {human_size(settings.disk_reserve_mb * 1024 * 1024)})",
+        _media_line(),
     ]
     return "\n".join(lines)
 
