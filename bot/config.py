@@ -117,6 +117,7 @@ class Settings(BaseSettings):
     media_max_height: int = Field(1080, ge=144, le=4320)
     media_playlist_max: int = Field(10, ge=1, le=100)
     media_extract_timeout: float = Field(60.0, gt=0)
+    media_choice_wait: float = Field(60.0, ge=1, le=3600)
 
     # --- timers and reminders ---
     default_tz: str = "UTC"

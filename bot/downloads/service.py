@@ -52,13 +52,14 @@ class Refused(Exception):
 class Event:
     """Something happened to a job. ``kind`` is one of: ``ready`` (probed and queued),
     ``started``, ``resumed`` (re-queued after a restart), ``progress``, ``done``, ``failed``,
-    ``cancelled``."""
+    ``cancelled``, ``choose`` (a media page: best, smaller or audio? see :meth:`DownloadService.choose`)."""
 
     kind: str
     job: DownloadJob
     progress: Any = None  # bot.downloads.engine.Progress for "progress"
     reason: str | None = None
     position: int | None = None  # place in the queue for "ready"/"resumed", None when starting
+    choices: Any = None  # bot.media.survey.Survey for "choose" (a media page offering several)
 
 
 Listener = Callable[[Event], None]
@@ -85,6 +86,8 @@ class DownloadService:
         self._stopping = threading.Event()
         self._progress_saved: dict[int, float] = {}
         self._job_cache: dict[int, tuple[float, DownloadJob | None]] = {}
+        self._choosing: dict[int, tuple[threading.Timer, str, Any]] = {}  # job id -> (default timer, name, survey)
+        self._choosing_lock = threading.Lock()
 
     # ------------------------------------------------------------------ public API
     @property
@@ -161,6 +164,7 @@ class DownloadService:
             if running.downloader is not None:
                 running.downloader.cancel(keep_partial=False)
             return True  # the worker reports "cancelled" when the engine has stopped
+        self._forget_choice(job_id)
         probing = self._probing.get(job_id)
         if probing is not None:
             probing.cancel()
@@ -241,6 +245,8 @@ class DownloadService:
     def stop(self, timeout: float = 5.0) -> None:
         """Stop all workers, keeping partial files so the next start resumes them."""
         self._stopping.set()
+        for job_id in list(self._choosing):  # asked again after the restart (never probed to the end)
+            self._forget_choice(job_id)
         for probing in list(self._probing.values()):
             probing.cancel(keep_partial=True)
         for running in self.registry.all_running():
@@ -339,6 +345,7 @@ class DownloadService:
             probe = downloader.probe()
             media = self._media_page(job, probe)
             self._check_limits(job, None if media else probe.size)
+            survey = self._survey(job, probe.final_url) if media else None
         except (DownloadError, Refused) as exc:
             if self._stopping.is_set():
                 return  # probed again at the next start
@@ -349,15 +356,68 @@ class DownloadService:
             return
         finally:
             self._probing.pop(job_id, None)
-        self._update(job_id, name=probe.name, size=None if media else probe.size)
-        if self.get(job_id).job_state.finished:  # cancelled while probing
+        if survey is not None and survey.needs_asking and not self.get(job_id).job_state.finished:
+            self._ask(job_id, survey, probe.name)
             return
-        self.registry.enqueue(job_id, job.user_id)  # no-op unless re-probed after a restart
+        self._probed(job_id, job.user_id, probe.name, None if media else probe.size)
+
+    def _probed(self, job_id: int, user_id: int, name: str, size: int | None) -> None:
+        """Name and size known (and, for a media page, the choice made): wait for a slot."""
+        self._update(job_id, name=name, size=size)
+        job = self.get(job_id)
+        if job is None or job.job_state.finished:  # cancelled while probing
+            return
+        self.registry.enqueue(job_id, user_id)  # no-op unless re-probed after a restart
         self.registry.mark_ready(job_id)
         self._pump()
         position = self.registry.position(job_id)
         if position is not None:  # still waiting; a started job reports "started" itself
             self._emit("ready", job_id, position=position)
+
+    # ------------------------------------------------------------------ media pages (bot.media)
+    def choose(self, job_id: int, mode: Any) -> bool:
+        """Take ``mode`` (a :class:`bot.media.plan.MediaMode`) for a media page waiting for a choice;
+        False when it is not waiting (already chosen, cancelled, finished)."""
+        from bot.media.pages import choose
+
+        with self._choosing_lock:
+            waiting = self._choosing.pop(job_id, None)
+        if waiting is None:
+            return False
+        timer, name, survey = waiting
+        timer.cancel()
+        job = self.get(job_id)
+        if job is None or job.job_state.finished:
+            return False
+        choose(self.root / job.folder, mode, survey)
+        self._probed(job_id, job.user_id, name, None)
+        return True
+
+    def _ask(self, job_id: int, survey: Any, name: str) -> None:
+        timer = threading.Timer(self.settings.media_choice_wait, self._guarded_choose, (job_id, survey.default))
+        timer.daemon = True
+        with self._choosing_lock:
+            self._choosing[job_id] = (timer, name, survey)
+        timer.start()
+        self._emit("choose", job_id, choices=survey)
+
+    def _guarded_choose(self, job_id: int, mode: Any) -> None:
+        try:
+            self.choose(job_id, mode)
+        except Exception:  # noqa: BLE001 - a timer thread must not die silently
+            log.exception("download d%s: taking the default choice failed", job_id)
+
+    def _forget_choice(self, job_id: int) -> None:
+        with self._choosing_lock:
+            waiting = self._choosing.pop(job_id, None)
+        if waiting is not None:
+            waiting[0].cancel()
+
+    def _survey(self, job: DownloadJob, url: str) -> Any:
+        """What a media page offers, when the person has not said what they want; None otherwise."""
+        from bot.media.pages import survey_for
+
+        return survey_for(self.settings, self.root / job.folder, url, self.max_upload)
 
     def _media_page(self, job: DownloadJob, probe: Any) -> bool:
         """True when the probe found a page (or manifest) whose media bot.media will fetch; its

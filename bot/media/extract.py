@@ -83,9 +83,9 @@ def _params(request: MediaRequest) -> dict:
     }
 
 
-def extract(url: str, request: MediaRequest, allow: Iterable[Network] = (),
-            cancelled: Callable[[], bool] = lambda: False) -> MediaPlan:
-    """Read ``url`` with yt-dlp and return what to fetch; raises :class:`DownloadError` with the reason."""
+def extract_info(url: str, request: MediaRequest, allow: Iterable[Network] = (),
+                 cancelled: Callable[[], bool] = lambda: False) -> dict:
+    """yt-dlp's processed info dict for ``url`` (formats chosen); raises :class:`DownloadError`."""
     deadline = time.monotonic() + request.extract_timeout
     outcome: dict = {}
     ydl = GuardedYoutubeDL(_params(request), allow=allow, deadline=deadline)
@@ -109,16 +109,25 @@ def extract(url: str, request: MediaRequest, allow: Iterable[Network] = (),
             raise DownloadError(f"reading the page took longer than {request.extract_timeout:g} s")
     refusals = ydl.guard.refusals if ydl.guard is not None else []
     info = outcome.get("info")
-    if info is None:
+    if info is None or not (info.get("formats") or info.get("url") or info.get("entries")
+                            or info.get("requested_formats")):
         if refusals:
             raise DownloadRefused(refusals[0])
         log.info("no media on %s: %s", url, outcome.get("error"))
         raise DownloadError(NO_MEDIA)
+    info["_errand_refusals"] = list(refusals)
+    return info
+
+
+def extract(url: str, request: MediaRequest, allow: Iterable[Network] = (),
+            cancelled: Callable[[], bool] = lambda: False) -> MediaPlan:
+    """Read ``url`` with yt-dlp and return what to fetch; raises :class:`DownloadError` with the reason."""
+    info = extract_info(url, request, allow, cancelled)
     try:
         return plan_from_info(info)
     except DownloadError:
-        if refusals:
-            raise DownloadRefused(refusals[0]) from None
+        if info.get("_errand_refusals"):
+            raise DownloadRefused(info["_errand_refusals"][0]) from None
         raise
 
 

@@ -8,6 +8,7 @@ for the page itself (``/download URL as file``); the request is written to the j
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from bot.media import ffmpeg, record
@@ -69,6 +70,28 @@ def media_request(settings, folder: Path, content_type: str | None, url: str) ->
                            extract_timeout=settings.media_extract_timeout)
     record.save_request(folder, request)
     return request
+
+
+def survey_for(settings, folder: Path, url: str, max_upload: int):
+    """What the page offers (:class:`bot.media.survey.Survey`), read in a child process; ``None``
+    when the person already said what they want (``/download URL as audio``): nothing to ask."""
+    from bot.media.survey import survey_in_child
+
+    asked = _asked(folder)
+    request = record.load_request(folder)
+    if asked is not None or request is None or request.format:
+        return None
+    return survey_in_child(url, request, tuple(settings.download_allow_networks), max_upload)
+
+
+def choose(folder: Path, mode: MediaMode, survey=None) -> None:
+    """Record the choice made (a button, or the default after the wait) for the run to read; the
+    smaller video is the height the survey showed on its button."""
+    request = record.load_request(folder) or MediaRequest()
+    height = next((c.height for c in getattr(survey, "choices", ()) if c.mode is mode and c.height), None)
+    if mode is MediaMode.SMALL and height:
+        request = replace(request, max_height=height)
+    record.save_request(folder, replace(request, mode=mode))
 
 
 def is_media_job(folder: Path) -> bool:

@@ -132,6 +132,11 @@ class DownloadNotifier:
         if event.kind in ("ready", "resumed"):
             text = (render.queued if event.kind == "ready" else render.resumed)(job, event.position, max_upload)
             self._edit(job, text, cancel_markup(job.id))
+        elif event.kind == "choose":  # a media page offering several: buttons (bot.telegram.media_choice)
+            from bot.telegram import media_choice
+
+            self._edit(job, media_choice.text(job, event.choices, self.service.settings.media_choice_wait),
+                       media_choice.markup(job.id, event.choices))
         elif event.kind == "started":
             self._edit(job, render.starting(job, max_upload), cancel_markup(job.id))
         elif event.kind == "done":

@@ -125,3 +125,58 @@ def test_stats_shows_the_yt_dlp_version(emulator, make_bot) -> None:
     make_bot()
     report = emulator.wait_reply(ADMIN, emulator.send_text(ADMIN, ADMIN, "/stats"))
     assert f"yt-dlp {yt_dlp.version.__version__}" in report.text, report.text
+
+
+def press(emulator: BotApiEmulator, message: Message, user: int, index: int) -> str:
+    """Press a button and return the text of the bot's answer to the press."""
+    query = emulator.press_button(emulator.get_message(message.chat_id, message.message_id), user, index=index)
+    return emulator.wait_for(lambda: emulator.callback_answer(query), 10, "the button answer")["text"]
+
+
+def choice_message(emulator: BotApiEmulator, request: Message) -> Message:
+    def find():
+        for m in emulator.bot_messages(USER):
+            if m.reply_to == request.message_id and any(b.get("callback_data", "").startswith("dl:media:")
+                                                        for b in m.buttons):
+                return m
+        return None
+
+    return emulator.wait_for(find, 60, "the choice buttons")
+
+
+def test_a_page_with_two_qualities_asks_and_the_smaller_one_is_sent(emulator, make_bot, origin, tmp_path) -> None:
+    make_bot()
+    page = origin.add_page("/two.html", '<body><video src="/hls/master.m3u8"></video></body>')
+    sent = emulator.send_text(USER, USER, f"/download {page}")
+    question = choice_message(emulator, sent)
+    labels = [b["text"] for b in question.buttons]
+    assert labels[0].startswith("Best video (240p") and labels[1].startswith("Smaller video (120p")
+    assert labels[2].startswith("Audio only") and labels[3] == "Cancel"
+    assert not origin.hits_under("/hls/small0"), "nothing is fetched before the choice"
+    answer_text = press(emulator, question, USER, 1)
+    assert "smaller" in answer_text
+    video = answer(emulator, sent, "video")
+    assert video.media["width"] == 160 and video.media["height"] == 120
+    assert not origin.hits_under("/hls/seg"), "only the chosen rendition was fetched"
+
+
+def test_without_a_press_the_default_is_taken(emulator, make_bot, origin) -> None:
+    make_bot(media_choice_wait="2")
+    page = origin.add_page("/two-wait.html", '<body><video src="/hls/master.m3u8"></video></body>')
+    sent = emulator.send_text(USER, USER, f"/download {page}")
+    question = choice_message(emulator, sent)
+    assert "in 2 s" in question.text
+    video = answer(emulator, sent, "video")
+    assert video.media["width"] == 320
+
+
+def test_another_member_cannot_choose_for_the_requester(emulator, make_bot, origin) -> None:
+    from tests.e2e.harness import OTHER
+
+    make_bot(media_choice_wait="600")
+    page = origin.add_page("/two-other.html", '<body><video src="/hls/master.m3u8"></video></body>')
+    sent = emulator.send_text(USER, USER, f"/download {page}")
+    question = choice_message(emulator, sent)
+    said = press(emulator, question, OTHER, 2)
+    assert "no download" in said or "Only" in said
+    assert "Cancelling" in press(emulator, question, USER, 3)

@@ -4,7 +4,8 @@
 - ``clip.mp4``: H.264 + AAC, 320x240, :data:`DURATION` seconds;
 - ``hls/index.m3u8`` + ``hls/seg000.ts``…: the same as HLS with many short segments;
 - ``dash/manifest.mpd`` + init and numbered segments (video and audio apart);
-- ``audio.m4a``: the tone alone.
+- ``audio.m4a``: the tone alone;
+- ``hls/master.m3u8``: two renditions (320x240 ``index.m3u8`` and 160x120 ``small.m3u8``).
 """
 
 from __future__ import annotations
@@ -43,6 +44,14 @@ def make_media(folder: Path, hls_segment: float = HLS_SEGMENT, duration: float =
     _ffmpeg("-i", str(folder / "clip.mp4"), "-map", "0:v", "-map", "0:a", "-c", "copy", "-f", "dash",
             "-seg_duration", "1", "-use_template", "1", "-use_timeline", "0", "manifest.mpd", cwd=folder / "dash")
     _ffmpeg("-i", str(folder / "clip.mp4"), "-vn", "-c:a", "copy", str(folder / "audio.m4a"))
+    # A smaller rendition and a master playlist offering both (for the choice buttons).
+    _ffmpeg("-i", str(folder / "clip.mp4"), "-vf", "scale=160:120", "-c:v", "libx264", "-preset", "ultrafast",
+            "-g", "5", "-c:a", "copy", "-f", "hls", "-hls_time", "1", "-hls_playlist_type", "vod",
+            "-hls_segment_filename", "small%03d.ts", "small.m3u8", cwd=folder / "hls")
+    (folder / "hls" / "master.m3u8").write_text(
+        "#EXTM3U\n"
+        '#EXT-X-STREAM-INF:BANDWIDTH=400000,RESOLUTION=320x240,CODECS="avc1.42c00d,mp4a.40.2"\nindex.m3u8\n'
+        '#EXT-X-STREAM-INF:BANDWIDTH=150000,RESOLUTION=160x120,CODECS="avc1.42c00b,mp4a.40.2"\nsmall.m3u8\n')
     return folder
 
 

@@ -25,6 +25,7 @@ from bot.downloads.netguard import check_url_syntax
 from bot.downloads.service import DownloadService, Refused
 from bot.humanize import human_size
 from bot.telegram import download_status as render
+from bot.telegram import media_choice
 from bot.telegram.download_notifier import DownloadNotifier
 from bot.telegram.handlers.cancel import add_canceller
 from bot.telegram.permissions import can_manage, is_bot_admin, sender_id
@@ -211,6 +212,7 @@ def register(app: Application, services: Services) -> None:
     app.add_handler(CommandHandler("download", download_command, filters=filters.UpdateType.MESSAGE))
     app.add_handler(CommandHandler("downloads", list_downloads, filters=filters.UpdateType.MESSAGE))
     app.add_handler(CallbackQueryHandler(cancel_button, pattern=r"^dl:cancel:\d+$"))
+    app.add_handler(CallbackQueryHandler(media_choice.button, pattern=media_choice.PATTERN))
     app.add_handler(MessageHandler(
         filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND
         & filters.Regex(r"^\s*https?://\S+\s*$"),
