@@ -156,8 +156,7 @@ def _stream(f: dict) -> Stream:
     vcodec, acodec = f.get("vcodec"), f.get("acodec")
     common = dict(format_id=str(f.get("format_id") or "0"), url=str(f.get("url") or ""),
                   ext=str(f.get("ext") or "mp4"),
-                  has_video=vcodec != "none" and not (vcodec is None and acodec not in (None, "none")
-                                                     and f.get("video_ext") == "none"),
+                  has_video=vcodec != "none" and f.get("video_ext") != "none",
                   has_audio=acodec != "none",
                   size=f.get("filesize") or f.get("filesize_approx"), height=f.get("height"))
     if protocol in _FILE_PROTOCOLS:

@@ -1,8 +1,9 @@
 """ffmpeg and ffprobe, on local files only: join streams without re-encoding, read durations.
 
-Every input is opened with ``-protocol_whitelist file``: whatever a media file says inside
-(an HLS or concat list naming a URL, say), ffmpeg cannot open anything but local files, and it
-is only ever given files Errand wrote into the job's own folder. Runs are cancellable: the
+Every input is opened with ``-protocol_whitelist file`` and a short ``-format_whitelist`` of
+media demuxers: whatever a fetched file says inside (an HLS or concat list naming a URL or another
+local file, say), ffmpeg opens no network and reads no file but the one it was given — always a
+file Errand wrote into the job's own folder. Runs are cancellable: the
 process is polled and killed when the download is cancelled.
 """
 
@@ -19,7 +20,11 @@ from pathlib import Path
 
 from bot.downloads.errors import DownloadCancelled, DownloadError
 
-LOCAL_ONLY = ("-protocol_whitelist", "file")
+#: Demuxers for what Errand joins: MPEG-TS (HLS), MP4/fMP4 (DASH, progressive), Matroska/WebM and
+#: plain audio. Playlist-reading demuxers (hls, dash, concat) are not among them: a "fragment"
+#: that is really a playlist naming other local files cannot make ffmpeg read those files.
+DEMUXERS = "mpegts,mov,matroska,mp3,aac,ogg,flac,wav"
+LOCAL_ONLY = ("-protocol_whitelist", "file", "-format_whitelist", DEMUXERS)
 RUN_LIMIT = 600.0  # seconds for one join: copying streams is disk-bound, never this slow
 AUDIO_CONTAINERS = {"aac": "m4a", "alac": "m4a", "mp3": "mp3", "opus": "opus", "vorbis": "ogg", "flac": "flac"}
 
@@ -90,13 +95,17 @@ def probe(path: Path) -> Probe:
 def merge(inputs: list[tuple[Path, bool, bool]], out: Path, audio_only: bool, stop: threading.Event) -> None:
     """Join ``inputs`` — (file, use its video, use its audio) — into ``out`` by copying streams."""
     cmd = [ffmpeg_path() or "ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
-    maps: list[str] = []
-    for index, (path, video, audio) in enumerate(inputs):
+    for path, _, _ in inputs:
         cmd += [*LOCAL_ONLY, "-i", str(path)]
-        if video and not audio_only:
-            maps += ["-map", f"{index}:v:0?"]
-        if audio:
-            maps += ["-map", f"{index}:a:0?"]
+    # One video (the first input with one) and one audio (the last: a separate audio stream wins
+    # over the sound of a muxed video), so "video+audio" choices never give two soundtracks.
+    video_at = next((i for i, (_, video, _) in enumerate(inputs) if video), None)
+    audio_at = next((i for i in reversed(range(len(inputs))) if inputs[i][2]), None)
+    maps: list[str] = []
+    if video_at is not None and not audio_only:
+        maps += ["-map", f"{video_at}:v:0?"]
+    if audio_at is not None:
+        maps += ["-map", f"{audio_at}:a:0?"]
     cmd += maps + ["-c", "copy", "-map_metadata", "-1"]
     if out.suffix in (".mp4", ".m4a"):
         cmd += ["-movflags", "+faststart"]
