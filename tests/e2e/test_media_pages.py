@@ -180,3 +180,25 @@ def test_another_member_cannot_choose_for_the_requester(emulator, make_bot, orig
     said = press(emulator, question, OTHER, 2)
     assert "no download" in said or "Only" in said
     assert "Cancelling" in press(emulator, question, USER, 3)
+
+
+def test_cancel_mid_hls_stops_fetching_within_a_second(emulator, make_bot, origin) -> None:
+    import time
+
+    bot = make_bot(download_connections="2")
+    origin.delay("/hls/seg", 0.3)
+    sent = emulator.send_text(USER, USER, f"/download {origin.url('/hls/index.m3u8')}")
+    emulator.wait_for(lambda: len([h for h in origin.hits_under("/hls/seg") if h.finished]) >= 3, 60,
+                      "some fragments fetched")
+    status = next(m for m in emulator.bot_messages(USER) if m.reply_to == sent.message_id)
+    cancel_at = next(i for i, b in enumerate(emulator.get_message(USER, status.message_id).buttons)
+                     if b.get("callback_data", "").startswith("dl:cancel:"))
+    pressed = time.monotonic()
+    said = press(emulator, status, USER, cancel_at)
+    assert "Cancelling" in said
+    emulator.wait_for(lambda: "🚫" in (emulator.get_message(USER, status.message_id).text or ""), 20,
+                      "the cancelled status")
+    last_start = max(h.started for h in origin.hits_under("/hls/seg"))
+    assert last_start - pressed < 1.0, f"a fragment was requested {last_start - pressed:.2f}s after Cancel"
+    leftovers = [p for p in (bot.data_dir / "downloads").rglob("*") if p.is_file()]
+    assert not leftovers, leftovers
