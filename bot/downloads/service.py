@@ -96,10 +96,11 @@ class DownloadService:
 
     def submit(self, *, chat_id: int, user_id: int, user_name: str, url: str, name: str | None,
                request_message_id: int | None, status_message_id: int | None = None,
-               thread_id: int | None = None, asked: str | None = None) -> DownloadJob:
+               thread_id: int | None = None, asked: str | None = None, item: int | None = None) -> DownloadJob:
         """Store a new job and probe it in the background; raise :class:`Refused` if over a limit
         that is known without probing (the daily quota already used up). ``asked``: for a web
-        page, ``file`` keeps the page, ``best``/``small``/``audio`` pick its media (bot.media)."""
+        page, ``file`` keeps the page, ``best``/``small``/``audio`` pick its media (bot.media);
+        ``item``: which item of a playlist page."""
         with self.sessions() as session:
             pending = session.scalar(select(func.count()).select_from(DownloadJob).where(
                 DownloadJob.user_id == user_id,
@@ -120,7 +121,7 @@ class DownloadService:
         if asked:
             from bot.media.pages import save_asked
 
-            save_asked(self.root / job.folder, asked)
+            save_asked(self.root / job.folder, asked, item)
         self.registry.enqueue(job.id, user_id, ready=False)  # its place in line, from now
         self._probe_pool.submit(self._guarded, self._probe, job.id)
         return job
@@ -392,6 +393,12 @@ class DownloadService:
         choose(self.root / job.folder, mode, survey)
         self._probed(job_id, job.user_id, name, None)
         return True
+
+    def waiting_choice(self, job_id: int) -> Any:
+        """The survey a job waiting for a choice was asked with (None when it is not waiting)."""
+        with self._choosing_lock:
+            waiting = self._choosing.get(job_id)
+        return waiting[2] if waiting else None
 
     def _ask(self, job_id: int, survey: Any, name: str) -> None:
         timer = threading.Timer(self.settings.media_choice_wait, self._guarded_choose, (job_id, survey.default))

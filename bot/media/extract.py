@@ -70,7 +70,7 @@ def _params(request: MediaRequest) -> dict:
         "no_warnings": True,
         "noprogress": True,
         "noplaylist": True,
-        "playlistend": request.playlist_max,
+        "playlist_items": str(max(1, min(request.item, request.playlist_max))),
         "socket_timeout": 20,
         "proxy": "",
         "cookiefile": None,

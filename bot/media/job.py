@@ -60,7 +60,7 @@ class MediaDownloader:
             raise DownloadError("media pages need ffmpeg, which is not installed on the server")
         plan = extract(self.url, self.request, self.options.allow_networks, cancelled=self._stop.is_set)
         if plan.playlist_count > 1:
-            self._notices.append(f"the page lists {plan.playlist_count} items; this is the first")
+            self._notices.append(f"item {self.request.item} of the {plan.playlist_count} on the page")
         work = self.dest_dir / WORK_DIR
         work.mkdir(parents=True, exist_ok=True)
         total = sum(s.size for s in plan.streams) if all(s.size for s in plan.streams) else None

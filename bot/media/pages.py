@@ -8,6 +8,7 @@ for the page itself (``/download URL as file``); the request is written to the j
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -33,19 +34,21 @@ def is_media_candidate(content_type: str | None, url: str) -> bool:
     return mime in PAGE_TYPES or mime in MANIFEST_TYPES or path.endswith(MANIFEST_SUFFIXES)
 
 
-def save_asked(folder: Path, asked: str) -> None:
-    """Remember what the person asked with the link: ``file`` (the page itself) or a :class:`MediaMode`."""
+def save_asked(folder: Path, asked: str, item: int | None = None) -> None:
+    """Remember what the person asked with the link: ``file`` (the page itself) or a :class:`MediaMode`,
+    and for one item of a playlist page, which (``item``, from 1)."""
     if asked != AS_FILE:
         MediaMode(asked)  # ValueError on anything else
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / ASKED_NAME).write_text(asked, "utf-8")
+    (folder / ASKED_NAME).write_text(json.dumps({"asked": asked, "item": item}), "utf-8")
 
 
-def _asked(folder: Path) -> str | None:
+def _asked(folder: Path) -> tuple[str | None, int | None]:
     try:
-        return (folder / ASKED_NAME).read_text("utf-8").strip()
-    except OSError:
-        return None
+        data = json.loads((folder / ASKED_NAME).read_text("utf-8"))
+        return data.get("asked"), data.get("item")
+    except (OSError, ValueError, AttributeError):
+        return None, None
 
 
 def media_request(settings, folder: Path, content_type: str | None, url: str) -> MediaRequest | None:
@@ -56,7 +59,7 @@ def media_request(settings, folder: Path, content_type: str | None, url: str) ->
     existing = record.load_request(folder)
     if existing is not None:
         return existing
-    asked = _asked(folder)
+    asked, item = _asked(folder)
     if not settings.media_extract or asked == AS_FILE:
         return None
     if not is_media_candidate(content_type, url):
@@ -67,7 +70,7 @@ def media_request(settings, folder: Path, content_type: str | None, url: str) ->
     mode = MediaMode(asked) if asked in {m.value for m in MediaMode} else MediaMode.BEST
     request = MediaRequest(mode=mode, max_height=settings.media_max_height,
                            playlist_max=settings.media_playlist_max,
-                           extract_timeout=settings.media_extract_timeout)
+                           extract_timeout=settings.media_extract_timeout, item=item or 1)
     record.save_request(folder, request)
     return request
 
@@ -77,7 +80,7 @@ def survey_for(settings, folder: Path, url: str, max_upload: int):
     when the person already said what they want (``/download URL as audio``): nothing to ask."""
     from bot.media.survey import survey_in_child
 
-    asked = _asked(folder)
+    asked, _ = _asked(folder)
     request = record.load_request(folder)
     if asked is not None or request is None or request.format:
         return None

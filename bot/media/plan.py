@@ -30,6 +30,7 @@ class MediaRequest:
     max_height: int = 1080
     playlist_max: int = 10
     extract_timeout: float = 60.0
+    item: int = 1  # which item of a playlist page (1 = the first); "all items" makes one job each
 
 
 @dataclass(frozen=True)

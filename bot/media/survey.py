@@ -42,7 +42,7 @@ class Survey:
 
     @property
     def needs_asking(self) -> bool:
-        return len(self.choices) > 1
+        return len(self.choices) > 1 or self.item_count > 1
 
 
 def _size(f: dict, duration: float | None) -> int | None:

@@ -136,7 +136,7 @@ class DownloadNotifier:
             from bot.telegram import media_choice
 
             self._edit(job, media_choice.text(job, event.choices, self.service.settings.media_choice_wait),
-                       media_choice.markup(job.id, event.choices))
+                       media_choice.markup(job.id, event.choices, self.service.settings.media_playlist_max))
         elif event.kind == "started":
             self._edit(job, render.starting(job, max_upload), cancel_markup(job.id))
         elif event.kind == "done":

@@ -202,3 +202,23 @@ def test_cancel_mid_hls_stops_fetching_within_a_second(emulator, make_bot, origi
     assert last_start - pressed < 1.0, f"a fragment was requested {last_start - pressed:.2f}s after Cancel"
     leftovers = [p for p in (bot.data_dir / "downloads").rglob("*") if p.is_file()]
     assert not leftovers, leftovers
+
+
+def test_a_playlist_page_asks_and_all_items_are_capped_by_the_setting(emulator, make_bot, origin) -> None:
+    make_bot(media_playlist_max="2")
+    page = origin.add_page("/list.html", '<video src="/clip.mp4"></video><video src="/hls/index.m3u8"></video>'
+                                         '<video src="/dash/manifest.mpd"></video>')
+    sent = emulator.send_text(USER, USER, f"/download {page}")
+    question = choice_message(emulator, sent)
+    assert "lists 3 items" in question.text
+    labels = [b["text"] for b in question.buttons]
+    every = next(i for i, label in enumerate(labels) if label.startswith("All "))
+    assert labels[every].startswith("All 2 items")
+    assert "Fetching 2 items" in press(emulator, question, USER, every)
+    videos = emulator.wait_for(
+        lambda: (found := [m for m in emulator.bot_messages(USER) if m.media]) and len(found) >= 2 and found, 120,
+        "two videos")
+    assert len(videos) == 2
+    # yt-dlp reads every manifest on the page to list it; the third item's media is never fetched.
+    assert not origin.hits_under("/dash/chunk") and not origin.hits_under("/dash/init"), \
+        "the third item (over MEDIA_PLAYLIST_MAX) was not fetched"
