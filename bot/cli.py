@@ -12,7 +12,6 @@ import signal
 import sys
 
 from bot import __version__
-from bot.config import SettingsError, load_settings
 
 EXIT_BAD_SETTINGS = 2
 
@@ -51,6 +50,10 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Imported here, not at the top: a download's child process (``spawn``) re-imports this module
+    # as its main, and settings (pydantic) would cost it 14 MiB it never uses.
+    from bot.config import SettingsError, load_settings
+
     args = _build_parser().parse_args(argv)
     try:
         settings = load_settings()

@@ -88,6 +88,7 @@ class Settings(BaseSettings):
     # --- Telegram ---
     bot_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org"
+    telegram_local_mode: bool = False
     allowed_users: Annotated[IdList, NoDecode] = Field(default_factory=IdList)
     admin_users: Annotated[IdList, NoDecode] = Field(default_factory=IdList)
     log_level: str = "INFO"

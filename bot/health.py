@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,11 +32,13 @@ EXIT_PROBLEMS = 1
 
 @dataclass(frozen=True)
 class Result:
-    """The outcome of one check; any ``ok`` False makes ``errandbot check`` exit 1."""
+    """The outcome of one check; any ``ok`` False makes ``errandbot check`` exit 1. A ``warning``
+    is shown but does not fail: something that may be wrong, which the bot cannot see from here."""
 
     name: str
     ok: bool
     message: str
+    warning: bool = False
 
 
 def _check_bot_api(settings: Settings) -> Result:
@@ -155,6 +158,44 @@ def _check_upload_limit(settings: Settings) -> Result | None:
     return Result("uploads", True, f"up to {settings.max_upload_mb} MB through the local server")
 
 
+def _unreadable_for_others(folder: Path) -> str | None:
+    """Why another user (the Bot API server's) could not read files the bot writes in ``folder``,
+    through the group or the others bits; None when it could."""
+    if not folder.is_dir():
+        return f"{folder} is not a folder"
+    for place in (*reversed(folder.parents), folder):
+        mode = place.stat().st_mode
+        if not mode & (stat.S_IXGRP | stat.S_IXOTH):
+            return f"{place} (mode {stat.S_IMODE(mode):04o}) lets only its owner in"
+    mode = folder.stat().st_mode
+    if not mode & (stat.S_IRGRP | stat.S_IROTH):
+        return f"{folder} (mode {stat.S_IMODE(mode):04o}) is readable by its owner only"
+    mask = os.umask(0)
+    os.umask(mask)
+    if mask & 0o044 == 0o044:
+        return f"the bot creates files readable by itself only (umask {mask:04o})"
+    return None
+
+
+def _check_local_mode(settings: Settings) -> Result | None:
+    """TELEGRAM_LOCAL_MODE hands files to the Bot API server as file:///DOWNLOAD_DIR/…: the server
+    must be a local one, and must be able to read that path."""
+    if not settings.telegram_local_mode:
+        return None
+    if urlsplit(settings.telegram_api_url).hostname == PUBLIC_API_HOST:
+        return Result("local mode", False, f"TELEGRAM_LOCAL_MODE=true needs a telegram-bot-api server "
+                                           f"started with --local in TELEGRAM_API_URL; {PUBLIC_API_HOST} "
+                                           "cannot read files on this machine")
+    folder = settings.downloads_path.resolve()  # as the download service names files
+    problem = _unreadable_for_others(folder)
+    if problem:
+        return Result("local mode", True, f"the Bot API server reads files under {folder}, but {problem}: "
+                                          "run it as the bot's user or in its group, or loosen the mode "
+                                          "(docs/deploy.md, step 9)", warning=True)
+    return Result("local mode", True, f"files are sent by path under {folder}: the Bot API server must "
+                                      "see them at that same path")
+
+
 def _check_webhook(settings: Settings) -> Result | None:
     if not settings.webhook_url:
         return None
@@ -178,7 +219,7 @@ def _check_media(settings: Settings) -> Result | None:
 
 CHECKS: tuple[Callable[[Settings], Result | None], ...] = (
     _check_bot_api, _check_dirs, _check_disk, _check_database, _check_upload_limit,
-    _check_webhook, _check_media,
+    _check_local_mode, _check_webhook, _check_media,
 )
 
 
@@ -197,8 +238,10 @@ def run_check(settings: Settings) -> int:
     results = run_checks(settings)
     print(f"errandbot {__version__} check")
     for result in results:
-        mark = "ok  " if result.ok else "FAIL"
+        mark = "FAIL" if not result.ok else "warn" if result.warning else "ok  "
         print(f"  {mark}  {result.name}: {scrub(result.message, (settings.token or '',))}")
     problems = sum(not r.ok for r in results)
-    print("all good" if not problems else f"{problems} problem(s) found")
+    warnings = sum(r.ok and r.warning for r in results)
+    print(("all good" if not warnings else f"all good, {warnings} warning(s)") if not problems
+          else f"{problems} problem(s) found")
     return EXIT_OK if not problems else EXIT_PROBLEMS

@@ -179,6 +179,15 @@ class DownloadService:
     def mark_delivered(self, job_id: int) -> None:
         self._update(job_id, delivered=True)
 
+    def cancel_delivery(self, job_id: int, by: str) -> None:
+        """The file was complete, but sending it was cancelled: the job ends cancelled and its
+        folder goes, as for a cancelled download (else a restart would send it again)."""
+        job = self.get(job_id)
+        if job is None:
+            return
+        self._finish(job_id, JobState.CANCELLED, error=f"cancelled by {by}")
+        self._remove_folder(job)
+
     def file_path(self, job: DownloadJob) -> Path | None:
         if not job.name:
             return None

@@ -1,12 +1,68 @@
-"""The one exception the reminder core raises for input it cannot use.
+"""The one exception the reminder core raises for input it cannot use: a code and parameters.
 
-Its message is meant for the person who typed the command: it names the part that was not
-understood (or the limit that was hit) and, where useful, shows examples. Handlers reply with
-``str(error)`` as is.
+The core knows nothing of the reply language. Each refusal is an :class:`Problem` code with the
+values the sentence needs (the fragment not understood, the limit hit, the two readings of an
+ambiguous date); the chat layer turns them into words in the reader's language. Every code must
+have wording there: a test checks it.
 """
 
 from __future__ import annotations
 
+from enum import StrEnum
+from typing import Any
+
+
+class Problem(StrEnum):
+    """Why a timer or reminder was refused."""
+
+    EMPTY = "empty"  # nothing said
+    NO_WHEN = "no_when"  # no time found at all; params: text
+    NOT_UNDERSTOOD = "not_understood"  # a part that looks like time but is not; params: part
+    TIME_IN_TEXT = "time_in_text"  # a second time inside the text; params: part
+    FOREIGN_DIGITS = "foreign_digits"  # digits other than 0-9 / full-width
+    BAD_TIME = "bad_time"  # 25:00, 13pm; params: part
+    BAD_DATE = "bad_date"  # feb 30; params: part
+    AMBIGUOUS_DATE = "ambiguous_date"  # 12/11; params: part, first, second
+    AMBIGUOUS_TIME = "ambiguous_time"  # at 5, 3点; params: part, first, second
+    AMBIGUOUS_MIDNIGHT = "ambiguous_midnight"  # friday midnight; params: part
+    AMBIGUOUS_ZONE = "ambiguous_zone"  # CST; params: part, readings
+    UNKNOWN_ZONE = "unknown_zone"  # params: part
+    IN_THE_PAST = "in_the_past"  # 5 minutes ago, yesterday, a passed time; params: when (may be "")
+    PASSED_THIS_WEEK = "passed_this_week"  # "this monday" on a Wednesday; params: part
+    CONFLICT = "conflict"  # a part said twice (two days, two times); params: part
+    MISMATCH = "mismatch"  # parts that cannot both hold (Fri 2026-12-24, in 2 hours at 10am); params: first, second
+    UNKNOWN_UNIT = "unknown_unit"  # "in 1 fortnight"; params: part
+    UNIT_MISSING = "unit_missing"  # "in 90"; params: part
+    NOT_POSITIVE = "not_positive"  # 0 minutes
+    NEGATIVE = "negative"  # -5
+    NO_DURATION = "no_duration"  # /timer with nothing after it
+    DURATION_NOT_UNDERSTOOD = "duration_not_understood"  # /timer abc; params: part
+    TIMER_TOO_LONG = "timer_too_long"
+    TOO_FAR = "too_far"  # over MAX_DURATION_DAYS; params: days
+    REPEAT_TOO_OFTEN = "repeat_too_often"  # under MIN_RECURRENCE_MINUTES; params: minimum, part
+    REPEAT_NOT_UNDERSTOOD = "repeat_not_understood"  # "every blue"; params: part
+    REPEAT_ENDS_BEFORE_START = "repeat_ends_before_start"  # until a date before the first ring
+    BAD_CRON = "bad_cron"  # params: part, reason
+    LABEL_CONTROL = "label_control"  # invisible control characters
+    LABEL_TOO_LONG = "label_too_long"  # params: length, limit
+    TOO_MANY_PENDING = "too_many_pending"  # params: pending, limit
+    BAD_ZONE_NAME = "bad_zone_name"  # /tz garbage; params: name
+    NO_SUCH_REMINDER = "no_such_reminder"
+    BAD_SNOOZE = "bad_snooze"
+
 
 class ReminderInputError(ValueError):
-    """Input that cannot become a timer or reminder; ``str()`` is a short user-facing answer."""
+    """Input that cannot become a timer or reminder: ``problem`` and the ``params`` to word it.
+
+    ``str()`` is a debugging form (code and parameters), not a sentence for people: the chat
+    layer words the problem.
+    """
+
+    def __init__(self, problem: Problem, **params: Any) -> None:
+        super().__init__(problem.value, params)
+        self.problem = problem
+        self.params = params
+
+    def __str__(self) -> str:
+        inner = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        return f"{self.problem.value}({inner})"

@@ -1,134 +1,331 @@
-"""Recurring reminders: a small grammar and "when is the next one", across DST changes.
+"""Recurring schedules: what repeats (:class:`Recurrence`), when the next ring is, and the
+stored form.
 
-Forms (after the word ``every``): ``day 9:00``, ``monday 10:00``, ``weekday 8:30`` (Mon–Fri),
-``2h`` / ``30 min`` / ``1d``. Calendar forms keep their wall-clock time in the user's zone, so a
-9:00 reminder stays at 9:00 after the clocks change; interval forms are a fixed number of
-seconds apart. A wall time that does not exist on the day (skipped by a spring-forward) rings at
-the same offset after the gap, as ``zoneinfo`` resolves it; a repeated one rings the first time.
+Calendar repeats (days, weeks, months, years) keep their wall-clock time in the reminder's zone:
+a 9:00 reminder stays at 9:00 after the clocks change. A wall time that does not exist that day
+(skipped by a spring-forward) rings at the same offset after the gap, as ``zoneinfo`` resolves
+``fold=0``; a repeated one (autumn) rings once, the first time. Months clip to their last day
+(``every month on the 31st`` rings on Feb 28/29). Interval repeats (``every 2 hours``) are a fixed
+number of seconds apart and step from the previous due time, so they never drift. Cron
+expressions are the standard five fields (Sunday is 0 or 7), run by APScheduler's CronTrigger.
 
-The stored form is :meth:`Recurrence.spec`, e.g. ``day 09:00``, ``mon 10:00``, ``every 7200``.
+The stored form (``reminders.recurrence``) is :meth:`Recurrence.spec`, a short text such as
+``day 09:00``, ``week mon,wed 10:00 every=2 first=1795000000``, ``month -1 09:00``,
+``every 7200``, ``cron 0 9 * * 1-5 until=2027-01-31``. Specs written by earlier releases
+(``day 09:00``, ``weekday 08:30``, ``mon,fri 10:00``, ``every 7200``) still read.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+import calendar
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from bot.reminders.clock import take_time
-from bot.reminders.duration import format_duration, parse_duration
-from bot.reminders.errors import ReminderInputError
-
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_DAY_WORDS = {name: i for i, name in enumerate(DAYS)}
-_DAY_WORDS.update({full: i for i, full in enumerate(
-    ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"))})
-_DAY_WORDS.update({"tues": 1, "thur": 3, "thurs": 3})
+DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August",
+               "September", "October", "November", "December")
+CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+#: Most rings a "for N times" repeat may have (counting them walks the schedule).
+MAX_COUNT = 1000
 
-EXAMPLES = "Examples: /remind every day 9:00 standup, /remind every monday 10:00 report"
+
+class Unit(StrEnum):
+    INTERVAL = "every"
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+    YEAR = "year"
+    CRON = "cron"
 
 
 @dataclass(frozen=True)
 class Recurrence:
-    """Which days (0=Monday) at what wall time, or a fixed interval in seconds."""
+    """A repeat. Which fields matter depends on ``unit``:
 
-    days: tuple[int, ...] = ()
+    - ``INTERVAL``: ``seconds`` apart;
+    - ``DAY``: every ``every`` days at ``at``;
+    - ``WEEK``: on ``weekdays`` (0 = Monday) of every ``every``-th week, at ``at``;
+    - ``MONTH``: on ``monthday`` (1..31, -1 = the last day) or the ``nth`` weekday
+      (``(2, 1)`` = 2nd Tuesday, ``(-1, 4)`` = last Friday) of every ``every``-th month;
+    - ``YEAR``: on ``month`` / ``monthday`` every year;
+    - ``CRON``: the five-field ``cron`` expression.
+
+    ``first`` (UTC epoch seconds of the first ring) anchors ``every`` > 1 and ``count``;
+    ``until`` (a local date, inclusive) and ``count`` (rings in all) end it.
+    """
+
+    unit: Unit
     at: time | None = None
-    interval: float | None = None
+    every: int = 1
+    seconds: float = 0.0
+    weekdays: tuple[int, ...] = ()
+    monthday: int | None = None
+    nth: tuple[int, int] | None = None
+    month: int | None = None
+    cron: str | None = None
+    first: float | None = None
+    until: date | None = None
+    count: int | None = None
+
+    # --- stored form ------------------------------------------------------------------------
 
     def spec(self) -> str:
-        if self.interval is not None:
-            return f"every {self.interval:g}"
-        hhmm = self.at.strftime("%H:%M") if self.at else "09:00"
-        if len(self.days) == 7:
-            return f"day {hhmm}"
-        if self.days == (0, 1, 2, 3, 4):
-            return f"weekday {hhmm}"
-        return f"{','.join(DAYS[d] for d in self.days)} {hhmm}"
+        hhmm = self.at.strftime("%H:%M") if self.at else ""
+        if self.unit is Unit.INTERVAL:
+            head = f"every {self.seconds:g}"
+        elif self.unit is Unit.DAY:
+            head = f"day {hhmm}"
+        elif self.unit is Unit.WEEK:
+            head = f"week {','.join(DAYS[d] for d in self.weekdays)} {hhmm}"
+        elif self.unit is Unit.MONTH:
+            what = f"{self.nth[0]}{DAYS[self.nth[1]]}" if self.nth else str(self.monthday)
+            head = f"month {what} {hhmm}"
+        elif self.unit is Unit.YEAR:
+            head = f"year {self.month:02d}-{self.monthday:02d} {hhmm}"
+        else:
+            head = f"cron {self.cron}"
+        options = []
+        if self.every != 1:
+            options.append(f"every={self.every}")
+        if self.first is not None and (self.every != 1 or self.count):
+            options.append(f"first={self.first:.0f}")
+        if self.until is not None:
+            options.append(f"until={self.until.isoformat()}")
+        if self.count is not None:
+            options.append(f"count={self.count}")
+        return " ".join([head, *options])
 
     @classmethod
     def from_spec(cls, spec: str) -> Recurrence:
-        head, _, rest = spec.partition(" ")
+        words, options = [], {}
+        for word in spec.split():
+            if "=" in word:
+                key, _, value = word.partition("=")
+                options[key] = value
+            else:
+                words.append(word)
+        extra = {
+            "every": int(options.get("every", 1)),
+            "first": float(options["first"]) if "first" in options else None,
+            "until": date.fromisoformat(options["until"]) if "until" in options else None,
+            "count": int(options["count"]) if "count" in options else None,
+        }
+        head = words[0]
         if head == "every":
-            return cls(interval=float(rest))
-        at = time.fromisoformat(rest)
+            return cls(Unit.INTERVAL, seconds=float(words[1]), **extra)
+        if head == "cron":
+            return cls(Unit.CRON, cron=" ".join(words[1:]), **extra)
+        at = time.fromisoformat(words[-1])
         if head == "day":
-            return cls(days=tuple(range(7)), at=at)
-        if head == "weekday":
-            return cls(days=(0, 1, 2, 3, 4), at=at)
-        return cls(days=tuple(DAYS.index(d) for d in head.split(",")), at=at)
+            return cls(Unit.DAY, at=at, **extra)
+        if head == "weekday":  # earlier releases
+            return cls(Unit.WEEK, at=at, weekdays=(0, 1, 2, 3, 4), **extra)
+        if head == "week":
+            return cls(Unit.WEEK, at=at, weekdays=tuple(DAYS.index(d) for d in words[1].split(",")), **extra)
+        if head == "month":
+            what = words[1]
+            if what[-1].isalpha():
+                return cls(Unit.MONTH, at=at, nth=(int(what[:-3]), DAYS.index(what[-3:])), **extra)
+            return cls(Unit.MONTH, at=at, monthday=int(what), **extra)
+        if head == "year":
+            month, day = (int(x) for x in words[1].split("-"))
+            return cls(Unit.YEAR, at=at, month=month, monthday=day, **extra)
+        # earlier releases: "mon,wed 10:00"
+        return cls(Unit.WEEK, at=at, weekdays=tuple(DAYS.index(d) for d in head.split(",")), **extra)
 
-    def describe(self) -> str:
-        """``every day at 09:00``, ``every Monday at 10:00``, ``every 2 h``."""
-        if self.interval is not None:
-            return f"every {format_duration(timedelta(seconds=self.interval))}"
-        hhmm = self.at.strftime("%H:%M") if self.at else ""
-        if len(self.days) == 7:
-            what = "day"
-        elif self.days == (0, 1, 2, 3, 4):
-            what = "weekday"
-        else:
-            what = ", ".join(
-                ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")[d]
-                for d in self.days)
-        return f"every {what} at {hhmm}"
+    # --- the next ring ----------------------------------------------------------------------
 
-    def next_after(self, after: datetime, zone: ZoneInfo, anchor: datetime | None = None) -> datetime:
-        """The first occurrence strictly after ``after`` (aware), as an aware UTC datetime.
+    def next_after(self, after: datetime, zone: ZoneInfo, anchor: datetime | None = None) -> datetime | None:
+        """The first ring strictly after ``after`` (aware), as aware UTC; None once it has ended.
 
-        Interval recurrences step from ``anchor`` (the previous due time) so that they do not
-        drift by the lateness of each ring.
+        Interval repeats step from ``anchor`` (the previous due time) so that they do not drift
+        by the lateness of each ring.
         """
-        if self.interval is not None:
-            step = timedelta(seconds=self.interval)
-            base = anchor or after
+        after = after.astimezone(UTC)
+        if self.unit is Unit.INTERVAL:
+            step = timedelta(seconds=self.seconds)
+            base = anchor or (datetime.fromtimestamp(self.first, UTC) if self.first else after)
             if base > after:
-                return base.astimezone(UTC)
-            missed = (after - base) // step + 1
-            return (base + missed * step).astimezone(UTC)
-        assert self.at is not None
-        local = after.astimezone(zone)
-        for offset in range(0, 8):
-            day = local.date() + timedelta(days=offset)
-            if day.weekday() not in self.days:
-                continue
-            candidate = datetime.combine(day, self.at, tzinfo=zone).astimezone(UTC)
-            if candidate > after:
-                return candidate
-        raise AssertionError("a weekly recurrence always has a next occurrence within 8 days")
-
-
-def parse_recurrence(words: list[str], min_interval: timedelta) -> tuple[Recurrence, list[str]]:
-    """Parse the words after ``every``; return the recurrence and the remaining words (the text)."""
-    if not words:
-        raise ReminderInputError(f"Every what? {EXAMPLES}")
-    head = words[0].lower().rstrip(",")
-    if head in ("day", "daily") or head in _DAY_WORDS or head in ("weekday", "weekdays"):
-        if head in ("day", "daily"):
-            days: tuple[int, ...] = tuple(range(7))
-        elif head in ("weekday", "weekdays"):
-            days = (0, 1, 2, 3, 4)
+                due = base.astimezone(UTC)
+            else:
+                due = (base + ((after - base) // step + 1) * step).astimezone(UTC)
+        elif self.unit is Unit.CRON:
+            due = self._cron_next(after, zone)
         else:
-            days = (_DAY_WORDS[head],)
-        rest = words[1:]
-        if rest and rest[0].lower() == "at":
-            rest = rest[1:]
-        found = take_time(rest)
-        if found is None:
-            raise ReminderInputError(f"At what time every {head}? Write it like 9:00 or 9am. {EXAMPLES}")
-        at, used = found
-        return Recurrence(days=days, at=at), rest[used:]
-    # every 2h / every 30 min / every 1h30m
-    for n in (2, 1):
-        if len(words) < n:
-            continue
-        try:
-            step = parse_duration(" ".join(words[:n]))
-        except ReminderInputError:
-            continue
-        if step < min_interval:
-            raise ReminderInputError(
-                f"The shortest repeat is every {format_duration(min_interval)}; "
-                f"“every {' '.join(words[:n])}” is more often than that.")
-        return Recurrence(interval=step.total_seconds()), words[n:]
-    raise ReminderInputError(f"I don't understand “every {words[0][:30]}”. {EXAMPLES}")
+            due = self._calendar_next(after, zone)
+        if due is None or not self._within_end(due, zone):
+            return None
+        return due
+
+    def _within_end(self, due: datetime, zone: ZoneInfo) -> bool:
+        if self.until is not None and due.astimezone(zone).date() > self.until:
+            return False
+        if self.count is not None and self.first is not None:
+            return self._index(due, zone) < self.count
+        return True
+
+    def _index(self, due: datetime, zone: ZoneInfo) -> int:
+        """How many rings come before ``due`` (0 for the first)."""
+        first = datetime.fromtimestamp(self.first or 0, UTC)
+        if self.unit is Unit.INTERVAL:
+            return round((due - first) / timedelta(seconds=self.seconds))
+        plain = replace(self, count=None, until=None)
+        index, current = 0, first
+        while current < due and index <= MAX_COUNT:
+            following = plain.next_after(current, zone)
+            if following is None:
+                break
+            current, index = following, index + 1
+        return index
+
+    def _candidate_days(self, start: date, origin: date) -> Iterator[date]:
+        """Days that match, from ``start`` on, in order (bounded); ``origin`` is the first ring's
+        local date, which ``every`` counts from."""
+        if self.unit is Unit.DAY:
+            day = start
+            if self.every > 1 and self.first is not None:
+                behind = (day - origin).days % self.every
+                day += timedelta(days=(self.every - behind) % self.every)
+            for _ in range(400):
+                yield day
+                day += timedelta(days=self.every)
+        elif self.unit is Unit.WEEK:
+            origin_week = (origin - timedelta(days=origin.weekday())).toordinal() // 7
+            for offset in range(7 * self.every + 14):
+                day = start + timedelta(days=offset)
+                week = (day - timedelta(days=day.weekday())).toordinal() // 7
+                if day.weekday() in self.weekdays and (week - origin_week) % self.every == 0:
+                    yield day
+        elif self.unit is Unit.MONTH:
+            origin_index = origin.year * 12 + origin.month - 1
+            index = start.year * 12 + start.month - 1
+            for _ in range(12 * self.every + 24):
+                year, month = divmod(index, 12)
+                month += 1
+                if (index - origin_index) % self.every == 0:
+                    day = self._day_in_month(year, month)
+                    if day is not None and day >= start:
+                        yield day
+                index += 1
+        elif self.unit is Unit.YEAR:
+            for year in range(start.year, start.year + 9):
+                last = calendar.monthrange(year, self.month)[1]
+                day = date(year, self.month, min(self.monthday, last))
+                if day >= start:
+                    yield day
+
+    def _day_in_month(self, year: int, month: int) -> date | None:
+        last = calendar.monthrange(year, month)[1]
+        if self.nth is not None:
+            n, weekday = self.nth
+            if n == -1:
+                day = last - (date(year, month, last).weekday() - weekday) % 7
+            else:
+                day = 1 + (weekday - date(year, month, 1).weekday()) % 7 + 7 * (n - 1)
+                if day > last:
+                    return None
+            return date(year, month, day)
+        monthday = last if self.monthday == -1 else min(self.monthday or 1, last)
+        return date(year, month, monthday)
+
+    def _calendar_next(self, after: datetime, zone: ZoneInfo) -> datetime | None:
+        at = self.at or time(9, 0)
+        start = after.astimezone(zone).date()
+        origin = datetime.fromtimestamp(self.first, UTC).astimezone(zone).date() if self.first else start
+        for day in self._candidate_days(start, origin):
+            due = datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
+            if due > after:
+                return due
+        return None
+
+    def trigger(self, zone: ZoneInfo):
+        """APScheduler's CronTrigger for a cron repeat (day-of-week translated: APScheduler 3
+        counts 0 as Monday, cron as Sunday)."""
+        from apscheduler.triggers.cron import CronTrigger
+
+        minute, hour, day, month, weekday = (self.cron or "").split()
+        return CronTrigger(minute=minute, hour=hour, day=day, month=month,
+                           day_of_week=cron_weekdays(weekday), timezone=zone)
+
+    def _cron_next(self, after: datetime, zone: ZoneInfo) -> datetime | None:
+        due = self.trigger(zone).get_next_fire_time(None, after + timedelta(microseconds=1))
+        return due.astimezone(UTC) if due is not None else None
+
+    # --- in words ---------------------------------------------------------------------------
+
+    def phrase(self) -> str:
+        """The repeat in the grammar's own English (``every 2 weeks on monday at 09:00``), which
+        reads back to the same schedule; the confirmation shows it."""
+        at = f" at {self.at:%H:%M}" if self.at else ""
+        if self.unit is Unit.INTERVAL:
+            seconds = int(self.seconds)
+            if seconds % 3600 == 0:
+                text = f"every {seconds // 3600} hours"
+            elif seconds % 60 == 0:
+                text = f"every {seconds // 60} minutes"
+            else:
+                text = f"every {seconds} seconds"
+        elif self.unit is Unit.DAY:
+            text = f"every {self.every} days{at}" if self.every > 1 else f"every day{at}"
+        elif self.unit is Unit.WEEK:
+            named = {(0, 1, 2, 3, 4): "weekday", (5, 6): "weekend"}
+            days = (self.every == 1 and named.get(self.weekdays)) or " ".join(DAY_NAMES[d].lower() for d in self.weekdays)
+            text = f"every {self.every} weeks on {days}{at}" if self.every > 1 else f"every {days}{at}"
+        elif self.unit is Unit.MONTH:
+            if self.nth is not None:
+                n, weekday = self.nth
+                which = "last" if n == -1 else ordinal(n)
+                what = f"the {which} {DAY_NAMES[weekday].lower()}"
+            elif self.monthday == -1:
+                what = "the last day"
+            else:
+                what = f"the {ordinal(self.monthday or 1)}"
+            every = f"every {self.every} months" if self.every > 1 else "every month"
+            text = f"{every} on {what}{at}"
+        elif self.unit is Unit.YEAR:
+            text = f"every year on {MONTH_NAMES[(self.month or 1) - 1].lower()} {self.monthday}{at}"
+        else:
+            text = f"cron {self.cron}"
+        if self.until is not None:
+            text += f" until {self.until.isoformat()}"
+        if self.count is not None:
+            text += f" for {self.count} times"
+        return text
+
+
+def ordinal(n: int) -> str:
+    """``1st``, ``2nd``, ``11th``, ``23rd``."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def cron_weekdays(field: str) -> str:
+    """A cron day-of-week field (``1-5``, ``0,6``, ``*/2``, ``mon-fri``) as APScheduler day names.
+
+    Raises ValueError for what cron would not accept.
+    """
+    if field == "*":
+        return "*"
+    names = {name: i for i, name in enumerate(CRON_DAYS)}
+    chosen: set[int] = set()
+    for part in field.lower().split(","):
+        body, _, step_text = part.partition("/")
+        step = int(step_text) if step_text else 1
+        if step < 1:
+            raise ValueError(f"bad step in {part}")
+        if body == "*":
+            low, high = 0, 6
+        else:
+            low_text, _, high_text = body.partition("-")
+            low = names[low_text] if low_text in names else int(low_text)
+            high = (names[high_text] if high_text in names else int(high_text)) if high_text else low
+            if step_text and not high_text:
+                high = 6
+        if not (0 <= low <= 7 and 0 <= high <= 7 and low <= high):
+            raise ValueError(f"bad day of week {part}")
+        chosen.update(d % 7 for d in range(low, high + 1, step))
+    return ",".join(CRON_DAYS[d] for d in sorted(chosen))

@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
 from bot.reminders.duration import format_duration, split_duration
-from bot.reminders.errors import ReminderInputError
+from bot.reminders.errors import Problem, ReminderInputError
 from bot.reminders.recurrence import Recurrence
 from bot.reminders.store import (
     CANCELLED,
@@ -101,9 +101,9 @@ def clean_label(text: str, limits: Limits) -> str:
     """Whitespace collapsed; refuses control characters and labels over the length limit."""
     label = " ".join(text.split())
     if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") for ch in label):
-        raise ReminderInputError("The text has invisible control characters; please type it again without them.")
+        raise ReminderInputError(Problem.LABEL_CONTROL)
     if len(label) > limits.label_max:
-        raise ReminderInputError(f"The text is too long ({len(label)} characters; the limit is {limits.label_max}).")
+        raise ReminderInputError(Problem.LABEL_TOO_LONG, length=len(label), limit=limits.label_max)
     return label
 
 
@@ -111,12 +111,11 @@ def zone_named(name: str) -> ZoneInfo:
     """The IANA zone ``name`` (``Europe/Berlin``), or :class:`ReminderInputError`."""
     candidate = name.strip()
     if not candidate or len(candidate) > 64 or not all(ch.isascii() and (ch.isalnum() or ch in "/_+-") for ch in candidate):
-        raise ReminderInputError(f"“{name.strip()[:40]}” is not a time zone. Examples: /tz Europe/Berlin, /tz America/New_York")
+        raise ReminderInputError(Problem.BAD_ZONE_NAME, name=name.strip()[:40])
     try:
         return ZoneInfo(candidate)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise ReminderInputError(
-            f"“{candidate}” is not a time zone I know. Examples: /tz Europe/Berlin, /tz America/New_York") from None
+        raise ReminderInputError(Problem.BAD_ZONE_NAME, name=candidate) from None
 
 
 class ReminderService:
@@ -153,8 +152,9 @@ class ReminderService:
             if overdue:
                 for row in session.scalars(select(Reminder).where(Reminder.id.in_(overdue))):
                     report.missed.setdefault(row.chat_id, []).append(row)
-                    if row.recurrence:
-                        row.due_at = moved[row.id] = self._next_due(row, now).timestamp()
+                    following = self._next_due(row, now) if row.recurrence else None
+                    if following is not None:
+                        row.due_at = moved[row.id] = following.timestamp()
                     else:
                         row.state = MISSED
                 session.commit()
@@ -205,14 +205,15 @@ class ReminderService:
         plan = parse_when(args, now, self.zone_of(owner.user_id), self.limits.min_interval)
         self._check_span(plan.due - now)
         return self._insert(owner, REMINDER, plan.due.timestamp(), plan.text,
-                            recurrence=plan.recurrence.spec() if plan.recurrence else None)
+                            recurrence=plan.recurrence.spec() if plan.recurrence else None,
+                            tz=plan.zone.key if plan.zone else None)
 
     def snooze(self, reminder_id: int, choice: str, owner: Owner) -> Reminder:
         """A new one-off copy of a rung reminder: ``5m``, ``1h`` or ``tomorrow`` (same time)."""
         with self.sessions() as session:
             original = session.get(Reminder, reminder_id)
         if original is None:
-            raise ReminderInputError("That reminder no longer exists.")
+            raise ReminderInputError(Problem.NO_SUCH_REMINDER)
         now = self.clock()
         if choice == "5m":
             due = now + 300
@@ -221,7 +222,7 @@ class ReminderService:
         elif choice == "tomorrow":
             due = now + 86400
         else:
-            raise ReminderInputError("Snooze for 5m, 1h or tomorrow.")
+            raise ReminderInputError(Problem.BAD_SNOOZE)
         owner = Owner(original.chat_id, original.user_id, original.user_name, original.chat_type, owner.reply_to,
                       original.thread_id)
         return self._insert(owner, original.kind, due, original.label, recurrence=None,
@@ -229,24 +230,22 @@ class ReminderService:
 
     def _check_span(self, delta: timedelta) -> None:
         if delta > self.limits.max_duration:
-            raise ReminderInputError(
-                f"That is more than the longest allowed, {self.limits.max_duration.days} days.")
+            raise ReminderInputError(Problem.TOO_FAR, days=self.limits.max_duration.days)
 
     def _insert(self, owner: Owner, kind: str, due_at: float, label: str, *,
-                recurrence: str | None, duration: float | None = None) -> Reminder:
+                recurrence: str | None, duration: float | None = None, tz: str | None = None) -> Reminder:
         label = clean_label(label, self.limits)
         with self.sessions() as session:
             pending = session.scalar(select(func.count()).select_from(Reminder).where(
                 Reminder.user_id == owner.user_id, Reminder.state == PENDING))
             if pending >= self.limits.max_pending_per_user:
-                raise ReminderInputError(
-                    f"You already have {pending} pending timers and reminders, the most allowed "
-                    f"({self.limits.max_pending_per_user}). Cancel some first: /timers")
+                raise ReminderInputError(Problem.TOO_MANY_PENDING, pending=pending,
+                                         limit=self.limits.max_pending_per_user)
             row = Reminder(
                 kind=kind, chat_id=owner.chat_id, chat_type=owner.chat_type, thread_id=owner.thread_id,
                 user_id=owner.user_id,
                 user_name=owner.user_name[:64], label=label, due_at=due_at, recurrence=recurrence,
-                tz=self.zone_of(owner.user_id).key, reply_to=owner.reply_to, duration=duration,
+                tz=tz or self.zone_of(owner.user_id).key, reply_to=owner.reply_to, duration=duration,
                 state=PENDING, created_at=self.clock(),
             )
             session.add(row)
@@ -319,7 +318,8 @@ class ReminderService:
             id=f"t{reminder_id}", replace_existing=True, misfire_grace_time=None,
         )
 
-    def _next_due(self, row: Reminder, after: float) -> datetime:
+    def _next_due(self, row: Reminder, after: float) -> datetime | None:
+        """The next ring of a repeating row; None once its repeat has ended (until / count)."""
         recurrence = Recurrence.from_spec(row.recurrence or "")
         return recurrence.next_after(datetime.fromtimestamp(after, UTC), ZoneInfo(row.tz), anchor=row.due)
 
@@ -338,8 +338,9 @@ class ReminderService:
             row = session.get(Reminder, reminder_id)
             if row is None or row.state != PENDING:
                 return
-            if row.recurrence:
-                row.due_at = self._next_due(row, max(now, row.due_at)).timestamp()
+            following = self._next_due(row, max(now, row.due_at)) if row.recurrence else None
+            if following is not None:
+                row.due_at = following.timestamp()
                 self._schedule(row.id, row.due_at)
             else:
                 row.state = DONE

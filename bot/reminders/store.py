@@ -44,7 +44,7 @@ class Reminder(Base):
     user_name: Mapped[str] = mapped_column(String(64), default="")
     label: Mapped[str] = mapped_column(String(LABEL_MAX), default="")
     due_at: Mapped[float] = mapped_column(Float)
-    recurrence: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    recurrence: Mapped[str | None] = mapped_column(String(160), nullable=True)
     tz: Mapped[str] = mapped_column(String(64), default="UTC")
     reply_to: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     status_message_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)

@@ -25,17 +25,19 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
+import tempfile
 import threading
 import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from email.parser import BytesParser
-from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from bot.sandbox.uploads import UploadedFile, read_multipart
 
 DEFAULT_TOKEN = "123456789:SANDBOX-token-not-a-real-one_ABCDEFGH"
 # The placeholder senders Telegram puts in ``from`` for messages written as a chat.
@@ -145,7 +147,14 @@ class BotApiEmulator:
     """The emulator: start it, point the bot at :attr:`url`, then talk as users.
 
     ``token`` is the only token accepted (others get 401 Unauthorized, as on Telegram).
-    ``upload_limit`` is the largest document accepted by multipart upload (Telegram: 50 MB).
+    ``upload_limit`` is the largest document accepted by multipart upload (Telegram: 50 MB; a
+    local server: 2000 MB); raise it (the argument or the attribute) to test big deliveries.
+    Uploads are streamed to temporary files and hashed, never held in memory.
+    ``upload_rate`` (bytes/s, None: as fast as it comes) reads uploads like a slow uplink.
+    ``local_mode`` makes it behave like a ``telegram-bot-api --local`` server: documents may be
+    given as ``file:///path`` and are read from that path (the message's ``document`` then says
+    ``"sent_by": "path"``; an upload says ``"upload"``). Without it, ``file://`` is refused, as
+    api.telegram.org does.
     """
 
     def __init__(
@@ -156,11 +165,15 @@ class BotApiEmulator:
         port: int = 0,
         bot_username: str = "errand_test_bot",
         upload_limit: int = 50 * 1000 * 1000,
+        local_mode: bool = False,
     ) -> None:
         self.token = token
         self.bot_id = int(token.split(":", 1)[0])
         self.bot_username = bot_username
         self.upload_limit = upload_limit
+        self.local_mode = local_mode
+        self.upload_rate: float | None = None
+        self._spool: Path | None = None  # temporary files of uploads, made on first use
         self._cond = threading.Condition(threading.RLock())
         self._messages: dict[int, dict[int, Message]] = {}
         self._next_message_id: dict[int, int] = {}
@@ -206,9 +219,18 @@ class BotApiEmulator:
             self._cond.notify_all()
         self._server.shutdown()
         self._server.server_close()
+        if self._spool is not None:
+            shutil.rmtree(self._spool, ignore_errors=True)
 
     def __enter__(self) -> BotApiEmulator:
         return self.start()
+
+    def spool(self) -> Path:
+        """The folder of uploaded files (made on first use, removed by :meth:`stop`)."""
+        with self._cond:
+            if self._spool is None:
+                self._spool = Path(tempfile.mkdtemp(prefix="emulator-uploads-"))
+            return self._spool
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
@@ -564,7 +586,7 @@ class BotApiEmulator:
                 time.sleep(0.5)  # Telegram retries failed deliveries later, too.
 
     # ------------------------------------------------------------------ the API
-    def handle(self, method: str, params: dict[str, Any], files: dict[str, tuple[str, bytes]]) -> Any:
+    def handle(self, method: str, params: dict[str, Any], files: dict[str, UploadedFile]) -> Any:
         """Run one Bot API method; return its ``result`` or raise :class:`ApiError`."""
         with self._cond:
             fault = self._take_fault(method)
@@ -758,21 +780,24 @@ class BotApiEmulator:
 
     def _api_senddocument(self, p: dict, f: dict) -> dict:
         chat_id = self._chat_id(p)
+        extra: dict[str, Any] = {}
         if "document" in f:
-            name, data = f["document"]
-            if len(data) > self.upload_limit:
+            upload: UploadedFile = f["document"]
+            if upload.size > self.upload_limit:
                 raise ApiError(413, "Request Entity Too Large")
-            digest, size = hashlib.sha256(data).hexdigest(), len(data)
+            digest, size, name = upload.sha256, upload.size, upload.filename
+            extra = {"sent_by": "upload", "stored_at": str(upload.path)}
         else:
             ref = str(p.get("document", ""))
-            if not ref.startswith("file://"):
+            if not ref.startswith("file://") or not self.local_mode:
                 raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
             path = Path(urllib.parse.unquote(urllib.parse.urlsplit(ref).path))
             if not path.is_file():
                 raise ApiError(400, "Bad Request: file not found")
             digest, size, name = _hash_file(path), path.stat().st_size, path.name
+            extra = {"sent_by": "path", "path": str(path)}
         document = {"file_id": f"doc-{digest[:16]}", "file_unique_id": digest[:12], "file_name": name,
-                    "file_size": size, "sha256": digest}
+                    "file_size": size, "sha256": digest, **extra}
         caption = p.get("caption")
         message = self._bot_message(chat_id, None, p, document=document, caption=caption)
         return self._message_dict(message)
@@ -786,9 +811,14 @@ class BotApiEmulator:
     def _send_media(self, kind: str, p: dict, f: dict) -> dict:
         """sendVideo / sendAudio by upload: keeps the bytes and the parameters, for tests to check."""
         chat_id = self._chat_id(p)
-        if kind not in f:
-            raise ApiError(400, f"Bad Request: there is no {kind} in the request")
-        name, data = f[kind]
+        if kind in f:
+            name, data = f[kind]
+        else:  # by path, as a local Bot API server takes it (TELEGRAM_LOCAL_MODE)
+            ref = str(p.get(kind, ""))
+            path = Path(urllib.parse.unquote(urllib.parse.urlsplit(ref).path)) if ref.startswith("file://") else None
+            if path is None or not path.is_file():
+                raise ApiError(400, f"Bad Request: there is no {kind} in the request")
+            name, data = path.name, path.read_bytes()
         if len(data) > self.upload_limit:
             raise ApiError(413, "Request Entity Too Large")
         digest = hashlib.sha256(data).hexdigest()
@@ -826,14 +856,33 @@ class BotApiEmulator:
                 parts = urllib.parse.urlsplit(self.path)
                 match = re.fullmatch(r"/bot([^/]+)/([A-Za-z]+)", parts.path)
                 length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
+                content_type = self.headers.get("Content-Type", "")
+                streamed: tuple[dict, dict] | None = None
+                if _is_multipart(content_type):  # read as it arrives: files go to disk, hashed
+                    try:
+                        streamed = read_multipart(self.rfile, length, content_type,
+                                                  limit=emulator.upload_limit, spool=emulator.spool(),
+                                                  rate=emulator.upload_rate)
+                    except ConnectionError:
+                        self.close_connection = True
+                        return  # the client gave up mid-body (a cancelled upload): nobody to answer
+                    except ValueError as exc:
+                        self.close_connection = True
+                        return self._reply(400, {"ok": False, "error_code": 400,
+                                                 "description": f"Bad Request: {exc}"})
+                body = self.rfile.read(length) if length and streamed is None else b""
                 if not match:
                     return self._reply(404, {"ok": False, "error_code": 404, "description": "Not Found"})
                 token, method = match.groups()
                 if token != emulator.token:
                     return self._reply(401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
                 try:
-                    params, files = _parse_params(self.headers.get("Content-Type", ""), body, parts.query)
+                    if streamed is not None:
+                        params = {k: _decode(k, v) for k, v in
+                                  {**dict(urllib.parse.parse_qsl(parts.query)), **streamed[0]}.items()}
+                        files = streamed[1]
+                    else:
+                        params, files = _parse_params(content_type, body, parts.query)
                 except ValueError as exc:
                     return self._reply(400, {"ok": False, "error_code": 400, "description": f"Bad Request: {exc}"})
                 call = Call(time.monotonic(), method, params)
@@ -865,6 +914,10 @@ class BotApiEmulator:
         return Handler
 
 
+def _is_multipart(content_type: str) -> bool:
+    return content_type.split(";")[0].strip().lower() == "multipart/form-data"
+
+
 def _bool(value: Any) -> bool:
     return value in (True, "true", "True", "1", 1)
 
@@ -894,25 +947,14 @@ def _decode(name: str, value: Any) -> Any:
     return value
 
 
-def _parse_params(content_type: str, body: bytes, query: str) -> tuple[dict[str, Any], dict[str, tuple[str, bytes]]]:
-    """Parameters from a query string, urlencoded/JSON body or multipart form, as the Bot API accepts."""
+def _parse_params(content_type: str, body: bytes, query: str) -> tuple[dict[str, Any], dict[str, UploadedFile]]:
+    """Parameters from a query string or an urlencoded/JSON body, as the Bot API accepts
+    (multipart bodies are streamed by :func:`bot.sandbox.uploads.read_multipart` instead)."""
     params: dict[str, Any] = {k: v for k, v in urllib.parse.parse_qsl(query)}
-    files: dict[str, tuple[str, bytes]] = {}
+    files: dict[str, UploadedFile] = {}
     kind = content_type.split(";")[0].strip().lower()
     if kind == "application/json" and body:
         params.update(json.loads(body))
     elif kind == "application/x-www-form-urlencoded":
         params.update(urllib.parse.parse_qsl(body.decode("utf-8")))
-    elif kind == "multipart/form-data":
-        message = BytesParser(policy=HTTP).parsebytes(
-            b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body
-        )
-        for part in message.iter_parts():
-            name = part.get_param("name", header="content-disposition")
-            filename = part.get_filename()
-            payload = part.get_payload(decode=True) or b""
-            if filename is not None:
-                files[name] = (filename, payload)
-            else:
-                params[name] = payload.decode("utf-8")
     return {k: _decode(k, v) for k, v in params.items()}, files

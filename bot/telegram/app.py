@@ -69,6 +69,7 @@ def build_application(settings: Settings) -> Application:
         .token(settings.token)
         .base_url(f"{settings.telegram_api_url}/bot")
         .base_file_url(f"{settings.telegram_api_url}/file/bot")
+        .local_mode(settings.telegram_local_mode)  # files by path: see bot/telegram/upload.py
         .rate_limiter(
             # One message per 1/30 s rather than "30 per second": a burst of due reminders must not
             # send 30 at once and then 30 more in the same wall-clock second.

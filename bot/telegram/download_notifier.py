@@ -10,9 +10,12 @@ answers 429 — progress is the first thing to give way under flood control.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
@@ -25,10 +28,10 @@ from bot.downloads.service import DownloadService, Event
 from bot.media.record import load_info
 from bot.telegram import download_status as render
 from bot.telegram.media_delivery import send_media
+from bot.telegram.upload import UploadProgress, send_file
 
 log = logging.getLogger(__name__)
 
-UPLOAD_TIMEOUT = 600.0  # seconds for one sendDocument: 50 MB on a slow uplink
 CHAT_ACTION_EVERY = 4.5  # Telegram shows a chat action for 5 s
 
 
@@ -74,6 +77,15 @@ class StatusMessage:
             self.last_edit = time.monotonic()
 
 
+@dataclass
+class ActiveUpload:
+    """A delivery under way: the task sending the file, its progress, and who cancelled it."""
+
+    task: asyncio.Task
+    progress: UploadProgress
+    cancelled_by: str | None = None
+
+
 class DownloadNotifier:
     """Bridges :class:`DownloadService` events (threads) to Telegram messages (event loop)."""
 
@@ -85,6 +97,7 @@ class DownloadNotifier:
         self._latest: dict[int, object] = {}
         self._tickers: dict[int, asyncio.Task] = {}
         self._tasks: set[asyncio.Task] = set()
+        self._uploads: dict[int, ActiveUpload] = {}
 
     @property
     def service(self) -> DownloadService:
@@ -135,8 +148,9 @@ class DownloadNotifier:
         elif event.kind == "choose":  # a media page offering several: buttons (bot.telegram.media_choice)
             from bot.telegram import media_choice
 
-            self._edit(job, media_choice.text(job, event.choices, self.service.settings.media_choice_wait),
-                       media_choice.markup(job.id, event.choices, self.service.settings.media_playlist_max))
+            settings = self.service.settings
+            self._edit(job, media_choice.text(job, event.choices, settings.media_choice_wait),
+                       media_choice.markup(job.id, event.choices, settings.media_playlist_max))
         elif event.kind == "started":
             self._edit(job, render.starting(job, max_upload), cancel_markup(job.id))
         elif event.kind == "done":
@@ -230,33 +244,8 @@ class DownloadNotifier:
         size = path.stat().st_size
         if size <= service.max_upload:
             await self._show_uploading(job.chat_id, job.thread_id)  # before the upload, so it never races it
-            action = asyncio.get_running_loop().create_task(
-                self._keep_showing_uploading(job.chat_id, job.thread_id))
-
-            media = load_info(path.parent)  # a video or audio from a page (bot.media)
-
-            async def upload(chat_id: int):
-                if media is not None:
-                    return await send_media(
-                        self.app.bot, chat_id, path, media, filename=job.name, caption=render.caption(job),
-                        thread_id=job.thread_id, reply=reply if chat_id == job.chat_id else None,
-                        timeout=UPLOAD_TIMEOUT)
-                with path.open("rb") as fh:
-                    return await self.app.bot.send_document(
-                        chat_id, document=fh, filename=job.name, caption=render.caption(job),
-                        message_thread_id=job.thread_id, reply_parameters=reply if chat_id == job.chat_id else None,
-                        read_timeout=UPLOAD_TIMEOUT, write_timeout=UPLOAD_TIMEOUT,
-                    )
-
-            try:
-                if await self._chat_send(job.chat_id, upload) is None:
-                    return  # the chat is unreachable; kept undelivered until it is back
-            except TelegramError as exc:
-                log.warning("sending d%s failed: %s", job.id, exc)
-                self._edit(job, render.failed(job, f"could not send the file: {exc}"), None)
+            if not await self._send(job, path, size, reply, caption=render.caption(job)):
                 return
-            finally:
-                action.cancel()
             service.mark_delivered(job.id)
             self._edit(job, render.done(job, sent=True), None)
             return
@@ -280,6 +269,70 @@ class DownloadNotifier:
             return
         service.mark_delivered(job.id)
         self._edit(job, render.done(job, sent=False), None)
+
+    async def _send(self, job: DownloadJob, path: Path, size: int, reply: ReplyParameters | None,
+                    **params: Any) -> bool:
+        """Send the file (streamed from disk, or by path in local mode) to the job's chat and topic,
+        showing its progress with a Cancel button; True once Telegram has it. ``params`` go to
+        ``send_document`` as they are."""
+        loop = asyncio.get_running_loop()
+        local = self.service.settings.telegram_local_mode
+        progress = UploadProgress(size, by_path=local)
+
+        media = load_info(path.parent)  # a video or audio from a page (bot.media): sent as one
+        send = send_file if media is None else functools.partial(send_media, info=media)
+
+        async def upload(chat_id: int):
+            return await send(
+                self.app.bot, chat_id, path, filename=job.name or path.name, local_mode=local,
+                progress=progress, message_thread_id=job.thread_id,
+                reply_parameters=reply if chat_id == job.chat_id else None, **params)
+
+        sending = loop.create_task(self._chat_send(job.chat_id, upload))
+        upload_state = self._uploads[job.id] = ActiveUpload(sending, progress)
+        helpers = [loop.create_task(self._keep_showing_uploading(job.chat_id, job.thread_id)),
+                   loop.create_task(self._tick_upload(job, progress))]
+        try:
+            if await sending is None:
+                return False  # the chat is unreachable; kept undelivered until it is back
+        except asyncio.CancelledError:
+            by = upload_state.cancelled_by
+            if by is None or asyncio.current_task().cancelling():
+                raise  # the bot is stopping: the file is sent again at the next start
+            log.info("sending d%s cancelled by %s", job.id, by)
+            await asyncio.to_thread(self.service.cancel_delivery, job.id, by)
+            self._edit(job, render.upload_cancelled(job, by), None)
+            return False
+        except TelegramError as exc:
+            log.warning("sending d%s failed: %s", job.id, exc)
+            self._edit(job, render.failed(job, f"could not send the file: {exc}"), None)
+            return False
+        finally:
+            self._uploads.pop(job.id, None)
+            for helper in helpers:
+                helper.cancel()
+        return True
+
+    def cancel_upload(self, job_id: int, by: str) -> bool:
+        """Stop sending ``job_id``'s file, if it is being sent; False otherwise."""
+        upload = self._uploads.get(job_id)
+        if upload is None or upload.task.done():
+            return False
+        upload.cancelled_by = by
+        upload.task.cancel()
+        return True
+
+    async def _tick_upload(self, job: DownloadJob, progress: UploadProgress) -> None:
+        """Show bytes sent and speed at the status message's pace while the file goes out."""
+        status = self.status(job)
+        if status is None:
+            return
+        try:
+            while True:
+                await status.show(self.app, render.uploading(job, progress), cancel_markup(job.id))
+                await asyncio.sleep(max(0.5, status.last_edit + status.interval - time.monotonic()))
+        except asyncio.CancelledError:
+            pass
 
     async def _show_uploading(self, chat_id: int, thread_id: int | None = None) -> None:
         try:

@@ -6,10 +6,14 @@ progress ticker can compare rendered text and skip edits that would change nothi
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from bot.downloads.jobs import DownloadJob, JobState
 from bot.humanize import human_duration, human_size, human_speed
+
+if TYPE_CHECKING:
+    from bot.telegram.upload import UploadProgress
 
 BAR_WIDTH = 12
 
@@ -134,3 +138,21 @@ def listing_line(job: DownloadJob, position: int | None, show_owner: bool) -> st
     else:
         what = f"❌ {job.error or 'failed'}"
     return f"{job.ref} {label(job)}{owner} — {what}"
+
+
+def uploading(job: DownloadJob, progress: UploadProgress) -> str:
+    """The status while the finished file goes to the chat: bytes sent and speed, or by path."""
+    head = f"📤 Sending {label(job)} — {human_size(progress.total)}"
+    if progress.by_path:
+        return f"{head}\nThe Bot API server is reading it from disk (local mode)…"
+    if progress.finished:
+        return f"{head}\n{bar(1.0)} 100%\nAll sent; waiting for Telegram to confirm…"
+    fraction = progress.sent / progress.total if progress.total else 0.0
+    speed = progress.speed
+    eta = f" · ETA {human_duration((progress.total - progress.sent) / speed)}" if speed else ""
+    return (f"{head}\n{bar(fraction)} {int(fraction * 100)}%  {human_size(progress.sent)} / "
+            f"{human_size(progress.total)}\n{human_speed(speed)}{eta}")
+
+
+def upload_cancelled(job: DownloadJob, by: str) -> str:
+    return f"🚫 {label(job)}: sending cancelled by {by}; the file is removed from the server."

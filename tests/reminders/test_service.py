@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.reminders.errors import ReminderInputError
+from bot.reminders.recurrence import Recurrence
 from bot.reminders.service import Limits, Owner, ReminderService
 from bot.reminders.store import CANCELLED, DONE, MISSED, PENDING, Reminder
 from bot.storage import open_database
+from bot.telegram.reminder_words import explain
 
 pytestmark = pytest.mark.timeout(30)
 ME = Owner(chat_id=42, user_id=42, user_name="@me")
@@ -88,17 +91,33 @@ def test_limits_name_the_limit(tmp_path: Path) -> None:
     service, _ = make(tmp_path, max_pending_per_user=2, max_duration=timedelta(days=1), label_max=10)
     service.add_timer(ME, "1h")
     service.add_timer(Owner(chat_id=-1, user_id=42), "1h")
-    with pytest.raises(ReminderInputError, match=r"most allowed \(2\)"):
-        service.add_timer(ME, "1h")
     other = Owner(chat_id=7, user_id=7)
-    with pytest.raises(ReminderInputError, match="longest allowed, 1 days"):
-        service.add_timer(other, "2d")
-    with pytest.raises(ReminderInputError, match="limit is 10"):
-        service.add_timer(other, "1h a label that is far too long")
-    with pytest.raises(ReminderInputError, match="control characters"):
-        service.add_timer(other, "1h bell\x07")
-    with pytest.raises(ReminderInputError, match="time zone"):
-        service.set_zone(7, "Mars/Olympus")
+    for call, says in [
+        (lambda: service.add_timer(ME, "1h"), "most allowed (2)"),
+        (lambda: service.add_timer(other, "2d"), "longest allowed, 1 days"),
+        (lambda: service.add_timer(other, "1h a label that is far too long"), "limit is 10"),
+        (lambda: service.add_timer(other, "1h bell\x07"), "control characters"),
+        (lambda: service.set_zone(7, "Mars/Olympus"), "time zone"),
+    ]:
+        with pytest.raises(ReminderInputError) as error:
+            call()
+        assert says in explain(error.value)
+
+
+def test_a_zone_in_the_phrase_is_the_reminders_zone(tmp_path: Path) -> None:
+    service, _ = make(tmp_path)
+    row = service.add_reminder(ME, "every day 9:00 Asia/Tokyo stretch")
+    assert row.tz == "Asia/Tokyo" and row.label == "stretch"
+    assert datetime.fromtimestamp(row.due_at, UTC).astimezone(ZoneInfo("Asia/Tokyo")).strftime("%H:%M") == "09:00"
+
+
+def test_a_repeat_with_a_count_stops_after_its_last_ring(tmp_path: Path) -> None:
+    service, rung = make(tmp_path)
+    row = service.add_reminder(ME, "every 10 minutes for 2 times water")
+    recurrence = Recurrence.from_spec(row.recurrence)
+    zone = ZoneInfo(row.tz)
+    second = recurrence.next_after(row.due, zone, anchor=row.due)
+    assert second is not None and recurrence.next_after(second, zone, anchor=second) is None
 
 
 def test_start_up_rings_recent_late_and_lists_old_missed(tmp_path: Path) -> None:

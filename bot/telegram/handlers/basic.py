@@ -28,6 +28,11 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    if context.args and context.args[0].lower().lstrip("/") == "remind":
+        from bot.telegram.reminder_words import HELP_REMIND
+
+        await update.effective_message.reply_text(HELP_REMIND)
+        return
     available = context.application.bot_data.get("available_commands")
     await update.effective_message.reply_text(texts.help_text(available))
 

@@ -52,6 +52,10 @@ def _service(context: ContextTypes.DEFAULT_TYPE) -> DownloadService:
     return services_of(context).extras["downloads"]
 
 
+def _notifier(context: ContextTypes.DEFAULT_TYPE) -> DownloadNotifier:
+    return services_of(context).extras["download_notifier"]
+
+
 def _urls_in(message: Message | None) -> list[str]:
     if message is None:
         return []
@@ -162,6 +166,8 @@ async def _cancel(update: Update, context: ContextTypes.DEFAULT_TYPE, job_id: in
         return f"There is no download d{job_id} in this chat."
     if not await can_manage(update, context, job.user_id):
         return f"Only {job.user_name or 'the person who started it'} or an admin can cancel d{job_id}."
+    if _notifier(context).cancel_upload(job_id, display_name(update.effective_sender)):
+        return f"Cancelling the sending of d{job_id}."
     if not await asyncio.to_thread(service.cancel, job_id, display_name(update.effective_sender)):
         return f"d{job_id} has already finished."
     return f"Cancelling d{job_id}."

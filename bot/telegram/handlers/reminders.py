@@ -37,6 +37,7 @@ from bot.reminders.store import TIMER, Reminder
 from bot.telegram.handlers.cancel import add_canceller
 from bot.telegram.handlers.chats import chat_fault, chat_send, paused_section
 from bot.telegram.permissions import can_manage, sender_id
+from bot.telegram.reminder_words import explain
 from bot.telegram.services import Services, services_of
 from bot.telegram.texts import display_name
 from bot.telegram.topics import topic_first, topic_of
@@ -47,7 +48,7 @@ MAX_ARGS = 1000  # characters of a command worth reading; longer is refused, not
 MIN_EDIT_GAP = 3.0
 TIMER_USAGE = "Usage: /timer DURATION [label] — a bare number is seconds.\nExamples: /timer 90, /timer 5m tea"
 REMIND_USAGE = ("Usage: /remind WHEN TEXT\nExamples: /remind tomorrow 9am standup, "
-                "/remind every monday 10:00 report")
+                "/remind every monday 10:00 report, /remind 明天早上9点 开会\nAll forms: /help remind")
 
 
 def _service(context: ContextTypes.DEFAULT_TYPE) -> ReminderService:
@@ -114,12 +115,22 @@ def countdown_text(row: Reminder, now: datetime | None = None) -> str:
             f"{row.ref}{label} · {left} left")
 
 
+def absolute_when(due: datetime, zone_name: str) -> str:
+    """``Sat 2026-11-28 09:00 (Europe/Berlin)``: weekday, date, time and zone, never relative, so
+    that a misreading shows at once."""
+    from bot.reminders.zones import zone_label
+
+    zone = _zone(zone_name)
+    return f"{due.astimezone(zone):%a %Y-%m-%d %H:%M} ({zone_label(zone)})"
+
+
 def reminder_text(row: Reminder) -> str:
-    """``⏰ t5 “standup” — Sat 09:00 (Europe/Berlin)``; recurring ones say how often first."""
+    """The confirmation: ``⏰ t5 “standup” — Sat 2026-11-28 09:00 (Europe/Berlin)``; a repeat
+    adds how often in words (``every monday at 10:00``) and says the date is the first ring."""
     label = f" “{row.label}”" if row.label else ""
-    when = f"{_when(row.due, row.tz)} ({row.tz})"
+    when = absolute_when(row.due, row.tz)
     if row.recurrence:
-        when = f"{Recurrence.from_spec(row.recurrence).describe()}, next {when}"
+        when = f"{Recurrence.from_spec(row.recurrence).phrase()}; first {when}"
     return f"⏰ {row.ref}{label} — {when}"
 
 
@@ -156,7 +167,7 @@ class Chat:
         if late_note:
             text += f"\n({late_note} — I was offline or busy)"
         if row.recurrence:
-            text += f"\n{Recurrence.from_spec(row.recurrence).describe()}"
+            text += f"\n{Recurrence.from_spec(row.recurrence).phrase()}"
 
         async def send(chat_id: int):
             reply_to = row.reply_to if chat_id == row.chat_id else None  # an upgraded group: new ids
@@ -273,7 +284,7 @@ async def timer_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     try:
         row = _service(context).add_timer(_owner(update), args)
     except ReminderInputError as exc:
-        await message.reply_text(str(exc))
+        await message.reply_text(explain(exc))
         return
     sent = await message.reply_text(countdown_text(row), reply_markup=_cancel_markup(row))
     _service(context).set_status_message(row.id, sent.message_id)
@@ -289,7 +300,7 @@ async def remind_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     try:
         row = await asyncio.to_thread(_service(context).add_reminder, _owner(update), args)
     except ReminderInputError as exc:
-        await message.reply_text(str(exc))
+        await message.reply_text(explain(exc))
         return
     sent = await message.reply_text(reminder_text(row), reply_markup=_cancel_markup(row))
     _service(context).set_status_message(row.id, sent.message_id)
@@ -315,7 +326,7 @@ async def list_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         if topic is not None and row.thread_id != topic and (index == 0 or rows[index - 1].thread_id == topic):
             lines.append("Elsewhere in this chat:")
         label = f" “{row.label}”" if row.label else ""
-        how = f", {Recurrence.from_spec(row.recurrence).describe()}" if row.recurrence else ""
+        how = f", {Recurrence.from_spec(row.recurrence).phrase()}" if row.recurrence else ""
         who = f" — {row.user_name}" if group else ""
         lines.append(f"{row.ref} {row.kind}{label} — {_when(row.due, row.tz)} ({row.tz}){how}{who}")
     if len(rows) > 50:
@@ -335,7 +346,7 @@ async def tz_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     try:
         zone = service.set_zone(sender_id(update), args)
     except ReminderInputError as exc:
-        await message.reply_text(str(exc))
+        await message.reply_text(explain(exc))
         return
     await message.reply_text(f"Time zone set to {zone.key} (now {datetime.now(zone):%H:%M}). "
                              "New timers and reminders use it.")
@@ -387,7 +398,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     try:
         new = service.snooze(number, parts[3] if len(parts) > 3 else "", owner)
     except ReminderInputError as exc:
-        await query.answer(str(exc))
+        await query.answer(explain(exc))
         return
     note = f"💤 Snoozed as {new.ref} until {_when(new.due, new.tz)} ({new.tz})"
     await query.answer(note)
