@@ -809,22 +809,23 @@ class BotApiEmulator:
         return self._send_media("audio", p, f)
 
     def _send_media(self, kind: str, p: dict, f: dict) -> dict:
-        """sendVideo / sendAudio by upload: keeps the bytes and the parameters, for tests to check."""
+        """sendVideo / sendAudio: keeps the bytes and the parameters, for tests to check."""
         chat_id = self._chat_id(p)
         if kind in f:
-            name, data = f[kind]
+            upload: UploadedFile = f[kind]
+            if upload.size > self.upload_limit or upload.path is None:
+                raise ApiError(413, "Request Entity Too Large")
+            name, data = upload.filename, upload.path.read_bytes()
         else:  # by path, as a local Bot API server takes it (TELEGRAM_LOCAL_MODE)
             ref = str(p.get(kind, ""))
             path = Path(urllib.parse.unquote(urllib.parse.urlsplit(ref).path)) if ref.startswith("file://") else None
-            if path is None or not path.is_file():
+            if path is None or not self.local_mode or not path.is_file():
                 raise ApiError(400, f"Bad Request: there is no {kind} in the request")
             name, data = path.name, path.read_bytes()
-        if len(data) > self.upload_limit:
-            raise ApiError(413, "Request Entity Too Large")
         digest = hashlib.sha256(data).hexdigest()
         media = {"kind": kind, "file_id": f"{kind}-{digest[:16]}", "file_unique_id": digest[:12],
                  "file_name": name, "file_size": len(data), "data": data,
-                 "thumbnail_data": _attached(p.get("thumbnail"), f),
+                 "thumbnail_data": _attached(p.get("thumbnail"), f) or _attached("attach://thumbnail", f),
                  "params": {k: v for k, v in p.items() if k not in ("chat_id", "caption")}}
         for key in ("duration", "width", "height"):
             if key in p:
@@ -922,11 +923,11 @@ def _bool(value: Any) -> bool:
     return value in (True, "true", "True", "1", 1)
 
 
-def _attached(value: Any, files: dict[str, tuple[str, bytes]]) -> bytes | None:
+def _attached(value: Any, files: dict[str, UploadedFile]) -> bytes | None:
     """The bytes of a multipart part named by an ``attach://name`` parameter, if any."""
     if isinstance(value, str) and value.startswith("attach://"):
         part = files.get(value[len("attach://"):])
-        return part[1] if part else None
+        return part.path.read_bytes() if part is not None and part.path is not None else None
     return None
 
 

@@ -27,7 +27,7 @@ async def send_media(bot: Bot, chat_id: int | str, path: Path, *, info: MediaInf
     thumb_path = path.parent / info.thumbnail if info.thumbnail else None
     thumb = thumb_path.read_bytes() if thumb_path is not None and thumb_path.is_file() else None
     if thumb is not None:
-        extra["thumbnail"] = InputFile(thumb, filename="thumb.jpg")
+        extra["thumbnail"] = InputFile(thumb, filename="thumb.jpg", attach=True)
     if info.kind == "audio":
         extra.update(title=info.title, performer=info.performer)
         method = bot.send_audio
