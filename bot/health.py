@@ -213,7 +213,7 @@ def _check_media(settings: Settings) -> Result | None:
     found = ffmpeg.version() if ffmpeg.available() else None
     if found is None:
         return Result("media pages", True, f"yt-dlp {version()}; ffmpeg not found, so pages with a video "
-                                           "are refused (apt-get install ffmpeg)")
+                                           "are refused (apt-get install ffmpeg)", warning=True)
     return Result("media pages", True, f"yt-dlp {version()}, ffmpeg {found}")
 
 
