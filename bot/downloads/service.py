@@ -366,10 +366,15 @@ class DownloadService:
             return
         finally:
             self._probing.pop(job_id, None)
+        name = probe.name
+        if survey is not None:  # a media page: its title says more than "watch.html" while it runs
+            from bot.downloads.naming import sanitize
+
+            name = sanitize(survey.title)
         if survey is not None and survey.needs_asking and not self.get(job_id).job_state.finished:
-            self._ask(job_id, survey, probe.name)
+            self._ask(job_id, survey, name)
             return
-        self._probed(job_id, job.user_id, probe.name, None if media else probe.size)
+        self._probed(job_id, job.user_id, name, None if media else probe.size)
 
     def _probed(self, job_id: int, user_id: int, name: str, size: int | None) -> None:
         """Name and size known (and, for a media page, the choice made): wait for a slot."""

@@ -172,3 +172,12 @@ def test_a_fragment_that_is_a_playlist_cannot_make_ffmpeg_read_local_files(origi
     with pytest.raises(DownloadError, match="not readable|could not join"):
         MediaDownloader(origin.url("/hls/trap.m3u8"), out, options(), request=MediaRequest()).run()
     assert not [p for p in out.iterdir() if p.suffix in (".mp4", ".mkv")]
+
+
+def test_bytes_fetched_are_held_to_the_budget(origin, options, tmp_path: Path):
+    # A budget (MAX_FILE_MB, the daily quota, the disk) smaller than the stream stops it mid-way.
+    with pytest.raises(DownloadError, match="larger than allowed"):
+        MediaDownloader(origin.url("/hls/index.m3u8"), tmp_path, options(max_bytes=50_000),
+                        request=MediaRequest()).run()
+    fetched = sum(p.stat().st_size for p in (tmp_path / WORK_DIR).rglob("*") if p.is_file())
+    assert fetched <= 50_000 + 64 * 1024 * 4  # at most one chunk per connection past the budget
