@@ -36,11 +36,14 @@ class MediaDownloader:
 
     def __init__(self, url: str, dest_dir: Path, options: DownloadOptions | None = None,
                  on_progress: Callable[[Progress], None] | None = None, name: str | None = None,
-                 request: MediaRequest | None = None) -> None:
+                 request: MediaRequest | None = None, on_notice: Callable[[str], None] | None = None,
+                 on_retry: Callable[..., None] | None = None) -> None:
         self.url = url
         self.dest_dir = Path(dest_dir)
         self.options = options or DownloadOptions()
         self.on_progress = on_progress
+        self.on_notice = on_notice  # the engine's callbacks, taken so the child can build either
+        self.on_retry = on_retry
         self.request = request or record.load_request(self.dest_dir) or MediaRequest()
         self._stop = threading.Event()
         self._keep_partial = False
@@ -61,6 +64,8 @@ class MediaDownloader:
         plan = extract(self.url, self.request, self.options.allow_networks, cancelled=self._stop.is_set)
         if plan.playlist_count > 1:
             self._notices.append(f"item {self.request.item} of the {plan.playlist_count} on the page")
+            if self.on_notice is not None:
+                self.on_notice(self._notices[-1])
         work = self.dest_dir / WORK_DIR
         work.mkdir(parents=True, exist_ok=True)
         total = sum(s.size for s in plan.streams) if all(s.size for s in plan.streams) else None
