@@ -436,9 +436,19 @@ class DownloadService:
 
     def _survey(self, job: DownloadJob, url: str) -> Any:
         """What a media page offers, when the person has not said what they want; None otherwise."""
+        from bot.downloads.errors import DownloadCancelled
         from bot.media.pages import survey_for
 
-        return survey_for(self.settings, self.root / job.folder, url, self.max_upload)
+        def cancelled() -> bool:  # looked at twice a second while the page is read
+            current = self.get(job.id)
+            return self._stopping.is_set() or current is None or current.job_state.finished
+
+        try:
+            return survey_for(self.settings, self.root / job.folder, url, self.max_upload, cancelled)
+        except DownloadCancelled:
+            if self._stopping.is_set():
+                raise  # probed (and asked) again at the next start
+            return None  # cancelled while reading: _probed sees the finished job and stops there
 
     def _media_page(self, job: DownloadJob, probe: Any) -> bool:
         """True when the probe found a page (or manifest) whose media bot.media will fetch; its

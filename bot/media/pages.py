@@ -75,7 +75,7 @@ def media_request(settings, folder: Path, content_type: str | None, url: str) ->
     return request
 
 
-def survey_for(settings, folder: Path, url: str, max_upload: int):
+def survey_for(settings, folder: Path, url: str, max_upload: int, cancelled=lambda: False):
     """What the page offers (:class:`bot.media.survey.Survey`), read in a child process; ``None``
     when the person already said what they want (``/download URL as audio``): nothing to ask."""
     from bot.media.survey import survey_in_child
@@ -84,7 +84,7 @@ def survey_for(settings, folder: Path, url: str, max_upload: int):
     request = record.load_request(folder)
     if asked is not None or request is None or request.format:
         return None
-    return survey_in_child(url, request, tuple(settings.download_allow_networks), max_upload)
+    return survey_in_child(url, request, tuple(settings.download_allow_networks), max_upload, cancelled)
 
 
 def choose(folder: Path, mode: MediaMode, survey=None) -> None:

@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
 from bot.downloads import errors
-from bot.downloads.errors import DownloadError
+from bot.downloads.errors import DownloadCancelled, DownloadError
 from bot.downloads.netguard import Network
 from bot.media.extract import NO_MEDIA, extract_info
 from bot.media.plan import MediaMode, MediaRequest
 
 SMALL_HEIGHT = 480
 GRACE = 5.0  # seconds past the extraction deadline before the child is killed
+CANCEL_POLL = 0.5  # seconds between looks at whether the job was cancelled meanwhile
 
 
 @dataclass(frozen=True)
@@ -121,17 +123,21 @@ def _child(conn: Connection, url: str, request: MediaRequest, allow: tuple, max_
 
 
 def survey_in_child(url: str, request: MediaRequest, allow: Iterable[Network] = (),
-                    max_upload: int | None = None) -> Survey:
-    """:func:`survey` in a child process, killed after the extraction deadline."""
+                    max_upload: int | None = None, cancelled: Callable[[], bool] = lambda: False) -> Survey:
+    """:func:`survey` in a child process, killed after the extraction deadline or on ``cancelled()``."""
     context = multiprocessing.get_context("spawn")
     ours, theirs = context.Pipe(duplex=False)
     process = context.Process(target=_child, name="errand-media-survey", daemon=True,
                               args=(theirs, url, request, tuple(allow), max_upload, os.getpid()))
     process.start()
     theirs.close()
+    deadline = time.monotonic() + request.extract_timeout + GRACE
     try:
-        if not ours.poll(request.extract_timeout + GRACE):
-            raise DownloadError(f"reading the page took longer than {request.extract_timeout:g} s")
+        while not ours.poll(CANCEL_POLL):
+            if cancelled():
+                raise DownloadCancelled("cancelled")
+            if time.monotonic() > deadline:
+                raise DownloadError(f"reading the page took longer than {request.extract_timeout:g} s")
         try:
             message = ours.recv()
         except (EOFError, OSError):

@@ -14,11 +14,25 @@ import pytest
 
 from bot.sandbox.emulator import BotApiEmulator, Message
 from tests.e2e.harness import USER
+from tests.e2e.test_downloads import children
 from tests.media.media_files import DURATION, have_ffmpeg, make_media, probe
 from tests.media.origin import MediaOrigin
 
 pytestmark = [pytest.mark.timeout(180),
               pytest.mark.skipif(not have_ffmpeg(), reason="ffmpeg is not installed (apt-get install ffmpeg)")]
+
+
+def helpers(pid: int) -> list[int]:
+    """Child processes started by multiprocessing (the download or survey process), not its
+    resource tracker."""
+    found = []
+    for child in children(pid):
+        try:
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(child)
+        except OSError:
+            pass
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -222,3 +236,20 @@ def test_a_playlist_page_asks_and_all_items_are_capped_by_the_setting(emulator, 
     # yt-dlp reads every manifest on the page to list it; the third item's media is never fetched.
     assert not origin.hits_under("/dash/chunk") and not origin.hits_under("/dash/init"), \
         "the third item (over MEDIA_PLAYLIST_MAX) was not fetched"
+
+
+def test_cancel_while_the_page_is_read_stops_quietly(emulator, make_bot, origin) -> None:
+    bot = make_bot()
+    page = origin.add_page("/slow-page.html", '<body><video src="/hls/master.m3u8"></video></body>')
+    origin.delay("/hls/master.m3u8", 8)  # the survey's yt-dlp waits on the manifest
+    sent = emulator.send_text(USER, USER, f"/download {page}")
+    emulator.wait_for(lambda: origin.hits_under("/hls/master.m3u8"), 30, "the survey reading the manifest")
+    assert helpers(bot.proc.pid), "the page is read in a child process"
+    status = next(m for m in emulator.bot_messages(USER) if m.reply_to == sent.message_id)
+    reply = emulator.wait_reply(USER, emulator.send_text(USER, USER, "/cancel d1"))
+    assert "Cancelling d1" in reply.text
+    emulator.wait_for(lambda: "🚫" in (emulator.get_message(USER, status.message_id).text or ""), 20,
+                      "the cancelled status")
+    emulator.wait_for(lambda: not helpers(bot.proc.pid), 5, "the survey process to be stopped")
+    text = emulator.get_message(USER, status.message_id).text or ""
+    assert "Which one" not in text and not emulator.get_message(USER, status.message_id).buttons
