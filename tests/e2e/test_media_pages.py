@@ -253,3 +253,26 @@ def test_cancel_while_the_page_is_read_stops_quietly(emulator, make_bot, origin)
     emulator.wait_for(lambda: not helpers(bot.proc.pid), 5, "the survey process to be stopped")
     text = emulator.get_message(USER, status.message_id).text or ""
     assert "Which one" not in text and not emulator.get_message(USER, status.message_id).buttons
+
+
+def test_a_video_over_the_upload_limit_is_kept_with_a_link(emulator, make_bot, origin, media_dir) -> None:
+    import subprocess
+
+    big = media_dir / "big.mp4"  # 2 s of noise, about 3 MB: over MAX_UPLOAD_MB=1
+    if not big.exists():
+        subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                        "nullsrc=s=320x240:r=25:d=2,geq=random(1)*255:128:128", "-c:v", "libx264",
+                        "-preset", "ultrafast", "-qp", "20", str(big)], check=True, timeout=120)
+    bot = make_bot(max_upload_mb="1", public_base_url="https://files.example.org/dl")
+    page = origin.add_page("/big.html", '<body><video src="/big.mp4"></video></body>')
+    sent = emulator.send_text(USER, USER, f"/download {page}")
+
+    def kept():
+        return next((m for m in emulator.bot_messages(USER)
+                     if m.reply_to == sent.message_id and "kept on the server" in (m.text or "")), None)
+
+    notice = emulator.wait_for(kept, 90, "the kept-on-the-server notice")
+    assert "https://files.example.org/dl/" in notice.text and ".mp4" in notice.text
+    assert not any(m.media or m.document for m in emulator.bot_messages(USER))
+    kept_files = [p for p in (bot.data_dir / "downloads").rglob("*.mp4")]
+    assert kept_files and probe(kept_files[0])["types"] == ["video"]
