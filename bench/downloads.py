@@ -9,6 +9,13 @@ Three cases, each a local nginx on 127.0.0.1 (never any other address):
    connection is ten times slower than the others, steadily, without nginx's per-request burst;
    speed comes from not waiting on a slow tail;
 3. ``loopback``: nginx, unthrottled, a 1 GiB file; wall time and peak RSS (sampled from /proc).
+4. ``capped``: nginx ``limit_conn 2`` (a third request at once gets 503) with ``limit_rate`` per
+   connection: the ideal is two connections all the time, ``size / (2 * rate)``, printed beside.
+5. ``throttled``: lighttpd with ``connection.kbytes-per-second`` (a per-connection limit, no
+   burst). Here, in ``proxied`` and in ``loopback`` errandbot also runs with 8 connections
+   (``errandbot-8``) beside 16, to decide the default by measurement.
+6. ``proxied``: nginx as a reverse proxy (``proxy_buffering off``) in front of apache2 serving
+   the file (a second nginx when apache2 is missing), unthrottled: a file behind a proxy.
 
 Clients run one after another, the order rotating each round; the median of the rounds is
 reported with ratios. Not a test: it never fails on timing. A missing peer is skipped with a
@@ -59,14 +66,59 @@ http {{
         "~[0-2]$" {slow};
         default   {fast};
     }}
+    limit_conn_zone $binary_remote_addr zone=perip:1m;
     server {{
         listen 127.0.0.1:{port};
         root {root};
         location /limited/ {{ limit_rate {limited}; }}
         location /uneven/  {{ limit_rate $uneven_rate; }}  # the nginx variant of case 2
         location /fast/    {{ }}
+        location /capped/  {{ limit_conn perip 2; limit_conn_status 503; limit_rate {capped}; }}
+        location /proxied/ {{
+            proxy_pass http://127.0.0.1:{backend}/fast/;
+            proxy_buffering off;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }}
+    }}
+    server {{
+        listen 127.0.0.1:{own_backend};
+        root {root};
     }}
 }}
+"""
+
+APACHE_CONF = """
+DefaultRuntimeDir "{tmp}"
+PidFile "{tmp}/apache.pid"
+ErrorLog "{tmp}/apache-error.log"
+Listen 127.0.0.1:{port}
+LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
+LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
+LoadModule env_module /usr/lib/apache2/modules/mod_env.so
+LoadModule ratelimit_module /usr/lib/apache2/modules/mod_ratelimit.so
+User www-data
+Group www-data
+ServerName localhost
+EnableSendfile On
+DocumentRoot "{root}"
+<Directory "{root}">
+    Require all granted
+</Directory>
+<Location /throttled/>
+    SetOutputFilter RATE_LIMIT
+    SetEnv rate-limit {kbps}
+</Location>
+"""
+
+LIGHTTPD_CONF = """
+server.document-root = "{root}"
+server.bind = "127.0.0.1"
+server.port = {port}
+server.pid-file = "{tmp}/lighttpd.pid"
+server.errorlog = "{tmp}/lighttpd-error.log"
+server.max-connections = 256
+connection.kbytes-per-second = {kbps}
 """
 
 
@@ -99,22 +151,67 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-class Nginx:
-    def __init__(self, tmp: Path, root: Path, limited: str, slow: str, fast: str) -> None:
+def wait_listening(port: int, what: str) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"{what} did not start")
+
+
+class Apache:
+    """apache2 in the foreground; ``/throttled/`` limited per connection by mod_ratelimit."""
+
+    def __init__(self, tmp: Path, root: Path, kbps: int) -> None:
         self.port = free_port()
+        conf = tmp / "apache.conf"
+        conf.write_text(APACHE_CONF.format(tmp=tmp, port=self.port, root=root, kbps=kbps))
+        self.proc = subprocess.Popen(["apache2", "-f", str(conf), "-DFOREGROUND"], stderr=subprocess.DEVNULL)
+        wait_listening(self.port, "apache2")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+class Lighttpd:
+    """lighttpd in the foreground, every connection limited to ``kbps`` KiB/s."""
+
+    def __init__(self, tmp: Path, root: Path, kbps: int) -> None:
+        self.port = free_port()
+        conf = tmp / "lighttpd.conf"
+        conf.write_text(LIGHTTPD_CONF.format(tmp=tmp, port=self.port, root=root, kbps=kbps))
+        self.proc = subprocess.Popen(["lighttpd", "-D", "-f", str(conf)], stderr=subprocess.DEVNULL)
+        wait_listening(self.port, "lighttpd")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+class Nginx:
+    def __init__(self, tmp: Path, root: Path, limited: str, slow: str, fast: str, capped: str,
+                 backend: int | None = None) -> None:
+        """``backend``: the port ``/proxied/`` forwards to (default: a second nginx server)."""
+        self.port = free_port()
+        self.backend_port = backend or free_port()
         conf = tmp / "nginx.conf"
         conf.write_text(NGINX_CONF.format(tmp=tmp, port=self.port, root=root, limited=limited,
-                                          slow=slow, fast=fast))
+                                          slow=slow, fast=fast, capped=capped,
+                                          backend=self.backend_port,
+                                          own_backend=free_port() if backend else self.backend_port))
         self.proc = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(tmp), "-g", "daemon off;"],
                                      stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise SystemExit("nginx did not start")
+        wait_listening(self.port, "nginx")
 
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGQUIT)
@@ -128,6 +225,8 @@ def clients(out: Path, name: str, url: str) -> dict[str, list[str]]:
     target = out / name
     return {
         "errandbot": [str(ERRANDBOT), "download", url, "-o", str(out), "-c", "16", "-q"],
+        # At its default number of connections (DOWNLOAD_CONNECTIONS unset: 8).
+        "errandbot-8": [str(ERRANDBOT), "download", url, "-o", str(out), "-c", "8", "-q"],
         # -k1M: aria2's default minimum split is 20 MiB, which would leave it with fewer
         # connections than asked on these file sizes; 1 MiB is the same minimum errandbot uses.
         "aria2c": ["aria2c", "-x16", "-s16", "-k1M", "-q", "--file-allocation=none",
@@ -210,6 +309,12 @@ def summarize(case: str, results: dict[str, list], base: str) -> list[str]:
     return lines
 
 
+def _rate_bytes(rate: str) -> float:
+    """nginx's ``2m`` / ``512k`` / ``1000`` as bytes per second."""
+    unit = {"k": 1024, "m": MiB}.get(rate[-1].lower(), 1)
+    return float(rate[:-1] if unit != 1 else rate) * unit
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", default="limited,uneven,loopback")
@@ -220,6 +325,11 @@ def main() -> int:
     parser.add_argument("--uneven-fast", type=int, default=1024 * 1024, help="bytes/s of a fast connection")
     parser.add_argument("--uneven-slow", type=int, default=102400, help="bytes/s of a slow connection")
     parser.add_argument("--loopback-mb", type=int, default=1024)
+    parser.add_argument("--capped-mb", type=int, default=16)
+    parser.add_argument("--capped-rate", default="256k", help="nginx limit_rate per connection (limit_conn 2)")
+    parser.add_argument("--throttled-mb", type=int, default=64)
+    parser.add_argument("--throttled-kbps", type=int, default=1024, help="lighttpd KiB/s per connection")
+    parser.add_argument("--proxied-mb", type=int, default=512)
     parser.add_argument("--workdir", default=None)
     parser.add_argument("--curl-throttled", action="store_true",
                         help="also time curl in the throttled cases (one connection: minutes)")
@@ -246,15 +356,29 @@ def main() -> int:
         "limited": ("limited", args.limited_mb, True, "aria2c"),
         "uneven": ("uneven", args.uneven_mb, True, "aria2c"),
         "loopback": ("fast", args.loopback_mb, False, "curl"),
+        "capped": ("capped", args.capped_mb, True, "aria2c"),
+        "throttled": ("throttled", args.throttled_mb, True, "aria2c"),
+        "proxied": ("fast", args.proxied_mb, True, "aria2c"),
     }
     summary = ["| case | client | median s | ratio | peak RSS MiB |", "| --- | --- | --- | --- | --- |"]
-    nginx = origin = None
+    nginx = origin = lighttpd = apache = None
     try:
         digests = {}
         for case in cases:
             folder, size_mb, _, _ = specs[case]
             digests[case] = write_file(root / folder / f"{case}.bin", size_mb * MiB)
-        nginx = Nginx(tmp, root, args.limited_rate, f"{args.uneven_slow}", f"{args.uneven_fast}")
+        if "proxied" in cases and shutil.which("apache2"):
+            apache = Apache(tmp, root, args.throttled_kbps)
+        nginx = Nginx(tmp, root, args.limited_rate, f"{args.uneven_slow}", f"{args.uneven_fast}",
+                      args.capped_rate, backend=apache.port if apache else None)
+        if "proxied" in cases:
+            print(f"proxied: nginx in front of {'apache2' if apache else 'nginx (apache2 missing)'}")
+        if "throttled" in cases:
+            if shutil.which("lighttpd"):
+                lighttpd = Lighttpd(tmp, root, args.throttled_kbps)
+            else:
+                print("skipping throttled: lighttpd is not installed (apt-get install lighttpd)")
+                cases.remove("throttled")
         if "uneven" in cases:
             from tests.origin import Origin
 
@@ -265,16 +389,31 @@ def main() -> int:
         print(f"nginx on 127.0.0.1:{nginx.port}; peers: {', '.join(peers)}; rounds: {args.rounds}")
         for case in cases:
             folder, size_mb, check, base = specs[case]
-            port = origin.port if case == "uneven" else nginx.port
-            url = f"http://127.0.0.1:{port}/{folder}/{case}.bin"
-            print(f"case {case}: {size_mb} MiB from /{folder}/")
-            case_peers = [p for p in peers if p != "curl" or case == "loopback" or args.curl_throttled]
+            port = (origin.port if case == "uneven" else lighttpd.port if case == "throttled"
+                    else nginx.port)
+            path = f"/proxied/{case}.bin" if case == "proxied" else f"/{folder}/{case}.bin"
+            url = f"http://127.0.0.1:{port}{path}"
+            print(f"case {case}: {size_mb} MiB from {path}")
+            if case == "capped":
+                ideal = size_mb * MiB / (2 * _rate_bytes(args.capped_rate))
+                print(f"  ideal (two connections at {args.capped_rate}B/s all the time): {ideal:.2f} s")
+                summary.append(f"| capped | ideal | {ideal:.2f} | | |")
+            case_peers = [p for p in peers if p != "curl" or case in ("loopback", "proxied", "capped")
+                          or args.curl_throttled]
+            if case in ("capped", "throttled", "proxied"):
+                case_peers = [p for p in case_peers if p != "axel"]  # keeps the run short
+            if case in ("throttled", "proxied", "loopback"):
+                case_peers.insert(1, "errandbot-8")  # the default against 16: which to ship
             results = run_case(case, url, f"{case}.bin", digests[case], case_peers, args.rounds,
                                tmp / "out", env, check, limit=600)
             summary += summarize(case, results, base)
     finally:
         if nginx is not None:
             nginx.stop()
+        if lighttpd is not None:
+            lighttpd.stop()
+        if apache is not None:
+            apache.stop()
         if origin is not None:
             origin.close()
         if not args.workdir:

@@ -38,10 +38,12 @@ def _build_parser() -> argparse.ArgumentParser:
     download.add_argument("url")
     download.add_argument("-o", "--output-dir", default=".", help="folder to save into (default .)")
     download.add_argument("-c", "--connections", type=int, default=None,
-                          help="most connections, 1-16 (default DOWNLOAD_CONNECTIONS, 8); "
-                               "starts with 2, more while each is slow")
+                          help="most connections, 1-16 (default DOWNLOAD_CONNECTIONS, 16); "
+                               "starts with 4, more while each is slow")
     download.add_argument("--checksum", help="expected digest, e.g. sha256:HEX (also sha1, md5)")
     download.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    download.add_argument("--allow-private", action="store_true",
+                          help="allow loopback and private addresses (this run only)")
     download.add_argument("--audio", action="store_true", help="from a page with a video: the audio alone")
     download.add_argument("--format", help="from a page with a video: a yt-dlp format selection, e.g. 'bv*+ba/b'")
 

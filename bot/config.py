@@ -100,7 +100,7 @@ class Settings(BaseSettings):
 
     # --- downloads ---
     download_allow_networks: Annotated[tuple[Any, ...], NoDecode] = ()
-    download_connections: int = Field(8, ge=1, le=16)
+    download_connections: int = Field(16, ge=1, le=16)
     download_read_timeout: float = Field(30.0, gt=0)
     download_max_retries: int = Field(5, ge=0, le=100)
     max_file_mb: int = Field(4096, ge=1)
@@ -112,6 +112,12 @@ class Settings(BaseSettings):
     progress_interval: float = Field(3.0, ge=1.0)
     retention_hours: float = Field(24.0, gt=0)
     public_base_url: str | None = None
+    download_connect_timeout: float = Field(10.0, gt=0)
+    download_probe_timeout: float = Field(30.0, gt=0)
+    download_min_speed_kib: float = Field(1.0, ge=0)
+    download_min_speed_window: float = Field(60.0, gt=0)
+    download_time_limit_minutes: float = Field(360.0, ge=0)
+    download_ca_bundle: Path | None = None
 
     # --- media pages (yt-dlp; see bot/media) ---
     media_extract: bool = True

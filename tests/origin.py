@@ -16,6 +16,13 @@ whatever was asked), ``lie_length`` (promise more bytes than sent), ``dispositio
 (Content-Disposition value), ``etag`` (default derived from content; :meth:`replace` changes it),
 ``rate`` (bytes/s per response) or ``rates`` (a list: TCP connection i gets ``rates[i % len]``
 for all its responses).
+Misbehaviours seen on real servers: ``then`` (other content after the first ``then_after``
+requests: a size that changes after the probe), ``probe_whole`` (answer ``bytes=0-0`` with the whole file and its
+whole ``Content-Range``, as busybox httpd does), ``headers_only_ranges`` (answer other ranges with
+headers and no body, as lighttpd before a buffered CGI), ``max_conns`` (answer 503 beyond N
+requests at once, as nginx ``limit_conn``), ``silent`` (accept, read the request, never answer),
+``extra_headers`` (that many more header lines), ``piece`` (bytes per write; with ``rate``: ``piece=1, rate=0.2`` sends one byte every five seconds).
+``Origin(tls=(cert, key))`` serves HTTPS.
 :meth:`add_redirect` adds a redirect to a path or any URL.
 """
 
@@ -62,7 +69,16 @@ class _File:
     rates: list[float] | None = None
     redirect: str | None = None
     redirect_status: int = 302
+    then: bytes | None = None
+    then_after: int = 1
+    probe_whole: bool = False
+    headers_only_ranges: bool = False
+    max_conns: int | None = None
+    silent: bool = False
+    piece: int | None = None
+    extra_headers: int = 0
     counters: dict[str, int] = field(default_factory=dict)
+    active: int = 0
 
 
 def _parse_range(value: str | None, size: int) -> tuple[int, int] | None:
@@ -111,7 +127,7 @@ class _Server(ThreadingHTTPServer):
 class Origin:
     """The test server; see the module docstring."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: tuple[str, str] | None = None) -> None:
         self._files: dict[str, _File] = {}
         self._lock = threading.Lock()
         self.connections = 0
@@ -119,6 +135,14 @@ class Origin:
         self.stopping = threading.Event()
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.origin = self
+        self.scheme = "http"
+        if tls is not None:
+            import ssl
+
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+            self.scheme = "https"
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         daemon=True)
 
@@ -139,8 +163,8 @@ class Origin:
     def port(self) -> int:
         return self._server.server_address[1]
 
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+    def url(self, path: str, host: str = "127.0.0.1") -> str:
+        return f"{self.scheme}://{host}:{self.port}{path}"
 
     # ---- content ----------------------------------------------------------------
     def add_file(self, path: str, data: bytes, **behaviour: Any) -> str:
@@ -185,6 +209,20 @@ class Origin:
     def _serve(self, h: _Handler) -> None:
         path = h.path.split("?")[0]
         f = self._files.get(path)
+        if f is not None and f.max_conns is not None:
+            with self._lock:
+                f.active += 1
+            try:
+                self._serve_one(h)
+            finally:
+                with self._lock:
+                    f.active -= 1
+            return
+        self._serve_one(h)
+
+    def _serve_one(self, h: _Handler) -> None:
+        path = h.path.split("?")[0]
+        f = self._files.get(path)
         rng_header, if_range = h.headers.get("Range"), h.headers.get("If-Range")
         hit = Hit(path, rng_header, if_range, 0)
         with self._lock:
@@ -198,7 +236,17 @@ class Origin:
         if f.redirect is not None:
             hit.status = f.redirect_status
             h.send_response(f.redirect_status)
-            h.send_header("Location", f.redirect)
+            h.send_header("Location", f.redirect.encode().decode("latin-1"))  # UTF-8 on the wire
+            h.send_header("Content-Length", "0")
+            h.end_headers()
+            return
+        if f.silent:
+            self.stopping.wait(600)  # never answer (until the origin closes)
+            h.close_connection = True
+            return
+        if f.max_conns is not None and f.active > f.max_conns:
+            hit.status = 503
+            h.send_response(503)
             h.send_header("Content-Length", "0")
             h.end_headers()
             return
@@ -211,6 +259,8 @@ class Origin:
             h.end_headers()
             return
         data = f.data
+        if f.then is not None and not self._once(f, "then", f.then_after):
+            data = f.then
         body = gzip_module.compress(data, mtime=0) if f.gzip else data
         size = len(body)
         rng = _parse_range(rng_header, size) if f.ranges and not f.gzip else None
@@ -223,6 +273,8 @@ class Origin:
             h.send_header("Content-Length", "0")
             h.end_headers()
             return
+        if rng is not None and f.probe_whole and rng == (0, 0):
+            rng = (0, size - 1)  # busybox: the whole file for a one-byte probe
         if rng is not None:
             first, last = rng
             hit.status = 206
@@ -233,6 +285,8 @@ class Origin:
             hit.status = 200
             h.send_response(200)
         part = body[first:last + 1]
+        for n in range(f.extra_headers):
+            h.send_header(f"X-Filler-{n}", "x")
         h.send_header("ETag", f.etag)
         h.send_header("Content-Type", f.content_type)
         if f.ranges:
@@ -251,6 +305,9 @@ class Origin:
         h.end_headers()
         if h.command == "HEAD":
             return
+        if f.headers_only_ranges and rng is not None and rng != (0, 0):
+            h.close_connection = True  # headers, then nothing
+            return
         self._send_body(h, f, part, hit)
 
     def _send_body(self, h: _Handler, f: _File, part: bytes, hit: Hit) -> None:
@@ -259,7 +316,7 @@ class Origin:
             rate = f.rates[h.conn_no % len(f.rates)]
         cut = f.cut_after if f.cut_after is not None and self._once(f, "cut", f.cut_times) else None
         stall = f.stall_after if f.stall_after is not None and self._once(f, "stall", f.stall_times) else None
-        piece = 16384 if rate else 262144
+        piece = f.piece or (16384 if rate else 262144)
         start = time.monotonic()
         view = memoryview(part)
         pos = 0

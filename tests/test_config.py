@@ -27,7 +27,7 @@ def test_defaults() -> None:
     assert s.telegram_api_url == "https://api.telegram.org"
     assert s.data_dir == Path("data") and s.downloads_path == Path("data/downloads")
     assert 42 not in s.allowed_users and not s.allowed_users.everyone
-    assert s.download_connections == 8 and s.max_upload_mb == 50
+    assert s.download_connections == 16 and s.max_upload_mb == 50
 
 
 def test_values_from_environment_and_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

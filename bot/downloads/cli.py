@@ -1,12 +1,17 @@
-"""``errandbot download URL [-o DIR] [-c N] [--checksum ALG:HEX] [-q]``: the engine in a terminal.
+"""``errandbot download URL [-o DIR] [-c N] [--checksum ALG:HEX] [--allow-private] [-q]``.
 
-Prints a one-line progress bar on a terminal (nothing with ``-q`` or when stderr is not a
-terminal), the final path on success (exit 0), or one line ``errandbot: <reason>`` on failure
-(exit 1). Ctrl-C keeps ``NAME.part`` and its control file, so the same command resumes (exit 130).
+The engine in a terminal. Prints a one-line progress bar on a terminal (nothing with ``-q`` or
+when stderr is not a terminal) that ends in a one-line summary ("resumed from 38%", "sha256
+verified"), the final path on stdout on success (exit 0), or one line ``errandbot: <reason>`` on
+failure (exit 1). Ctrl-C or SIGTERM keeps ``NAME.part`` and its control file when the server can
+resume, so the same command continues (exit 130/143); when it cannot, nothing is kept and the
+message says the next run starts over.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -16,15 +21,19 @@ from bot.downloads.engine import (
     Downloader,
     DownloadError,
     DownloadOptions,
+    DownloadResult,
     Progress,
     settle_process,
 )
+from bot.downloads.errors import PrivateAddress, RetriesExhausted
 from bot.downloads.hashing import parse_checksum
 from bot.downloads.netguard import check_url_syntax
 from bot.humanize import human_duration, human_size, human_speed
 
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
+EVERYWHERE = (ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0"))
+CLEAR_LINE = "\r\x1b[K"  # back to the start of the line and erase it: no stray characters
 
 
 def _fail(reason: str, code: int = EXIT_FAILED) -> int:
@@ -35,10 +44,14 @@ def _fail(reason: str, code: int = EXIT_FAILED) -> int:
 class _Bar:
     """Redraws one stderr line; called from worker threads, so it only formats and writes."""
 
-    def __init__(self) -> None:
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
         self._lock = threading.Lock()
+        self._drawn = False
 
     def __call__(self, p: Progress) -> None:
+        if not self.enabled:
+            return
         if p.total:
             pct = 100 * p.done / p.total
             width = 24
@@ -47,10 +60,55 @@ class _Bar:
         else:
             head = f"{human_size(p.done)}"
         eta = f" ETA {human_duration(p.eta)}" if p.eta is not None else ""
-        line = f"\r{head} {human_speed(p.speed)}{eta} ({p.connections} conn)"
+        line = f"{head} {human_speed(p.speed)}{eta} ({p.connections} conn)"
         with self._lock:
-            sys.stderr.write(line.ljust(79)[:100])
+            sys.stderr.write(CLEAR_LINE + line)
             sys.stderr.flush()
+            self._drawn = True
+
+    def line(self, text: str) -> None:
+        """Print ``text`` on a line of its own (the bar, if drawn, is erased first)."""
+        with self._lock:
+            if self._drawn:
+                sys.stderr.write(CLEAR_LINE)
+                self._drawn = False
+            sys.stderr.write(text + "\n")
+            sys.stderr.flush()
+
+    def clear(self) -> None:
+        with self._lock:
+            if self._drawn:
+                sys.stderr.write(CLEAR_LINE)
+                sys.stderr.flush()
+                self._drawn = False
+
+
+def summary(result: DownloadResult, checksum: str | None) -> str:
+    """One line for the end of a download: size, time, speed, and what was resumed or verified."""
+    speed = result.size / result.elapsed if result.elapsed > 0 else 0.0
+    parts = [f"{result.path.name}: {human_size(result.size)} in {human_duration(result.elapsed)} "
+             f"({human_speed(speed)})"]
+    if result.resumed_from and result.size:
+        parts.append(f"resumed from {int(100 * result.resumed_from / result.size)}%")
+    if checksum:
+        parts.append(f"{checksum.partition(':')[0].lower()} verified")
+    return ", ".join(parts)
+
+
+def _private_hint(exc: PrivateAddress) -> str:
+    return (f"{exc}; to allow it, pass --allow-private or set DOWNLOAD_ALLOW_NETWORKS "
+            "(e.g. DOWNLOAD_ALLOW_NETWORKS=127.0.0.0/8)")
+
+
+def _interrupt_on_sigterm() -> None:
+    """SIGTERM is handled like Ctrl-C: the engine saves what it has and the run stops cleanly."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (tests calling main() from a thread)
+        pass
 
 
 def run_download(settings, args) -> int:
@@ -66,34 +124,53 @@ def run_download(settings, args) -> int:
     connections = args.connections if args.connections is not None else settings.download_connections
     if not 1 <= connections <= 16:
         return _fail("connections must be between 1 and 16")
-    options = DownloadOptions.from_settings(settings, connections=connections, checksum=args.checksum,
-                                            compute_sha256=False)  # only --checksum is checked
-    show = not args.quiet and sys.stderr.isatty()
-    bar = _Bar() if show else None
+    overrides = dict(connections=connections, checksum=args.checksum,
+                     compute_sha256=False)  # only --checksum is checked
+    if getattr(args, "allow_private", False):
+        overrides["allow_networks"] = EVERYWHERE
+    options = DownloadOptions.from_settings(settings, **overrides)
+    bar = _Bar(not args.quiet and sys.stderr.isatty())
     from bot.media.cli import media_downloader
 
     try:
         # A web page with a video: bot.media fetches the video (or --audio) instead of the page.
         downloader = media_downloader(settings, args, options, bar) or Downloader(
-            args.url, dest_dir=Path(args.output_dir), options=options, on_progress=bar,
-            on_notice=lambda text: print(("\n" if show else "") + f"errandbot: {text}", file=sys.stderr))
+            args.url, dest_dir=Path(args.output_dir), options=options,
+            on_progress=bar, on_notice=lambda text: bar.line(f"errandbot: {text}"))
+    except PrivateAddress as exc:
+        return _fail(_private_hint(exc))
     except DownloadError as exc:
         return _fail(str(exc))
     settle_process()
+    _interrupt_on_sigterm()
     try:
         result = downloader.run()
     except KeyboardInterrupt:
         downloader.cancel(keep_partial=True)  # run() already saved what is needed to resume
-        if show:
-            sys.stderr.write("\n")
+        bar.clear()
+        probe = downloader.probe_result
+        if probe is not None and not probe.resumable:
+            return _fail("interrupted; this server cannot resume, so running the same command "
+                         "again starts over", EXIT_INTERRUPTED)
         return _fail("interrupted; run the same command again to resume", EXIT_INTERRUPTED)
     except DownloadCancelled:
+        bar.clear()
         return _fail("cancelled", EXIT_INTERRUPTED)
+    except PrivateAddress as exc:
+        bar.clear()
+        return _fail(_private_hint(exc))
+    except RetriesExhausted as exc:
+        bar.clear()
+        probe = downloader.probe_result
+        tail = "; run the same command again to resume" if probe is not None and probe.resumable else ""
+        return _fail(f"{exc}{tail}")
     except DownloadError as exc:
-        if show:
-            sys.stderr.write("\n")
+        bar.clear()
         return _fail(str(exc))
-    if show:
-        sys.stderr.write("\n")
+    except OSError as exc:  # the output folder itself (full disk, read-only, permissions)
+        bar.clear()
+        return _fail(f"cannot write to {args.output_dir}: {exc.strerror or exc}")
+    if bar.enabled:
+        bar.line(summary(result, args.checksum))
     print(result.path)
     return 0

@@ -40,21 +40,25 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import MaxRetryError
 from urllib3.util.retry import Retry
 
-from bot.downloads import naming, resume
+from bot.downloads import naming, resume, verify
 from bot.downloads.body import MAX_READ, BodyReader
 from bot.downloads.errors import (
     DownloadCancelled,
     DownloadError,
     DownloadRefused,
     FileChanged,
+    RetriesExhausted,
     TooLarge,
 )
+from bot.downloads.failures import classify
 from bot.downloads.hashing import PrefixHasher, parse_checksum
 from bot.downloads.netguard import check_url_syntax, mask_url
-from bot.downloads.progress import Progress, ProgressMeter
+from bot.downloads.progress import Progress, ProgressMeter, Retrying
 from bot.downloads.ramp import ConnectionRamp
 from bot.downloads.segments import Segment, SegmentMap
+from bot.downloads.serverlimit import ServerLimit
 from bot.downloads.transport import make_session
+from bot.downloads.watchdog import Deadlines, SlowDownload, over_deadline
 from bot.humanize import human_size
 
 __all__ = [
@@ -67,25 +71,29 @@ log = logging.getLogger(__name__)
 MiB = 1 << 20
 MAX_CONNECTIONS = 16
 CHECKPOINT_INTERVAL = 1.0
-# No periodic checkpoint while the rest should arrive within this many seconds (at the average
-# speed so far): each checkpoint fsyncs everything written, which on a fast link means forcing
-# hundreds of MB to disk mid-download (measured: 1 GiB over loopback 2.9 s with, 1.8 s without).
-# A kill in those last seconds loses at most those seconds; Ctrl-C, cancel and errors still save.
+# A record that survives a reboot (data fdatasynced first) at most this often, and none while the
+# rest should arrive within NEAR_END seconds: each one forces everything written to disk, which on
+# a fast link means hundreds of MB mid-download (measured: 1 GiB over loopback 2.9 s with, 1.8 s
+# without). The once-a-second records need no sync: they only have to survive the process.
+SYNC_INTERVAL = 30.0
 NEAR_END = 3.0
 SUPERVISE_INTERVAL = 0.1
+WATCH_INTERVAL = 0.5  # how often the deadlines are looked at
 PIECES_PER_WORKER = 4  # the file is fetched in order, in about 4 pieces per connection
 IDLE_RECHECK = 0.1  # how often an idle worker looks for a range to steal
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 _NETWORK_ERRORS = (requests.RequestException, Urllib3Error, http.client.HTTPException,
                    ConnectionError, TimeoutError)
-MAX_RESTARTS = 2  # "file changed" restarts within one run before giving up
+MAX_RESTARTS = 2
+EMPTY_ANSWERS_LIMIT = 3
+REFUSED_PAUSE = 0.5  # seconds a refused connection waits before giving its range back  # ranged answers without a byte before ranges count as unusable  # "file changed" restarts within one run before giving up
 
 
 @dataclass
 class DownloadOptions:
     """How to download; every field has a sensible default (see :meth:`from_settings`)."""
 
-    connections: int = 8
+    connections: int = 16
     allow_networks: tuple[Any, ...] = ()
     max_bytes: int | None = 4096 * MiB
     disk_reserve: int = 0
@@ -100,6 +108,11 @@ class DownloadOptions:
     # SHA-256 of the result (DownloadResult.sha256). The CLI turns it off when no --checksum is
     # asked for: it costs about 0.7 s of CPU per GiB that nobody would look at.
     compute_sha256: bool = True
+    ca_bundle: Path | None = None  # extra CA certificates to trust (DOWNLOAD_CA_BUNDLE)
+    # Before resuming, compare a few windows of what the record claims with the server
+    # (bot.downloads.verify); the bot, which must never deliver wrong bytes, turns it on.
+    verify_resumed: bool = False
+    deadlines: Deadlines = field(default_factory=Deadlines)
 
     @classmethod
     def from_settings(cls, settings, **overrides: Any) -> DownloadOptions:
@@ -109,7 +122,13 @@ class DownloadOptions:
             max_bytes=settings.max_file_mb * MiB,
             disk_reserve=settings.disk_reserve_mb * MiB,
             read_timeout=settings.download_read_timeout,
+            connect_timeout=settings.download_connect_timeout,
             max_retries=settings.download_max_retries,
+            deadlines=Deadlines(min_speed=settings.download_min_speed_kib * 1024,
+                                window=settings.download_min_speed_window,
+                                total=settings.download_time_limit_minutes * 60 or None,
+                                probe=settings.download_probe_timeout),
+            ca_bundle=settings.download_ca_bundle,
         )
         values.update(overrides)
         return cls(**values)
@@ -140,6 +159,10 @@ class DownloadResult:
 
 class _RangesUnusable(Exception):
     """Internal: this server's ranged answers cannot be trusted; fall back to one stream."""
+
+
+class _OverLimit(Exception):
+    """Internal: this connection is one more than the server accepts; give the range back."""
 
 
 class _Retryable(Exception):
@@ -187,7 +210,8 @@ class Downloader:
 
     def __init__(self, url: str, dest_dir: Path, options: DownloadOptions | None = None,
                  on_progress: Callable[[Progress], None] | None = None, name: str | None = None,
-                 on_notice: Callable[[str], None] | None = None) -> None:
+                 on_notice: Callable[[str], None] | None = None,
+                 on_retry: Callable[[Retrying], None] | None = None) -> None:
         reason = check_url_syntax(url)
         if reason:
             raise DownloadRefused(reason)
@@ -196,22 +220,27 @@ class Downloader:
         self.options = options or DownloadOptions()
         self.on_progress = on_progress
         self.on_notice = on_notice
+        self.on_retry = on_retry
         self.requested_name = name
         self.connections = max(1, min(MAX_CONNECTIONS, self.options.connections))
         self.expected = parse_checksum(self.options.checksum) if self.options.checksum else None
         self.probe_result: ProbeResult | None = None
         self.part_path: Path | None = None
         self.final_path: Path | None = None
-        self._session = make_session(self.options.allow_networks, self.connections)
+        self._session = make_session(self.options.allow_networks, self.connections, self.options.ca_bundle)
         self._lock = threading.Lock()
         self._ckpt_lock = threading.Lock()
         self._stop = threading.Event()
         self._cancelled = False
         self._keep_partial = False
         self._failure: BaseException | None = None
+        self._halted: DownloadError | None = None  # a deadline stopped everything: why
+        self._moved: Callable[[], int] = lambda: 0  # bytes of the file on disk, for the speed floor
         self._responses: set[requests.Response] = set()
         self._ramp = ConnectionRamp(self.connections)
-        self._conn_limit = self._ramp.limit  # raised by the ramp, lowered by 429/503
+        self._server_limit = ServerLimit(self.connections)  # learnt from 429/503 answers
+        self._conn_limit = self._ramp.limit  # raised by the ramp, capped by the server's limit
+        self._empty_answers = 0  # ranged answers that ended before their first byte
         self._workers: list[threading.Thread] = []
         self._notices: list[str] = []
 
@@ -224,7 +253,22 @@ class Downloader:
         self._abort_all()
 
     def probe(self) -> ProbeResult:
-        """Ask for byte 0 only, learn size, validator, final URL and name; pick the file name."""
+        """Ask for byte 0 only, learn size, validator, final URL and name; pick the file name.
+
+        Bounded by ``deadlines.probe`` seconds in all (retries included): a server that accepts
+        connections but never answers cannot hold the caller longer.
+        """
+        limit = self.options.deadlines.probe
+        timer = threading.Timer(limit, self._halt,
+                                args=(DownloadError(f"the server did not answer within {limit:g} s"),))
+        timer.daemon = True
+        timer.start()
+        try:
+            return self._probe()
+        finally:
+            timer.cancel()
+
+    def _probe(self) -> ProbeResult:
         resp = self._request(self.url, {"Range": "bytes=0-0"}, what="probe")
         try:
             headers = resp.headers
@@ -234,7 +278,10 @@ class Downloader:
             single_reason = None
             if resp.status_code == 206:
                 cr = _content_range(headers.get("Content-Range"))
-                if cr and cr[0] == 0 and cr[1] == 0 and cr[2] is not None:
+                # busybox httpd answers bytes=0-0 with the whole file's range (and body) but
+                # honours other ranges: a range that starts at 0 and covers byte 0 will do;
+                # nothing of its body is read.
+                if cr and cr[0] == 0 and cr[1] >= 0 and cr[2] is not None:
                     size, resumable = cr[2], True
                 else:
                     single_reason = "the server's Content-Range is missing or malformed"
@@ -265,6 +312,34 @@ class Downloader:
 
     def run(self) -> DownloadResult:
         """Download (or resume) to the end; returns the result or raises DownloadError."""
+        ended = threading.Event()
+        threading.Thread(target=self._watch, args=(ended,), name="download-watchdog", daemon=True).start()
+        try:
+            return self._run()
+        finally:
+            ended.set()
+
+    def _halt(self, reason: DownloadError) -> None:
+        """Stop everything because of a deadline (from any thread); run() raises ``reason``."""
+        with self._lock:
+            if self._halted is None:
+                self._halted = reason
+        self._fail(reason)
+
+    def _watch(self, ended: threading.Event) -> None:
+        """Enforce the overall deadline and the minimum speed while :meth:`run` lasts."""
+        deadlines = self.options.deadlines
+        started = time.monotonic()
+        floor = SlowDownload(deadlines.min_speed, deadlines.window)
+        while not ended.wait(WATCH_INTERVAL):
+            now = time.monotonic()
+            reason = over_deadline(now - started, deadlines.total) or floor.feed(now, self._moved())
+            if reason is not None:
+                log.info("%s: %s", mask_url(self.url), reason)
+                self._halt(DownloadError(reason))
+                return
+
+    def _run(self) -> DownloadResult:
         started = time.monotonic()
         restarts = 0
         while True:
@@ -272,6 +347,8 @@ class Downloader:
                 self.probe()
             probe = self.probe_result
             self._check_limits(probe.size)
+            if not probe.resumable and probe.single_reason:
+                self._notice(f"using one connection: {probe.single_reason}")
             try:
                 path, size, sha, resumed = self._download(probe)
             except FileChanged as exc:
@@ -297,9 +374,12 @@ class Downloader:
                 raise DownloadRefused("refused: the file name leaves the output folder") from None
             part = final.with_name(final.name + ".part")
             ctl = resume.control_path(part)
-            state = resume.load(ctl) if ctl.exists() else None
-            if state is not None and state.url == self.url and part.exists():
-                break  # our own unfinished download: resume it under the same name
+            if ctl.exists():
+                state = resume.load(ctl)
+                # Our own leftover (resumable or not), or a record too damaged to say whose it
+                # is: nothing can be resumed from it, so this run takes the name over.
+                if state is None or state.url == self.url:
+                    break
             if not (final.exists() or part.exists() or ctl.exists()):
                 break
         else:
@@ -311,7 +391,7 @@ class Downloader:
         if size is None:
             return
         if max_bytes is not None and size > max_bytes:
-            raise DownloadRefused(f"file is {human_size(size)}, over the {human_size(max_bytes)} limit")
+            raise TooLarge(f"file is {human_size(size)}, over the {human_size(max_bytes)} limit")
         on_disk = 0
         if self.part_path is not None and self.part_path.exists():
             state = resume.load(resume.control_path(self.part_path))
@@ -329,20 +409,20 @@ class Downloader:
         if not self._cancelled:  # a cancel that came before run() still counts
             self._stop.clear()
         self._failure = None
+        record, done = self._start_record(probe, part, ctl)
+        # The record exists before the .part file does: a kill at any moment leaves a .part that
+        # the next run recognises as its own.
+        resume.save(ctl, record, sync=True)
         fd = os.open(part, os.O_RDWR | os.O_CREAT, 0o644)
         hasher: PrefixHasher | None = None
         resumed = 0
+        keep: bool | None = False  # None once finished
         try:
+            if done and self.options.verify_resumed and not self._verified(fd, probe, done):
+                self._notice("the partial file does not match the server; starting over")
+                done = []
+                record.done, record.synced = [], []
             if probe.resumable:
-                state = resume.load(ctl)
-                done: list = []
-                if state is not None and state.url == self.url:
-                    if state.size != probe.size:
-                        self._notice("the file changed on the server (size differs); starting over")
-                    elif state.validator != probe.validator:
-                        self._notice("the file changed on the server (ETag differs); starting over")
-                    else:
-                        done = state.done
                 if not done:
                     _empty(fd)
                 os.ftruncate(fd, probe.size)
@@ -350,7 +430,7 @@ class Downloader:
                 resumed = segmap.done_bytes
                 hasher = self._hasher(part, segmap.contiguous_prefix)
                 try:
-                    self._multi(fd, segmap, probe, ctl)
+                    self._multi(fd, segmap, probe, ctl, record)
                     size = probe.size
                 except _RangesUnusable as exc:
                     for t in self._workers:  # every old worker gone before the file is reused
@@ -358,43 +438,102 @@ class Downloader:
                     self._stop.clear()
                     self._failure = None
                     hasher.abandon()
-                    log.info("%s: %s; using one connection", mask_url(self.url), exc)
+                    self._notice(f"using one connection: {exc}")
                     hasher, resumed = None, 0
+                    record = resume.ResumeState(url=self.url, size=None, validator=probe.validator,
+                                                final_url=probe.final_url)
+                    resume.save(ctl, record, sync=False)
             if hasher is None:
                 _empty(fd)
                 written = [0]
                 hasher = self._hasher(part, lambda: written[0])
                 size = self._single(fd, probe, written)
             # No fsync of the finished data (curl and aria2 do none either): it would make every
-            # download wait for the disk. The resume record only ever names fsynced ranges.
+            # download wait for the disk. The resume record's ``synced`` ranges were fsynced; its
+            # ``done`` ranges only reached the page cache (see bot.downloads.resume).
             actual = os.fstat(fd).st_size
             if actual != size:
                 raise DownloadError(f"size check failed: expected {size} bytes, got {actual}")
             digests = hasher.finish(size) if hasher.hashes else {"sha256": ""}
             hasher.abandon()
             hasher = None
+            keep = None
         except DownloadCancelled:
-            self._end_partial(fd, part, ctl, keep=self._keep_partial)
+            keep = self._keep_partial and record.resumable
             raise
-        except FileChanged:
-            self._end_partial(fd, part, ctl, keep=False)
+        except (KeyboardInterrupt, RetriesExhausted):
+            keep = record.resumable  # the same command (or the restarted job) resumes
+            raise
+        except DownloadError:
+            keep = False  # given up for good: nothing to resume, nothing left behind
             raise
         except BaseException:
-            self._end_partial(fd, part, ctl, keep=probe.resumable)
+            keep = record.resumable
             raise
         finally:
             if hasher is not None:
                 hasher.abandon()
+            if keep is not None:  # failed: close once no worker writes; keep or remove the files
+                self._end_partial(fd, part, ctl, keep=keep)
         os.close(fd)
         if self.expected:
             alg, want = self.expected
             got = digests[alg]
             if got != want:
-                self._remove(part, ctl)
+                self._remove(part, ctl, _tmp_of(ctl))
                 raise DownloadError(f"checksum mismatch: expected {alg} {want[:12]}…, got {got[:12]}…")
         os.replace(part, self.final_path)
-        self._remove(ctl)
+        self._remove(ctl, _tmp_of(ctl))
         return self.final_path, size, digests.get("sha256", ""), resumed
+
+    def _start_record(self, probe: ProbeResult, part: Path, ctl: Path) -> tuple[resume.ResumeState, list]:
+        """The record for this run, and the ranges a previous run left that can be trusted.
+
+        A previous record is trusted only for the same URL, size and validator, a matching
+        checksum (:func:`resume.load`) and a ``.part`` file of exactly the recorded size (a
+        truncated or replaced file starts over).
+        """
+        record = resume.ResumeState(url=self.url, size=probe.size if probe.resumable else None,
+                                    validator=probe.validator, final_url=probe.final_url)
+        old = resume.load(ctl) if ctl.exists() else None
+        if ctl.exists() and old is None:
+            self._notice("the resume record is damaged; starting over")
+        if not probe.resumable or old is None or old.url != self.url or not old.resumable:
+            return record, []
+        if old.size != probe.size:
+            self._notice("the file changed on the server (size differs); starting over")
+            return record, []
+        if old.validator != probe.validator:
+            self._notice("the file changed on the server (ETag differs); starting over")
+            return record, []
+        done = old.trusted_done()
+        try:
+            on_disk = part.stat().st_size
+        except FileNotFoundError:
+            on_disk = None
+        if done and on_disk != old.size:
+            self._notice("the partial file does not match its resume record; starting over")
+            return record, []
+        record.done, record.synced = done, old.synced  # synced ranges stay synced
+        return record, done
+
+    def _verified(self, fd: int, probe: ProbeResult, done: list) -> bool:
+        """Whether the claimed ranges on disk match the server (see :mod:`bot.downloads.verify`)."""
+        def fetch(first: int, last: int) -> bytes:
+            headers = {"Range": f"bytes={first}-{last}"}
+            if probe.validator:
+                headers["If-Range"] = probe.validator
+            resp = self._request(probe.final_url, headers, what="verify")
+            try:
+                self._check_ranged(resp, first, last, probe)
+                return resp.raw.read(last - first + 2)
+            finally:
+                self._release(resp)
+
+        try:
+            return verify.matches(fd, done, fetch)
+        except _RangesUnusable:
+            return False
 
     def _hasher(self, part: Path, available) -> PrefixHasher:
         algs = ([self.expected[0]] if self.expected else []) + (
@@ -412,7 +551,7 @@ class Downloader:
         else:
             os.close(fd)
         if not keep:
-            self._remove(part, ctl)
+            self._remove(part, ctl, _tmp_of(ctl))
 
     @staticmethod
     def _remove(*paths: Path) -> None:
@@ -423,19 +562,19 @@ class Downloader:
                 pass
 
     def _notice(self, text: str) -> None:
-        log.warning("%s: %s", mask_url(self.url), text)
+        log.info("%s: %s", mask_url(self.url), text)  # the caller shows it (CLI line, status)
         self._notices.append(text)
         if self.on_notice:
             self.on_notice(text)
 
     # ------------------------------------------------------------------ many connections
-    def _multi(self, fd: int, segmap: SegmentMap, probe: ProbeResult, ctl: Path) -> None:
+    def _multi(self, fd: int, segmap: SegmentMap, probe: ProbeResult, ctl: Path,
+               state: resume.ResumeState) -> None:
         """Run workers until the map is complete, failed or cancelled; keep the control file fresh."""
         meter = ProgressMeter(self.on_progress, probe.size, done=segmap.done_bytes)
+        self._moved = lambda: segmap.done_bytes
         segmap.plan(self.connections, PIECES_PER_WORKER)
         self._workers = []
-        state = resume.ResumeState(url=self.url, size=probe.size, validator=probe.validator,
-                                   final_url=probe.final_url)
         saved = threading.Event()
         # fsync can block for a second or more on a fast link: keep it off the supervising loop.
         checkpointer = threading.Thread(target=self._checkpoint_loop, args=(fd, ctl, state, segmap, saved),
@@ -449,7 +588,7 @@ class Downloader:
                 t.join(1.0)
             saved.set()
             checkpointer.join()
-            self._checkpoint(fd, ctl, state, segmap)
+            self._checkpoint(fd, ctl, state, segmap, sync=True)
             raise
         with self._ckpt_lock:
             saved.set()
@@ -457,13 +596,13 @@ class Downloader:
             checkpointer.join()  # the last record below must not race an older one
         if self._cancelled:
             if self._keep_partial:
-                self._checkpoint(fd, ctl, state, segmap)
+                self._checkpoint(fd, ctl, state, segmap, sync=True)
             raise DownloadCancelled("cancelled")
         if self._failure is not None:
-            self._checkpoint(fd, ctl, state, segmap)
+            self._checkpoint(fd, ctl, state, segmap, sync=True)
             raise self._failure
         if not segmap.complete:
-            self._checkpoint(fd, ctl, state, segmap)
+            self._checkpoint(fd, ctl, state, segmap, sync=True)
             raise DownloadError("download incomplete")
         meter.tick(segmap.done_bytes, 0, force=True)
 
@@ -496,35 +635,46 @@ class Downloader:
                 time.sleep(SUPERVISE_INTERVAL)
 
     def _ramp_up(self, segmap: SegmentMap, active: int) -> None:
-        """Let the ramp raise the connection limit (unless the server asked for fewer)."""
+        """Let the ramp raise the connection limit, within what the server accepts."""
         with self._lock:
-            if not self._ramp.held:
-                self._conn_limit = self._ramp.update(time.monotonic(), segmap.done_bytes, active)
+            now = time.monotonic()
+            wanted = self._ramp.limit if self._ramp.held else self._ramp.update(now, segmap.done_bytes, active)
+            self._conn_limit = min(wanted, self._server_limit.current(now))
 
     def _checkpoint_loop(self, fd: int, ctl: Path, state: resume.ResumeState, segmap: SegmentMap,
                          stop: threading.Event) -> None:
+        """Every second a record of what was written (no sync: a killed process loses nothing in
+        the page cache); every ``SYNC_INTERVAL`` one whose ranges were fdatasynced first, for the
+        case of a reboot (see :mod:`bot.downloads.resume`)."""
         started, done_at_start = time.monotonic(), segmap.done_bytes
+        last_sync = started
         while not stop.wait(CHECKPOINT_INTERVAL):
+            sync = time.monotonic() - last_sync >= SYNC_INTERVAL
             fetched = segmap.done_bytes - done_at_start
-            if fetched > 0:
+            if sync and fetched > 0:
                 rate = fetched / (time.monotonic() - started)
                 if (state.size - segmap.done_bytes) / rate < NEAR_END:
-                    continue  # nearly done: a crash now would cost less than the fsync
+                    sync = False  # nearly done: a power cut now would cost less than the sync
             try:
-                self._checkpoint(fd, ctl, state, segmap, unless=stop)
+                self._checkpoint(fd, ctl, state, segmap, sync=sync, unless=stop)
             except OSError as exc:
                 log.warning("%s: cannot save the resume record: %s", mask_url(self.url), exc)
+            if sync:
+                last_sync = time.monotonic()
 
     def _checkpoint(self, fd: int, ctl: Path, state: resume.ResumeState, segmap: SegmentMap,
-                    unless: threading.Event | None = None) -> None:
-        """Record what is on disk: fsync the data first, so the record never claims lost bytes."""
-        done = segmap.done_ranges()  # read before fsync: only what is already written
-        os.fdatasync(fd)
+                    sync: bool, unless: threading.Event | None = None) -> None:
+        """Record what was written; with ``sync``, fdatasync it first and mark it synced."""
+        done = segmap.done_ranges()  # read before any sync: only what is already written
+        if sync:
+            os.fdatasync(fd)
         with self._ckpt_lock:
             if unless is not None and unless.is_set():
                 return  # the download ended meanwhile; its final state is written by _multi
             state.done = done
-            resume.save(ctl, state)
+            if sync:
+                state.synced = done
+            resume.save(ctl, state, sync=sync)
 
     def _fail(self, exc: BaseException) -> None:
         with self._lock:
@@ -548,6 +698,8 @@ class Downloader:
                     continue
                 try:
                     self._fetch(fd, segmap, seg, probe, meter)
+                except _OverLimit:
+                    return  # the range goes back to pending (finish); fewer connections now
                 finally:
                     segmap.finish(seg)
         except (_RangesUnusable, DownloadError) as exc:
@@ -574,7 +726,10 @@ class Downloader:
             try:
                 resp = self._open(probe.final_url, headers)
                 self._check_ranged(resp, first, last, probe)
+                with self._lock:
+                    self._server_limit.answered(segmap.active_count())
                 body = BodyReader(resp, buffer)
+                started_at = seg.pos
                 while not seg.finished:
                     chunk = body.read()
                     if not chunk:
@@ -590,16 +745,44 @@ class Downloader:
                         meter.tick(segmap.done_bytes, segmap.active_count())
                 consumed = body.consumed
                 if not seg.finished:
+                    if seg.pos == started_at:
+                        self._empty_answer()
                     raise _Retryable("the connection closed before the range was complete")
             except _Retryable as exc:
+                if getattr(exc.response, "status_code", None) in (429, 503):
+                    self._refused(segmap)
                 retry = self._backoff(retry, exc, progressed)
             except _NETWORK_ERRORS as exc:
                 if self._stop.is_set():
                     return
-                retry = self._backoff(retry, _Retryable(_network_reason(exc)), progressed)
+                retry = self._backoff(retry, self._retryable(exc), progressed)
             finally:
                 if resp is not None:
                     self._release(resp, reuse=consumed)
+
+    def _refused(self, segmap: SegmentMap) -> None:
+        """The server refused a request (429/503): learn its limit; a connection over it gives
+        its range back and ends (:class:`_OverLimit`) instead of retrying against the limit."""
+        with self._lock:
+            self._ramp.hold()
+            active = segmap.active_count()
+            cap = self._server_limit.refused(time.monotonic(), active)
+            self._conn_limit = min(self._conn_limit, cap)
+        if active > cap:
+            raise _OverLimit()
+        if active > 1:
+            # Others are being served: the server may still count a connection that just ended.
+            # Step back a moment and give the range back rather than spend this range's retries.
+            self._stop.wait(REFUSED_PAUSE)
+            raise _OverLimit()
+
+    def _empty_answer(self) -> None:
+        """A ranged answer ended before its first byte; after a few, ranges are not usable."""
+        with self._lock:
+            self._empty_answers += 1
+            count = self._empty_answers
+        if count >= EMPTY_ANSWERS_LIMIT:
+            raise _RangesUnusable("the server answers ranges without their bytes")
 
     def _check_ranged(self, resp: requests.Response, first: int, last: int, probe: ProbeResult) -> None:
         """Accept only a 206 with exactly ``first-last/size``; map everything else to an action."""
@@ -612,10 +795,12 @@ class Downloader:
             if cr is not None and cr[2] is not None and cr[2] != probe.size:
                 raise FileChanged("the file changed on the server (size differs); starting over")
             self._check_validator(headers, probe)
-            if cr is None or cr[0] != first or cr[1] != last:
+            # A range that starts where asked and goes further will do: only the asked part is
+            # read (the connection is then not reused).
+            if cr is None or cr[0] != first or cr[1] < last:
                 raise _RangesUnusable(f"asked for bytes {first}-{last}, got {headers.get('Content-Range')!r}")
             length = headers.get("Content-Length")
-            if length is not None and length.strip() != str(last - first + 1):
+            if length is not None and length.strip() != str(cr[1] - cr[0] + 1):
                 raise _RangesUnusable("Content-Length does not match the range")
             return
         if status == 200:
@@ -646,6 +831,7 @@ class Downloader:
     def _single(self, fd: int, probe: ProbeResult, written: list[int]) -> int:
         """Fetch the whole body in one stream from byte 0; returns its size."""
         meter = ProgressMeter(self.on_progress, probe.size)
+        self._moved = lambda: written[0]
         retry = self._retry_policy()
         max_bytes = self.options.max_bytes
         while True:
@@ -662,19 +848,31 @@ class Downloader:
                     raise DownloadError(_status_text(resp))
                 self._check_validator(resp.headers, probe)
                 length = resp.headers.get("Content-Length")
-                expected = int(length) if length and length.isdigit() else probe.size
+                # The probed size, when known, is what the limits were checked against: a body
+                # that grows past it is stopped below, whatever this response announces.
+                announced = int(length) if length and length.isdigit() else None
+                expected = probe.size if probe.size is not None else announced
                 body = BodyReader(resp)
                 while True:
                     data = body.read()
                     if not data:
                         break
+                    if self._halted is not None:
+                        raise self._halted
                     if self._cancelled:
                         raise DownloadCancelled("cancelled")
                     if max_bytes is not None and written[0] + len(data) > max_bytes:
                         raise TooLarge(f"file is over the {human_size(max_bytes)} limit")
-                    os.pwrite(fd, data, written[0])
+                    if expected is not None and written[0] + len(data) > expected:
+                        raise FileChanged("the server sent more than the file's size; starting over")
+                    try:
+                        os.pwrite(fd, data, written[0])
+                    except OSError as exc:  # full disk, file size limit: no point retrying
+                        raise DownloadError(f"cannot write the file: {exc.strerror or exc}") from None
                     written[0] += len(data)
                     meter.tick(written[0], 1)
+                if announced is not None and written[0] != announced:
+                    raise _Retryable(f"the body was {written[0]} bytes, {announced} were promised")
                 if expected is not None and written[0] != expected:
                     raise _Retryable(f"the body was {written[0]} bytes, {expected} were promised")
                 meter.tick(written[0], 0, force=True)
@@ -684,13 +882,15 @@ class Downloader:
             except _NETWORK_ERRORS as exc:
                 if self._cancelled:
                     raise DownloadCancelled("cancelled") from None
-                retry = self._backoff(retry, _Retryable(_network_reason(exc)), False)
+                retry = self._backoff(retry, self._retryable(exc), False)
             finally:
                 if resp is not None:
                     self._release(resp)
 
     # ------------------------------------------------------------------ HTTP plumbing
     def _open(self, url: str, headers: dict[str, str]) -> requests.Response:
+        if self._halted is not None:
+            raise self._halted
         if self._cancelled:
             raise DownloadCancelled("cancelled")
         resp = self._session.get(url, headers=headers, stream=True, allow_redirects=True,
@@ -707,10 +907,8 @@ class Downloader:
         while True:
             try:
                 resp = self._open(url, headers)
-            except requests.TooManyRedirects:
-                raise DownloadError("too many redirects (more than 10)") from None
             except _NETWORK_ERRORS as exc:
-                retry = self._backoff(retry, _Retryable(_network_reason(exc)), False)
+                retry = self._backoff(retry, self._retryable(exc), False)
                 continue
             if resp.status_code in RETRY_STATUS:
                 self._release(resp)
@@ -724,6 +922,17 @@ class Downloader:
                 raise DownloadError(_status_text(resp))
             return resp
 
+    def _retryable(self, exc: BaseException) -> _Retryable:
+        """A network error as something to retry, or DownloadError at once if retrying cannot help."""
+        if self._halted is not None:
+            raise self._halted
+        if self._cancelled:
+            raise DownloadCancelled("cancelled")
+        failure = classify(exc)
+        if not failure.retryable:
+            raise DownloadError(failure.reason) from None
+        return _Retryable(failure.reason)
+
     def _retry_policy(self) -> Retry:
         return Retry(total=self.options.max_retries, backoff_factor=self.options.backoff,
                      backoff_max=self.options.backoff_max, backoff_jitter=self.options.backoff / 2,
@@ -732,14 +941,13 @@ class Downloader:
 
     def _backoff(self, retry: Retry, exc: _Retryable, progressed: bool) -> Retry:
         """Count one failure (a fresh policy if bytes arrived since), then wait as it says."""
+        if self._halted is not None:
+            raise self._halted
+        if self._cancelled:
+            raise DownloadCancelled("cancelled")
         if progressed:
             retry = self._retry_policy()
         raw = getattr(exc.response, "raw", None)
-        status = getattr(exc.response, "status_code", None)
-        if status in (429, 503):
-            with self._lock:  # the host is overloaded: fewer connections from now on
-                self._ramp.hold()
-                self._conn_limit = max(1, self._conn_limit - 1)
         try:
             retry = retry.increment(method="GET", url=self.url, response=raw,
                                     error=None if raw is not None else Urllib3Error(str(exc)))
@@ -747,15 +955,21 @@ class Downloader:
             tries = self.options.max_retries + 1
             reason = str(exc)
             if "timed out" in reason:
-                raise DownloadError(f"timed out after {tries} tries") from None
-            raise DownloadError(f"{reason} (gave up after {tries} tries)") from None
+                raise RetriesExhausted(f"timed out after {tries} tries") from None
+            raise RetriesExhausted(f"{reason} (gave up after {tries} tries)") from None
         wait = retry.get_backoff_time()
         if raw is not None:
             after = retry.get_retry_after(raw)
             if after is not None:
                 wait = min(after, self.options.retry_after_max)
         log.info("%s: %s; retrying in %.1fs", mask_url(self.url), exc, wait)
-        if self._stop.wait(wait) and self._cancelled:
+        if self.on_retry is not None:
+            tries = self.options.max_retries + 1
+            self.on_retry(Retrying(attempt=tries - (retry.total or 0), total=tries, reason=str(exc), wait=wait))
+        self._stop.wait(wait)
+        if self._halted is not None:
+            raise self._halted
+        if self._cancelled:
             raise DownloadCancelled("cancelled")
         return retry
 
@@ -776,6 +990,10 @@ class Downloader:
             responses = list(self._responses)
         for resp in responses:
             self._abort(resp)
+        for adapter in self._session.adapters.values():
+            abort = getattr(adapter, "abort_all", None)
+            if abort is not None:
+                abort()  # also connections still waiting for their response headers
 
     @staticmethod
     def _abort(resp: requests.Response) -> None:
@@ -799,15 +1017,8 @@ def settle_process() -> None:
     gc.freeze()
 
 
-def _network_reason(exc: BaseException) -> str:
-    text = str(exc).lower()
-    if isinstance(exc, (requests.Timeout, socket.timeout, TimeoutError)) or "timed out" in text:
-        return "timed out"
-    if "incompleteread" in text or "incomplete read" in text:
-        return "the server sent fewer bytes than it promised"
-    if isinstance(exc, requests.ConnectionError) and "refused" in text:
-        return "connection refused"
-    return "connection failed"
+def _tmp_of(ctl: Path) -> Path:
+    return ctl.with_name(ctl.name + ".tmp")
 
 
 def _empty(fd: int) -> None:

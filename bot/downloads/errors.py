@@ -25,3 +25,16 @@ class DownloadCancelled(DownloadError):
 
 class FileChanged(DownloadError):
     """The file on the server changed (size or validator) while we were fetching it."""
+
+
+class RetriesExhausted(DownloadError):
+    """Every retry failed (connection, timeout, 5xx): the partial file is kept, a re-run resumes."""
+
+
+class DownloadPaused(DownloadError):
+    """Stopped from outside (SIGTERM/SIGINT to the download process, or the process died), with
+    the partial file and its record kept: the job is to be resumed, not reported as failed."""
+
+
+class PrivateAddress(DownloadRefused):
+    """The host is (or resolves to) a loopback, private or reserved address that is not allowed."""

@@ -12,6 +12,13 @@ with ``spawn`` (the bot's process has threads, which ``fork`` does not copy safe
 CPU priority, and dies with its parent: Linux's parent-death signal, plus end-of-file on the pipe,
 guarantee that after a ``kill -9`` of the bot no orphan keeps writing the ``.part`` file that the
 restarted bot resumes.
+
+``systemctl stop`` (without ``KillMode=mixed``), ``docker stop`` and Ctrl-C in a terminal signal the
+whole process group, so the child gets SIGTERM or SIGINT too, often before the bot does. The child
+treats either as "pause": it stops, saves its resume record, and reports ``paused``; the parent
+raises :class:`~bot.downloads.errors.DownloadPaused`, and the service keeps the job for resuming.
+A child that dies without a word (SIGKILL, out of memory) is reported the same way: its ``.part``
+and record are intact, so resuming is always right.
 """
 
 from __future__ import annotations
@@ -34,11 +41,13 @@ from bot.downloads.engine import (
     ProbeResult,
     settle_process,
 )
-from bot.downloads.progress import Progress
+from bot.downloads.progress import Progress, Retrying
 
 CHILD_NICENESS = 10
+PAUSE_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
 POLL = 0.2  # seconds between looks at the pipe, the cancel flag and the child's health
-CANCEL_GRACE = 2.0  # seconds a child gets to stop by itself before it is killed
+CANCEL_GRACE = 2.0  # seconds a child gets to stop by itself (saving its record) before it is killed
+DISCARD_GRACE = 0.8  # the same when nothing is kept: a cancel reads "cancelled" within a second
 _PR_SET_PDEATHSIG = 1
 
 
@@ -72,9 +81,23 @@ def _child(conn: Connection, url: str, dest_dir: str, options: DownloadOptions, 
             except (BrokenPipeError, OSError):
                 os._exit(1)  # the parent is gone: stop writing at once
 
+    # Signals are taken by one thread with sigwait (a Python handler in the main thread could
+    # interrupt it while it holds one of the engine's locks). Blocked before any thread starts,
+    # so every thread inherits the mask.
+    signal.pthread_sigmask(signal.SIG_BLOCK, PAUSE_SIGNALS)
     downloader = engine(url, Path(dest_dir), options, name=name,
-                        on_progress=lambda p: send(("progress", p)))
+                        on_progress=lambda p: send(("progress", p)),
+                        on_retry=lambda r: send(("retry", r)),
+                        on_notice=lambda text: send(("notice", text)))
     settle_process()
+    paused = threading.Event()
+
+    def pause_on_signal() -> None:
+        signal.sigwait(PAUSE_SIGNALS)
+        paused.set()
+        downloader.cancel(keep_partial=True)
+
+    threading.Thread(target=pause_on_signal, daemon=True, name="pause-on-signal").start()
 
     def listen() -> None:
         try:
@@ -89,8 +112,13 @@ def _child(conn: Connection, url: str, dest_dir: str, options: DownloadOptions, 
     threading.Thread(target=listen, daemon=True, name="parent-pipe").start()
     try:
         result = downloader.run()
+    except errors.DownloadCancelled as exc:
+        send(("paused",) if paused.is_set() else ("error", type(exc).__name__, str(exc)))
     except errors.DownloadError as exc:
-        send(("error", type(exc).__name__, str(exc)))
+        if paused.is_set():
+            send(("paused",))  # the signal's abort cut connections: not a failure of the download
+        else:
+            send(("error", type(exc).__name__, str(exc)))
     except Exception as exc:  # noqa: BLE001 - report, never die silently
         send(("error", "DownloadError", f"internal error in the download process ({type(exc).__name__})"))
     else:
@@ -106,8 +134,12 @@ class IsolatedDownloader:
     engine: type = Downloader
 
     def __init__(self, url: str, dest_dir: Path, options: DownloadOptions | None = None,
-                 on_progress: Callable[[Progress], None] | None = None, name: str | None = None) -> None:
+                 on_progress: Callable[[Progress], None] | None = None, name: str | None = None,
+                 on_retry: Callable[[Retrying], None] | None = None,
+                 on_notice: Callable[[str], None] | None = None) -> None:
         self.url = url
+        self.on_retry = on_retry
+        self.on_notice = on_notice
         self.dest_dir = Path(dest_dir)
         self.options = options or DownloadOptions()
         self.on_progress = on_progress
@@ -117,7 +149,7 @@ class IsolatedDownloader:
 
     def probe(self) -> ProbeResult:
         """A probe is one tiny request: it runs here, in the calling thread."""
-        result = Downloader(self.url, self.dest_dir, self.options, name=self.name).probe()
+        result = Downloader(self.url, self.dest_dir, self.options, name=self.name, on_retry=self.on_retry).probe()
         self.name = result.name
         return result
 
@@ -143,7 +175,8 @@ class IsolatedDownloader:
                 if cancel is not None and cancel_sent_at is None:
                     ours.send(("cancel", cancel))
                     cancel_sent_at = time.monotonic()
-                elif cancel_sent_at is not None and time.monotonic() - cancel_sent_at > CANCEL_GRACE:
+                elif cancel_sent_at is not None and time.monotonic() - cancel_sent_at > (
+                        CANCEL_GRACE if cancel else DISCARD_GRACE):
                     # A read blocked on a silent server can ignore the engine's cancel; the
                     # process cannot. The resume record holds everything flushed until now.
                     process.kill()
@@ -171,8 +204,18 @@ class IsolatedDownloader:
             if self.on_progress is not None:
                 self.on_progress(message[1])
             return None
+        if kind == "notice":
+            if self.on_notice is not None:
+                self.on_notice(message[1])
+            return None
+        if kind == "retry":
+            if self.on_retry is not None:
+                self.on_retry(message[1])
+            return None
         if kind == "done":
             return message[1]
+        if kind == "paused":
+            raise errors.DownloadPaused("the download process was stopped; it resumes")
         if kind == "error":
             cls = getattr(errors, message[1], errors.DownloadError)
             if not (isinstance(cls, type) and issubclass(cls, errors.DownloadError)):
@@ -180,4 +223,5 @@ class IsolatedDownloader:
             raise cls(message[2])
         if self._cancel is not None:
             raise errors.DownloadCancelled("cancelled")
-        raise errors.DownloadError("the download process stopped unexpectedly")
+        # Gone without a word (SIGKILL, out of memory): what it wrote and recorded is intact.
+        raise errors.DownloadPaused("the download process stopped unexpectedly; it resumes")

@@ -18,7 +18,9 @@ import socket
 from collections.abc import Iterable
 from urllib.parse import urlsplit, urlunsplit
 
-from bot.downloads.errors import DownloadRefused
+import idna
+
+from bot.downloads.errors import DownloadRefused, PrivateAddress
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -48,6 +50,11 @@ def check_url_syntax(url: str) -> str | None:
         return "the URL has no host name"
     if port == 0:
         return "the URL has port 0"
+    if not parts.hostname.isascii():
+        try:
+            idna.encode(parts.hostname, uts46=True)  # what requests will do with it
+        except idna.IDNAError:
+            return "the host name is not a valid international domain name (IDNA)"
     return None
 
 
@@ -133,5 +140,5 @@ def resolve(host: str, port: int, allow: Iterable[Network] = ()) -> list[IPAddre
         if reason:
             if literal is None:  # name the host, not what it resolved to: no map of internal DNS
                 reason = f"refused: {host} is a private address (not allowed)"
-            raise DownloadRefused(reason)
+            raise PrivateAddress(reason)
     return addresses

@@ -28,6 +28,16 @@ class Progress:
     connections: int
 
 
+@dataclass(frozen=True)
+class Retrying:
+    """A request failed and will be tried again: ``attempt`` of ``total`` tries, in ``wait`` s."""
+
+    attempt: int
+    total: int
+    reason: str
+    wait: float
+
+
 class ProgressMeter:
     """Turns ``done`` byte counts into :class:`Progress` reports for ``callback``."""
 

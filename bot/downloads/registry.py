@@ -22,6 +22,7 @@ class Running:
     downloader: Any = None  # bot.downloads.engine.Downloader once created
     cancelled_by: str | None = None
     stopping: bool = False  # the bot is shutting down: keep the partial file for resume
+    over_limit: str | None = None  # stopped because the bytes received crossed a limit: why
 
 
 @dataclass

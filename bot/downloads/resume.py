@@ -1,14 +1,27 @@
 """The control file beside ``NAME.part`` that lets a download continue after a crash.
 
 ``NAME.part.json`` records the URL, the size, the validator (strong ETag or Last-Modified) and
-the ranges already on disk. It is replaced atomically — written to a temporary file, fsynced,
-renamed — so a crash (even ``kill -9`` or a power cut) leaves either the old or the new record,
-never half of one. The ``.part`` data is fsynced *before* the record that claims it is written,
-so a range the record calls done really is on disk.
+the ranges already written. It is written *before* the ``.part`` file is created, so every
+``.part`` the engine leaves behind is recognisable as its own (a re-run reuses it instead of
+numbering a new ``NAME (1)``), also for a server without ranges (``size`` is ``None`` then: the
+record only claims the name, it cannot be resumed).
+
+Two lists of done ranges, because syncing is expensive but a ``kill -9`` is not a power cut:
+
+- ``done`` is rewritten every second *without* ``fdatasync``: a killed process loses nothing
+  that reached the page cache, so after a crash of the process (same boot) it is the truth.
+- ``synced`` names only ranges that were ``fdatasync``\\ ed before the record was written; it is
+  used instead of ``done`` when the record's ``boot_id`` is not the running kernel's (the machine
+  rebooted, and unsynced pages may be lost).
+
+The record carries a SHA-256 of its own fields: a record that was edited or half-written is not
+trusted (the download starts over in the same file). It is replaced atomically (temp file,
+rename), so a crash leaves the old or the new record, never half of one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -16,41 +29,80 @@ from pathlib import Path
 
 from bot.downloads.segments import Range
 
-VERSION = 1
+VERSION = 2
 SUFFIX = ".part.json"
+BOOT_ID_PATH = Path("/proc/sys/kernel/random/boot_id")
+
+
+def current_boot_id() -> str:
+    """The running kernel's boot id ("" where there is none: then every record counts as synced-only)."""
+    try:
+        return BOOT_ID_PATH.read_text().strip()
+    except OSError:
+        return ""
+
+
+def _digest(fields: dict) -> str:
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
 
 @dataclass
 class ResumeState:
-    """What a later run needs to continue: the same file (size, validator) and what is done."""
+    """What a later run needs to continue: the same file (size, validator) and what is done.
+
+    ``size`` is ``None`` for a single stream that cannot be resumed: the record then only says
+    "this ``.part`` is a leftover of this URL", so a re-run reuses the name and starts over.
+    """
 
     url: str
-    size: int
+    size: int | None
     validator: str | None
     final_url: str = ""
     done: list[Range] = field(default_factory=list)
+    synced: list[Range] = field(default_factory=list)
+    boot_id: str = ""
 
-    def to_json(self) -> str:
-        return json.dumps({
+    @property
+    def resumable(self) -> bool:
+        return self.size is not None
+
+    def _fields(self) -> dict:
+        return {
             "version": VERSION, "url": self.url, "final_url": self.final_url, "size": self.size,
             "validator": self.validator, "done": [list(r) for r in self.done],
-        })
+            "synced": [list(r) for r in self.synced], "boot_id": self.boot_id,
+        }
+
+    def to_json(self) -> str:
+        fields = self._fields()
+        return json.dumps({**fields, "check": _digest(fields)})
 
     @classmethod
     def from_json(cls, text: str) -> ResumeState:
         data = json.loads(text)
-        if data.get("version") != VERSION:
+        if not isinstance(data, dict) or data.get("version") != VERSION:
             raise ValueError("unknown control file version")
-        size = int(data["size"])
+        check = data.pop("check", None)
+        if check != _digest(data):
+            raise ValueError("control file checksum mismatch")
+        size = data["size"]
+        size = None if size is None else int(size)
         done = [(int(a), int(b)) for a, b in data.get("done", [])]
-        if size < 1 or any(not 0 <= a <= b < size for a, b in done):
+        synced = [(int(a), int(b)) for a, b in data.get("synced", [])]
+        if size is not None and (size < 1 or any(not 0 <= a <= b < size for a, b in done + synced)):
             raise ValueError("control file ranges out of bounds")
         return cls(url=str(data["url"]), size=size, validator=data.get("validator"),
-                   final_url=str(data.get("final_url", "")), done=done)
+                   final_url=str(data.get("final_url", "")), done=done, synced=synced,
+                   boot_id=str(data.get("boot_id", "")))
+
+    def trusted_done(self, boot_id: str | None = None) -> list[Range]:
+        """The ranges that are really on disk: ``done`` within the same boot, else ``synced``."""
+        boot = current_boot_id() if boot_id is None else boot_id
+        return list(self.done) if boot and boot == self.boot_id else list(self.synced)
 
     @property
     def done_bytes(self) -> int:
-        return sum(b - a + 1 for a, b in self.done)
+        return sum(b - a + 1 for a, b in self.trusted_done())
 
 
 def control_path(part_path: Path) -> Path:
@@ -59,23 +111,32 @@ def control_path(part_path: Path) -> Path:
 
 
 def load(path: Path) -> ResumeState | None:
-    """The state in ``path``, or ``None`` if it is missing or unreadable (then start over)."""
+    """The state in ``path``, or ``None`` if it is missing, unreadable or fails its checksum."""
     try:
         return ResumeState.from_json(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
-def save(path: Path, state: ResumeState) -> None:
-    """Replace ``path`` with ``state`` atomically: temp file, fsync, rename, fsync the folder."""
+def save(path: Path, state: ResumeState, sync: bool = True) -> None:
+    """Replace ``path`` with ``state`` atomically (temp file, rename).
+
+    ``sync`` also fsyncs the record and its folder: for records that must survive a power cut
+    (the first one, and those written with ``synced`` just updated). The once-a-second records
+    skip it: the rename is atomic for every process, and only a reboot could lose them.
+    """
+    state.boot_id = state.boot_id or current_boot_id()
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
         os.write(fd, state.to_json().encode())
-        os.fsync(fd)
+        if sync:
+            os.fsync(fd)
     finally:
         os.close(fd)
     os.replace(tmp, path)
+    if not sync:
+        return
     try:
         dfd = os.open(path.parent, os.O_RDONLY)
     except OSError:

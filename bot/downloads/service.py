@@ -22,6 +22,7 @@ import secrets
 import shutil
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from sqlalchemy.orm import sessionmaker
 
 from bot.config import Settings
 from bot.downloads.jobs import DownloadJob, JobState
+from bot.downloads.ledger import Ledger
 from bot.downloads.registry import Registry
 from bot.humanize import human_size
 
@@ -40,8 +42,14 @@ log = logging.getLogger(__name__)
 
 MB = 1024 * 1024
 PROBE_WORKERS = 4
+PROBES_PER_USER = PROBE_WORKERS // 2  # one user's share of the probe workers
 MAX_PENDING_PER_USER = 20  # queued + running per user, so one person cannot fill the queue
 PROGRESS_SAVE_INTERVAL = 5.0  # seconds between writes of a running job's progress to the database
+# A download process stopped from outside is resumed at once this many times per job (more means
+# something keeps killing it); a signal to the whole group gets this long to reach the bot too.
+MAX_INTERRUPTIONS = 3
+PAUSE_SETTLE = 2.0
+LIMIT_CHECK_INTERVAL = 0.5  # seconds between checks of a running job's quota and disk
 
 
 class Refused(Exception):
@@ -50,15 +58,18 @@ class Refused(Exception):
 
 @dataclass(frozen=True)
 class Event:
-    """Something happened to a job. ``kind`` is one of: ``ready`` (probed and queued),
-    ``started``, ``resumed`` (re-queued after a restart), ``progress``, ``done``, ``failed``,
-    ``cancelled``, ``choose`` (a media page: best, smaller or audio? see :meth:`DownloadService.choose`)."""
+    """Something happened to a job. ``kind`` is one of: ``checking`` (being probed), ``ready``
+    (probed and queued), ``started``, ``resumed`` (re-queued after a restart), ``progress``,
+    ``retrying`` (a request failed and is tried again), ``notice`` (something worth saying, e.g.
+    "using one connection: …", in ``reason``), ``done``, ``failed``, ``cancelled``, ``choose`` (a media page: best, smaller or audio? see
+    :meth:`DownloadService.choose`)."""
 
     kind: str
     job: DownloadJob
     progress: Any = None  # bot.downloads.engine.Progress for "progress"
     reason: str | None = None
     position: int | None = None  # place in the queue for "ready"/"resumed", None when starting
+    retry: Any = None  # bot.downloads.progress.Retrying for "retrying"
     choices: Any = None  # bot.media.survey.Survey for "choose" (a media page offering several)
 
 
@@ -86,6 +97,12 @@ class DownloadService:
         self._stopping = threading.Event()
         self._progress_saved: dict[int, float] = {}
         self._job_cache: dict[int, tuple[float, DownloadJob | None]] = {}
+        self._interruptions: dict[int, int] = {}
+        self._probe_lock = threading.Lock()
+        self._probes_active: dict[int, int] = {}  # user id -> probes running
+        self._probes_waiting: dict[int, deque[int]] = {}  # user id -> job ids waiting for a probe
+        self.ledger = Ledger()
+        self._limit_checked: dict[int, float] = {}
         self._choosing: dict[int, tuple[threading.Timer, str, Any]] = {}  # job id -> (default timer, name, survey)
         self._choosing_lock = threading.Lock()
 
@@ -123,7 +140,7 @@ class DownloadService:
 
             save_asked(self.root / job.folder, asked, item)
         self.registry.enqueue(job.id, user_id, ready=False)  # its place in line, from now
-        self._probe_pool.submit(self._guarded, self._probe, job.id)
+        self._submit_probe(job.id, user_id)
         return job
 
     def set_status_message(self, job_id: int, message_id: int) -> None:
@@ -166,11 +183,12 @@ class DownloadService:
                 running.downloader.cancel(keep_partial=False)
             return True  # the worker reports "cancelled" when the engine has stopped
         self._forget_choice(job_id)
+        self.registry.dequeue(job_id)
+        # Finished first, then the probe woken: its error then sees a cancelled job and stays quiet.
+        self._finish(job_id, JobState.CANCELLED, error=f"cancelled by {by}")
         probing = self._probing.get(job_id)
         if probing is not None:
             probing.cancel()
-        self.registry.dequeue(job_id)
-        self._finish(job_id, JobState.CANCELLED, error=f"cancelled by {by}")
         self._remove_folder(job)
         self._emit("cancelled", job_id, reason=by)
         self._pump()
@@ -193,23 +211,34 @@ class DownloadService:
             return None
         return self.root / job.folder / job.name
 
-    def bytes_today(self, user_id: int) -> int:
-        """Bytes this user has downloaded or reserved since 00:00 UTC (failed jobs count what moved)."""
+    def bytes_today(self, user_id: int, exclude: int | None = None) -> int:
+        """Bytes this user has downloaded or reserved since 00:00 UTC (failed jobs count what moved).
+
+        Running downloads count what they have really received when that is more than their
+        announced size (:mod:`bot.downloads.ledger`); ``exclude`` leaves one job out.
+        """
         since = _midnight_utc(time.time())
+        live = self.ledger.running_ids()
+        skip = live | ({exclude} if exclude is not None else set())
         with self.sessions() as session:
             total = session.scalar(
                 select(func.coalesce(func.sum(
                     func.coalesce(DownloadJob.size, DownloadJob.done_bytes)), 0))
                 .where(DownloadJob.user_id == user_id, DownloadJob.created_at >= since,
+                       DownloadJob.id.not_in(skip),
                        DownloadJob.state.in_([JobState.QUEUED, JobState.RUNNING, JobState.DONE,
                                               JobState.EXPIRED]))
             )
             failed = session.scalar(
                 select(func.coalesce(func.sum(DownloadJob.done_bytes), 0))
                 .where(DownloadJob.user_id == user_id, DownloadJob.created_at >= since,
+                       DownloadJob.id.not_in(skip),
                        DownloadJob.state.in_([JobState.FAILED, JobState.CANCELLED]))
             )
-        return int(total or 0) + int(failed or 0)
+        running = self.ledger.counted_for(user_id)
+        if exclude is not None and exclude in live:
+            running -= self.ledger.counted_for_job(exclude)
+        return int(total or 0) + int(failed or 0) + running
 
     def stats(self) -> dict[str, int]:
         running, queued = self.registry.counts()
@@ -241,7 +270,7 @@ class DownloadService:
         for job in running_first:
             if job.name is None and not job.resumed:
                 self.registry.enqueue(job.id, job.user_id, ready=False)
-                self._probe_pool.submit(self._guarded, self._probe, job.id)  # never probed: probe again
+                self._submit_probe(job.id, job.user_id)  # never probed: probe again
             else:
                 self.registry.enqueue(job.id, job.user_id)
         for job in running_first:
@@ -288,9 +317,9 @@ class DownloadService:
         return removed
 
     # ------------------------------------------------------------------ workers
-    def _guarded(self, fn: Callable[[int], None], job_id: int) -> None:
+    def _guarded(self, fn: Callable[..., None], job_id: int, *args: Any) -> None:
         try:
-            fn(job_id)
+            fn(job_id, *args)
         except Exception:  # noqa: BLE001 - a worker must never die silently
             log.exception("download d%s: unexpected error", job_id)
             self._finish(job_id, JobState.FAILED, error="internal error (see the bot's log)")
@@ -302,28 +331,52 @@ class DownloadService:
     def _options(self, max_bytes: int | None = None):
         from bot.downloads.engine import DownloadOptions
 
-        options = DownloadOptions.from_settings(self.settings)
+        options = DownloadOptions.from_settings(self.settings, verify_resumed=True)
         if max_bytes is not None:
             options.max_bytes = max_bytes
         return options
 
     def _budget(self, job: DownloadJob) -> tuple[int, str]:
-        """For a file of unknown size: the bytes it may still grow to, and what to say if it does.
+        """The bytes this job may receive at most, and what to say if it reaches them.
 
-        Nothing was checked up front, so the engine stops the stream at what MAX_FILE_MB, this
-        user's quota and the disk (above the reserve) can still take; the smallest one says why.
+        The engine stops at this many bytes whatever the server announced (a size that grows
+        after the probe cannot walk around the quota or the disk): what MAX_FILE_MB, this
+        user's quota and the disk (above the reserve and what others still have to write) can
+        still take; the smallest one says why.
         """
         max_file = self.settings.max_file_mb * MB
         limits = [(max_file, f"the file is over the {human_size(max_file)} limit (MAX_FILE_MB)")]
         quota = self.settings.daily_quota_mb * MB
         if quota:
-            used = self.bytes_today(job.user_id)
+            used = self.bytes_today(job.user_id, exclude=job.id)
             limits.append((max(0, quota - used), f"it would exceed your daily quota of {human_size(quota)} "
                                                  f"({human_size(used)} used today)"))
-        free = shutil.disk_usage(self.root).free - self.settings.disk_reserve_mb * MB - self._pending_bytes()
+        free = (shutil.disk_usage(self.root).free - self.settings.disk_reserve_mb * MB
+                - self._pending_bytes(exclude=job.id))
         limits.append((free, f"not enough disk space: {human_size(max(0, free))} is free above the reserve"))
         size, reason = min(limits, key=lambda limit: limit[0])
         return max(1, size), reason
+
+    def _over_limit(self, job_id: int, user_id: int) -> str | None:
+        """Checked as bytes arrive: the reason to stop this job now, or None.
+
+        The quota counts every running download of the user at what it really received; the disk
+        must keep its reserve plus what running downloads of known size still have to write
+        (reserved for them when they were accepted), so a download of unknown size, or one
+        receiving more than it announced, is the one stopped.
+        """
+        quota = self.settings.daily_quota_mb * MB
+        if quota:
+            used = self.bytes_today(user_id)
+            if used > quota:
+                return (f"it would exceed your daily quota of {human_size(quota)} "
+                        f"({human_size(used)} received or reserved today)")
+        if self.ledger.counted_for_job(job_id) > self.ledger.announced_for_job(job_id):
+            free = shutil.disk_usage(self.root).free - self.ledger.still_to_come()
+            reserve = self.settings.disk_reserve_mb * MB
+            if free < reserve:
+                return f"not enough disk space: the disk is down to its reserve of {human_size(reserve)}"
+        return None
 
     def _downloader(self, job: DownloadJob, on_progress=None, isolated: bool = False,
                     max_bytes: int | None = None):
@@ -341,7 +394,31 @@ class DownloadService:
             if is_media_job(folder):  # the probe found a page to extract: bot.media fetches it
                 kind = IsolatedMediaDownloader
         return kind(job.url, dest_dir=folder, options=self._options(max_bytes), on_progress=on_progress,
+                    on_retry=lambda retry: self._emit("retrying", job.id, retry=retry),
+                    on_notice=lambda text: self._emit("notice", job.id, reason=text),
                     name=job.name or job.requested_name)
+
+    def _submit_probe(self, job_id: int, user_id: int) -> None:
+        """Probe on a worker, but at most ``PROBES_PER_USER`` of one user's at once: the others
+        wait in that user's own line, so links that hang cannot take every probe worker."""
+        with self._probe_lock:
+            if self._probes_active.get(user_id, 0) >= PROBES_PER_USER:
+                self._probes_waiting.setdefault(user_id, deque()).append(job_id)
+                return
+            self._probes_active[user_id] = self._probes_active.get(user_id, 0) + 1
+        self._probe_pool.submit(self._guarded, self._probe_slot, job_id, user_id)
+
+    def _probe_slot(self, job_id: int, user_id: int) -> None:
+        try:
+            self._probe(job_id)
+        finally:
+            with self._probe_lock:
+                waiting = self._probes_waiting.get(user_id)
+                following = waiting.popleft() if waiting else None
+                if following is None:
+                    self._probes_active[user_id] -= 1
+            if following is not None and not self._stopping.is_set():
+                self._probe_pool.submit(self._guarded, self._probe_slot, following, user_id)
 
     def _probe(self, job_id: int) -> None:
         from bot.downloads.engine import DownloadError
@@ -351,6 +428,7 @@ class DownloadService:
             return
         downloader = self._downloader(job)
         self._probing[job_id] = downloader
+        self._emit("checking", job_id)
         try:
             probe = downloader.probe()
             media = self._media_page(job, probe)
@@ -359,6 +437,9 @@ class DownloadService:
         except (DownloadError, Refused) as exc:
             if self._stopping.is_set():
                 return  # probed again at the next start
+            current = self.get(job_id)
+            if current is None or current.job_state.finished:
+                return  # cancelled while checking: "cancelled" was reported, nothing more
             self.registry.dequeue(job_id)
             self._finish(job_id, JobState.FAILED, error=str(exc))
             self._remove_folder(job)
@@ -480,12 +561,13 @@ class DownloadService:
             raise Refused(f"not enough disk space: it needs {human_size(size)}, and "
                           f"{human_size(max(0, free - reserve - pending))} is free above the reserve")
 
-    def _pending_bytes(self) -> int:
-        """Bytes still to be written by queued and running jobs."""
+    def _pending_bytes(self, exclude: int | None = None) -> int:
+        """Bytes still to be written by queued and running jobs (but ``exclude``)."""
         with self.sessions() as session:
             rows = session.execute(
                 select(DownloadJob.size, DownloadJob.done_bytes)
-                .where(DownloadJob.state.in_([JobState.QUEUED, JobState.RUNNING]), DownloadJob.size.is_not(None))
+                .where(DownloadJob.state.in_([JobState.QUEUED, JobState.RUNNING]), DownloadJob.size.is_not(None),
+                       DownloadJob.id != (exclude if exclude is not None else -1))
             ).all()
         return sum(max(0, size - done) for size, done in rows)
 
@@ -503,7 +585,7 @@ class DownloadService:
 
     def _run(self, job_id: int) -> None:
         from bot.downloads.engine import DownloadCancelled, DownloadError
-        from bot.downloads.errors import TooLarge
+        from bot.downloads.errors import DownloadPaused, TooLarge
 
         running = self.registry.running(job_id)
         job = self.get(job_id)
@@ -513,17 +595,25 @@ class DownloadService:
             self.registry.finish(job_id)
             return
         self._update(job_id, state=JobState.RUNNING, started_at=job.started_at or time.time())
-        budget = self._budget(job) if job.size is None else None
+        budget = self._budget(job)
+        self.ledger.start(job_id, job.user_id, job.size)
         downloader = self._downloader(job, on_progress=lambda p: self._on_progress(job_id, p), isolated=True,
-                                      max_bytes=budget[0] if budget else None)
+                                      max_bytes=budget[0])
         running.downloader = downloader
         if running.cancelled_by:  # cancelled between being taken and getting a downloader
             downloader.cancel(keep_partial=False)
         self._emit("started", job_id)
+        requeue = False
         try:
             result = downloader.run()
+        except DownloadPaused as exc:
+            requeue = self._paused(job_id, running, str(exc))
         except DownloadCancelled:
-            if running.stopping:
+            if running.over_limit:
+                self._finish(job_id, JobState.FAILED, error=running.over_limit)
+                self._remove_folder(job)
+                self._emit("failed", job_id, reason=running.over_limit)
+            elif running.stopping:
                 log.info("download d%s paused for shutdown; it resumes at the next start", job_id)
             else:
                 by = running.cancelled_by or "someone"
@@ -531,7 +621,7 @@ class DownloadService:
                 self._remove_folder(job)
                 self._emit("cancelled", job_id, reason=by)
         except DownloadError as exc:
-            reason = budget[1] if budget and isinstance(exc, TooLarge) else str(exc)
+            reason = budget[1] if isinstance(exc, TooLarge) else str(exc)
             self._finish(job_id, JobState.FAILED, error=reason)
             self._remove_folder(job)
             self._emit("failed", job_id, reason=reason)
@@ -541,13 +631,50 @@ class DownloadService:
             self._finish(job_id, JobState.DONE)
             self._emit("done", job_id)
         finally:
+            self.ledger.end(job_id)
+            self._limit_checked.pop(job_id, None)
             self.registry.finish(job_id)
             self._progress_saved.pop(job_id, None)
             self._job_cache.pop(job_id, None)
+            if requeue:
+                self.registry.enqueue(job_id, job.user_id, front=True)
+                self._emit("resumed", job_id, position=self.registry.position(job_id))
             self._pump()
+
+    def _paused(self, job_id: int, running, reason: str) -> bool:
+        """The download process was stopped from outside, its partial file kept. True: queue it
+        again now; False: leave it for the next start (the bot is stopping) or give up.
+
+        A signal to the whole process group reaches the download process first, often a moment
+        before the bot itself: wait that moment, so that a stopping bot does not restart it.
+        """
+        if running.stopping or self._stopping.wait(PAUSE_SETTLE):
+            log.info("download d%s paused for shutdown; it resumes at the next start", job_id)
+            return False
+        count = self._interruptions[job_id] = self._interruptions.get(job_id, 0) + 1
+        if count > MAX_INTERRUPTIONS:
+            job = self.get(job_id)
+            self._finish(job_id, JobState.FAILED, error=reason)
+            if job is not None:
+                self._remove_folder(job)
+            self._emit("failed", job_id, reason="the download process was stopped too many times")
+            return False
+        log.warning("download d%s: %s (%d of %d)", job_id, reason, count, MAX_INTERRUPTIONS)
+        self._update(job_id, state=JobState.QUEUED, resumed=True)
+        return True
 
     def _on_progress(self, job_id: int, progress: Any) -> None:
         now = time.monotonic()
+        self.ledger.received(job_id, progress.done)
+        if now - self._limit_checked.get(job_id, 0.0) >= LIMIT_CHECK_INTERVAL:
+            self._limit_checked[job_id] = now
+            running = self.registry.running(job_id)
+            if running is not None and running.over_limit is None:
+                reason = self._over_limit(job_id, running.user_id)
+                if reason is not None and running.downloader is not None:
+                    log.info("download d%s stopped: %s", job_id, reason)
+                    running.over_limit = reason
+                    running.downloader.cancel(keep_partial=False)
         if now - self._progress_saved.get(job_id, 0.0) >= PROGRESS_SAVE_INTERVAL:
             self._progress_saved[job_id] = now
             self._update(job_id, done_bytes=progress.done, size=progress.total)

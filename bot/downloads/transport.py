@@ -9,11 +9,18 @@ cannot reach a private address. Proxies from the environment are ignored for the
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from urllib.parse import urlsplit
+import os
+import socket
+import ssl
+import weakref
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.certs import where as default_ca_file
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from bot import __version__
 from bot.downloads.errors import DownloadRefused
@@ -23,12 +30,55 @@ MAX_REDIRECTS = 10
 USER_AGENT = f"errandbot/{__version__}"
 
 
-class PinnedAdapter(HTTPAdapter):
-    """An :class:`HTTPAdapter` that connects only to addresses the net guard allowed."""
+def _tracking(base: type, checked_out: weakref.WeakSet) -> type:
+    """A pool class that remembers which of its connections are in use (to abort them)."""
 
-    def __init__(self, allow: Iterable[Network] = (), pool_maxsize: int = 16) -> None:
+    class TrackingPool(base):
+        def _get_conn(self, timeout=None):
+            conn = super()._get_conn(timeout)
+            checked_out.add(conn)
+            return conn
+
+        def _put_conn(self, conn) -> None:
+            if conn is not None:
+                checked_out.discard(conn)
+            super()._put_conn(conn)
+
+    return TrackingPool
+
+
+class PinnedAdapter(HTTPAdapter):
+    """An :class:`HTTPAdapter` that connects only to addresses the net guard allowed.
+
+    It also knows every connection in use, so that :meth:`abort_all` can wake a thread blocked
+    anywhere in a request — waiting for response headers included — by shutting its socket down.
+    """
+
+    def __init__(self, allow: Iterable[Network] = (), pool_maxsize: int = 16,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
         self.allow = tuple(allow)
+        self._checked_out: weakref.WeakSet = weakref.WeakSet()
+        self._ssl_context = ssl_context
         super().__init__(pool_connections=4, pool_maxsize=pool_maxsize, max_retries=0)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _tracking(HTTPConnectionPool, self._checked_out),
+            "https": _tracking(HTTPSConnectionPool, self._checked_out),
+        }
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        if self._ssl_context is not None:
+            kwargs["ssl_context"] = self._ssl_context
+        super().init_poolmanager(*args, **kwargs)
+
+    def abort_all(self) -> None:
+        """Shut down the socket of every connection in use (from any thread)."""
+        for conn in list(self._checked_out):
+            sock = getattr(conn, "sock", None)
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
 
     def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None):
         reason = check_url_syntax(request.url)
@@ -50,12 +100,48 @@ class PinnedAdapter(HTTPAdapter):
         return self.poolmanager.connection_from_host(**host_params, pool_kwargs=pool_kwargs)
 
 
-def make_session(allow: Iterable[Network] = (), connections: int = 16) -> requests.Session:
+class GuardedSession(requests.Session):
+    """A session that refuses, before following it, a redirect to anything but a valid http(s) URL
+    (``file://``, ``ftp://``, a host name that is not valid IDNA…), saying why."""
+
+    def get_redirect_target(self, resp):
+        location = super().get_redirect_target(resp)
+        if location:
+            target = urljoin(resp.url, location)
+            scheme = urlsplit(target).scheme.lower()
+            if scheme not in ("http", "https"):
+                raise DownloadRefused(f"redirect to a {scheme}:// URL is not allowed")
+            reason = check_url_syntax(target)
+            if reason:
+                raise DownloadRefused(f"redirect refused: {reason}")
+        return location
+
+
+def trust(ca_bundle: Path | None = None,
+          environ: Mapping[str, str] = os.environ) -> tuple[str | bool, ssl.SSLContext | None]:
+    """The TLS trust for downloads: requests' ``verify`` value and an SSL context (or ``None``).
+
+    ``REQUESTS_CA_BUNDLE`` or ``SSL_CERT_FILE`` replace the default store, as they do for requests
+    and OpenSSL (the session itself ignores the environment, see :func:`make_session`);
+    ``ca_bundle`` (``DOWNLOAD_CA_BUNDLE``) adds certificates to whichever store is in use.
+    Certificates are always checked: there is no way to turn that off.
+    """
+    base = environ.get("REQUESTS_CA_BUNDLE") or environ.get("SSL_CERT_FILE") or None
+    if ca_bundle is None:
+        return base or True, None
+    context = ssl.create_default_context(cafile=base or default_ca_file())
+    context.load_verify_locations(cafile=str(ca_bundle))
+    return base or True, context
+
+
+def make_session(allow: Iterable[Network] = (), connections: int = 16,
+                 ca_bundle: Path | None = None) -> requests.Session:
     """A session whose every connection goes through :class:`PinnedAdapter`."""
-    session = requests.Session()
+    session = GuardedSession()
     session.trust_env = False  # no proxies or .netrc from the environment: they bypass the guard
     session.max_redirects = MAX_REDIRECTS
-    adapter = PinnedAdapter(allow, pool_maxsize=max(4, connections))
+    session.verify, context = trust(ca_bundle)
+    adapter = PinnedAdapter(allow, pool_maxsize=max(4, connections), ssl_context=context)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers.update({

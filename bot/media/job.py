@@ -44,6 +44,7 @@ class MediaDownloader:
         self.on_progress = on_progress
         self.on_notice = on_notice  # the engine's callbacks, taken so the child can build either
         self.on_retry = on_retry
+        self.probe_result = None  # the engine's; a media run has no single probe (the CLI asks)
         self.request = request or record.load_request(self.dest_dir) or MediaRequest()
         self._stop = threading.Event()
         self._keep_partial = False

@@ -23,7 +23,7 @@ from telegram.constants import ChatAction
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application
 
-from bot.downloads.jobs import DownloadJob
+from bot.downloads.jobs import DownloadJob, JobState
 from bot.downloads.service import DownloadService, Event
 from bot.media.record import load_info
 from bot.telegram import download_status as render
@@ -95,6 +95,8 @@ class DownloadNotifier:
         self.loop: asyncio.AbstractEventLoop | None = None
         self._status: dict[int, StatusMessage] = {}
         self._latest: dict[int, object] = {}
+        self._notes: dict[int, str | None] = {}  # job id -> the latest notice ("using one connection: …")
+        self._retrying: dict[int, object] = {}  # job id -> the latest Retrying while bytes do not flow
         self._tickers: dict[int, asyncio.Task] = {}
         self._tasks: set[asyncio.Task] = set()
         self._uploads: dict[int, ActiveUpload] = {}
@@ -137,7 +139,24 @@ class DownloadNotifier:
             return
         job = event.job
         max_upload = self.service.max_upload
+        if event.kind == "retrying":
+            self._retrying[job.id] = event.retry
+            if job.job_state != JobState.RUNNING:  # still being checked
+                self._edit(job, render.checking(job.url, event.retry), cancel_markup(job.id))
+            elif job.id not in self._tickers:  # no byte yet: the ticker shows it once bytes flow
+                self._edit(job, f"{render.starting(job, max_upload)}\n{render.retrying(event.retry)}",
+                           cancel_markup(job.id))
+            return
+        if event.kind == "notice":
+            self._notes[job.id] = event.reason
+            return
+        if event.kind == "checking":
+            self._edit(job, render.checking(job.url), cancel_markup(job.id))
+            return
         if event.kind == "progress":
+            previous = self._latest.get(job.id)
+            if previous is None or event.progress.done > previous.done:
+                self._retrying.pop(job.id, None)  # bytes flow again
             self._latest[job.id] = event.progress
             if job.id not in self._tickers:
                 self._tickers[job.id] = asyncio.get_running_loop().create_task(self._tick(job))
@@ -215,6 +234,8 @@ class DownloadNotifier:
         if task is not None:
             task.cancel()
         self._latest.pop(job_id, None)
+        self._retrying.pop(job_id, None)
+        self._notes.pop(job_id, None)
 
     async def _tick(self, job: DownloadJob) -> None:
         """Show the newest progress of a running job, at the status message's pace."""
@@ -225,7 +246,9 @@ class DownloadNotifier:
             while True:
                 progress = self._latest.get(job.id)
                 if progress is not None and not self._chat_gone(status.chat_id):
-                    await self._show(status, render.running(job, progress, self.service.max_upload),
+                    await self._show(status, render.running(job, progress, self.service.max_upload,
+                                                            self._retrying.get(job.id),
+                                                            self._notes.get(job.id)),
                                      cancel_markup(job.id))
                 await asyncio.sleep(max(0.5, status.last_edit + status.interval - time.monotonic()))
         except asyncio.CancelledError:

@@ -44,8 +44,14 @@ def bar(fraction: float) -> str:
     return "█" * filled + "░" * (BAR_WIDTH - filled)
 
 
-def checking(url: str) -> str:
-    return f"🔎 Checking {display_url(url)}…"
+def retrying(retry) -> str:
+    """``🔁 Retrying, 2 of 6: connection failed`` (``retry`` is a bot.downloads.progress.Retrying)."""
+    return f"🔁 Retrying, {retry.attempt} of {retry.total}: {retry.reason}"
+
+
+def checking(url: str, retry=None) -> str:
+    text = f"🔎 Checking {display_url(url)}…"
+    return f"{text}\n{retrying(retry)}" if retry is not None else text
 
 
 def queued(job: DownloadJob, position: int | None, max_upload: int) -> str:
@@ -69,7 +75,7 @@ def resumed(job: DownloadJob, position: int | None, max_upload: int) -> str:
     return f"📄 {label(job)} — {human_size(job.size)}\n{head}{spot}\n{fate(job, max_upload)}"
 
 
-def running(job: DownloadJob, progress, max_upload: int) -> str:
+def running(job: DownloadJob, progress, max_upload: int, retry=None, note: str | None = None) -> str:
     total = progress.total if progress.total is not None else job.size
     lines = [f"⬇️ {label(job)}"]
     if total:
@@ -80,6 +86,10 @@ def running(job: DownloadJob, progress, max_upload: int) -> str:
     eta = f" · ETA {human_duration(progress.eta)}" if progress.eta is not None else ""
     conns = progress.connections
     lines.append(f"{human_speed(progress.speed)}{eta} · {conns} connection{'s' if conns != 1 else ''}")
+    if retry is not None:
+        lines.append(retrying(retry))
+    if note:
+        lines.append(f"ℹ️ {note[0].upper()}{note[1:]}")
     lines.append(fate(job, max_upload))
     return "\n".join(lines)
 

@@ -59,3 +59,10 @@ def test_listing_line() -> None:
 def test_human_units() -> None:
     assert human_size(512) == "512 B" and human_size(1536) == "1.5 KB" and human_size(None) == "?"
     assert human_duration(42) == "42 s" and human_duration(3725) == "1 h 2 min" and human_duration(120) == "2 min"
+
+
+def test_checking_shows_retries():
+    from bot.downloads.progress import Retrying
+
+    text = render.checking("http://example.com/a.iso", Retrying(attempt=2, total=6, reason="connection failed", wait=1))
+    assert text == "🔎 Checking example.com/a.iso…\n🔁 Retrying, 2 of 6: connection failed"

@@ -57,6 +57,7 @@ class BotProcess:
         self.proc = subprocess.Popen(
             [ERRANDBOT, "run"], env=self.env, stdout=log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, cwd=self.data_dir.parent,
+            start_new_session=True,  # its own process group, which terminate_group() signals
         )
         log.close()
 
@@ -77,6 +78,15 @@ class BotProcess:
         assert self.proc is not None
         started = time.monotonic()
         self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout)
+        return time.monotonic() - started
+
+    def terminate_group(self, timeout: float = 10.0) -> float:
+        """SIGTERM to the bot's whole process group (as ``systemctl stop`` without KillMode or
+        ``docker stop`` do); wait for the bot to exit and return how long it took."""
+        assert self.proc is not None
+        started = time.monotonic()
+        os.killpg(self.proc.pid, signal.SIGTERM)
         self.proc.wait(timeout)
         return time.monotonic() - started
 

@@ -118,8 +118,8 @@ def test_progress_edits_are_at_least_the_interval_apart(emulator, make_bot, orig
     times = [t for t, _, _ in history]
     gaps = [b - a for a, b in zip(times[1:], times[2:], strict=False)]  # edits after the first answer
     assert gaps and min(gaps) >= 0.95, gaps
-    texts = [text for _, text, _ in history]
-    assert all(a != b for a, b in zip(texts, texts[1:], strict=False))  # never an unchanged edit
+    shown = [(text, str(markup)) for _, text, markup in history]  # the Cancel button counts too
+    assert all(a != b for a, b in zip(shown, shown[1:], strict=False))  # never an unchanged edit
     assert not [c for c in emulator.calls_of("editMessageText") if c.status == 400]
 
 
@@ -344,7 +344,8 @@ def test_sigterm_mid_download_pauses_cleanly_and_the_restart_resumes(emulator, m
     # A clean stop records everything written, so only what was missing moves again (plus what
     # was in flight on the cut connections).
     moved_after = origin.bytes_sent("/talk.mp4") - sent_before_restart
-    assert moved_after <= len(data) - sent_before_restart + 256 * 1024, (moved_after, sent_before_restart)
+    # In flight on cut connections: up to two 16 KiB writes on each of 16 (the default).
+    assert moved_after <= len(data) - sent_before_restart + 16 * 32 * 1024, (moved_after, sent_before_restart)
 
 
 def test_several_links_in_one_message_start_several_downloads(emulator, make_bot, origin) -> None:

@@ -1,0 +1,82 @@
+"""What a failed request means, decided in one place: the reason to show, and whether to retry.
+
+requests wraps urllib3, which wraps ``http.client``, ``ssl`` and ``socket``; the cause that matters
+(a refused connection, an untrusted certificate) sits somewhere in that chain. :func:`classify`
+walks the chain once and sorts by exception *type*, never by message text, like urllib3's own
+``Retry`` predicates. Errors that cannot change by trying again — connection refused, a
+certificate that is not trusted, a name that does not resolve, an invalid URL, a malformed
+response — are not retried: the download fails at once with the real reason.
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import ssl
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import requests
+from urllib3 import exceptions as u3
+from urllib3.util.ssl_match_hostname import CertificateError as HostnameMismatch
+
+
+@dataclass(frozen=True)
+class Failure:
+    reason: str
+    retryable: bool
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and everything it wraps: causes, contexts, urllib3 ``reason``, requests ``args``."""
+    seen: set[int] = set()
+    todo = [exc]
+    while todo:
+        e = todo.pop(0)
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        yield e
+        nested = [e.__cause__, e.__context__, getattr(e, "reason", None), *getattr(e, "args", ())]
+        todo += [n for n in nested if isinstance(n, BaseException)]
+
+
+def classify(exc: BaseException) -> Failure:
+    """The failure behind a requests/urllib3/socket exception; see the module docstring."""
+    chain = list(_chain(exc))
+
+    def first(*types: type) -> BaseException | None:
+        return next((e for e in chain if isinstance(e, types)), None)
+
+    cert = first(ssl.SSLCertVerificationError)
+    if cert is not None:
+        detail = getattr(cert, "verify_message", None) or "verification failed"
+        return Failure(f"certificate not trusted: {detail}", False)
+    if first(HostnameMismatch) is not None:
+        return Failure("certificate not trusted: it is for another host name", False)
+    if first(ssl.SSLEOFError, ssl.SSLZeroReturnError) is not None:
+        return Failure("the TLS connection was cut", True)
+    tls = first(ssl.SSLError)
+    if tls is not None:
+        return Failure(f"TLS failed: {getattr(tls, 'reason', None) or 'handshake error'}", False)
+    if first(ConnectionRefusedError) is not None:
+        return Failure("connection refused", False)
+    if first(socket.gaierror, u3.NameResolutionError) is not None:
+        return Failure("the host name does not resolve", False)
+    if first(requests.exceptions.InvalidSchema, requests.exceptions.MissingSchema,
+             requests.exceptions.InvalidURL, u3.LocationParseError, UnicodeError) is not None:
+        return Failure("invalid URL or host name", False)
+    if first(requests.TooManyRedirects) is not None:
+        return Failure("too many redirects (more than 10)", False)
+    if first(requests.Timeout, u3.TimeoutError, socket.timeout, TimeoutError) is not None:
+        return Failure("timed out", True)
+    if first(http.client.IncompleteRead, u3.IncompleteRead) is not None:
+        return Failure("the server sent fewer bytes than it promised", True)
+    if first(ConnectionError, http.client.RemoteDisconnected) is not None:
+        return Failure("connection failed", True)
+    malformed = first(http.client.LineTooLong, http.client.BadStatusLine)
+    if malformed is None:
+        malformed = next((e for e in chain if type(e) is http.client.HTTPException), None)
+    if malformed is not None:
+        return Failure(f"the server's answer is malformed ({malformed})", False)
+    return Failure("connection failed", True)

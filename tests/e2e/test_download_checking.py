@@ -1,0 +1,81 @@
+"""While a link is being checked: the Cancel button works and reads "cancelled", retries are shown,
+and one user's hanging links cannot hold every probe worker. Real bot, real origins."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.e2e.harness import OTHER, USER
+from tests.e2e.test_downloads import (
+    document_for,
+    origin,  # noqa: F401 - fixture
+    payload,
+    sha,
+    status_for,
+    texts_of,
+    wait_text,
+)
+
+pytestmark = pytest.mark.timeout(150)
+
+
+def test_cancel_while_checking_reads_cancelled_within_a_second(emulator, make_bot, origin) -> None:  # noqa: F811
+    make_bot(download_probe_timeout="60")
+    origin.add_file("/mute", payload(1000), silent=True)
+    sent = emulator.send_text(USER, USER, f"/download {origin.url('/mute')}")
+    status = status_for(emulator, USER, sent)
+    emulator.wait_for(lambda: origin.hits("/mute") and emulator.get_message(USER, status.message_id).buttons,
+                      20, "a Cancel button while checking")
+    pressed = time.monotonic()
+    emulator.press_button(emulator.get_message(USER, status.message_id), USER)
+    final = wait_text(emulator, status, "🚫", timeout=10)
+    assert time.monotonic() - pressed < 3  # within 1 s in the bot, plus two Bot API round trips
+    assert "cancelled by" in final
+    listing = emulator.wait_reply(USER, emulator.send_text(USER, USER, "/downloads"))
+    assert "🚫" in listing.text and "❌" not in listing.text, listing.text
+    assert not any(t.startswith("❌") for t in texts_of(emulator, status))
+
+
+def test_retries_are_shown_while_checking(emulator, make_bot, origin) -> None:  # noqa: F811
+    make_bot(progress_interval="1")
+    data = payload(200_000, seed=50)
+    origin.add_file("/busy.bin", data, fail_status=503, fail_times=2, retry_after="2")
+    sent = emulator.send_text(USER, USER, f"/download {origin.url('/busy.bin')}")
+    status = status_for(emulator, USER, sent)
+    shown = wait_text(emulator, status, "🔁", timeout=30)
+    assert shown.startswith("🔎 Checking 127.0.0.1/busy.bin…\n🔁 Retrying, ") and "of 6: HTTP 503" in shown, shown
+    assert emulator.get_message(USER, status.message_id).buttons, "Cancel is offered while retrying"
+    document = document_for(emulator, USER, sent)
+    assert document.document["sha256"] == sha(data)
+
+
+def test_one_users_hanging_links_leave_probe_workers_for_others(emulator, make_bot, origin) -> None:  # noqa: F811
+    make_bot(download_probe_timeout="90")
+    urls = []
+    for n in range(5):
+        origin.add_file(f"/hang{n}", payload(1000), silent=True)
+        urls.append(origin.url(f"/hang{n}"))
+    emulator.send_text(USER, USER, "/download " + " ".join(urls))
+    emulator.wait_for(lambda: sum(len(origin.hits(f"/hang{n}")) for n in range(5)) >= 2, 20,
+                      "the first user's probes to hang")
+    data = payload(1000, seed=51)
+    origin.add_file("/small.bin", data)
+    asked = time.monotonic()
+    sent = emulator.send_text(OTHER, OTHER, f"/download {origin.url('/small.bin')}")
+    document = document_for(emulator, OTHER, sent, timeout=60)
+    assert document.document["sha256"] == sha(data)
+    assert time.monotonic() - asked < 20
+    # Only the first user's share of the workers ever waited on the hanging server.
+    assert sum(len(origin.hits(f"/hang{n}")) for n in range(5)) == 2
+
+
+def test_falling_back_to_one_connection_is_said_in_the_status(emulator, make_bot, origin) -> None:  # noqa: F811
+    make_bot(progress_interval="1")
+    data = payload(600_000, seed=52)
+    origin.add_file("/one.bin", data, ranges=False, rate=150_000)
+    sent = emulator.send_text(USER, USER, f"/download {origin.url('/one.bin')}")
+    shown = wait_text(emulator, status_for(emulator, USER, sent), "ℹ️", timeout=30)
+    assert "ℹ️ Using one connection: the server does not support ranges" in shown, shown
+    assert document_for(emulator, USER, sent).document["sha256"] == sha(data)
