@@ -18,7 +18,7 @@ from urllib.parse import urljoin
 import yt_dlp
 from yt_dlp.utils import YoutubeDLError
 
-from bot.downloads.errors import DownloadCancelled, DownloadError, DownloadRefused
+from bot.downloads.errors import DownloadCancelled, DownloadError
 from bot.downloads.netguard import Network
 from bot.media.guarded_http import GuardedYoutubeDL
 from bot.media.plan import Fragment, MediaMode, MediaPlan, MediaRequest, Protocol, Stream
@@ -112,7 +112,7 @@ def extract_info(url: str, request: MediaRequest, allow: Iterable[Network] = (),
     if info is None or not (info.get("formats") or info.get("url") or info.get("entries")
                             or info.get("requested_formats")):
         if refusals:
-            raise DownloadRefused(refusals[0])
+            raise refusals[0]
         log.info("no media on %s: %s", url, outcome.get("error"))
         raise DownloadError(NO_MEDIA)
     info["_errand_refusals"] = list(refusals)
@@ -127,7 +127,7 @@ def extract(url: str, request: MediaRequest, allow: Iterable[Network] = (),
         return plan_from_info(info)
     except DownloadError:
         if info.get("_errand_refusals"):
-            raise DownloadRefused(info["_errand_refusals"][0]) from None
+            raise info["_errand_refusals"][0] from None
         raise
 
 

@@ -75,7 +75,7 @@ class GuardedRH(RequestHandler):
         super().__init__(**kwargs)
         self.allow = tuple(allow)
         self.deadline = deadline  # time.monotonic() after which no request is sent
-        self.refusals: list[str] = []
+        self.refusals: list[DownloadRefused] = []  # the guard's own errors, type kept (PrivateAddress…)
         self._session: requests.Session | None = None
         self._lock = threading.Lock()
 
@@ -92,13 +92,13 @@ class GuardedRH(RequestHandler):
                 self._session = session
             return self._session
 
-    def _refuse(self, reason: str) -> GuardRefused:
-        self.refusals.append(reason)
-        return GuardRefused(reason)
+    def _refuse(self, refusal: DownloadRefused) -> GuardRefused:
+        self.refusals.append(refusal)
+        return GuardRefused(str(refusal))
 
     def _send(self, request):
         if self.deadline is not None and time.monotonic() > self.deadline:
-            raise self._refuse("reading the page took too long")
+            raise self._refuse(DownloadRefused("reading the page took too long"))
         headers = {k: v for k, v in self._get_headers(request).items() if k.lower() not in _DROPPED_HEADERS}
         timeout = self._calculate_timeout(request)
         if self.deadline is not None:
@@ -108,9 +108,9 @@ class GuardedRH(RequestHandler):
                 method=request.method, url=request.url, data=request.data, headers=headers,
                 timeout=timeout, allow_redirects=True, stream=True)
         except DownloadRefused as exc:
-            raise self._refuse(str(exc)) from None
+            raise self._refuse(exc) from None
         except requests.exceptions.InvalidSchema:
-            raise self._refuse(f"refused: a redirect from {mask_url(request.url)} leaves http(s)") from None
+            raise self._refuse(DownloadRefused(f"refused: a redirect from {mask_url(request.url)} leaves http(s)")) from None
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
                 requests.exceptions.TooManyRedirects, urllib3.exceptions.HTTPError) as exc:
             raise TransportError(cause=exc) from exc
