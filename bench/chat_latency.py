@@ -62,6 +62,12 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
+#: Seconds between one command and the next, at most: a person's pace. The bot answers one chat
+#: about once a second (Telegram's per-chat limit, bot/telegram/send_queue.py), so commands sent
+#: back to back would measure that pacing instead of the bot.
+GAP = 1.1
+
+
 def measure(emulator: BotApiEmulator, samples: int) -> list[float]:
     """Seconds from each command to its reply, alternating /help and /timer."""
     latencies = []
@@ -71,6 +77,7 @@ def measure(emulator: BotApiEmulator, samples: int) -> list[float]:
         sent = emulator.send_text(USER, USER, text)
         emulator.wait_reply(USER, sent, contains=marker, timeout=15)
         latencies.append(time.monotonic() - started)
+        time.sleep(max(0.0, GAP - (time.monotonic() - started)))
     return latencies
 
 

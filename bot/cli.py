@@ -33,6 +33,10 @@ def _build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument(
         "--script", help="read chat lines from this file instead of the terminal ('-' for stdin)"
     )
+    sandbox.add_argument(
+        "--keep", action="store_true",
+        help="start from the last sandbox run's state (timers, downloads) instead of a fresh one"
+    )
 
     download = sub.add_parser("download", help="download a URL with several connections")
     download.add_argument("url")
@@ -73,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         if command == "sandbox":
             from bot.sandbox.terminal import run_sandbox
 
-            return run_sandbox(settings, script=args.script)
+            return run_sandbox(settings, script=args.script, keep=getattr(args, "keep", False))
         if command == "download":
             from bot.downloads.cli import run_download
 

@@ -24,6 +24,8 @@ Versions:
 - 1: the same tables, stamped (and any table that release had not created yet, created).
 - 2 (groups, issue #18): ``reminders.thread_id`` and ``download_jobs.thread_id`` (the forum topic a
   command came from), and the chat tables of :mod:`bot.chats.store` (upgrades, removals).
+- 3 (issue #13, "received requests"): the ``received_requests`` table, where each update is
+  stored before it is acknowledged (:mod:`bot.inbox`).
 """
 
 from __future__ import annotations
@@ -96,11 +98,19 @@ def _groups_topics_and_chat_tables(conn: Connection) -> None:
                                            PausedDownload.__table__])
 
 
+def _add_received_requests(conn: Connection) -> None:
+    from bot.inbox import ReceivedRequest
+
+    ReceivedRequest.__table__.create(conn, checkfirst=True)
+
+
 STEPS: tuple[Step, ...] = (
     Step(1, "stamp the first release's tables and create any that are missing",
          _create_missing_tables),
     Step(2, "groups: forum topic of reminders and downloads; chat upgrade and removal tables",
          _groups_topics_and_chat_tables),
+    Step(3, "#13 received requests: store each update before acknowledging it",
+         _add_received_requests),
 )
 CURRENT = STEPS[-1].version
 

@@ -38,13 +38,16 @@ def register_tables() -> None:
     """Import the modules that declare tables, so that ``Base.metadata`` knows all of them."""
     import bot.chats.store  # noqa: F401
     import bot.downloads.jobs  # noqa: F401
+    import bot.inbox  # noqa: F401
     import bot.reminders  # noqa: F401
 
 
 def open_database(url: str) -> tuple[Engine, sessionmaker]:
     """Open the database at ``url``, upgrade its schema, and return (engine, session factory)."""
+    from bot.dbfile import check_existing
     from bot.schema import upgrade
 
+    check_existing(url)  # never create a new database over a damaged or emptied file
     register_tables()
     engine = make_engine(url)
     upgrade(engine)

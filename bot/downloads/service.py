@@ -37,6 +37,7 @@ from bot.downloads.jobs import DownloadJob, JobState
 from bot.downloads.ledger import Ledger
 from bot.downloads.registry import Registry
 from bot.humanize import human_size
+from bot.inbox import mark_handled
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,7 @@ class DownloadService:
         self._stopping = threading.Event()
         self._progress_saved: dict[int, float] = {}
         self._job_cache: dict[int, tuple[float, DownloadJob | None]] = {}
+        self._submit_lock = threading.Lock()
         self._interruptions: dict[int, int] = {}
         self._probe_lock = threading.Lock()
         self._probes_active: dict[int, int] = {}  # user id -> probes running
@@ -113,11 +115,25 @@ class DownloadService:
 
     def submit(self, *, chat_id: int, user_id: int, user_name: str, url: str, name: str | None,
                request_message_id: int | None, status_message_id: int | None = None,
-               thread_id: int | None = None, asked: str | None = None, item: int | None = None) -> DownloadJob:
+               thread_id: int | None = None, request_id: int | None = None, asked: str | None = None,
+               item: int | None = None) -> DownloadJob:
         """Store a new job and probe it in the background; raise :class:`Refused` if over a limit
-        that is known without probing (the daily quota already used up). ``asked``: for a web
-        page, ``file`` keeps the page, ``best``/``small``/``audio`` pick its media (bot.media);
-        ``item``: which item of a playlist page."""
+        that is known without probing (the daily quota already used up).
+
+        The limits are checked and the row inserted under one lock (concurrent requests cannot
+        pass a limit together); ``request_id`` is marked handled in the row's transaction.
+        ``asked``: for a web page, ``file`` keeps the page, ``best``/``small``/``audio`` pick its
+        media (bot.media); ``item``: which item of a playlist page."""
+        with self._submit_lock:
+            return self._submit(chat_id=chat_id, user_id=user_id, user_name=user_name, url=url,
+                                name=name, request_message_id=request_message_id,
+                                status_message_id=status_message_id, thread_id=thread_id,
+                                request_id=request_id, asked=asked, item=item)
+
+    def _submit(self, *, chat_id: int, user_id: int, user_name: str, url: str, name: str | None,
+                request_message_id: int | None, status_message_id: int | None,
+                thread_id: int | None, request_id: int | None, asked: str | None = None,
+                item: int | None = None) -> DownloadJob:
         with self.sessions() as session:
             pending = session.scalar(select(func.count()).select_from(DownloadJob).where(
                 DownloadJob.user_id == user_id,
@@ -135,6 +151,7 @@ class DownloadService:
                               request_message_id=request_message_id, status_message_id=status_message_id,
                               state=JobState.QUEUED)
             session.add(job)
+            mark_handled(session, request_id)
         if asked:
             from bot.media.pages import save_asked
 

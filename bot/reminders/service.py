@@ -10,13 +10,25 @@ and a timer that never rings is worse than one that rings late and says so.
 After a crash, what came due while the bot was down rings at once (its lateness is passed to the
 ring callback) if it is within ``MISSED_GRACE``; older ones are returned from :meth:`start` as
 "missed" so the chat layer can list them in one message per chat. A recurring reminder rings
-once for all it missed and moves to its next occurrence. Ringing is at-least-once: the row is
-marked done after the ring callback returns, so a crash in between rings it again after restart.
+once for all it missed and moves to its next occurrence.
+
+Ringing is at-least-once: the ring callback returns only once the chat has the ring
+(:attr:`RingOutcome.DELIVERED`; the chat layer retries sends until then) or it cannot ever have it
+(:attr:`RingOutcome.UNDELIVERABLE`: that row alone becomes ``undelivered``). Only then is the row
+marked done; a crash, a stop or an unexpected error before that leaves it pending, to ring again
+(after :data:`RETRY_UNEXPECTED`, or at the next start).
+
+Each row records the request that created it (:func:`bot.inbox.mark_handled`, same transaction),
+so a command delivered twice creates one row; the per-user limit is checked and the row inserted
+under one lock, so concurrent commands cannot pass it together.
 """
 
 from __future__ import annotations
 
+import asyncio
+import enum
 import logging
+import threading
 import time
 import unicodedata
 from collections.abc import Awaitable, Callable
@@ -27,6 +39,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
+from bot.inbox import mark_handled
 from bot.reminders.duration import format_duration, split_duration
 from bot.reminders.errors import Problem, ReminderInputError
 from bot.reminders.recurrence import Recurrence
@@ -49,8 +62,21 @@ log = logging.getLogger(__name__)
 scheduler_log = logging.getLogger("bot.reminders.apscheduler")
 scheduler_log.setLevel(logging.WARNING)
 
-#: ``await ring(reminder, late_by)``: deliver a ring; ``late_by`` is how late it is (>= 0).
-RingCallback = Callable[[Reminder, timedelta], Awaitable[None]]
+
+
+class RingOutcome(enum.Enum):
+    """What became of a ring: the chat has it, or it never can (blocked, chat gone)."""
+
+    DELIVERED = "delivered"
+    UNDELIVERABLE = "undeliverable"
+
+
+#: ``await ring(reminder, late_by)``: deliver a ring, retrying as needed, and say how it went;
+#: ``late_by`` is how late it is (>= 0). Raising leaves the row pending, tried again later.
+RingCallback = Callable[[Reminder, timedelta], Awaitable[RingOutcome]]
+
+#: After a ring callback raised something unexpected, try that row again this much later.
+RETRY_UNEXPECTED = timedelta(seconds=60)
 
 #: Rings later than this are announced as "late by …" (a healthy ring is a few ms late).
 LATE_THRESHOLD = timedelta(seconds=2)
@@ -127,6 +153,7 @@ class ReminderService:
 
         self.sessions = sessions
         self.ring = ring
+        self._insert_lock = threading.Lock()  # the pending-count check and the insert, together
         self.limits = limits
         self.default_tz = default_tz
         self.clock = clock
@@ -191,22 +218,24 @@ class ReminderService:
 
     # --- creating --------------------------------------------------------------------------
 
-    def add_timer(self, owner: Owner, args: str) -> Reminder:
-        """``/timer DURATION [label]``; raises :class:`ReminderInputError` with a short answer."""
+    def add_timer(self, owner: Owner, args: str, request_id: int | None = None) -> Reminder:
+        """``/timer DURATION [label]``; raises :class:`ReminderInputError` with a short answer.
+
+        ``request_id`` (the update's id) is marked handled in the row's transaction."""
         delta, rest = split_duration(args.split())
         self._check_span(delta)
         now = self.clock()
         return self._insert(owner, TIMER, now + delta.total_seconds(), " ".join(rest),
-                            recurrence=None, duration=delta.total_seconds())
+                            recurrence=None, duration=delta.total_seconds(), request_id=request_id)
 
-    def add_reminder(self, owner: Owner, args: str) -> Reminder:
+    def add_reminder(self, owner: Owner, args: str, request_id: int | None = None) -> Reminder:
         """``/remind WHEN TEXT``; raises :class:`ReminderInputError` naming the part not understood."""
         now = datetime.fromtimestamp(self.clock(), UTC)
         plan = parse_when(args, now, self.zone_of(owner.user_id), self.limits.min_interval)
         self._check_span(plan.due - now)
         return self._insert(owner, REMINDER, plan.due.timestamp(), plan.text,
                             recurrence=plan.recurrence.spec() if plan.recurrence else None,
-                            tz=plan.zone.key if plan.zone else None)
+                            tz=plan.zone.key if plan.zone else None, request_id=request_id)
 
     def snooze(self, reminder_id: int, choice: str, owner: Owner) -> Reminder:
         """A new one-off copy of a rung reminder: ``5m``, ``1h`` or ``tomorrow`` (same time)."""
@@ -233,9 +262,11 @@ class ReminderService:
             raise ReminderInputError(Problem.TOO_FAR, days=self.limits.max_duration.days)
 
     def _insert(self, owner: Owner, kind: str, due_at: float, label: str, *,
-                recurrence: str | None, duration: float | None = None, tz: str | None = None) -> Reminder:
+                recurrence: str | None, duration: float | None = None, tz: str | None = None,
+                request_id: int | None = None) -> Reminder:
         label = clean_label(label, self.limits)
-        with self.sessions() as session:
+        tz = tz or self.zone_of(owner.user_id).key
+        with self._insert_lock, self.sessions() as session:
             pending = session.scalar(select(func.count()).select_from(Reminder).where(
                 Reminder.user_id == owner.user_id, Reminder.state == PENDING))
             if pending >= self.limits.max_pending_per_user:
@@ -245,10 +276,11 @@ class ReminderService:
                 kind=kind, chat_id=owner.chat_id, chat_type=owner.chat_type, thread_id=owner.thread_id,
                 user_id=owner.user_id,
                 user_name=owner.user_name[:64], label=label, due_at=due_at, recurrence=recurrence,
-                tz=tz or self.zone_of(owner.user_id).key, reply_to=owner.reply_to, duration=duration,
+                tz=tz, reply_to=owner.reply_to, duration=duration,
                 state=PENDING, created_at=self.clock(),
             )
             session.add(row)
+            mark_handled(session, request_id)
             session.commit()
         self._schedule(row.id, row.due_at)
         return row
@@ -331,15 +363,23 @@ class ReminderService:
                 return
         late = timedelta(seconds=max(0.0, now - row.due_at))
         try:
-            await self.ring(row, late)
-        except Exception:  # one failed ring must not stop the others or the recurrence
-            log.exception("ringing t%d failed", reminder_id)
+            outcome = await self.ring(row, late)
+        except asyncio.CancelledError:  # the scheduler is stopping with the bot: rung next start
+            log.info("t%d not rung yet at shutdown; it stays pending", reminder_id)
+            return
+        except Exception:  # one failed ring must not stop the others; this one stays pending
+            log.exception("ringing t%d failed; trying again in %s", reminder_id, RETRY_UNEXPECTED)
+            self._schedule(reminder_id, self.clock() + RETRY_UNEXPECTED.total_seconds())
+            return
         with self.sessions() as session:
             row = session.get(Reminder, reminder_id)
             if row is None or row.state != PENDING:
                 return
             following = self._next_due(row, max(now, row.due_at)) if row.recurrence else None
-            if following is not None:
+            if outcome is RingOutcome.UNDELIVERABLE:
+                row.state = UNDELIVERABLE
+                log.warning("t%d is undeliverable to chat %s; marked so", reminder_id, row.chat_id)
+            elif following is not None:
                 row.due_at = following.timestamp()
                 self._schedule(row.id, row.due_at)
             else:
@@ -354,4 +394,5 @@ def describe_late(late: timedelta) -> str:
     return f"late by {format_duration(late)}"
 
 
-__all__ = ["Limits", "Owner", "ReminderInputError", "ReminderService", "StartupReport", "describe_late"]
+__all__ = ["Limits", "Owner", "ReminderInputError", "ReminderService", "RingOutcome", "StartupReport",
+           "describe_late"]

@@ -56,6 +56,9 @@ _JSON_FIELDS = {
 }
 
 
+_SERVER_ERRORS = {502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
+
+
 class ApiError(Exception):
     """An error answer: HTTP status, Telegram ``error_code`` and description."""
 
@@ -166,8 +169,14 @@ class BotApiEmulator:
         bot_username: str = "errand_test_bot",
         upload_limit: int = 50 * 1000 * 1000,
         local_mode: bool = False,
+        first_message_id: int = 1,
+        first_update_id: int = 1,
     ) -> None:
+        """``first_message_id`` and ``first_update_id`` let a restarted emulator go on numbering
+        where an earlier one stopped (the sandbox's ``--keep``): a bot that kept its state must
+        not see new messages and updates under ids it already knows."""
         self.token = token
+        self.first_message_id = first_message_id
         self.bot_id = int(token.split(":", 1)[0])
         self.bot_username = bot_username
         self.upload_limit = upload_limit
@@ -178,7 +187,7 @@ class BotApiEmulator:
         self._messages: dict[int, dict[int, Message]] = {}
         self._next_message_id: dict[int, int] = {}
         self._updates: list[dict] = []
-        self._next_update_id = 1
+        self._next_update_id = first_update_id
         self._faults: list[Fault] = []
         self._members: dict[tuple[int, int], str] = {}
         self._users: dict[int, dict] = {}
@@ -338,7 +347,8 @@ class BotApiEmulator:
         """Answer the next ``times`` calls of ``method`` with an error (default: 429, retry after 1 s)."""
         if description is None:
             description = (
-                f"Too Many Requests: retry after {retry_after}" if code == 429 else "Internal Server Error"
+                f"Too Many Requests: retry after {retry_after}" if code == 429
+                else _SERVER_ERRORS.get(code, "Internal Server Error")
             )
         with self._cond:
             self._faults.append(Fault(method, code, description, retry_after if code == 429 else None, times))
@@ -451,6 +461,18 @@ class BotApiEmulator:
         with self._cond:
             return self._callback_answers.get(query_id)
 
+    def next_ids(self) -> tuple[int, int]:
+        """(the next message id above every chat's, the next update id): where a successor
+        emulator should start numbering."""
+        with self._cond:
+            return max([self.first_message_id, *self._next_message_id.values()]), self._next_update_id
+
+    def pending_updates(self) -> int:
+        """Updates not yet confirmed by the bot (a ``getUpdates`` offset past them); after a
+        ``kill -9`` these are delivered again, as Telegram does."""
+        with self._cond:
+            return len(self._updates)
+
     def calls_of(self, method: str) -> list[Call]:
         with self._cond:
             return [c for c in self.calls if c.method == method]
@@ -491,7 +513,7 @@ class BotApiEmulator:
                 pass
 
     def _new_message(self, chat_id: int, from_id: int, text: str | None, **kw: Any) -> Message:
-        number = self._next_message_id.get(chat_id, 1)
+        number = self._next_message_id.get(chat_id, self.first_message_id)
         self._next_message_id[chat_id] = number + 1
         message = Message(chat_id, number, from_id, text, time.time(), **kw)
         message.history.append((time.monotonic(), text, kw.get("reply_markup")))

@@ -1,15 +1,20 @@
 """``errandbot sandbox``: talk to the real bot in a terminal, with no token and no network.
 
 It starts the Bot API emulator on loopback, runs the unchanged ``errandbot run`` in a child
-process against it (fresh state in ``DATA_DIR/sandbox`` each run, log in
-``DATA_DIR/sandbox/bot.log``), and turns
-the terminal into a chat: what you type is sent as a user's message; the bot's messages, edits
-(live progress) and buttons are printed as they happen. Lines starting with ``:`` steer the
+process against it (fresh state in ``DATA_DIR/sandbox`` each run, or the last run's with
+``--keep`` so that "rings after a restart" can be tried; log in ``DATA_DIR/sandbox/bot.log``), and
+turns the terminal into a chat: what you type is sent as a user's message; the bot's messages,
+edits (live progress) and buttons are printed as they happen. Lines starting with ``:`` steer the
 sandbox itself (``:help`` lists them).
+
+In a terminal, input has line editing and a history kept across runs (``readline``), and a bot
+message that arrives while you type is printed *above* the prompt, which is then redrawn with
+what you had typed so far.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -24,6 +29,9 @@ from bot.sandbox.emulator import BotApiEmulator, Message
 
 SANDBOX_USER = 1000
 SANDBOX_GROUP = -1001
+PROMPT = "> "
+MAX_SLEEP = 60.0
+IDS_FILE = "emulator-ids.json"  # where --keep continues numbering messages and updates
 HELP = """Sandbox commands:
   :as USER            write as user USER in your private chat with the bot
   :as USER group ID   write as USER in group ID (negative, e.g. -1001)
@@ -38,9 +46,12 @@ Anything else is sent as a chat message, e.g. /help or /timer 5."""
 class TerminalChat:
     """Prints the bot's side of the conversation and sends the user's side to the emulator."""
 
-    def __init__(self, emulator: BotApiEmulator, out: TextIO) -> None:
+    def __init__(self, emulator: BotApiEmulator, out: TextIO, *, interactive: bool = False,
+                 max_sleep: float = MAX_SLEEP) -> None:
         self.emulator = emulator
         self.out = out
+        self.interactive = interactive  # a person at a terminal prompt: redraw it after output
+        self.max_sleep = max_sleep
         self.user = SANDBOX_USER
         self.chat = SANDBOX_USER
         self.last_sent: Message | None = None
@@ -65,8 +76,18 @@ class TerminalChat:
         lines = [f"[{self._where(message.chat_id)}] {mark}: {body}" if kind != "delete" else f"[{self._where(message.chat_id)}] {mark}"]
         for number, button in enumerate(message.buttons, 1):
             lines.append(f"    [{number}] {button.get('text')}")
+        self.show("\n".join(lines))
+
+    def show(self, text: str) -> None:
+        """Print ``text``; at an interactive prompt, above it, then redraw the prompt and what
+        had been typed so far (otherwise the reply lands after "> " and the typing is lost)."""
         with self._print_lock:
-            print("\n".join(lines), file=self.out, flush=True)
+            if not self.interactive:
+                print(text, file=self.out, flush=True)
+                return
+            typed = _line_buffer()
+            self.out.write(f"\r\x1b[K{text}\n{PROMPT}{typed}")
+            self.out.flush()
 
     def handle(self, line: str) -> bool:
         """Act on one input line; False means quit."""
@@ -100,7 +121,11 @@ class TerminalChat:
         elif words[0] == "wait":
             self.wait()
         elif words[0] == "sleep" and len(words) == 2 and words[1].replace(".", "", 1).isdigit():
-            time.sleep(min(float(words[1]), 60.0))
+            asked = float(words[1])
+            if asked > self.max_sleep:
+                print(f"(watching for {self.max_sleep:g} s, the most :sleep waits; "
+                      f"repeat it to watch longer)", file=self.out, flush=True)
+            time.sleep(min(asked, self.max_sleep))
         else:
             print("Unknown sandbox command; :help lists them.", file=self.out)
         return True
@@ -140,16 +165,64 @@ def _is_int(text: str) -> bool:
     return text.lstrip("-").isdigit()
 
 
-def run_sandbox(settings: Settings, script: str | None = None) -> int:
-    """Run the sandbox until ``:quit`` or end of input; ``script`` reads lines from a file or ``-``."""
+def _line_buffer() -> str:
+    try:
+        import readline
+    except ImportError:  # pragma: no cover - platforms without readline
+        return ""
+    return readline.get_line_buffer()
+
+
+def _enable_line_editing(history: Path) -> None:
+    """Arrow keys, Ctrl-A/E, and ↑ for earlier lines (kept in ``history`` across runs)."""
+    try:
+        import atexit
+        import readline
+    except ImportError:  # pragma: no cover
+        return
+    try:
+        readline.read_history_file(history)
+    except OSError:
+        pass
+    readline.set_history_length(1000)
+    atexit.register(lambda: _save_history(readline, history))
+
+
+def _save_history(readline, history: Path) -> None:
+    try:
+        readline.write_history_file(history)
+    except OSError:
+        pass
+
+
+def _first_ids(state: Path) -> tuple[int, int]:
+    """Where the last kept run's emulator stopped numbering, so ids are never reused."""
+    try:
+        data = json.loads((state / IDS_FILE).read_text())
+        return int(data["message_id"]), int(data["update_id"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 1, 1
+
+
+def run_sandbox(settings: Settings, script: str | None = None, keep: bool = False) -> int:
+    """Run the sandbox until ``:quit`` or end of input; ``script`` reads lines from a file or ``-``.
+
+    ``keep`` starts from the last run's state (timers, downloads, the database) instead of a
+    fresh one; the emulator then goes on numbering messages and updates where it stopped.
+    """
     prepare_dirs(settings)
     state = (settings.data_dir / "sandbox").resolve()
-    # The emulator's chats start empty every run, so the bot's state must too: message ids saved
-    # by an earlier run would point at other messages.
-    shutil.rmtree(state, ignore_errors=True)
+    if not keep:
+        # The emulator's chats start empty every run, so the bot's state must too: message ids
+        # saved by an earlier run would point at other messages.
+        shutil.rmtree(state, ignore_errors=True)
     state.mkdir(parents=True, exist_ok=True)
     log_path = state / "bot.log"
-    with BotApiEmulator() as emulator:
+    first_message, first_update = _first_ids(state) if keep else (1, 1)
+    interactive = script is None and sys.stdin.isatty()
+    if interactive:
+        _enable_line_editing(settings.data_dir / "sandbox-history")
+    with BotApiEmulator(first_message_id=first_message, first_update_id=first_update) as emulator:
         env = {
             **os.environ,
             "BOT_TOKEN": emulator.token,
@@ -164,14 +237,15 @@ def run_sandbox(settings: Settings, script: str | None = None) -> int:
         with log_path.open("a") as log:
             child = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env, stdout=log,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        chat = TerminalChat(emulator, sys.stdout)
+        chat = TerminalChat(emulator, sys.stdout, interactive=interactive)
         try:
             polls = lambda: emulator.calls_of("getUpdates") or child.poll() is not None  # noqa: E731
             emulator.wait_for(polls, 30, "the bot to start")
             if child.poll() is not None:
                 print(f"The bot did not start; see {log_path}", file=sys.stderr)
                 return 1
-            print(f"Errand sandbox: an offline chat with the real bot (log: {log_path}).\n"
+            kept = " Kept from the last run: your timers, reminders and downloads." if keep else ""
+            print(f"Errand sandbox: an offline chat with the real bot (log: {log_path}).{kept}\n"
                   f"You are user {SANDBOX_USER} in a private chat. Try /help, /timer 5, or :help.",
                   flush=True)
             # Piped or scripted input is echoed and paced: each message waits for its answer.
@@ -191,6 +265,8 @@ def run_sandbox(settings: Settings, script: str | None = None) -> int:
                 child.wait(10)
             except subprocess.TimeoutExpired:
                 child.kill()
+            message_id, update_id = emulator.next_ids()
+            (state / IDS_FILE).write_text(json.dumps({"message_id": message_id, "update_id": update_id}))
     return 0
 
 
@@ -198,7 +274,7 @@ def _lines(script: str | None):
     if script is None:
         while True:
             try:
-                yield input("> " if sys.stdin.isatty() else "")
+                yield input(PROMPT if sys.stdin.isatty() else "")
             except EOFError:
                 return
     elif script == "-":

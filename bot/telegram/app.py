@@ -1,7 +1,9 @@
 """Build the python-telegram-bot :class:`~telegram.ext.Application` for Errand.
 
-The application talks to ``{TELEGRAM_API_URL}/bot{token}/``, waits out 429s with
-:class:`~telegram.ext.AIORateLimiter` instead of dropping messages, registers the command menu
+The application talks to ``{TELEGRAM_API_URL}/bot{token}/``, sends through the fair send queue
+(:mod:`bot.telegram.send_queue`: Telegram's limits, chats taking turns, rings first, failed sends
+retried by one policy), takes updates in through :mod:`bot.telegram.intake` (stored before they are
+acknowledged, each handled once, a flooding chat limited to its own slots), registers the command menu
 with ``setMyCommands`` and hands each feature module its :class:`Services`. Adding a feature means
 adding its module to :data:`FEATURES`; nothing else here changes.
 """
@@ -12,11 +14,18 @@ import importlib
 import time
 
 from telegram import BotCommand
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+from telegram.ext import Application, ApplicationBuilder
 
 from bot.config import Settings
 from bot.storage import open_database
 from bot.telegram import texts
+from bot.telegram.intake import (
+    ErrandApplication,
+    PerChatUpdateProcessor,
+    StoringQueue,
+    replay_unhandled,
+)
+from bot.telegram.send_queue import FairRateLimiter
 from bot.telegram.services import Services
 
 #: Feature modules, each with ``register(app, services)``. ``basic`` first: it installs the gate.
@@ -30,8 +39,6 @@ FEATURES: tuple[str, ...] = (
     "bot.telegram.handlers.fallback",  # last: answers commands nobody else took
 )
 
-RATE_LIMIT_RETRIES = 5
-
 
 async def _post_init(app: Application) -> None:
     services: Services = app.bot_data["services"]
@@ -40,6 +47,7 @@ async def _post_init(app: Application) -> None:
         [BotCommand(c.name, c.description) for c in texts.COMMANDS if c.name in available]
     )
     await services.run_startup(app)
+    await replay_unhandled(app)  # after the features started: their handlers need them
 
 
 async def _post_stop(app: Application) -> None:
@@ -70,12 +78,10 @@ def build_application(settings: Settings) -> Application:
         .base_url(f"{settings.telegram_api_url}/bot")
         .base_file_url(f"{settings.telegram_api_url}/file/bot")
         .local_mode(settings.telegram_local_mode)  # files by path: see bot/telegram/upload.py
-        .rate_limiter(
-            # One message per 1/30 s rather than "30 per second": a burst of due reminders must not
-            # send 30 at once and then 30 more in the same wall-clock second.
-            AIORateLimiter(overall_max_rate=1, overall_time_period=1 / 30, max_retries=RATE_LIMIT_RETRIES)
-        )
-        .concurrent_updates(True)
+        .application_class(ErrandApplication)
+        .update_queue(StoringQueue(sessions))
+        .rate_limiter(FairRateLimiter())
+        .concurrent_updates(PerChatUpdateProcessor())
         .post_init(_post_init)
         .post_stop(_post_stop)
         .post_shutdown(_post_shutdown)

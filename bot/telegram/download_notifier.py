@@ -27,7 +27,11 @@ from bot.downloads.jobs import DownloadJob, JobState
 from bot.downloads.service import DownloadService, Event
 from bot.media.record import load_info
 from bot.telegram import download_status as render
+from bot.telegram import send_queue
 from bot.telegram.media_delivery import send_media
+from bot.telegram.permissions import is_bot_admin
+from bot.telegram.retry import retry_after_seconds
+from bot.telegram.send_queue import SendOptions
 from bot.telegram.upload import UploadProgress, send_file
 
 log = logging.getLogger(__name__)
@@ -49,21 +53,28 @@ class StatusMessage:
     last_text: str | None = None
     last_edit: float = 0.0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    final: bool = False
 
-    async def show(self, app: Application, text: str, markup: InlineKeyboardMarkup | None) -> None:
-        """Edit to ``text`` unless unchanged; wait out the interval since the last edit first."""
+    async def show(self, app: Application, text: str, markup: InlineKeyboardMarkup | None, *,
+                   final: bool = False, options: SendOptions | None = None) -> None:
+        """Edit to ``text`` unless unchanged; wait out the interval since the last edit first.
+
+        Once a ``final`` text (delivered) was asked for, nothing else replaces it: a late
+        "Starting…" or progress report must not flip a delivered download back."""
+        if self.final and not final:
+            return
+        self.final = self.final or final
         async with self.lock:
-            if text == self.last_text:
+            if text == self.last_text or (self.final and not final):
                 return
             wait = self.last_edit + self.interval - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
             try:
                 await app.bot.edit_message_text(text, chat_id=self.chat_id, message_id=self.message_id,
-                                                reply_markup=markup)
+                                                reply_markup=markup, rate_limit_args=options)
             except RetryAfter as exc:  # the rate limiter gave up: skip this edit, slow down
-                retry = exc.retry_after if isinstance(exc.retry_after, (int, float)) else exc.retry_after.total_seconds()
-                self.last_edit = time.monotonic() + float(retry)
+                self.last_edit = time.monotonic() + retry_after_seconds(exc)
                 return
             except BadRequest as exc:
                 if "not modified" not in str(exc).lower():
@@ -161,8 +172,11 @@ class DownloadNotifier:
             if job.id not in self._tickers:
                 self._tickers[job.id] = asyncio.get_running_loop().create_task(self._tick(job))
             return
-        if event.kind in ("ready", "resumed"):
-            text = (render.queued if event.kind == "ready" else render.resumed)(job, event.position, max_upload)
+        if event.kind == "ready":
+            text = render.queued(job, event.position, max_upload, self._why_waiting(job, event.position))
+            self._edit(job, text, cancel_markup(job.id))
+        elif event.kind == "resumed":
+            text = render.resumed(job, event.position, max_upload)
             self._edit(job, text, cancel_markup(job.id))
         elif event.kind == "choose":  # a media page offering several: buttons (bot.telegram.media_choice)
             from bot.telegram import media_choice
@@ -182,15 +196,17 @@ class DownloadNotifier:
             self._stop_ticker(job.id)
             self._edit(job, render.cancelled(job, event.reason or "someone"), None)
 
-    def _edit(self, job: DownloadJob, text: str, markup: InlineKeyboardMarkup | None) -> None:
+    def _edit(self, job: DownloadJob, text: str, markup: InlineKeyboardMarkup | None, *,
+              final: bool = False) -> None:
         status = self.status(job)
         if status is not None and not self._chat_gone(status.chat_id):
-            self._spawn(self._show(status, text, markup))
+            self._spawn(self._show(status, text, markup, final=final))
 
-    async def _show(self, status: StatusMessage, text: str, markup: InlineKeyboardMarkup | None) -> None:
+    async def _show(self, status: StatusMessage, text: str, markup: InlineKeyboardMarkup | None, *,
+                    final: bool = False, options: SendOptions | None = send_queue.STATE_EDIT) -> None:
         chat_id = status.chat_id
         try:
-            await status.show(self.app, text, markup)
+            await status.show(self.app, text, markup, final=final, options=options)
         except (ChatMigrated, Forbidden) as exc:
             if self._faults is not None:
                 self._faults.handle(chat_id, exc)
@@ -229,6 +245,25 @@ class DownloadNotifier:
             status.message_id, status.last_text, status.last_edit = sent.message_id, text, time.monotonic()
         await asyncio.to_thread(self.service.set_status_message, job_id, sent.message_id)
 
+    def _why_waiting(self, job: DownloadJob, position: int | None) -> str | None:
+        """Why a waiting job waits, when it is not for a free slot: "#2 in line" while a slot is
+        free reads as a bug (it waits for the same person's earlier link to be checked, or for
+        their own running downloads)."""
+        registry = self.service.registry
+        if position is None:
+            return None
+        if registry.active_for(job.user_id) >= registry.max_per_user:
+            return (f"⏳ Waiting: your other downloads are running "
+                    f"(at most {registry.max_per_user} at a time each).")
+        running, _ = registry.counts()
+        if running < registry.max_active:
+            return "⏳ Next: waiting for your earlier link to be checked first (they start in order)."
+        return None
+
+    def latest_progress(self, job_id: int):
+        """The newest progress report of a running job (what its status message shows), or None."""
+        return self._latest.get(job_id)
+
     def _stop_ticker(self, job_id: int) -> None:
         task = self._tickers.pop(job_id, None)
         if task is not None:
@@ -249,7 +284,7 @@ class DownloadNotifier:
                     await self._show(status, render.running(job, progress, self.service.max_upload,
                                                             self._retrying.get(job.id),
                                                             self._notes.get(job.id)),
-                                     cancel_markup(job.id))
+                                     cancel_markup(job.id), options=send_queue.PROGRESS)
                 await asyncio.sleep(max(0.5, status.last_edit + status.interval - time.monotonic()))
         except asyncio.CancelledError:
             pass
@@ -270,13 +305,14 @@ class DownloadNotifier:
             if not await self._send(job, path, size, reply, caption=render.caption(job)):
                 return
             service.mark_delivered(job.id)
-            self._edit(job, render.done(job, sent=True), None)
+            self._edit(job, render.done(job, sent=True), None, final=True)
             return
         settings = service.settings
         link = None
         if settings.public_base_url:
             link = f"{settings.public_base_url}/{job.folder}/{quote(job.name or '')}"
-        text = render.kept(job, str(path), link, service.max_upload, settings.retention_hours)
+        shown_path = str(path) if is_bot_admin(settings, job.user_id) else None  # admins only
+        text = render.kept(job, shown_path, link, service.max_upload, settings.retention_hours)
 
         async def tell(chat_id: int):
             return await self.app.bot.send_message(
@@ -291,7 +327,7 @@ class DownloadNotifier:
             self._edit(job, render.failed(job, "finished, but I could not post where it is kept"), None)
             return
         service.mark_delivered(job.id)
-        self._edit(job, render.done(job, sent=False), None)
+        self._edit(job, render.done(job, sent=False), None, final=True)
 
     async def _send(self, job: DownloadJob, path: Path, size: int, reply: ReplyParameters | None,
                     **params: Any) -> bool:
@@ -352,7 +388,8 @@ class DownloadNotifier:
             return
         try:
             while True:
-                await status.show(self.app, render.uploading(job, progress), cancel_markup(job.id))
+                await status.show(self.app, render.uploading(job, progress), cancel_markup(job.id),
+                                  options=send_queue.PROGRESS)
                 await asyncio.sleep(max(0.5, status.last_edit + status.interval - time.monotonic()))
         except asyncio.CancelledError:
             pass

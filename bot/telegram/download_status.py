@@ -29,6 +29,11 @@ def label(job: DownloadJob) -> str:
     return job.name or job.requested_name or display_url(job.url)
 
 
+def head(job: DownloadJob) -> str:
+    """``d7 · b.iso``: the id people type in /cancel, then the file, as timers show ``t3``."""
+    return f"{job.ref} · {label(job)}"
+
+
 def fate(job: DownloadJob, max_upload: int) -> str:
     """What happens at the end: sent to the chat, or kept on the server (and why)."""
     if job.size is not None and job.size > max_upload:
@@ -54,30 +59,31 @@ def checking(url: str, retry=None) -> str:
     return f"{text}\n{retrying(retry)}" if retry is not None else text
 
 
-def queued(job: DownloadJob, position: int | None, max_upload: int) -> str:
-    where = f"⏳ Waiting: #{position} in line." if position else "⏳ Starting…"
-    return f"📄 {label(job)} — {human_size(job.size)}\n{where}\n{fate(job, max_upload)}"
+def queued(job: DownloadJob, position: int | None, max_upload: int, why: str | None = None) -> str:
+    """``why`` replaces "#N in line" when the wait is not for a free slot (see the notifier)."""
+    where = why or (f"⏳ Waiting: #{position} in line." if position else "⏳ Starting…")
+    return f"📄 {head(job)} — {human_size(job.size)}\n{where}\n{fate(job, max_upload)}"
 
 
 def starting(job: DownloadJob, max_upload: int) -> str:
-    return f"⬇️ {label(job)} — {human_size(job.size)}\nStarting…\n{fate(job, max_upload)}"
+    return f"⬇️ {head(job)} — {human_size(job.size)}\nStarting…\n{fate(job, max_upload)}"
 
 
 def resumed(job: DownloadJob, position: int | None, max_upload: int) -> str:
     if job.resumed and job.size:
         percent = int(100 * job.done_bytes / job.size)
-        head = f"▶️ Resumed after restart at {percent}%."
+        note = f"▶️ Resumed after restart at {percent}%."
     elif job.resumed:
-        head = "▶️ Resumed after restart."
+        note = "▶️ Resumed after restart."
     else:
-        head = "⏳ Still queued after a restart."
+        note = "⏳ Still queued after a restart."
     spot = f" #{position} in line." if position else ""
-    return f"📄 {label(job)} — {human_size(job.size)}\n{head}{spot}\n{fate(job, max_upload)}"
+    return f"📄 {head(job)} — {human_size(job.size)}\n{note}{spot}\n{fate(job, max_upload)}"
 
 
 def running(job: DownloadJob, progress, max_upload: int, retry=None, note: str | None = None) -> str:
     total = progress.total if progress.total is not None else job.size
-    lines = [f"⬇️ {label(job)}"]
+    lines = [f"⬇️ {head(job)}"]
     if total:
         fraction = progress.done / total
         lines.append(f"{bar(fraction)} {int(fraction * 100)}%  {human_size(progress.done)} / {human_size(total)}")
@@ -97,24 +103,29 @@ def running(job: DownloadJob, progress, max_upload: int, retry=None, note: str |
 def _summary(job: DownloadJob) -> str:
     took = job.elapsed or 0.0
     speed = f" ({human_speed(job.size / took)})" if job.size and took > 0 else ""
-    return f"{human_size(job.size)} in {human_duration(took)}{speed}"
+    span = "in under a second" if took < 1 else f"in {human_duration(took)}"
+    return f"{human_size(job.size)} {span}{speed}"
 
 
 def done(job: DownloadJob, sent: bool) -> str:
     where = "sent below." if sent else "kept on the server."
-    return f"✅ {label(job)} — {_summary(job)}, {where}"
+    return f"✅ {head(job)} — {_summary(job)}, {where}"
 
 
 def caption(job: DownloadJob) -> str:
     return f"{label(job)}\n{_summary(job)}\nsha256 {job.sha256}"
 
 
-def kept(job: DownloadJob, path: str, link: str | None, max_upload: int, retention_hours: float) -> str:
+def kept(job: DownloadJob, path: str | None, link: str | None, max_upload: int, retention_hours: float) -> str:
+    """Where an over-limit file is kept. ``path`` (the server's absolute path) is passed only when
+    the reader is a bot admin; everyone else gets the link, if there is one."""
+    where = ":" if path or link else " (ask the bot's admin for it)."
     lines = [
-        f"📦 {label(job)} ({human_size(job.size)}) is over the {human_size(max_upload)} upload limit, "
-        "so it is kept on the server:",
-        path,
+        f"📦 {head(job)} ({human_size(job.size)}) is over the {human_size(max_upload)} upload limit, "
+        f"so it is kept on the server{where}",
     ]
+    if path:
+        lines.append(path)
     if link:
         lines.append(link)
     lines.append(f"sha256 {job.sha256}\nIt is removed after {retention_hours:g} h.")
@@ -122,18 +133,21 @@ def kept(job: DownloadJob, path: str, link: str | None, max_upload: int, retenti
 
 
 def failed(job: DownloadJob, reason: str) -> str:
-    return f"❌ {label(job)}: {reason}"
+    return f"❌ {head(job)}: {reason}"
 
 
 def cancelled(job: DownloadJob, by: str) -> str:
-    return f"🚫 {label(job)}: cancelled by {by}."
+    return f"🚫 {head(job)}: cancelled by {by}."
 
 
-def listing_line(job: DownloadJob, position: int | None, show_owner: bool) -> str:
+def listing_line(job: DownloadJob, position: int | None, show_owner: bool, progress=None) -> str:
+    """One line of /downloads; ``progress`` (the newest report, the one the status message shows)
+    wins over the row's periodically saved byte count."""
     state = job.job_state
     owner = f" ({job.user_name})" if show_owner else ""
     if state == JobState.RUNNING:
-        percent = f" {int(100 * job.done_bytes / job.size)}%" if job.size else ""
+        done, total = (progress.done, progress.total or job.size) if progress else (job.done_bytes, job.size)
+        percent = f" {int(100 * done / total)}%" if total else ""
         what = f"⬇️ running{percent}"
     elif state == JobState.QUEUED and job.name is None:
         what = "🔎 checking"

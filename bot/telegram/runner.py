@@ -1,8 +1,9 @@
 """``errandbot run``: start the bot by long polling, or as a webhook server when WEBHOOK_URL is set.
 
-python-telegram-bot's ``run_polling``/``run_webhook`` install handlers for SIGINT and SIGTERM and
-shut down in order (stop fetching updates, finish handlers, run ``post_stop``), which is what
-keeps a SIGTERM stop under the 10 s the service manager allows.
+python-telegram-bot's ``run_polling`` (and :func:`bot.telegram.webhook.serve`, which checks the
+webhook secret before reading a body) install handlers for SIGINT and SIGTERM and shut down in
+order (stop fetching updates, finish handlers, run ``post_stop``), which is what keeps a SIGTERM
+stop under the 10 s the service manager allows.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import traceback
 from urllib.parse import urlsplit
 
 from telegram import Update
-from telegram.error import InvalidToken, TelegramError
+from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
 
 from bot.config import Settings, SettingsError, prepare_dirs
+from bot.dbfile import DamagedDatabase
 from bot.logsetup import scrub, setup_logging
 
 log = logging.getLogger(__name__)
@@ -31,21 +33,61 @@ def run_bot(settings: Settings) -> int:
         raise SettingsError("BOT_TOKEN: not set; get a token from @BotFather and put it in .env")
     prepare_dirs(settings)
 
+    from bot.schema import SchemaError
     from bot.telegram.app import build_application
 
     _scrub_uncaught((settings.token, secret))
-    app = build_application(settings)
+    _quiet_library_tracebacks()
+    try:
+        app = build_application(settings)
+    except (DamagedDatabase, SchemaError) as exc:
+        print(f"errandbot: {exc}", file=sys.stderr)
+        return 1
     log.info("Errand starting against %s", settings.telegram_api_url)
     try:
         _run(app, settings, secret)
     except InvalidToken:
         print("errandbot: Telegram rejected BOT_TOKEN; check it with @BotFather", file=sys.stderr)
         return 2
+    except NetworkError as exc:
+        if isinstance(exc, BadRequest):
+            print(scrub(f"errandbot: the Bot API refused a start-up call: {exc}", (settings.token or "",)),
+                  file=sys.stderr)
+        else:
+            print(scrub(f"errandbot: cannot reach the Bot API at {settings.telegram_api_url} ({exc}); "
+                        "check the network, or TELEGRAM_API_URL", (settings.token or "",)), file=sys.stderr)
+        return 1
     except TelegramError as exc:
         print(scrub(f"errandbot: the Bot API failed: {exc}", (settings.token or "",)), file=sys.stderr)
         return 1
     log.info("Errand stopped")
     return 0
+
+
+class _NoLibraryTracebacks(logging.Filter):
+    """python-telegram-bot logs a Bot API failure with its full traceback (50-100 lines through
+    httpx and httpcore) before the one line we print. The failure is the message, not the stack:
+    keep its line, drop the traceback; and drop the start-up "Aborting" record entirely, since
+    :func:`run_bot` says the same in plain words."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith("telegram.") or not record.exc_info:
+            return True
+        exc = record.exc_info[1]
+        if not isinstance(exc, TelegramError):
+            return True
+        message = record.getMessage()
+        if "Bootstrap" in message or "Invalid token" in message:
+            return False
+        record.msg = f"{message} ({type(exc).__name__}: {exc})"
+        record.args = None
+        record.exc_info = record.exc_text = None
+        return True
+
+
+def _quiet_library_tracebacks() -> None:
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_NoLibraryTracebacks())
 
 
 def _scrub_uncaught(secrets: tuple[str | None, ...]) -> None:
@@ -68,13 +110,10 @@ def _run(app, settings: Settings, secret: str | None) -> None:
     if settings.webhook_url:
         host, port = settings.listen_host_port
         path = urlsplit(settings.webhook_url).path.lstrip("/")
-        app.run_webhook(
-            listen=host,
-            port=port,
-            url_path=path,
-            webhook_url=settings.webhook_url,
-            secret_token=secret,
-            allowed_updates=Update.ALL_TYPES,
-        )
+        import asyncio
+
+        from bot.telegram.webhook import serve
+
+        asyncio.run(serve(app, host=host, port=port, path=path, url=settings.webhook_url, secret=secret))
     else:
         app.run_polling(allowed_updates=Update.ALL_TYPES, timeout=POLL_TIMEOUT)

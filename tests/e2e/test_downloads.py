@@ -87,7 +87,7 @@ def test_small_file_arrives_as_document_with_matching_bytes(emulator, make_bot, 
 
 
 def test_file_over_upload_limit_is_kept_with_path_and_link(emulator, make_bot, origin) -> None:
-    make_bot(max_upload_mb="1", public_base_url="https://files.example.org/dl")
+    bot = make_bot(max_upload_mb="1", public_base_url="https://files.example.org/dl")
     data = payload(1_600_000, seed=2)
     origin.add_file("/big.iso", data)
     sent = emulator.send_text(USER, USER, f"/download {origin.url('/big.iso')}")
@@ -96,10 +96,12 @@ def test_file_over_upload_limit_is_kept_with_path_and_link(emulator, make_bot, o
     assert "1.5 MB is over the 1.0 MB upload limit: it will be kept on the server." in early
     kept = emulator.wait_reply(USER, status, contains="kept on the server", timeout=60)
     lines = kept.text.splitlines()
-    path = Path(lines[1])
-    assert path.name == "big.iso" and path.is_file()
-    assert sha(path.read_bytes()) == sha(data)
-    assert lines[2] == f"https://files.example.org/dl/{path.parent.name}/big.iso"
+    # The server's own path is for bot admins only (USER is not one): the link is what they get.
+    assert str(bot.data_dir) not in kept.text
+    folder = lines[1].removeprefix("https://files.example.org/dl/").removesuffix("/big.iso")
+    assert lines[1] == f"https://files.example.org/dl/{folder}/big.iso"
+    [path] = list(bot.data_dir.rglob(f"{folder}/big.iso"))
+    assert path.is_file() and sha(path.read_bytes()) == sha(data)
     assert len(path.parent.name) >= 20  # an unguessable folder per download
     assert not any(m.document for m in emulator.bot_messages(USER))
 
@@ -193,7 +195,9 @@ def test_queue_holds_the_third_download_until_one_finishes(emulator, make_bot, o
         requests[path] = emulator.send_text(USER, USER, f"/download {origin.url(path)}")
         status_for(emulator, USER, requests[path])
     third = status_for(emulator, USER, requests["/c.bin"])
-    wait_text(emulator, third, "#1 in line")  # possibly after "#2" while b was still being probed
+    # It waits for the person's own two running downloads (a slot is free overall), and says so.
+    waiting = "your other downloads are running"
+    wait_text(emulator, third, waiting)
     first_doc = document_for(emulator, USER, requests["/a.bin"])
     third_doc = document_for(emulator, USER, requests["/c.bin"])
     assert first_doc.message_id < third_doc.message_id
@@ -202,7 +206,7 @@ def test_queue_holds_the_third_download_until_one_finishes(emulator, make_bot, o
     assert third_doc.document["sha256"] == sha(files["/c.bin"])
     wait_text(emulator, third, "✅")
     history = texts_of(emulator, third)
-    assert history.index(next(t for t in history if "#1 in line" in t)) < len(history) - 1
+    assert history.index(next(t for t in history if waiting in t)) < len(history) - 1
 
     listing = emulator.wait_reply(USER, emulator.send_text(USER, USER, "/downloads"))
     assert "d1 a.bin — ✅" in listing.text and "d3 c.bin — ✅" in listing.text

@@ -111,7 +111,7 @@ def test_file_kept_on_the_server_is_announced_in_the_topic(emulator: BotApiEmula
     origin.add_file("/big.iso", payload(1_500_000, seed=6))
     emulator.send_text(GROUP, USER, f"/download {origin.url('/big.iso')}", thread_id=topic)
     kept = emulator.wait_for(lambda: next((m for m in emulator.bot_messages(GROUP)
-                                           if (m.text or "").startswith("📦 big.iso")), None),
+                                           if (m.text or "").startswith("📦 d1 · big.iso")), None),
                              60, "the kept-on-the-server notice")
     assert "so it is kept on the server" in kept.text
     assert kept.thread_id == topic

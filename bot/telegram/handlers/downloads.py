@@ -26,6 +26,7 @@ from bot.downloads.service import DownloadService, Refused
 from bot.humanize import human_size
 from bot.telegram import download_status as render
 from bot.telegram import media_choice
+from bot.telegram.callback_data import parse_number
 from bot.telegram.download_notifier import DownloadNotifier
 from bot.telegram.handlers.cancel import add_canceller
 from bot.telegram.permissions import can_manage, is_bot_admin, sender_id
@@ -105,9 +106,11 @@ async def download_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     if problem:
         await message.reply_text(f"{problem}\n{USAGE}")
         return
-    asked = ASKED.get((name or "").lower())
-    for url in urls:
-        await start_download(update, context, url, None if asked else name, asked)
+    asked = ASKED.get((name or "").lower())  # "/download URL as audio": not a file name
+    for number, url in enumerate(urls, 1):
+        # The update counts as handled with its last job stored (a crash before that redoes it).
+        await start_download(update, context, url, None if asked else name, last=number == len(urls),
+                             asked=asked)
 
 
 async def bare_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -121,20 +124,41 @@ async def bare_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def start_download(update: Update, context: ContextTypes.DEFAULT_TYPE, url: str, name: str | None,
+                         *, last: bool = True, message: Message | None = None,
                          asked: str | None = None) -> None:
-    message = update.effective_message
+    """Start one download asked for by ``message`` (default: the update's own message);
+    ``asked``: what to take from a web page (see :data:`ASKED`)."""
+    message = message or update.effective_message
     service = _service(context)
     status = await message.reply_text(render.checking(url), do_quote=True)  # which link is which
     try:
         job = await asyncio.to_thread(
             service.submit, chat_id=message.chat_id, user_id=sender_id(update), user_name=display_name(update.effective_sender),
             url=url, name=name, request_message_id=message.message_id, status_message_id=status.message_id,
-            thread_id=topic_of(message), asked=asked,
+            thread_id=topic_of(message), request_id=update.update_id if last else None, asked=asked,
         )
     except Refused as exc:
         await status.edit_text(f"❌ Not started: {exc}.")
         return
     log.info("download d%s requested by %s in chat %s", job.id, sender_id(update), message.chat_id)
+
+
+async def link_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A "⬇️ Download" button under a plain message with links: start the link it names."""
+    query = update.callback_query
+    index = parse_number((query.data or "").rsplit(":", 1)[-1])
+    original = query.message.reply_to_message if query.message else None
+    urls = _urls_in(original)
+    if index is None or index >= len(urls) or update.effective_chat is None:
+        log.warning("download-link button with data %r that does not resolve; answered", (query.data or "")[:80])
+        await query.answer("That button no longer works; send /download URL instead.")
+        return
+    urls_ok, _, problem = parse_request([urls[index]])
+    if problem:
+        await query.answer(problem[:190], show_alert=True)
+        return
+    await query.answer("Starting…")
+    await start_download(update, context, urls_ok[0], None, message=original)
 
 
 async def list_downloads(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -150,8 +174,12 @@ async def list_downloads(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         return
     positions = service.registry.positions()
     jobs = topic_first(jobs, topic_of(update.effective_message))  # this topic's first
-    lines = [render.listing_line(job, positions.get(job.id), show_owner=admin) for job in jobs]
-    lines.append("Cancel one with /cancel ID, e.g. /cancel " + jobs[0].ref)
+    notifier: DownloadNotifier = services_of(context).extras["download_notifier"]
+    lines = [render.listing_line(job, positions.get(job.id), show_owner=admin,
+                                 progress=notifier.latest_progress(job.id)) for job in jobs]
+    cancellable = next((job for job in jobs if not job.job_state.finished), None)
+    if cancellable is not None:
+        lines.append("Cancel one with /cancel ID, e.g. /cancel " + cancellable.ref)
     await update.effective_message.reply_text("\n".join(lines))
 
 
@@ -179,7 +207,11 @@ async def cancel_by_id(update: Update, context: ContextTypes.DEFAULT_TYPE, numbe
 
 async def cancel_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
-    job_id = int(query.data.rsplit(":", 1)[1])
+    job_id = parse_number((query.data or "").rsplit(":", 1)[-1])
+    if job_id is None or update.effective_chat is None:
+        log.warning("download button with data %r that does not parse; answered", (query.data or "")[:80])
+        await query.answer("That button no longer works.")
+        return
     await query.answer(await _cancel(update, context, job_id))
 
 
@@ -218,6 +250,7 @@ def register(app: Application, services: Services) -> None:
     app.add_handler(CommandHandler("download", download_command, filters=filters.UpdateType.MESSAGE))
     app.add_handler(CommandHandler("downloads", list_downloads, filters=filters.UpdateType.MESSAGE))
     app.add_handler(CallbackQueryHandler(cancel_button, pattern=r"^dl:cancel:\d+$"))
+    app.add_handler(CallbackQueryHandler(link_button, pattern=r"^dl:link:\d+$"))
     app.add_handler(CallbackQueryHandler(media_choice.button, pattern=media_choice.PATTERN))
     app.add_handler(MessageHandler(
         filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND

@@ -2,6 +2,10 @@
 edited command a note that edits are not applied (so "/download X" edited into "/download Y"
 does not fetch twice, and a timer is not set twice).
 
+A plain message in a private chat (not a command, not a bare link, which starts a download) gets
+a short note of what Errand does, with a download button per link it contains: a new user who
+types "hi" or pastes a link inside a sentence is not met with silence.
+
 Registered after every feature (see ``FEATURES`` in ``app.py``), so it only sees commands nobody
 else took. In a group, a bare ``/something`` may be meant for another bot, so only commands
 addressed to this bot by name are answered there.
@@ -9,9 +13,12 @@ addressed to this bot by name are answered there.
 
 from __future__ import annotations
 
-from telegram import Chat, Update
-from telegram.ext import Application, ContextTypes, MessageHandler, filters
+from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters, Update
+from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
+from bot.telegram.callback_data import unknown_button
+from bot.telegram.download_status import display_url
+from bot.telegram.handlers.downloads import MAX_URLS, _urls_in
 from bot.telegram.services import Services
 
 
@@ -34,6 +41,28 @@ async def edited_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         "I don't apply edits to a command. To change it, /cancel the old one and send a new command.")
 
 
+PLAIN_ANSWER = ("I run errands rather than chat: /download URL fetches a file for you, "
+                "/timer 5m tea and /remind tomorrow 9am standup ring you on time. /help lists everything.")
+
+
+async def plain_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A private message that is neither a command nor a bare link."""
+    message = update.effective_message
+    urls = _urls_in(message)[:MAX_URLS]
+    if not urls:
+        await message.reply_text(PLAIN_ANSWER)
+        return
+    buttons = [[InlineKeyboardButton(f"⬇️ {display_url(url, 40)}", callback_data=f"dl:link:{i}")]
+               for i, url in enumerate(urls)]
+    what = "this link" if len(urls) == 1 else "one of these links"
+    await message.reply_text(f"Download {what}? Press to start (or send /download URL).",
+                             reply_markup=InlineKeyboardMarkup(buttons),
+                             reply_parameters=ReplyParameters(message.message_id))
+
+
 def register(app: Application, services: Services) -> None:
     app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.COMMAND, unknown_command))
     app.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE & filters.COMMAND, edited_command))
+    app.add_handler(MessageHandler(
+        filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, plain_message))
+    app.add_handler(CallbackQueryHandler(unknown_button))

@@ -8,7 +8,9 @@ Two things live here because they are about Telegram, not about time:
   minute, every minute in the last hour, hourly before; never faster than every 3 s) by jobs on
   the service's own scheduler;
 - the **ring**: a *new* message (edits do not notify), replying to the command, mentioning the
-  person in a group, with snooze buttons; if it is late, it says by how much.
+  person in a group, with snooze buttons; if it is late, it says by how much. It goes first in the
+  send queue and is retried until Telegram takes it (:data:`bot.telegram.send_queue.RING`); only
+  a chat that cannot be written to makes it undeliverable.
 """
 
 from __future__ import annotations
@@ -32,12 +34,15 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Cont
 from bot.reminders.duration import format_duration
 from bot.reminders.errors import ReminderInputError
 from bot.reminders.recurrence import Recurrence
-from bot.reminders.service import Limits, Owner, ReminderService, describe_late
+from bot.reminders.service import Limits, Owner, ReminderService, RingOutcome, describe_late
 from bot.reminders.store import TIMER, Reminder
+from bot.telegram import send_queue
+from bot.telegram.callback_data import parse_number
 from bot.telegram.handlers.cancel import add_canceller
 from bot.telegram.handlers.chats import chat_fault, chat_send, paused_section
 from bot.telegram.permissions import can_manage, sender_id
 from bot.telegram.reminder_words import explain
+from bot.telegram.retry import classify
 from bot.telegram.services import Services, services_of
 from bot.telegram.texts import display_name
 from bot.telegram.topics import topic_first, topic_of
@@ -115,6 +120,13 @@ def countdown_text(row: Reminder, now: datetime | None = None) -> str:
             f"{row.ref}{label} · {left} left")
 
 
+def ring_title(row: Reminder) -> str:
+    """What an unlabelled ring says: ``t3 · 5 min timer``, so two rings are told apart."""
+    if row.kind == TIMER:
+        return f"{row.ref} · {format_duration(timedelta(seconds=row.duration or 0))} timer"
+    return f"{row.ref} · reminder"
+
+
 def absolute_when(due: datetime, zone_name: str) -> str:
     """``Sat 2026-11-28 09:00 (Europe/Berlin)``: weekday, date, time and zone, never relative, so
     that a misreading shows at once."""
@@ -156,8 +168,8 @@ class Chat:
 
     # --- ringing ---------------------------------------------------------------------------
 
-    async def ring(self, row: Reminder, late: timedelta) -> None:
-        what = row.label or ("Time's up!" if row.kind == TIMER else "Reminder")
+    async def ring(self, row: Reminder, late: timedelta) -> RingOutcome:
+        what = row.label or ring_title(row)
         head = "🔔 " if row.kind == TIMER else "⏰ "
         text, entities = head, []
         if row.in_group:
@@ -175,15 +187,26 @@ class Chat:
                 chat_id, text, entities=entities or None, reply_markup=_snooze_markup(row),
                 message_thread_id=row.thread_id,
                 reply_parameters=ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None,
+                rate_limit_args=send_queue.RING,
             )
 
-        sent = await chat_send(self.app, row.chat_id, send)
-        if sent is None or sent.chat_id != row.chat_id:
-            return  # unreachable (row paused), or upgraded: the old confirmation is not editable
+        try:
+            sent = await chat_send(self.app, row.chat_id, send)
+        except TelegramError as exc:  # the RING policy retried all that can be retried…
+            if classify(exc).retryable:  # …unless the bot is stopping: pending, rung next start
+                raise
+            log.warning("ring %s to chat %s is undeliverable (%s): %s", row.ref, row.chat_id,
+                        classify(exc).value, exc)
+            return RingOutcome.UNDELIVERABLE
+        if sent is None:  # the chat is gone: bot.chats paused its rows (they await Resume)
+            return RingOutcome.UNDELIVERABLE
+        if sent.chat_id != row.chat_id:
+            return RingOutcome.DELIVERED  # upgraded: the old confirmation is not editable
         if row.kind == TIMER and row.status_message_id:
             label = f" “{row.label}”" if row.label else ""
             await self._edit(row.chat_id, row.status_message_id,
                              f"🔔 {row.ref}{label} rang at {_when(datetime.now(UTC), row.tz)} ({row.tz})", None)
+        return RingOutcome.DELIVERED
 
     @staticmethod
     def _mention(text: str, row: Reminder) -> tuple[str, list[MessageEntity]]:
@@ -223,7 +246,10 @@ class Chat:
         row = self.service.get(reminder_id)
         if row is None or row.state != "pending" or not row.status_message_id:
             return
-        await self._edit(row.chat_id, row.status_message_id, countdown_text(row), _cancel_markup(row))
+        try:
+            await self._edit(row.chat_id, row.status_message_id, countdown_text(row), _cancel_markup(row))
+        except asyncio.CancelledError:  # stopping while the edit waited its turn: nothing lost
+            return
         self.schedule_tick(row)
 
     # --- start-up --------------------------------------------------------------------------
@@ -282,7 +308,7 @@ async def timer_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     if args is None:
         return
     try:
-        row = _service(context).add_timer(_owner(update), args)
+        row = _service(context).add_timer(_owner(update), args, request_id=update.update_id)
     except ReminderInputError as exc:
         await message.reply_text(explain(exc))
         return
@@ -298,7 +324,8 @@ async def remind_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     if args is None:
         return
     try:
-        row = await asyncio.to_thread(_service(context).add_reminder, _owner(update), args)
+        row = await asyncio.to_thread(_service(context).add_reminder, _owner(update), args,
+                                      update.update_id)
     except ReminderInputError as exc:
         await message.reply_text(explain(exc))
         return
@@ -378,10 +405,10 @@ async def cancel_by_id(update: Update, context: ContextTypes.DEFAULT_TYPE, numbe
 async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     parts = (query.data or "").split(":")
-    try:
-        number = int(parts[2])
-    except (IndexError, ValueError):
-        await query.answer()
+    number = parse_number(parts[2] if len(parts) > 2 else "")
+    if number is None or update.effective_chat is None:
+        log.warning("reminder button with data %r that does not parse; answered", (query.data or "")[:80])
+        await query.answer("That button no longer works.")
         return
     if parts[1] == "cancel":
         await query.answer(await _cancel(update, context, number))
