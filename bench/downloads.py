@@ -16,6 +16,8 @@ Three cases, each a local nginx on 127.0.0.1 (never any other address):
    (``errandbot-8``) beside 16, to decide the default by measurement.
 6. ``proxied``: nginx as a reverse proxy (``proxy_buffering off``) in front of apache2 serving
    the file (a second nginx when apache2 is missing), unthrottled: a file behind a proxy.
+7. ``startup``: a one-byte file from nginx: what each client spends before and after any
+   transfer (process start, imports, probe, rename), to read the other cases' figures against.
 
 Clients run one after another, the order rotating each round; the median of the rounds is
 reported with ratios. Not a test: it never fails on timing. A missing peer is skipped with a
@@ -359,6 +361,7 @@ def main() -> int:
         "capped": ("capped", args.capped_mb, True, "aria2c"),
         "throttled": ("throttled", args.throttled_mb, True, "aria2c"),
         "proxied": ("fast", args.proxied_mb, True, "aria2c"),
+        "startup": ("fast", 0, True, "aria2c"),
     }
     summary = ["| case | client | median s | ratio | peak RSS MiB |", "| --- | --- | --- | --- | --- |"]
     nginx = origin = lighttpd = apache = None
@@ -366,7 +369,7 @@ def main() -> int:
         digests = {}
         for case in cases:
             folder, size_mb, _, _ = specs[case]
-            digests[case] = write_file(root / folder / f"{case}.bin", size_mb * MiB)
+            digests[case] = write_file(root / folder / f"{case}.bin", size_mb * MiB or 1)
         if "proxied" in cases and shutil.which("apache2"):
             apache = Apache(tmp, root, args.throttled_kbps)
         nginx = Nginx(tmp, root, args.limited_rate, f"{args.uneven_slow}", f"{args.uneven_fast}",
@@ -393,16 +396,16 @@ def main() -> int:
                     else nginx.port)
             path = f"/proxied/{case}.bin" if case == "proxied" else f"/{folder}/{case}.bin"
             url = f"http://127.0.0.1:{port}{path}"
-            print(f"case {case}: {size_mb} MiB from {path}")
+            print(f"case {case}: {f'{size_mb} MiB' if size_mb else 'one byte'} from {path}")
             if case == "capped":
                 ideal = size_mb * MiB / (2 * _rate_bytes(args.capped_rate))
                 print(f"  ideal (two connections at {args.capped_rate}B/s all the time): {ideal:.2f} s")
                 summary.append(f"| capped | ideal | {ideal:.2f} | | |")
-            case_peers = [p for p in peers if p != "curl" or case in ("loopback", "proxied", "capped")
+            case_peers = [p for p in peers if p != "curl" or case in ("loopback", "proxied", "capped", "startup")
                           or args.curl_throttled]
             if case in ("capped", "throttled", "proxied"):
                 case_peers = [p for p in case_peers if p != "axel"]  # keeps the run short
-            if case in ("throttled", "proxied", "loopback"):
+            if case in ("throttled", "proxied", "loopback", "startup"):
                 case_peers.insert(1, "errandbot-8")  # the default against 16: which to ship
             results = run_case(case, url, f"{case}.bin", digests[case], case_peers, args.rounds,
                                tmp / "out", env, check, limit=600)

@@ -19,7 +19,8 @@ for all its responses).
 Misbehaviours seen on real servers: ``then`` (other content after the first ``then_after``
 requests: a size that changes after the probe), ``probe_whole`` (answer ``bytes=0-0`` with the whole file and its
 whole ``Content-Range``, as busybox httpd does), ``headers_only_ranges`` (answer other ranges with
-headers and no body, as lighttpd before a buffered CGI), ``max_conns`` (answer 503 beyond N
+headers and no body, as lighttpd before a buffered CGI; with ``headers_only_after`` only once that
+many ranges other than the probe's were answered whole), ``max_conns`` (answer 503 beyond N
 requests at once, as nginx ``limit_conn``), ``silent`` (accept, read the request, never answer),
 ``extra_headers`` (that many more header lines), ``piece`` (bytes per write; with ``rate``: ``piece=1, rate=0.2`` sends one byte every five seconds).
 ``Origin(tls=(cert, key))`` serves HTTPS.
@@ -73,6 +74,7 @@ class _File:
     then_after: int = 1
     probe_whole: bool = False
     headers_only_ranges: bool = False
+    headers_only_after: int = 0
     max_conns: int | None = None
     silent: bool = False
     piece: int | None = None
@@ -305,7 +307,8 @@ class Origin:
         h.end_headers()
         if h.command == "HEAD":
             return
-        if f.headers_only_ranges and rng is not None and rng != (0, 0):
+        if (f.headers_only_ranges and rng is not None and rng != (0, 0)
+                and not self._once(f, "whole ranges", f.headers_only_after)):
             h.close_connection = True  # headers, then nothing
             return
         self._send_body(h, f, part, hit)

@@ -12,7 +12,7 @@ How the bytes move: each worker thread asks the :class:`~bot.downloads.segments.
 a range, requests exactly that range, checks the response (status, ``Content-Range``, total,
 validator, encoding) and ``os.pwrite``\\ s each chunk at its offset in one ``NAME.part`` file.
 A worker that finishes steals the upper half of the largest range still in flight. The number of
-connections grows from 2 towards the maximum only while each is slow (:mod:`~bot.downloads.ramp`).
+connections grows from a few (8) towards the maximum only while each is slow (:mod:`~bot.downloads.ramp`).
 A server that ignores ranges, compresses anyway or gives no length gets one plain stream instead.
 Retries follow one :class:`urllib3.util.Retry` policy per range. The main thread only
 supervises: it starts workers, writes the resume record at most once a second (not when the rest
@@ -84,9 +84,9 @@ IDLE_RECHECK = 0.1  # how often an idle worker looks for a range to steal
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 _NETWORK_ERRORS = (requests.RequestException, Urllib3Error, http.client.HTTPException,
                    ConnectionError, TimeoutError)
-MAX_RESTARTS = 2
-EMPTY_ANSWERS_LIMIT = 3
-REFUSED_PAUSE = 0.5  # seconds a refused connection waits before giving its range back  # ranged answers without a byte before ranges count as unusable  # "file changed" restarts within one run before giving up
+MAX_RESTARTS = 2  # "file changed" restarts within one run before giving up
+EMPTY_ANSWERS_LIMIT = 3  # ranged answers without a byte before ranges count as unusable
+REFUSED_PAUSE = 0.5  # seconds a refused connection waits before giving its range back
 
 
 @dataclass
@@ -416,6 +416,7 @@ class Downloader:
         fd = os.open(part, os.O_RDWR | os.O_CREAT, 0o644)
         hasher: PrefixHasher | None = None
         resumed = 0
+        kept = 0  # bytes from offset 0 already on disk when ranges turn out unusable
         keep: bool | None = False  # None once finished
         try:
             if done and self.options.verify_resumed and not self._verified(fd, probe, done):
@@ -438,16 +439,20 @@ class Downloader:
                     self._stop.clear()
                     self._failure = None
                     hasher.abandon()
+                    kept = segmap.contiguous_prefix()
                     self._notice(f"using one connection: {exc}")
+                    log.info("%s: keeping the first %d bytes; the stream is compared with them",
+                             mask_url(self.url), kept)
                     hasher, resumed = None, 0
                     record = resume.ResumeState(url=self.url, size=None, validator=probe.validator,
                                                 final_url=probe.final_url)
                     resume.save(ctl, record, sync=False)
             if hasher is None:
-                _empty(fd)
+                if not kept:
+                    _empty(fd)
                 written = [0]
                 hasher = self._hasher(part, lambda: written[0])
-                size = self._single(fd, probe, written)
+                size = self._single(fd, probe, written, kept)
             # No fsync of the finished data (curl and aria2 do none either): it would make every
             # download wait for the disk. The resume record's ``synced`` ranges were fsynced; its
             # ``done`` ranges only reached the page cache (see bot.downloads.resume).
@@ -629,10 +634,15 @@ class Downloader:
                     continue
                 if not alive and not segmap.has_pending():
                     return
+            # Wake for the ramp's next decision on time: on a server that throttles each
+            # connection, every tenth of a second spent on fewer connections shows at the end.
+            with self._lock:
+                due = self._ramp.wait(time.monotonic())
+            pause = SUPERVISE_INTERVAL if due is None else min(SUPERVISE_INTERVAL, max(due, 0.005))
             if alive:
-                alive[0].join(SUPERVISE_INTERVAL)
+                alive[0].join(pause)
             else:
-                time.sleep(SUPERVISE_INTERVAL)
+                time.sleep(pause)
 
     def _ramp_up(self, segmap: SegmentMap, active: int) -> None:
         """Let the ramp raise the connection limit, within what the server accepts."""
@@ -828,8 +838,15 @@ class Downloader:
             raise FileChanged(f"the file changed on the server ({what} differs); starting over")
 
     # ------------------------------------------------------------------ one stream
-    def _single(self, fd: int, probe: ProbeResult, written: list[int]) -> int:
-        """Fetch the whole body in one stream from byte 0; returns its size."""
+    def _single(self, fd: int, probe: ProbeResult, written: list[int], kept: int = 0) -> int:
+        """Fetch the whole body in one stream from byte 0; returns its size.
+
+        The first ``kept`` bytes of the file are already on disk (fetched by ranges before they
+        turned out unusable, or by an earlier try of this stream): they are compared with the
+        stream as it passes them instead of being thrown away and written again. A difference
+        means the server's answers disagree; the download starts over (:class:`FileChanged`),
+        since a hash may already have read the old bytes.
+        """
         meter = ProgressMeter(self.on_progress, probe.size)
         self._moved = lambda: written[0]
         retry = self._retry_policy()
@@ -838,8 +855,8 @@ class Downloader:
             if self._cancelled:
                 raise DownloadCancelled("cancelled")
             resp = None
+            kept = max(kept, written[0])
             written[0] = 0
-            _empty(fd)
             try:
                 resp = self._open(probe.final_url, {})
                 if resp.status_code in RETRY_STATUS:
@@ -865,8 +882,10 @@ class Downloader:
                         raise TooLarge(f"file is over the {human_size(max_bytes)} limit")
                     if expected is not None and written[0] + len(data) > expected:
                         raise FileChanged("the server sent more than the file's size; starting over")
+                    same = self._same_on_disk(fd, data, written[0], kept)
                     try:
-                        os.pwrite(fd, data, written[0])
+                        if same < len(data):
+                            os.pwrite(fd, data[same:], written[0] + same)
                     except OSError as exc:  # full disk, file size limit: no point retrying
                         raise DownloadError(f"cannot write the file: {exc.strerror or exc}") from None
                     written[0] += len(data)
@@ -875,6 +894,8 @@ class Downloader:
                     raise _Retryable(f"the body was {written[0]} bytes, {announced} were promised")
                 if expected is not None and written[0] != expected:
                     raise _Retryable(f"the body was {written[0]} bytes, {expected} were promised")
+                if os.fstat(fd).st_size > written[0]:
+                    os.ftruncate(fd, written[0])  # what ranges or an earlier try left beyond the end
                 meter.tick(written[0], 0, force=True)
                 return written[0]
             except _Retryable as exc:
@@ -886,6 +907,19 @@ class Downloader:
             finally:
                 if resp is not None:
                     self._release(resp)
+
+    @staticmethod
+    def _same_on_disk(fd: int, data: memoryview, offset: int, kept: int) -> int:
+        """How many bytes of ``data`` (due at ``offset``) are already on disk, below ``kept``.
+
+        Raises :class:`FileChanged` when the kept bytes differ from the stream's.
+        """
+        n = min(len(data), kept - offset)
+        if n <= 0:
+            return 0
+        if os.pread(fd, n, offset) != data[:n]:
+            raise FileChanged("the server's answer differs from the bytes already fetched; starting over")
+        return n
 
     # ------------------------------------------------------------------ HTTP plumbing
     def _open(self, url: str, headers: dict[str, str]) -> requests.Response:

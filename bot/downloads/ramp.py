@@ -9,15 +9,22 @@ on a 2-core machine, 1 GiB over loopback took 0.6 s with 2 connections and 0.9â€
 So a download starts with :data:`START` connections and, every :data:`INTERVAL`, doubles them
 (up to the maximum asked for) while the connections it has average less than :data:`FAST` each.
 A server that answered 429 or 503 stops the ramp for good (:meth:`ConnectionRamp.hold`); how
-many it accepts is learnt apart (:mod:`bot.downloads.serverlimit`). START 4 and INTERVAL 0.15 s
-(were 2 and 0.3 s): against lighttpd limiting each connection to 1 MiB/s, 64 MiB took 6.0 s
-instead of 6.6 s (5.6 s with all 16 from the start), with no measurable cost on loopback.
+many it accepts is learnt apart (:mod:`bot.downloads.serverlimit`).
+
+On a server that throttles each connection, every connection's share of the file takes about as
+long from the moment it opens, so the download ends about as late as the last connection
+opened: the ramp's whole length shows at the end. START 8 and INTERVAL 0.1 s (were 4 and 0.15 s,
+and before that 2 and 0.3 s), with the engine waking for each decision on time
+(:meth:`ConnectionRamp.wait`): against lighttpd limiting each connection to 1 MiB/s, 64 MiB in
+5.34 s instead of 5.51 s (5.23 s with all 16 from the start; means of 5 alternating runs in one
+process), and 1 GiB from nginx on loopback in 0.93 s (16 from the start: 0.91 s; START 4: 1.33 s).
+See BENCHMARKS.md.
 """
 
 from __future__ import annotations
 
-START = 4
-INTERVAL = 0.15  # seconds of transfer behind each decision
+START = 8
+INTERVAL = 0.1  # seconds of transfer behind each decision
 FAST = 32 << 20  # bytes/s: a connection this fast is limited by this machine, not the network
 
 
@@ -40,6 +47,14 @@ class ConnectionRamp:
     @property
     def held(self) -> bool:
         return self._held
+
+    def wait(self, now: float) -> float | None:
+        """Seconds until the next decision is due (0 if now); ``None`` when none will come."""
+        if self._held or self.limit >= self.maximum:
+            return None
+        if self._mark is None:
+            return 0.0
+        return max(0.0, self._mark[0] + self.interval - now)
 
     def update(self, now: float, done: int, active: int) -> int:
         """Record ``done`` bytes at time ``now`` with ``active`` connections; return the limit."""

@@ -37,6 +37,10 @@ from bot.telegram.upload import UploadProgress, send_file
 log = logging.getLogger(__name__)
 
 CHAT_ACTION_EVERY = 4.5  # Telegram shows a chat action for 5 s
+# A last word (cancelled, failed) or the start of sending answers someone who is waiting: it keeps
+# only this gap from the previous edit, not PROGRESS_INTERVAL (about one edit a second per chat
+# stays within Telegram's limits).
+FINAL_EDIT_GAP = 1.0
 
 
 def cancel_markup(job_id: int) -> InlineKeyboardMarkup:
@@ -56,10 +60,11 @@ class StatusMessage:
     final: bool = False
 
     async def show(self, app: Application, text: str, markup: InlineKeyboardMarkup | None, *,
-                   final: bool = False, options: SendOptions | None = None) -> None:
-        """Edit to ``text`` unless unchanged; wait out the interval since the last edit first.
+                   final: bool = False, soon: bool = False, options: SendOptions | None = None) -> None:
+        """Edit to ``text`` unless unchanged; wait out the interval since the last edit first
+        (only :data:`FINAL_EDIT_GAP` for a ``final`` or ``soon`` one: someone is waiting for it).
 
-        Once a ``final`` text (delivered) was asked for, nothing else replaces it: a late
+        Once a ``final`` text (delivered, failed, cancelled) was asked for, nothing else replaces it: a late
         "Starting…" or progress report must not flip a delivered download back."""
         if self.final and not final:
             return
@@ -67,7 +72,8 @@ class StatusMessage:
         async with self.lock:
             if text == self.last_text or (self.final and not final):
                 return
-            wait = self.last_edit + self.interval - time.monotonic()
+            gap = min(self.interval, FINAL_EDIT_GAP) if final or soon else self.interval
+            wait = self.last_edit + gap - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
             try:
@@ -191,10 +197,10 @@ class DownloadNotifier:
             self._spawn(self.deliver(job))
         elif event.kind == "failed":
             self._stop_ticker(job.id)
-            self._edit(job, render.failed(job, event.reason or "failed"), None)
+            self._edit(job, render.failed(job, event.reason or "failed"), None, final=True)
         elif event.kind == "cancelled":
             self._stop_ticker(job.id)
-            self._edit(job, render.cancelled(job, event.reason or "someone"), None)
+            self._edit(job, render.cancelled(job, event.reason or "someone"), None, final=True)
 
     def _edit(self, job: DownloadJob, text: str, markup: InlineKeyboardMarkup | None, *,
               final: bool = False) -> None:
@@ -386,10 +392,13 @@ class DownloadNotifier:
         status = self.status(job)
         if status is None:
             return
+        soon = True  # "now sending" is a change of state (a short upload would end before the
+        # progress interval); the figures after it are progress
         try:
             while True:
                 await status.show(self.app, render.uploading(job, progress), cancel_markup(job.id),
-                                  options=send_queue.PROGRESS)
+                                  soon=soon, options=send_queue.STATE_EDIT if soon else send_queue.PROGRESS)
+                soon = False
                 await asyncio.sleep(max(0.5, status.last_edit + status.interval - time.monotonic()))
         except asyncio.CancelledError:
             pass

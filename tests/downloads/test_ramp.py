@@ -43,3 +43,18 @@ def test_hold_stops_the_ramp():
     assert ramp.limit == 4
     ramp.hold()
     assert ramp.held and set(feed(ramp, per_connection=1000, seconds=2)) == {4}
+
+
+def test_wait_says_when_the_next_decision_is_due():
+    """The engine sleeps exactly until then, so the ramp's length is not rounded up to its poll."""
+    ramp = ConnectionRamp(16, start=4, fast=32 * MB, interval=0.1)
+    assert ramp.wait(10.0) == 0.0  # no mark yet: decide now
+    ramp.update(10.0, 0, 4)
+    assert abs(ramp.wait(10.03) - 0.07) < 1e-9
+    assert ramp.wait(10.2) == 0.0
+    ramp.update(10.2, 1000, 4)  # slow: doubles
+    assert ramp.limit == 8
+    ramp.hold()
+    assert ramp.wait(10.25) is None  # held: no more decisions
+    full = ConnectionRamp(4, start=4)
+    assert full.wait(0.0) is None  # already at the maximum

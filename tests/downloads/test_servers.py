@@ -39,6 +39,43 @@ def test_empty_range_answers_fall_back_to_one_stream_and_say_so(origin, options,
     assert len(origin.hits("/cgi")) <= 1 + 3 + 4 + 1
 
 
+def test_falling_back_to_one_stream_keeps_what_ranges_brought(origin, options, tmp_path):
+    """Two ranges answered whole, then only empty ones: the plain stream that follows is compared
+    with the 2 MiB already on disk, which stay there, instead of truncating the file to zero."""
+    data = payload(4 * MB)
+    origin.add_file("/cgi.bin", data, headers_only_ranges=True, headers_only_after=2, rate=2_000_000)
+    fell_back = threading.Event()
+    prefix_during_stream = []
+
+    def on_progress(p):
+        if fell_back.is_set() and not prefix_during_stream:
+            with open(tmp_path / "cgi.bin.part", "rb") as f:
+                prefix_during_stream.append(f.read(2 * MB))
+
+    result = Downloader(origin.url("/cgi.bin"), dest_dir=tmp_path,
+                        options=options(connections=1, min_split=MB),
+                        on_notice=lambda text: fell_back.set(), on_progress=on_progress).run()
+    assert sha(result.path.read_bytes()) == sha(data)
+    assert fell_back.is_set()
+    assert prefix_during_stream, "a progress report came while the one stream ran"
+    assert prefix_during_stream[0] == data[:2 * MB], "the bytes the ranges brought stayed on disk"
+    assert [h.status for h in origin.hits("/cgi.bin")][-1] == 200
+
+
+def test_a_plain_stream_that_disagrees_with_the_kept_bytes_starts_over(origin, options, tmp_path):
+    """The kept bytes are compared, not trusted: a plain answer with other bytes (same size, same
+    ETag) starts the download over and delivers the plain answer's bytes, never a mix."""
+    data, other = payload(2 * MB), payload(2 * MB)
+    origin.add_file("/cgi.bin", data, headers_only_ranges=True, headers_only_after=1,
+                    then=other, then_after=2)
+    notices = []
+    result = Downloader(origin.url("/cgi.bin"), dest_dir=tmp_path,
+                        options=options(connections=1, min_split=MB), on_notice=notices.append).run()
+    assert sha(result.path.read_bytes()) == sha(other)
+    assert "the server's answer differs from the bytes already fetched; starting over" in notices
+    assert not list(tmp_path.glob("*.part*"))
+
+
 def test_no_ranges_is_said(origin, options, tmp_path):
     data = payload(300_000)
     origin.add_file("/plain", data, ranges=False)

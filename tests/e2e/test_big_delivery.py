@@ -107,7 +107,8 @@ def test_300_mb_upload_streams_from_disk_with_bounded_memory(emulator, make_bot,
     assert memory.peak < MEMORY_BOUND, f"bot tree peaked at {memory.peak / MiB:.0f} MiB"
     bot_hwm = memory.hwm[bot.proc.pid]  # the kernel's own peak of the bot process: no spike escapes it
     assert bot_hwm < MEMORY_BOUND, f"the bot process peaked at {bot_hwm / MiB:.0f} MiB"
-    assert any(t.startswith("📤 Sending big.bin") for t in status_texts(emulator, request))
+    # Upload progress in the status is asserted on a slow uplink (test_upload_shows_bytes_and_speed_and_can_be_cancelled): on loopback
+    # a 300 MB upload can end before the first edit is due.
 
 
 def test_300_mb_in_local_mode_is_sent_by_path(emulator, make_bot, files) -> None:

@@ -33,7 +33,12 @@ def test_a_size_that_grows_after_the_probe_cannot_pass_the_quota(emulator, make_
 
 
 def test_downloads_of_unknown_size_share_one_quota_as_bytes_arrive(emulator, make_bot, origin) -> None:  # noqa: F811
-    """Two 1.5 MiB streams of unknown size at once against a 2 MiB quota: one is stopped."""
+    """Two 1.5 MiB streams of unknown size at once against a 2 MiB quota: the quota holds.
+
+    Bytes a stopped download moved still count (else failing downloads on purpose would burn
+    bandwidth for free), so which of the two ends delivered depends on timing: at least one is
+    stopped with the quota as its reason, and what is delivered stays within the quota.
+    """
     make_bot(daily_quota_mb="2", progress_interval="1")
     sent = []
     for n in range(2):
@@ -48,6 +53,6 @@ def test_downloads_of_unknown_size_share_one_quota_as_bytes_arrive(emulator, mak
         return (docs, failed) if len(docs) + len(failed) == 2 else None
 
     docs, failed = emulator.wait_for(outcome, 90, "both downloads to end")
-    assert len(docs) == 1 and len(failed) == 1, (docs, failed)
-    assert "daily quota of 2.0 MB" in failed[0], failed[0]
-    assert docs[0].document["file_size"] <= 2 * MB
+    assert failed, (docs, failed)
+    assert all("daily quota of 2.0 MB" in text for text in failed), failed
+    assert sum(d.document["file_size"] for d in docs) <= 2 * MB
