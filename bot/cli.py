@@ -48,6 +48,8 @@ def _build_parser() -> argparse.ArgumentParser:
     download.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     download.add_argument("--allow-private", action="store_true",
                           help="allow loopback and private addresses (this run only)")
+    download.add_argument("--audio", action="store_true", help="from a page with a video: the audio alone")
+    download.add_argument("--format", help="from a page with a video: a yt-dlp format selection, e.g. 'bv*+ba/b'")
 
     sub.add_parser("check", help="check the configuration and the Bot API, then exit")
     return parser

@@ -119,6 +119,13 @@ class Settings(BaseSettings):
     download_time_limit_minutes: float = Field(360.0, ge=0)
     download_ca_bundle: Path | None = None
 
+    # --- media pages (yt-dlp; see bot/media) ---
+    media_extract: bool = True
+    media_max_height: int = Field(1080, ge=144, le=4320)
+    media_playlist_max: int = Field(10, ge=1, le=100)
+    media_extract_timeout: float = Field(60.0, gt=0)
+    media_choice_wait: float = Field(60.0, ge=1, le=3600)
+
     # --- timers and reminders ---
     default_tz: str = "UTC"
     missed_grace_hours: float = Field(24.0, ge=0)

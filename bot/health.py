@@ -203,9 +203,23 @@ def _check_webhook(settings: Settings) -> Result | None:
     return Result("webhook", True, f"{scrub(settings.webhook_url)} served on {host}:{port}")
 
 
+def _check_media(settings: Settings) -> Result | None:
+    """yt-dlp's version (sites change weekly: ``pip install -U yt-dlp``) and whether ffmpeg is there."""
+    if not settings.media_extract:
+        return Result("media pages", True, "off (MEDIA_EXTRACT=false): a page is downloaded as a file")
+    from bot.media import ffmpeg
+    from bot.media.extract import version
+
+    found = ffmpeg.version() if ffmpeg.available() else None
+    if found is None:
+        return Result("media pages", True, f"yt-dlp {version()}; ffmpeg not found, so pages with a video "
+                                           "are refused (apt-get install ffmpeg)", warning=True)
+    return Result("media pages", True, f"yt-dlp {version()}, ffmpeg {found}")
+
+
 CHECKS: tuple[Callable[[Settings], Result | None], ...] = (
     _check_bot_api, _check_dirs, _check_disk, _check_database, _check_upload_limit,
-    _check_local_mode, _check_webhook,
+    _check_local_mode, _check_webhook, _check_media,
 )
 
 

@@ -130,8 +130,17 @@ def run_download(settings, args) -> int:
         overrides["allow_networks"] = EVERYWHERE
     options = DownloadOptions.from_settings(settings, **overrides)
     bar = _Bar(not args.quiet and sys.stderr.isatty())
-    downloader = Downloader(args.url, dest_dir=Path(args.output_dir), options=options,
-                            on_progress=bar, on_notice=lambda text: bar.line(f"errandbot: {text}"))
+    from bot.media.cli import media_downloader
+
+    try:
+        # A web page with a video: bot.media fetches the video (or --audio) instead of the page.
+        downloader = media_downloader(settings, args, options, bar) or Downloader(
+            args.url, dest_dir=Path(args.output_dir), options=options,
+            on_progress=bar, on_notice=lambda text: bar.line(f"errandbot: {text}"))
+    except PrivateAddress as exc:
+        return _fail(_private_hint(exc))
+    except DownloadError as exc:
+        return _fail(str(exc))
     settle_process()
     _interrupt_on_sigterm()
     try:

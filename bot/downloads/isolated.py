@@ -63,7 +63,7 @@ def _die_with_parent() -> None:
 
 
 def _child(conn: Connection, url: str, dest_dir: str, options: DownloadOptions, name: str | None,
-           parent_pid: int) -> None:
+           parent_pid: int, engine: type = Downloader) -> None:
     """Entry point of the child process: download, streaming progress and the outcome back."""
     _die_with_parent()
     if os.getppid() != parent_pid:  # the parent died before the signal was armed
@@ -85,10 +85,10 @@ def _child(conn: Connection, url: str, dest_dir: str, options: DownloadOptions, 
     # interrupt it while it holds one of the engine's locks). Blocked before any thread starts,
     # so every thread inherits the mask.
     signal.pthread_sigmask(signal.SIG_BLOCK, PAUSE_SIGNALS)
-    downloader = Downloader(url, Path(dest_dir), options, name=name,
-                            on_progress=lambda p: send(("progress", p)),
-                            on_retry=lambda r: send(("retry", r)),
-                            on_notice=lambda text: send(("notice", text)))
+    downloader = engine(url, Path(dest_dir), options, name=name,
+                        on_progress=lambda p: send(("progress", p)),
+                        on_retry=lambda r: send(("retry", r)),
+                        on_notice=lambda text: send(("notice", text)))
     settle_process()
     paused = threading.Event()
 
@@ -129,6 +129,10 @@ def _child(conn: Connection, url: str, dest_dir: str, options: DownloadOptions, 
 class IsolatedDownloader:
     """A download that runs in a child process; same ``probe``/``run``/``cancel`` as the engine's."""
 
+    #: What the child process runs: a class with the engine's constructor, ``run`` and ``cancel``
+    #: (:class:`bot.media.job.MediaDownloader` for media pages).
+    engine: type = Downloader
+
     def __init__(self, url: str, dest_dir: Path, options: DownloadOptions | None = None,
                  on_progress: Callable[[Progress], None] | None = None, name: str | None = None,
                  on_retry: Callable[[Retrying], None] | None = None,
@@ -159,7 +163,7 @@ class IsolatedDownloader:
         ours, theirs = context.Pipe(duplex=True)
         process = context.Process(
             target=_child, name="errand-download", daemon=True,
-            args=(theirs, self.url, str(self.dest_dir), self.options, self.name, os.getpid()),
+            args=(theirs, self.url, str(self.dest_dir), self.options, self.name, os.getpid(), self.engine),
         )
         process.start()
         theirs.close()

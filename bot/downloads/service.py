@@ -62,7 +62,8 @@ class Event:
     """Something happened to a job. ``kind`` is one of: ``checking`` (being probed), ``ready``
     (probed and queued), ``started``, ``resumed`` (re-queued after a restart), ``progress``,
     ``retrying`` (a request failed and is tried again), ``notice`` (something worth saying, e.g.
-    "using one connection: …", in ``reason``), ``done``, ``failed``, ``cancelled``."""
+    "using one connection: …", in ``reason``), ``done``, ``failed``, ``cancelled``, ``choose`` (a media page: best, smaller or audio? see
+    :meth:`DownloadService.choose`)."""
 
     kind: str
     job: DownloadJob
@@ -70,6 +71,7 @@ class Event:
     reason: str | None = None
     position: int | None = None  # place in the queue for "ready"/"resumed", None when starting
     retry: Any = None  # bot.downloads.progress.Retrying for "retrying"
+    choices: Any = None  # bot.media.survey.Survey for "choose" (a media page offering several)
 
 
 Listener = Callable[[Event], None]
@@ -103,6 +105,8 @@ class DownloadService:
         self._probes_waiting: dict[int, deque[int]] = {}  # user id -> job ids waiting for a probe
         self.ledger = Ledger()
         self._limit_checked: dict[int, float] = {}
+        self._choosing: dict[int, tuple[threading.Timer, str, Any]] = {}  # job id -> (default timer, name, survey)
+        self._choosing_lock = threading.Lock()
 
     # ------------------------------------------------------------------ public API
     @property
@@ -111,21 +115,25 @@ class DownloadService:
 
     def submit(self, *, chat_id: int, user_id: int, user_name: str, url: str, name: str | None,
                request_message_id: int | None, status_message_id: int | None = None,
-               thread_id: int | None = None, request_id: int | None = None) -> DownloadJob:
+               thread_id: int | None = None, request_id: int | None = None, asked: str | None = None,
+               item: int | None = None) -> DownloadJob:
         """Store a new job and probe it in the background; raise :class:`Refused` if over a limit
         that is known without probing (the daily quota already used up).
 
         The limits are checked and the row inserted under one lock (concurrent requests cannot
-        pass a limit together); ``request_id`` is marked handled in the row's transaction."""
+        pass a limit together); ``request_id`` is marked handled in the row's transaction.
+        ``asked``: for a web page, ``file`` keeps the page, ``best``/``small``/``audio`` pick its
+        media (bot.media); ``item``: which item of a playlist page."""
         with self._submit_lock:
             return self._submit(chat_id=chat_id, user_id=user_id, user_name=user_name, url=url,
                                 name=name, request_message_id=request_message_id,
                                 status_message_id=status_message_id, thread_id=thread_id,
-                                request_id=request_id)
+                                request_id=request_id, asked=asked, item=item)
 
     def _submit(self, *, chat_id: int, user_id: int, user_name: str, url: str, name: str | None,
                 request_message_id: int | None, status_message_id: int | None,
-                thread_id: int | None, request_id: int | None) -> DownloadJob:
+                thread_id: int | None, request_id: int | None, asked: str | None = None,
+                item: int | None = None) -> DownloadJob:
         with self.sessions() as session:
             pending = session.scalar(select(func.count()).select_from(DownloadJob).where(
                 DownloadJob.user_id == user_id,
@@ -144,6 +152,10 @@ class DownloadService:
                               state=JobState.QUEUED)
             session.add(job)
             mark_handled(session, request_id)
+        if asked:
+            from bot.media.pages import save_asked
+
+            save_asked(self.root / job.folder, asked, item)
         self.registry.enqueue(job.id, user_id, ready=False)  # its place in line, from now
         self._submit_probe(job.id, user_id)
         return job
@@ -187,6 +199,7 @@ class DownloadService:
             if running.downloader is not None:
                 running.downloader.cancel(keep_partial=False)
             return True  # the worker reports "cancelled" when the engine has stopped
+        self._forget_choice(job_id)
         self.registry.dequeue(job_id)
         # Finished first, then the probe woken: its error then sees a cancelled job and stays quiet.
         self._finish(job_id, JobState.CANCELLED, error=f"cancelled by {by}")
@@ -288,6 +301,8 @@ class DownloadService:
     def stop(self, timeout: float = 5.0) -> None:
         """Stop all workers, keeping partial files so the next start resumes them."""
         self._stopping.set()
+        for job_id in list(self._choosing):  # asked again after the restart (never probed to the end)
+            self._forget_choice(job_id)
         for probing in list(self._probing.values()):
             probing.cancel(keep_partial=True)
         for running in self.registry.all_running():
@@ -389,6 +404,12 @@ class DownloadService:
         folder = self.root / job.folder
         folder.mkdir(parents=True, exist_ok=True)
         kind = IsolatedDownloader if isolated else Downloader
+        if isolated:
+            from bot.media.isolated import IsolatedMediaDownloader
+            from bot.media.pages import is_media_job
+
+            if is_media_job(folder):  # the probe found a page to extract: bot.media fetches it
+                kind = IsolatedMediaDownloader
         return kind(job.url, dest_dir=folder, options=self._options(max_bytes), on_progress=on_progress,
                     on_retry=lambda retry: self._emit("retrying", job.id, retry=retry),
                     on_notice=lambda text: self._emit("notice", job.id, reason=text),
@@ -427,7 +448,9 @@ class DownloadService:
         self._emit("checking", job_id)
         try:
             probe = downloader.probe()
-            self._check_limits(job, probe.size)
+            media = self._media_page(job, probe)
+            self._check_limits(job, None if media else probe.size)
+            survey = self._survey(job, probe.final_url) if media else None
         except (DownloadError, Refused) as exc:
             if self._stopping.is_set():
                 return  # probed again at the next start
@@ -441,15 +464,99 @@ class DownloadService:
             return
         finally:
             self._probing.pop(job_id, None)
-        self._update(job_id, name=probe.name, size=probe.size)
-        if self.get(job_id).job_state.finished:  # cancelled while probing
+        name = probe.name
+        if survey is not None:  # a media page: its title says more than "watch.html" while it runs
+            from bot.downloads.naming import sanitize
+
+            name = sanitize(survey.title)
+        if survey is not None and survey.needs_asking and not self.get(job_id).job_state.finished:
+            self._ask(job_id, survey, name)
             return
-        self.registry.enqueue(job_id, job.user_id)  # no-op unless re-probed after a restart
+        self._probed(job_id, job.user_id, name, None if media else probe.size)
+
+    def _probed(self, job_id: int, user_id: int, name: str, size: int | None) -> None:
+        """Name and size known (and, for a media page, the choice made): wait for a slot."""
+        self._update(job_id, name=name, size=size)
+        job = self.get(job_id)
+        if job is None or job.job_state.finished:  # cancelled while probing
+            return
+        self.registry.enqueue(job_id, user_id)  # no-op unless re-probed after a restart
         self.registry.mark_ready(job_id)
         self._pump()
         position = self.registry.position(job_id)
         if position is not None:  # still waiting; a started job reports "started" itself
             self._emit("ready", job_id, position=position)
+
+    # ------------------------------------------------------------------ media pages (bot.media)
+    def choose(self, job_id: int, mode: Any) -> bool:
+        """Take ``mode`` (a :class:`bot.media.plan.MediaMode`) for a media page waiting for a choice;
+        False when it is not waiting (already chosen, cancelled, finished)."""
+        from bot.media.pages import choose
+
+        with self._choosing_lock:
+            waiting = self._choosing.pop(job_id, None)
+        if waiting is None:
+            return False
+        timer, name, survey = waiting
+        timer.cancel()
+        job = self.get(job_id)
+        if job is None or job.job_state.finished:
+            return False
+        choose(self.root / job.folder, mode, survey)
+        self._probed(job_id, job.user_id, name, None)
+        return True
+
+    def waiting_choice(self, job_id: int) -> Any:
+        """The survey a job waiting for a choice was asked with (None when it is not waiting)."""
+        with self._choosing_lock:
+            waiting = self._choosing.get(job_id)
+        return waiting[2] if waiting else None
+
+    def _ask(self, job_id: int, survey: Any, name: str) -> None:
+        timer = threading.Timer(self.settings.media_choice_wait, self._guarded_choose, (job_id, survey.default))
+        timer.daemon = True
+        with self._choosing_lock:
+            self._choosing[job_id] = (timer, name, survey)
+        timer.start()
+        self._emit("choose", job_id, choices=survey)
+
+    def _guarded_choose(self, job_id: int, mode: Any) -> None:
+        try:
+            self.choose(job_id, mode)
+        except Exception:  # noqa: BLE001 - a timer thread must not die silently
+            log.exception("download d%s: taking the default choice failed", job_id)
+
+    def _forget_choice(self, job_id: int) -> None:
+        with self._choosing_lock:
+            waiting = self._choosing.pop(job_id, None)
+        if waiting is not None:
+            waiting[0].cancel()
+
+    def _survey(self, job: DownloadJob, url: str) -> Any:
+        """What a media page offers, when the person has not said what they want; None otherwise."""
+        from bot.downloads.errors import DownloadCancelled
+        from bot.media.pages import survey_for
+
+        def cancelled() -> bool:  # looked at twice a second while the page is read
+            current = self.get(job.id)
+            return self._stopping.is_set() or current is None or current.job_state.finished
+
+        try:
+            return survey_for(self.settings, self.root / job.folder, url, self.max_upload, cancelled)
+        except DownloadCancelled:
+            if self._stopping.is_set():
+                raise  # probed (and asked) again at the next start
+            return None  # cancelled while reading: _probed sees the finished job and stops there
+
+    def _media_page(self, job: DownloadJob, probe: Any) -> bool:
+        """True when the probe found a page (or manifest) whose media bot.media will fetch; its
+        size is unknown until then, so the byte budget of the run applies."""
+        from bot.media.pages import MediaUnavailable, media_request
+
+        try:
+            return media_request(self.settings, self.root / job.folder, probe.content_type, probe.final_url) is not None
+        except MediaUnavailable as exc:
+            raise Refused(str(exc)) from None
 
     def _check_limits(self, job: DownloadJob, size: int | None) -> None:
         if size is None:

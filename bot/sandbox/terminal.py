@@ -67,6 +67,12 @@ class TerminalChat:
         if message.document:
             doc = message.document
             body = f"📎 {doc['file_name']} ({doc['file_size']} bytes)\n{message.caption or ''}".rstrip()
+        if message.media:  # sendVideo / sendAudio (a page's video, bot.media)
+            media = message.media
+            icon = "🎬" if media["kind"] == "video" else "🎵"
+            size = f"{media['width']}x{media['height']}, " if media.get("width") else ""
+            body = (f"{icon} {media['file_name']} ({size}{media.get('duration', '?')} s, {media['file_size']} bytes)"
+                    f"\n{message.caption or ''}").rstrip()
         mark = {"send": "bot", "edit": f"bot ✎ #{message.message_id}", "delete": f"bot ✗ #{message.message_id}"}[kind]
         lines = [f"[{self._where(message.chat_id)}] {mark}: {body}" if kind != "delete" else f"[{self._where(message.chat_id)}] {mark}"]
         for number, button in enumerate(message.buttons, 1):

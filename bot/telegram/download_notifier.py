@@ -10,6 +10,7 @@ answers 429 — progress is the first thing to give way under flood control.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from dataclasses import dataclass, field
@@ -25,8 +26,10 @@ from telegram.ext import Application
 from bot.downloads.jobs import DownloadJob, JobState
 from bot.downloads.service import DownloadService, Event
 from bot.i18n import _, use
+from bot.media.record import load_info
 from bot.telegram import download_status as render
 from bot.telegram import send_queue
+from bot.telegram.media_delivery import send_media
 from bot.telegram.permissions import is_bot_admin
 from bot.telegram.retry import retry_after_seconds
 from bot.telegram.send_queue import SendOptions
@@ -188,6 +191,12 @@ class DownloadNotifier:
         elif event.kind == "resumed":
             text = render.resumed(job, event.position, max_upload)
             self._edit(job, text, cancel_markup(job.id))
+        elif event.kind == "choose":  # a media page offering several: buttons (bot.telegram.media_choice)
+            from bot.telegram import media_choice
+
+            settings = self.service.settings
+            self._edit(job, media_choice.text(job, event.choices, settings.media_choice_wait),
+                       media_choice.markup(job.id, event.choices, settings.media_playlist_max))
         elif event.kind == "started":
             self._edit(job, render.starting(job, max_upload), cancel_markup(job.id))
         elif event.kind == "done":
@@ -347,8 +356,11 @@ class DownloadNotifier:
         local = self.service.settings.telegram_local_mode
         progress = UploadProgress(size, by_path=local)
 
+        media = load_info(path.parent)  # a video or audio from a page (bot.media): sent as one
+        send = send_file if media is None else functools.partial(send_media, info=media)
+
         async def upload(chat_id: int):
-            return await send_file(
+            return await send(
                 self.app.bot, chat_id, path, filename=job.name or path.name, local_mode=local,
                 progress=progress, message_thread_id=job.thread_id,
                 reply_parameters=reply if chat_id == job.chat_id else None, **params)

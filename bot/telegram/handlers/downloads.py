@@ -26,6 +26,7 @@ from bot.downloads.service import DownloadService, Refused
 from bot.humanize import human_size
 from bot.i18n import N_, _
 from bot.telegram import download_status as render
+from bot.telegram import media_choice
 from bot.telegram.callback_data import parse_number
 from bot.telegram.download_notifier import DownloadNotifier
 from bot.telegram.handlers.cancel import add_canceller
@@ -41,8 +42,11 @@ MAX_URLS = 5  # downloads started by one message
 HOUSEKEEPING_EVERY = 3600.0
 USAGE = N_(
     "Usage: /download URL [name] — several links in one message start several downloads.\n"
+    "A page with a video: /download URL (the video), URL as audio, URL as small, URL as file (the page).\n"
     "Example: /download https://example.com/file.iso"
 )
+# "/download URL as audio": what to take from a web page (see bot.media.pages), not a file name.
+ASKED = {"as file": "file", "as audio": "audio", "as small": "small", "as video": "best"}
 _LINKISH = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:\S+$")
 
 
@@ -105,9 +109,11 @@ async def download_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     if problem:
         await message.reply_text(f"{problem}\n{_(USAGE)}")
         return
+    asked = ASKED.get((name or "").lower())  # "/download URL as audio": not a file name
     for number, url in enumerate(urls, 1):
         # The update counts as handled with its last job stored (a crash before that redoes it).
-        await start_download(update, context, url, name, last=number == len(urls))
+        await start_download(update, context, url, None if asked else name, last=number == len(urls),
+                             asked=asked)
 
 
 async def bare_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -121,8 +127,10 @@ async def bare_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def start_download(update: Update, context: ContextTypes.DEFAULT_TYPE, url: str, name: str | None,
-                         *, last: bool = True, message: Message | None = None) -> None:
-    """Start one download asked for by ``message`` (default: the update's own message)."""
+                         *, last: bool = True, message: Message | None = None,
+                         asked: str | None = None) -> None:
+    """Start one download asked for by ``message`` (default: the update's own message);
+    ``asked``: what to take from a web page (see :data:`ASKED`)."""
     message = message or update.effective_message
     service = _service(context)
     status = await message.reply_text(render.checking(url), do_quote=True)  # which link is which
@@ -130,7 +138,7 @@ async def start_download(update: Update, context: ContextTypes.DEFAULT_TYPE, url
         job = await asyncio.to_thread(
             service.submit, chat_id=message.chat_id, user_id=sender_id(update), user_name=display_name(update.effective_sender),
             url=url, name=name, request_message_id=message.message_id, status_message_id=status.message_id,
-            thread_id=topic_of(message), request_id=update.update_id if last else None,
+            thread_id=topic_of(message), request_id=update.update_id if last else None, asked=asked,
         )
     except Refused as exc:
         await status.edit_text(_("❌ Not started: {reason}.").format(reason=exc))
@@ -248,6 +256,7 @@ def register(app: Application, services: Services) -> None:
     app.add_handler(CommandHandler("downloads", list_downloads, filters=filters.UpdateType.MESSAGE))
     app.add_handler(CallbackQueryHandler(cancel_button, pattern=r"^dl:cancel:\d+$"))
     app.add_handler(CallbackQueryHandler(link_button, pattern=r"^dl:link:\d+$"))
+    app.add_handler(CallbackQueryHandler(media_choice.button, pattern=media_choice.PATTERN))
     app.add_handler(MessageHandler(
         filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND
         & filters.Regex(r"^\s*https?://\S+\s*$"),

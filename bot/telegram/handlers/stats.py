@@ -16,6 +16,16 @@ from bot.telegram.permissions import is_bot_admin
 from bot.telegram.services import Services, services_of
 
 
+def _media_line() -> str:
+    """yt-dlp's version, so an admin sees when it is due for ``pip install -U yt-dlp``."""
+    from bot.media import ffmpeg
+    from bot.media.extract import version
+
+    if ffmpeg.available():
+        return f"yt-dlp {version()}"
+    return _("yt-dlp {version} (ffmpeg missing: media pages refused)").format(version=version())
+
+
 def _report(services: Services) -> str:
     settings = services.settings
     disk = shutil.disk_usage(settings.downloads_path)
@@ -26,6 +36,7 @@ def _report(services: Services) -> str:
         _("Disk free: {free} of {total} (reserve {reserve})").format(
             free=human_size(disk.free), total=human_size(disk.total),
             reserve=human_size(settings.disk_reserve_mb * 1024 * 1024)),
+        _media_line(),
     ]
     return "\n".join(lines)
 

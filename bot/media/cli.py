@@ -1,0 +1,52 @@
+"""``errandbot download URL`` for a web page: the same media fetch as the bot, in the terminal.
+
+``--audio`` takes the audio alone, ``--format`` passes a yt-dlp format selection as it is. A
+page is recognised by one small probe, as in the bot; with neither option and ``MEDIA_EXTRACT``
+off, the page itself is downloaded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.downloads.engine import Downloader, DownloadOptions
+from bot.media import ffmpeg, record
+from bot.media.job import THUMB_NAME, MediaDownloader
+from bot.media.pages import is_media_candidate
+from bot.media.plan import MediaMode, MediaRequest
+
+
+class CliMediaDownloader(MediaDownloader):
+    """A :class:`MediaDownloader` that leaves only the finished file in the output folder."""
+
+    def run(self):
+        try:
+            return super().run()
+        finally:
+            record.path_in(self.dest_dir).unlink(missing_ok=True)
+            (self.dest_dir / THUMB_NAME).unlink(missing_ok=True)
+
+
+def media_downloader(settings, args, options: DownloadOptions, on_progress) -> MediaDownloader | None:
+    """A media downloader when ``args.url`` is a page (or ``--audio``/``--format`` ask for one)."""
+    audio, fmt = getattr(args, "audio", False), getattr(args, "format", None)
+    forced = bool(audio or fmt)
+    if not forced and not settings.media_extract:
+        return None
+    dest = Path(args.output_dir)
+    if not forced:
+        probe = Downloader(args.url, dest, options).probe()
+        if not is_media_candidate(probe.content_type, probe.final_url):
+            return None
+    if not ffmpeg.available():
+        return None if not forced else _missing_ffmpeg()
+    request = MediaRequest(mode=MediaMode.AUDIO if audio else MediaMode.BEST, format=fmt,
+                           max_height=settings.media_max_height, playlist_max=settings.media_playlist_max,
+                           extract_timeout=settings.media_extract_timeout)
+    return CliMediaDownloader(args.url, dest, options, on_progress=on_progress, request=request)
+
+
+def _missing_ffmpeg():
+    from bot.downloads.errors import DownloadRefused
+
+    raise DownloadRefused("media pages need ffmpeg, which is not installed (apt-get install ffmpeg)")
