@@ -229,7 +229,8 @@ def take_timer(t: Tokens, i: int = 0) -> tuple[timedelta, int] | None:
             raise ReminderInputError(Problem.TIMER_TOO_LONG)
         return span[0].rough(), span[1]
     bare = take_digits(t, i, decimal=True)
-    if bare is not None and t.kind(bare[1]) != Kind.CJK:
+    # ``5喝水`` may be a unit we do not know glued to the number: refused; ``5 喝水`` is a label.
+    if bare is not None and (t.kind(bare[1]) != Kind.CJK or not t.joined(bare[1])):
         return timedelta(seconds=bare[0]), bare[1]
     return None
 

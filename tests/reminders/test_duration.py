@@ -44,6 +44,14 @@ def test_split_takes_the_longest_duration_prefix() -> None:
     assert split_duration(["5分钟喝水"]) == (timedelta(minutes=5), ["喝水"])
 
 
+def test_a_bare_number_then_a_chinese_label_is_seconds() -> None:
+    """``/timer 2 泡茶`` reads like ``/timer 2 tea``; only a number glued to Chinese (an unknown
+    unit, perhaps) is refused."""
+    assert split_duration(["2", "泡茶"]) == (timedelta(seconds=2), ["泡茶"])
+    with pytest.raises(ReminderInputError):
+        split_duration(["5喝水"])
+
+
 @pytest.mark.parametrize(("seconds", "text"), [
     (5, "5 sec"), (90, "1 min 30 sec"), (5400, "1 hr 30 min"), (3601, "1 hr 1 sec"), (90000, "1 day 1 hr"), (0, "0 sec"),
 ])
