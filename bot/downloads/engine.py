@@ -27,7 +27,6 @@ import http.client
 import logging
 import os
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -57,7 +56,7 @@ from bot.downloads.progress import Progress, ProgressMeter, Retrying
 from bot.downloads.ramp import ConnectionRamp
 from bot.downloads.segments import Segment, SegmentMap
 from bot.downloads.serverlimit import ServerLimit
-from bot.downloads.transport import make_session
+from bot.downloads.transport import abort_response, make_session
 from bot.downloads.watchdog import Deadlines, SlowDownload, over_deadline
 from bot.humanize import human_size
 
@@ -1032,13 +1031,7 @@ class Downloader:
     @staticmethod
     def _abort(resp: requests.Response) -> None:
         """Wake a thread blocked reading ``resp``: shut its socket down (close alone may not)."""
-        conn = getattr(resp.raw, "_connection", None) or getattr(resp.raw, "connection", None)
-        sock = getattr(conn, "sock", None)
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        abort_response(resp)
 
 
 def settle_process() -> None:

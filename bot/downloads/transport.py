@@ -73,12 +73,7 @@ class PinnedAdapter(HTTPAdapter):
     def abort_all(self) -> None:
         """Shut down the socket of every connection in use (from any thread)."""
         for conn in list(self._checked_out):
-            sock = getattr(conn, "sock", None)
-            if sock is not None:
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+            shutdown_socket(conn)
 
     def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None):
         reason = check_url_syntax(request.url)
@@ -150,3 +145,20 @@ def make_session(allow: Iterable[Network] = (), connections: int = 16,
         "Accept": "*/*",
     })
     return session
+
+
+def shutdown_socket(conn: object) -> None:
+    """Shut ``conn``'s socket down for both directions: a thread blocked reading it wakes at once
+    (``close()`` from another thread may not wake it)."""
+    sock = getattr(conn, "sock", None)
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+def abort_response(resp: requests.Response) -> None:
+    """Wake a thread blocked reading ``resp``'s body. urllib3 keeps the connection in a private
+    ``_connection`` (2.x) or a public ``connection`` attribute, depending on its version."""
+    shutdown_socket(getattr(resp.raw, "_connection", None) or getattr(resp.raw, "connection", None))

@@ -131,15 +131,19 @@ def extract(url: str, request: MediaRequest, allow: Iterable[Network] = (),
         raise
 
 
-def plan_from_info(info: dict) -> MediaPlan:
-    """yt-dlp's processed info dict (formats already chosen) as a :class:`MediaPlan`."""
-    count = 1
+def first_entry(info: dict) -> tuple[dict, int]:
+    """The first item of a playlist page (or the page's own info) and how many items it lists."""
     if info.get("_type") == "playlist" or info.get("entries") is not None:
         entries = [e for e in (info.get("entries") or []) if e]
         if not entries:
             raise DownloadError(NO_MEDIA)
-        count = int(info.get("playlist_count") or len(entries))
-        info = entries[0]
+        return entries[0], int(info.get("playlist_count") or len(entries))
+    return info, 1
+
+
+def plan_from_info(info: dict) -> MediaPlan:
+    """yt-dlp's processed info dict (formats already chosen) as a :class:`MediaPlan`."""
+    info, count = first_entry(info)
     formats = info.get("requested_formats") or [info]
     streams = tuple(_stream(f) for f in formats if f.get("url") or f.get("fragments"))
     if not streams:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import queue
 import shutil
-import socket
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from pathlib import Path
 import requests
 
 from bot.downloads.errors import DownloadCancelled, DownloadError, DownloadRefused, TooLarge
+from bot.downloads.transport import abort_response
 from bot.media.plan import Fragment
 
 CHUNK = 64 * 1024
@@ -195,13 +195,7 @@ class FragmentFetcher:
         with self._lock:
             responses = list(self._open)
         for resp in responses:
-            conn = getattr(resp.raw, "_connection", None) or getattr(resp.raw, "connection", None)
-            sock = getattr(conn, "sock", None)
-            if sock is not None:
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+            abort_response(resp)
 
 
 class _Retry(Exception):

@@ -18,7 +18,7 @@ from multiprocessing.connection import Connection
 from bot.downloads import errors
 from bot.downloads.errors import DownloadCancelled, DownloadError
 from bot.downloads.netguard import Network
-from bot.media.extract import NO_MEDIA, extract_info
+from bot.media.extract import extract_info, first_entry
 from bot.media.plan import MediaMode, MediaRequest
 
 SMALL_HEIGHT = 480
@@ -58,13 +58,7 @@ def _size(f: dict, duration: float | None) -> int | None:
 
 def summarize(info: dict, request: MediaRequest, max_upload: int | None = None) -> Survey:
     """The choices a processed yt-dlp info dict offers (pure; see the module docstring)."""
-    count = 1
-    if info.get("_type") == "playlist" or info.get("entries") is not None:
-        entries = [e for e in (info.get("entries") or []) if e]
-        if not entries:
-            raise DownloadError(NO_MEDIA)
-        count = int(info.get("playlist_count") or len(entries))
-        info = entries[0]
+    info, count = first_entry(info)
     formats = info.get("formats") or [info]
     duration = info.get("duration")
     videos = [f for f in formats if f.get("vcodec") != "none" and f.get("height")]
