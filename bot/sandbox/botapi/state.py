@@ -18,23 +18,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bot.sandbox.botapi.objects import DEFAULT_TOKEN, ApiError, Call, Fault, Message
+from bot.sandbox.botapi.objects import ApiError, Call, Fault, Message
 from bot.sandbox.uploads import UploadedFile
 
 
 class EmulatorState:
     """The data every area of the emulator shares, and the queue of updates for the bot."""
 
-    def __init__(
-        self,
-        token: str = DEFAULT_TOKEN,
-        *,
-        bot_username: str = "errand_test_bot",
-        upload_limit: int = 50 * 1000 * 1000,
-        local_mode: bool = False,
-        first_message_id: int = 1,
-        first_update_id: int = 1,
-    ) -> None:
+    def __init__(self, token: str, *, bot_username: str, upload_limit: int, local_mode: bool,
+                 first_message_id: int, first_update_id: int) -> None:
+        """The arguments are :class:`~bot.sandbox.emulator.BotApiEmulator`'s, which gives the defaults."""
         self.token = token
         self.first_message_id = first_message_id
         self.bot_id = int(token.split(":", 1)[0])
