@@ -5,6 +5,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# pytest workers (pytest-xdist) for `make test` and `make test-fast`: most tests wait on real
+# processes, servers and timers rather than on the CPU, so more workers than cores pays off.
+# Every test has its own ports (chosen at run time) and folders; `JOBS=0` runs them in one process.
+JOBS ?= 4
+PYTEST_PARALLEL := -n $(JOBS) --dist loadgroup
 
 .PHONY: run test test-fast lint typecheck clean dist i18n
 
@@ -28,13 +33,13 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 test: lint typecheck
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_PARALLEL)
 
 # The edit-test loop: lint, types and every test but the end-to-end ones (marker e2e: the real
 # errandbot process, docker, nginx, CLI subprocesses; tests/conftest.py marks them), in under a
 # minute.
 test-fast: lint typecheck
-	$(BIN)/pytest -m "not e2e"
+	$(BIN)/pytest $(PYTEST_PARALLEL) -m "not e2e"
 
 # dist/errandbot-VERSION.tar.gz (with deploy/ and docs/, what docs/deploy.md installs from) and
 # the wheel, with the language catalogs compiled. Built in an isolated environment by PyPA's
