@@ -29,6 +29,7 @@ from bot.i18n import _, use
 from bot.media.record import load_info
 from bot.telegram import download_status as render
 from bot.telegram import send_queue
+from bot.telegram.download_reasons import explain
 from bot.telegram.media_delivery import send_media
 from bot.telegram.permissions import is_bot_admin
 from bot.telegram.retry import retry_after_seconds
@@ -204,7 +205,7 @@ class DownloadNotifier:
             self._spawn(self.deliver(job))
         elif event.kind == "failed":
             self._stop_ticker(job.id)
-            self._edit(job, render.failed(job, event.reason or _("failed")), None, final=True)
+            self._edit(job, render.failed(job, explain(event.reason)), None, final=True)
         elif event.kind == "cancelled":
             self._stop_ticker(job.id)
             self._edit(job, render.cancelled(job, event.reason or _("someone")), None, final=True)
