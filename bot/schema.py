@@ -52,7 +52,8 @@ from sqlalchemy import (
     text,
 )
 
-from bot.storage import Base, register_tables
+from bot.db_base import Base
+from bot.tables import all_tables
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +88,7 @@ def add_column(conn: Connection, table: str, column: str, ddl_type: str) -> None
 
 
 def _create_missing_tables(conn: Connection) -> None:
-    register_tables()
-    Base.metadata.create_all(conn)
+    all_tables().create_all(conn)
 
 
 def _groups_topics_and_chat_tables(conn: Connection) -> None:
@@ -176,9 +176,8 @@ def upgrade(engine: Engine, steps: Sequence[Step] = STEPS) -> None:
     with engine.begin() as conn:
         _meta.create_all(conn)
     if found is None:
-        register_tables()
         with engine.begin() as conn:
-            Base.metadata.create_all(conn)
+            all_tables().create_all(conn)
             _stamp(conn, newest)
         log.info("database created at schema version %d", newest)
         return
