@@ -3,7 +3,7 @@
 The phrase is cut into tokens (:mod:`bot.reminders.tokens`), then the *when* is read from its
 start, from its end, or both (``tomorrow buy milk at 5pm``), as a sequence of parts, each said
 at most once: a duration (``in 10 minutes``, ``10分钟后``), a day (:mod:`~bot.reminders.dates`), a
-time of day (:mod:`~bot.reminders.clock`), a zone (:mod:`~bot.reminders.zones`), a repeat and its
+time of day (:mod:`~bot.reminders.times_of_day`), a zone (:mod:`~bot.reminders.zones`), a repeat and its
 end (:mod:`~bot.reminders.repeats`). What lies between is the reminder's text.
 
 Certainty over coverage: a part must end at a word boundary (``12:40!1mo`` is not 12:40), a
@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.reminders.clock import DEFAULT_TIME, TimeOfDay, take_time_of_day
+from bot.reminders.times_of_day import DEFAULT_TIME, TimeOfDay, take_time_of_day
 from bot.reminders.dates import MONTH_WORDS, WEEKDAY_WORDS, DayRef, Roll, resolve_day, take_day
 from bot.reminders.duration import EN_UNIT_WORDS, Span, take_span
 from bot.reminders.errors import Problem, ReminderInputError
