@@ -18,13 +18,13 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.reminders.times_of_day import DEFAULT_TIME, TimeOfDay, take_time_of_day
 from bot.reminders.dates import MONTH_WORDS, WEEKDAY_WORDS, DayRef, Roll, resolve_day, take_day
 from bot.reminders.duration import EN_UNIT_WORDS, Span, take_span
 from bot.reminders.errors import Problem, ReminderInputError
 from bot.reminders.numbers import EN_TENS, EN_UNITS
 from bot.reminders.recurrence import MAX_COUNT, Recurrence, Unit
 from bot.reminders.repeats import Repeat, take_end, take_repeat
+from bot.reminders.times_of_day import DEFAULT_TIME, TimeOfDay, take_time_of_day
 from bot.reminders.tokens import Kind, Tokens, has_foreign_digits, normalise, tokenize
 from bot.reminders.zones import AMBIGUOUS, DATABASE, REGIONS, take_zone
 

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 
 from telegram.error import BadRequest
 
-from bot.telegram.handlers.reminders import Chat, absolute_when
+from bot.telegram.reminder_notifier import ReminderNotifier
+from bot.telegram.reminder_status import absolute_when
 
 
 def test_the_confirmation_date_is_absolute_with_weekday_and_zone() -> None:
@@ -27,4 +28,4 @@ class _App:
 
 
 def test_a_not_modified_edit_is_quietly_ignored() -> None:
-    asyncio.run(Chat(_App())._edit(1, 2, "same", None))
+    asyncio.run(ReminderNotifier(_App(), None, None).edit_status(1, 2, "same"))
