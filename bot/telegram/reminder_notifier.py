@@ -30,8 +30,8 @@ from bot.reminders.service import ReminderService, RingOutcome
 from bot.reminders.store import Reminder, ReminderKind, ReminderState
 from bot.telegram import reminder_status as status
 from bot.telegram import send_queue
+from bot.telegram.api_errors import classify
 from bot.telegram.handlers.chats import chat_fault, chat_send
-from bot.telegram.retry import classify
 
 log = logging.getLogger(__name__)
 
