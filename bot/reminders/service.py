@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.inbox import mark_handled
 from bot.reminders.alarms import Alarms
@@ -50,6 +50,8 @@ from bot.reminders.when import parse_when
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.base import BaseScheduler
+
+    from bot.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +85,7 @@ class Limits:
     label_max: int = LABEL_MAX
 
     @classmethod
-    def from_settings(cls, settings) -> Limits:
+    def from_settings(cls, settings: Settings) -> Limits:
         return cls(
             max_pending_per_user=settings.max_pending_per_user,
             max_duration=timedelta(days=settings.max_duration_days),
@@ -141,7 +143,7 @@ class ReminderService:
     its own, started by :meth:`start` and stopped by :meth:`shutdown` (tests, benchmarks).
     """
 
-    def __init__(self, sessions: sessionmaker, ring: RingCallback, *, limits: Limits = Limits(),
+    def __init__(self, sessions: sessionmaker[Session], ring: RingCallback, *, limits: Limits = Limits(),
                  default_tz: str = "UTC", clock: Callable[[], float] = time.time,
                  scheduler: BaseScheduler | None = None) -> None:
         self.sessions = sessions
@@ -262,7 +264,7 @@ class ReminderService:
         tz = tz or self.zone_of(owner.user_id).key
         with self._insert_lock, self.sessions() as session:
             pending = session.scalar(select(func.count()).select_from(Reminder).where(
-                Reminder.user_id == owner.user_id, Reminder.state == ReminderState.PENDING))
+                Reminder.user_id == owner.user_id, Reminder.state == ReminderState.PENDING)) or 0
             if pending >= self.limits.max_pending_per_user:
                 raise ReminderInputError(Problem.TOO_MANY_PENDING, pending=pending,
                                          limit=self.limits.max_pending_per_user)
@@ -302,7 +304,8 @@ class ReminderService:
 
     def pending_count(self) -> int:
         with self.sessions() as session:
-            return session.scalar(select(func.count()).select_from(Reminder).where(Reminder.state == ReminderState.PENDING))
+            return session.scalar(select(func.count()).select_from(Reminder).where(
+                Reminder.state == ReminderState.PENDING)) or 0
 
     def cancel(self, reminder_id: int) -> Reminder | None:
         """Cancel a pending row; None when it is not pending (rung, cancelled, unknown)."""
@@ -319,7 +322,8 @@ class ReminderService:
         """Make undeliverable rows (their chat was unreachable) pending and scheduled again.
 
         A one-off whose time passed meanwhile rings at once, saying how late; a recurring one
-        moves to its next occurrence. Returns the rows resumed.
+        moves to its next occurrence (or, when its repeat ended meanwhile, rings once, late, like
+        a one-off). Returns the rows resumed.
         """
         now = self.clock()
         with self.sessions() as session:
@@ -327,8 +331,9 @@ class ReminderService:
                 Reminder.id.in_(reminder_ids), Reminder.state == ReminderState.UNDELIVERABLE)).all())
             for row in rows:
                 row.state = ReminderState.PENDING
-                if row.recurrence and row.due_at < now:
-                    row.due_at = self._next_due(row, now).timestamp()
+                following = self._next_due(row, now) if row.recurrence and row.due_at < now else None
+                if following is not None:
+                    row.due_at = following.timestamp()
             session.commit()
         for row in rows:
             self._schedule(row.id, row.due_at)
