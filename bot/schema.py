@@ -87,6 +87,11 @@ def add_column(conn: Connection, table: str, column: str, ddl_type: str) -> None
         conn.execute(text(f'ALTER TABLE "{table}" ADD COLUMN "{column}" {ddl_type}'))
 
 
+def _tables(*models: type[Base]) -> list[Table]:
+    """The tables of ``models``, for a step that creates only those."""
+    return [all_tables().tables[model.__tablename__] for model in models]
+
+
 def _create_missing_tables(conn: Connection) -> None:
     all_tables().create_all(conn)
 
@@ -96,14 +101,13 @@ def _groups_topics_and_chat_tables(conn: Connection) -> None:
 
     add_column(conn, "reminders", "thread_id", "BIGINT")
     add_column(conn, "download_jobs", "thread_id", "BIGINT")
-    Base.metadata.create_all(conn, tables=[ChatMigration.__table__, GoneChat.__table__,
-                                           PausedDownload.__table__])
+    all_tables().create_all(conn, tables=_tables(ChatMigration, GoneChat, PausedDownload))
 
 
 def _add_received_requests(conn: Connection) -> None:
     from bot.inbox import ReceivedRequest
 
-    ReceivedRequest.__table__.create(conn, checkfirst=True)
+    _tables(ReceivedRequest)[0].create(conn, checkfirst=True)
 
 
 def _languages_columns_and_choices(conn: Connection) -> None:
@@ -111,7 +115,7 @@ def _languages_columns_and_choices(conn: Connection) -> None:
 
     add_column(conn, "reminders", "lang", "VARCHAR(16)")
     add_column(conn, "download_jobs", "lang", "VARCHAR(16)")
-    Base.metadata.create_all(conn, tables=[LanguageChoice.__table__])
+    all_tables().create_all(conn, tables=_tables(LanguageChoice))
 
 
 STEPS: tuple[Step, ...] = (

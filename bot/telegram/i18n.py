@@ -32,6 +32,8 @@ LANGUAGE_GROUP = -300  # before everything (chats -200, the gate -100): a strang
 
 
 def choices_of(services: Services) -> LanguageChoices:
+    if services.languages is None:
+        raise RuntimeError("the language feature is not registered")
     return services.languages
 
 
