@@ -127,13 +127,13 @@ async def tz_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     message, service = message_of(update), _service(context)
     args = _args(update)
     if not args:
-        zone = service.zone_of(sender_id(update))
+        zone = service.zones.zone_of(sender_id(update))
         now = datetime.now(zone)
         await message.reply_text(_("Your time zone is {zone} (now {time}). Change it: /tz Europe/Berlin").format(
             zone=zone.key, time=dates.clock(now, zone)))
         return
     try:
-        zone = service.set_zone(sender_id(update), args)
+        zone = service.zones.set_zone(sender_id(update), args)
     except ReminderInputError as exc:
         await message.reply_text(explain(exc))
         return
