@@ -66,13 +66,6 @@ class Alarms:
         if job is not None:
             job.remove()
 
-    def is_set(self, job_id: str) -> bool:
-        return self.scheduler.get_job(job_id) is not None
-
-    def count(self) -> int:
-        """Jobs waiting on the scheduler (all of them, not only this object's)."""
-        return len(self.scheduler.get_jobs())
-
     async def _start(self, work: Work, args: tuple[object, ...]) -> None:
         task = asyncio.create_task(work(*args))
         self._running.add(task)
