@@ -52,7 +52,8 @@ from sqlalchemy import (
     text,
 )
 
-from bot.storage import Base, register_tables
+from bot.db_base import Base
+from bot.tables import all_tables
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +87,13 @@ def add_column(conn: Connection, table: str, column: str, ddl_type: str) -> None
         conn.execute(text(f'ALTER TABLE "{table}" ADD COLUMN "{column}" {ddl_type}'))
 
 
+def _tables(*models: type[Base]) -> list[Table]:
+    """The tables of ``models``, for a step that creates only those."""
+    return [all_tables().tables[model.__tablename__] for model in models]
+
+
 def _create_missing_tables(conn: Connection) -> None:
-    register_tables()
-    Base.metadata.create_all(conn)
+    all_tables().create_all(conn)
 
 
 def _groups_topics_and_chat_tables(conn: Connection) -> None:
@@ -96,14 +101,13 @@ def _groups_topics_and_chat_tables(conn: Connection) -> None:
 
     add_column(conn, "reminders", "thread_id", "BIGINT")
     add_column(conn, "download_jobs", "thread_id", "BIGINT")
-    Base.metadata.create_all(conn, tables=[ChatMigration.__table__, GoneChat.__table__,
-                                           PausedDownload.__table__])
+    all_tables().create_all(conn, tables=_tables(ChatMigration, GoneChat, PausedDownload))
 
 
 def _add_received_requests(conn: Connection) -> None:
     from bot.inbox import ReceivedRequest
 
-    ReceivedRequest.__table__.create(conn, checkfirst=True)
+    _tables(ReceivedRequest)[0].create(conn, checkfirst=True)
 
 
 def _languages_columns_and_choices(conn: Connection) -> None:
@@ -111,7 +115,7 @@ def _languages_columns_and_choices(conn: Connection) -> None:
 
     add_column(conn, "reminders", "lang", "VARCHAR(16)")
     add_column(conn, "download_jobs", "lang", "VARCHAR(16)")
-    Base.metadata.create_all(conn, tables=[LanguageChoice.__table__])
+    all_tables().create_all(conn, tables=_tables(LanguageChoice))
 
 
 STEPS: tuple[Step, ...] = (
@@ -176,9 +180,8 @@ def upgrade(engine: Engine, steps: Sequence[Step] = STEPS) -> None:
     with engine.begin() as conn:
         _meta.create_all(conn)
     if found is None:
-        register_tables()
         with engine.begin() as conn:
-            Base.metadata.create_all(conn)
+            all_tables().create_all(conn)
             _stamp(conn, newest)
         log.info("database created at schema version %d", newest)
         return
