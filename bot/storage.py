@@ -45,8 +45,8 @@ def register_tables() -> None:
 
 def open_database(url: str) -> tuple[Engine, sessionmaker]:
     """Open the database at ``url``, upgrade its schema, and return (engine, session factory)."""
+    from bot.db.migrate import upgrade
     from bot.dbfile import check_existing
-    from bot.schema import upgrade
 
     check_existing(url)  # never create a new database over a damaged or emptied file
     register_tables()
