@@ -19,7 +19,8 @@ from sqlalchemy.exc import DBAPIError
 from bot.db import migrate
 from bot.db.url import shown
 from bot.dbfile import check_existing, sqlite_path
-from bot.storage import Base, make_engine, register_tables
+from bot.storage import make_engine
+from bot.tables import all_tables
 
 BATCH = 1000  # rows per INSERT round trip
 
@@ -35,8 +36,7 @@ class CopyReport:
 
 
 def _tables() -> list[Table]:
-    register_tables()
-    return list(Base.metadata.sorted_tables)
+    return list(all_tables().sorted_tables)
 
 
 def _row_counts(conn: Connection, tables: list[Table]) -> dict[str, int]:

@@ -179,10 +179,10 @@ def new_revision(message: str) -> Path:
     (for developers; see :mod:`bot.migrations`)."""
     import tempfile
 
-    from bot.storage import make_engine
+    from sqlalchemy import create_engine
 
     with tempfile.TemporaryDirectory() as folder:
-        engine = make_engine(f"sqlite:///{folder}/head.db")
+        engine = create_engine(f"sqlite:///{folder}/head.db")
         upgrade(engine)
         with engine.connect() as conn:
             number = f"{int(scripts().get_current_head() or 0) + 1:04d}"

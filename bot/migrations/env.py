@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from alembic import context
 
-from bot.storage import Base, register_tables
+from bot.tables import all_tables
 
-register_tables()
 connection = context.config.attributes["connection"]
 context.configure(
     connection=connection,
-    target_metadata=Base.metadata,
+    target_metadata=all_tables(),
     # SQLite cannot ALTER most things in place: Alembic's batch mode copies the table instead.
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,

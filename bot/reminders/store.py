@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from sqlalchemy import BigInteger, Float, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.storage import Base
+from bot.db_base import Base
 
 LABEL_MAX = 200
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from bot.storage import Base
+from bot.tables import all_tables
 
 
 def value_for(column: sa.Column, n: int):
@@ -45,7 +45,7 @@ def value_for(column: sa.Column, n: int):
 def fill_every_table(engine: sa.Engine, ids: tuple[int, ...] = (1, 2)) -> None:
     """A row per id in each of today's tables, parents before children (foreign keys honoured)."""
     with engine.begin() as conn:
-        for table in Base.metadata.sorted_tables:
+        for table in all_tables().sorted_tables:
             for n in ids:
                 row = {}
                 for column in table.columns:

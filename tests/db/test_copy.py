@@ -11,20 +11,21 @@ import sqlalchemy as sa
 
 from bot.db import migrate
 from bot.db.copy import CopyRefused, copy_database
+from bot.db_base import Base
 from bot.reminders.store import Reminder
-from bot.storage import Base, make_engine, open_database, register_tables
+from bot.storage import make_engine, open_database
+from bot.tables import all_tables
 from tests.db.rows import fill_every_table
 
 IDS = (3, 7)  # with a gap, as deleted rows leave
 
 
 def rows_of(url: str) -> dict[str, list[tuple]]:
-    register_tables()
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
             return {t.name: sorted(map(tuple, conn.execute(sa.select(t))), key=repr)
-                    for t in Base.metadata.sorted_tables}
+                    for t in all_tables().sorted_tables}
     finally:
         engine.dispose()
 
@@ -57,7 +58,7 @@ def test_sqlite_install_copies_to_postgres_with_ids_and_sequences(sqlite_install
     report = copy_database(sqlite_install, postgres_url)
 
     assert rows_of(postgres_url) == rows_of(sqlite_install)
-    assert set(report.rows) == set(Base.metadata.tables)
+    assert set(report.rows) == set(all_tables().tables)
     assert all(n == len(IDS) for n in report.rows.values()), report.rows
     assert report.left_alone == ["notes"]
     # the next timer gets the id after the largest copied one, not 1 (a collision)

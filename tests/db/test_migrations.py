@@ -14,17 +14,17 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from bot.db import migrate
-from bot.storage import Base, make_engine, register_tables
+from bot.storage import make_engine
+from bot.tables import all_tables
 
 SNAPSHOTS = sorted((Path(__file__).parents[1] / "deploy" / "schema_snapshots").glob("*.sql"))
 
 
 def differences(engine: sa.Engine) -> list:
     """What Alembic's autogenerate would change to make the database match today's models."""
-    register_tables()
     with engine.connect() as conn:
         found = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}),
-                                 Base.metadata)
+                                 all_tables())
     return [d for d in found if not (d[0] == "remove_table" and d[1].name == "schema_version")]
 
 

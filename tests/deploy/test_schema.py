@@ -13,7 +13,9 @@ import sqlalchemy as sa
 
 from bot import schema
 from bot.db import migrate
-from bot.storage import Base, make_engine, open_database, register_tables
+from bot.db_base import Base
+from bot.storage import make_engine, open_database
+from bot.tables import all_tables
 from tests.db.rows import fill_every_table
 
 
@@ -30,9 +32,8 @@ def _dump(engine: sa.Engine) -> dict[str, list[tuple]]:
 def _v0_database(path) -> sa.Engine:
     """What the release before versioning left: today's tables via create_all, plus a table
     this release does not know (an operator's own, or a later feature's), all with rows."""
-    register_tables()
     engine = make_engine(f"sqlite:///{path}")
-    Base.metadata.create_all(engine)
+    all_tables().create_all(engine)
     fill_every_table(engine)
     with engine.begin() as conn:
         conn.execute(sa.text("CREATE TABLE legacy_notes (id INTEGER PRIMARY KEY, body TEXT)"))
@@ -51,7 +52,7 @@ def test_v0_database_upgrades_with_every_row_kept(tmp_path):
     assert migrate.status(engine).state is migrate.State.CURRENT
     assert _dump(engine) == before
     assert before["legacy_notes"] == [(1, "keep me"), (2, "and me")]
-    assert set(Base.metadata.tables) <= set(before)  # every table of today's models...
+    assert set(all_tables().tables) <= set(before)  # every table of today's models...
     assert all(len(rows) == 2 for rows in before.values()), before  # ...held rows to keep
     # releases before Alembic now refuse the database (their newest version was 4)
     assert schema.current_version(engine) == migrate.ALEMBIC_MANAGED > 4
@@ -79,9 +80,8 @@ def test_empty_database_is_created_at_the_newest_migration(tmp_path):
     assert migrate.status(engine).state is migrate.State.EMPTY
     migrate.upgrade(engine)
     assert migrate.status(engine).state is migrate.State.CURRENT
-    register_tables()
     names = set(sa.inspect(engine).get_table_names())
-    assert set(Base.metadata.tables) <= names
+    assert set(all_tables().tables) <= names
     assert not list(tmp_path.glob("*.before-*"))  # nothing to back up on a new database
 
 
@@ -172,7 +172,7 @@ def test_released_database_upgrades_through_start_up(tmp_path, snapshot):
                 kept = conn.exec_driver_sql(f'SELECT {", ".join(cols)} FROM "{name}"').all()
                 assert sorted(map(tuple, kept)) == rows, name
             inspector = sa.inspect(conn)
-            for table in Base.metadata.sorted_tables:
+            for table in all_tables().sorted_tables:
                 present = {c["name"] for c in inspector.get_columns(table.name)}
                 missing = {c.name for c in table.columns} - present
                 assert not missing, f"{table.name} lacks {missing}: add a migration"
