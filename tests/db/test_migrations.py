@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -99,12 +100,14 @@ def test_processes_starting_together_upgrade_once(postgres_url):
         except BaseException as exc:  # reported below, with the others' outcomes
             errors.append(exc)
 
-    threads = [threading.Thread(target=start_up, args=(e,)) for e in engines]
+    threads = [threading.Thread(target=start_up, args=(e,), daemon=True) for e in engines]
     for thread in threads:
         thread.start()
+    deadline = time.monotonic() + 60
     for thread in threads:
-        thread.join(60)
+        thread.join(max(0.0, deadline - time.monotonic()))
     try:
+        assert not [t for t in threads if t.is_alive()], "start-ups still waiting after 60 s"
         assert errors == []
         assert sorted(found) == sorted([migrate.State.EMPTY] + [migrate.State.CURRENT] * 3)
         with engines[0].connect() as conn:
