@@ -3,7 +3,7 @@
 The phrase is cut into tokens (:mod:`bot.reminders.tokens`), then the *when* is read from its
 start, from its end, or both (``tomorrow buy milk at 5pm``), as a sequence of parts, each said
 at most once: a duration (``in 10 minutes``, ``10分钟后``), a day (:mod:`~bot.reminders.dates`), a
-time of day (:mod:`~bot.reminders.clock`), a zone (:mod:`~bot.reminders.zones`), a repeat and its
+time of day (:mod:`~bot.reminders.times_of_day`), a zone (:mod:`~bot.reminders.zones`), a repeat and its
 end (:mod:`~bot.reminders.repeats`). What lies between is the reminder's text.
 
 Certainty over coverage: a part must end at a word boundary (``12:40!1mo`` is not 12:40), a
@@ -18,13 +18,13 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.reminders.clock import DEFAULT_TIME, TimeOfDay, take_time_of_day
 from bot.reminders.dates import MONTH_WORDS, WEEKDAY_WORDS, DayRef, Roll, resolve_day, take_day
 from bot.reminders.duration import EN_UNIT_WORDS, Span, take_span
-from bot.reminders.errors import Problem, ReminderInputError
+from bot.reminders.errors import Part, Problem, ReminderInputError
 from bot.reminders.numbers import EN_TENS, EN_UNITS
 from bot.reminders.recurrence import MAX_COUNT, Recurrence, Unit
 from bot.reminders.repeats import Repeat, take_end, take_repeat
+from bot.reminders.times_of_day import DEFAULT_TIME, TimeOfDay, take_time_of_day
 from bot.reminders.tokens import Kind, Tokens, has_foreign_digits, normalise, tokenize
 from bot.reminders.zones import AMBIGUOUS, DATABASE, REGIONS, take_zone
 
@@ -80,7 +80,7 @@ class _Parts:
             if theirs is None:
                 continue
             if mine is not None:
-                raise ReminderInputError(Problem.CONFLICT, part=name)
+                raise ReminderInputError(Problem.CONFLICT, part=Part(name))
             setattr(self, name, theirs)
 
 
@@ -153,7 +153,7 @@ class _Reader:
         if not self.boundary(j):
             return None
         if getattr(parts, name) is not None:
-            raise ReminderInputError(Problem.CONFLICT, part=name)
+            raise ReminderInputError(Problem.CONFLICT, part=Part(name))
         setattr(parts, name, value)
         return j
 
@@ -289,7 +289,7 @@ def parse_when(text: str, now: datetime, zone: ZoneInfo,
             raise ReminderInputError(Problem.NOT_UNDERSTOOD, part="until")
         due, recurrence = _once(parts, now, local, effective), None
     if due <= now:
-        raise ReminderInputError(Problem.IN_THE_PAST, when=f"{due.astimezone(effective):%Y-%m-%d %H:%M}")
+        raise ReminderInputError(Problem.IN_THE_PAST, when=due.astimezone(effective))
     return Plan(due=due.astimezone(UTC), recurrence=recurrence, text=label.strip(),
                 zone=effective, zone_from_phrase=parts.zone is not None)
 
@@ -310,18 +310,18 @@ def _once(parts: _Parts, now: datetime, local: datetime, zone: ZoneInfo) -> date
     tod = parts.time
     if parts.offset is not None:
         if parts.day is not None:
-            raise ReminderInputError(Problem.MISMATCH, first="offset", second="day")
+            raise ReminderInputError(Problem.MISMATCH, first=Part.OFFSET, second=Part.DAY)
         if tod is None:
             return parts.offset.after(local)
         if not parts.offset.calendar_only:
-            raise ReminderInputError(Problem.MISMATCH, first="offset", second="time")
+            raise ReminderInputError(Problem.MISMATCH, first=Part.OFFSET, second=Part.TIME)
         day = parts.offset.after(local).date()
         return datetime.combine(day, tod.at, tzinfo=zone)
     day_ref = parts.day
     if tod is not None and tod.day is not None:
         said = local.date() + timedelta(days=tod.day)
         if day_ref is not None and day_ref.day != said:
-            raise ReminderInputError(Problem.MISMATCH, first="day", second="time")
+            raise ReminderInputError(Problem.MISMATCH, first=Part.DAY, second=Part.TIME)
         if day_ref is None:
             day_ref = DayRef(said, Roll.NONE, "")
     if day_ref is None:
@@ -341,17 +341,17 @@ def _repeating(parts: _Parts, now: datetime, local: datetime, zone: ZoneInfo,
     assert repeat is not None
     rec = repeat.recurrence
     if parts.offset is not None:
-        raise ReminderInputError(Problem.MISMATCH, first="offset", second="repeat")
+        raise ReminderInputError(Problem.MISMATCH, first=Part.OFFSET, second=Part.REPEAT)
     if rec.unit is Unit.INTERVAL:
         if parts.time is not None or parts.day is not None:
-            raise ReminderInputError(Problem.MISMATCH, first="repeat", second="time")
+            raise ReminderInputError(Problem.MISMATCH, first=Part.REPEAT, second=Part.TIME)
         if rec.seconds < min_interval.total_seconds():
             raise ReminderInputError(Problem.REPEAT_TOO_OFTEN, minimum=min_interval, part=rec.phrase())
         first = now + timedelta(seconds=rec.seconds)
         rec = replace(rec, first=first.timestamp())
     elif rec.unit is Unit.CRON:
         if parts.time is not None or parts.day is not None:
-            raise ReminderInputError(Problem.MISMATCH, first="repeat", second="time")
+            raise ReminderInputError(Problem.MISMATCH, first=Part.REPEAT, second=Part.TIME)
         first = rec.next_after(now, zone)
         if first is None:
             raise ReminderInputError(Problem.BAD_CRON, part=rec.cron, reason="never")
@@ -391,7 +391,7 @@ def _repeating(parts: _Parts, now: datetime, local: datetime, zone: ZoneInfo,
     if parts.until is not None:
         until = parts.until.day
         if until < first.astimezone(zone).date():
-            raise ReminderInputError(Problem.REPEAT_ENDS_BEFORE_START, until=until.isoformat())
+            raise ReminderInputError(Problem.REPEAT_ENDS_BEFORE_START, until=until)
         rec = replace(rec, until=until)
     if parts.count is not None:
         if not 1 <= parts.count <= MAX_COUNT:

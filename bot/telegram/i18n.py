@@ -32,7 +32,7 @@ LANGUAGE_GROUP = -300  # before everything (chats -200, the gate -100): a strang
 
 
 def choices_of(services: Services) -> LanguageChoices:
-    return services.extras["languages"]
+    return services.languages
 
 
 def resolve(update: Update, choices: LanguageChoices) -> tuple[str, str]:
@@ -90,6 +90,6 @@ def register(app: Application, services: Services) -> None:
     from bot.downloads.jobs import DownloadJob
     from bot.reminders.store import Reminder
 
-    services.extras["languages"] = LanguageChoices(services.sessions)
+    services.languages = LanguageChoices(services.sessions)
     stamp_rows(Reminder, DownloadJob)
     app.add_handler(TypeHandler(Update, choose_language), group=LANGUAGE_GROUP)

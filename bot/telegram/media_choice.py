@@ -71,7 +71,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     every = mode_text == ALL
     mode = MediaMode.BEST if every else MediaMode(mode_text)
     services = services_of(context)
-    service = services.extras["downloads"]
+    service = services.downloads
     job = await asyncio.to_thread(service.get, job_id)
     if job is None or job.chat_id != update.effective_chat.id:
         await query.answer(_("There is no download d{id} in this chat.").format(id=job_id))
