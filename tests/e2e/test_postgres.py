@@ -1,8 +1,12 @@
 """The real ``errandbot run`` with ``DATABASE_URL`` on the private PostgreSQL server (issue #16):
-it creates its tables there through the migrations, answers and rings a timer, and a reminder
-pending at a ``kill -9`` rings once after the restart. Nothing is written to a SQLite file."""
+it creates its tables there through the migrations, answers and rings a timer, a reminder pending
+at a ``kill -9`` rings once after the restart, and a download is delivered and recorded. Nothing
+is written to a SQLite file."""
 
 from __future__ import annotations
+
+import hashlib
+import random
 
 import pytest
 import sqlalchemy as sa
@@ -10,6 +14,7 @@ import sqlalchemy as sa
 from bot.db.migrate import scripts
 from bot.sandbox.emulator import BotApiEmulator, Message
 from tests.e2e.harness import USER, BotProcess
+from tests.origin import Origin
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -55,3 +60,23 @@ def test_reminder_pending_at_kill_9_rings_once_after_restart(emulator: BotApiEmu
     emulator.wait_for(lambda: rows(postgres_url, "SELECT state FROM reminders") == [("done",)], 15,
                       "the row marked done")
     assert len(rings(emulator, command)) == 1
+
+
+def test_download_is_delivered_and_recorded_in_postgres(emulator: BotApiEmulator, make_bot,
+                                                        postgres_url) -> None:
+    make_bot(database_url=postgres_url)
+    data = random.Random(16).randbytes(300_000)
+    digest = hashlib.sha256(data).hexdigest()
+    with Origin() as origin:
+        origin.add_file("/notes.bin", data)
+        sent = emulator.send_text(USER, USER, f"/download {origin.url('/notes.bin')}")
+        document = emulator.wait_for(
+            lambda: next((m for m in emulator.bot_messages(USER)
+                          if m.document and m.reply_to == sent.message_id), None),
+            60, "the document")
+    assert document.document["sha256"] == digest
+    emulator.wait_for(
+        lambda: rows(postgres_url, "SELECT name, state, sha256, size, delivered FROM download_jobs")
+        == [("notes.bin", "done", digest, len(data), True)], 15, "the job recorded as delivered")
+    listing = emulator.send_text(USER, USER, "/downloads")
+    assert "notes.bin" in emulator.wait_reply(USER, listing, timeout=30).text
