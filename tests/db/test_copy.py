@@ -109,3 +109,11 @@ def test_errandbot_db_copy_command(sqlite_install, postgres_url, tmp_path):
     again = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert again.returncode == 1
     assert "not copied: the target already holds rows" in again.stdout
+
+
+def test_postgres_install_copies_back_to_a_new_sqlite_file(sqlite_install, postgres_url, tmp_path):
+    """The way back: PostgreSQL to a fresh SQLite file, the same rows."""
+    copy_database(sqlite_install, postgres_url)
+    back = f"sqlite:///{tmp_path / 'back.db'}"
+    copy_database(postgres_url, back)
+    assert rows_of(back) == rows_of(sqlite_install)
