@@ -58,8 +58,9 @@ def find_bindir() -> Path:
         out = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, timeout=10)
         if out.returncode == 0:
             candidates.append(Path(out.stdout.strip()))
-    if shutil.which("initdb"):
-        candidates.append(Path(os.path.realpath(shutil.which("initdb"))).parent)
+    initdb = shutil.which("initdb")
+    if initdb:
+        candidates.append(Path(os.path.realpath(initdb)).parent)
 
     def version(path: str) -> float:
         try:

@@ -16,7 +16,7 @@ def test_every_enum_stored_in_a_string_column_fits_it():
     checked = []
     for table in all_tables().sorted_tables:
         for column in table.columns:
-            default = column.default.arg if column.default is not None else None
+            default = getattr(column.default, "arg", None)
             if isinstance(default, enum.Enum) and isinstance(column.type, sa.String):
                 longest = max(len(str(member.value)) for member in type(default))
                 assert column.type.length is None or longest <= column.type.length, column
