@@ -4,6 +4,7 @@ PostgreSQL database upgrade it once."""
 
 from __future__ import annotations
 
+import fcntl
 import sqlite3
 import threading
 import time
@@ -115,3 +116,23 @@ def test_processes_starting_together_upgrade_once(postgres_url):
     finally:
         for engine in engines:
             engine.dispose()
+
+
+def test_sqlite_upgrade_waits_for_the_lock_beside_the_file(tmp_path):
+    """``errandbot db upgrade`` by hand while the bot starts: one waits for the other's flock."""
+    path = tmp_path / "errand.db"
+    engine = make_engine(f"sqlite:///{path}")
+    finished = threading.Event()
+
+    def start_up() -> None:
+        migrate.upgrade(engine)
+        finished.set()
+
+    with open(f"{path}.upgrade-lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another process is upgrading
+        threading.Thread(target=start_up, daemon=True).start()
+        assert not finished.wait(1.0), "upgraded while another process held the lock"
+        assert migrate.status(engine).state is migrate.State.EMPTY
+    assert finished.wait(30), "did not upgrade once the lock was free"
+    assert migrate.status(engine).state is migrate.State.CURRENT
+    engine.dispose()
