@@ -5,6 +5,7 @@ PostgreSQL database upgrade it once."""
 from __future__ import annotations
 
 import fcntl
+import shutil
 import sqlite3
 import threading
 import time
@@ -136,3 +137,21 @@ def test_sqlite_upgrade_waits_for_the_lock_beside_the_file(tmp_path):
     assert finished.wait(30), "did not upgrade once the lock was free"
     assert migrate.status(engine).state is migrate.State.CURRENT
     engine.dispose()
+
+
+def test_new_revision_of_unchanged_models_changes_nothing(tmp_path, monkeypatch):
+    """The developer's tool (``python -m bot.db.migrate revision``) on today's models: the next
+    number, after the head, with nothing to do (no table of ours, nor ``schema_version``, dropped)."""
+    scripts = tmp_path / "migrations"
+    shutil.copytree(migrate.SCRIPT_LOCATION, scripts, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(migrate, "SCRIPT_LOCATION", scripts)
+    migrate.scripts.cache_clear()
+    try:
+        head = migrate.scripts().get_current_head()
+        written = migrate.new_revision("nothing changed")
+    finally:
+        migrate.scripts.cache_clear()
+    assert written.name == f"{int(head) + 1:04d}_nothing_changed.py"
+    source = written.read_text()
+    assert f"down_revision = {head!r}" in source
+    assert "op." not in source.split("def upgrade")[1], source
