@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.base import BaseScheduler
@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 scheduler_log = logging.getLogger("bot.reminders.apscheduler")
 scheduler_log.setLevel(logging.WARNING)
 
-Work = Callable[..., Awaitable[None]]
+#: What an alarm starts: a coroutine function and its arguments.
+Work = Callable[..., Coroutine[Any, Any, None]]
 
 
 def new_scheduler() -> BaseScheduler:

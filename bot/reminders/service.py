@@ -35,21 +35,24 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.inbox import mark_handled
 from bot.reminders.alarms import Alarms
 from bot.reminders.duration import split_duration
 from bot.reminders.errors import Problem, ReminderInputError
 from bot.reminders.recurrence import Recurrence
-from bot.reminders.store import LABEL_MAX, Reminder, ReminderKind, ReminderState, UserZone
+from bot.reminders.store import LABEL_MAX, Reminder, ReminderKind, ReminderState
+from bot.reminders.user_zones import UserZones
 from bot.reminders.when import parse_when
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.base import BaseScheduler
+
+    from bot.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +86,7 @@ class Limits:
     label_max: int = LABEL_MAX
 
     @classmethod
-    def from_settings(cls, settings) -> Limits:
+    def from_settings(cls, settings: Settings) -> Limits:
         return cls(
             max_pending_per_user=settings.max_pending_per_user,
             max_duration=timedelta(days=settings.max_duration_days),
@@ -123,17 +126,6 @@ def clean_label(text: str, limits: Limits) -> str:
     return label
 
 
-def zone_named(name: str) -> ZoneInfo:
-    """The IANA zone ``name`` (``Europe/Berlin``), or :class:`ReminderInputError`."""
-    candidate = name.strip()
-    if not candidate or len(candidate) > 64 or not all(ch.isascii() and (ch.isalnum() or ch in "/_+-") for ch in candidate):
-        raise ReminderInputError(Problem.BAD_ZONE_NAME, name=name.strip()[:40])
-    try:
-        return ZoneInfo(candidate)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise ReminderInputError(Problem.BAD_ZONE_NAME, name=candidate) from None
-
-
 class ReminderService:
     """Timers and reminders for every chat, rung by jobs on the process's one APScheduler.
 
@@ -141,14 +133,14 @@ class ReminderService:
     its own, started by :meth:`start` and stopped by :meth:`shutdown` (tests, benchmarks).
     """
 
-    def __init__(self, sessions: sessionmaker, ring: RingCallback, *, limits: Limits = Limits(),
+    def __init__(self, sessions: sessionmaker[Session], ring: RingCallback, *, limits: Limits = Limits(),
                  default_tz: str = "UTC", clock: Callable[[], float] = time.time,
                  scheduler: BaseScheduler | None = None) -> None:
         self.sessions = sessions
         self.ring = ring
         self._insert_lock = threading.Lock()  # the pending-count check and the insert, together
         self.limits = limits
-        self.default_tz = default_tz
+        self.zones = UserZones(sessions, default_tz)
         self.clock = clock
         self.alarms = Alarms(scheduler)
 
@@ -196,20 +188,6 @@ class ReminderService:
         """Cancel the rings in progress (they stay pending); stop an own scheduler."""
         self.alarms.stop()
 
-    # --- zones -----------------------------------------------------------------------------
-
-    def zone_of(self, user_id: int) -> ZoneInfo:
-        with self.sessions() as session:
-            row = session.get(UserZone, user_id)
-            return ZoneInfo(row.tz if row else self.default_tz)
-
-    def set_zone(self, user_id: int, name: str) -> ZoneInfo:
-        zone = zone_named(name)
-        with self.sessions() as session:
-            session.merge(UserZone(user_id=user_id, tz=zone.key))
-            session.commit()
-        return zone
-
     # --- creating --------------------------------------------------------------------------
 
     def add_timer(self, owner: Owner, args: str, request_id: int | None = None) -> Reminder:
@@ -225,7 +203,7 @@ class ReminderService:
     def add_reminder(self, owner: Owner, args: str, request_id: int | None = None) -> Reminder:
         """``/remind WHEN TEXT``; raises :class:`ReminderInputError` naming the part not understood."""
         now = datetime.fromtimestamp(self.clock(), UTC)
-        plan = parse_when(args, now, self.zone_of(owner.user_id), self.limits.min_interval)
+        plan = parse_when(args, now, self.zones.zone_of(owner.user_id), self.limits.min_interval)
         self._check_span(plan.due - now)
         return self._insert(owner, ReminderKind.REMINDER, plan.due.timestamp(), plan.text,
                             recurrence=plan.recurrence.spec() if plan.recurrence else None,
@@ -259,10 +237,10 @@ class ReminderService:
                 recurrence: str | None, duration: float | None = None, tz: str | None = None,
                 request_id: int | None = None) -> Reminder:
         label = clean_label(label, self.limits)
-        tz = tz or self.zone_of(owner.user_id).key
+        tz = tz or self.zones.zone_of(owner.user_id).key
         with self._insert_lock, self.sessions() as session:
             pending = session.scalar(select(func.count()).select_from(Reminder).where(
-                Reminder.user_id == owner.user_id, Reminder.state == ReminderState.PENDING))
+                Reminder.user_id == owner.user_id, Reminder.state == ReminderState.PENDING)) or 0
             if pending >= self.limits.max_pending_per_user:
                 raise ReminderInputError(Problem.TOO_MANY_PENDING, pending=pending,
                                          limit=self.limits.max_pending_per_user)
@@ -302,7 +280,8 @@ class ReminderService:
 
     def pending_count(self) -> int:
         with self.sessions() as session:
-            return session.scalar(select(func.count()).select_from(Reminder).where(Reminder.state == ReminderState.PENDING))
+            return session.scalar(select(func.count()).select_from(Reminder).where(
+                Reminder.state == ReminderState.PENDING)) or 0
 
     def cancel(self, reminder_id: int) -> Reminder | None:
         """Cancel a pending row; None when it is not pending (rung, cancelled, unknown)."""
@@ -319,7 +298,8 @@ class ReminderService:
         """Make undeliverable rows (their chat was unreachable) pending and scheduled again.
 
         A one-off whose time passed meanwhile rings at once, saying how late; a recurring one
-        moves to its next occurrence. Returns the rows resumed.
+        moves to its next occurrence (or, when its repeat ended meanwhile, rings once, late, like
+        a one-off). Returns the rows resumed.
         """
         now = self.clock()
         with self.sessions() as session:
@@ -327,8 +307,9 @@ class ReminderService:
                 Reminder.id.in_(reminder_ids), Reminder.state == ReminderState.UNDELIVERABLE)).all())
             for row in rows:
                 row.state = ReminderState.PENDING
-                if row.recurrence and row.due_at < now:
-                    row.due_at = self._next_due(row, now).timestamp()
+                following = self._next_due(row, now) if row.recurrence and row.due_at < now else None
+                if following is not None:
+                    row.due_at = following.timestamp()
             session.commit()
         for row in rows:
             self._schedule(row.id, row.due_at)

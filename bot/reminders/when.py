@@ -23,6 +23,7 @@ from bot.reminders.duration import EN_UNIT_WORDS, Span, take_span
 from bot.reminders.errors import Part, Problem, ReminderInputError
 from bot.reminders.numbers import EN_TENS, EN_UNITS
 from bot.reminders.recurrence import MAX_COUNT, Recurrence, Unit
+from bot.reminders.repeat_phrase import phrase
 from bot.reminders.repeats import Repeat, take_end, take_repeat
 from bot.reminders.times_of_day import DEFAULT_TIME, TimeOfDay, take_time_of_day
 from bot.reminders.tokens import Kind, Tokens, has_foreign_digits, normalise, tokenize
@@ -123,10 +124,10 @@ class _Reader:
                 return self._set(parts, "offset", span, end)
             if (after := t.cjk_any(j, _AFTER_ZH)) is not None:
                 return self._set(parts, "offset", span, after[1])
-        if parts.repeat is not None and (end := take_end(t, i)) is not None:
-            if end[0] == "count":
-                return self._set(parts, "count", end[1], end[2])
-            day = take_day(t, end[1], self.local.date(), original)
+        if parts.repeat is not None and (ending := take_end(t, i)) is not None:
+            if ending[0] == "count":
+                return self._set(parts, "count", ending[1], ending[2])
+            day = take_day(t, ending[1], self.local.date(), original)
             if day is None:
                 raise ReminderInputError(Problem.NOT_UNDERSTOOD, part=t.span(i, min(i + 3, t.n), original))
             return self._set(parts, "until", day[0], day[1])
@@ -149,7 +150,7 @@ class _Reader:
             return self._set(parts, "zone", zone[0], zone[1])
         return None
 
-    def _set(self, parts: _Parts, name: str, value, j: int) -> int | None:
+    def _set(self, parts: _Parts, name: str, value: object, j: int) -> int | None:
         if not self.boundary(j):
             return None
         if getattr(parts, name) is not None:
@@ -346,16 +347,18 @@ def _repeating(parts: _Parts, now: datetime, local: datetime, zone: ZoneInfo,
         if parts.time is not None or parts.day is not None:
             raise ReminderInputError(Problem.MISMATCH, first=Part.REPEAT, second=Part.TIME)
         if rec.seconds < min_interval.total_seconds():
-            raise ReminderInputError(Problem.REPEAT_TOO_OFTEN, minimum=min_interval, part=rec.phrase())
+            raise ReminderInputError(Problem.REPEAT_TOO_OFTEN, minimum=min_interval, part=phrase(rec))
         first = now + timedelta(seconds=rec.seconds)
         rec = replace(rec, first=first.timestamp())
     elif rec.unit is Unit.CRON:
         if parts.time is not None or parts.day is not None:
             raise ReminderInputError(Problem.MISMATCH, first=Part.REPEAT, second=Part.TIME)
-        first = rec.next_after(now, zone)
-        if first is None:
+        found = rec.next_after(now, zone)
+        if found is None:
             raise ReminderInputError(Problem.BAD_CRON, part=rec.cron, reason="never")
-        gap, current = None, first
+        first = found
+        gap: timedelta | None = None
+        current = first
         for _ in range(6):
             following = rec.next_after(current, zone)
             if following is None:
@@ -374,19 +377,19 @@ def _repeating(parts: _Parts, now: datetime, local: datetime, zone: ZoneInfo,
             start_day = resolve_day(parts.day, time(0, 0), now, zone) if parts.day.day > local.date() \
                 else local
             start = max(start_day, local)
-        fields = {"at": at}
+        rec = replace(rec, at=at)
         if repeat.needs_day:
             day = start.date()
             if rec.unit is Unit.WEEK:
-                fields["weekdays"] = (day.weekday(),)
+                rec = replace(rec, weekdays=(day.weekday(),))
             elif rec.unit is Unit.MONTH:
-                fields["monthday"] = day.day
+                rec = replace(rec, monthday=day.day)
             elif rec.unit is Unit.YEAR:
-                fields.update(month=day.month, monthday=day.day)
-        rec = replace(rec, **fields)
-        first = replace(rec, every=1).next_after(max(now, start.astimezone(UTC) - timedelta(microseconds=1)), zone)
-        if first is None:
-            raise ReminderInputError(Problem.REPEAT_NOT_UNDERSTOOD, part=rec.phrase())
+                rec = replace(rec, month=day.month, monthday=day.day)
+        found = replace(rec, every=1).next_after(max(now, start.astimezone(UTC) - timedelta(microseconds=1)), zone)
+        if found is None:
+            raise ReminderInputError(Problem.REPEAT_NOT_UNDERSTOOD, part=phrase(rec))
+        first = found
         rec = replace(rec, first=first.timestamp())
     if parts.until is not None:
         until = parts.until.day

@@ -108,7 +108,8 @@ def _mention(text: str, row: Reminder) -> tuple[str, list[MessageEntity]]:
 
 def ring_text(row: Reminder, late: timedelta) -> tuple[str, list[MessageEntity]]:
     """The ring: its label (or title), the creator mentioned in a group, how late, the repeat."""
-    text, entities = ("🔔 " if row.kind == ReminderKind.TIMER else "⏰ "), []
+    text = "🔔 " if row.kind == ReminderKind.TIMER else "⏰ "
+    entities: list[MessageEntity] = []
     if row.in_group:
         text, entities = _mention(text, row)
     text += row.label or ring_title(row)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.orm import sessionmaker
 
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from bot.telegram.reminder_notifier import ReminderNotifier
 
 Hook = Callable[["Application"], Awaitable[None]]
+T = TypeVar("T")
 
 
 @dataclass
@@ -76,6 +77,14 @@ class Services:
     async def run_shutdown(self, app: Application) -> None:
         for hook in reversed(self._shutdown):
             await hook(app)
+
+
+def required(feature: T | None) -> T:
+    """A feature's object where its own handlers run (``required(services.downloads)``): they
+    are registered together, so None is a wiring mistake, said as one."""
+    if feature is None:
+        raise RuntimeError("a handler ran without its feature registered")
+    return feature
 
 
 def services_of(context: Any) -> Services:

@@ -97,7 +97,7 @@ def test_limits_name_the_limit(tmp_path: Path) -> None:
         (lambda: service.add_timer(other, "2d"), "longest allowed, 1 days"),
         (lambda: service.add_timer(other, "1h a label that is far too long"), "limit is 10"),
         (lambda: service.add_timer(other, "1h bell\x07"), "control characters"),
-        (lambda: service.set_zone(7, "Mars/Olympus"), "time zone"),
+        (lambda: service.zones.set_zone(7, "Mars/Olympus"), "time zone"),
     ]:
         with pytest.raises(ReminderInputError) as error:
             call()

@@ -79,7 +79,8 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log the exception with a short reference and tell the user, never silence."""
     faults = services_of(context).chat_faults
     chat = update.effective_chat if isinstance(update, Update) else None
-    if faults is not None and chat is not None and faults.handle(chat.id, context.error) is not None:
+    if faults is not None and chat is not None and context.error is not None \
+            and faults.handle(chat.id, context.error) is not None:
         return  # a reply to an upgraded or unreachable chat: rows moved or paused, logged once
     reference = uuid.uuid4().hex[:8]
     log.error("unhandled error (ref %s)", reference, exc_info=context.error)

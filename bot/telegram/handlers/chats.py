@@ -174,7 +174,8 @@ async def resume_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     if not taken:
         await query.answer(_("Nothing is paused here any more."))
         return
-    reminders = services.reminders.resume([row.id for row in taken.reminders])
+    reminders = [] if services.reminders is None else \
+        services.reminders.resume([row.id for row in taken.reminders])
     started = 0
     for job in taken.downloads:
         started += await _restart_download(services, context, job)
@@ -193,11 +194,11 @@ async def resume_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 async def _restart_download(services: Services, context: ContextTypes.DEFAULT_TYPE, job) -> int:
     """Start a stopped download again as a new job in its chat and topic (or deliver a file that
     finished while the chat was unreachable); 1 when done."""
-    downloads = services.downloads
-    if downloads is None:
+    downloads, notifier = services.downloads, services.download_notifier
+    if downloads is None or notifier is None:
         return 0
     if job.state == JobState.DONE and not job.delivered:
-        await services.download_notifier.deliver(job)
+        await notifier.deliver(job)
         return 1
     status = await context.bot.send_message(job.chat_id, render.checking(job.url),
                                             message_thread_id=job.thread_id)

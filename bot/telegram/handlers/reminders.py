@@ -12,7 +12,7 @@ import asyncio
 import logging
 from datetime import datetime
 
-from telegram import Update
+from telegram import Message, Update
 from telegram.constants import ChatType
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
 
@@ -29,9 +29,10 @@ from bot.telegram.handlers.chats import paused_section
 from bot.telegram.permissions import can_manage, sender_id
 from bot.telegram.reminder_notifier import ReminderNotifier
 from bot.telegram.reminder_words import explain
-from bot.telegram.services import Services, services_of
+from bot.telegram.services import Services, required, services_of
 from bot.telegram.texts import display_name
 from bot.telegram.topics import topic_first, topic_of
+from bot.telegram.update_parts import chat_of, message_of, query_of
 
 log = logging.getLogger(__name__)
 
@@ -42,27 +43,22 @@ REMIND_USAGE = N_("Usage: /remind WHEN TEXT\nExamples: /remind tomorrow 9am stan
 
 
 def _service(context: ContextTypes.DEFAULT_TYPE) -> ReminderService:
-    service = services_of(context).reminders
-    assert service is not None, "registered with these handlers"
-    return service
+    return required(services_of(context).reminders)
 
 
 def _notifier(context: ContextTypes.DEFAULT_TYPE) -> ReminderNotifier:
-    notifier = services_of(context).reminder_notifier
-    assert notifier is not None, "registered with these handlers"
-    return notifier
+    return required(services_of(context).reminder_notifier)
 
 
 def _owner(update: Update) -> Owner:
-    chat, message = update.effective_chat, update.effective_message
+    chat, message = chat_of(update), message_of(update)
     return Owner(chat_id=chat.id, user_id=sender_id(update), user_name=display_name(update.effective_sender),
-                 chat_type=chat.type, reply_to=message.message_id if message else None,
-                 thread_id=topic_of(message))
+                 chat_type=chat.type, reply_to=message.message_id, thread_id=topic_of(message))
 
 
 def _args(update: Update) -> str | None:
     """The text after the command, stripped; None when it is too long to read."""
-    text = update.effective_message.text or ""
+    text = message_of(update).text or ""
     rest = text.partition(" ")[2]
     if len(rest) > MAX_ARGS:
         return None
@@ -71,18 +67,18 @@ def _args(update: Update) -> str | None:
 
 async def _args_or_usage(update: Update, usage: str) -> str | None:
     """The text after the command, or None after telling the user why there is nothing to do."""
-    args = _args(update)
+    args, message = _args(update), message_of(update)
     if args is None:
-        await update.effective_message.reply_text(_("That message is too long for me to read.") + "\n" + _(usage))
+        await message.reply_text(_("That message is too long for me to read.") + "\n" + _(usage))
     elif not args:
-        await update.effective_message.reply_text(_(usage))
+        await message.reply_text(_(usage))
     return args or None
 
 
 # --- commands -------------------------------------------------------------------------------
 
 async def timer_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    message = update.effective_message
+    message = message_of(update)
     args = await _args_or_usage(update, TIMER_USAGE)
     if args is None:
         return
@@ -98,7 +94,7 @@ async def timer_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 
 
 async def remind_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    message = update.effective_message
+    message = message_of(update)
     args = await _args_or_usage(update, REMIND_USAGE)
     if args is None:
         return
@@ -113,7 +109,7 @@ async def remind_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 
 
 async def list_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    chat, message = update.effective_chat, update.effective_message
+    chat, message = chat_of(update), message_of(update)
     group = chat.type != ChatType.PRIVATE
     rows = _service(context).pending_in_chat(chat.id, None if group else sender_id(update))
     paused = paused_section(services_of(context), chat.id)
@@ -128,16 +124,16 @@ async def list_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 
 async def tz_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    message, service = update.effective_message, _service(context)
+    message, service = message_of(update), _service(context)
     args = _args(update)
     if not args:
-        zone = service.zone_of(sender_id(update))
+        zone = service.zones.zone_of(sender_id(update))
         now = datetime.now(zone)
         await message.reply_text(_("Your time zone is {zone} (now {time}). Change it: /tz Europe/Berlin").format(
             zone=zone.key, time=dates.clock(now, zone)))
         return
     try:
-        zone = service.set_zone(sender_id(update), args)
+        zone = service.zones.set_zone(sender_id(update), args)
     except ReminderInputError as exc:
         await message.reply_text(explain(exc))
         return
@@ -149,7 +145,7 @@ async def _cancel(update: Update, context: ContextTypes.DEFAULT_TYPE, number: in
     """Cancel t``number`` if the person may; the answer to show."""
     service = _service(context)
     row = service.get(number)
-    if row is None or row.chat_id != update.effective_chat.id:
+    if row is None or row.chat_id != chat_of(update).id:
         return _("There is no timer or reminder t{number} in this chat. See /timers").format(number=number)
     if row.state != ReminderState.PENDING:
         return _("{ref} is no longer pending ({state}).").format(ref=row.ref, state=status.state_word(row.state))
@@ -165,11 +161,11 @@ async def _cancel(update: Update, context: ContextTypes.DEFAULT_TYPE, number: in
 
 async def cancel_by_id(update: Update, context: ContextTypes.DEFAULT_TYPE, number: int) -> None:
     """``/cancel t12``, routed here by :mod:`bot.telegram.handlers.cancel`."""
-    await update.effective_message.reply_text(await _cancel(update, context, number))
+    await message_of(update).reply_text(await _cancel(update, context, number))
 
 
 async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    query = update.callback_query
+    query = query_of(update)
     parts = (query.data or "").split(":")
     number = parse_number(parts[2] if len(parts) > 2 else "")
     if number is None or update.effective_chat is None:
@@ -187,7 +183,8 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not await can_manage(update, context, row.user_id):
         await query.answer(_("Only {name} or a group admin can snooze this.").format(name=row.user_name or _("its creator")))
         return
-    owner = Owner(row.chat_id, row.user_id, row.user_name, row.chat_type, query.message.message_id if query.message else None)
+    owner = Owner(row.chat_id, row.user_id, row.user_name, row.chat_type,
+                  query.message.message_id if query.message else None)
     try:
         new = service.snooze(number, parts[3] if len(parts) > 3 else "", owner)
     except ReminderInputError as exc:
@@ -195,7 +192,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     note = status.snoozed_note(new)
     await query.answer(note)
-    if query.message is not None:
+    if isinstance(query.message, Message):  # an old message may be inaccessible to the bot
         await query.message.reply_text(note, reply_markup=status.cancel_markup(new))
 
 
