@@ -96,6 +96,7 @@ def test_source_of_an_older_release_is_refused_until_upgraded(tmp_path, postgres
     assert migrate.status(make_engine(postgres_url)).state is migrate.State.EMPTY
 
 
+@pytest.mark.e2e  # the CLI as a subprocess
 def test_errandbot_db_copy_command(sqlite_install, postgres_url, tmp_path):
     """The real command line, as docs/scale.md tells an operator to run it."""
     command = [sys.executable, "-m", "bot", "db", "copy", sqlite_install, postgres_url]

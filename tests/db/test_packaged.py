@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.e2e  # builds a wheel and runs Errand from it in a subprocess
 pytest.importorskip("build", reason="PyPA build is not installed (pip install '.[test]')")
 
 

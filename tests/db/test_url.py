@@ -29,6 +29,7 @@ def test_password_is_masked():
         "postgresql+psycopg://errand:***@db:5432/errand"
 
 
+@pytest.mark.e2e  # the CLI as a subprocess
 @pytest.mark.parametrize("command", [["db", "upgrade"], ["run"]])
 def test_without_the_driver_start_up_says_what_to_install(tmp_path, command):
     hide_driver = ("import sys; sys.modules['psycopg'] = None; from bot.cli import main; "
