@@ -3,8 +3,10 @@ and id, the next ids follow on, and a target with rows or a source behind is ref
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -118,3 +120,24 @@ def test_postgres_install_copies_back_to_a_new_sqlite_file(sqlite_install, postg
     back = f"sqlite:///{tmp_path / 'back.db'}"
     copy_database(postgres_url, back)
     assert rows_of(back) == rows_of(sqlite_install)
+
+
+def test_last_pre_alembic_release_moves_to_postgres(tmp_path, postgres_url):
+    """The real path of an old install: its frozen database (v4 snapshot), upgraded, then copied;
+    its undeliverable reminder (13 characters, over the 12 PostgreSQL once had) comes along."""
+    snapshot = Path(__file__).parents[1] / "deploy" / "schema_snapshots" / "v4-languages.sql"
+    path = tmp_path / "errand.db"
+    with sqlite3.connect(path) as raw:
+        raw.executescript(snapshot.read_text())
+    source = f"sqlite:///{path}"
+    engine = make_engine(source)
+    migrate.upgrade(engine)
+    engine.dispose()
+
+    copy_database(source, postgres_url)
+    assert rows_of(postgres_url) == rows_of(source)
+    target = make_engine(postgres_url)
+    with target.connect() as conn:
+        states = set(conn.scalars(sa.text("SELECT state FROM reminders")))
+    target.dispose()
+    assert "undeliverable" in states

@@ -169,8 +169,11 @@ def test_released_database_upgrades_through_start_up(tmp_path, snapshot):
         assert migrate.status(engine).state is migrate.State.CURRENT
         with engine.connect() as conn:
             for name, (cols, rows) in old.items():
+                if name == "schema_version":  # bookkeeping: now says Alembic manages the database
+                    continue
                 kept = conn.exec_driver_sql(f'SELECT {", ".join(cols)} FROM "{name}"').all()
                 assert sorted(map(tuple, kept)) == rows, name
+            assert schema.current_version(engine) == migrate.ALEMBIC_MANAGED
             inspector = sa.inspect(conn)
             for table in all_tables().sorted_tables:
                 present = {c["name"] for c in inspector.get_columns(table.name)}
