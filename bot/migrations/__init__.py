@@ -9,4 +9,6 @@ current head (``tests/db/test_migrations.py`` fails while the models and the mig
 
 writes ``versions/NNNN_reminders_get_a_priority.py`` with what Alembic's autogenerate finds
 missing; read and correct it (autogenerate misses renames), and never edit a released revision.
+At each release, freeze a database of it with rows as ``tests/deploy/schema_snapshots/vN-*.sql``
+(``sqlite3 errand.db .dump``): the tests bring every snapshot to the models through start-up.
 """
