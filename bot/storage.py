@@ -24,17 +24,19 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite gets WAL, a busy timeout and cross-thread use."""
+    from bot.db.url import normalize
+
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(normalize(url), pool_pre_ping=True)
 
 
 def open_database(url: str) -> tuple[Engine, sessionmaker]:
     """Open the database at ``url``, upgrade its schema, and return (engine, session factory)."""
+    from bot.db.migrate import upgrade
     from bot.dbfile import check_existing
-    from bot.schema import upgrade
     from bot.tables import all_tables
 
     check_existing(url)  # never create a new database over a damaged or emptied file

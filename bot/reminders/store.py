@@ -65,7 +65,7 @@ class Reminder(Base):
     reply_to: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     status_message_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     duration: Mapped[float | None] = mapped_column(Float, nullable=True)
-    state: Mapped[str] = mapped_column(String(12), default=ReminderState.PENDING)
+    state: Mapped[str] = mapped_column(String(16), default=ReminderState.PENDING)
     created_at: Mapped[float] = mapped_column(Float)
     #: The reply language it was created in (a catalog code, e.g. ``zh``), for the ring; None: English.
     lang: Mapped[str | None] = mapped_column(String(16), nullable=True)
