@@ -7,9 +7,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # pytest workers (pytest-xdist) for the end-to-end tests and `make test-fast`: those tests wait on
 # real processes, servers and timers rather than on the CPU, so more workers than cores pays off.
-# Every test has its own ports (chosen at run time) and folders; `JOBS=0` runs them in one process.
+# Every test has its own ports (chosen at run time) and folders; a session fixture (the private
+# PostgreSQL server, the Docker image where Docker runs) is made once per worker. `JOBS=0` runs
+# them in one process. (No xdist_group: pytest 9.2 drops pytest-xdist's loadgroup grouping,
+# pytest-xdist issue 1386.)
 JOBS ?= 4
-PYTEST_PARALLEL := -n $(JOBS) --dist loadgroup
+PYTEST_PARALLEL := -n $(JOBS)
 
 .PHONY: run test test-fast lint typecheck clean dist i18n
 

@@ -28,8 +28,7 @@ import pytest
 from bot.sandbox.emulator import BotApiEmulator
 from tests.e2e.harness import USER
 
-# One image, built once under one tag: under `pytest -n` the whole module runs on one worker.
-pytestmark = [pytest.mark.timeout(600), pytest.mark.xdist_group("docker-image")]
+pytestmark = pytest.mark.timeout(600)
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER = shutil.which("docker")
