@@ -133,10 +133,10 @@ def run_download(settings, args) -> int:
     from bot.media.cli import media_downloader
 
     try:
+        plain = Downloader(args.url, dest_dir=Path(args.output_dir), options=options,
+                           on_progress=bar, on_notice=lambda text: bar.line(f"errandbot: {text}"))
         # A web page with a video: bot.media fetches the video (or --audio) instead of the page.
-        downloader = media_downloader(settings, args, options, bar) or Downloader(
-            args.url, dest_dir=Path(args.output_dir), options=options,
-            on_progress=bar, on_notice=lambda text: bar.line(f"errandbot: {text}"))
+        downloader = media_downloader(settings, args, options, bar, plain) or plain
     except PrivateAddress as exc:
         return _fail(_private_hint(exc))
     except DownloadError as exc:
