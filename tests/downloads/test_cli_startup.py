@@ -16,7 +16,7 @@ import pytest
 from bot.download_settings import SETTING_NAMES
 from tests.downloads.conftest import payload, sha
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.e2e]
 
 REPO = Path(__file__).resolve().parents[2]
 HEAVY = ("pydantic", "pydantic_settings", "telegram", "sqlalchemy", "apscheduler", "yt_dlp")
