@@ -20,8 +20,10 @@ Three cases, each a local nginx on 127.0.0.1 (never any other address):
    transfer (process start, imports, probe, rename), to read the other cases' figures against.
 
 Clients run one after another, the order rotating each round; the median of the rounds is
-reported with ratios. Not a test: it never fails on timing. A missing peer is skipped with a
-message (``apt-get install nginx aria2 axel curl``).
+reported with ratios, beside each client's CPU time (which the load of a shared machine hardly
+moves), its peak RSS and every round's time, and the load average is printed. Not a test: it
+never fails on timing. A missing peer is skipped with a message (``apt-get install nginx aria2
+axel curl``).
 
     .venv/bin/python bench/downloads.py [--cases limited,uneven,loopback] [--rounds 3]
 
