@@ -439,6 +439,7 @@ class DownloadService:
 
     def _probe(self, job_id: int) -> None:
         from bot.downloads.engine import DownloadError
+        from bot.downloads.errors import why_of
 
         job = self.get(job_id)
         if job is None or job.job_state.finished:
@@ -458,9 +459,10 @@ class DownloadService:
             if current is None or current.job_state.finished:
                 return  # cancelled while checking: "cancelled" was reported, nothing more
             self.registry.dequeue(job_id)
-            self._finish(job_id, JobState.FAILED, error=str(exc))
+            why = why_of(exc)  # the chat layer words it (bot.telegram.download_reasons)
+            self._finish(job_id, JobState.FAILED, error=why.dump())
             self._remove_folder(job)
-            self._emit("failed", job_id, reason=str(exc))
+            self._emit("failed", job_id, reason=why)
             return
         finally:
             self._probing.pop(job_id, None)
@@ -603,6 +605,7 @@ class DownloadService:
     def _run(self, job_id: int) -> None:
         from bot.downloads.engine import DownloadCancelled, DownloadError
         from bot.downloads.errors import DownloadPaused, TooLarge
+        from bot.downloads.reasons import Why
 
         running = self.registry.running(job_id)
         job = self.get(job_id)
@@ -638,10 +641,10 @@ class DownloadService:
                 self._remove_folder(job)
                 self._emit("cancelled", job_id, reason=by)
         except DownloadError as exc:
-            reason = budget[1] if isinstance(exc, TooLarge) else str(exc)
-            self._finish(job_id, JobState.FAILED, error=reason)
+            why = Why.text(budget[1]) if isinstance(exc, TooLarge) else exc.why
+            self._finish(job_id, JobState.FAILED, error=why.dump())
             self._remove_folder(job)
-            self._emit("failed", job_id, reason=reason)
+            self._emit("failed", job_id, reason=why)
         else:
             self._update(job_id, name=result.path.name, size=result.size, done_bytes=result.size,
                          sha256=result.sha256, elapsed=result.elapsed)

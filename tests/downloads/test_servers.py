@@ -8,6 +8,7 @@ import threading
 import pytest
 
 from bot.downloads.engine import Downloader
+from bot.downloads.multi import REFUSED_PAUSE
 from tests.downloads.conftest import payload, sha
 
 pytestmark = pytest.mark.timeout(60)
@@ -19,7 +20,7 @@ def test_busybox_probe_answered_with_the_whole_range_still_uses_ranges(origin, o
     origin.add_file("/bb.bin", data, probe_whole=True)
     notices = []
     result = Downloader(origin.url("/bb.bin"), dest_dir=tmp_path, options=options(),
-                        on_notice=notices.append).run()
+                        on_notice=lambda why: notices.append(str(why))).run()
     assert sha(result.path.read_bytes()) == sha(data)
     assert notices == []
     ranged = [h for h in origin.hits("/bb.bin") if h.range and h.range != "bytes=0-0"]
@@ -32,7 +33,7 @@ def test_empty_range_answers_fall_back_to_one_stream_and_say_so(origin, options,
     origin.add_file("/cgi", data, headers_only_ranges=True)
     notices = []
     result = Downloader(origin.url("/cgi"), dest_dir=tmp_path, options=options(backoff=0.05),
-                        on_notice=notices.append).run()
+                        on_notice=lambda why: notices.append(str(why))).run()
     assert sha(result.path.read_bytes()) == sha(data)
     assert notices == ["using one connection: the server answers ranges without their bytes"]
     # The probe, three empty answers (plus those already in flight on other connections), one stream.
@@ -70,7 +71,7 @@ def test_a_plain_stream_that_disagrees_with_the_kept_bytes_starts_over(origin, o
                     then=other, then_after=2)
     notices = []
     result = Downloader(origin.url("/cgi.bin"), dest_dir=tmp_path,
-                        options=options(connections=1, min_split=MB), on_notice=notices.append).run()
+                        options=options(connections=1, min_split=MB), on_notice=lambda why: notices.append(str(why))).run()
     assert sha(result.path.read_bytes()) == sha(other)
     assert "the server's answer differs from the bytes already fetched; starting over" in notices
     assert not list(tmp_path.glob("*.part*"))
@@ -80,7 +81,7 @@ def test_no_ranges_is_said(origin, options, tmp_path):
     data = payload(300_000)
     origin.add_file("/plain", data, ranges=False)
     notices = []
-    Downloader(origin.url("/plain"), dest_dir=tmp_path, options=options(), on_notice=notices.append).run()
+    Downloader(origin.url("/plain"), dest_dir=tmp_path, options=options(), on_notice=lambda why: notices.append(str(why))).run()
     assert notices == ["using one connection: the server does not support ranges"]
 
 
@@ -113,5 +114,8 @@ def test_connection_cap_answered_with_503_keeps_what_worked(origin, options, tmp
     busy = [n for n in peak if n]
     assert sum(1 for n in busy if n >= 2) >= 0.7 * len(busy), busy
     # A refused request costs one round trip and a 0.5 s pause; the server may still count a
-    # connection the client has already let go, so some refusals recur. Bounded all the same:
-    assert len(refused) <= len(answered) + 8, (len(refused), len(answered))
+    # connection the client has already let go, so some refusals recur. Bounded all the same: at
+    # most one more per pause the download lasted (a slower, busier machine makes it last longer:
+    # the bound follows the run's own length, not a guess at the machine's speed).
+    pauses = result.elapsed / REFUSED_PAUSE
+    assert len(refused) <= len(answered) + 8 + pauses, (len(refused), len(answered), pauses)
