@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
+import looptime
+import pytest
 from telegram.error import NetworkError, RetryAfter
 
 from bot.telegram import send_queue
 from bot.telegram.send_queue import FairRateLimiter, Limits, Priority, SendOptions
 
+pytestmark = pytest.mark.timeout(30)
+T = TypeVar("T")
 FAST = Limits(overall_per_second=1000.0, private=(1, 0.05), group=(20, 60.0))
 
 
@@ -55,12 +61,21 @@ def test_a_ring_jumps_its_chats_queue_and_edits_go_after_replies() -> None:
     assert log.index("reply0") < log.index("edit0"), log  # edits wait when both could go
 
 
+def _in_loop_time(scenario: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run ``scenario()`` on an event loop whose clock is fake (looptime): it starts at 0 and jumps
+    straight to the next timer when nothing is ready, so a sleep of 0.5 s takes no wall time and
+    every time the limiter reads is exactly what it scheduled, however busy the machine is. A
+    schedule that runs past 60 fake seconds fails (LoopTimeoutError)."""
+    with asyncio.Runner(loop_factory=lambda: looptime.new_event_loop(start=0.0, end=60.0)) as runner:
+        return runner.run(scenario())
+
+
 def test_per_chat_window_and_overall_pace_hold() -> None:
     limits = Limits(overall_per_second=50.0, private=(3, 0.5), group=(20, 60.0))
 
     async def scenario() -> list[float]:
-        limiter = FairRateLimiter(limits)
         loop = asyncio.get_running_loop()
+        limiter = FairRateLimiter(limits, clock=loop.time)
         times: list[float] = []
 
         async def call(*_a, **_k):
@@ -71,33 +86,50 @@ def test_per_chat_window_and_overall_pace_hold() -> None:
         await limiter.shutdown()
         return times
 
-    times = asyncio.run(scenario())
-    assert all(b - a >= 0.019 for a, b in zip(times, times[1:], strict=False))  # 1/50 s apart overall
-    for i in range(len(times) - 3):
-        assert times[i + 3] - times[i] >= 0.49  # never 4 within the chat's 0.5 s window
+    # Three sends 1/50 s apart fill the chat's 0.5 s window; the next three go as each first one
+    # leaves it, the seventh when the fourth does.
+    assert _in_loop_time(scenario) == pytest.approx([0.0, 0.02, 0.04, 0.5, 0.52, 0.54, 1.0])
 
 
 def test_failures_are_retried_by_the_calls_policy_and_429_pauses_the_chat() -> None:
-    async def scenario() -> tuple[list[str], float]:
-        limiter, log = FairRateLimiter(FAST), []
+    async def scenario() -> tuple[list[str], list[float], float]:
         loop = asyncio.get_running_loop()
-        started = loop.time()
+        limiter, log, tries = FairRateLimiter(FAST, clock=loop.time), [], []
         fail = [NetworkError("Bad Gateway"), RetryAfter(1)]
-        await _send(limiter, log, 3, "sent", SendOptions(Priority.REPLY, send_queue.retry.RetryPolicy(
-            attempts=5, budget=30, backoff=0.05)), fail=fail)
-        await limiter.shutdown()
-        return log, loop.time() - started
+        other: list[asyncio.Task] = []
+        other_at: list[float] = []
 
-    log, took = asyncio.run(scenario())
-    assert log == ["sent"] and took >= 1.0  # waited out retry_after
+        async def other_call(*_a, **_k):
+            other_at.append(loop.time())
+
+        async def call(*_a, **_k):
+            tries.append(loop.time())
+            if fail:
+                if isinstance(fail[0], RetryAfter):  # another message to the chat, asked meanwhile
+                    other.append(asyncio.create_task(limiter.process_request(
+                        other_call, (), {}, "sendMessage", {"chat_id": 3}, None)))
+                raise fail.pop(0)
+            log.append("sent")
+            return {"ok": True}
+        await limiter.process_request(call, (), {}, "sendMessage", {"chat_id": 3}, SendOptions(
+            Priority.REPLY, send_queue.retry.RetryPolicy(attempts=5, budget=30, backoff=0.05)))
+        await asyncio.gather(*other)
+        await limiter.shutdown()
+        return log, tries, other_at[0]
+
+    log, tries, other_at = _in_loop_time(scenario)
+    assert log == ["sent"] and len(tries) == 3, tries
+    assert tries[1] - tries[0] < 0.2  # a 502 is retried after the policy's short backoff…
+    assert tries[2] - tries[1] >= 1.0  # …a 429 only once its retry_after has passed…
+    assert other_at - tries[1] >= 1.0  # …and the chat's other messages wait for it too
 
 
 def test_progress_edits_leave_room_in_the_window_for_a_reply() -> None:
     limits = Limits(overall_per_second=1000.0, private=(3, 0.5), group=(20, 60.0))
 
-    async def scenario() -> tuple[float, float]:
-        limiter = FairRateLimiter(limits)
+    async def scenario() -> dict[str, float]:
         loop = asyncio.get_running_loop()
+        limiter = FairRateLimiter(limits, clock=loop.time)
         done: dict[str, float] = {}
 
         async def send(label: str, endpoint: str) -> None:
@@ -105,14 +137,14 @@ def test_progress_edits_leave_room_in_the_window_for_a_reply() -> None:
                 done[label] = loop.time()
             await limiter.process_request(call, (), {}, endpoint, {"chat_id": 9}, None)
 
-        started = loop.time()
         edits = [asyncio.create_task(send(f"edit{i}", "editMessageText")) for i in range(3)]
         await asyncio.sleep(0.1)  # two edits went; the third waits for the window
         await send("reply", "sendMessage")
         await asyncio.gather(*edits)
         await limiter.shutdown()
-        return done["edit2"] - started, done["reply"] - started
+        return done
 
-    third_edit, reply = asyncio.run(scenario())
-    assert third_edit >= 0.45  # two edits fill the window but its last send is kept free…
-    assert reply < 0.2  # …so a reply goes at once, not after the edits
+    done = _in_loop_time(scenario)
+    # Two edits fill the window but its last send is kept free: the third edit waits until the
+    # first leaves the window (0.5 s), while the reply asked at 0.1 s goes at once.
+    assert done == pytest.approx({"edit0": 0.0, "edit1": 0.001, "edit2": 0.5, "reply": 0.1})
