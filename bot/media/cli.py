@@ -48,5 +48,6 @@ def media_downloader(settings, args, options: DownloadOptions, on_progress) -> M
 
 def _missing_ffmpeg():
     from bot.downloads.errors import DownloadRefused
+    from bot.downloads.reasons import Reason
 
-    raise DownloadRefused("media pages need ffmpeg, which is not installed (apt-get install ffmpeg)")
+    raise DownloadRefused(Reason.FFMPEG_MISSING)

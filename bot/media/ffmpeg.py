@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.downloads.errors import DownloadCancelled, DownloadError
+from bot.downloads.reasons import Reason
 
 #: Demuxers for what Errand joins: MPEG-TS (HLS), MP4/fMP4 (DASH, progressive), Matroska/WebM and
 #: plain audio. Playlist-reading demuxers (hls, dash, concat) are not among them: a "fragment"
@@ -69,15 +70,15 @@ class Probe:
 def probe(path: Path) -> Probe:
     exe = ffprobe_path()
     if exe is None:
-        raise DownloadError("ffprobe is not installed on the server")
+        raise DownloadError(Reason.FFPROBE_MISSING)
     cmd = [exe, "-v", "error", *LOCAL_ONLY, "-show_entries",
            "format=duration:stream=codec_type,codec_name,width,height", "-of", "json", str(path)]
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     except (OSError, subprocess.SubprocessError) as exc:
-        raise DownloadError(f"ffprobe could not run ({type(exc).__name__})") from None
+        raise DownloadError(Reason.FFPROBE_CANNOT_RUN, name=type(exc).__name__) from None
     if out.returncode != 0:
-        raise DownloadError("the fetched media is not readable (ffprobe failed)")
+        raise DownloadError(Reason.MEDIA_UNREADABLE)
     data = json.loads(out.stdout or "{}")
     streams = data.get("streams") or []
     video = next((s for s in streams if s.get("codec_type") == "video"), None)
@@ -135,7 +136,7 @@ def run(cmd: list[str], stop: threading.Event, limit: float = RUN_LIMIT) -> None
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                 env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
     except OSError as exc:
-        raise DownloadError(f"ffmpeg could not run ({exc.strerror})") from None
+        raise DownloadError(Reason.FFMPEG_CANNOT_RUN, detail=exc.strerror or type(exc).__name__) from None
     deadline = time.monotonic() + limit
     stderr = b""
     try:
@@ -145,13 +146,15 @@ def run(cmd: list[str], stop: threading.Event, limit: float = RUN_LIMIT) -> None
                 break
             except subprocess.TimeoutExpired:
                 if stop.is_set():
-                    raise DownloadCancelled("cancelled") from None
+                    raise DownloadCancelled(Reason.CANCELLED) from None
                 if time.monotonic() > deadline:
-                    raise DownloadError("ffmpeg took too long to join the media") from None
+                    raise DownloadError(Reason.FFMPEG_TOO_LONG) from None
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
     if proc.returncode != 0:
         detail = (stderr or b"").decode("utf-8", "replace").strip().splitlines()
-        raise DownloadError("ffmpeg could not join the media" + (f" ({detail[-1][:200]})" if detail else ""))
+        if detail:
+            raise DownloadError(Reason.FFMPEG_JOIN_SAID, detail=detail[-1][:200])
+        raise DownloadError(Reason.FFMPEG_JOIN_FAILED)

@@ -22,6 +22,7 @@ from pathlib import Path
 import requests
 
 from bot.downloads.errors import DownloadCancelled, DownloadError, DownloadRefused, TooLarge
+from bot.downloads.reasons import Reason, Why
 from bot.downloads.transport import abort_response
 from bot.media.plan import Fragment
 
@@ -44,7 +45,7 @@ class ByteLedger:
             self.done += n
             done = self.done
         if self.limit is not None and done > self.limit:
-            raise TooLarge("the media is larger than allowed")
+            raise TooLarge(Reason.MEDIA_TOO_LARGE, limit_bytes=self.limit)
         if self.on_change is not None:
             self.on_change(done)
 
@@ -100,7 +101,7 @@ class FragmentFetcher:
         if self._failure is not None:
             raise self._failure
         if self.stop.is_set():
-            raise DownloadCancelled("cancelled")
+            raise DownloadCancelled(Reason.CANCELLED)
         return [self.path(i) for i in range(len(self.fragments))]
 
     def _worker(self, todo: queue.SimpleQueue[int]) -> None:
@@ -127,17 +128,17 @@ class FragmentFetcher:
         attempt = 0
         while True:
             if self.stop.is_set():
-                raise DownloadCancelled("cancelled")
+                raise DownloadCancelled(Reason.CANCELLED)
             try:
                 self._fetch_once(index, fragment, headers)
                 return
             except _Retry as exc:
                 attempt += 1
                 if attempt > self.options.max_retries:
-                    raise DownloadError(f"a fragment failed: {exc} (gave up after {attempt} tries)") from None
+                    raise DownloadError(Reason.FRAGMENT_GAVE_UP, exc.why, tries=attempt) from None
                 wait = min(self.options.backoff_max, self.options.backoff * 2 ** (attempt - 1))
                 if self.stop.wait(wait):
-                    raise DownloadCancelled("cancelled") from None
+                    raise DownloadCancelled(Reason.CANCELLED) from None
 
     def _fetch_once(self, index: int, fragment: Fragment, headers: dict[str, str]) -> None:
         part = self.path(index).with_suffix(".part")
@@ -147,16 +148,16 @@ class FragmentFetcher:
         except DownloadRefused:
             raise
         except requests.TooManyRedirects:
-            raise DownloadError("a fragment redirects too many times") from None
+            raise DownloadError(Reason.FRAGMENT_REDIRECTS) from None
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise _Retry(_reason(exc)) from None
         with self._lock:
             self._open.add(resp)
         try:
             if resp.status_code in RETRY_STATUS:
-                raise _Retry(f"HTTP {resp.status_code}")
+                raise _Retry(Why.of(Reason.HTTP_STATUS, status=resp.status_code, phrase=resp.reason or ""))
             if resp.status_code not in (200, 206):
-                raise DownloadError(f"a fragment answered HTTP {resp.status_code}")
+                raise DownloadError(Reason.FRAGMENT_STATUS, status=resp.status_code)
             skip, keep = 0, None
             if fragment.byte_range is not None and resp.status_code == 200:  # range ignored: cut it out
                 skip, keep = fragment.byte_range[0], fragment.byte_range[1] - fragment.byte_range[0] + 1
@@ -165,7 +166,7 @@ class FragmentFetcher:
             with part.open("wb") as out:
                 for chunk in resp.iter_content(CHUNK):
                     if self.stop.is_set():
-                        raise DownloadCancelled("cancelled")
+                        raise DownloadCancelled(Reason.CANCELLED)
                     received += len(chunk)
                     self.ledger.add(len(chunk))
                     if skip or keep is not None:
@@ -180,11 +181,11 @@ class FragmentFetcher:
                     else:
                         out.write(chunk)
             if expected and expected.isdigit() and keep is None and received != int(expected):
-                raise _Retry("the server sent fewer bytes than it promised")
+                raise _Retry(Why.of(Reason.SHORT_BODY))
             os.replace(part, self.path(index))
         except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
             if self.stop.is_set():
-                raise DownloadCancelled("cancelled") from None
+                raise DownloadCancelled(Reason.CANCELLED) from None
             raise _Retry(_reason(exc)) from None
         finally:
             with self._lock:
@@ -201,11 +202,13 @@ class FragmentFetcher:
 class _Retry(Exception):
     """A fragment failure worth another try (connection, timeout, 5xx, 429, short body)."""
 
+    def __init__(self, why: Why) -> None:
+        super().__init__(why.english())
+        self.why = why
 
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, requests.Timeout):
-        return "timed out"
-    return "connection failed"
+
+def _reason(exc: BaseException) -> Why:
+    return Why.of(Reason.TIMED_OUT if isinstance(exc, requests.Timeout) else Reason.CONNECTION_FAILED)
 
 
 def join(parts: Sequence[Path], out: Path) -> None:

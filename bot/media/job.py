@@ -21,6 +21,7 @@ from bot.downloads import naming
 from bot.downloads.engine import Downloader, DownloadOptions, DownloadResult
 from bot.downloads.errors import DownloadCancelled, DownloadError, TooLarge
 from bot.downloads.progress import Progress, ProgressMeter
+from bot.downloads.reasons import Reason, Why
 from bot.downloads.transport import make_session
 from bot.media import ffmpeg, hls, record
 from bot.media.extract import extract
@@ -49,7 +50,7 @@ class MediaDownloader:
         self._stop = threading.Event()
         self._keep_partial = False
         self._engine: Downloader | None = None
-        self._notices: list[str] = []
+        self._notices: list[Why] = []
 
     def cancel(self, keep_partial: bool = False) -> None:
         self._keep_partial = keep_partial
@@ -61,10 +62,10 @@ class MediaDownloader:
     def run(self) -> DownloadResult:
         started = time.monotonic()
         if not ffmpeg.available():
-            raise DownloadError("media pages need ffmpeg, which is not installed on the server")
+            raise DownloadError(Reason.FFMPEG_MISSING)
         plan = extract(self.url, self.request, self.options.allow_networks, cancelled=self._stop.is_set)
         if plan.playlist_count > 1:
-            self._notices.append(f"item {self.request.item} of the {plan.playlist_count} on the page")
+            self._notices.append(Why.of(Reason.MEDIA_PLAYLIST_ITEM, item=self.request.item, count=plan.playlist_count))
             if self.on_notice is not None:
                 self.on_notice(self._notices[-1])
         work = self.dest_dir / WORK_DIR
@@ -88,7 +89,7 @@ class MediaDownloader:
 
     def _check_stop(self) -> None:
         if self._stop.is_set():
-            raise DownloadCancelled("cancelled")
+            raise DownloadCancelled(Reason.CANCELLED)
 
     def _stream_key(self, stream: Stream) -> str:
         """A folder name for ``stream``: the same stream of the same page maps to the same files."""
@@ -137,7 +138,7 @@ class MediaDownloader:
         try:
             result = engine.run()
         except TooLarge:
-            raise TooLarge("the media is larger than allowed") from None
+            raise TooLarge(Reason.MEDIA_TOO_LARGE, limit_bytes=self.options.max_bytes or 0) from None
         finally:
             self._engine = None
         ledger.add(result.size)
@@ -154,7 +155,7 @@ class MediaDownloader:
             audio_codec = next((p.audio_codec for p in (ffmpeg.probe(path) for path, _, _ in inputs)
                                 if p.audio_codec), first.audio_codec)
             if audio_codec is None:
-                raise DownloadError("the page's media has no audio to keep")
+                raise DownloadError(Reason.MEDIA_NO_AUDIO)
             extensions = [ffmpeg.audio_container(audio_codec), "mka"]
         else:
             extensions = ["mp4", "mkv"]
@@ -175,14 +176,14 @@ class MediaDownloader:
             tmp.replace(out)
             break
         else:
-            raise failure or DownloadError("ffmpeg could not join the media")
+            raise failure or DownloadError(Reason.FFMPEG_JOIN_FAILED)
         facts = ffmpeg.probe(out)
         thumb = None
         if not audio_only and ffmpeg.thumbnail(out, self.dest_dir / THUMB_NAME, facts.duration, self._stop):
             thumb = THUMB_NAME
         info = MediaInfo(kind="audio" if audio_only else "video", duration=facts.duration,
                          width=facts.width, height=facts.height, title=plan.title, performer=plan.performer,
-                         thumbnail=thumb, notices=tuple(self._notices))
+                         thumbnail=thumb, notices=tuple(why.dump() for why in self._notices))
         record.save_info(self.dest_dir, info)
         return out, info
 
@@ -190,7 +191,7 @@ class MediaDownloader:
         try:
             return naming.inside(self.dest_dir, naming.sanitize(name))
         except ValueError:
-            raise DownloadError("refused: the file name leaves the output folder") from None
+            raise DownloadError(Reason.NAME_ESCAPES) from None
 
 
 def _sha256(path: Path) -> str:

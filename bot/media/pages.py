@@ -12,6 +12,8 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+from bot.downloads.errors import Refused
+from bot.downloads.reasons import Reason
 from bot.media import ffmpeg, record
 from bot.media.plan import MediaMode, MediaRequest
 
@@ -23,8 +25,10 @@ ASKED_NAME = ".media-asked"  # what the person asked at submit: file, best, smal
 AS_FILE = "file"
 
 
-class MediaUnavailable(Exception):
-    """A media page that cannot be handled on this server; ``str()`` says why."""
+class MediaUnavailable(Refused):
+    """No longer raised: :func:`media_request` raises :class:`~bot.downloads.errors.Refused` with its
+    reason code, which the download service passes on as it is (wrapping this class lost the code).
+    Kept while the service still names it in an ``except``."""
 
 
 def is_media_candidate(content_type: str | None, url: str) -> bool:
@@ -54,7 +58,8 @@ def _asked(folder: Path) -> tuple[str | None, int | None]:
 def media_request(settings, folder: Path, content_type: str | None, url: str) -> MediaRequest | None:
     """The media request for a probed job, saved in ``folder``; ``None`` for an ordinary file.
 
-    Raises :class:`MediaUnavailable` when it is a page to extract but ffmpeg is missing.
+    Raises :class:`~bot.downloads.errors.Refused` (:attr:`Reason.MEDIA_NEEDS_FFMPEG`) when it is a
+    page to extract but ffmpeg is missing.
     """
     existing = record.load_request(folder)
     if existing is not None:
@@ -65,8 +70,7 @@ def media_request(settings, folder: Path, content_type: str | None, url: str) ->
     if not is_media_candidate(content_type, url):
         return None
     if not ffmpeg.available():
-        raise MediaUnavailable("this is a web page, and fetching its video needs ffmpeg, which is not "
-                               "installed on the server (/download URL as file keeps the page itself)")
+        raise Refused(Reason.MEDIA_NEEDS_FFMPEG)
     mode = MediaMode(asked) if asked in {m.value for m in MediaMode} else MediaMode.BEST
     request = MediaRequest(mode=mode, max_height=settings.media_max_height,
                            playlist_max=settings.media_playlist_max,

@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
-from bot.downloads import errors
 from bot.downloads.errors import DownloadCancelled, DownloadError
 from bot.downloads.netguard import Network
+from bot.downloads.reasons import Reason
 from bot.media.extract import extract_info, first_entry
 from bot.media.plan import MediaMode, MediaRequest
 
@@ -109,10 +109,10 @@ def _child(conn: Connection, url: str, request: MediaRequest, allow: tuple, max_
         os._exit(1)
     try:
         conn.send(("ok", survey(url, request, allow, max_upload)))
-    except DownloadError as exc:
-        conn.send(("error", type(exc).__name__, str(exc)))
+    except DownloadError as exc:  # pickled with its class and its reason (code and parameters)
+        conn.send(("error", exc))
     except Exception as exc:  # noqa: BLE001 - reported as one line, never a traceback to the chat
-        conn.send(("error", "DownloadError", f"reading the page failed ({type(exc).__name__})"))
+        conn.send(("error", DownloadError(Reason.MEDIA_READ_FAILED, name=type(exc).__name__)))
     conn.close()
 
 
@@ -129,13 +129,13 @@ def survey_in_child(url: str, request: MediaRequest, allow: Iterable[Network] = 
     try:
         while not ours.poll(CANCEL_POLL):
             if cancelled():
-                raise DownloadCancelled("cancelled")
+                raise DownloadCancelled(Reason.CANCELLED)
             if time.monotonic() > deadline:
-                raise DownloadError(f"reading the page took longer than {request.extract_timeout:g} s")
+                raise DownloadError(Reason.MEDIA_READ_TOO_LONG, limit_seconds=request.extract_timeout)
         try:
             message = ours.recv()
         except (EOFError, OSError):
-            raise DownloadError("reading the page failed (the helper process stopped)") from None
+            raise DownloadError(Reason.MEDIA_READER_STOPPED) from None
     finally:
         ours.close()
         if process.is_alive():
@@ -143,5 +143,5 @@ def survey_in_child(url: str, request: MediaRequest, allow: Iterable[Network] = 
         process.join(5)
     if message[0] == "ok":
         return message[1]
-    cls = getattr(errors, message[1], DownloadError)
-    raise (cls if isinstance(cls, type) and issubclass(cls, DownloadError) else DownloadError)(message[2])
+    error = message[1]
+    raise error if isinstance(error, DownloadError) else DownloadError(Reason.MEDIA_READER_STOPPED)

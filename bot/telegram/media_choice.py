@@ -19,6 +19,7 @@ from bot.i18n import N_, _
 from bot.media.plan import MediaMode
 from bot.media.survey import Choice, Survey
 from bot.telegram import download_status as render
+from bot.telegram.download_reasons import explain_error
 from bot.telegram.permissions import can_manage
 from bot.telegram.services import services_of
 from bot.telegram.update_parts import chat_of, query_of
@@ -102,5 +103,5 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                 name=None, request_message_id=job.request_message_id, status_message_id=status.message_id,
                 thread_id=job.thread_id, asked=mode.value, item=item)
         except Refused as exc:
-            await status.edit_text(_("❌ Not started: {reason}.").format(reason=exc))
+            await status.edit_text(_("❌ Not started: {reason}.").format(reason=explain_error(exc)))
             return

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.downloads.errors import DownloadCancelled, DownloadError, DownloadRefused
+from bot.downloads.reasons import Reason
 from bot.media import record
 from bot.media.job import WORK_DIR, MediaDownloader
 from bot.media.plan import MediaMode, MediaRequest
@@ -58,6 +59,7 @@ def test_a_page_without_media_says_so_in_one_line(origin, options, tmp_path: Pat
     with pytest.raises(DownloadError) as caught:
         MediaDownloader(url, tmp_path, options(), request=MediaRequest()).run()
     assert "no video or audio found" in str(caught.value)
+    assert caught.value.code is Reason.MEDIA_NONE
     assert "\n" not in str(caught.value)
 
 
@@ -176,8 +178,9 @@ def test_a_fragment_that_is_a_playlist_cannot_make_ffmpeg_read_local_files(origi
 
 def test_bytes_fetched_are_held_to_the_budget(origin, options, tmp_path: Path):
     # A budget (MAX_FILE_MB, the daily quota, the disk) smaller than the stream stops it mid-way.
-    with pytest.raises(DownloadError, match="larger than allowed"):
+    with pytest.raises(DownloadError, match="larger than allowed") as caught:
         MediaDownloader(origin.url("/hls/index.m3u8"), tmp_path, options(max_bytes=50_000),
                         request=MediaRequest()).run()
+    assert caught.value.why.as_dict() == {"code": "media_too_large", "params": {"limit_bytes": 50_000}}
     fetched = sum(p.stat().st_size for p in (tmp_path / WORK_DIR).rglob("*") if p.is_file())
     assert fetched <= 50_000 + 64 * 1024 * 4  # at most one chunk per connection past the budget

@@ -9,10 +9,11 @@ import m3u8
 import pytest
 
 from bot.config import load_settings
-from bot.downloads.errors import DownloadError
+from bot.downloads.errors import DownloadError, Refused
+from bot.downloads.reasons import Reason
 from bot.media import record
 from bot.media.hls import fragments_of
-from bot.media.pages import MediaUnavailable, is_media_candidate, media_request, save_asked
+from bot.media.pages import is_media_candidate, media_request, save_asked
 from bot.media.plan import MediaMode, MediaRequest
 from bot.media.survey import summarize
 
@@ -50,8 +51,9 @@ def test_a_page_becomes_a_media_job_unless_asked_as_file_or_switched_off(tmp_pat
 
 def test_without_ffmpeg_a_page_is_refused_with_the_reason(tmp_path: Path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
-    with pytest.raises(MediaUnavailable, match="needs ffmpeg, which is not installed"):
+    with pytest.raises(Refused, match="needs ffmpeg, which is not installed") as caught:
         media_request(settings(tmp_path), tmp_path / "job", "text/html", "https://example.com/watch")
+    assert caught.value.code is Reason.MEDIA_NEEDS_FFMPEG  # worded in the reader's language by the chat
     # An ordinary file is not affected.
     assert media_request(settings(tmp_path), tmp_path / "job2", "application/zip", "https://e.com/a.zip") is None
 
@@ -103,11 +105,12 @@ def test_hls_byte_ranges_and_init_sections_are_read():
     ]
 
 
-@pytest.mark.parametrize("text, reason", [
-    ("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\na.ts\n", "live stream"),
+@pytest.mark.parametrize("text, reason, code", [
+    ("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\na.ts\n", "live stream", Reason.MEDIA_LIVE),
     ("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-KEY:METHOD=AES-128,URI=\"k\"\n#EXTINF:2,\na.ts\n#EXT-X-ENDLIST\n",
-     "encrypted"),
+     "encrypted", Reason.MEDIA_ENCRYPTED),
 ])
-def test_live_and_encrypted_hls_are_refused_with_the_reason(text, reason):
-    with pytest.raises(DownloadError, match=reason):
+def test_live_and_encrypted_hls_are_refused_with_the_reason(text, reason, code):
+    with pytest.raises(DownloadError, match=reason) as caught:
         fragments_of(m3u8.loads(text, uri="https://e.com/index.m3u8"))
+    assert caught.value.code is code

@@ -42,6 +42,7 @@ from bot.i18n import _
 from bot.telegram import dates
 from bot.telegram import download_status as render
 from bot.telegram.chat_faults import ChatFaults
+from bot.telegram.download_reasons import explain_error
 from bot.telegram.permissions import is_bot_admin, is_chat_admin
 from bot.telegram.services import Services, services_of
 from bot.telegram.texts import display_name, kind_word
@@ -207,7 +208,7 @@ async def _restart_download(services: Services, context: ContextTypes.DEFAULT_TY
             user_name=job.user_name, url=job.url, name=job.requested_name, request_message_id=None,
             status_message_id=status.message_id)
     except Refused as exc:
-        await status.edit_text(_("❌ Not started again: {reason}.").format(reason=exc))
+        await status.edit_text(_("❌ Not started again: {reason}.").format(reason=explain_error(exc)))
         return 0
     return 1
 
