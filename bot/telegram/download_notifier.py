@@ -34,6 +34,7 @@ from bot.telegram.media_delivery import send_media
 from bot.telegram.permissions import is_bot_admin
 from bot.telegram.retry import retry_after_seconds
 from bot.telegram.send_queue import SendOptions
+from bot.telegram.services import Services
 from bot.telegram.upload import UploadProgress, send_file
 
 log = logging.getLogger(__name__)
@@ -108,7 +109,7 @@ class ActiveUpload:
 class DownloadNotifier:
     """Bridges :class:`DownloadService` events (threads) to Telegram messages (event loop)."""
 
-    def __init__(self, app: Application, service_ref: dict) -> None:
+    def __init__(self, app: Application, service_ref: Services) -> None:
         self.app = app
         self._service_ref = service_ref
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -122,7 +123,7 @@ class DownloadNotifier:
 
     @property
     def service(self) -> DownloadService:
-        return self._service_ref["downloads"]
+        return self._service_ref.downloads
 
     @property
     def interval(self) -> float:
@@ -231,7 +232,7 @@ class DownloadNotifier:
     @property
     def _faults(self):
         """The chat-fault handler (:mod:`bot.telegram.chat_faults`), once registered."""
-        return self._service_ref.get("chat_faults")
+        return self._service_ref.chat_faults
 
     def _chat_gone(self, chat_id: int) -> bool:
         return self._faults is not None and self._faults.is_gone(chat_id)

@@ -51,11 +51,11 @@ _LINKISH = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:\S+$")
 
 
 def _service(context: ContextTypes.DEFAULT_TYPE) -> DownloadService:
-    return services_of(context).extras["downloads"]
+    return services_of(context).downloads
 
 
 def _notifier(context: ContextTypes.DEFAULT_TYPE) -> DownloadNotifier:
-    return services_of(context).extras["download_notifier"]
+    return services_of(context).download_notifier
 
 
 def _urls_in(message: Message | None) -> list[str]:
@@ -177,7 +177,7 @@ async def list_downloads(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         return
     positions = service.registry.positions()
     jobs = topic_first(jobs, topic_of(update.effective_message))  # this topic's first
-    notifier: DownloadNotifier = services_of(context).extras["download_notifier"]
+    notifier: DownloadNotifier = services_of(context).download_notifier
     lines = [render.listing_line(job, positions.get(job.id), show_owner=admin,
                                  progress=notifier.latest_progress(job.id)) for job in jobs]
     cancellable = next((job for job in jobs if not job.job_state.finished), None)
@@ -220,10 +220,10 @@ async def cancel_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 
 
 def register(app: Application, services: Services) -> None:
-    notifier = DownloadNotifier(app, services.extras)
+    notifier = DownloadNotifier(app, services)
     service = DownloadService(services.settings, services.sessions, notifier.listener)
-    services.extras["downloads"] = service
-    services.extras["download_notifier"] = notifier
+    services.downloads = service
+    services.download_notifier = notifier
     add_canceller(services, "d", cancel_by_id)
 
     async def housekeeping(_context: ContextTypes.DEFAULT_TYPE) -> None:
