@@ -115,7 +115,7 @@ def _summary(job: DownloadJob) -> str:
 
 def done(job: DownloadJob, sent: bool) -> str:
     where = _("sent below.") if sent else _("kept on the server.")
-    return f"✅ {head(job)} — {_summary(job)}, {where}"
+    return _("✅ {name} — {summary}, {where}").format(name=head(job), summary=_summary(job), where=where)
 
 
 def caption(job: DownloadJob) -> str:

@@ -125,3 +125,5 @@ def test_a_playlist_page_asks_and_tells_which_item_in_chinese(emulator: BotApiEm
     assert any("ℹ️ 网页上 2 项中的第 1 项" in text for text in history), history
     assert not any("on the page" in text for text in history), history
     assert "用时" in (video.caption or ""), video.caption
+    done = final(emulator, asked, "✅")
+    assert done.startswith("✅ d1 · Test clip") and done.endswith("，已发在下面。"), done
