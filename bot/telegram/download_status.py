@@ -85,7 +85,7 @@ def resumed(job: DownloadJob, position: int | None, max_upload: int) -> str:
 
 
 def running(job: DownloadJob, progress, max_upload: int, retry=None, note=None) -> str:
-    """``note`` is the latest notice (a bot.downloads.reasons.Why, or bot.media's text)."""
+    """``note`` is the latest notice (a bot.downloads.reasons.Why: the engine's or bot.media's)."""
     total = progress.total if progress.total is not None else job.size
     lines = [f"⬇️ {head(job)}"]
     if total:
