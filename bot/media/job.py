@@ -37,7 +37,7 @@ class MediaDownloader:
 
     def __init__(self, url: str, dest_dir: Path, options: DownloadOptions | None = None,
                  on_progress: Callable[[Progress], None] | None = None, name: str | None = None,
-                 request: MediaRequest | None = None, on_notice: Callable[[str], None] | None = None,
+                 request: MediaRequest | None = None, on_notice: Callable[[Why], None] | None = None,
                  on_retry: Callable[..., None] | None = None) -> None:
         self.url = url
         self.dest_dir = Path(dest_dir)
