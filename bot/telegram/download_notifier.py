@@ -23,8 +23,9 @@ from telegram.constants import ChatAction
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application
 
+from bot.downloads.events import Event, EventKind
 from bot.downloads.jobs import DownloadJob, JobState
-from bot.downloads.service import DownloadService, Event
+from bot.downloads.service import DownloadService
 from bot.i18n import _, use
 from bot.media.record import load_info
 from bot.telegram import download_status as render
@@ -163,7 +164,7 @@ class DownloadNotifier:
             return
         job = event.job
         max_upload = self.service.max_upload
-        if event.kind == "retrying":
+        if event.kind == EventKind.RETRYING:
             self._retrying[job.id] = event.retry
             if job.job_state != JobState.RUNNING:  # still being checked
                 self._edit(job, render.checking(job.url, event.retry), cancel_markup(job.id))
@@ -171,13 +172,13 @@ class DownloadNotifier:
                 self._edit(job, f"{render.starting(job, max_upload)}\n{render.retrying(event.retry)}",
                            cancel_markup(job.id))
             return
-        if event.kind == "notice":
+        if event.kind == EventKind.NOTICE:
             self._notes[job.id] = event.reason
             return
-        if event.kind == "checking":
+        if event.kind == EventKind.CHECKING:
             self._edit(job, render.checking(job.url), cancel_markup(job.id))
             return
-        if event.kind == "progress":
+        if event.kind == EventKind.PROGRESS:
             previous = self._latest.get(job.id)
             if previous is None or event.progress.done > previous.done:
                 self._retrying.pop(job.id, None)  # bytes flow again
@@ -185,27 +186,27 @@ class DownloadNotifier:
             if job.id not in self._tickers:
                 self._tickers[job.id] = asyncio.get_running_loop().create_task(self._tick(job))
             return
-        if event.kind == "ready":
+        if event.kind == EventKind.READY:
             text = render.queued(job, event.position, max_upload, self._why_waiting(job, event.position))
             self._edit(job, text, cancel_markup(job.id))
-        elif event.kind == "resumed":
+        elif event.kind == EventKind.RESUMED:
             text = render.resumed(job, event.position, max_upload)
             self._edit(job, text, cancel_markup(job.id))
-        elif event.kind == "choose":  # a media page offering several: buttons (bot.telegram.media_choice)
+        elif event.kind == EventKind.CHOOSE:  # a media page offering several: buttons (bot.telegram.media_choice)
             from bot.telegram import media_choice
 
             settings = self.service.settings
             self._edit(job, media_choice.text(job, event.choices, settings.media_choice_wait),
                        media_choice.markup(job.id, event.choices, settings.media_playlist_max))
-        elif event.kind == "started":
+        elif event.kind == EventKind.STARTED:
             self._edit(job, render.starting(job, max_upload), cancel_markup(job.id))
-        elif event.kind == "done":
+        elif event.kind == EventKind.DONE:
             self._stop_ticker(job.id)
             self._spawn(self.deliver(job))
-        elif event.kind == "failed":
+        elif event.kind == EventKind.FAILED:
             self._stop_ticker(job.id)
             self._edit(job, render.failed(job, event.reason or _("failed")), None, final=True)
-        elif event.kind == "cancelled":
+        elif event.kind == EventKind.CANCELLED:
             self._stop_ticker(job.id)
             self._edit(job, render.cancelled(job, event.reason or _("someone")), None, final=True)
 

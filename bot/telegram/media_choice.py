@@ -13,7 +13,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
 from telegram.ext import ContextTypes
 
 from bot.downloads.jobs import DownloadJob
-from bot.downloads.service import Refused
+from bot.downloads.limits import Refused
 from bot.humanize import human_size
 from bot.i18n import N_, _
 from bot.media.plan import MediaMode

@@ -21,8 +21,9 @@ from telegram.ext import (
     filters,
 )
 
+from bot.downloads.limits import Refused
 from bot.downloads.netguard import check_url_syntax
-from bot.downloads.service import DownloadService, Refused
+from bot.downloads.service import DownloadService
 from bot.humanize import human_size
 from bot.i18n import N_, _
 from bot.telegram import download_status as render
@@ -175,7 +176,7 @@ async def list_downloads(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     if not jobs:
         await update.effective_message.reply_text(_("No downloads yet. Start one with /download URL."))
         return
-    positions = service.registry.positions()
+    positions = service.positions()
     jobs = topic_first(jobs, topic_of(update.effective_message))  # this topic's first
     notifier: DownloadNotifier = services_of(context).extras["download_notifier"]
     lines = [render.listing_line(job, positions.get(job.id), show_owner=admin,

@@ -1,0 +1,164 @@
+"""What one person, and all downloads together, may take: file size, daily quota, disk, open jobs.
+
+One person must not be able to exhaust the disk or the bandwidth for everyone, so every limit is
+checked at each moment something new is known, with the same arithmetic:
+
+- on request, before anything is fetched: how many of this person's jobs are open, and whether
+  their daily quota is already used up (:meth:`Limits.check_request`);
+- once the probe knows the size: ``MAX_FILE_MB``, the quota with this file, the disk above its
+  reserve and what queued jobs still have to write (:meth:`Limits.check_size`);
+- when the job starts: the most bytes it may receive whatever the server announced, so a size that
+  grows after the probe cannot walk around a limit (:meth:`Limits.budget`);
+- as bytes arrive: the quota against what all this person's running downloads really received
+  (:mod:`bot.downloads.ledger`), and the disk (:meth:`Limits.over_limit`).
+
+The engine's own check before its first byte (also for ``errandbot download``) measures the disk
+with :func:`free_above`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.config import Settings
+from bot.downloads.errors import DownloadRefused
+from bot.downloads.jobs import DownloadJob
+from bot.downloads.jobstore import JobStore, midnight_utc
+from bot.downloads.ledger import Ledger
+from bot.humanize import MiB, human_size
+
+#: Queued plus running downloads of one person, so that one person cannot fill the queue. (Not the
+#: reminders' MAX_PENDING_PER_USER setting, which counts pending timers and reminders.)
+MAX_OPEN_DOWNLOADS_PER_USER = 20
+
+
+class Refused(DownloadRefused):
+    """A request that will not be started; ``str()`` says which limit and by how much."""
+
+
+def free_above(path: Path, reserve: int) -> int:
+    """Bytes free on the disk holding ``path`` above ``reserve`` (negative when below it)."""
+    return shutil.disk_usage(path).free - reserve
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The bytes a job may receive at most, and what to say when it reaches them."""
+
+    max_bytes: int
+    reason: str
+
+
+class Limits:
+    """The download limits of :class:`~bot.config.Settings`, checked against the job rows and the
+    live byte counts of running downloads; thread-safe (it keeps no state of its own)."""
+
+    def __init__(self, settings: Settings, store: JobStore, ledger: Ledger) -> None:
+        self.settings = settings
+        self.store = store
+        self.ledger = ledger
+
+    @property
+    def max_upload(self) -> int:
+        """The largest file sent to the chat (larger ones are kept on the server)."""
+        return self.settings.max_upload_mb * MiB
+
+    @property
+    def max_file(self) -> int:
+        return self.settings.max_file_mb * MiB
+
+    @property
+    def quota(self) -> int:
+        """The daily quota in bytes; 0: none."""
+        return self.settings.daily_quota_mb * MiB
+
+    @property
+    def reserve(self) -> int:
+        return self.settings.disk_reserve_mb * MiB
+
+    def bytes_today(self, user_id: int, exclude: int | None = None) -> int:
+        """Bytes this user has downloaded or reserved since 00:00 UTC (failed jobs count what moved).
+
+        Running downloads count what they have really received when that is more than their
+        announced size (:mod:`bot.downloads.ledger`); ``exclude`` leaves one job out.
+        """
+        live = self.ledger.running_ids()
+        skip = live | ({exclude} if exclude is not None else set())
+        stored = self.store.bytes_since(user_id, midnight_utc(time.time()), skip)
+        running = self.ledger.counted_for(user_id)
+        if exclude is not None and exclude in live:
+            running -= self.ledger.counted_for_job(exclude)
+        return stored + running
+
+    def check_request(self, user_id: int) -> None:
+        """Raise :class:`Refused` for what is known before probing: too many open jobs, or the
+        quota already used up."""
+        pending = self.store.open_count(user_id)
+        if pending >= MAX_OPEN_DOWNLOADS_PER_USER:
+            raise Refused(f"you already have {pending} downloads waiting or running (the limit is "
+                          f"{MAX_OPEN_DOWNLOADS_PER_USER}); cancel one or wait")
+        quota = self.quota
+        if quota and self.bytes_today(user_id) >= quota:
+            raise Refused(f"your daily quota of {human_size(quota)} is used up; it resets at 00:00 UTC")
+
+    def check_size(self, user_id: int, size: int | None) -> None:
+        """Raise :class:`Refused` when a file of ``size`` bytes may not be fetched for this user."""
+        if size is None:
+            return  # unknown size: the engine enforces MAX_FILE_MB while streaming
+        max_file = self.max_file
+        if size > max_file:
+            raise Refused(f"the file is {human_size(size)}, over the {human_size(max_file)} limit "
+                          f"(MAX_FILE_MB) by {human_size(size - max_file)}")
+        quota = self.quota
+        if quota:
+            used = self.bytes_today(user_id)  # includes this job only once its size is known
+            if used + size > quota:
+                raise Refused(f"it would exceed your daily quota of {human_size(quota)} by "
+                              f"{human_size(used + size - quota)} ({human_size(used)} used today)")
+        free = shutil.disk_usage(self.store.root).free
+        pending = self.store.pending_bytes()
+        if size + pending + self.reserve > free:
+            raise Refused(f"not enough disk space: it needs {human_size(size)}, and "
+                          f"{human_size(max(0, free - self.reserve - pending))} is free above the reserve")
+
+    def budget(self, job: DownloadJob) -> Budget:
+        """The bytes this job may receive at most, and what to say if it reaches them.
+
+        The engine stops at this many bytes whatever the server announced: what MAX_FILE_MB, this
+        user's quota and the disk (above the reserve and what others still have to write) can
+        still take; the smallest one says why.
+        """
+        max_file = self.max_file
+        limits = [Budget(max_file, f"the file is over the {human_size(max_file)} limit (MAX_FILE_MB)")]
+        quota = self.quota
+        if quota:
+            used = self.bytes_today(job.user_id, exclude=job.id)
+            limits.append(Budget(max(0, quota - used), f"it would exceed your daily quota of {human_size(quota)} "
+                                                       f"({human_size(used)} used today)"))
+        free = free_above(self.store.root, self.reserve) - self.store.pending_bytes(exclude=job.id)
+        limits.append(Budget(free, f"not enough disk space: {human_size(max(0, free))} is free above the reserve"))
+        smallest = min(limits, key=lambda limit: limit.max_bytes)
+        return Budget(max(1, smallest.max_bytes), smallest.reason)
+
+    def over_limit(self, job_id: int, user_id: int) -> str | None:
+        """Checked as bytes arrive: the reason to stop this job now, or None.
+
+        The quota counts every running download of the user at what it really received; the disk
+        must keep its reserve plus what running downloads of known size still have to write
+        (reserved for them when they were accepted), so a download of unknown size, or one
+        receiving more than it announced, is the one stopped.
+        """
+        quota = self.quota
+        if quota:
+            used = self.bytes_today(user_id)
+            if used > quota:
+                return (f"it would exceed your daily quota of {human_size(quota)} "
+                        f"({human_size(used)} received or reserved today)")
+        if self.ledger.counted_for_job(job_id) > self.ledger.announced_for_job(job_id):
+            free = shutil.disk_usage(self.store.root).free - self.ledger.still_to_come()
+            if free < self.reserve:
+                return f"not enough disk space: the disk is down to its reserve of {human_size(self.reserve)}"
+        return None
