@@ -22,6 +22,7 @@ from bot.downloads.engine import Downloader, DownloadOptions, DownloadResult
 from bot.downloads.errors import DownloadCancelled, DownloadError, TooLarge
 from bot.downloads.progress import Progress, ProgressMeter
 from bot.downloads.transport import make_session
+from bot.humanize import MiB
 from bot.media import ffmpeg, hls, record
 from bot.media.extract import extract
 from bot.media.fragments import ByteLedger, FetchOptions, FragmentFetcher, join
@@ -196,6 +197,6 @@ class MediaDownloader:
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1024 * 1024), b""):
+        for chunk in iter(lambda: fh.read(MiB), b""):
             digest.update(chunk)
     return digest.hexdigest()

@@ -10,7 +10,7 @@ from telegram import Update
 from telegram.ext import Application, CommandHandler, ContextTypes
 
 from bot import __version__
-from bot.humanize import human_duration, human_size
+from bot.humanize import MiB, human_duration, human_size
 from bot.i18n import _
 from bot.telegram.permissions import is_bot_admin
 from bot.telegram.services import Services, services_of
@@ -35,7 +35,7 @@ def _report(services: Services) -> str:
         *services.stats_lines(),
         _("Disk free: {free} of {total} (reserve {reserve})").format(
             free=human_size(disk.free), total=human_size(disk.total),
-            reserve=human_size(settings.disk_reserve_mb * 1024 * 1024)),
+            reserve=human_size(settings.disk_reserve_mb * MiB)),
         _media_line(),
     ]
     return "\n".join(lines)
