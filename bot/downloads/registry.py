@@ -8,12 +8,20 @@ is re-entrant because cancelling a download can call back into the registry from
 
 from __future__ import annotations
 
+import enum
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from bot.downloads.downloader import JobDownloader
+
+
+class WaitReason(enum.StrEnum):
+    """Why a queued job waits, when it is not simply for a free slot."""
+
+    OWN_RUNNING = "own-running"  # the same user's other downloads take their share of slots
+    EARLIER_PROBE = "earlier-probe"  # a slot is free, but the user's earlier link is still being checked
 
 
 @dataclass
@@ -105,6 +113,16 @@ class Registry:
     def active_for(self, user_id: int) -> int:
         with self._lock:
             return self._active_for(user_id)
+
+    def wait_reason(self, user_id: int) -> WaitReason | None:
+        """Why this user's queued job waits when that is not for a free slot (else None): "#2 in
+        line" while a slot is free reads as a bug."""
+        with self._lock:
+            if self._active_for(user_id) >= self.max_per_user:
+                return WaitReason.OWN_RUNNING
+            if len(self._running) < self.max_active:
+                return WaitReason.EARLIER_PROBE
+            return None
 
     def running(self, job_id: int) -> Running | None:
         with self._lock:

@@ -35,7 +35,7 @@ from bot.downloads.jobstore import JobStore, midnight_utc
 from bot.downloads.ledger import Ledger
 from bot.downloads.limits import Limits
 from bot.downloads.probing import Prober
-from bot.downloads.registry import Registry
+from bot.downloads.registry import Registry, WaitReason
 from bot.downloads.running import JobRunner
 from bot.downloads.workers import Workers
 
@@ -146,6 +146,10 @@ class DownloadService:
     def positions(self) -> dict[int, int]:
         """Every waiting job's 1-based place in the queue."""
         return self.registry.positions()
+
+    def wait_reason(self, user_id: int) -> WaitReason | None:
+        """Why this user's queued job waits, when it is not for a free slot."""
+        return self.registry.wait_reason(user_id)
 
     def set_status_message(self, job_id: int, message_id: int) -> None:
         self.store.update(job_id, status_message_id=message_id)
