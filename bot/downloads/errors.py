@@ -1,14 +1,42 @@
-"""What can go wrong in a download, as exceptions whose ``str()`` is shown to the user.
+"""What can go wrong in a download, as exceptions that carry a reason code with parameters.
 
-Every reason is one short line that says what happened (HTTP status, refused address, checksum
-mismatch, ...) so that the CLI and the chat layer can print it as it is, never a traceback.
+Each exception holds a :class:`~bot.downloads.reasons.Why` in ``why``: the chat layer words it in
+the reader's language (``bot/telegram/download_reasons.py``). ``str(exc)`` is the English sentence,
+one short line that says what happened (HTTP status, refused address, checksum mismatch, ...), so
+that the CLI and the logs can print it as it is, never a traceback::
+
+    raise DownloadError(Reason.HTTP_STATUS, status=404, phrase="Not Found")
+    raise FileChanged(Reason.CHANGED_SIZE)
+    raise RetriesExhausted(Reason.RETRIES_EXHAUSTED, cause_why, tries=6)
+    raise DownloadError("words from elsewhere")   # Reason.OTHER, shown as they are
+
+Pickling keeps ``why`` (the exception crosses the pipe from the download process intact).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from bot.downloads.reasons import Param, Reason, Why
+
 
 class DownloadError(Exception):
-    """A download failed; ``str(exc)`` is a short, user-facing reason."""
+    """A download failed; ``why`` is the reason, ``str(exc)`` its English sentence."""
+
+    def __init__(self, why: Why | Reason | str, cause: Why | None = None, /, **params: Param) -> None:
+        if isinstance(why, Reason):
+            why = Why(why, params, cause)
+        elif not isinstance(why, Why):
+            why = Why.text(str(why))
+        self.why: Why = why
+        super().__init__(why.english())
+
+    @property
+    def code(self) -> Reason:
+        return self.why.code
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.why,)
 
 
 class DownloadRefused(DownloadError):
@@ -38,3 +66,15 @@ class DownloadPaused(DownloadError):
 
 class PrivateAddress(DownloadRefused):
     """The host is (or resolves to) a loopback, private or reserved address that is not allowed."""
+
+
+def why_of(exc: BaseException) -> Why:
+    """The reason behind any exception: a :class:`DownloadError`'s own, else its text as it is
+    (for exceptions from elsewhere, e.g. the service's refusals before they carry codes)."""
+    why = getattr(exc, "why", None)
+    return why if isinstance(why, Why) else Why.text(str(exc))
+
+
+class Refused(DownloadRefused):
+    """The download service will not start or go on with a request: a limit (quota, file size,
+    disk space, how many per person) or a page it cannot fetch; ``why`` says which and by how much."""

@@ -42,6 +42,7 @@ from bot.downloads.engine import (
     settle_process,
 )
 from bot.downloads.progress import Progress, Retrying
+from bot.downloads.reasons import Reason, Why
 
 CHILD_NICENESS = 10
 PAUSE_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
@@ -88,7 +89,7 @@ def _child(conn: Connection, url: str, dest_dir: str, options: DownloadOptions, 
     downloader = engine(url, Path(dest_dir), options, name=name,
                         on_progress=lambda p: send(("progress", p)),
                         on_retry=lambda r: send(("retry", r)),
-                        on_notice=lambda text: send(("notice", text)))
+                        on_notice=lambda why: send(("notice", why)))
     settle_process()
     paused = threading.Event()
 
@@ -113,14 +114,15 @@ def _child(conn: Connection, url: str, dest_dir: str, options: DownloadOptions, 
     try:
         result = downloader.run()
     except errors.DownloadCancelled as exc:
-        send(("paused",) if paused.is_set() else ("error", type(exc).__name__, str(exc)))
+        send(("paused",) if paused.is_set() else ("error", type(exc).__name__, exc.why.as_dict()))
     except errors.DownloadError as exc:
         if paused.is_set():
             send(("paused",))  # the signal's abort cut connections: not a failure of the download
         else:
-            send(("error", type(exc).__name__, str(exc)))
+            send(("error", type(exc).__name__, exc.why.as_dict()))
     except Exception as exc:  # noqa: BLE001 - report, never die silently
-        send(("error", "DownloadError", f"internal error in the download process ({type(exc).__name__})"))
+        why = Why.of(Reason.INTERNAL_CHILD, name=type(exc).__name__)
+        send(("error", "DownloadError", why.as_dict()))
     else:
         send(("done", result))
     conn.close()
@@ -136,7 +138,7 @@ class IsolatedDownloader:
     def __init__(self, url: str, dest_dir: Path, options: DownloadOptions | None = None,
                  on_progress: Callable[[Progress], None] | None = None, name: str | None = None,
                  on_retry: Callable[[Retrying], None] | None = None,
-                 on_notice: Callable[[str], None] | None = None) -> None:
+                 on_notice: Callable[[Why], None] | None = None) -> None:
         self.url = url
         self.on_retry = on_retry
         self.on_notice = on_notice
@@ -180,7 +182,7 @@ class IsolatedDownloader:
                     # A read blocked on a silent server can ignore the engine's cancel; the
                     # process cannot. The resume record holds everything flushed until now.
                     process.kill()
-                    raise errors.DownloadCancelled("cancelled")
+                    raise errors.DownloadCancelled(Reason.CANCELLED)
                 try:
                     ready = ours.poll(POLL)
                     message = ours.recv() if ready else None
@@ -215,13 +217,14 @@ class IsolatedDownloader:
         if kind == "done":
             return message[1]
         if kind == "paused":
-            raise errors.DownloadPaused("the download process was stopped; it resumes")
+            raise errors.DownloadPaused(Reason.PAUSED)
         if kind == "error":
+            # The reason crosses the pipe as Why.as_dict() (plain data), the class by its name.
             cls = getattr(errors, message[1], errors.DownloadError)
             if not (isinstance(cls, type) and issubclass(cls, errors.DownloadError)):
                 cls = errors.DownloadError
-            raise cls(message[2])
+            raise cls(Why.from_dict(message[2]))
         if self._cancel is not None:
-            raise errors.DownloadCancelled("cancelled")
+            raise errors.DownloadCancelled(Reason.CANCELLED)
         # Gone without a word (SIGKILL, out of memory): what it wrote and recorded is intact.
-        raise errors.DownloadPaused("the download process stopped unexpectedly; it resumes")
+        raise errors.DownloadPaused(Reason.PROCESS_DIED)

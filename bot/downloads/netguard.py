@@ -21,6 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 import idna
 
 from bot.downloads.errors import DownloadRefused, PrivateAddress
+from bot.downloads.reasons import Reason, Why
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -31,31 +32,37 @@ _NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 
 
-def check_url_syntax(url: str) -> str | None:
+def url_problem(url: str) -> Why | None:
     """Why ``url`` cannot be downloaded, judged without any network I/O; ``None`` when it can."""
     if not url or not url.strip():
-        return "no URL given"
+        return Why.of(Reason.NO_URL)
     if len(url) > MAX_URL_LENGTH:
-        return f"the URL is too long (over {MAX_URL_LENGTH} characters)"
+        return Why.of(Reason.URL_TOO_LONG, limit=MAX_URL_LENGTH)
     if any(ord(c) < 0x21 or ord(c) == 0x7F for c in url):
-        return "the URL contains spaces or control characters"
+        return Why.of(Reason.URL_CONTROL)
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        return "the URL is malformed (bad host or port)"
+        return Why.of(Reason.URL_MALFORMED)
     if parts.scheme.lower() not in ("http", "https"):
-        return "only http:// and https:// URLs can be downloaded"
+        return Why.of(Reason.URL_SCHEME)
     if not parts.hostname:
-        return "the URL has no host name"
+        return Why.of(Reason.URL_NO_HOST)
     if port == 0:
-        return "the URL has port 0"
+        return Why.of(Reason.URL_PORT_ZERO)
     if not parts.hostname.isascii():
         try:
             idna.encode(parts.hostname, uts46=True)  # what requests will do with it
         except idna.IDNAError:
-            return "the host name is not a valid international domain name (IDNA)"
+            return Why.of(Reason.URL_BAD_IDNA)
     return None
+
+
+def check_url_syntax(url: str) -> str | None:
+    """:func:`url_problem` as an English sentence (for the CLI); ``None`` when ``url`` will do."""
+    problem = url_problem(url)
+    return None if problem is None else problem.english()
 
 
 def mask_url(url: str) -> str:
@@ -94,7 +101,7 @@ def _is_public(ip: IPAddress) -> bool:
     return not (ip.version == 4 and ip in _CGNAT)
 
 
-def address_refusal(ip: IPAddress, allow: Iterable[Network] = ()) -> str | None:
+def address_refusal(ip: IPAddress, allow: Iterable[Network] = ()) -> Why | None:
     """Why a connection to ``ip`` is refused, or ``None`` when it is allowed."""
     allow = tuple(allow)
     if any(ip.version == net.version and ip in net for net in allow):
@@ -104,9 +111,9 @@ def address_refusal(ip: IPAddress, allow: Iterable[Network] = ()) -> str | None:
         if any(inner in net for net in allow if net.version == 4):
             return None
         # The wrapper prefixes themselves count as "reserved"; what matters is the inner address.
-        return None if _is_public(inner) else f"refused: {ip} is a private address (not allowed)"
+        return None if _is_public(inner) else Why.of(Reason.PRIVATE_ADDRESS, host=str(ip))
     if not _is_public(ip):
-        return f"refused: {ip} is a private address (not allowed)"
+        return Why.of(Reason.PRIVATE_ADDRESS, host=str(ip))
     return None
 
 
@@ -127,18 +134,19 @@ def resolve(host: str, port: int, allow: Iterable[Network] = ()) -> list[IPAddre
         try:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except (socket.gaierror, UnicodeError) as exc:
-            raise DownloadRefused(f"cannot resolve {host} ({exc.strerror if hasattr(exc, 'strerror') and exc.strerror else 'no such host'})") from None
+            detail = getattr(exc, "strerror", None) or "no such host"
+            raise DownloadRefused(Reason.CANNOT_RESOLVE, host=host, detail=detail) from None
         addresses = []
         for info in infos:
             ip = ipaddress.ip_address(info[4][0].split("%")[0])
             if ip not in addresses:
                 addresses.append(ip)
     if not addresses:
-        raise DownloadRefused(f"cannot resolve {host}")
+        raise DownloadRefused(Reason.NO_ADDRESS, host=host)
     for ip in addresses:
         reason = address_refusal(ip, allow)
         if reason:
             if literal is None:  # name the host, not what it resolved to: no map of internal DNS
-                reason = f"refused: {host} is a private address (not allowed)"
+                reason = Why.of(Reason.PRIVATE_ADDRESS, host=host)
             raise PrivateAddress(reason)
     return addresses

@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot.downloads.reasons import Why
+
 INTERVAL = 0.25
 SMOOTHING = 0.3  # weight of the newest sample in the moving average
 
@@ -30,12 +32,18 @@ class Progress:
 
 @dataclass(frozen=True)
 class Retrying:
-    """A request failed and will be tried again: ``attempt`` of ``total`` tries, in ``wait`` s."""
+    """A request failed and will be tried again: ``attempt`` of ``total`` tries, in ``wait`` s.
+
+    ``reason`` is why the last try failed (plain text is taken as :attr:`Reason.OTHER`)."""
 
     attempt: int
     total: int
-    reason: str
+    reason: Why
     wait: float
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.reason, Why):
+            object.__setattr__(self, "reason", Why.text(str(self.reason)))
 
 
 class ProgressMeter:

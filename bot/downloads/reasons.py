@@ -1,0 +1,300 @@
+"""Why a download failed, was refused or changed course: a code with parameters, not a sentence.
+
+The core knows nothing of the reader's language (see DESIGN.md, "Words in the chat layer only").
+Everything it has to say — an HTTP status, a refused address, a full disk, a retry, "using one
+connection: …" — is a :class:`Why`: a :class:`Reason` code, the values the sentence needs
+(``params``) and, for reasons that wrap another one ("gave up after 6 tries", "redirect refused:
+…"), the ``cause``. The chat layer (``bot/telegram/download_reasons.py``) words each code in the
+reader's language; :meth:`Why.english` is the English sentence the CLI prints and the logs keep
+(``str()`` of a :class:`~bot.downloads.errors.DownloadError` is that sentence).
+
+Parameter names say how their values read: ``…_bytes`` is a size, ``…_seconds`` a duration,
+``…_bps`` a speed in bytes per second; anything else is shown as it is (``:g`` for floats).
+
+A :class:`Why` is stored in a job row's ``error`` column as JSON (:meth:`Why.dump`); a row written
+before codes existed holds a plain English sentence, which :meth:`Why.load` reads back as
+:attr:`Reason.OTHER` with that text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from babel import Locale
+
+from bot.humanize import human_duration, human_size
+
+#: A parameter's value: what JSON and the pipe to the download process carry unchanged.
+Param = str | int | float
+
+
+class Reason(StrEnum):
+    """Every reason the download core (and the download service) can give; see ``ENGLISH``."""
+
+    # --- the URL, judged without the network (netguard.url_problem); also the bot's "bad URL"
+    NO_URL = "no_url"
+    URL_TOO_LONG = "url_too_long"  # limit
+    URL_CONTROL = "url_control"
+    URL_MALFORMED = "url_malformed"
+    URL_SCHEME = "url_scheme"
+    URL_NO_HOST = "url_no_host"
+    URL_PORT_ZERO = "url_port_zero"
+    URL_BAD_IDNA = "url_bad_idna"
+    # --- where a request may go (netguard, transport)
+    REFUSED_URL = "refused_url"  # cause: a URL reason
+    REDIRECT_SCHEME = "redirect_scheme"  # scheme
+    REDIRECT_REFUSED = "redirect_refused"  # cause: a URL reason
+    PRIVATE_ADDRESS = "private_address"  # host
+    CANNOT_RESOLVE = "cannot_resolve"  # host, detail (the resolver's words)
+    NO_ADDRESS = "no_address"  # host
+    # --- the network (failures.classify)
+    CERT_UNTRUSTED = "cert_untrusted"  # detail (OpenSSL's words)
+    CERT_OTHER_HOST = "cert_other_host"
+    TLS_CUT = "tls_cut"
+    TLS_FAILED = "tls_failed"  # detail (OpenSSL's words)
+    CONNECTION_REFUSED = "connection_refused"
+    NAME_NOT_RESOLVED = "name_not_resolved"
+    INVALID_URL = "invalid_url"
+    TOO_MANY_REDIRECTS = "too_many_redirects"  # limit
+    TIMED_OUT = "timed_out"
+    SHORT_BODY = "short_body"
+    CONNECTION_FAILED = "connection_failed"
+    MALFORMED_ANSWER = "malformed_answer"  # detail
+    # --- the server's answers (engine)
+    HTTP_STATUS = "http_status"  # status, phrase
+    NO_ANSWER = "no_answer"  # seconds
+    CLOSED_EARLY = "closed_early"
+    BODY_SHORT = "body_short"  # got, promised (byte counts, shown as numbers)
+    RETRIES_EXHAUSTED = "retries_exhausted"  # tries; cause: the last failure
+    TIMED_OUT_RETRIES = "timed_out_retries"  # tries
+    # --- one connection instead of several: ONE_CONNECTION's cause is one of these
+    ONE_CONNECTION = "one_connection"  # cause
+    NO_RANGES = "no_ranges"
+    BAD_CONTENT_RANGE = "bad_content_range"
+    COMPRESSED = "compressed"
+    NO_LENGTH = "no_length"
+    RANGE_COMPRESSED = "range_compressed"
+    RANGE_MISMATCH = "range_mismatch"  # first, last, got (the server's Content-Range)
+    RANGE_LENGTH = "range_length"
+    RANGES_IGNORED = "ranges_ignored"
+    RANGES_EMPTY = "ranges_empty"
+    # --- the file changed on the server, or what is on disk cannot be trusted (notices)
+    CHANGED_SIZE = "changed_size"
+    CHANGED_ETAG = "changed_etag"
+    CHANGED_LAST_MODIFIED = "changed_last_modified"
+    CHANGED_GREW = "changed_grew"
+    CHANGED_BYTES = "changed_bytes"
+    KEEPS_CHANGING = "keeps_changing"
+    RESUME_DAMAGED = "resume_damaged"
+    PARTIAL_MISMATCH = "partial_mismatch"
+    PARTIAL_RECORD_MISMATCH = "partial_record_mismatch"
+    # --- limits and the disk (engine)
+    TOO_SLOW = "too_slow"  # speed_bps, window_seconds
+    TOOK_TOO_LONG = "took_too_long"  # limit_seconds
+    TOO_LARGE = "too_large"  # size_bytes, limit_bytes
+    GREW_TOO_LARGE = "grew_too_large"  # limit_bytes
+    DISK_SPACE = "disk_space"  # need_bytes, free_bytes
+    WRITE_FAILED = "write_failed"  # detail (the OS's words)
+    NAME_ESCAPES = "name_escapes"
+    TOO_MANY_NAMES = "too_many_names"  # name
+    SIZE_CHECK = "size_check"  # expected, actual (byte counts)
+    CHECKSUM_MISMATCH = "checksum_mismatch"  # alg, expected, actual (hex prefixes)
+    INCOMPLETE = "incomplete"
+    # --- how a run ended
+    CANCELLED = "cancelled"
+    CANCELLED_BY = "cancelled_by"  # by
+    PAUSED = "paused"
+    PROCESS_DIED = "process_died"
+    STOPPED_TOO_OFTEN = "stopped_too_often"
+    INTERNAL = "internal"  # name (of the exception class)
+    INTERNAL_CHILD = "internal_child"  # name
+    INTERNAL_SERVICE = "internal_service"
+    # --- the download service's refusals (quota, size, disk, how many per person)
+    TOO_MANY_PENDING = "too_many_pending"  # pending, limit
+    QUOTA_USED_UP = "quota_used_up"  # quota_bytes
+    QUOTA_EXCEEDED = "quota_exceeded"  # quota_bytes, over_bytes, used_bytes
+    QUOTA_BUDGET = "quota_budget"  # quota_bytes, used_bytes
+    QUOTA_RUNNING = "quota_running"  # quota_bytes, used_bytes
+    OVER_MAX_FILE = "over_max_file"  # size_bytes, limit_bytes, over_bytes
+    OVER_MAX_FILE_RUNNING = "over_max_file_running"  # limit_bytes
+    DISK_NEEDS = "disk_needs"  # size_bytes, free_bytes
+    DISK_FREE = "disk_free"  # free_bytes
+    DISK_RESERVE = "disk_reserve"  # reserve_bytes
+    # --- words from elsewhere (a media page's extractor, a row written before codes existed)
+    OTHER = "other"  # text
+
+
+#: The English sentence of each code: what ``str()`` of an error says (CLI, logs). The chat layer
+#: has its own wording, translated; a test keeps both complete.
+ENGLISH: dict[Reason, str] = {
+    Reason.NO_URL: "no URL given",
+    Reason.URL_TOO_LONG: "the URL is too long (over {limit} characters)",
+    Reason.URL_CONTROL: "the URL contains spaces or control characters",
+    Reason.URL_MALFORMED: "the URL is malformed (bad host or port)",
+    Reason.URL_SCHEME: "only http:// and https:// URLs can be downloaded",
+    Reason.URL_NO_HOST: "the URL has no host name",
+    Reason.URL_PORT_ZERO: "the URL has port 0",
+    Reason.URL_BAD_IDNA: "the host name is not a valid international domain name (IDNA)",
+    Reason.REFUSED_URL: "refused: {cause}",
+    Reason.REDIRECT_SCHEME: "redirect to a {scheme}:// URL is not allowed",
+    Reason.REDIRECT_REFUSED: "redirect refused: {cause}",
+    Reason.PRIVATE_ADDRESS: "refused: {host} is a private address (not allowed)",
+    Reason.CANNOT_RESOLVE: "cannot resolve {host} ({detail})",
+    Reason.NO_ADDRESS: "cannot resolve {host}",
+    Reason.CERT_UNTRUSTED: "certificate not trusted: {detail}",
+    Reason.CERT_OTHER_HOST: "certificate not trusted: it is for another host name",
+    Reason.TLS_CUT: "the TLS connection was cut",
+    Reason.TLS_FAILED: "TLS failed: {detail}",
+    Reason.CONNECTION_REFUSED: "connection refused",
+    Reason.NAME_NOT_RESOLVED: "the host name does not resolve",
+    Reason.INVALID_URL: "invalid URL or host name",
+    Reason.TOO_MANY_REDIRECTS: "too many redirects (more than {limit})",
+    Reason.TIMED_OUT: "timed out",
+    Reason.SHORT_BODY: "the server sent fewer bytes than it promised",
+    Reason.CONNECTION_FAILED: "connection failed",
+    Reason.MALFORMED_ANSWER: "the server's answer is malformed ({detail})",
+    Reason.HTTP_STATUS: "HTTP {status} {phrase}",
+    Reason.NO_ANSWER: "the server did not answer within {seconds} s",
+    Reason.CLOSED_EARLY: "the connection closed before the range was complete",
+    Reason.BODY_SHORT: "the body was {got} bytes, {promised} were promised",
+    Reason.RETRIES_EXHAUSTED: "{cause} (gave up after {tries} tries)",
+    Reason.TIMED_OUT_RETRIES: "timed out after {tries} tries",
+    Reason.ONE_CONNECTION: "using one connection: {cause}",
+    Reason.NO_RANGES: "the server does not support ranges",
+    Reason.BAD_CONTENT_RANGE: "the server's Content-Range is missing or malformed",
+    Reason.COMPRESSED: "the server compresses the file anyway",
+    Reason.NO_LENGTH: "the server gives no length",
+    Reason.RANGE_COMPRESSED: "the server compressed a range",
+    Reason.RANGE_MISMATCH: "asked for bytes {first}-{last}, got {got}",
+    Reason.RANGE_LENGTH: "Content-Length does not match the range",
+    Reason.RANGES_IGNORED: "the server ignored the Range header",
+    Reason.RANGES_EMPTY: "the server answers ranges without their bytes",
+    Reason.CHANGED_SIZE: "the file changed on the server (size differs); starting over",
+    Reason.CHANGED_ETAG: "the file changed on the server (ETag differs); starting over",
+    Reason.CHANGED_LAST_MODIFIED: "the file changed on the server (Last-Modified differs); starting over",
+    Reason.CHANGED_GREW: "the server sent more than the file's size; starting over",
+    Reason.CHANGED_BYTES: "the server's answer differs from the bytes already fetched; starting over",
+    Reason.KEEPS_CHANGING: "the file keeps changing on the server; try again later",
+    Reason.RESUME_DAMAGED: "the resume record is damaged; starting over",
+    Reason.PARTIAL_MISMATCH: "the partial file does not match the server; starting over",
+    Reason.PARTIAL_RECORD_MISMATCH: "the partial file does not match its resume record; starting over",
+    Reason.TOO_SLOW: "too slow: less than {speed_bps}/s for {window_seconds}",
+    Reason.TOOK_TOO_LONG: "took longer than the {limit_seconds} limit for one download",
+    Reason.TOO_LARGE: "file is {size_bytes}, over the {limit_bytes} limit",
+    Reason.GREW_TOO_LARGE: "file is over the {limit_bytes} limit",
+    Reason.DISK_SPACE: "not enough disk space: need {need_bytes}, {free_bytes} free",
+    Reason.WRITE_FAILED: "cannot write the file: {detail}",
+    Reason.NAME_ESCAPES: "refused: the file name leaves the output folder",
+    Reason.TOO_MANY_NAMES: "too many files named like '{name}' in the output folder",
+    Reason.SIZE_CHECK: "size check failed: expected {expected} bytes, got {actual}",
+    Reason.CHECKSUM_MISMATCH: "checksum mismatch: expected {alg} {expected}…, got {actual}…",
+    Reason.INCOMPLETE: "download incomplete",
+    Reason.CANCELLED: "cancelled",
+    Reason.CANCELLED_BY: "cancelled by {by}",
+    Reason.PAUSED: "the download process was stopped; it resumes",
+    Reason.PROCESS_DIED: "the download process stopped unexpectedly; it resumes",
+    Reason.STOPPED_TOO_OFTEN: "the download process was stopped too many times",
+    Reason.INTERNAL: "internal error: {name}",
+    Reason.INTERNAL_CHILD: "internal error in the download process ({name})",
+    Reason.INTERNAL_SERVICE: "internal error (see the bot's log)",
+    Reason.TOO_MANY_PENDING: ("you already have {pending} downloads waiting or running (the limit is "
+                              "{limit}); cancel one or wait"),
+    Reason.QUOTA_USED_UP: "your daily quota of {quota_bytes} is used up; it resets at 00:00 UTC",
+    Reason.QUOTA_EXCEEDED: "it would exceed your daily quota of {quota_bytes} by {over_bytes} ({used_bytes} used today)",
+    Reason.QUOTA_BUDGET: "it would exceed your daily quota of {quota_bytes} ({used_bytes} used today)",
+    Reason.QUOTA_RUNNING: "it would exceed your daily quota of {quota_bytes} ({used_bytes} received or reserved today)",
+    Reason.OVER_MAX_FILE: "the file is {size_bytes}, over the {limit_bytes} limit (MAX_FILE_MB) by {over_bytes}",
+    Reason.OVER_MAX_FILE_RUNNING: "the file is over the {limit_bytes} limit (MAX_FILE_MB)",
+    Reason.DISK_NEEDS: "not enough disk space: it needs {size_bytes}, and {free_bytes} is free above the reserve",
+    Reason.DISK_FREE: "not enough disk space: {free_bytes} is free above the reserve",
+    Reason.DISK_RESERVE: "not enough disk space: the disk is down to its reserve of {reserve_bytes}",
+    Reason.OTHER: "{text}",
+}
+
+
+#: The core's sentences are English whatever language the caller's work is in.
+ENGLISH_LOCALE = Locale.parse("en")
+
+
+def format_param(name: str, value: Param, locale: Locale | None = None) -> str:
+    """``value`` as the sentence shows it, by the parameter's ``name`` (see the module docstring).
+    Sizes and durations go through :mod:`bot.humanize` (in ``locale``; None: the current one)."""
+    if name.endswith(("_bytes", "_bps")) and isinstance(value, int | float):
+        return human_size(value, locale)
+    if name.endswith("_seconds") and isinstance(value, int | float):
+        return human_duration(value, locale)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Why:
+    """A reason with what its sentence needs: ``Why(Reason.HTTP_STATUS, {"status": 404, ...})``."""
+
+    code: Reason
+    params: Mapping[str, Param] = field(default_factory=dict)
+    cause: Why | None = None
+
+    @classmethod
+    def of(cls, code: Reason, cause: Why | None = None, /, **params: Param) -> Why:
+        return cls(code, dict(params), cause)
+
+    @classmethod
+    def text(cls, text: str) -> Why:
+        """Words that come with no code (a media extractor's, an old row's): shown as they are."""
+        return cls(Reason.OTHER, {"text": text})
+
+    def english(self) -> str:
+        """The English sentence: what the CLI prints and the logs keep."""
+        values = {name: format_param(name, value, ENGLISH_LOCALE) for name, value in self.params.items()}
+        if self.cause is not None:
+            values["cause"] = self.cause.english()
+        try:
+            return ENGLISH[self.code].format(**values).strip()
+        except (KeyError, IndexError):  # a parameter missing: still say something useful
+            return f"{self.code.value} {values}"
+
+    def __str__(self) -> str:
+        return self.english()
+
+    # ------------------------------------------------------------------ stored and sent
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"code": self.code.value, "params": dict(self.params)}
+        if self.cause is not None:
+            data["cause"] = self.cause.as_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Why:
+        """The reverse of :meth:`as_dict`; raises ``ValueError``/``KeyError``/``TypeError`` when
+        ``data`` is not one."""
+        cause = data.get("cause")
+        params = data.get("params") or {}
+        if not isinstance(params, dict):
+            raise TypeError("params is not an object")
+        return cls(Reason(data["code"]), {str(k): v for k, v in params.items()},
+                   cls.from_dict(cause) if cause is not None else None)
+
+    def dump(self) -> str:
+        """The JSON kept in a job row's ``error`` column."""
+        return json.dumps(self.as_dict(), ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def load(cls, stored: str | None) -> Why | None:
+        """What :meth:`dump` stored; plain text (a row from before codes existed) as
+        :attr:`Reason.OTHER`; ``None`` for ``None`` or an empty column."""
+        if not stored:
+            return None
+        if stored.startswith("{"):
+            try:
+                data = json.loads(stored)
+                if isinstance(data, dict):
+                    return cls.from_dict(data)
+            except (ValueError, KeyError, TypeError):
+                pass
+        return cls.text(stored)
