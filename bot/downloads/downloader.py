@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # the engine is imported when a job runs, not when the bot st
     from bot.downloads.engine import DownloadOptions, DownloadResult, ProbeResult
     from bot.downloads.jobstore import JobStore
     from bot.downloads.progress import Progress, Retrying
+    from bot.downloads.reasons import Why
 
 
 class JobDownloader(Protocol):
@@ -40,7 +41,7 @@ class DownloaderFactory:
     """Builds the downloader for a job, wired to report retries and notices for it."""
 
     def __init__(self, settings: Settings, store: JobStore, on_retry: Callable[[int, Retrying], None],
-                 on_notice: Callable[[int, str], None]) -> None:
+                 on_notice: Callable[[int, Why], None]) -> None:
         self.settings = settings
         self.store = store
         self.on_retry = on_retry
@@ -72,5 +73,5 @@ class DownloaderFactory:
         job_id = job.id
         return kind(job.url, dest_dir=folder, options=self.options(max_bytes), on_progress=on_progress,
                     on_retry=lambda retry: self.on_retry(job_id, retry),
-                    on_notice=lambda text: self.on_notice(job_id, text),
+                    on_notice=lambda why: self.on_notice(job_id, why),
                     name=job.name or job.requested_name)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.downloads.jobs import DownloadJob
+from bot.downloads.reasons import Why
 
 if TYPE_CHECKING:  # bot.media imports the download engine: only the type is needed here
     from bot.downloads.progress import Progress, Retrying
@@ -34,7 +35,7 @@ class EventKind(enum.StrEnum):
     NOTICE = "notice"  # something worth saying ("using one connection: …"), in ``reason``
     DONE = "done"
     FAILED = "failed"  # ``reason`` says why
-    CANCELLED = "cancelled"  # ``reason`` says by whom
+    CANCELLED = "cancelled"  # ``by`` says by whom
     CHOOSE = "choose"  # a media page offering several: best, smaller or audio? (``choices``)
 
 
@@ -45,7 +46,8 @@ class Event:
     kind: EventKind
     job: DownloadJob
     progress: Progress | None = None
-    reason: str | None = None
+    reason: Why | None = None  # the chat layer words it (bot.telegram.download_reasons)
+    by: str | None = None  # who cancelled, for "cancelled"
     position: int | None = None  # place in the queue for "ready"/"resumed", None when starting
     retry: Retrying | None = None
     choices: Survey | None = None
@@ -64,12 +66,13 @@ class Reporter:
         self._lookup = lookup
         self.listener = listener
 
-    def emit(self, kind: EventKind, job_id: int, *, reason: str | None = None, position: int | None = None,
-             retry: Retrying | None = None, choices: Survey | None = None) -> None:
+    def emit(self, kind: EventKind, job_id: int, *, reason: Why | None = None, by: str | None = None,
+             position: int | None = None, retry: Retrying | None = None, choices: Survey | None = None) -> None:
         job = self._lookup(job_id)
         if job is not None:
             try:
-                self.listener(Event(kind, job, reason=reason, position=position, retry=retry, choices=choices))
+                self.listener(Event(kind, job, reason=reason, by=by, position=position, retry=retry,
+                                    choices=choices))
             except Exception:  # noqa: BLE001 - a listener bug must not kill a download
                 log.exception("download listener failed on %s for d%s", kind, job_id)
 

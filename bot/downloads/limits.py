@@ -24,19 +24,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.config import Settings
-from bot.downloads.errors import DownloadRefused
+from bot.downloads.errors import Refused
 from bot.downloads.jobs import DownloadJob
 from bot.downloads.jobstore import JobStore, midnight_utc
 from bot.downloads.ledger import Ledger
-from bot.humanize import MiB, human_size
+from bot.downloads.reasons import Reason, Why
+from bot.humanize import MiB
 
 #: Queued plus running downloads of one person, so that one person cannot fill the queue. (Not the
 #: reminders' MAX_PENDING_PER_USER setting, which counts pending timers and reminders.)
 MAX_OPEN_DOWNLOADS_PER_USER = 20
-
-
-class Refused(DownloadRefused):
-    """A request that will not be started; ``str()`` says which limit and by how much."""
 
 
 def free_above(path: Path, reserve: int) -> int:
@@ -49,7 +46,7 @@ class Budget:
     """The bytes a job may receive at most, and what to say when it reaches them."""
 
     max_bytes: int
-    reason: str
+    why: Why
 
 
 class Limits:
@@ -94,35 +91,33 @@ class Limits:
         return stored + running
 
     def check_request(self, user_id: int) -> None:
-        """Raise :class:`Refused` for what is known before probing: too many open jobs, or the
-        quota already used up."""
+        """Raise :class:`~bot.downloads.errors.Refused` for what is known before probing: too
+        many open jobs, or the quota already used up."""
         pending = self.store.open_count(user_id)
         if pending >= MAX_OPEN_DOWNLOADS_PER_USER:
-            raise Refused(f"you already have {pending} downloads waiting or running (the limit is "
-                          f"{MAX_OPEN_DOWNLOADS_PER_USER}); cancel one or wait")
+            raise Refused(Reason.TOO_MANY_PENDING, pending=pending, limit=MAX_OPEN_DOWNLOADS_PER_USER)
         quota = self.quota
         if quota and self.bytes_today(user_id) >= quota:
-            raise Refused(f"your daily quota of {human_size(quota)} is used up; it resets at 00:00 UTC")
+            raise Refused(Reason.QUOTA_USED_UP, quota_bytes=quota)
 
     def check_size(self, user_id: int, size: int | None) -> None:
-        """Raise :class:`Refused` when a file of ``size`` bytes may not be fetched for this user."""
+        """Raise :class:`~bot.downloads.errors.Refused` when a file of ``size`` bytes may not be
+        fetched for this user."""
         if size is None:
             return  # unknown size: the engine enforces MAX_FILE_MB while streaming
         max_file = self.max_file
         if size > max_file:
-            raise Refused(f"the file is {human_size(size)}, over the {human_size(max_file)} limit "
-                          f"(MAX_FILE_MB) by {human_size(size - max_file)}")
+            raise Refused(Reason.OVER_MAX_FILE, size_bytes=size, limit_bytes=max_file, over_bytes=size - max_file)
         quota = self.quota
         if quota:
             used = self.bytes_today(user_id)  # includes this job only once its size is known
             if used + size > quota:
-                raise Refused(f"it would exceed your daily quota of {human_size(quota)} by "
-                              f"{human_size(used + size - quota)} ({human_size(used)} used today)")
+                raise Refused(Reason.QUOTA_EXCEEDED, quota_bytes=quota, over_bytes=used + size - quota,
+                              used_bytes=used)
         free = shutil.disk_usage(self.store.root).free
         pending = self.store.pending_bytes()
         if size + pending + self.reserve > free:
-            raise Refused(f"not enough disk space: it needs {human_size(size)}, and "
-                          f"{human_size(max(0, free - self.reserve - pending))} is free above the reserve")
+            raise Refused(Reason.DISK_NEEDS, size_bytes=size, free_bytes=max(0, free - self.reserve - pending))
 
     def budget(self, job: DownloadJob) -> Budget:
         """The bytes this job may receive at most, and what to say if it reaches them.
@@ -132,18 +127,17 @@ class Limits:
         still take; the smallest one says why.
         """
         max_file = self.max_file
-        limits = [Budget(max_file, f"the file is over the {human_size(max_file)} limit (MAX_FILE_MB)")]
+        limits = [Budget(max_file, Why.of(Reason.OVER_MAX_FILE_RUNNING, limit_bytes=max_file))]
         quota = self.quota
         if quota:
             used = self.bytes_today(job.user_id, exclude=job.id)
-            limits.append(Budget(max(0, quota - used), f"it would exceed your daily quota of {human_size(quota)} "
-                                                       f"({human_size(used)} used today)"))
+            limits.append(Budget(max(0, quota - used), Why.of(Reason.QUOTA_BUDGET, quota_bytes=quota, used_bytes=used)))
         free = free_above(self.store.root, self.reserve) - self.store.pending_bytes(exclude=job.id)
-        limits.append(Budget(free, f"not enough disk space: {human_size(max(0, free))} is free above the reserve"))
+        limits.append(Budget(free, Why.of(Reason.DISK_FREE, free_bytes=max(0, free))))
         smallest = min(limits, key=lambda limit: limit.max_bytes)
-        return Budget(max(1, smallest.max_bytes), smallest.reason)
+        return Budget(max(1, smallest.max_bytes), smallest.why)
 
-    def over_limit(self, job_id: int, user_id: int) -> str | None:
+    def over_limit(self, job_id: int, user_id: int) -> Why | None:
         """Checked as bytes arrive: the reason to stop this job now, or None.
 
         The quota counts every running download of the user at what it really received; the disk
@@ -155,10 +149,9 @@ class Limits:
         if quota:
             used = self.bytes_today(user_id)
             if used > quota:
-                return (f"it would exceed your daily quota of {human_size(quota)} "
-                        f"({human_size(used)} received or reserved today)")
+                return Why.of(Reason.QUOTA_RUNNING, quota_bytes=quota, used_bytes=used)
         if self.ledger.counted_for_job(job_id) > self.ledger.announced_for_job(job_id):
             free = shutil.disk_usage(self.store.root).free - self.ledger.still_to_come()
             if free < self.reserve:
-                return f"not enough disk space: the disk is down to its reserve of {human_size(self.reserve)}"
+                return Why.of(Reason.DISK_RESERVE, reserve_bytes=self.reserve)
         return None

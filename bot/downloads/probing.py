@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING
 from bot.config import Settings
 from bot.downloads.choices import MediaChoices
 from bot.downloads.downloader import DownloaderFactory, JobDownloader
-from bot.downloads.errors import DownloadError
+from bot.downloads.errors import DownloadError, Refused
 from bot.downloads.events import EventKind, Reporter
 from bot.downloads.jobs import DownloadJob, JobState
 from bot.downloads.jobstore import JobStore
-from bot.downloads.limits import Limits, Refused
+from bot.downloads.limits import Limits
 from bot.downloads.registry import Registry
 from bot.downloads.workers import Workers
 
@@ -107,8 +107,8 @@ class Prober:
             if current is None or current.job_state.finished:
                 return  # cancelled while checking: "cancelled" was reported, nothing more
             self.registry.dequeue(job_id)
-            self.store.end(job, JobState.FAILED, error=str(exc))
-            self.reporter.emit(EventKind.FAILED, job_id, reason=str(exc))
+            self.store.end(job, JobState.FAILED, error=exc.why.dump())
+            self.reporter.emit(EventKind.FAILED, job_id, reason=exc.why)
             return
         finally:
             self._probing.pop(job_id, None)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from bot.downloads.downloader import JobDownloader
+    from bot.downloads.reasons import Why
 
 
 class WaitReason(enum.StrEnum):
@@ -42,7 +43,7 @@ class Running:
     downloader: JobDownloader | None = None  # once created
     cancelled_by: str | None = None
     stopping: bool = False  # the bot is shutting down: keep the partial file for resume
-    over_limit: str | None = None  # stopped because the bytes received crossed a limit: why
+    over_limit: Why | None = None  # stopped because the bytes received crossed a limit: why
 
 
 @dataclass

@@ -22,6 +22,7 @@ from bot.downloads.jobs import DownloadJob, JobState
 from bot.downloads.jobstore import JobStore
 from bot.downloads.ledger import Ledger
 from bot.downloads.limits import Limits
+from bot.downloads.reasons import Reason, Why
 from bot.downloads.registry import Registry, Running
 
 if TYPE_CHECKING:
@@ -78,12 +79,11 @@ class JobRunner:
         try:
             result = downloader.run()
         except DownloadPaused as exc:
-            requeue = self._paused(job_id, running, str(exc))
+            requeue = self._paused(job_id, running, exc.why)
         except DownloadCancelled:
             self._cancelled(job, running)
         except DownloadError as exc:
-            reason = budget.reason if isinstance(exc, TooLarge) else str(exc)
-            self._end(job, JobState.FAILED, reason)
+            self._fail(job, budget.why if isinstance(exc, TooLarge) else exc.why)
         else:
             self.store.update(job_id, name=result.path.name, size=result.size, done_bytes=result.size,
                               sha256=result.sha256, elapsed=result.elapsed)
@@ -100,22 +100,23 @@ class JobRunner:
                 self.reporter.emit(EventKind.RESUMED, job_id, position=self.registry.position(job_id))
             self.pump()
 
-    def _end(self, job: DownloadJob, state: JobState, reason: str) -> None:
-        """Failed (``reason`` says why) or cancelled (``reason`` says by whom): the folder goes."""
-        cancelled = state == JobState.CANCELLED
-        self.store.end(job, state, error=f"cancelled by {reason}" if cancelled else reason)
-        self.reporter.emit(EventKind.CANCELLED if cancelled else EventKind.FAILED, job.id, reason=reason)
+    def _fail(self, job: DownloadJob, why: Why) -> None:
+        """The job failed: its folder goes."""
+        self.store.end(job, JobState.FAILED, error=why.dump())
+        self.reporter.emit(EventKind.FAILED, job.id, reason=why)
 
     def _cancelled(self, job: DownloadJob, running: Running) -> None:
         """The engine stopped on a cancel: over a limit, the bot stopping, or someone's cancel."""
         if running.over_limit:
-            self._end(job, JobState.FAILED, running.over_limit)
+            self._fail(job, running.over_limit)
         elif running.stopping:
             log.info("download d%s paused for shutdown; it resumes at the next start", job.id)
         else:
-            self._end(job, JobState.CANCELLED, running.cancelled_by or "someone")
+            by = running.cancelled_by or "someone"
+            self.store.end(job, JobState.CANCELLED, error=Why.of(Reason.CANCELLED_BY, by=by).dump())
+            self.reporter.emit(EventKind.CANCELLED, job.id, by=by)
 
-    def _paused(self, job_id: int, running: Running, reason: str) -> bool:
+    def _paused(self, job_id: int, running: Running, reason: Why) -> bool:
         """The download process was stopped from outside, its partial file kept. True: queue it
         again now; False: leave it for the next start (the bot is stopping) or give up.
 
@@ -128,10 +129,10 @@ class JobRunner:
         count = self._interruptions[job_id] = self._interruptions.get(job_id, 0) + 1
         if count > MAX_INTERRUPTIONS:
             job = self.store.get(job_id)
-            self.store.finish(job_id, JobState.FAILED, error=reason)
+            self.store.finish(job_id, JobState.FAILED, error=reason.dump())
             if job is not None:
                 self.store.remove_folder(job)
-            self.reporter.emit(EventKind.FAILED, job_id, reason="the download process was stopped too many times")
+            self.reporter.emit(EventKind.FAILED, job_id, reason=Why.of(Reason.STOPPED_TOO_OFTEN))
             return False
         log.warning("download d%s: %s (%d of %d)", job_id, reason, count, MAX_INTERRUPTIONS)
         self.store.update(job_id, state=JobState.QUEUED, resumed=True)

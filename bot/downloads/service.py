@@ -35,6 +35,7 @@ from bot.downloads.jobstore import JobStore, midnight_utc
 from bot.downloads.ledger import Ledger
 from bot.downloads.limits import Limits
 from bot.downloads.probing import Prober
+from bot.downloads.reasons import Reason, Why
 from bot.downloads.registry import Registry, WaitReason
 from bot.downloads.running import JobRunner
 from bot.downloads.workers import Workers
@@ -60,7 +61,7 @@ class DownloadService:
         downloaders = DownloaderFactory(
             settings, self.store,
             on_retry=lambda job_id, retry: self.reporter.emit(EventKind.RETRYING, job_id, retry=retry),
-            on_notice=lambda job_id, text: self.reporter.emit(EventKind.NOTICE, job_id, reason=text))
+            on_notice=lambda job_id, why: self.reporter.emit(EventKind.NOTICE, job_id, reason=why))
         # Runs and probes have separate pools: a user whose links hang at the probe must not hold
         # up downloads that are ready to run.
         self._workers = Workers(self.registry, self.store, self.reporter, self._stopping,
@@ -81,7 +82,7 @@ class DownloadService:
                thread_id: int | None = None, request_id: int | None = None, asked: str | None = None,
                item: int | None = None) -> DownloadJob:
         """Store a new job and probe it in the background; raise
-        :class:`~bot.downloads.limits.Refused` if over a limit that is known without probing (too
+        :class:`~bot.downloads.errors.Refused` if over a limit that is known without probing (too
         many open jobs, the daily quota already used up).
 
         The limits are checked and the row inserted under one lock (concurrent requests cannot
@@ -115,10 +116,10 @@ class DownloadService:
         self._choices.forget(job_id)
         self.registry.dequeue(job_id)
         # Finished first, then the probe woken: its error then sees a cancelled job and stays quiet.
-        self.store.finish(job_id, JobState.CANCELLED, error=f"cancelled by {by}")
+        self.store.finish(job_id, JobState.CANCELLED, error=Why.of(Reason.CANCELLED_BY, by=by).dump())
         self._prober.cancel(job_id)
         self.store.remove_folder(job)
-        self.reporter.emit(EventKind.CANCELLED, job_id, reason=by)
+        self.reporter.emit(EventKind.CANCELLED, job_id, by=by)
         self._workers.pump()
         return True
 
@@ -163,7 +164,7 @@ class DownloadService:
         job = self.get(job_id)
         if job is None:
             return
-        self.store.end(job, JobState.CANCELLED, error=f"cancelled by {by}")
+        self.store.end(job, JobState.CANCELLED, error=Why.of(Reason.CANCELLED_BY, by=by).dump())
 
     def file_path(self, job: DownloadJob) -> Path | None:
         return self.store.file_path(job)

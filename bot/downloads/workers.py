@@ -17,11 +17,11 @@ from typing import Any
 from bot.downloads.events import EventKind, Reporter
 from bot.downloads.jobs import JobState
 from bot.downloads.jobstore import JobStore
+from bot.downloads.reasons import Reason, Why
 from bot.downloads.registry import Registry
 
 log = logging.getLogger(__name__)
 
-INTERNAL_ERROR = "internal error (see the bot's log)"
 
 
 class Workers:
@@ -43,8 +43,9 @@ class Workers:
             fn(job_id, *args)
         except Exception:  # noqa: BLE001 - a worker must never die silently
             log.exception("download d%s: unexpected error", job_id)
-            self.store.finish(job_id, JobState.FAILED, error=INTERNAL_ERROR)
-            self.reporter.emit(EventKind.FAILED, job_id, reason=INTERNAL_ERROR)
+            why = Why.of(Reason.INTERNAL_SERVICE)
+            self.store.finish(job_id, JobState.FAILED, error=why.dump())
+            self.reporter.emit(EventKind.FAILED, job_id, reason=why)
             self.registry.dequeue(job_id)
             self.registry.finish(job_id)
             self.pump()

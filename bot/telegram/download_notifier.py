@@ -80,7 +80,7 @@ class DownloadNotifier:
                      cancel_markup(job.id))
             return
         if event.kind == EventKind.NOTICE:
-            self._notes[job.id] = event.reason
+            self._notes[job.id] = None if event.reason is None else str(event.reason)
             return
         if event.kind == EventKind.CHECKING:
             edit(job, render.checking(job.url), cancel_markup(job.id))
@@ -112,10 +112,10 @@ class DownloadNotifier:
             self.board.spawn(self.deliver(job))
         elif event.kind == EventKind.FAILED:
             self._stop_ticker(job.id)
-            edit(job, render.failed(job, event.reason or _("failed")), None, final=True)
+            edit(job, render.failed(job, str(event.reason) if event.reason else _("failed")), None, final=True)
         elif event.kind == EventKind.CANCELLED:
             self._stop_ticker(job.id)
-            edit(job, render.cancelled(job, event.reason or _("someone")), None, final=True)
+            edit(job, render.cancelled(job, event.by or _("someone")), None, final=True)
 
     def _why_waiting(self, job: DownloadJob, position: int | None) -> str | None:
         """Why a waiting job waits, when it is not for a free slot: "#2 in line" while a slot is

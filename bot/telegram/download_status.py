@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from bot.downloads.jobs import DownloadJob, JobState
+from bot.downloads.reasons import Why
 from bot.humanize import human_duration, human_size, human_speed
 from bot.i18n import _, ngettext
 
@@ -165,7 +166,7 @@ def listing_line(job: DownloadJob, position: int | None, show_owner: bool, progr
     elif state == JobState.CANCELLED:
         what = _("🚫 cancelled")
     else:
-        what = f"❌ {job.error or _('failed')}"
+        what = f"❌ {Why.load(job.error) or _('failed')}"
     return f"{job.ref} {label(job)}{owner} — {what}"
 
 

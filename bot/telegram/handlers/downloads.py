@@ -21,7 +21,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.downloads.limits import Refused
+from bot.downloads.errors import Refused
 from bot.downloads.netguard import check_url_syntax
 from bot.downloads.service import DownloadService
 from bot.humanize import human_size
