@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bot.downloads.events import EventKind, Reporter
-from bot.downloads.jobstore import JobStore
+from bot.downloads.events import EventKind
+from bot.downloads.parts import ServiceParts
 
 if TYPE_CHECKING:  # bot.media imports the download engine
     from bot.media.plan import MediaMode
@@ -36,21 +36,19 @@ class _Asked:
 class MediaChoices:
     """Jobs waiting for a choice; thread-safe (buttons on the loop, timers on their threads)."""
 
-    def __init__(self, wait: float, store: JobStore, reporter: Reporter, admit: Admit) -> None:
-        self.wait = wait
-        self.store = store
-        self.reporter = reporter
+    def __init__(self, parts: ServiceParts, admit: Admit) -> None:
+        self.parts = parts
         self.admit = admit
         self._asked: dict[int, _Asked] = {}
         self._lock = threading.Lock()
 
     def ask(self, job_id: int, survey: Survey, name: str) -> None:
-        timer = threading.Timer(self.wait, self._take_default, (job_id, survey.default))
+        timer = threading.Timer(self.parts.settings.media_choice_wait, self._take_default, (job_id, survey.default))
         timer.daemon = True
         with self._lock:
             self._asked[job_id] = _Asked(timer, name, survey)
         timer.start()
-        self.reporter.emit(EventKind.CHOOSE, job_id, choices=survey)
+        self.parts.reporter.emit(EventKind.CHOOSE, job_id, choices=survey)
 
     def choose(self, job_id: int, mode: MediaMode) -> bool:
         """Take ``mode`` for a media page waiting for a choice; False when it is not waiting
@@ -62,10 +60,10 @@ class MediaChoices:
         if asked is None:
             return False
         asked.timer.cancel()
-        job = self.store.get(job_id)
+        job = self.parts.store.get(job_id)
         if job is None or job.job_state.finished:
             return False
-        choose(self.store.folder(job), mode, asked.survey)
+        choose(self.parts.store.folder(job), mode, asked.survey)
         self.admit(job_id, job.user_id, asked.name, None)
         return True
 

@@ -54,27 +54,13 @@ class Limits:
     live byte counts of running downloads; thread-safe (it keeps no state of its own)."""
 
     def __init__(self, settings: Settings, store: JobStore, ledger: Ledger) -> None:
-        self.settings = settings
         self.store = store
         self.ledger = ledger
-
-    @property
-    def max_upload(self) -> int:
-        """The largest file sent to the chat (larger ones are kept on the server)."""
-        return self.settings.max_upload_mb * MiB
-
-    @property
-    def max_file(self) -> int:
-        return self.settings.max_file_mb * MiB
-
-    @property
-    def quota(self) -> int:
-        """The daily quota in bytes; 0: none."""
-        return self.settings.daily_quota_mb * MiB
-
-    @property
-    def reserve(self) -> int:
-        return self.settings.disk_reserve_mb * MiB
+        # In bytes (the settings count MiB):
+        self.max_upload = settings.max_upload_mb * MiB  # larger files are kept on the server
+        self.max_file = settings.max_file_mb * MiB
+        self.quota = settings.daily_quota_mb * MiB  # per user and day; 0: none
+        self.reserve = settings.disk_reserve_mb * MiB  # disk space no download may take
 
     def bytes_today(self, user_id: int, exclude: int | None = None) -> int:
         """Bytes this user has downloaded or reserved since 00:00 UTC (failed jobs count what moved).

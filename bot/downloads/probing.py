@@ -14,15 +14,12 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from bot.config import Settings
 from bot.downloads.choices import MediaChoices
-from bot.downloads.downloader import DownloaderFactory, JobDownloader
+from bot.downloads.downloader import JobDownloader
 from bot.downloads.errors import DownloadError, Refused
-from bot.downloads.events import EventKind, Reporter
+from bot.downloads.events import EventKind
 from bot.downloads.jobs import DownloadJob, JobState
-from bot.downloads.jobstore import JobStore
-from bot.downloads.limits import Limits
-from bot.downloads.registry import Registry
+from bot.downloads.parts import ServiceParts
 from bot.downloads.workers import Workers
 
 if TYPE_CHECKING:
@@ -36,18 +33,10 @@ PROBES_PER_USER = PROBE_WORKERS // 2  # one user's share of the probe workers
 class Prober:
     """Probes jobs on its own pool, fairly between users; thread-safe."""
 
-    def __init__(self, settings: Settings, store: JobStore, registry: Registry, limits: Limits,
-                 downloaders: DownloaderFactory, reporter: Reporter, choices: MediaChoices,
-                 workers: Workers, stopping: threading.Event) -> None:
-        self.settings = settings
-        self.store = store
-        self.registry = registry
-        self.limits = limits
-        self.downloaders = downloaders
-        self.reporter = reporter
+    def __init__(self, parts: ServiceParts, choices: MediaChoices, workers: Workers) -> None:
+        self.parts = parts
         self.choices = choices
         self.workers = workers
-        self.stopping = stopping
         self._pool = ThreadPoolExecutor(max_workers=PROBE_WORKERS, thread_name_prefix="probe")
         self._probing: dict[int, JobDownloader] = {}  # job id -> the downloader probing it (to cancel it)
         self._lock = threading.Lock()
@@ -85,30 +74,30 @@ class Prober:
                 following = waiting.popleft() if waiting else None
                 if following is None:
                     self._active[user_id] -= 1
-            if following is not None and not self.stopping.is_set():
+            if following is not None and not self.parts.stopping.is_set():
                 self._pool.submit(self.workers.guarded, self._slot, following, user_id)
 
     def _probe(self, job_id: int) -> None:
-        job = self.store.get(job_id)
+        job = self.parts.store.get(job_id)
         if job is None or job.job_state.finished:
             return
-        downloader = self.downloaders.for_job(job)
+        downloader = self.parts.downloaders.for_job(job)
         self._probing[job_id] = downloader
-        self.reporter.emit(EventKind.CHECKING, job_id)
+        self.parts.reporter.emit(EventKind.CHECKING, job_id)
         try:
             probe = downloader.probe()
             media = self._media_page(job, probe)
-            self.limits.check_size(job.user_id, None if media else probe.size)
+            self.parts.limits.check_size(job.user_id, None if media else probe.size)
             survey = self._survey(job, probe.final_url) if media else None
         except DownloadError as exc:  # Refused is one
-            if self.stopping.is_set():
+            if self.parts.stopping.is_set():
                 return  # probed again at the next start
-            current = self.store.get(job_id)
+            current = self.parts.store.get(job_id)
             if current is None or current.job_state.finished:
                 return  # cancelled while checking: "cancelled" was reported, nothing more
-            self.registry.dequeue(job_id)
-            self.store.end(job, JobState.FAILED, error=exc.why.dump())
-            self.reporter.emit(EventKind.FAILED, job_id, reason=exc.why)
+            self.parts.registry.dequeue(job_id)
+            self.parts.store.end(job, JobState.FAILED, error=exc.why.dump())
+            self.parts.reporter.emit(EventKind.FAILED, job_id, reason=exc.why)
             return
         finally:
             self._probing.pop(job_id, None)
@@ -117,7 +106,7 @@ class Prober:
             from bot.downloads.naming import sanitize
 
             name = sanitize(survey.title)
-        current = self.store.get(job_id)
+        current = self.parts.store.get(job_id)
         if survey is not None and survey.needs_asking and current is not None and not current.job_state.finished:
             self.choices.ask(job_id, survey, name)
             return
@@ -129,15 +118,15 @@ class Prober:
         from bot.media.pages import survey_for
 
         def cancelled() -> bool:  # looked at twice a second while the page is read
-            current = self.store.get(job.id)
-            return self.stopping.is_set() or current is None or current.job_state.finished
+            current = self.parts.store.get(job.id)
+            return self.parts.stopping.is_set() or current is None or current.job_state.finished
 
         try:
-            survey: Survey | None = survey_for(self.settings, self.store.folder(job), url,
-                                               self.limits.max_upload, cancelled)
+            survey: Survey | None = survey_for(self.parts.settings, self.parts.store.folder(job), url,
+                                               self.parts.limits.max_upload, cancelled)
             return survey
         except DownloadCancelled:
-            if self.stopping.is_set():
+            if self.parts.stopping.is_set():
                 raise  # probed (and asked) again at the next start
             return None  # cancelled while reading: admit() sees the finished job and stops there
 
@@ -147,7 +136,7 @@ class Prober:
         from bot.media.pages import MediaUnavailable, media_request
 
         try:
-            return media_request(self.settings, self.store.folder(job), probe.content_type,
+            return media_request(self.parts.settings, self.parts.store.folder(job), probe.content_type,
                                  probe.final_url) is not None
         except MediaUnavailable as exc:
             raise Refused(str(exc)) from None

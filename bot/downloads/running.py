@@ -10,20 +10,16 @@ start when the bot itself is stopping.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from bot.downloads.downloader import DownloaderFactory
 from bot.downloads.errors import DownloadCancelled, DownloadError, DownloadPaused, TooLarge
-from bot.downloads.events import EventKind, Reporter
+from bot.downloads.events import EventKind
 from bot.downloads.jobs import DownloadJob, JobState
-from bot.downloads.jobstore import JobStore
-from bot.downloads.ledger import Ledger
-from bot.downloads.limits import Limits
+from bot.downloads.parts import ServiceParts
 from bot.downloads.reasons import Reason, Why
-from bot.downloads.registry import Registry, Running
+from bot.downloads.registry import Running
 
 if TYPE_CHECKING:
     from bot.downloads.progress import Progress
@@ -42,39 +38,31 @@ JOB_CACHE_AGE = 1.0  # seconds a running job's row is reused for progress events
 class JobRunner:
     """Runs the jobs the workers hand it (one per worker thread); thread-safe."""
 
-    def __init__(self, store: JobStore, registry: Registry, ledger: Ledger, limits: Limits,
-                 downloaders: DownloaderFactory, reporter: Reporter, stopping: threading.Event,
-                 pump: Callable[[], None]) -> None:
-        self.store = store
-        self.registry = registry
-        self.ledger = ledger
-        self.limits = limits
-        self.downloaders = downloaders
-        self.reporter = reporter
-        self.stopping = stopping
-        self.pump = pump
+    def __init__(self, parts: ServiceParts, pump: Callable[[], None]) -> None:
+        self.parts = parts
+        self.pump = pump  # start what fits now that this job's slot is free
         self._progress_saved: dict[int, float] = {}
         self._limit_checked: dict[int, float] = {}
         self._job_cache: dict[int, tuple[float, DownloadJob | None]] = {}
         self._interruptions: dict[int, int] = {}
 
     def run(self, job_id: int) -> None:
-        running = self.registry.running(job_id)
-        job = self.store.get(job_id)
+        running = self.parts.registry.running(job_id)
+        job = self.parts.store.get(job_id)
         if running is None or job is None:
             return
         if job.job_state.finished:
-            self.registry.finish(job_id)
+            self.parts.registry.finish(job_id)
             return
-        self.store.update(job_id, state=JobState.RUNNING, started_at=job.started_at or time.time())
-        budget = self.limits.budget(job)
-        self.ledger.start(job_id, job.user_id, job.size)
-        downloader = self.downloaders.for_job(job, on_progress=lambda p: self._on_progress(job_id, p),
+        self.parts.store.update(job_id, state=JobState.RUNNING, started_at=job.started_at or time.time())
+        budget = self.parts.limits.budget(job)
+        self.parts.ledger.start(job_id, job.user_id, job.size)
+        downloader = self.parts.downloaders.for_job(job, on_progress=lambda p: self._on_progress(job_id, p),
                                               isolated=True, max_bytes=budget.max_bytes)
         running.downloader = downloader
         if running.cancelled_by:  # cancelled between being taken and getting a downloader
             downloader.cancel(keep_partial=False)
-        self.reporter.emit(EventKind.STARTED, job_id)
+        self.parts.reporter.emit(EventKind.STARTED, job_id)
         requeue = False
         try:
             result = downloader.run()
@@ -85,25 +73,25 @@ class JobRunner:
         except DownloadError as exc:
             self._fail(job, budget.why if isinstance(exc, TooLarge) else exc.why)
         else:
-            self.store.update(job_id, name=result.path.name, size=result.size, done_bytes=result.size,
+            self.parts.store.update(job_id, name=result.path.name, size=result.size, done_bytes=result.size,
                               sha256=result.sha256, elapsed=result.elapsed)
-            self.store.finish(job_id, JobState.DONE)
-            self.reporter.emit(EventKind.DONE, job_id)
+            self.parts.store.finish(job_id, JobState.DONE)
+            self.parts.reporter.emit(EventKind.DONE, job_id)
         finally:
-            self.ledger.end(job_id)
+            self.parts.ledger.end(job_id)
             self._limit_checked.pop(job_id, None)
-            self.registry.finish(job_id)
+            self.parts.registry.finish(job_id)
             self._progress_saved.pop(job_id, None)
             self._job_cache.pop(job_id, None)
             if requeue:
-                self.registry.enqueue(job_id, job.user_id, front=True)
-                self.reporter.emit(EventKind.RESUMED, job_id, position=self.registry.position(job_id))
+                self.parts.registry.enqueue(job_id, job.user_id, front=True)
+                self.parts.reporter.emit(EventKind.RESUMED, job_id, position=self.parts.registry.position(job_id))
             self.pump()
 
     def _fail(self, job: DownloadJob, why: Why) -> None:
         """The job failed: its folder goes."""
-        self.store.end(job, JobState.FAILED, error=why.dump())
-        self.reporter.emit(EventKind.FAILED, job.id, reason=why)
+        self.parts.store.end(job, JobState.FAILED, error=why.dump())
+        self.parts.reporter.emit(EventKind.FAILED, job.id, reason=why)
 
     def _cancelled(self, job: DownloadJob, running: Running) -> None:
         """The engine stopped on a cancel: over a limit, the bot stopping, or someone's cancel."""
@@ -113,8 +101,8 @@ class JobRunner:
             log.info("download d%s paused for shutdown; it resumes at the next start", job.id)
         else:
             by = running.cancelled_by or "someone"
-            self.store.end(job, JobState.CANCELLED, error=Why.of(Reason.CANCELLED_BY, by=by).dump())
-            self.reporter.emit(EventKind.CANCELLED, job.id, by=by)
+            self.parts.store.end(job, JobState.CANCELLED, error=Why.of(Reason.CANCELLED_BY, by=by).dump())
+            self.parts.reporter.emit(EventKind.CANCELLED, job.id, by=by)
 
     def _paused(self, job_id: int, running: Running, reason: Why) -> bool:
         """The download process was stopped from outside, its partial file kept. True: queue it
@@ -123,45 +111,45 @@ class JobRunner:
         A signal to the whole process group reaches the download process first, often a moment
         before the bot itself: wait that moment, so that a stopping bot does not restart it.
         """
-        if running.stopping or self.stopping.wait(PAUSE_SETTLE):
+        if running.stopping or self.parts.stopping.wait(PAUSE_SETTLE):
             log.info("download d%s paused for shutdown; it resumes at the next start", job_id)
             return False
         count = self._interruptions[job_id] = self._interruptions.get(job_id, 0) + 1
         if count > MAX_INTERRUPTIONS:
-            job = self.store.get(job_id)
-            self.store.finish(job_id, JobState.FAILED, error=reason.dump())
+            job = self.parts.store.get(job_id)
+            self.parts.store.finish(job_id, JobState.FAILED, error=reason.dump())
             if job is not None:
-                self.store.remove_folder(job)
-            self.reporter.emit(EventKind.FAILED, job_id, reason=Why.of(Reason.STOPPED_TOO_OFTEN))
+                self.parts.store.remove_folder(job)
+            self.parts.reporter.emit(EventKind.FAILED, job_id, reason=Why.of(Reason.STOPPED_TOO_OFTEN))
             return False
         log.warning("download d%s: %s (%d of %d)", job_id, reason, count, MAX_INTERRUPTIONS)
-        self.store.update(job_id, state=JobState.QUEUED, resumed=True)
+        self.parts.store.update(job_id, state=JobState.QUEUED, resumed=True)
         return True
 
     def _on_progress(self, job_id: int, progress: Progress) -> None:
         now = time.monotonic()
-        self.ledger.received(job_id, progress.done)
+        self.parts.ledger.received(job_id, progress.done)
         if now - self._limit_checked.get(job_id, 0.0) >= LIMIT_CHECK_INTERVAL:
             self._limit_checked[job_id] = now
-            running = self.registry.running(job_id)
+            running = self.parts.registry.running(job_id)
             if running is not None and running.over_limit is None:
-                reason = self.limits.over_limit(job_id, running.user_id)
+                reason = self.parts.limits.over_limit(job_id, running.user_id)
                 if reason is not None and running.downloader is not None:
                     log.info("download d%s stopped: %s", job_id, reason)
                     running.over_limit = reason
                     running.downloader.cancel(keep_partial=False)
         if now - self._progress_saved.get(job_id, 0.0) >= PROGRESS_SAVE_INTERVAL:
             self._progress_saved[job_id] = now
-            self.store.update(job_id, done_bytes=progress.done, size=progress.total)
+            self.parts.store.update(job_id, done_bytes=progress.done, size=progress.total)
         job = self._cached_job(job_id)
         if job is not None:
-            self.reporter.progress(job, progress)
+            self.parts.reporter.progress(job, progress)
 
     def _cached_job(self, job_id: int) -> DownloadJob | None:
         # Progress is frequent; the listener only needs ids and names, which do not change while
         # running, so one row read per second at most is plenty.
         hit = self._job_cache.get(job_id)
         if hit is None or time.monotonic() - hit[0] > JOB_CACHE_AGE:
-            hit = (time.monotonic(), self.store.get(job_id))
+            hit = (time.monotonic(), self.parts.store.get(job_id))
             self._job_cache[job_id] = hit
         return hit[1]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,6 +35,7 @@ from bot.downloads.jobs import DownloadJob, JobState
 from bot.downloads.jobstore import JobStore, midnight_utc
 from bot.downloads.ledger import Ledger
 from bot.downloads.limits import Limits
+from bot.downloads.parts import ServiceParts
 from bot.downloads.probing import Prober
 from bot.downloads.reasons import Reason, Why
 from bot.downloads.registry import Registry, WaitReason
@@ -43,6 +45,15 @@ from bot.downloads.workers import Workers
 if TYPE_CHECKING:
     from bot.media.plan import MediaMode
     from bot.media.survey import Survey
+
+
+@dataclass(frozen=True)
+class DownloadStats:
+    """What ``/stats`` shows of downloads."""
+
+    running: int
+    queued: int
+    bytes_today: int  # received since 00:00 UTC, by everyone
 
 
 class DownloadService:
@@ -62,15 +73,14 @@ class DownloadService:
             settings, self.store,
             on_retry=lambda job_id, retry: self.reporter.emit(EventKind.RETRYING, job_id, retry=retry),
             on_notice=lambda job_id, why: self.reporter.emit(EventKind.NOTICE, job_id, reason=why))
+        parts = ServiceParts(settings, self.store, self.registry, self.ledger, self.limits, self.reporter,
+                             downloaders, self._stopping)
         # Runs and probes have separate pools: a user whose links hang at the probe must not hold
         # up downloads that are ready to run.
-        self._workers = Workers(self.registry, self.store, self.reporter, self._stopping,
-                                run=lambda job_id: self._runner.run(job_id))
-        self._runner = JobRunner(self.store, self.registry, self.ledger, self.limits, downloaders,
-                                 self.reporter, self._stopping, pump=self._workers.pump)
-        self._choices = MediaChoices(settings.media_choice_wait, self.store, self.reporter, self._workers.admit)
-        self._prober = Prober(settings, self.store, self.registry, self.limits, downloaders, self.reporter,
-                              self._choices, self._workers, self._stopping)
+        self._workers = Workers(parts, run=lambda job_id: self._runner.run(job_id))
+        self._runner = JobRunner(parts, pump=self._workers.pump)
+        self._choices = MediaChoices(parts, admit=self._workers.admit)
+        self._prober = Prober(parts, self._choices, self._workers)
 
     # ------------------------------------------------------------------ requests
     @property
@@ -173,10 +183,9 @@ class DownloadService:
         """Bytes this user has downloaded or reserved since 00:00 UTC (see :class:`Limits`)."""
         return self.limits.bytes_today(user_id, exclude)
 
-    def stats(self) -> dict[str, int]:
+    def stats(self) -> DownloadStats:
         running, queued = self.registry.counts()
-        today = self.store.moved_since(midnight_utc(time.time()))
-        return {"running": running, "queued": queued, "bytes_today": today}
+        return DownloadStats(running, queued, self.store.moved_since(midnight_utc(time.time())))
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> list[DownloadJob]:

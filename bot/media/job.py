@@ -70,7 +70,8 @@ class MediaDownloader:
                 self.on_notice(self._notices[-1])
         work = self.dest_dir / WORK_DIR
         work.mkdir(parents=True, exist_ok=True)
-        total = sum(s.size for s in plan.streams) if all(s.size for s in plan.streams) else None
+        sizes = [s.size for s in plan.streams if s.size]
+        total = sum(sizes) if len(sizes) == len(plan.streams) else None  # known only if every one is
         meter = ProgressMeter(self.on_progress, total)
         ledger = ByteLedger(self.options.max_bytes, on_change=lambda done: meter.tick(done, self._connections()))
         inputs = [(self._fetch(stream, work, ledger), stream.has_video, stream.has_audio)

@@ -246,8 +246,8 @@ def register(app: Application, services: Services) -> None:
     def stat_lines() -> list[str]:
         numbers = service.stats()
         return [_("Downloads: {running} running, {queued} queued").format(
-                    running=numbers["running"], queued=numbers["queued"]),
-                _("Downloaded today: {size}").format(size=human_size(numbers["bytes_today"]))]
+                    running=numbers.running, queued=numbers.queued),
+                _("Downloaded today: {size}").format(size=human_size(numbers.bytes_today))]
 
     services.add_stats(stat_lines)
     services.add_startup(start)
