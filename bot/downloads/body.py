@@ -3,15 +3,21 @@
 urllib3's ``read1()`` returns a fresh ``bytes`` for every chunk; at loopback speeds with 16
 connections the allocations (and the page faults of fresh memory) cost as much CPU as the copy
 itself. :class:`BodyReader` reads with ``readinto`` from the ``http.client`` response under
-urllib3's (which still enforces ``Content-Length`` and decodes chunked framing, and raises
-``IncompleteRead`` on a short body) into one buffer per worker. The read size adapts: big while
+urllib3's (which still enforces ``Content-Length`` and decodes chunked framing; a body cut
+short just ends early, and the engine counts what arrived) into one buffer per worker. The read size adapts: big while
 bytes arrive quickly, small on a slow connection so that progress, stealing and stall detection
-stay fine-grained.
+stay fine-grained. A failed read raises Errand's own network errors
+(:func:`bot.downloads.transport.network_errors`).
 """
 
 from __future__ import annotations
 
 import time
+from typing import Any
+
+import requests
+
+from bot.downloads.transport import LIBRARY_ERRORS, body_file, mapped
 
 MIN_READ = 16 * 1024
 MAX_READ = 512 * 1024
@@ -22,12 +28,8 @@ SLOW = 0.2  # a read that took longer than this (s) shrinks
 class BodyReader:
     """``readinto``-style access to one response body; see the module docstring."""
 
-    def __init__(self, response, buffer: bytearray | None = None) -> None:
-        self.raw = response.raw
-        # The http.client response (urllib3 keeps it as ``_fp``); fall back to urllib3's own
-        # readinto if a future urllib3 hides it.
-        fp = getattr(self.raw, "_fp", None)
-        self._fp = fp if fp is not None and hasattr(fp, "readinto") else self.raw
+    def __init__(self, response: requests.Response, buffer: bytearray | None = None) -> None:
+        self._fp: Any = body_file(response)
         self.buffer = buffer if buffer is not None else bytearray(MAX_READ)
         self.view = memoryview(self.buffer)
         self.want = min(64 * 1024, len(self.buffer))
@@ -35,7 +37,10 @@ class BodyReader:
     def read(self) -> memoryview:
         """The next chunk (a view into the buffer, valid until the next call); empty at the end."""
         started = time.monotonic()
-        n = self._fp.readinto(self.view[:self.want])
+        try:
+            n = self._fp.readinto(self.view[:self.want])
+        except LIBRARY_ERRORS as exc:  # the same mapping as network_errors(), without its cost per chunk
+            raise mapped(exc) from exc
         took = time.monotonic() - started
         if n == self.want and took < FAST:
             self.want = min(len(self.buffer), self.want * 2)

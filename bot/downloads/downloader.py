@@ -3,7 +3,9 @@
 The service does not care where bytes move: the engine in this process (for the probe, one small
 request), the engine in a child process (:class:`~bot.downloads.isolated.IsolatedDownloader`, for
 the bytes), or the media job in a child process (:mod:`bot.media`, for a page with a video). Each
-offers :class:`JobDownloader`; the registry's :class:`~bot.downloads.registry.Running` holds one.
+offers :class:`JobDownloader`: what a running job holds
+(:class:`~bot.downloads.api.RunningDownload`, kept in the registry's
+:class:`~bot.downloads.registry.Running`) and the probe before it.
 """
 
 from __future__ import annotations
@@ -12,28 +14,22 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from bot.config import Settings
+from bot.downloads.api import RunningDownload
 from bot.downloads.jobs import DownloadJob
+from bot.downloads.reasons import Why
 
-if TYPE_CHECKING:  # the engine is imported when a job runs, not when the bot starts
-    from bot.downloads.engine import DownloadOptions, DownloadResult, ProbeResult
+if TYPE_CHECKING:
+    from bot.downloads.api import DownloadOptions, ProbeResult
     from bot.downloads.jobstore import JobStore
     from bot.downloads.progress import Progress, Retrying
-    from bot.downloads.reasons import Why
 
 
-class JobDownloader(Protocol):
-    """A download of one URL into one folder; ``cancel`` may come from any thread."""
+class JobDownloader(RunningDownload, Protocol):
+    """A download of one URL into one folder: probed first, then run; ``cancel`` may come from
+    any thread (and wakes a probe too)."""
 
     def probe(self) -> ProbeResult:
         """Ask the server for name, size and ranges, without fetching the body."""
-        ...
-
-    def run(self) -> DownloadResult:
-        """Fetch the file; raise a :class:`~bot.downloads.errors.DownloadError` on failure."""
-        ...
-
-    def cancel(self, keep_partial: bool = False) -> None:
-        """Stop ``run`` soon; keep the partial file (to resume later) only when asked."""
         ...
 
 
@@ -48,7 +44,7 @@ class DownloaderFactory:
         self.on_notice = on_notice
 
     def options(self, max_bytes: int | None = None) -> DownloadOptions:
-        from bot.downloads.engine import DownloadOptions
+        from bot.downloads.api import DownloadOptions
 
         options = DownloadOptions.from_settings(self.settings, verify_resumed=True)
         if max_bytes is not None:
@@ -58,6 +54,7 @@ class DownloaderFactory:
     def for_job(self, job: DownloadJob, on_progress: Callable[[Progress], None] | None = None,
                 isolated: bool = False, max_bytes: int | None = None) -> JobDownloader:
         """The engine for ``job``: in this process for the probe, in a child process for the bytes."""
+        # The engine is imported when a job first needs it, not when the bot starts.
         from bot.downloads.engine import Downloader
         from bot.downloads.isolated import IsolatedDownloader
 
@@ -73,5 +70,5 @@ class DownloaderFactory:
         job_id = job.id
         return kind(job.url, dest_dir=folder, options=self.options(max_bytes), on_progress=on_progress,
                     on_retry=lambda retry: self.on_retry(job_id, retry),
-                    on_notice=lambda why: self.on_notice(job_id, why),
+                    on_notice=lambda why: self.on_notice(job_id, why if isinstance(why, Why) else Why.text(why)),
                     name=job.name or job.requested_name)

@@ -78,3 +78,25 @@ def why_of(exc: BaseException) -> Why:
 class Refused(DownloadRefused):
     """The download service will not start or go on with a request: a limit (quota, file size,
     disk space, how many per person) or a page it cannot fetch; ``why`` says which and by how much."""
+
+
+class NetworkFailed(DownloadError):
+    """A request failed in the network in a way trying again cannot fix (connection refused, an
+    untrusted certificate, a name that does not resolve, a malformed answer)."""
+
+
+class Retryable(Exception):
+    """Inside the engine: a failure worth another try (connection, timeout, 5xx, 429, short body).
+
+    ``response`` is the answer that failed, when there was one (its ``Retry-After`` counts). The
+    retry policy (:mod:`bot.downloads.retries`) turns the last one into :class:`RetriesExhausted`.
+    """
+
+    def __init__(self, why: Why, response: Any = None) -> None:
+        super().__init__(why.english())
+        self.why = why
+        self.response = response
+
+
+class NetworkRetryable(Retryable):
+    """A :class:`Retryable` that came from the network (not from a status code): a stop may be why."""

@@ -20,10 +20,12 @@ import requests
 from urllib3 import exceptions as u3
 from urllib3.util.ssl_match_hostname import CertificateError as HostnameMismatch
 
+from bot.downloads.reasons import Reason, Why
+
 
 @dataclass(frozen=True)
 class Failure:
-    reason: str
+    reason: Why
     retryable: bool
 
 
@@ -51,32 +53,32 @@ def classify(exc: BaseException) -> Failure:
     cert = first(ssl.SSLCertVerificationError)
     if cert is not None:
         detail = getattr(cert, "verify_message", None) or "verification failed"
-        return Failure(f"certificate not trusted: {detail}", False)
+        return Failure(Why.of(Reason.CERT_UNTRUSTED, detail=str(detail)), False)
     if first(HostnameMismatch) is not None:
-        return Failure("certificate not trusted: it is for another host name", False)
+        return Failure(Why.of(Reason.CERT_OTHER_HOST), False)
     if first(ssl.SSLEOFError, ssl.SSLZeroReturnError) is not None:
-        return Failure("the TLS connection was cut", True)
+        return Failure(Why.of(Reason.TLS_CUT), True)
     tls = first(ssl.SSLError)
     if tls is not None:
-        return Failure(f"TLS failed: {getattr(tls, 'reason', None) or 'handshake error'}", False)
+        return Failure(Why.of(Reason.TLS_FAILED, detail=str(getattr(tls, "reason", None) or "handshake error")), False)
     if first(ConnectionRefusedError) is not None:
-        return Failure("connection refused", False)
+        return Failure(Why.of(Reason.CONNECTION_REFUSED), False)
     if first(socket.gaierror, u3.NameResolutionError) is not None:
-        return Failure("the host name does not resolve", False)
+        return Failure(Why.of(Reason.NAME_NOT_RESOLVED), False)
     if first(requests.exceptions.InvalidSchema, requests.exceptions.MissingSchema,
              requests.exceptions.InvalidURL, u3.LocationParseError, UnicodeError) is not None:
-        return Failure("invalid URL or host name", False)
+        return Failure(Why.of(Reason.INVALID_URL), False)
     if first(requests.TooManyRedirects) is not None:
-        return Failure("too many redirects (more than 10)", False)
+        return Failure(Why.of(Reason.TOO_MANY_REDIRECTS, limit=10), False)
     if first(requests.Timeout, u3.TimeoutError, socket.timeout, TimeoutError) is not None:
-        return Failure("timed out", True)
+        return Failure(Why.of(Reason.TIMED_OUT), True)
     if first(http.client.IncompleteRead, u3.IncompleteRead) is not None:
-        return Failure("the server sent fewer bytes than it promised", True)
+        return Failure(Why.of(Reason.SHORT_BODY), True)
     if first(ConnectionError, http.client.RemoteDisconnected) is not None:
-        return Failure("connection failed", True)
+        return Failure(Why.of(Reason.CONNECTION_FAILED), True)
     malformed = first(http.client.LineTooLong, http.client.BadStatusLine)
     if malformed is None:
         malformed = next((e for e in chain if type(e) is http.client.HTTPException), None)
     if malformed is not None:
-        return Failure(f"the server's answer is malformed ({malformed})", False)
-    return Failure("connection failed", True)
+        return Failure(Why.of(Reason.MALFORMED_ANSWER, detail=str(malformed)), False)
+    return Failure(Why.of(Reason.CONNECTION_FAILED), True)

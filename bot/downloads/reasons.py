@@ -26,7 +26,7 @@ from typing import Any
 
 from babel import Locale
 
-from bot.humanize import human_duration, human_size
+from bot.humanize import human_duration, human_size, human_speed
 
 #: A parameter's value: what JSON and the pipe to the download process carry unchanged.
 Param = str | int | float
@@ -182,7 +182,7 @@ ENGLISH: dict[Reason, str] = {
     Reason.RESUME_DAMAGED: "the resume record is damaged; starting over",
     Reason.PARTIAL_MISMATCH: "the partial file does not match the server; starting over",
     Reason.PARTIAL_RECORD_MISMATCH: "the partial file does not match its resume record; starting over",
-    Reason.TOO_SLOW: "too slow: less than {speed_bps}/s for {window_seconds}",
+    Reason.TOO_SLOW: "too slow: less than {speed_bps} for {window_seconds}",
     Reason.TOOK_TOO_LONG: "took longer than the {limit_seconds} limit for one download",
     Reason.TOO_LARGE: "file is {size_bytes}, over the {limit_bytes} limit",
     Reason.GREW_TOO_LARGE: "file is over the {limit_bytes} limit",
@@ -223,8 +223,10 @@ ENGLISH_LOCALE = Locale.parse("en")
 def format_param(name: str, value: Param, locale: Locale | None = None) -> str:
     """``value`` as the sentence shows it, by the parameter's ``name`` (see the module docstring).
     Sizes and durations go through :mod:`bot.humanize` (in ``locale``; None: the current one)."""
-    if name.endswith(("_bytes", "_bps")) and isinstance(value, int | float):
+    if name.endswith("_bytes") and isinstance(value, int | float):
         return human_size(value, locale)
+    if name.endswith("_bps") and isinstance(value, int | float):
+        return human_speed(value, locale)
     if name.endswith("_seconds") and isinstance(value, int | float):
         return human_duration(value, locale)
     if isinstance(value, float):

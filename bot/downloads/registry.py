@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bot.downloads.downloader import JobDownloader
+    from bot.downloads.api import RunningDownload
     from bot.downloads.reasons import Why
 
 
@@ -40,7 +40,7 @@ class Running:
 
     job_id: int
     user_id: int
-    downloader: JobDownloader | None = None  # once created
+    downloader: RunningDownload | None = None  # once created
     cancelled_by: str | None = None
     stopping: bool = False  # the bot is shutting down: keep the partial file for resume
     over_limit: Why | None = None  # stopped because the bytes received crossed a limit: why

@@ -1,5 +1,11 @@
 """The HTTP session downloads use: requests + urllib3, pinned to addresses the guard approved.
 
+This module is the engine's only boundary with the HTTP libraries: :func:`network_errors` turns
+their exceptions into Errand's own (as httpx's ``map_httpcore_exceptions`` does), and every reach
+into a private urllib3 attribute (the pool's ``_get_conn``/``_put_conn``, a response's
+``_connection`` and ``_fp``) is here, checked by ``tests/downloads/test_transport.py`` so that a
+urllib3 upgrade that breaks one fails loudly there.
+
 :class:`PinnedAdapter` resolves the host of every request itself — the first request and every
 redirect hop — checks each address with :mod:`bot.downloads.netguard`, and tells urllib3 to
 connect to that checked address while keeping ``Host``, TLS SNI and certificate checks on the
@@ -9,11 +15,13 @@ cannot reach a private address. Proxies from the environment are ignored for the
 
 from __future__ import annotations
 
+import http.client
 import os
 import socket
 import ssl
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
@@ -21,12 +29,19 @@ import requests
 from requests.adapters import HTTPAdapter
 from requests.certs import where as default_ca_file
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import HTTPError as Urllib3Error
 
 from bot import __version__
-from bot.downloads.errors import DownloadRefused
-from bot.downloads.netguard import Network, check_url_syntax, resolve
+from bot.downloads.errors import DownloadRefused, NetworkFailed, NetworkRetryable
+from bot.downloads.failures import classify
+from bot.downloads.netguard import Network, resolve, url_problem
+from bot.downloads.reasons import Reason
 
 MAX_REDIRECTS = 10
+#: What the HTTP libraries raise for a failed request or body read (requests wraps urllib3, which
+#: wraps http.client, ssl and socket); :func:`network_errors` maps them.
+LIBRARY_ERRORS = (requests.RequestException, Urllib3Error, http.client.HTTPException,
+                  ConnectionError, TimeoutError)
 USER_AGENT = f"errandbot/{__version__}"
 
 
@@ -76,9 +91,9 @@ class PinnedAdapter(HTTPAdapter):
             shutdown_socket(conn)
 
     def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None):
-        reason = check_url_syntax(request.url)
+        reason = url_problem(request.url)
         if reason:
-            raise DownloadRefused(f"refused: {reason}")
+            raise DownloadRefused(Reason.REFUSED_URL, reason)
         parts = urlsplit(request.url)
         host = parts.hostname
         port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -105,10 +120,10 @@ class GuardedSession(requests.Session):
             target = urljoin(resp.url, location)
             scheme = urlsplit(target).scheme.lower()
             if scheme not in ("http", "https"):
-                raise DownloadRefused(f"redirect to a {scheme}:// URL is not allowed")
-            reason = check_url_syntax(target)
+                raise DownloadRefused(Reason.REDIRECT_SCHEME, scheme=scheme)
+            reason = url_problem(target)
             if reason:
-                raise DownloadRefused(f"redirect refused: {reason}")
+                raise DownloadRefused(Reason.REDIRECT_REFUSED, reason)
         return location
 
 
@@ -162,3 +177,32 @@ def abort_response(resp: requests.Response) -> None:
     """Wake a thread blocked reading ``resp``'s body. urllib3 keeps the connection in a private
     ``_connection`` (2.x) or a public ``connection`` attribute, depending on its version."""
     shutdown_socket(getattr(resp.raw, "_connection", None) or getattr(resp.raw, "connection", None))
+
+
+def mapped(exc: BaseException) -> NetworkRetryable | NetworkFailed:
+    """The Errand exception for a library exception (sorted by type in
+    :func:`bot.downloads.failures.classify`)."""
+    failure = classify(exc)
+    if failure.retryable:
+        return NetworkRetryable(failure.reason)
+    return NetworkFailed(failure.reason)
+
+
+@contextmanager
+def network_errors() -> Iterator[None]:
+    """Around a request or a body read: a library exception leaves as :class:`NetworkRetryable`
+    or :class:`NetworkFailed` (with the original as ``__cause__``); nothing above this module
+    knows the libraries' exception types."""
+    try:
+        yield
+    except LIBRARY_ERRORS as exc:
+        raise mapped(exc) from exc
+
+
+def body_file(resp: requests.Response) -> object:
+    """The object to ``readinto`` a body from: the ``http.client`` response under urllib3's (kept
+    as a private ``_fp``; it still enforces ``Content-Length``, decodes chunked framing and raises
+    on a short body), or urllib3's own response if a future urllib3 hides it."""
+    raw = resp.raw
+    fp = getattr(raw, "_fp", None)
+    return fp if fp is not None and hasattr(fp, "readinto") else raw

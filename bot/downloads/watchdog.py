@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from bot.humanize import human_duration, human_size
+from bot.downloads.reasons import Reason, Why
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class SlowDownload:
         self._samples.clear()
         self._samples.append((now, done))
 
-    def feed(self, now: float, done: int) -> str | None:
+    def feed(self, now: float, done: int) -> Why | None:
         if self.min_speed <= 0 or self.window <= 0:
             return None
         if not self._samples:
@@ -53,12 +53,11 @@ class SlowDownload:
         if now - start < self.window:
             return None
         if (done - start_done) / (now - start) < self.min_speed:
-            return (f"too slow: less than {human_size(self.min_speed)}/s for "
-                    f"{human_duration(self.window)}")
+            return Why.of(Reason.TOO_SLOW, speed_bps=self.min_speed, window_seconds=self.window)
         return None
 
 
-def over_deadline(elapsed: float, total: float | None) -> str | None:
+def over_deadline(elapsed: float, total: float | None) -> Why | None:
     if total is not None and elapsed > total:
-        return f"took longer than the {human_duration(total)} limit for one download"
+        return Why.of(Reason.TOOK_TOO_LONG, limit_seconds=total)
     return None

@@ -22,11 +22,13 @@ from bot.i18n import _, use
 from bot.telegram import download_status as render
 from bot.telegram import send_queue
 from bot.telegram.download_delivery import DownloadDelivery
+from bot.telegram.download_reasons import explain
 from bot.telegram.status_board import StatusBoard, cancel_markup
 
 if TYPE_CHECKING:
     from bot.chats.lifecycle import Migration
     from bot.downloads.progress import Progress, Retrying
+    from bot.downloads.reasons import Why
     from bot.downloads.service import DownloadService
 
 
@@ -39,7 +41,7 @@ class DownloadNotifier:
         self.delivery = DownloadDelivery(self.board)
         self.loop: asyncio.AbstractEventLoop | None = None
         self._latest: dict[int, Progress] = {}
-        self._notes: dict[int, str | None] = {}  # job id -> the latest notice ("using one connection: …")
+        self._notes: dict[int, Why | None] = {}  # job id -> the latest notice ("using one connection: …")
         self._retrying: dict[int, Retrying] = {}  # job id -> the latest Retrying while bytes do not flow
         self._tickers: dict[int, asyncio.Task[None]] = {}
 
@@ -80,7 +82,7 @@ class DownloadNotifier:
                      cancel_markup(job.id))
             return
         if event.kind == EventKind.NOTICE:
-            self._notes[job.id] = None if event.reason is None else str(event.reason)
+            self._notes[job.id] = event.reason
             return
         if event.kind == EventKind.CHECKING:
             edit(job, render.checking(job.url), cancel_markup(job.id))
@@ -99,7 +101,7 @@ class DownloadNotifier:
         elif event.kind == EventKind.RESUMED:
             text = render.resumed(job, event.position, max_upload)
             edit(job, text, cancel_markup(job.id))
-        elif event.kind == EventKind.CHOOSE:  # a media page offering several: buttons (bot.telegram.media_choice)
+        elif event.kind == EventKind.CHOOSE and event.choices is not None:  # a media page offering several: buttons (bot.telegram.media_choice)
             from bot.telegram import media_choice
 
             settings = self.service.settings
@@ -112,7 +114,7 @@ class DownloadNotifier:
             self.board.spawn(self.deliver(job))
         elif event.kind == EventKind.FAILED:
             self._stop_ticker(job.id)
-            edit(job, render.failed(job, str(event.reason) if event.reason else _("failed")), None, final=True)
+            edit(job, render.failed(job, explain(event.reason)), None, final=True)
         elif event.kind == EventKind.CANCELLED:
             self._stop_ticker(job.id)
             edit(job, render.cancelled(job, event.by or _("someone")), None, final=True)

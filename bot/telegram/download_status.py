@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from bot.downloads.jobs import DownloadJob, JobState
-from bot.downloads.reasons import Why
 from bot.humanize import human_duration, human_size, human_speed
 from bot.i18n import _, ngettext
+from bot.telegram.download_reasons import explain, explain_stored
 
 if TYPE_CHECKING:
     from bot.telegram.upload import UploadProgress
@@ -54,7 +54,7 @@ def bar(fraction: float) -> str:
 def retrying(retry) -> str:
     """``🔁 Retrying, 2 of 6: connection failed`` (``retry`` is a bot.downloads.progress.Retrying)."""
     return _("🔁 Retrying, {attempt} of {total}: {reason}").format(
-        attempt=retry.attempt, total=retry.total, reason=retry.reason)
+        attempt=retry.attempt, total=retry.total, reason=explain(retry.reason))
 
 
 def checking(url: str, retry=None) -> str:
@@ -84,7 +84,8 @@ def resumed(job: DownloadJob, position: int | None, max_upload: int) -> str:
     return f"📄 {head(job)} — {human_size(job.size)}\n{note}{spot}\n{fate(job, max_upload)}"
 
 
-def running(job: DownloadJob, progress, max_upload: int, retry=None, note: str | None = None) -> str:
+def running(job: DownloadJob, progress, max_upload: int, retry=None, note=None) -> str:
+    """``note`` is the latest notice (a bot.downloads.reasons.Why, or bot.media's text)."""
     total = progress.total if progress.total is not None else job.size
     lines = [f"⬇️ {head(job)}"]
     if total:
@@ -98,6 +99,7 @@ def running(job: DownloadJob, progress, max_upload: int, retry=None, note: str |
     lines.append(f"{human_speed(progress.speed)}{eta} · {connections}")
     if retry is not None:
         lines.append(retrying(retry))
+    note = explain(note) if note else ""
     if note:
         lines.append(f"ℹ️ {note[0].upper()}{note[1:]}")
     lines.append(fate(job, max_upload))
@@ -166,7 +168,7 @@ def listing_line(job: DownloadJob, position: int | None, show_owner: bool, progr
     elif state == JobState.CANCELLED:
         what = _("🚫 cancelled")
     else:
-        what = f"❌ {Why.load(job.error) or _('failed')}"
+        what = f"❌ {explain_stored(job.error)}"
     return f"{job.ref} {label(job)}{owner} — {what}"
 
 

@@ -223,7 +223,7 @@ def test_file_changed_after_probe_starts_over_and_says_so(origin, options, tmp_p
     old, new = payload(2 * MB), payload(2 * MB)
     origin.add_file("/moving", old)
     notices = []
-    d = Downloader(origin.url("/moving"), dest_dir=tmp_path, options=options(), on_notice=notices.append)
+    d = Downloader(origin.url("/moving"), dest_dir=tmp_path, options=options(), on_notice=lambda why: notices.append(str(why)))
     d.probe()
     origin.replace("/moving", new)  # the ranged requests now carry an If-Range that no longer matches
     result = d.run()

@@ -194,7 +194,7 @@ def test_speed_floor_rule():
     assert floor.feed(0, 0) is None
     assert floor.feed(5, 100) is None  # not a whole window yet
     assert floor.feed(10, 20_000) is None  # 2 kB/s
-    assert floor.feed(20, 25_000) == "too slow: less than 1000 B/s for 10 sec"
+    assert str(floor.feed(20, 25_000)) == "too slow: less than 1000 B/s for 10 sec"
 
 
 def test_a_name_that_does_not_resolve_is_not_retried(options, tmp_path, monkeypatch):

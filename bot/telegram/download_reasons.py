@@ -1,0 +1,121 @@
+"""How the download core's reasons read in the chat: one sentence per
+:class:`~bot.downloads.reasons.Reason`, all in this one place, translated through the catalog.
+
+The core raises codes with parameters (:class:`~bot.downloads.reasons.Why`); here each code gets
+its words in the reader's language, and its parameters their form: sizes, speeds and durations
+through Babel (:func:`bot.downloads.reasons.format_param`), a wrapped reason (``cause``) worded in
+turn. The English text is the core's own English sentence (a test keeps them the same), so the
+CLI and an English chat say the same thing.
+"""
+
+from __future__ import annotations
+
+from bot.downloads.reasons import Reason, Why, format_param
+from bot.i18n import N_, _
+
+#: Each code's sentence, in English (the catalog's key); Reason.OTHER is its own text.
+WORDS: dict[Reason, str] = {
+    Reason.NO_URL: N_("no URL given"),
+    Reason.URL_TOO_LONG: N_("the URL is too long (over {limit} characters)"),
+    Reason.URL_CONTROL: N_("the URL contains spaces or control characters"),
+    Reason.URL_MALFORMED: N_("the URL is malformed (bad host or port)"),
+    Reason.URL_SCHEME: N_("only http:// and https:// URLs can be downloaded"),
+    Reason.URL_NO_HOST: N_("the URL has no host name"),
+    Reason.URL_PORT_ZERO: N_("the URL has port 0"),
+    Reason.URL_BAD_IDNA: N_("the host name is not a valid international domain name (IDNA)"),
+    Reason.REFUSED_URL: N_("refused: {cause}"),
+    Reason.REDIRECT_SCHEME: N_("redirect to a {scheme}:// URL is not allowed"),
+    Reason.REDIRECT_REFUSED: N_("redirect refused: {cause}"),
+    Reason.PRIVATE_ADDRESS: N_("refused: {host} is a private address (not allowed)"),
+    Reason.CANNOT_RESOLVE: N_("cannot resolve {host} ({detail})"),
+    Reason.NO_ADDRESS: N_("cannot resolve {host}"),
+    Reason.CERT_UNTRUSTED: N_("certificate not trusted: {detail}"),
+    Reason.CERT_OTHER_HOST: N_("certificate not trusted: it is for another host name"),
+    Reason.TLS_CUT: N_("the TLS connection was cut"),
+    Reason.TLS_FAILED: N_("TLS failed: {detail}"),
+    Reason.CONNECTION_REFUSED: N_("connection refused"),
+    Reason.NAME_NOT_RESOLVED: N_("the host name does not resolve"),
+    Reason.INVALID_URL: N_("invalid URL or host name"),
+    Reason.TOO_MANY_REDIRECTS: N_("too many redirects (more than {limit})"),
+    Reason.TIMED_OUT: N_("timed out"),
+    Reason.SHORT_BODY: N_("the server sent fewer bytes than it promised"),
+    Reason.CONNECTION_FAILED: N_("connection failed"),
+    Reason.MALFORMED_ANSWER: N_("the server's answer is malformed ({detail})"),
+    Reason.HTTP_STATUS: N_("HTTP {status} {phrase}"),
+    Reason.NO_ANSWER: N_("the server did not answer within {seconds} s"),
+    Reason.CLOSED_EARLY: N_("the connection closed before the range was complete"),
+    Reason.BODY_SHORT: N_("the body was {got} bytes, {promised} were promised"),
+    Reason.RETRIES_EXHAUSTED: N_("{cause} (gave up after {tries} tries)"),
+    Reason.TIMED_OUT_RETRIES: N_("timed out after {tries} tries"),
+    Reason.ONE_CONNECTION: N_("using one connection: {cause}"),
+    Reason.NO_RANGES: N_("the server does not support ranges"),
+    Reason.BAD_CONTENT_RANGE: N_("the server's Content-Range is missing or malformed"),
+    Reason.COMPRESSED: N_("the server compresses the file anyway"),
+    Reason.NO_LENGTH: N_("the server gives no length"),
+    Reason.RANGE_COMPRESSED: N_("the server compressed a range"),
+    Reason.RANGE_MISMATCH: N_("asked for bytes {first}-{last}, got {got}"),
+    Reason.RANGE_LENGTH: N_("Content-Length does not match the range"),
+    Reason.RANGES_IGNORED: N_("the server ignored the Range header"),
+    Reason.RANGES_EMPTY: N_("the server answers ranges without their bytes"),
+    Reason.CHANGED_SIZE: N_("the file changed on the server (size differs); starting over"),
+    Reason.CHANGED_ETAG: N_("the file changed on the server (ETag differs); starting over"),
+    Reason.CHANGED_LAST_MODIFIED: N_("the file changed on the server (Last-Modified differs); starting over"),
+    Reason.CHANGED_GREW: N_("the server sent more than the file's size; starting over"),
+    Reason.CHANGED_BYTES: N_("the server's answer differs from the bytes already fetched; starting over"),
+    Reason.KEEPS_CHANGING: N_("the file keeps changing on the server; try again later"),
+    Reason.RESUME_DAMAGED: N_("the resume record is damaged; starting over"),
+    Reason.PARTIAL_MISMATCH: N_("the partial file does not match the server; starting over"),
+    Reason.PARTIAL_RECORD_MISMATCH: N_("the partial file does not match its resume record; starting over"),
+    Reason.TOO_SLOW: N_("too slow: less than {speed_bps} for {window_seconds}"),
+    Reason.TOOK_TOO_LONG: N_("took longer than the {limit_seconds} limit for one download"),
+    Reason.TOO_LARGE: N_("file is {size_bytes}, over the {limit_bytes} limit"),
+    Reason.GREW_TOO_LARGE: N_("file is over the {limit_bytes} limit"),
+    Reason.DISK_SPACE: N_("not enough disk space: need {need_bytes}, {free_bytes} free"),
+    Reason.WRITE_FAILED: N_("cannot write the file: {detail}"),
+    Reason.NAME_ESCAPES: N_("refused: the file name leaves the output folder"),
+    Reason.TOO_MANY_NAMES: N_("too many files named like '{name}' in the output folder"),
+    Reason.SIZE_CHECK: N_("size check failed: expected {expected} bytes, got {actual}"),
+    Reason.CHECKSUM_MISMATCH: N_("checksum mismatch: expected {alg} {expected}…, got {actual}…"),
+    Reason.INCOMPLETE: N_("download incomplete"),
+    Reason.CANCELLED: N_("cancelled"),
+    Reason.CANCELLED_BY: N_("cancelled by {by}"),
+    Reason.PAUSED: N_("the download process was stopped; it resumes"),
+    Reason.PROCESS_DIED: N_("the download process stopped unexpectedly; it resumes"),
+    Reason.STOPPED_TOO_OFTEN: N_("the download process was stopped too many times"),
+    Reason.INTERNAL: N_("internal error: {name}"),
+    Reason.INTERNAL_CHILD: N_("internal error in the download process ({name})"),
+    Reason.INTERNAL_SERVICE: N_("internal error (see the bot's log)"),
+    Reason.TOO_MANY_PENDING: N_("you already have {pending} downloads waiting or running (the limit is {limit}); cancel one or wait"),
+    Reason.QUOTA_USED_UP: N_("your daily quota of {quota_bytes} is used up; it resets at 00:00 UTC"),
+    Reason.QUOTA_EXCEEDED: N_("it would exceed your daily quota of {quota_bytes} by {over_bytes} ({used_bytes} used today)"),
+    Reason.QUOTA_BUDGET: N_("it would exceed your daily quota of {quota_bytes} ({used_bytes} used today)"),
+    Reason.QUOTA_RUNNING: N_("it would exceed your daily quota of {quota_bytes} ({used_bytes} received or reserved today)"),
+    Reason.OVER_MAX_FILE: N_("the file is {size_bytes}, over the {limit_bytes} limit (MAX_FILE_MB) by {over_bytes}"),
+    Reason.OVER_MAX_FILE_RUNNING: N_("the file is over the {limit_bytes} limit (MAX_FILE_MB)"),
+    Reason.DISK_NEEDS: N_("not enough disk space: it needs {size_bytes}, and {free_bytes} is free above the reserve"),
+    Reason.DISK_FREE: N_("not enough disk space: {free_bytes} is free above the reserve"),
+    Reason.DISK_RESERVE: N_("not enough disk space: the disk is down to its reserve of {reserve_bytes}"),
+}
+
+
+def explain(why: Why | str | None) -> str:
+    """The sentence for ``why`` in the current language. Plain text (bot.media's notices) is
+    shown as it is; ``None`` reads as "failed"."""
+    if why is None:
+        return _("failed")
+    if isinstance(why, str):
+        return why
+    values = {name: format_param(name, value) for name, value in why.params.items()}
+    if why.cause is not None:
+        values["cause"] = explain(why.cause)
+    if why.code is Reason.OTHER:
+        return str(why.params.get("text", ""))
+    try:
+        return _(WORDS[why.code]).format(**values).strip()
+    except (KeyError, IndexError):  # a parameter missing from an old row: the English still says it
+        return why.english()
+
+
+def explain_stored(error: str | None) -> str:
+    """The reason kept in a job row's ``error`` column (JSON of a Why, or an older row's text)."""
+    return explain(Why.load(error))
