@@ -1,26 +1,40 @@
-# Quick start: `make run` (the bot, or the offline sandbox without BOT_TOKEN) and `make test`.
-# Both create .venv and install what they need on first use.
+# Quick start: `make run` (the bot, or the offline sandbox without BOT_TOKEN) and `make test`
+# (lint, types and the whole suite, as CI runs it); `make test-fast` while editing. Each creates
+# .venv and installs what it needs on first use.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean dist i18n
+.PHONY: run test test-fast lint typecheck clean dist i18n
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	@# setuptools reports every editable install in a box of stars ("BuildBackendWarning:
 	@# Editable installation... be careful with folders..."): information, not a problem.
-	PYTHONWARNINGS=ignore::UserWarning $(BIN)/pip install --quiet -e '.[test]'
+	PYTHONWARNINGS=ignore::UserWarning $(BIN)/pip install --quiet -e '.[test,dev]'
 	touch $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/errandbot
 
-test: $(STAMP)
+lint: $(STAMP)
 	$(BIN)/ruff check bot tests bench
+
+# bot/downloads and bot/reminders strict, the rest at mypy's default level ([tool.mypy] in
+# pyproject.toml).
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: lint typecheck
 	$(BIN)/pytest
+
+# The edit-test loop: lint, types and every test but the end-to-end ones (marker e2e: the real
+# errandbot process, docker, nginx, CLI subprocesses; tests/conftest.py marks them), in under a
+# minute.
+test-fast: lint typecheck
+	$(BIN)/pytest -m "not e2e"
 
 # dist/errandbot-VERSION.tar.gz (with deploy/ and docs/, what docs/deploy.md installs from) and
 # the wheel, with the language catalogs compiled. Built in an isolated environment by PyPA's

@@ -48,8 +48,10 @@ def human_speed(bytes_per_second: float | None, locale: Locale | None = None) ->
     if bytes_per_second is None:
         return "?"
     locale = locale or current_locale()
-    return format_compound_unit(human_size(bytes_per_second, locale), denominator_unit="duration-second",
-                                length="short", locale=locale)
+    size = human_size(bytes_per_second, locale)
+    # Babel answers None only for a unit its CLDR data lacks; every locale has duration-second.
+    return format_compound_unit(size, denominator_unit="duration-second", length="short",
+                                locale=locale) or f"{size}/s"
 
 
 def human_duration(seconds: float | None, locale: Locale | None = None) -> str:

@@ -102,6 +102,7 @@ def test_unwritable_dir_is_named(tmp_path: Path) -> None:
         prepare_dirs(settings)
 
 
+@pytest.mark.e2e
 def test_bad_setting_exits_2_with_one_line(tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "ALLOWED_USERS": "x", "HOME": str(tmp_path)}
     result = subprocess.run(

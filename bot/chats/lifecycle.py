@@ -44,10 +44,10 @@ CHAT_KEYED: tuple[InstrumentedAttribute, ...] = (
 )
 
 #: Rows that point at messages of the old chat: after an upgrade those message ids mean nothing
-#: in the new chat (the supergroup numbers its messages afresh), so they are cleared.
-OLD_MESSAGE_REFS: dict[type, tuple[str, ...]] = {
-    Reminder: ("reply_to", "status_message_id"),
-    DownloadJob: ("request_message_id", "status_message_id"),
+#: in the new chat (the supergroup numbers its messages afresh), so they are cleared. By table name.
+OLD_MESSAGE_REFS: dict[str, tuple[str, ...]] = {
+    Reminder.__tablename__: ("reply_to", "status_message_id"),
+    DownloadJob.__tablename__: ("request_message_id", "status_message_id"),
 }
 
 OPEN_JOB_STATES = (JobState.QUEUED, JobState.RUNNING)
@@ -147,7 +147,7 @@ class ChatLifecycle:
                 session.execute(delete(GoneChat).where(GoneChat.chat_id == old_chat_id))
             for column in CHAT_KEYED:
                 model = column.class_
-                refs = {name: None for name in OLD_MESSAGE_REFS.get(model, ())}
+                refs = {name: None for name in OLD_MESSAGE_REFS.get(model.__tablename__, ())}
                 result = session.execute(update(model).where(column == old_chat_id)
                                          .values({column.key: new_chat_id, **refs}))
                 if result.rowcount:

@@ -114,8 +114,10 @@ def by_tag(tag: str | None) -> str | None:
     if wanted is None:
         return None
     for code, lang in available().items():
-        have = (lang.locale.language,
-                lang.locale.script or _language_and_script(str(lang.locale))[1])
-        if have == wanted:
+        script = lang.locale.script
+        if not script:
+            own = _language_and_script(str(lang.locale))
+            script = own[1] if own else None
+        if (lang.locale.language, script) == wanted:
             return code
     return None

@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
+from functools import partial
 from urllib.parse import urljoin
 
 import yt_dlp
@@ -158,20 +159,20 @@ def plan_from_info(info: dict) -> MediaPlan:
 def _stream(f: dict) -> Stream:
     protocol = str(f.get("protocol") or "https")
     vcodec, acodec = f.get("vcodec"), f.get("acodec")
-    common = dict(format_id=str(f.get("format_id") or "0"), url=str(f.get("url") or ""),
-                  ext=str(f.get("ext") or "mp4"),
-                  has_video=vcodec != "none" and f.get("video_ext") != "none",
-                  has_audio=acodec != "none",
-                  size=f.get("filesize") or f.get("filesize_approx"), height=f.get("height"))
+    stream = partial(Stream, format_id=str(f.get("format_id") or "0"), url=str(f.get("url") or ""),
+                     ext=str(f.get("ext") or "mp4"),
+                     has_video=vcodec != "none" and f.get("video_ext") != "none",
+                     has_audio=acodec != "none",
+                     size=f.get("filesize") or f.get("filesize_approx"), height=f.get("height"))
     if protocol in _FILE_PROTOCOLS:
-        return Stream(protocol=Protocol.FILE, **common)
+        return stream(protocol=Protocol.FILE)
     if protocol in _HLS_PROTOCOLS:
-        return Stream(protocol=Protocol.FRAGMENTS, hls=True, **common)
+        return stream(protocol=Protocol.FRAGMENTS, hls=True)
     if protocol in _DASH_PROTOCOLS:
         base = f.get("fragment_base_url") or ""
         fragments = tuple(Fragment(fr.get("url") or urljoin(base, fr["path"]))
                           for fr in f.get("fragments") or [] if fr.get("url") or fr.get("path"))
         if not fragments:
             raise DownloadError("the DASH manifest lists no fragments")
-        return Stream(protocol=Protocol.FRAGMENTS, fragments=fragments, **common)
+        return stream(protocol=Protocol.FRAGMENTS, fragments=fragments)
     raise DownloadError(f"the page's media is served over {protocol}, which Errand does not fetch")

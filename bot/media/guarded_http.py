@@ -140,5 +140,5 @@ class GuardedYoutubeDL(YoutubeDL):
             self.guard = GuardedRH(allow=self._guard_allow, deadline=self._guard_deadline, **kwargs)
             return self.guard
 
-        make.RH_KEY = GuardedRH.RH_KEY  # type: ignore[attr-defined]
+        make.RH_KEY = GuardedRH.RH_KEY
         return super().build_request_director([make], ())

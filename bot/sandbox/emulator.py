@@ -41,8 +41,8 @@ from bot.sandbox.uploads import UploadedFile, read_multipart
 
 DEFAULT_TOKEN = "123456789:SANDBOX-token-not-a-real-one_ABCDEFGH"
 # The placeholder senders Telegram puts in ``from`` for messages written as a chat.
-ANONYMOUS_ADMIN = {"id": 1087968824, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"}
-CHANNEL_POSTER = {"id": 136817688, "is_bot": True, "first_name": "Channel", "username": "Channel_Bot"}
+ANONYMOUS_ADMIN: dict[str, Any] = {"id": 1087968824, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"}
+CHANNEL_POSTER: dict[str, Any] = {"id": 136817688, "is_bot": True, "first_name": "Channel", "username": "Channel_Bot"}
 _URL = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
 _JSON_FIELDS = {
     "reply_markup",
@@ -215,7 +215,7 @@ class BotApiEmulator:
     @property
     def url(self) -> str:
         """The value for ``TELEGRAM_API_URL``."""
-        host, port = self._server.server_address[:2]
+        host, port = self._server.socket.getsockname()[:2]
         return f"http://{host}:{port}"
 
     def start(self) -> BotApiEmulator:

@@ -15,8 +15,9 @@ import hashlib
 import tempfile
 import time
 from dataclasses import dataclass
+from io import BufferedIOBase
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -46,13 +47,13 @@ class _Part:
         self.name: str | None = None
         self.filename: str | None = None
         self.buffer = bytearray()
-        self.file: BinaryIO | None = None
+        self.file: IO[bytes] | None = None
         self.path: Path | None = None
         self.digest = hashlib.sha256()
         self.size = 0
 
 
-def read_multipart(stream: BinaryIO, length: int, content_type: str, *, limit: int, spool: Path,
+def read_multipart(stream: BufferedIOBase | IO[bytes], length: int, content_type: str, *, limit: int, spool: Path,
                    rate: float | None = None) -> tuple[dict[str, str], dict[str, UploadedFile]]:
     """Read ``length`` bytes of a multipart body from ``stream``; return its fields and files.
 

@@ -15,6 +15,7 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.i18n import _
+from bot.telegram.update_parts import query_of
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ def parse_number(text: str) -> int | None:
 
 async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Answer a press no handler took (stale, malformed or from an inline message)."""
-    query = update.callback_query
+    query = query_of(update)
     log.warning("button data %r not understood (chat %s); answered", (query.data or "")[:80],
                 update.effective_chat.id if update.effective_chat else None)
     await query.answer(_("That button no longer works."))

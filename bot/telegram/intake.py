@@ -118,7 +118,9 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         self.per_chat = per_chat
         self._chats: dict[int | None, tuple[asyncio.Semaphore, int]] = {}
 
-    async def process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+    # PTB marks process_update final: its own version takes the overall slot first. Waiting for
+    # the chat's turn has to come before that, so this overrides it all the same (PTB 22.x).
+    async def process_update(self, update: object, coroutine: Awaitable[Any]) -> None:  # type: ignore[misc]
         chat = _chat_of(update)
         semaphore, users = self._chats.get(chat, (None, 0))
         if semaphore is None:

@@ -21,6 +21,7 @@ from bot.media.survey import Choice, Survey
 from bot.telegram import download_status as render
 from bot.telegram.permissions import can_manage
 from bot.telegram.services import services_of
+from bot.telegram.update_parts import chat_of, query_of
 
 PATTERN = r"^dl:media:\d+:(best|small|audio|all)$"
 ALL = "all"  # every item of a playlist page (up to MEDIA_PLAYLIST_MAX), the best video of each
@@ -65,15 +66,15 @@ def markup(job_id: int, survey: Survey, playlist_max: int) -> InlineKeyboardMark
 
 async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A press on one of the choice buttons: only the requester (or an admin) decides."""
-    query = update.callback_query
-    job_text, mode_text = query.data.split(":")[2:]
+    query = query_of(update)
+    job_text, mode_text = (query.data or "").split(":")[2:]
     job_id = int(job_text)
     every = mode_text == ALL
     mode = MediaMode.BEST if every else MediaMode(mode_text)
     services = services_of(context)
     service = services.extras["downloads"]
     job = await asyncio.to_thread(service.get, job_id)
-    if job is None or job.chat_id != update.effective_chat.id:
+    if job is None or job.chat_id != chat_of(update).id:
         await query.answer(_("There is no download d{id} in this chat.").format(id=job_id))
         return
     if not await can_manage(update, context, job.user_id):

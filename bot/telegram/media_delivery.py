@@ -8,13 +8,14 @@ streamed from disk with progress, or by path to a local Bot API server.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from telegram import Bot, InputFile, Message
 
 from bot.media.plan import MediaInfo
-from bot.telegram.upload import UPLOAD_TIMEOUT, CountingReader, UploadProgress, answer_timeout
+from bot.telegram.upload import UploadProgress, counted_upload, upload_timeouts
 
 
 async def send_media(bot: Bot, chat_id: int | str, path: Path, *, info: MediaInfo, filename: str,
@@ -22,7 +23,7 @@ async def send_media(bot: Bot, chat_id: int | str, path: Path, *, info: MediaInf
     """Send ``path`` as what ``info`` says (video or audio); ``params`` as for ``send_file``."""
     size = path.stat().st_size
     progress = progress or UploadProgress(size, by_path=local_mode)
-    timeouts = {"write_timeout": UPLOAD_TIMEOUT, "read_timeout": answer_timeout(size)}
+    timeouts = upload_timeouts(size)
     extra: dict[str, Any] = {"duration": round(info.duration) if info.duration else None}
     thumb_path = path.parent / info.thumbnail if info.thumbnail else None
     thumb = thumb_path.read_bytes() if thumb_path is not None and thumb_path.is_file() else None
@@ -30,7 +31,7 @@ async def send_media(bot: Bot, chat_id: int | str, path: Path, *, info: MediaInf
         extra["thumbnail"] = InputFile(thumb, filename="thumb.jpg", attach=True)
     if info.kind == "audio":
         extra.update(title=info.title, performer=info.performer)
-        method = bot.send_audio
+        method: Callable[..., Awaitable[Message]] = bot.send_audio
     else:
         extra.update(width=info.width, height=info.height, supports_streaming=True)
         method = bot.send_video
@@ -38,5 +39,5 @@ async def send_media(bot: Bot, chat_id: int | str, path: Path, *, info: MediaInf
         progress.finished = True
         return await method(chat_id, path.absolute().as_uri(), **extra, **timeouts, **params)
     with path.open("rb") as raw:
-        media = InputFile(CountingReader(raw, progress), filename=filename, read_file_handle=False)
+        media = counted_upload(raw, progress, filename)
         return await method(chat_id, media, **extra, **timeouts, **params)

@@ -12,6 +12,7 @@ import logging
 import sys
 import threading
 import traceback
+from types import TracebackType
 from urllib.parse import urlsplit
 
 from telegram import Update
@@ -98,7 +99,7 @@ def _scrub_uncaught(secrets: tuple[str | None, ...]) -> None:
     """
     kept = tuple(s for s in secrets if s)
 
-    def show(kind: type[BaseException], value: BaseException, tb) -> None:
+    def show(kind: type[BaseException], value: BaseException | None, tb: TracebackType | None) -> None:
         text = "".join(traceback.format_exception(kind, value, tb))
         sys.stderr.write(scrub(text, kept))
 

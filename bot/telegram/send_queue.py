@@ -90,14 +90,15 @@ def is_message(endpoint: str) -> bool:
 _LIFECYCLE = {"getMe", "deleteWebhook", "setWebhook", "getWebhookInfo", "logOut", "close"}
 
 
-def defaults_for(endpoint: str) -> SendOptions:
+def defaults_for(endpoint: str) -> tuple[Priority, RetryPolicy]:
+    """The priority and retry policy of a call whose ``rate_limit_args`` do not say."""
     if endpoint in _LIFECYCLE:
-        return SendOptions(Priority.REPLY, retry.ONCE)
+        return Priority.REPLY, retry.ONCE
     if endpoint.startswith("edit"):
-        return SendOptions(Priority.PROGRESS, retry.EDIT)
+        return Priority.PROGRESS, retry.EDIT
     if endpoint in _UPLOADS:
-        return SendOptions(Priority.REPLY, retry.UPLOAD)
-    return SendOptions(Priority.REPLY, retry.REPLY)
+        return Priority.REPLY, retry.UPLOAD
+    return Priority.REPLY, retry.REPLY
 
 
 @dataclass(frozen=True)
@@ -179,10 +180,10 @@ class FairRateLimiter(BaseRateLimiter[SendOptions]):
         data: dict[str, Any],
         rate_limit_args: SendOptions | None,
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
-        base = defaults_for(endpoint)
-        options = rate_limit_args or base
-        priority = options.priority if options.priority is not None else base.priority
-        policy = options.policy or base.policy
+        priority, policy = defaults_for(endpoint)
+        if rate_limit_args is not None:
+            priority = rate_limit_args.priority if rate_limit_args.priority is not None else priority
+            policy = rate_limit_args.policy or policy
         counted = is_message(endpoint)
         chat = data.get("chat_id")
         if counted and endpoint.startswith("edit"):
@@ -220,9 +221,10 @@ class FairRateLimiter(BaseRateLimiter[SendOptions]):
         window.paused_until = max(window.paused_until, self.clock() + seconds)
 
     async def _turn(self, chat: Any, priority: Priority) -> None:
-        if self._task is None:
+        if self._task is None or self._wake is None:
             self._wake = asyncio.Event()
-            self._task = asyncio.get_running_loop().create_task(self._dispatch(), name="fair-send-queue")
+            self._task = asyncio.get_running_loop().create_task(self._dispatch(self._wake),
+                                                                name="fair-send-queue")
         ticket = _Ticket(int(priority), next(self._seq), chat, asyncio.get_running_loop().create_future())
         heapq.heappush(self._queues.setdefault(chat, []), ticket)
         self._wake.set()
@@ -257,7 +259,7 @@ class FairRateLimiter(BaseRateLimiter[SendOptions]):
             return None, None if soonest is None else soonest - now
         return heapq.heappop(self._queues[best[2]]), 0.0
 
-    async def _dispatch(self) -> None:
+    async def _dispatch(self, wake: asyncio.Event) -> None:
         gap = 1.0 / self.limits.overall_per_second
         while True:
             now = self.clock()
@@ -266,9 +268,9 @@ class FairRateLimiter(BaseRateLimiter[SendOptions]):
                 continue
             ticket, wait = self._pick(now)
             if ticket is None:
-                self._wake.clear()
+                wake.clear()
                 try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=wait)
+                    await asyncio.wait_for(wake.wait(), timeout=wait)
                 except TimeoutError:
                     pass
                 continue

@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO, cast
 
 from telegram import Bot, InputFile, Message
 
@@ -104,6 +104,18 @@ class CountingReader:
         return self._raw.fileno()
 
 
+def upload_timeouts(size: int) -> dict[str, Any]:
+    """The ``write_timeout`` and ``read_timeout`` of a send of ``size`` bytes."""
+    return {"write_timeout": UPLOAD_TIMEOUT, "read_timeout": answer_timeout(size)}
+
+
+def counted_upload(raw: BinaryIO, progress: UploadProgress, filename: str) -> InputFile:
+    """``raw`` as a streamed upload whose reading :class:`UploadProgress` counts."""
+    # InputFile is typed for a real file; CountingReader has the part of one that httpx reads.
+    reader = cast(IO[bytes], CountingReader(raw, progress))
+    return InputFile(reader, filename=filename, read_file_handle=False)
+
+
 async def send_file(bot: Bot, chat_id: int | str, path: Path, *, filename: str, local_mode: bool,
                     progress: UploadProgress | None = None, **params: Any) -> Message:
     """Send ``path`` as a document to ``chat_id``, streamed from disk or (``local_mode``) by path.
@@ -114,10 +126,10 @@ async def send_file(bot: Bot, chat_id: int | str, path: Path, *, filename: str, 
     """
     size = path.stat().st_size
     progress = progress or UploadProgress(size, by_path=local_mode)
-    timeouts = {"write_timeout": UPLOAD_TIMEOUT, "read_timeout": answer_timeout(size)}
+    timeouts = upload_timeouts(size)
     if local_mode:
         progress.finished = True
         return await bot.send_document(chat_id, document=path.absolute().as_uri(), **timeouts, **params)
     with path.open("rb") as raw:
-        document = InputFile(CountingReader(raw, progress), filename=filename, read_file_handle=False)
+        document = counted_upload(raw, progress, filename)
         return await bot.send_document(chat_id, document=document, **timeouts, **params)

@@ -24,6 +24,7 @@ import signal
 
 from telegram import Update
 from telegram.ext import Application
+from tornado.http1connection import HTTP1Connection
 from tornado.httpserver import HTTPServer
 from tornado.web import Application as WebApplication
 from tornado.web import HTTPError, RequestHandler, stream_request_body
@@ -56,7 +57,10 @@ class UpdateHandler(RequestHandler):
         length = self.request.headers.get("Content-Length")
         if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
             raise HTTPError(413)
-        self.request.connection.set_max_body_size(MAX_BODY)
+        connection = self.request.connection
+        if not isinstance(connection, HTTP1Connection):  # what tornado's HTTPServer always gives
+            raise RuntimeError(f"webhook request on an unexpected connection: {connection!r}")
+        connection.set_max_body_size(MAX_BODY)
 
     def data_received(self, chunk: bytes) -> None:
         self.body += chunk

@@ -12,6 +12,9 @@ import time
 
 import pytest
 
+#: Runs a real program (see tests/conftest.py): `make test-fast` skips this module.
+pytestmark = pytest.mark.e2e
+
 
 @pytest.mark.timeout(60)
 def test_bad_setting_holds_until_sigterm(tmp_path):

@@ -188,6 +188,7 @@ def test_big_uploads_without_a_local_bot_api_server(capsys, good):
     assert "up to 2000 MB" in out
 
 
+@pytest.mark.e2e
 def test_webhook_without_secret_is_a_bad_setting(tmp_path):
     result = _cli(tmp_path, {"BOT_TOKEN": GOOD_TOKEN, "DATA_DIR": str(tmp_path / "d"),
                              "WEBHOOK_URL": "https://bot.example.org/tg"})
@@ -201,6 +202,7 @@ def _cli(tmp_path, env: dict[str, str]) -> subprocess.CompletedProcess:
                           env={**clean, **env}, capture_output=True, text=True, timeout=60)
 
 
+@pytest.mark.e2e
 @pytest.mark.timeout(90)
 def test_cli_exit_codes(tmp_path, api_url):
     """The real command, as Docker's HEALTHCHECK runs it: 0 when good, 1 on a problem, 2 on a
@@ -229,6 +231,7 @@ def _without_root_powers() -> tuple[str, ...]:
     return (setpriv, "--bounding-set=-all", "--inh-caps=-all")
 
 
+@pytest.mark.e2e
 @pytest.mark.timeout(90)
 @pytest.mark.parametrize("part", ["errand.db", "errand.db-wal"])
 def test_read_only_database_is_not_healthy(tmp_path, api_url, part):

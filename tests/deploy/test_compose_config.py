@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+#: Runs a real program (see tests/conftest.py): `make test-fast` skips this module.
+pytestmark = pytest.mark.e2e
+
 yaml = pytest.importorskip("yaml", reason="PyYAML is not installed (pip install '.[test]')")
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"

@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 
+#: Runs a real program (see tests/conftest.py): `make test-fast` skips this module.
+pytestmark = pytest.mark.e2e
+
 ROOT = Path(__file__).resolve().parents[2]
 pytest.importorskip("build", reason="PyPA build is not installed (pip install '.[test]')")
 

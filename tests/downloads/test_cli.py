@@ -79,6 +79,7 @@ def _cli_process(url: str, out, *extra: str, preexec=None, tty=False):
                             preexec_fn=preexec)
 
 
+@pytest.mark.e2e
 def test_full_disk_on_one_stream_is_one_line_and_leaves_nothing(origin, tmp_path):
     """A write that fails (here: the file size limit, as a full disk would) ends in one line."""
     import resource
@@ -93,6 +94,7 @@ def test_full_disk_on_one_stream_is_one_line_and_leaves_nothing(origin, tmp_path
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.e2e
 def test_sigterm_on_a_no_range_download_says_it_starts_over(origin, tmp_path):
     import signal
     import time
@@ -112,6 +114,7 @@ def test_sigterm_on_a_no_range_download_says_it_starts_over(origin, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.e2e
 def test_progress_bar_ends_in_a_clean_summary(origin, tmp_path):
     """On a terminal: every redraw erases the line first, and the end is one summary line."""
     import os

@@ -116,6 +116,7 @@ def _cli(url: str, out: Path) -> subprocess.Popen:
                             cwd=out, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
 def test_killed_process_resumes_with_the_same_command(origin, tmp_path, monkeypatch, capsys, sig):
     data = payload(4 * MB)
@@ -191,6 +192,7 @@ def _run_cli(url: str, out: Path, *extra: str) -> subprocess.CompletedProcess:
                           cwd=out, env=env, capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("after", [0.3, 1.0, 2.0])
 def test_kill_9_at_any_moment_loses_at_most_about_a_second(origin, tmp_path, after):
     """kill -9 0.3 s, 1 s or 2 s into the transfer, then the same command: one file, the right
@@ -221,6 +223,7 @@ def test_kill_9_at_any_moment_loses_at_most_about_a_second(origin, tmp_path, aft
     assert repeated <= 1.25 * rate * conns, (repeated, after)
 
 
+@pytest.mark.e2e
 def test_no_range_server_killed_three_times_leaves_one_file(origin, tmp_path):
     """A server without ranges cannot be resumed, but a re-run reuses its own leftover name."""
     data = payload(2 * MB)

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+#: Runs a real program (see tests/conftest.py): `make test-fast` skips this module.
+pytestmark = pytest.mark.e2e
+
 ERRANDBOT = str(Path(sys.executable).with_name("errandbot"))
 
 

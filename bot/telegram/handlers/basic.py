@@ -18,6 +18,7 @@ from bot.i18n import _
 from bot.telegram import texts
 from bot.telegram.permissions import is_allowed
 from bot.telegram.services import Services, services_of
+from bot.telegram.update_parts import message_of
 
 log = logging.getLogger(__name__)
 
@@ -25,17 +26,17 @@ GATE_GROUP = -100  # runs before every feature handler (groups run in ascending 
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await update.effective_message.reply_text(_(texts.START))
+    await message_of(update).reply_text(_(texts.START))
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if context.args and context.args[0].lower().lstrip("/") == "remind":
         from bot.telegram.reminder_words import HELP_REMIND
 
-        await update.effective_message.reply_text(_(HELP_REMIND))
+        await message_of(update).reply_text(_(HELP_REMIND))
         return
     available = context.application.bot_data.get("available_commands")
-    await update.effective_message.reply_text(texts.help_text(available))
+    await message_of(update).reply_text(texts.help_text(available))
 
 
 def _addressed_to_other_bot(update: Update, bot_username: str) -> bool:

@@ -16,7 +16,14 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import (
+    Chat,
+    ChatMember,
+    ChatMemberRestricted,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Update,
+)
 from telegram.constants import ChatMemberStatus
 from telegram.error import TelegramError
 from telegram.ext import (
@@ -38,6 +45,7 @@ from bot.telegram.chat_faults import ChatFaults
 from bot.telegram.permissions import is_bot_admin, is_chat_admin
 from bot.telegram.services import Services, services_of
 from bot.telegram.texts import display_name, kind_word
+from bot.telegram.update_parts import chat_of, member_change_of, message_of, query_of
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +59,14 @@ _AWAY = (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED)
 def faults_of(services: Services) -> ChatFaults | None:
     """The :class:`ChatFaults` of a running bot (None before this feature is registered)."""
     return services.extras.get("chat_faults")
+
+
+def _registered_faults(context: ContextTypes.DEFAULT_TYPE) -> ChatFaults:
+    """The :class:`ChatFaults` in this module's handlers, which :func:`register` adds with it."""
+    faults = faults_of(services_of(context))
+    if faults is None:
+        raise RuntimeError("a chats handler ran without the chats feature registered")
+    return faults
 
 
 def resume_markup() -> InlineKeyboardMarkup:
@@ -88,8 +104,8 @@ def paused_section(services: Services, chat_id: int) -> tuple[str, InlineKeyboar
 # --- supergroup upgrades --------------------------------------------------------------------
 
 async def on_migrate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    message = update.effective_message
-    faults = faults_of(services_of(context))
+    message = message_of(update)
+    faults = _registered_faults(context)
     if message.migrate_to_chat_id:
         faults.moved(message.chat_id, message.migrate_to_chat_id)
     elif message.migrate_from_chat_id:
@@ -98,14 +114,17 @@ async def on_migrate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 
 # --- removal, blocking, coming back ---------------------------------------------------------
 
+def _away(member: ChatMember) -> bool:
+    """Left, banned, or restricted and no longer a member (Telegram's state for both)."""
+    return member.status in _AWAY or (isinstance(member, ChatMemberRestricted) and not member.is_member)
+
+
 async def on_my_member(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    change = update.my_chat_member
+    change = member_change_of(update)
     chat = change.chat
-    services = services_of(context)
-    faults = faults_of(services)
+    faults = _registered_faults(context)
     old, new = change.old_chat_member, change.new_chat_member
-    away_now = new.status in _AWAY or (new.status == ChatMemberStatus.RESTRICTED and not new.is_member)
-    away_before = old.status in _AWAY or (old.status == ChatMemberStatus.RESTRICTED and not old.is_member)
+    away_now, away_before = _away(new), _away(old)
     if away_now and not away_before:
         reason = GoneReason.BLOCKED if chat.type == Chat.PRIVATE else GoneReason.REMOVED
         faults.gone(chat.id, reason, f"by user {change.from_user.id}" if change.from_user else "")
@@ -132,7 +151,7 @@ async def _announce_back(context: ContextTypes.DEFAULT_TYPE, chat: Chat, paused:
 # --- Resume ---------------------------------------------------------------------------------
 
 async def _may_resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
-    chat, user = update.effective_chat, update.effective_user
+    chat, user = chat_of(update), update.effective_user
     if chat.type == Chat.PRIVATE:
         return True
     if isinstance(update.effective_sender, Chat) and update.effective_sender.id == chat.id:
@@ -145,13 +164,13 @@ async def _may_resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> boo
 
 
 async def resume_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    query = update.callback_query
+    query = query_of(update)
     if not await _may_resume(update, context):
         await query.answer(_("Only an admin of this group can resume what was paused."), show_alert=True)
         return
     services = services_of(context)
-    chat = update.effective_chat
-    taken = await asyncio.to_thread(faults_of(services).lifecycle.take_paused, chat.id)
+    chat = chat_of(update)
+    taken = await asyncio.to_thread(_registered_faults(context).lifecycle.take_paused, chat.id)
     if not taken:
         await query.answer(_("Nothing is paused here any more."))
         return

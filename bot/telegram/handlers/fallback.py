@@ -21,10 +21,11 @@ from bot.telegram.callback_data import unknown_button
 from bot.telegram.download_status import display_url
 from bot.telegram.handlers.downloads import MAX_URLS, _urls_in
 from bot.telegram.services import Services
+from bot.telegram.update_parts import message_of
 
 
 async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    message = update.effective_message
+    message = message_of(update)
     command = (message.text or "").split(maxsplit=1)[0]
     if message.chat.type != Chat.PRIVATE and "@" not in command:
         return
@@ -33,7 +34,7 @@ async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
 
 
 async def edited_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    message = update.effective_message
+    message = message_of(update)
     command = (message.text or "").split(maxsplit=1)[0]
     ours = command.split("@", 1)[0][1:] in context.application.bot_data.get("available_commands", ())
     if message.chat.type != Chat.PRIVATE and "@" not in command and not ours:
@@ -48,7 +49,7 @@ PLAIN_ANSWER = N_("I run errands rather than chat: /download URL fetches a file 
 
 async def plain_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A private message that is neither a command nor a bare link."""
-    message = update.effective_message
+    message = message_of(update)
     urls = _urls_in(message)[:MAX_URLS]
     if not urls:
         await message.reply_text(_(PLAIN_ANSWER))

@@ -17,6 +17,7 @@ from bot.i18n.store import Scope
 from bot.telegram.i18n import choices_of, resolve
 from bot.telegram.permissions import is_bot_admin, is_chat_admin, sender_id
 from bot.telegram.services import Services, services_of
+from bot.telegram.update_parts import chat_of, message_of
 
 AUTO = "auto"
 
@@ -51,7 +52,7 @@ def _current_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
 
 
 async def _may_set_group(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
-    chat, sender, user = update.effective_chat, update.effective_sender, update.effective_user
+    chat, sender, user = chat_of(update), update.effective_sender, update.effective_user
     if isinstance(sender, Chat) and sender.id == chat.id:
         return True  # an anonymous admin, writing as the group
     if user is None:
@@ -62,7 +63,7 @@ async def _may_set_group(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 
 
 async def lang_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    message, chat = update.effective_message, update.effective_chat
+    message, chat = message_of(update), chat_of(update)
     if not context.args:
         await message.reply_text(_current_text(update, context))
         return

@@ -1,0 +1,66 @@
+"""The parts of an update a handler was registered for: its message, chat, sender, button press.
+
+python-telegram-bot types every part of an ``Update`` as optional, because one ``Update`` class
+carries every kind of update. A handler, though, only runs for the kinds its filter admits: a
+``CommandHandler`` always has a message and a chat, a ``CallbackQueryHandler`` a button press.
+These functions state that once instead of an ``if x is None`` (or a silent ``AttributeError``)
+in every handler, so the type checker sees a ``Message`` rather than ``Message | None``. When the
+part is missing after all (a handler registered with the wrong filter), :class:`MissingPart`
+names the part and the update, and the error handler logs it with a reference.
+
+Use ``message_of(update)`` in a command or message handler, ``query_of(update)`` in a button
+handler; keep reading ``update.effective_…`` directly where a part may really be absent (the
+gate and the error handler see every kind of update).
+"""
+
+from __future__ import annotations
+
+from telegram import CallbackQuery, Chat, ChatMemberUpdated, Message, Update, User
+
+
+class MissingPart(LookupError):
+    """An update lacks the part its handler was registered for."""
+
+    def __init__(self, part: str, update: Update) -> None:
+        super().__init__(f"update {update.update_id} has no {part}")
+        self.part = part
+
+
+def message_of(update: Update) -> Message:
+    """The message (new, edited or of a button) the handler was called for."""
+    message = update.effective_message
+    if message is None:
+        raise MissingPart("message", update)
+    return message
+
+
+def chat_of(update: Update) -> Chat:
+    """The chat the update happened in."""
+    chat = update.effective_chat
+    if chat is None:
+        raise MissingPart("chat", update)
+    return chat
+
+
+def user_of(update: Update) -> User:
+    """The person who sent the update (for a message written as a chat: Telegram's placeholder)."""
+    user = update.effective_user
+    if user is None:
+        raise MissingPart("user", update)
+    return user
+
+
+def query_of(update: Update) -> CallbackQuery:
+    """The button press of a ``CallbackQueryHandler``'s update."""
+    query = update.callback_query
+    if query is None:
+        raise MissingPart("button press", update)
+    return query
+
+
+def member_change_of(update: Update) -> ChatMemberUpdated:
+    """The bot's own membership change of a ``ChatMemberHandler.MY_CHAT_MEMBER`` update."""
+    change = update.my_chat_member
+    if change is None:
+        raise MissingPart("membership change", update)
+    return change
