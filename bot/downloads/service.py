@@ -62,18 +62,18 @@ class DownloadService:
     def __init__(self, settings: Settings, sessions: sessionmaker[Session], listener: Listener | None = None):
         self.settings = settings
         self.root = settings.downloads_path.resolve()
-        self.store = JobStore(sessions, self.root)
-        self.registry = Registry(settings.max_active_downloads, settings.max_active_per_user)
-        self.ledger = Ledger()
-        self.limits = Limits(settings, self.store, self.ledger)
-        self.reporter = Reporter(self.store.get, listener or (lambda event: None))
+        self._store = JobStore(sessions, self.root)
+        self._registry = Registry(settings.max_active_downloads, settings.max_active_per_user)
+        self._ledger = Ledger()
+        self._limits = Limits(settings, self._store, self._ledger)
+        self._reporter = Reporter(self._store.get, listener or (lambda event: None))
         self._stopping = threading.Event()
         self._submit_lock = threading.Lock()
         downloaders = DownloaderFactory(
-            settings, self.store,
-            on_retry=lambda job_id, retry: self.reporter.emit(EventKind.RETRYING, job_id, retry=retry),
-            on_notice=lambda job_id, why: self.reporter.emit(EventKind.NOTICE, job_id, reason=why))
-        parts = ServiceParts(settings, self.store, self.registry, self.ledger, self.limits, self.reporter,
+            settings, self._store,
+            on_retry=lambda job_id, retry: self._reporter.emit(EventKind.RETRYING, job_id, retry=retry),
+            on_notice=lambda job_id, why: self._reporter.emit(EventKind.NOTICE, job_id, reason=why))
+        parts = ServiceParts(settings, self._store, self._registry, self._ledger, self._limits, self._reporter,
                              downloaders, self._stopping)
         # Runs and probes have separate pools: a user whose links hang at the probe must not hold
         # up downloads that are ready to run.
@@ -85,7 +85,7 @@ class DownloadService:
     # ------------------------------------------------------------------ requests
     @property
     def max_upload(self) -> int:
-        return self.limits.max_upload
+        return self._limits.max_upload
 
     def submit(self, *, chat_id: int, user_id: int, user_name: str, url: str, name: str | None,
                request_message_id: int | None, status_message_id: int | None = None,
@@ -100,15 +100,15 @@ class DownloadService:
         ``asked``: for a web page, ``file`` keeps the page, ``best``/``small``/``audio`` pick its
         media (bot.media); ``item``: which item of a playlist page."""
         with self._submit_lock:
-            self.limits.check_request(user_id)
-            job = self.store.add(chat_id=chat_id, thread_id=thread_id, user_id=user_id, user_name=user_name,
+            self._limits.check_request(user_id)
+            job = self._store.add(chat_id=chat_id, thread_id=thread_id, user_id=user_id, user_name=user_name,
                                  url=url, name=name, request_message_id=request_message_id,
                                  status_message_id=status_message_id, request_id=request_id)
             if asked:
                 from bot.media.pages import save_asked
 
-                save_asked(self.store.folder(job), asked, item)
-            self.registry.enqueue(job.id, user_id, ready=False)  # its place in line, from now
+                save_asked(self._store.folder(job), asked, item)
+            self._registry.enqueue(job.id, user_id, ready=False)  # its place in line, from now
             self._prober.submit(job.id, user_id)
         return job
 
@@ -117,19 +117,19 @@ class DownloadService:
         job = self.get(job_id)
         if job is None or job.job_state.finished:
             return False
-        running = self.registry.running(job_id)
+        running = self._registry.running(job_id)
         if running is not None:
             running.cancelled_by = by
             if running.downloader is not None:
                 running.downloader.cancel(keep_partial=False)
             return True  # the worker reports "cancelled" when the engine has stopped
         self._choices.forget(job_id)
-        self.registry.dequeue(job_id)
+        self._registry.dequeue(job_id)
         # Finished first, then the probe woken: its error then sees a cancelled job and stays quiet.
-        self.store.finish(job_id, JobState.CANCELLED, error=Why.of(Reason.CANCELLED_BY, by=by).dump())
+        self._store.finish(job_id, JobState.CANCELLED, error=Why.of(Reason.CANCELLED_BY, by=by).dump())
         self._prober.cancel(job_id)
-        self.store.remove_folder(job)
-        self.reporter.emit(EventKind.CANCELLED, job_id, by=by)
+        self._store.remove_folder(job)
+        self._reporter.emit(EventKind.CANCELLED, job_id, by=by)
         self._workers.pump()
         return True
 
@@ -144,29 +144,29 @@ class DownloadService:
 
     # ------------------------------------------------------------------ jobs and their files
     def get(self, job_id: int) -> DownloadJob | None:
-        return self.store.get(job_id)
+        return self._store.get(job_id)
 
     def list_jobs(self, user_id: int | None, chat_id: int | None, recent: int = 5) -> list[DownloadJob]:
         """Active and queued jobs, then the last ``recent`` finished ones, of one user and/or one
         chat (None: any)."""
-        return self.store.list_jobs(user_id, chat_id, recent)
+        return self._store.list_jobs(user_id, chat_id, recent)
 
     def position(self, job_id: int) -> int | None:
-        return self.registry.position(job_id)
+        return self._registry.position(job_id)
 
     def positions(self) -> dict[int, int]:
         """Every waiting job's 1-based place in the queue."""
-        return self.registry.positions()
+        return self._registry.positions()
 
     def wait_reason(self, user_id: int) -> WaitReason | None:
         """Why this user's queued job waits, when it is not for a free slot."""
-        return self.registry.wait_reason(user_id)
+        return self._registry.wait_reason(user_id)
 
     def set_status_message(self, job_id: int, message_id: int) -> None:
-        self.store.update(job_id, status_message_id=message_id)
+        self._store.update(job_id, status_message_id=message_id)
 
     def mark_delivered(self, job_id: int) -> None:
-        self.store.update(job_id, delivered=True)
+        self._store.update(job_id, delivered=True)
 
     def cancel_delivery(self, job_id: int, by: str) -> None:
         """The file was complete, but sending it was cancelled: the job ends cancelled and its
@@ -174,34 +174,34 @@ class DownloadService:
         job = self.get(job_id)
         if job is None:
             return
-        self.store.end(job, JobState.CANCELLED, error=Why.of(Reason.CANCELLED_BY, by=by).dump())
+        self._store.end(job, JobState.CANCELLED, error=Why.of(Reason.CANCELLED_BY, by=by).dump())
 
     def file_path(self, job: DownloadJob) -> Path | None:
-        return self.store.file_path(job)
+        return self._store.file_path(job)
 
     def bytes_today(self, user_id: int, exclude: int | None = None) -> int:
         """Bytes this user has downloaded or reserved since 00:00 UTC (see :class:`Limits`)."""
-        return self.limits.bytes_today(user_id, exclude)
+        return self._limits.bytes_today(user_id, exclude)
 
     def stats(self) -> DownloadStats:
-        running, queued = self.registry.counts()
-        return DownloadStats(running, queued, self.store.moved_since(midnight_utc(time.time())))
+        running, queued = self._registry.counts()
+        return DownloadStats(running, queued, self._store.moved_since(midnight_utc(time.time())))
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> list[DownloadJob]:
         """Re-queue what was running or waiting when the bot stopped; returns the resumed jobs."""
-        jobs, undelivered = self.store.reopen()
+        jobs, undelivered = self._store.reopen()
         for job in jobs:
             if job.name is None and not job.resumed:
-                self.registry.enqueue(job.id, job.user_id, ready=False)
+                self._registry.enqueue(job.id, job.user_id, ready=False)
                 self._prober.submit(job.id, job.user_id)  # never probed: probe again
             else:
-                self.registry.enqueue(job.id, job.user_id)
+                self._registry.enqueue(job.id, job.user_id)
         for job in jobs:
             if job.name is not None or job.resumed:
-                self.reporter.emit(EventKind.RESUMED, job.id, position=self.registry.position(job.id))
+                self._reporter.emit(EventKind.RESUMED, job.id, position=self._registry.position(job.id))
         for job in undelivered:
-            self.reporter.emit(EventKind.DONE, job.id)  # finished on disk but not handed over before the stop
+            self._reporter.emit(EventKind.DONE, job.id)  # finished on disk but not handed over before the stop
         self._workers.pump()
         return [job for job in jobs if job.resumed]
 
@@ -209,7 +209,7 @@ class DownloadService:
         """Stop all workers, keeping partial files so the next start resumes them."""
         self._stopping.set()
         self._prober.stop()
-        for running in self.registry.all_running():
+        for running in self._registry.all_running():
             running.stopping = True
             if running.downloader is not None:
                 running.downloader.cancel(keep_partial=True)
@@ -217,4 +217,4 @@ class DownloadService:
 
     def housekeeping(self) -> int:
         """Remove files older than RETENTION_HOURS and stray partials; returns folders removed."""
-        return self.store.expire(time.time() - self.settings.retention_hours * 3600)
+        return self._store.expire(time.time() - self.settings.retention_hours * 3600)
