@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	@# setuptools reports every editable install in a box of stars ("BuildBackendWarning:
 	@# Editable installation... be careful with folders..."): information, not a problem.
-	PYTHONWARNINGS=ignore::UserWarning $(BIN)/pip install --quiet -e '.[test,dev]'
+	PYTHONWARNINGS=ignore::UserWarning $(BIN)/pip install --quiet -e '.[test,dev,postgres]'
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -33,14 +33,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import select  # noqa: E402
 
 from bot.reminders.service import ReminderService  # noqa: E402
-from bot.reminders.store import PENDING, Reminder  # noqa: E402
+from bot.reminders.store import Reminder, ReminderState  # noqa: E402
 from bot.storage import open_database  # noqa: E402
 
 
 def fill(sessions, count: int, first_due: float, spacing: float) -> None:
     with sessions() as session:
         session.add_all(Reminder(kind="timer", chat_id=1000 + i, user_id=1000 + i, due_at=first_due + i * spacing,
-                                 tz="UTC", state=PENDING, created_at=time.time()) for i in range(count))
+                                 tz="UTC", state=ReminderState.PENDING, created_at=time.time()) for i in range(count))
         session.commit()
 
 
@@ -55,7 +55,7 @@ def bench_load(count: int, tmp: Path) -> None:
 
     started = time.perf_counter()
     with sessions() as session:
-        rows = session.scalars(select(Reminder).where(Reminder.state == PENDING)).all()
+        rows = session.scalars(select(Reminder).where(Reminder.state == ReminderState.PENDING)).all()
     peer = time.perf_counter() - started
     assert len(rows) == count
     del rows

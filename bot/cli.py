@@ -1,4 +1,4 @@
-"""The ``errandbot`` command line: ``run``, ``sandbox``, ``download``, ``check``.
+"""The ``errandbot`` command line: ``run``, ``sandbox``, ``download``, ``check``, ``db``.
 
 With no subcommand it runs the real bot when ``BOT_TOKEN`` is set and the offline sandbox
 otherwise, and says which on its first line. Each subcommand lives in the package it drives;
@@ -52,6 +52,10 @@ def _build_parser() -> argparse.ArgumentParser:
     download.add_argument("--format", help="from a page with a video: a yt-dlp format selection, e.g. 'bv*+ba/b'")
 
     sub.add_parser("check", help="check the configuration and the Bot API, then exit")
+
+    from bot.db.commands import add_parser as add_db_parser
+
+    add_db_parser(sub)
     return parser
 
 
@@ -86,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
             from bot.health import run_check
 
             return run_check(settings)
+        if command == "db":
+            from bot.db.commands import run as run_db
+
+            return run_db(settings, args)
     except SettingsError as exc:
         print(f"errandbot: bad setting {exc}", file=sys.stderr, flush=True)
         if getattr(args, "hold_on_bad_setting", False):

@@ -113,7 +113,9 @@ def _read_only_part(db: Path) -> Path | None:
 
 
 def _check_database(settings: Settings) -> Result:
-    from bot.schema import CURRENT, current_version
+    from bot.db.migrate import State, status
+    from bot.db.url import shown
+    from bot.schema import SchemaError
     from bot.storage import make_engine
 
     url = settings.db_url
@@ -128,20 +130,25 @@ def _check_database(settings: Settings) -> Result:
     try:
         engine = make_engine(url)
         try:
-            found = current_version(engine)
+            found = status(engine)
         finally:
             engine.dispose()
+    except SchemaError as exc:
+        return Result("database", False, str(exc))
     except Exception as exc:  # a missing driver, a refused connection: its kind, no traceback
         return Result("database", False, f"cannot open it ({exc.__class__.__name__}): "
                                          "check DATABASE_URL or DATA_DIR")
-    if found is None:
-        return Result("database", True, "empty; the bot creates its tables on start")
-    if found > CURRENT:
-        return Result("database", False, f"schema version {found} is newer than this release "
-                                         f"({CURRENT}): update Errand or restore a backup")
-    if found < CURRENT:
-        return Result("database", True, f"schema version {found}; upgraded to {CURRENT} on start")
-    return Result("database", True, f"schema version {found} (current)")
+    where = f"{found.dialect} at {shown(url)}"
+    if found.state is State.EMPTY:
+        return Result("database", True, f"{where}, empty; the bot creates its tables on start")
+    if found.state is State.AHEAD:
+        return Result("database", False, f"{where}: migration {found.revision} is newer than this "
+                                         f"release ({found.head}): update Errand or restore a backup")
+    if found.pending:
+        return Result("database", True, f"{where}, migration {found.revision or 'none (older release)'}"
+                                        f"; {len(found.pending)} pending, applied on start "
+                                        "(or: errandbot db upgrade)")
+    return Result("database", True, f"{where}, migration {found.head} (current)")
 
 
 #: Telegram's own Bot API servers take uploads up to 50 MB; only a local server takes more.

@@ -25,7 +25,7 @@ from sqlalchemy import BigInteger, Float, Text, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from bot.storage import Base
+from bot.db_base import Base
 
 KEEP_HANDLED = 2 * 86400.0  # seconds a handled id is remembered
 

@@ -1,22 +1,11 @@
-"""Schema versions: the database says which version of Errand's tables it holds, and start-up
-brings it to the current one.
+"""Schema versions before Alembic: what releases up to schema version 4 kept in ``schema_version``.
 
-Why not just ``Base.metadata.create_all``? It creates missing tables but never changes an existing
-one, so the day a release adds a column, every operator's database would silently lack it. Here
-the database carries its version in a one-row ``schema_version`` table and :func:`upgrade` applies
-the ordered :data:`STEPS` above that version, each recorded as soon as it is done, so a crash
-halfway resumes where it stopped. A full migration framework (Alembic) would earn its place with
-many steps or several database engines in production; for a handful of additive steps on SQLite
-an ordered list is easier to read and to test.
-
-Rules for whoever changes a table:
-
-- append a :class:`Step` with the next version number; never edit or reorder a released step;
-- write steps so that running one on a database that already has the change is harmless
-  (use :func:`add_column`), because step 1 builds missing tables from today's models;
-- at each release, freeze its database as ``tests/deploy/schema_snapshots/vN-*.sql``
-  (``sqlite3 errand.db .dump`` of a database with a few rows); the tests upgrade every snapshot
-  through start-up and fail when today's models want a column no step adds.
+Those releases carried their version in a one-row ``schema_version`` table and applied ordered
+steps at start-up. Schema changes are now Alembic migrations (``bot/migrations``, run by
+:mod:`bot.db.migrate`), whose baseline revision brings a database of any of these versions to
+where the steps ended, keeping its rows. What stays here is what that needs: the table, reading
+the old version, the SQLite backup, and the error a refused database raises. A database Alembic
+manages holds :data:`bot.db.migrate.ALEMBIC_MANAGED` here, so those releases refuse it.
 
 Versions:
 
@@ -28,46 +17,21 @@ Versions:
   stored before it is acknowledged (:mod:`bot.inbox`).
 - 4 (languages, issue #11): ``reminders.lang`` and ``download_jobs.lang`` (the reply language a
   ring or a result is sent in) and the ``language_choices`` table of :mod:`bot.i18n.store`.
+
+Each release's database is frozen as ``tests/deploy/schema_snapshots/vN-*.sql``; the tests upgrade
+every snapshot through start-up.
 """
 
 from __future__ import annotations
 
-import logging
 import sqlite3
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import (
-    Column,
-    Connection,
-    Engine,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    inspect,
-    select,
-    text,
-)
-
-from bot.storage import Base, register_tables
-
-log = logging.getLogger(__name__)
+from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, inspect, select
 
 
 class SchemaError(Exception):
     """The database cannot be used by this release; ``str()`` says why and what to do."""
-
-
-@dataclass(frozen=True)
-class Step:
-    """One upgrade: from ``version - 1`` to ``version``. ``apply`` runs inside a transaction."""
-
-    version: int
-    summary: str
-    apply: Callable[[Connection], None]
 
 
 _meta = MetaData()
@@ -77,54 +41,6 @@ schema_version = Table(
     Column("version", Integer, nullable=False),
     Column("upgraded_at", String(32), nullable=False),
 )
-
-
-def add_column(conn: Connection, table: str, column: str, ddl_type: str) -> None:
-    """``ALTER TABLE table ADD COLUMN column ddl_type``, unless the column is already there."""
-    present = {c["name"] for c in inspect(conn).get_columns(table)}
-    if column not in present:
-        conn.execute(text(f'ALTER TABLE "{table}" ADD COLUMN "{column}" {ddl_type}'))
-
-
-def _create_missing_tables(conn: Connection) -> None:
-    register_tables()
-    Base.metadata.create_all(conn)
-
-
-def _groups_topics_and_chat_tables(conn: Connection) -> None:
-    from bot.chats.store import ChatMigration, GoneChat, PausedDownload
-
-    add_column(conn, "reminders", "thread_id", "BIGINT")
-    add_column(conn, "download_jobs", "thread_id", "BIGINT")
-    Base.metadata.create_all(conn, tables=[ChatMigration.__table__, GoneChat.__table__,
-                                           PausedDownload.__table__])
-
-
-def _add_received_requests(conn: Connection) -> None:
-    from bot.inbox import ReceivedRequest
-
-    ReceivedRequest.__table__.create(conn, checkfirst=True)
-
-
-def _languages_columns_and_choices(conn: Connection) -> None:
-    from bot.i18n.store import LanguageChoice
-
-    add_column(conn, "reminders", "lang", "VARCHAR(16)")
-    add_column(conn, "download_jobs", "lang", "VARCHAR(16)")
-    Base.metadata.create_all(conn, tables=[LanguageChoice.__table__])
-
-
-STEPS: tuple[Step, ...] = (
-    Step(1, "stamp the first release's tables and create any that are missing",
-         _create_missing_tables),
-    Step(2, "groups: forum topic of reminders and downloads; chat upgrade and removal tables",
-         _groups_topics_and_chat_tables),
-    Step(3, "#13 received requests: store each update before acknowledging it",
-         _add_received_requests),
-    Step(4, "languages: reply language of reminders and downloads; per-person and per-chat choices",
-         _languages_columns_and_choices),
-)
-CURRENT = STEPS[-1].version
 
 
 def current_version(engine: Engine) -> int | None:
@@ -137,12 +53,6 @@ def current_version(engine: Engine) -> int | None:
                 return int(row.version)
         tables.discard("schema_version")
         return 0 if tables else None
-
-
-def _stamp(conn: Connection, version: int) -> None:
-    conn.execute(schema_version.delete())
-    now = datetime.now(UTC).isoformat(timespec="seconds")
-    conn.execute(schema_version.insert().values(version=version, upgraded_at=now))
 
 
 def backup_sqlite(engine: Engine, dest: Path) -> Path | None:
@@ -161,41 +71,3 @@ def backup_sqlite(engine: Engine, dest: Path) -> Path | None:
         target.close()
         source.close()
     return dest
-
-
-def upgrade(engine: Engine, steps: Sequence[Step] = STEPS) -> None:
-    """Bring the database to the newest version in ``steps``; safe to call on every start.
-
-    An empty database gets today's tables and the newest version at once. An older one gets
-    each missing step in order, after a backup copy beside a SQLite file (``errand.db`` →
-    ``errand.db.before-v1``). A database newer than this release raises :class:`SchemaError`
-    rather than being written by code that does not know its tables.
-    """
-    newest = steps[-1].version if steps else 0
-    found = current_version(engine)
-    with engine.begin() as conn:
-        _meta.create_all(conn)
-    if found is None:
-        register_tables()
-        with engine.begin() as conn:
-            Base.metadata.create_all(conn)
-            _stamp(conn, newest)
-        log.info("database created at schema version %d", newest)
-        return
-    if found > newest:
-        raise SchemaError(
-            f"the database is at schema version {found}, newer than this release knows "
-            f"({newest}); run a newer Errand, or restore the backup taken before the upgrade"
-        )
-    pending = [step for step in steps if step.version > found]
-    if not pending:
-        return
-    if engine.url.database:
-        backup = backup_sqlite(engine, Path(f"{engine.url.database}.before-v{pending[-1].version}"))
-        if backup is not None:
-            log.info("database backed up to %s before upgrading", backup)
-    for step in pending:
-        with engine.begin() as conn:
-            step.apply(conn)
-            _stamp(conn, step.version)
-        log.info("database upgraded to schema version %d: %s", step.version, step.summary)

@@ -1,19 +1,16 @@
-"""The database: one SQLAlchemy engine and the declarative base every table derives from.
+"""The database: one SQLAlchemy engine and a session factory, the schema brought up to date.
 
 What must survive a crash (reminders, download jobs) is a row here. SQLite in ``DATA_DIR`` by
 default, in WAL mode so readers never wait on the writer; ``DATABASE_URL`` can point elsewhere.
 Each feature declares its own tables in its own package (``bot/reminders/store.py``,
-``bot/downloads/jobs.py``) on :class:`Base`; :func:`open_database` creates what is missing.
+``bot/downloads/jobs.py``) on :class:`bot.db_base.Base`; :mod:`bot.tables` lists them all and
+:func:`open_database` creates what is missing.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.orm import DeclarativeBase, sessionmaker
-
-
-class Base(DeclarativeBase):
-    """Declarative base for all of Errand's tables."""
+from sqlalchemy.orm import sessionmaker
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -27,31 +24,24 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite gets WAL, a busy timeout and cross-thread use."""
+    from bot.db.url import normalize
+
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
-
-
-def register_tables() -> None:
-    """Import the modules that declare tables, so that ``Base.metadata`` knows all of them."""
-    import bot.chats.store  # noqa: F401
-    import bot.downloads.jobs  # noqa: F401
-    import bot.i18n.store  # noqa: F401
-    import bot.inbox  # noqa: F401
-    import bot.reminders  # noqa: F401
+    return create_engine(normalize(url), pool_pre_ping=True)
 
 
 def open_database(url: str) -> tuple[Engine, sessionmaker]:
     """Open the database at ``url``, upgrade its schema, and return (engine, session factory)."""
+    from bot.db.migrate import upgrade
     from bot.dbfile import check_existing
-    from bot.schema import upgrade
+    from bot.tables import all_tables
 
     check_existing(url)  # never create a new database over a damaged or emptied file
-    register_tables()
     engine = make_engine(url)
     upgrade(engine)
     # Tables added since the last schema step (new features in development) are created too.
-    Base.metadata.create_all(engine)
+    all_tables().create_all(engine)
     return engine, sessionmaker(engine, expire_on_commit=False)

@@ -19,6 +19,9 @@ from pathlib import Path
 
 import pytest
 
+# The private PostgreSQL server's fixtures (postgres_cluster, postgres_url) for every test.
+pytest_plugins = ("tests.pgcluster",)
+
 _E2E_DIR = Path(__file__).parent / "e2e"
 _HARNESS_MODULES = frozenset({"tests.e2e.harness", "tests.deploy.botproc"})
 _BOT_FIXTURES = frozenset({"bot", "make_bot", "webhook_bot"})

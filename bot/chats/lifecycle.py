@@ -30,7 +30,7 @@ from sqlalchemy.orm import InstrumentedAttribute, sessionmaker
 
 from bot.chats.store import ChatMigration, GoneChat, GoneReason, PausedDownload
 from bot.downloads.jobs import DownloadJob, JobState
-from bot.reminders.store import PENDING, UNDELIVERABLE, Reminder
+from bot.reminders.store import Reminder, ReminderState
 
 log = logging.getLogger(__name__)
 
@@ -184,9 +184,9 @@ class ChatLifecycle:
         with self.sessions.begin() as session:
             session.merge(GoneChat(chat_id=chat_id, reason=reason.value, since=self.clock()))
             paused.reminders = list(session.scalars(select(Reminder).where(
-                Reminder.chat_id == chat_id, Reminder.state == PENDING)).all())
+                Reminder.chat_id == chat_id, Reminder.state == ReminderState.PENDING)).all())
             for row in paused.reminders:
-                row.state = UNDELIVERABLE
+                row.state = ReminderState.UNDELIVERABLE
             paused.downloads = list(session.scalars(select(DownloadJob).where(
                 DownloadJob.chat_id == chat_id,
                 DownloadJob.state.in_(OPEN_JOB_STATES)
@@ -215,7 +215,7 @@ class ChatLifecycle:
         """What was paused in ``chat_id`` and is not resumed yet."""
         with self.sessions() as session:
             reminders = list(session.scalars(select(Reminder).where(
-                Reminder.chat_id == chat_id, Reminder.state == UNDELIVERABLE).order_by(Reminder.due_at)).all())
+                Reminder.chat_id == chat_id, Reminder.state == ReminderState.UNDELIVERABLE).order_by(Reminder.due_at)).all())
             downloads = list(session.scalars(
                 select(DownloadJob).join(PausedDownload, PausedDownload.job_id == DownloadJob.id)
                 .where(PausedDownload.chat_id == chat_id).order_by(DownloadJob.id)).all())
@@ -230,7 +230,7 @@ class ChatLifecycle:
         """
         with self.sessions.begin() as session:
             reminders = list(session.scalars(select(Reminder).where(
-                Reminder.chat_id == chat_id, Reminder.state == UNDELIVERABLE)).all())
+                Reminder.chat_id == chat_id, Reminder.state == ReminderState.UNDELIVERABLE)).all())
             jobs = list(session.scalars(
                 select(DownloadJob).join(PausedDownload, PausedDownload.job_id == DownloadJob.id)
                 .where(PausedDownload.chat_id == chat_id)).all())

@@ -8,7 +8,7 @@ import enum
 from sqlalchemy import BigInteger, Float, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.storage import Base
+from bot.db_base import Base
 
 
 class GoneReason(enum.StrEnum):

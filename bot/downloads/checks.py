@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from bot.downloads.errors import DownloadError, FileChanged, Retryable
 from bot.downloads.reasons import Reason, Why
@@ -181,6 +181,6 @@ def check_whole(answer: Answer, expected: str | None) -> None:
     check_validator(answer.headers, expected)
 
 
-def _check_status(answer: Any) -> None:
+def _check_status(answer: Answer) -> None:
     if answer.status_code in RETRY_STATUS:
         raise Retryable(status_why(answer), answer)

@@ -68,6 +68,11 @@ class PrivateAddress(DownloadRefused):
     """The host is (or resolves to) a loopback, private or reserved address that is not allowed."""
 
 
+def write_failed(exc: OSError) -> DownloadError:
+    """A disk error (full disk, file size limit) while writing the file: no point retrying."""
+    return DownloadError(Reason.WRITE_FAILED, detail=exc.strerror or str(exc))
+
+
 def why_of(exc: BaseException) -> Why:
     """The reason behind any exception: a :class:`DownloadError`'s own, else its text as it is
     (for exceptions from elsewhere, e.g. the service's refusals before they carry codes)."""

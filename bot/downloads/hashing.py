@@ -37,7 +37,7 @@ def parse_checksum(text: str | None) -> tuple[str, str] | None:
 class PrefixHasher:
     """Hashes ``path`` from offset 0 up to whatever ``available()`` says is on disk."""
 
-    def __init__(self, path: os.PathLike, available: Callable[[], int], algorithms: list[str]) -> None:
+    def __init__(self, path: os.PathLike[str], available: Callable[[], int], algorithms: list[str]) -> None:
         self.path = path
         self.available = available
         self.hashes = {alg: hashlib.new(alg) for alg in algorithms}

@@ -75,7 +75,7 @@ def _child(conn: Connection, url: str, dest_dir: str, options: DownloadOptions, 
         pass
     send_lock = threading.Lock()
 
-    def send(message: tuple) -> None:
+    def send(message: tuple[Any, ...]) -> None:
         with send_lock:
             try:
                 conn.send(message)
@@ -215,7 +215,8 @@ class IsolatedDownloader:
                 self.on_retry(message[1])
             return None
         if kind == "done":
-            return message[1]
+            result: DownloadResult = message[1]
+            return result
         if kind == "paused":
             raise errors.DownloadPaused(Reason.PAUSED)
         if kind == "error":

@@ -14,7 +14,7 @@ import time
 from sqlalchemy import BigInteger, Boolean, Float, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.storage import Base
+from bot.db_base import Base
 
 
 class JobState(enum.StrEnum):

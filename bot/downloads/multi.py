@@ -30,6 +30,7 @@ from bot.downloads.errors import (
     NetworkFailed,
     NetworkRetryable,
     Retryable,
+    write_failed,
 )
 from bot.downloads.progress import Progress, ProgressMeter
 from bot.downloads.ramp import ConnectionRamp
@@ -37,7 +38,6 @@ from bot.downloads.reasons import Reason, Why
 from bot.downloads.retries import RetryPolicy
 from bot.downloads.segments import Segment, SegmentMap
 from bot.downloads.serverlimit import ServerLimit
-from bot.downloads.single import write_failed
 
 log = logging.getLogger(__name__)
 

@@ -138,7 +138,7 @@ def resolve(host: str, port: int, allow: Iterable[Network] = ()) -> list[IPAddre
             raise DownloadRefused(Reason.CANNOT_RESOLVE, host=host, detail=detail) from None
         addresses = []
         for info in infos:
-            ip = ipaddress.ip_address(info[4][0].split("%")[0])
+            ip = ipaddress.ip_address(str(info[4][0]).split("%")[0])
             if ip not in addresses:
                 addresses.append(ip)
     if not addresses:

@@ -26,6 +26,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bot.downloads.segments import Range
 
@@ -42,7 +43,7 @@ def current_boot_id() -> str:
         return ""
 
 
-def _digest(fields: dict) -> str:
+def _digest(fields: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
 
@@ -66,7 +67,7 @@ class ResumeState:
     def resumable(self) -> bool:
         return self.size is not None
 
-    def _fields(self) -> dict:
+    def _fields(self) -> dict[str, Any]:
         return {
             "version": VERSION, "url": self.url, "final_url": self.final_url, "size": self.size,
             "validator": self.validator, "done": [list(r) for r in self.done],

@@ -25,6 +25,7 @@ from __future__ import annotations
 import threading
 import time
 from bisect import insort
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 Range = tuple[int, int]
@@ -103,8 +104,8 @@ def split(first: int, last: int, parts: int) -> list[Range]:
 class SegmentMap:
     """The byte bookkeeping of one download of ``total`` bytes (``total >= 1``)."""
 
-    def __init__(self, total: int, *, done: list[Range] = (), min_split: int = 1 << 20,
-                 clock=time.monotonic) -> None:
+    def __init__(self, total: int, *, done: Sequence[Range] = (), min_split: int = 1 << 20,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         if total < 1:
             raise ValueError("total must be at least 1")
         self.total = total

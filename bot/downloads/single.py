@@ -20,21 +20,16 @@ from bot.downloads.client import Client
 from bot.downloads.control import Control
 from bot.downloads.errors import (
     DownloadCancelled,
-    DownloadError,
     FileChanged,
     NetworkFailed,
     NetworkRetryable,
     Retryable,
     TooLarge,
+    write_failed,
 )
 from bot.downloads.progress import Progress, ProgressMeter
 from bot.downloads.reasons import Reason, Why
 from bot.downloads.retries import RetryPolicy
-
-
-def write_failed(exc: OSError) -> DownloadError:
-    """A disk error (full disk, file size limit): no point retrying."""
-    return DownloadError(Reason.WRITE_FAILED, detail=exc.strerror or str(exc))
 
 
 class StreamFetch:

@@ -23,12 +23,13 @@ import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from requests.certs import where as default_ca_file
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from requests.certs import where as default_ca_file  # type: ignore[attr-defined]  # certifi's, re-exported
+from urllib3.connectionpool import ConnectionPool, HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from bot import __version__
@@ -36,6 +37,9 @@ from bot.downloads.errors import DownloadRefused, NetworkFailed, NetworkRetryabl
 from bot.downloads.failures import classify
 from bot.downloads.netguard import Network, resolve, url_problem
 from bot.downloads.reasons import Reason
+
+if TYPE_CHECKING:
+    from urllib3._base_connection import BaseHTTPConnection
 
 MAX_REDIRECTS = 10
 #: What the HTTP libraries raise for a failed request or body read (requests wraps urllib3, which
@@ -45,21 +49,22 @@ LIBRARY_ERRORS = (requests.RequestException, Urllib3Error, http.client.HTTPExcep
 USER_AGENT = f"errandbot/{__version__}"
 
 
-def _tracking(base: type, checked_out: weakref.WeakSet) -> type:
-    """A pool class that remembers which of its connections are in use (to abort them)."""
+def _tracking(base: type[HTTPConnectionPool],
+              checked_out: weakref.WeakSet[BaseHTTPConnection]) -> type[HTTPConnectionPool]:
+    """A pool class that remembers which of its connections are in use (to abort them), by
+    overriding urllib3's private ``_get_conn`` and ``_put_conn``."""
 
-    class TrackingPool(base):
-        def _get_conn(self, timeout=None):
-            conn = super()._get_conn(timeout)
-            checked_out.add(conn)
-            return conn
+    def _get_conn(self: HTTPConnectionPool, timeout: float | None = None) -> BaseHTTPConnection:
+        conn = base._get_conn(self, timeout)
+        checked_out.add(conn)
+        return conn
 
-        def _put_conn(self, conn) -> None:
-            if conn is not None:
-                checked_out.discard(conn)
-            super()._put_conn(conn)
+    def _put_conn(self: HTTPConnectionPool, conn: BaseHTTPConnection | None) -> None:
+        if conn is not None:
+            checked_out.discard(conn)
+        base._put_conn(self, conn)
 
-    return TrackingPool
+    return type(f"Tracking{base.__name__}", (base,), {"_get_conn": _get_conn, "_put_conn": _put_conn})
 
 
 class PinnedAdapter(HTTPAdapter):
@@ -72,7 +77,7 @@ class PinnedAdapter(HTTPAdapter):
     def __init__(self, allow: Iterable[Network] = (), pool_maxsize: int = 16,
                  ssl_context: ssl.SSLContext | None = None) -> None:
         self.allow = tuple(allow)
-        self._checked_out: weakref.WeakSet = weakref.WeakSet()
+        self._checked_out: weakref.WeakSet[BaseHTTPConnection] = weakref.WeakSet()
         self._ssl_context = ssl_context
         super().__init__(pool_connections=4, pool_maxsize=pool_maxsize, max_retries=0)
         self.poolmanager.pool_classes_by_scheme = {
@@ -80,41 +85,47 @@ class PinnedAdapter(HTTPAdapter):
             "https": _tracking(HTTPSConnectionPool, self._checked_out),
         }
 
-    def init_poolmanager(self, *args, **kwargs) -> None:
+    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **kwargs: Any) -> None:
         if self._ssl_context is not None:
             kwargs["ssl_context"] = self._ssl_context
-        super().init_poolmanager(*args, **kwargs)
+        super().init_poolmanager(connections, maxsize, block, **kwargs)
 
     def abort_all(self) -> None:
         """Shut down the socket of every connection in use (from any thread)."""
         for conn in list(self._checked_out):
             shutdown_socket(conn)
 
-    def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None):
-        reason = url_problem(request.url)
+    def get_connection_with_tls_context(self, request: requests.PreparedRequest, verify: bool | str | None,
+                                        proxies: Mapping[str, str] | None = None,
+                                        cert: tuple[str, str] | str | None = None) -> ConnectionPool:
+        url = request.url or ""
+        reason = url_problem(url)
         if reason:
             raise DownloadRefused(Reason.REFUSED_URL, reason)
-        parts = urlsplit(request.url)
-        host = parts.hostname
+        parts = urlsplit(url)
+        host = parts.hostname or ""
         port = parts.port or (443 if parts.scheme == "https" else 80)
         ip = resolve(host, port, self.allow)[0]
         # The Host header names the real host (with a non-default port), not the address.
         netloc = parts.netloc.rpartition("@")[2]
         request.headers["Host"] = netloc
-        host_params, pool_kwargs = self.build_connection_pool_key_attributes(request, verify, cert)
+        host_params, key_kwargs = self.build_connection_pool_key_attributes(
+            request, cast(bool | str, verify), cert)
+        pool_kwargs: dict[str, Any] = dict(key_kwargs)
         host_params["host"] = str(ip)
         if parts.scheme == "https":
             pool_kwargs["server_hostname"] = host
             if pool_kwargs.get("cert_reqs") == "CERT_REQUIRED":
                 pool_kwargs["assert_hostname"] = host
-        return self.poolmanager.connection_from_host(**host_params, pool_kwargs=pool_kwargs)
+        pool: ConnectionPool = self.poolmanager.connection_from_host(**host_params, pool_kwargs=pool_kwargs)
+        return pool
 
 
 class GuardedSession(requests.Session):
     """A session that refuses, before following it, a redirect to anything but a valid http(s) URL
     (``file://``, ``ftp://``, a host name that is not valid IDNA…), saying why."""
 
-    def get_redirect_target(self, resp):
+    def get_redirect_target(self, resp: requests.Response) -> str | None:
         location = super().get_redirect_target(resp)
         if location:
             target = urljoin(resp.url, location)

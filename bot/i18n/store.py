@@ -15,7 +15,7 @@ from enum import StrEnum
 from sqlalchemy import BigInteger, Float, String, delete
 from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
 
-from bot.storage import Base
+from bot.db_base import Base
 
 
 class Scope(StrEnum):

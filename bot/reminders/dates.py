@@ -21,7 +21,7 @@ from datetime import date, datetime, time, timedelta
 from enum import Enum
 from zoneinfo import ZoneInfo
 
-from bot.reminders.errors import Problem, ReminderInputError
+from bot.reminders.errors import CalendarDay, Problem, ReminderInputError
 from bot.reminders.numbers import take_chinese
 from bot.reminders.tokens import Kind, Tokens
 
@@ -171,20 +171,14 @@ def _numeric_date(t: Tokens, i: int, local: date, original: str) -> tuple[DayRef
         day, month = a, b
     else:  # slash: refused when both readings are possible
         if a <= 12 and b <= 12 and a != b:
-            first = _fmt(a, b, c)
-            second = _fmt(b, a, c)
-            raise ReminderInputError(Problem.AMBIGUOUS_DATE, part=part, first=first, second=second)
+            raise ReminderInputError(Problem.AMBIGUOUS_DATE, part=part, first=CalendarDay(month=b, day=a, year=c),
+                                     second=CalendarDay(month=a, day=b, year=c))
         day, month = (a, b) if a > 12 else (b, a)
     if c is not None:
         return DayRef(_valid(c, month, day, part), Roll.NONE, part), j
     if not (1 <= month <= 12) or day > calendar.monthrange(2024, month)[1] or day < 1:
         raise ReminderInputError(Problem.BAD_DATE, part=part)
     return _next_month_day(local, month, day, part), j
-
-
-def _fmt(day: int, month: int, year: int | None) -> str:
-    """``11 December`` for the two readings of an ambiguous slash date."""
-    return f"{day} {MONTHS_EN[month - 1].capitalize()}" + (f" {year}" if year else "")
 
 
 def _monthday(t: Tokens, i: int, local: date, original: str) -> tuple[DayRef, int] | None:
@@ -354,4 +348,4 @@ def resolve_day(ref: DayRef, at: time, now: datetime, zone: ZoneInfo) -> datetim
                                 at, tzinfo=zone)
     if ref.roll is Roll.THIS_WEEK:
         raise ReminderInputError(Problem.PASSED_THIS_WEEK, part=ref.part)
-    raise ReminderInputError(Problem.IN_THE_PAST, when=f"{due:%Y-%m-%d %H:%M}")
+    raise ReminderInputError(Problem.IN_THE_PAST, when=due)

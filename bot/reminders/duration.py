@@ -74,7 +74,8 @@ class Span:
         last day (Jan 31 + 1 month = Feb 28/29)."""
         moved = local
         if self.months:
-            moved = moved.replace(**add_months(moved.date(), self.months))
+            day = add_months(moved.date(), self.months)
+            moved = moved.replace(year=day.year, month=day.month, day=day.day)
         if self.days:
             day = moved.date() + timedelta(days=self.days)
             moved = moved.replace(year=day.year, month=day.month, day=day.day)
@@ -98,12 +99,12 @@ class Span:
         return " ".join(parts) or "0 s"
 
 
-def add_months(day: date, months: int) -> dict[str, int]:
-    """Year, month and (clipped) day of ``day`` plus ``months``, as ``replace`` arguments."""
+def add_months(day: date, months: int) -> date:
+    """``day`` plus ``months``, the day clipped to the month's last (Jan 31 + 1 = Feb 28/29)."""
     index = day.year * 12 + day.month - 1 + months
     year, month = divmod(index, 12)
     last = calendar.monthrange(year, month + 1)[1]
-    return {"year": year, "month": month + 1, "day": min(day.day, last)}
+    return date(year, month + 1, min(day.day, last))
 
 
 def _unit_at(t: Tokens, i: int) -> tuple[str, int] | None:

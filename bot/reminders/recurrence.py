@@ -22,12 +22,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+if TYPE_CHECKING:
+    from apscheduler.triggers.cron import CronTrigger
+
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August",
-               "September", "October", "November", "December")
 CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 #: Most rings a "for N times" repeat may have (counting them walks the schedule).
 MAX_COUNT = 1000
@@ -108,34 +109,39 @@ class Recurrence:
                 options[key] = value
             else:
                 words.append(word)
-        extra = {
-            "every": int(options.get("every", 1)),
-            "first": float(options["first"]) if "first" in options else None,
-            "until": date.fromisoformat(options["until"]) if "until" in options else None,
-            "count": int(options["count"]) if "count" in options else None,
-        }
+        return replace(
+            cls._from_head(words),
+            every=int(options.get("every", 1)),
+            first=float(options["first"]) if "first" in options else None,
+            until=date.fromisoformat(options["until"]) if "until" in options else None,
+            count=int(options["count"]) if "count" in options else None,
+        )
+
+    @classmethod
+    def _from_head(cls, words: list[str]) -> Recurrence:
+        """What repeats, from a spec's words before its ``key=value`` options."""
         head = words[0]
         if head == "every":
-            return cls(Unit.INTERVAL, seconds=float(words[1]), **extra)
+            return cls(Unit.INTERVAL, seconds=float(words[1]))
         if head == "cron":
-            return cls(Unit.CRON, cron=" ".join(words[1:]), **extra)
+            return cls(Unit.CRON, cron=" ".join(words[1:]))
         at = time.fromisoformat(words[-1])
         if head == "day":
-            return cls(Unit.DAY, at=at, **extra)
+            return cls(Unit.DAY, at=at)
         if head == "weekday":  # earlier releases
-            return cls(Unit.WEEK, at=at, weekdays=(0, 1, 2, 3, 4), **extra)
+            return cls(Unit.WEEK, at=at, weekdays=(0, 1, 2, 3, 4))
         if head == "week":
-            return cls(Unit.WEEK, at=at, weekdays=tuple(DAYS.index(d) for d in words[1].split(",")), **extra)
+            return cls(Unit.WEEK, at=at, weekdays=tuple(DAYS.index(d) for d in words[1].split(",")))
         if head == "month":
             what = words[1]
             if what[-1].isalpha():
-                return cls(Unit.MONTH, at=at, nth=(int(what[:-3]), DAYS.index(what[-3:])), **extra)
-            return cls(Unit.MONTH, at=at, monthday=int(what), **extra)
+                return cls(Unit.MONTH, at=at, nth=(int(what[:-3]), DAYS.index(what[-3:])))
+            return cls(Unit.MONTH, at=at, monthday=int(what))
         if head == "year":
             month, day = (int(x) for x in words[1].split("-"))
-            return cls(Unit.YEAR, at=at, month=month, monthday=day, **extra)
+            return cls(Unit.YEAR, at=at, month=month, monthday=day)
         # earlier releases: "mon,wed 10:00"
-        return cls(Unit.WEEK, at=at, weekdays=tuple(DAYS.index(d) for d in head.split(",")), **extra)
+        return cls(Unit.WEEK, at=at, weekdays=tuple(DAYS.index(d) for d in head.split(",")))
 
     # --- the next ring ----------------------------------------------------------------------
 
@@ -146,6 +152,7 @@ class Recurrence:
         by the lateness of each ring.
         """
         after = after.astimezone(UTC)
+        due: datetime | None
         if self.unit is Unit.INTERVAL:
             step = timedelta(seconds=self.seconds)
             base = anchor or (datetime.fromtimestamp(self.first, UTC) if self.first else after)
@@ -207,14 +214,15 @@ class Recurrence:
                 year, month = divmod(index, 12)
                 month += 1
                 if (index - origin_index) % self.every == 0:
-                    day = self._day_in_month(year, month)
-                    if day is not None and day >= start:
-                        yield day
+                    found = self._day_in_month(year, month)
+                    if found is not None and found >= start:
+                        yield found
                 index += 1
         elif self.unit is Unit.YEAR:
+            month, monthday = self.month or 1, self.monthday or 1
             for year in range(start.year, start.year + 9):
-                last = calendar.monthrange(year, self.month)[1]
-                day = date(year, self.month, min(self.monthday, last))
+                last = calendar.monthrange(year, month)[1]
+                day = date(year, month, min(monthday, last))
                 if day >= start:
                     yield day
 
@@ -242,7 +250,7 @@ class Recurrence:
                 return due
         return None
 
-    def trigger(self, zone: ZoneInfo):
+    def trigger(self, zone: ZoneInfo) -> CronTrigger:
         """APScheduler's CronTrigger for a cron repeat (day-of-week translated: APScheduler 3
         counts 0 as Monday, cron as Sunday)."""
         from apscheduler.triggers.cron import CronTrigger
@@ -254,53 +262,6 @@ class Recurrence:
     def _cron_next(self, after: datetime, zone: ZoneInfo) -> datetime | None:
         due = self.trigger(zone).get_next_fire_time(None, after + timedelta(microseconds=1))
         return due.astimezone(UTC) if due is not None else None
-
-    # --- in words ---------------------------------------------------------------------------
-
-    def phrase(self) -> str:
-        """The repeat in the grammar's own English (``every 2 weeks on monday at 09:00``), which
-        reads back to the same schedule; the confirmation shows it."""
-        at = f" at {self.at:%H:%M}" if self.at else ""
-        if self.unit is Unit.INTERVAL:
-            seconds = int(self.seconds)
-            if seconds % 3600 == 0:
-                text = f"every {seconds // 3600} hours"
-            elif seconds % 60 == 0:
-                text = f"every {seconds // 60} minutes"
-            else:
-                text = f"every {seconds} seconds"
-        elif self.unit is Unit.DAY:
-            text = f"every {self.every} days{at}" if self.every > 1 else f"every day{at}"
-        elif self.unit is Unit.WEEK:
-            named = {(0, 1, 2, 3, 4): "weekday", (5, 6): "weekend"}
-            days = (self.every == 1 and named.get(self.weekdays)) or " ".join(DAY_NAMES[d].lower() for d in self.weekdays)
-            text = f"every {self.every} weeks on {days}{at}" if self.every > 1 else f"every {days}{at}"
-        elif self.unit is Unit.MONTH:
-            if self.nth is not None:
-                n, weekday = self.nth
-                which = "last" if n == -1 else ordinal(n)
-                what = f"the {which} {DAY_NAMES[weekday].lower()}"
-            elif self.monthday == -1:
-                what = "the last day"
-            else:
-                what = f"the {ordinal(self.monthday or 1)}"
-            every = f"every {self.every} months" if self.every > 1 else "every month"
-            text = f"{every} on {what}{at}"
-        elif self.unit is Unit.YEAR:
-            text = f"every year on {MONTH_NAMES[(self.month or 1) - 1].lower()} {self.monthday}{at}"
-        else:
-            text = f"cron {self.cron}"
-        if self.until is not None:
-            text += f" until {self.until.isoformat()}"
-        if self.count is not None:
-            text += f" for {self.count} times"
-        return text
-
-
-def ordinal(n: int) -> str:
-    """``1st``, ``2nd``, ``11th``, ``23rd``."""
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
 
 
 def cron_weekdays(field: str) -> str:

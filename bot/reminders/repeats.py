@@ -68,8 +68,9 @@ def _weekday_list(t: Tokens, i: int) -> tuple[tuple[int, ...], int] | None:
     return tuple(sorted(set(days))), j
 
 
-def _monthly_on(t: Tokens, i: int) -> tuple[dict, int] | None:
-    """``on the 1st``, ``on the last day``, ``on the 2nd tuesday``, ``on the last friday``."""
+def _monthly_on(t: Tokens, i: int) -> tuple[Recurrence, int] | None:
+    """``on the 1st``, ``on the last day``, ``on the 2nd tuesday``, ``on the last friday``: a
+    monthly repeat on that day."""
     j = i + 1 if t.text(i) == "on" else i
     if t.text(j) == "the":
         j += 1
@@ -83,14 +84,14 @@ def _monthly_on(t: Tokens, i: int) -> tuple[dict, int] | None:
     if t.text(j) in WEEKDAY_WORDS:
         if not (1 <= n <= 5 or n == -1):
             return None
-        return {"nth": (n, WEEKDAY_WORDS[t.text(j)])}, j + 1
+        return Recurrence(Unit.MONTH, nth=(n, WEEKDAY_WORDS[t.text(j)])), j + 1
     if t.text(j) == "day":
         j += 1
     if n == -1:
-        return {"monthday": -1}, j
+        return Recurrence(Unit.MONTH, monthday=-1), j
     if not 1 <= n <= 31:
         raise ReminderInputError(Problem.BAD_DATE, part=t.text(j - 1))
-    return {"monthday": n}, j
+    return Recurrence(Unit.MONTH, monthday=n), j
 
 
 def _span_repeat(t: Tokens, i: int, original: str) -> tuple[Repeat, int] | None:
@@ -136,7 +137,7 @@ def _every_en(t: Tokens, i: int, original: str) -> tuple[Repeat, int] | None:
         on = _monthly_on(t, i + 1)
         if on is None:
             return Repeat(Recurrence(Unit.MONTH), needs_day=True), i + 1
-        return Repeat(Recurrence(Unit.MONTH, **on[0])), on[1]
+        return Repeat(on[0]), on[1]
     if word == "year":
         j = i + 1 + (t.text(i + 1) == "on")
         if (month := MONTH_WORDS.get(t.text(j))) is not None and (day := t.num(j + 1)) is not None:
@@ -177,7 +178,8 @@ def _yearly(month: int, day: int, part: str) -> Repeat:
 def _cron(t: Tokens, i: int, original: str) -> tuple[Repeat, int] | None:
     """``cron 0 9 * * 1-5``: five fields, each a run of tokens without spaces."""
     j = i + 1 + (t.text(i + 1) == ":" and t.joined(i + 1))
-    fields, k = [], j
+    fields: list[str] = []
+    k = j
     while len(fields) < 5 and k < t.n:
         start = k
         k += 1
@@ -278,14 +280,14 @@ def take_repeat(t: Tokens, i: int, original: str) -> tuple[Repeat, int] | None:
         if word == "cron":
             return _cron(t, i, original)
         if word in _PLURAL_DAYS or (word in WEEKDAY_WORDS and t.text(i + 1) == "-"):
-            found = _weekday_list(t, i)
-            if found is not None and (len(found[0]) > 1 or word in _PLURAL_DAYS):
-                return Repeat(Recurrence(Unit.WEEK, weekdays=found[0])), found[1]
+            listed = _weekday_list(t, i)
+            if listed is not None and (len(listed[0]) > 1 or word in _PLURAL_DAYS):
+                return Repeat(Recurrence(Unit.WEEK, weekdays=listed[0])), listed[1]
         # on the 15th of every month
         j = i + 1 if word == "on" else i
         on = _monthly_on(t, j) if t.text(j) == "the" else None
         if on is not None and (t.seq(on[1], "of", "every", "month") or t.seq(on[1], "of", "each", "month")):
-            return Repeat(Recurrence(Unit.MONTH, **on[0])), on[1] + 3
+            return Repeat(on[0]), on[1] + 3
         return None
     if t.kind(i) == Kind.CJK:
         if (end := t.cjk(i, "每隔")) is not None:

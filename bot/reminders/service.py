@@ -2,10 +2,10 @@
 
 Rows in the database are the truth; APScheduler's in-memory job store is only the alarm clock
 for them. At start-up :meth:`ReminderService.start` reads every pending row and adds one
-``date`` job per row (no thread per timer: the :class:`AsyncIOScheduler` runs the ring coroutine
-on the bot's event loop). Jobs are added with ``misfire_grace_time=None`` on purpose: APScheduler's
-default of one second would silently *drop* a job that starts late (a busy loop, a suspended VM),
-and a timer that never rings is worse than one that rings late and says so.
+``date`` job per row (no thread per timer: the scheduler runs the ring coroutine on the bot's
+event loop). The scheduler is the process's one, given by whoever owns it (the bot gives
+python-telegram-bot's ``JobQueue.scheduler``); :mod:`bot.reminders.alarms` explains how rings run
+on it (late rather than never; cancelled, not awaited, when the bot stops).
 
 After a crash, what came due while the bot was down rings at once (its lateness is passed to the
 ring callback) if it is within ``MISSED_GRACE``; older ones are returned from :meth:`start` as
@@ -34,37 +34,30 @@ import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.inbox import mark_handled
-from bot.reminders.duration import format_duration, split_duration
+from bot.reminders.alarms import Alarms
+from bot.reminders.duration import split_duration
 from bot.reminders.errors import Problem, ReminderInputError
 from bot.reminders.recurrence import Recurrence
-from bot.reminders.store import (
-    CANCELLED,
-    DONE,
-    LABEL_MAX,
-    MISSED,
-    PENDING,
-    REMINDER,
-    TIMER,
-    UNDELIVERABLE,
-    Reminder,
-    UserZone,
-)
+from bot.reminders.store import LABEL_MAX, Reminder, ReminderKind, ReminderState
+from bot.reminders.user_zones import UserZones
 from bot.reminders.when import parse_when
 
+if TYPE_CHECKING:
+    from apscheduler.schedulers.base import BaseScheduler
+
+    from bot.config import Settings
+
 log = logging.getLogger(__name__)
-#: APScheduler logs every added and run job at INFO: 10,000 lines at a start-up. Warnings only.
-scheduler_log = logging.getLogger("bot.reminders.apscheduler")
-scheduler_log.setLevel(logging.WARNING)
 
 
-
-class RingOutcome(enum.Enum):
+class RingOutcome(enum.StrEnum):
     """What became of a ring: the chat has it, or it never can (blocked, chat gone)."""
 
     DELIVERED = "delivered"
@@ -93,7 +86,7 @@ class Limits:
     label_max: int = LABEL_MAX
 
     @classmethod
-    def from_settings(cls, settings) -> Limits:
+    def from_settings(cls, settings: Settings) -> Limits:
         return cls(
             max_pending_per_user=settings.max_pending_per_user,
             max_duration=timedelta(days=settings.max_duration_days),
@@ -133,47 +126,40 @@ def clean_label(text: str, limits: Limits) -> str:
     return label
 
 
-def zone_named(name: str) -> ZoneInfo:
-    """The IANA zone ``name`` (``Europe/Berlin``), or :class:`ReminderInputError`."""
-    candidate = name.strip()
-    if not candidate or len(candidate) > 64 or not all(ch.isascii() and (ch.isalnum() or ch in "/_+-") for ch in candidate):
-        raise ReminderInputError(Problem.BAD_ZONE_NAME, name=name.strip()[:40])
-    try:
-        return ZoneInfo(candidate)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise ReminderInputError(Problem.BAD_ZONE_NAME, name=candidate) from None
-
-
 class ReminderService:
-    """Timers and reminders for every chat, scheduled with one APScheduler on the event loop."""
+    """Timers and reminders for every chat, rung by jobs on the process's one APScheduler.
 
-    def __init__(self, sessions: sessionmaker, ring: RingCallback, *, limits: Limits = Limits(),
-                 default_tz: str = "UTC", clock: Callable[[], float] = time.time) -> None:
-        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+    ``scheduler``: the process's scheduler, started and stopped by its owner; None makes one of
+    its own, started by :meth:`start` and stopped by :meth:`shutdown` (tests, benchmarks).
+    """
 
+    def __init__(self, sessions: sessionmaker[Session], ring: RingCallback, *, limits: Limits = Limits(),
+                 default_tz: str = "UTC", clock: Callable[[], float] = time.time,
+                 scheduler: BaseScheduler | None = None) -> None:
         self.sessions = sessions
         self.ring = ring
         self._insert_lock = threading.Lock()  # the pending-count check and the insert, together
         self.limits = limits
-        self.default_tz = default_tz
+        self.zones = UserZones(sessions, default_tz)
         self.clock = clock
-        self.scheduler = AsyncIOScheduler(
-            timezone=UTC,
-            logger=scheduler_log,
-            job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
-        )
+        self.alarms = Alarms(scheduler)
+
+    @property
+    def scheduler(self) -> BaseScheduler:
+        """The scheduler the rings are jobs on (``t{id}``)."""
+        return self.alarms.scheduler
 
     # --- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> StartupReport:
-        """Start the scheduler (inside a running event loop) and schedule every pending row."""
+        """Schedule every pending row (inside a running event loop); start an own scheduler."""
         report = StartupReport()
         now = self.clock()
         grace = self.limits.missed_grace.total_seconds()
         with self.sessions() as session:
             # Plain tuples, not ORM objects: 10,000 pending rows load in a fraction of a second.
             pending = session.execute(
-                select(Reminder.id, Reminder.due_at).where(Reminder.state == PENDING)).all()
+                select(Reminder.id, Reminder.due_at).where(Reminder.state == ReminderState.PENDING)).all()
             overdue = {rid for rid, due_at in pending if due_at < now - grace}
             moved: dict[int, float] = {}  # recurring ones, moved past what they missed
             if overdue:
@@ -183,7 +169,7 @@ class ReminderService:
                     if following is not None:
                         row.due_at = moved[row.id] = following.timestamp()
                     else:
-                        row.state = MISSED
+                        row.state = ReminderState.MISSED
                 session.commit()
         for rid, due_at in pending:
             if rid in overdue and rid not in moved:
@@ -193,28 +179,14 @@ class ReminderService:
                 report.late += 1
             self._schedule(rid, due_at)
             report.scheduled += 1
-        self.scheduler.start()
+        self.alarms.start()
         log.info("reminders: %d scheduled (%d late), %d chats with missed ones",
                  report.scheduled, report.late, len(report.missed))
         return report
 
     def shutdown(self) -> None:
-        if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
-
-    # --- zones -----------------------------------------------------------------------------
-
-    def zone_of(self, user_id: int) -> ZoneInfo:
-        with self.sessions() as session:
-            row = session.get(UserZone, user_id)
-            return ZoneInfo(row.tz if row else self.default_tz)
-
-    def set_zone(self, user_id: int, name: str) -> ZoneInfo:
-        zone = zone_named(name)
-        with self.sessions() as session:
-            session.merge(UserZone(user_id=user_id, tz=zone.key))
-            session.commit()
-        return zone
+        """Cancel the rings in progress (they stay pending); stop an own scheduler."""
+        self.alarms.stop()
 
     # --- creating --------------------------------------------------------------------------
 
@@ -225,15 +197,15 @@ class ReminderService:
         delta, rest = split_duration(args.split())
         self._check_span(delta)
         now = self.clock()
-        return self._insert(owner, TIMER, now + delta.total_seconds(), " ".join(rest),
+        return self._insert(owner, ReminderKind.TIMER, now + delta.total_seconds(), " ".join(rest),
                             recurrence=None, duration=delta.total_seconds(), request_id=request_id)
 
     def add_reminder(self, owner: Owner, args: str, request_id: int | None = None) -> Reminder:
         """``/remind WHEN TEXT``; raises :class:`ReminderInputError` naming the part not understood."""
         now = datetime.fromtimestamp(self.clock(), UTC)
-        plan = parse_when(args, now, self.zone_of(owner.user_id), self.limits.min_interval)
+        plan = parse_when(args, now, self.zones.zone_of(owner.user_id), self.limits.min_interval)
         self._check_span(plan.due - now)
-        return self._insert(owner, REMINDER, plan.due.timestamp(), plan.text,
+        return self._insert(owner, ReminderKind.REMINDER, plan.due.timestamp(), plan.text,
                             recurrence=plan.recurrence.spec() if plan.recurrence else None,
                             tz=plan.zone.key if plan.zone else None, request_id=request_id)
 
@@ -255,7 +227,7 @@ class ReminderService:
         owner = Owner(original.chat_id, original.user_id, original.user_name, original.chat_type, owner.reply_to,
                       original.thread_id)
         return self._insert(owner, original.kind, due, original.label, recurrence=None,
-                            duration=due - now if original.kind == TIMER else None)
+                            duration=due - now if original.kind == ReminderKind.TIMER else None)
 
     def _check_span(self, delta: timedelta) -> None:
         if delta > self.limits.max_duration:
@@ -265,10 +237,10 @@ class ReminderService:
                 recurrence: str | None, duration: float | None = None, tz: str | None = None,
                 request_id: int | None = None) -> Reminder:
         label = clean_label(label, self.limits)
-        tz = tz or self.zone_of(owner.user_id).key
+        tz = tz or self.zones.zone_of(owner.user_id).key
         with self._insert_lock, self.sessions() as session:
             pending = session.scalar(select(func.count()).select_from(Reminder).where(
-                Reminder.user_id == owner.user_id, Reminder.state == PENDING))
+                Reminder.user_id == owner.user_id, Reminder.state == ReminderState.PENDING)) or 0
             if pending >= self.limits.max_pending_per_user:
                 raise ReminderInputError(Problem.TOO_MANY_PENDING, pending=pending,
                                          limit=self.limits.max_pending_per_user)
@@ -277,7 +249,7 @@ class ReminderService:
                 user_id=owner.user_id,
                 user_name=owner.user_name[:64], label=label, due_at=due_at, recurrence=recurrence,
                 tz=tz, reply_to=owner.reply_to, duration=duration,
-                state=PENDING, created_at=self.clock(),
+                state=ReminderState.PENDING, created_at=self.clock(),
             )
             session.add(row)
             mark_handled(session, request_id)
@@ -293,43 +265,51 @@ class ReminderService:
 
     def pending_in_chat(self, chat_id: int, user_id: int | None = None) -> list[Reminder]:
         """Pending rows in a chat by due time; only ``user_id``'s when given."""
-        query = select(Reminder).where(Reminder.chat_id == chat_id, Reminder.state == PENDING)
+        query = select(Reminder).where(Reminder.chat_id == chat_id, Reminder.state == ReminderState.PENDING)
         if user_id is not None:
             query = query.where(Reminder.user_id == user_id)
         with self.sessions() as session:
             return list(session.scalars(query.order_by(Reminder.due_at)).all())
 
+    def counting_down(self) -> list[Reminder]:
+        """Pending timers with a confirmation to edit: their countdowns resume after a restart."""
+        query = select(Reminder).where(Reminder.state == ReminderState.PENDING, Reminder.kind == ReminderKind.TIMER,
+                                       Reminder.status_message_id.is_not(None))
+        with self.sessions() as session:
+            return list(session.scalars(query).all())
+
     def pending_count(self) -> int:
         with self.sessions() as session:
-            return session.scalar(select(func.count()).select_from(Reminder).where(Reminder.state == PENDING))
+            return session.scalar(select(func.count()).select_from(Reminder).where(
+                Reminder.state == ReminderState.PENDING)) or 0
 
     def cancel(self, reminder_id: int) -> Reminder | None:
         """Cancel a pending row; None when it is not pending (rung, cancelled, unknown)."""
         with self.sessions() as session:
             row = session.get(Reminder, reminder_id)
-            if row is None or row.state != PENDING:
+            if row is None or row.state != ReminderState.PENDING:
                 return None
-            row.state = CANCELLED
+            row.state = ReminderState.CANCELLED
             session.commit()
-        job = self.scheduler.get_job(f"t{reminder_id}")
-        if job is not None:
-            job.remove()
+        self.alarms.clear(f"t{reminder_id}")
         return row
 
     def resume(self, reminder_ids: list[int]) -> list[Reminder]:
         """Make undeliverable rows (their chat was unreachable) pending and scheduled again.
 
         A one-off whose time passed meanwhile rings at once, saying how late; a recurring one
-        moves to its next occurrence. Returns the rows resumed.
+        moves to its next occurrence (or, when its repeat ended meanwhile, rings once, late, like
+        a one-off). Returns the rows resumed.
         """
         now = self.clock()
         with self.sessions() as session:
             rows = list(session.scalars(select(Reminder).where(
-                Reminder.id.in_(reminder_ids), Reminder.state == UNDELIVERABLE)).all())
+                Reminder.id.in_(reminder_ids), Reminder.state == ReminderState.UNDELIVERABLE)).all())
             for row in rows:
-                row.state = PENDING
-                if row.recurrence and row.due_at < now:
-                    row.due_at = self._next_due(row, now).timestamp()
+                row.state = ReminderState.PENDING
+                following = self._next_due(row, now) if row.recurrence and row.due_at < now else None
+                if following is not None:
+                    row.due_at = following.timestamp()
             session.commit()
         for row in rows:
             self._schedule(row.id, row.due_at)
@@ -345,10 +325,7 @@ class ReminderService:
     # --- ringing ---------------------------------------------------------------------------
 
     def _schedule(self, reminder_id: int, due_at: float) -> None:
-        self.scheduler.add_job(
-            self._fire, "date", run_date=datetime.fromtimestamp(due_at, UTC), args=[reminder_id],
-            id=f"t{reminder_id}", replace_existing=True, misfire_grace_time=None,
-        )
+        self.alarms.set(f"t{reminder_id}", datetime.fromtimestamp(due_at, UTC), self._fire, reminder_id)
 
     def _next_due(self, row: Reminder, after: float) -> datetime | None:
         """The next ring of a repeating row; None once its repeat has ended (until / count)."""
@@ -359,12 +336,12 @@ class ReminderService:
         now = self.clock()
         with self.sessions() as session:
             row = session.get(Reminder, reminder_id)
-            if row is None or row.state != PENDING:
+            if row is None or row.state != ReminderState.PENDING:
                 return
         late = timedelta(seconds=max(0.0, now - row.due_at))
         try:
             outcome = await self.ring(row, late)
-        except asyncio.CancelledError:  # the scheduler is stopping with the bot: rung next start
+        except asyncio.CancelledError:  # the bot is stopping (Alarms.stop): rung next start
             log.info("t%d not rung yet at shutdown; it stays pending", reminder_id)
             return
         except Exception:  # one failed ring must not stop the others; this one stays pending
@@ -373,26 +350,24 @@ class ReminderService:
             return
         with self.sessions() as session:
             row = session.get(Reminder, reminder_id)
-            if row is None or row.state != PENDING:
+            if row is None or row.state != ReminderState.PENDING:
                 return
             following = self._next_due(row, max(now, row.due_at)) if row.recurrence else None
             if outcome is RingOutcome.UNDELIVERABLE:
-                row.state = UNDELIVERABLE
+                row.state = ReminderState.UNDELIVERABLE
                 log.warning("t%d is undeliverable to chat %s; marked so", reminder_id, row.chat_id)
             elif following is not None:
                 row.due_at = following.timestamp()
                 self._schedule(row.id, row.due_at)
             else:
-                row.state = DONE
+                row.state = ReminderState.DONE
             session.commit()
 
 
-def describe_late(late: timedelta) -> str:
-    """`` (late by 3 min — I was offline)`` for late rings, empty for punctual ones."""
-    if late < LATE_THRESHOLD:
-        return ""
-    return f"late by {format_duration(late)}"
+def is_late(late: timedelta) -> bool:
+    """Whether a ring this late should say so (a healthy ring is a few ms late)."""
+    return late >= LATE_THRESHOLD
 
 
 __all__ = ["Limits", "Owner", "ReminderInputError", "ReminderService", "RingOutcome", "StartupReport",
-           "describe_late"]
+           "is_late"]

@@ -3,25 +3,41 @@
 A timer and a reminder are the same row with a different ``kind``: both ring in a chat at a due
 time, the difference is only how they were asked for and shown. Due times are UTC seconds since
 the epoch (a float): SQLite has no time-zone-aware type, and a number compares and sorts plainly.
-The ``state`` moves from ``pending`` to ``done``, ``cancelled`` or ``missed``; only pending rows
-are scheduled at start-up. A pending row whose chat the bot can no longer post in (removed from the
-group, blocked) becomes ``undeliverable`` until someone there resumes it (:mod:`bot.chats`).
+The ``state`` (:class:`ReminderState`) moves from ``pending`` to ``done``, ``cancelled`` or
+``missed``; only pending rows are scheduled at start-up. A pending row whose chat the bot can no
+longer post in (removed from the group, blocked) becomes ``undeliverable`` until someone there
+resumes it (:mod:`bot.chats`).
 """
 
 from __future__ import annotations
 
+import enum
 from datetime import UTC, datetime
 
 from sqlalchemy import BigInteger, Float, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.storage import Base
+from bot.db_base import Base
 
 LABEL_MAX = 200
 
-PENDING, DONE, CANCELLED, MISSED = "pending", "done", "cancelled", "missed"
-UNDELIVERABLE = "undeliverable"
-TIMER, REMINDER = "timer", "reminder"
+
+
+class ReminderState(enum.StrEnum):
+    """Where a row is in its life; stored as its value (a plain string column)."""
+
+    PENDING = "pending"  # scheduled: it will ring
+    DONE = "done"  # rang (a repeat moves on instead, and stays pending)
+    CANCELLED = "cancelled"
+    MISSED = "missed"  # came due while the bot was down longer than the grace period
+    UNDELIVERABLE = "undeliverable"  # its chat cannot be written to; paused until resumed
+
+
+class ReminderKind(enum.StrEnum):
+    """How it was asked for: ``/timer`` (a countdown) or ``/remind`` (a time and maybe a repeat)."""
+
+    TIMER = "timer"
+    REMINDER = "reminder"
 
 
 class Reminder(Base):
@@ -49,7 +65,7 @@ class Reminder(Base):
     reply_to: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     status_message_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     duration: Mapped[float | None] = mapped_column(Float, nullable=True)
-    state: Mapped[str] = mapped_column(String(12), default=PENDING)
+    state: Mapped[str] = mapped_column(String(16), default=ReminderState.PENDING)
     created_at: Mapped[float] = mapped_column(Float)
     #: The reply language it was created in (a catalog code, e.g. ``zh``), for the ring; None: English.
     lang: Mapped[str | None] = mapped_column(String(16), nullable=True)

@@ -11,6 +11,7 @@ one CJK character, or one other character; each knows whether a space came befor
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 _FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
@@ -115,7 +116,7 @@ class Tokens:
                 return None
         return i + len(phrase)
 
-    def cjk_any(self, i: int, phrases) -> tuple[str, int] | None:
+    def cjk_any(self, i: int, phrases: Iterable[str]) -> tuple[str, int] | None:
         """The first of ``phrases`` (longest first, please) at ``i`` and the index after it."""
         for phrase in phrases:
             end = self.cjk(i, phrase)

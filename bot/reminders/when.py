@@ -3,7 +3,7 @@
 The phrase is cut into tokens (:mod:`bot.reminders.tokens`), then the *when* is read from its
 start, from its end, or both (``tomorrow buy milk at 5pm``), as a sequence of parts, each said
 at most once: a duration (``in 10 minutes``, ``10分钟后``), a day (:mod:`~bot.reminders.dates`), a
-time of day (:mod:`~bot.reminders.clock`), a zone (:mod:`~bot.reminders.zones`), a repeat and its
+time of day (:mod:`~bot.reminders.times_of_day`), a zone (:mod:`~bot.reminders.zones`), a repeat and its
 end (:mod:`~bot.reminders.repeats`). What lies between is the reminder's text.
 
 Certainty over coverage: a part must end at a word boundary (``12:40!1mo`` is not 12:40), a
@@ -18,13 +18,14 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.reminders.clock import DEFAULT_TIME, TimeOfDay, take_time_of_day
 from bot.reminders.dates import MONTH_WORDS, WEEKDAY_WORDS, DayRef, Roll, resolve_day, take_day
 from bot.reminders.duration import EN_UNIT_WORDS, Span, take_span
-from bot.reminders.errors import Problem, ReminderInputError
+from bot.reminders.errors import Part, Problem, ReminderInputError
 from bot.reminders.numbers import EN_TENS, EN_UNITS
 from bot.reminders.recurrence import MAX_COUNT, Recurrence, Unit
+from bot.reminders.repeat_phrase import phrase
 from bot.reminders.repeats import Repeat, take_end, take_repeat
+from bot.reminders.times_of_day import DEFAULT_TIME, TimeOfDay, take_time_of_day
 from bot.reminders.tokens import Kind, Tokens, has_foreign_digits, normalise, tokenize
 from bot.reminders.zones import AMBIGUOUS, DATABASE, REGIONS, take_zone
 
@@ -80,7 +81,7 @@ class _Parts:
             if theirs is None:
                 continue
             if mine is not None:
-                raise ReminderInputError(Problem.CONFLICT, part=name)
+                raise ReminderInputError(Problem.CONFLICT, part=Part(name))
             setattr(self, name, theirs)
 
 
@@ -123,10 +124,10 @@ class _Reader:
                 return self._set(parts, "offset", span, end)
             if (after := t.cjk_any(j, _AFTER_ZH)) is not None:
                 return self._set(parts, "offset", span, after[1])
-        if parts.repeat is not None and (end := take_end(t, i)) is not None:
-            if end[0] == "count":
-                return self._set(parts, "count", end[1], end[2])
-            day = take_day(t, end[1], self.local.date(), original)
+        if parts.repeat is not None and (ending := take_end(t, i)) is not None:
+            if ending[0] == "count":
+                return self._set(parts, "count", ending[1], ending[2])
+            day = take_day(t, ending[1], self.local.date(), original)
             if day is None:
                 raise ReminderInputError(Problem.NOT_UNDERSTOOD, part=t.span(i, min(i + 3, t.n), original))
             return self._set(parts, "until", day[0], day[1])
@@ -149,11 +150,11 @@ class _Reader:
             return self._set(parts, "zone", zone[0], zone[1])
         return None
 
-    def _set(self, parts: _Parts, name: str, value, j: int) -> int | None:
+    def _set(self, parts: _Parts, name: str, value: object, j: int) -> int | None:
         if not self.boundary(j):
             return None
         if getattr(parts, name) is not None:
-            raise ReminderInputError(Problem.CONFLICT, part=name)
+            raise ReminderInputError(Problem.CONFLICT, part=Part(name))
         setattr(parts, name, value)
         return j
 
@@ -289,7 +290,7 @@ def parse_when(text: str, now: datetime, zone: ZoneInfo,
             raise ReminderInputError(Problem.NOT_UNDERSTOOD, part="until")
         due, recurrence = _once(parts, now, local, effective), None
     if due <= now:
-        raise ReminderInputError(Problem.IN_THE_PAST, when=f"{due.astimezone(effective):%Y-%m-%d %H:%M}")
+        raise ReminderInputError(Problem.IN_THE_PAST, when=due.astimezone(effective))
     return Plan(due=due.astimezone(UTC), recurrence=recurrence, text=label.strip(),
                 zone=effective, zone_from_phrase=parts.zone is not None)
 
@@ -310,18 +311,18 @@ def _once(parts: _Parts, now: datetime, local: datetime, zone: ZoneInfo) -> date
     tod = parts.time
     if parts.offset is not None:
         if parts.day is not None:
-            raise ReminderInputError(Problem.MISMATCH, first="offset", second="day")
+            raise ReminderInputError(Problem.MISMATCH, first=Part.OFFSET, second=Part.DAY)
         if tod is None:
             return parts.offset.after(local)
         if not parts.offset.calendar_only:
-            raise ReminderInputError(Problem.MISMATCH, first="offset", second="time")
+            raise ReminderInputError(Problem.MISMATCH, first=Part.OFFSET, second=Part.TIME)
         day = parts.offset.after(local).date()
         return datetime.combine(day, tod.at, tzinfo=zone)
     day_ref = parts.day
     if tod is not None and tod.day is not None:
         said = local.date() + timedelta(days=tod.day)
         if day_ref is not None and day_ref.day != said:
-            raise ReminderInputError(Problem.MISMATCH, first="day", second="time")
+            raise ReminderInputError(Problem.MISMATCH, first=Part.DAY, second=Part.TIME)
         if day_ref is None:
             day_ref = DayRef(said, Roll.NONE, "")
     if day_ref is None:
@@ -341,21 +342,23 @@ def _repeating(parts: _Parts, now: datetime, local: datetime, zone: ZoneInfo,
     assert repeat is not None
     rec = repeat.recurrence
     if parts.offset is not None:
-        raise ReminderInputError(Problem.MISMATCH, first="offset", second="repeat")
+        raise ReminderInputError(Problem.MISMATCH, first=Part.OFFSET, second=Part.REPEAT)
     if rec.unit is Unit.INTERVAL:
         if parts.time is not None or parts.day is not None:
-            raise ReminderInputError(Problem.MISMATCH, first="repeat", second="time")
+            raise ReminderInputError(Problem.MISMATCH, first=Part.REPEAT, second=Part.TIME)
         if rec.seconds < min_interval.total_seconds():
-            raise ReminderInputError(Problem.REPEAT_TOO_OFTEN, minimum=min_interval, part=rec.phrase())
+            raise ReminderInputError(Problem.REPEAT_TOO_OFTEN, minimum=min_interval, part=phrase(rec))
         first = now + timedelta(seconds=rec.seconds)
         rec = replace(rec, first=first.timestamp())
     elif rec.unit is Unit.CRON:
         if parts.time is not None or parts.day is not None:
-            raise ReminderInputError(Problem.MISMATCH, first="repeat", second="time")
-        first = rec.next_after(now, zone)
-        if first is None:
+            raise ReminderInputError(Problem.MISMATCH, first=Part.REPEAT, second=Part.TIME)
+        found = rec.next_after(now, zone)
+        if found is None:
             raise ReminderInputError(Problem.BAD_CRON, part=rec.cron, reason="never")
-        gap, current = None, first
+        first = found
+        gap: timedelta | None = None
+        current = first
         for _ in range(6):
             following = rec.next_after(current, zone)
             if following is None:
@@ -374,24 +377,24 @@ def _repeating(parts: _Parts, now: datetime, local: datetime, zone: ZoneInfo,
             start_day = resolve_day(parts.day, time(0, 0), now, zone) if parts.day.day > local.date() \
                 else local
             start = max(start_day, local)
-        fields = {"at": at}
+        rec = replace(rec, at=at)
         if repeat.needs_day:
             day = start.date()
             if rec.unit is Unit.WEEK:
-                fields["weekdays"] = (day.weekday(),)
+                rec = replace(rec, weekdays=(day.weekday(),))
             elif rec.unit is Unit.MONTH:
-                fields["monthday"] = day.day
+                rec = replace(rec, monthday=day.day)
             elif rec.unit is Unit.YEAR:
-                fields.update(month=day.month, monthday=day.day)
-        rec = replace(rec, **fields)
-        first = replace(rec, every=1).next_after(max(now, start.astimezone(UTC) - timedelta(microseconds=1)), zone)
-        if first is None:
-            raise ReminderInputError(Problem.REPEAT_NOT_UNDERSTOOD, part=rec.phrase())
+                rec = replace(rec, month=day.month, monthday=day.day)
+        found = replace(rec, every=1).next_after(max(now, start.astimezone(UTC) - timedelta(microseconds=1)), zone)
+        if found is None:
+            raise ReminderInputError(Problem.REPEAT_NOT_UNDERSTOOD, part=phrase(rec))
+        first = found
         rec = replace(rec, first=first.timestamp())
     if parts.until is not None:
         until = parts.until.day
         if until < first.astimezone(zone).date():
-            raise ReminderInputError(Problem.REPEAT_ENDS_BEFORE_START, until=until.isoformat())
+            raise ReminderInputError(Problem.REPEAT_ENDS_BEFORE_START, until=until)
         rec = replace(rec, until=until)
     if parts.count is not None:
         if not 1 <= parts.count <= MAX_COUNT:

@@ -15,43 +15,19 @@ messages reach the same lifecycle through :mod:`bot.telegram.handlers.chats`.
 
 from __future__ import annotations
 
-import enum
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import TypeVar
 
 from telegram.error import ChatMigrated, Forbidden
 
 from bot.chats.lifecycle import ChatLifecycle, GoneReason, Migration, Paused
 from bot.config import Settings
+from bot.telegram.api_errors import ChatFault, chat_fault
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-
-class FaultKind(enum.Enum):
-    MOVED = "moved"  # the chat has a new id: send there
-    GONE = "gone"  # the bot cannot post in the chat: give up on it
-
-
-@dataclass(frozen=True)
-class ChatFault:
-    """A typed answer to "what did this error say about the chat?"."""
-
-    kind: FaultKind
-    chat_id: int
-    new_chat_id: int | None = None
-
-
-def classify(chat_id: int, error: BaseException) -> ChatFault | None:
-    """The chat fault behind ``error``, or None when it is about something else."""
-    if isinstance(error, ChatMigrated):
-        return ChatFault(FaultKind.MOVED, chat_id, int(error.new_chat_id))
-    if isinstance(error, Forbidden):
-        return ChatFault(FaultKind.GONE, chat_id)
-    return None
 
 
 #: Called after rows moved: ``listener(migration)`` (the download notifier re-points its status
@@ -85,7 +61,7 @@ class ChatFaults:
             return await call(chat_id)
         except (ChatMigrated, Forbidden) as exc:
             fault = self.handle(chat_id, exc)
-        if fault.kind is FaultKind.GONE:
+        if fault is None or fault.new_chat_id is None:  # gone (a ChatMigrated is always a fault)
             return None
         try:
             return await call(fault.new_chat_id)
@@ -98,10 +74,10 @@ class ChatFaults:
 
         Returns the fault, or None when ``error`` is not a chat fault (the caller deals with it).
         """
-        fault = classify(chat_id, error)
+        fault = chat_fault(chat_id, error)
         if fault is None:
             return None
-        if fault.kind is FaultKind.MOVED:
+        if fault.new_chat_id is not None:
             self.moved(chat_id, fault.new_chat_id)
         else:
             self.gone(chat_id, GoneReason.FORBIDDEN, str(error))
@@ -155,4 +131,4 @@ class ChatFaults:
                         earlier, chat_id, chat_id, earlier)
 
 
-__all__ = ["ChatFault", "ChatFaults", "FaultKind", "classify"]
+__all__ = ["ChatFault", "ChatFaults"]

@@ -23,6 +23,7 @@ from bot.telegram import download_status as render
 from bot.telegram import send_queue
 from bot.telegram.download_delivery import DownloadDelivery
 from bot.telegram.download_reasons import explain
+from bot.telegram.services import Services
 from bot.telegram.status_board import StatusBoard, cancel_markup
 
 if TYPE_CHECKING:
@@ -35,9 +36,9 @@ if TYPE_CHECKING:
 class DownloadNotifier:
     """Bridges :class:`DownloadService` events (threads) to Telegram messages (event loop)."""
 
-    def __init__(self, app: Application[Any, Any, Any, Any, Any, Any], service_ref: dict[str, Any]) -> None:
+    def __init__(self, app: Application[Any, Any, Any, Any, Any, Any], services: Services) -> None:
         self.app = app
-        self.board = StatusBoard(app, service_ref)
+        self.board = StatusBoard(app, services)
         self.delivery = DownloadDelivery(self.board)
         self.loop: asyncio.AbstractEventLoop | None = None
         self._latest: dict[int, Progress] = {}

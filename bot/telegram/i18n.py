@@ -26,13 +26,13 @@ from telegram.ext import Application, ContextTypes, TypeHandler
 from bot import i18n
 from bot.i18n.store import LanguageChoices, Scope
 from bot.telegram.permissions import sender_id
-from bot.telegram.services import Services, services_of
+from bot.telegram.services import Services, required, services_of
 
 LANGUAGE_GROUP = -300  # before everything (chats -200, the gate -100): a stranger is refused in their own language
 
 
 def choices_of(services: Services) -> LanguageChoices:
-    return services.extras["languages"]
+    return required(services.languages)
 
 
 def resolve(update: Update, choices: LanguageChoices) -> tuple[str, str]:
@@ -90,6 +90,6 @@ def register(app: Application, services: Services) -> None:
     from bot.downloads.jobs import DownloadJob
     from bot.reminders.store import Reminder
 
-    services.extras["languages"] = LanguageChoices(services.sessions)
+    services.languages = LanguageChoices(services.sessions)
     stamp_rows(Reminder, DownloadJob)
     app.add_handler(TypeHandler(Update, choose_language), group=LANGUAGE_GROUP)

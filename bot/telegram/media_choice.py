@@ -20,7 +20,7 @@ from bot.media.plan import MediaMode
 from bot.media.survey import Choice, Survey
 from bot.telegram import download_status as render
 from bot.telegram.permissions import can_manage
-from bot.telegram.services import services_of
+from bot.telegram.services import required, services_of
 from bot.telegram.update_parts import chat_of, query_of
 
 PATTERN = r"^dl:media:\d+:(best|small|audio|all)$"
@@ -72,7 +72,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     every = mode_text == ALL
     mode = MediaMode.BEST if every else MediaMode(mode_text)
     services = services_of(context)
-    service = services.extras["downloads"]
+    service = required(services.downloads)
     job = await asyncio.to_thread(service.get, job_id)
     if job is None or job.chat_id != chat_of(update).id:
         await query.answer(_("There is no download d{id} in this chat.").format(id=job_id))

@@ -2,16 +2,22 @@
 :class:`~bot.reminders.errors.Problem`, all in this one place, translated through the catalog
 (the core itself has no words).
 
-Each answer says what was not understood and shows an example that works.
+Each answer says what was not understood and shows an example that works. The core gives the
+readings of an ambiguous phrase as data (a :class:`~bot.reminders.errors.CalendarDay`, a ``time``,
+a :class:`~bot.reminders.errors.Part`); they are worded here, dates and times formatted by Babel
+with a pattern each catalog chooses.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
+from typing import Any
 
-from bot.i18n import N_, _
+from babel.dates import format_date, format_datetime, format_time
+
+from bot.i18n import N_, _, current_locale
 from bot.reminders.duration import format_duration
-from bot.reminders.errors import Problem, ReminderInputError
+from bot.reminders.errors import CalendarDay, Part, Problem, ReminderInputError
 
 EXAMPLES = N_("Examples: /remind in 10 minutes stretch, /remind tomorrow 9am standup, /remind 明天早上9点 开会")
 TIMER_EXAMPLES = N_("Examples: /timer 90 (seconds), /timer 5m tea, /timer 1h30m, /timer 半小时")
@@ -58,17 +64,39 @@ _WORDS: dict[Problem, tuple[str, str | None]] = {
 
 
 #: The parts of a time phrase, as the core names them in CONFLICT / MISMATCH.
-_PART_NAMES = {"offset": N_("duration (in …)"), "day": N_("day"), "time": N_("time of day"),
-               "zone": N_("zone"), "repeat": N_("repeat"), "until": N_("end date"),
-               "count": N_("number of times")}
+_PART_NAMES = {Part.OFFSET: N_("duration (in …)"), Part.DAY: N_("day"), Part.TIME: N_("time of day"),
+               Part.ZONE: N_("zone"), Part.REPEAT: N_("repeat"), Part.UNTIL: N_("end date"),
+               Part.COUNT: N_("number of times")}
+
+#: CLDR patterns for the readings of an ambiguous date (``12 November`` / ``11月12日``): each
+#: catalog gives the order and words its readers expect.
+DAY_MONTH = N_("d MMMM")
+DAY_MONTH_YEAR = N_("d MMMM y")
+#: A time of day, a date and a moment, as every message shows them (digits, 24-hour).
+TIME = "HH:mm"
+DATE = "yyyy-MM-dd"
+MOMENT = "yyyy-MM-dd HH:mm"
 
 
-def _value(value) -> str:
+def _value(value: Any) -> str:
+    """A parameter of the core, in the reader's language (the person's own words as they are)."""
+    locale = current_locale()
     if isinstance(value, timedelta):
         return format_duration(value)
+    if isinstance(value, Part):
+        return _(_PART_NAMES[value])
+    if isinstance(value, CalendarDay):
+        pattern = _(DAY_MONTH) if value.year is None else _(DAY_MONTH_YEAR)
+        return format_date(date(value.year or 2000, value.month, value.day), pattern, locale=locale)
+    if isinstance(value, datetime):  # before date: a datetime is a date too
+        return format_datetime(value, MOMENT, locale=locale)
+    if isinstance(value, date):
+        return format_date(value, DATE, locale=locale)
+    if isinstance(value, time):
+        return format_time(value, TIME, locale=locale)
     if isinstance(value, tuple | list):
-        return _(" or ").join(str(v) for v in value)
-    return _(_PART_NAMES[str(value)]) if str(value) in _PART_NAMES else str(value)
+        return _(" or ").join(_value(v) for v in value)
+    return str(value)
 
 
 def explain(error: ReminderInputError) -> str:

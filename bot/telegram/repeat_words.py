@@ -13,6 +13,7 @@ from babel.lists import format_list
 from bot import i18n
 from bot.i18n import _, ngettext
 from bot.reminders.recurrence import Recurrence, Unit
+from bot.reminders.repeat_phrase import phrase
 
 
 def _days(weekdays: tuple[int, ...]) -> str:
@@ -43,7 +44,7 @@ def _month_day(rec: Recurrence) -> str:
 def repeat_text(rec: Recurrence) -> str:
     """How often ``rec`` rings, for confirmations, ``/timers`` and rings."""
     if i18n.current().code == i18n.DEFAULT:
-        return rec.phrase()
+        return phrase(rec)
     at, n = _at(rec), rec.every
     if rec.unit is Unit.INTERVAL:
         seconds = int(rec.seconds)

@@ -2,32 +2,9 @@
 
 Why one object: a ring, a reply and an upload fail in the same few ways, and each ad-hoc loop
 got a different subset of them wrong (a ring was dropped after one 502; an upload after one 500).
-Here the failures are sorted once, by exception type, and each kind of send only chooses *how
-patient* it is (:data:`REPLY`, :data:`EDIT`, :data:`UPLOAD`, :data:`RING`).
-
-How a failure is sorted (:func:`classify`, by type, never by message text except where
-python-telegram-bot gives no type):
-
-========================  ========================================  ===========================
-exception                 meaning                                   what the policy does
-========================  ========================================  ===========================
-``RetryAfter``            429 flood control                         wait ``retry_after`` (plus a
-                                                                    little), then try again
-``TimedOut``,             the network, or Telegram's side (5xx)     back off exponentially with
-``NetworkError``                                                    jitter, then try again
-``BadRequest``            our request is wrong for this chat        give up at once
-                          (message gone, text empty, chat not
-                          found)
-``Forbidden``             the bot was blocked or removed            give up: :attr:`Failure.FORBIDDEN`
-``ChatMigrated``          a group became a supergroup               give up:
-                                                                    :attr:`Failure.CHAT_MIGRATED`
-                                                                    (the new id is on the error)
-``InvalidToken``, other   configuration or a bug                    give up at once
-========================  ========================================  ===========================
-
-The two "chat is gone" outcomes are typed so that whoever owns groups can act on them (move the
-chat's rows to the new id, mark a removed chat's reminders undeliverable); this module only
-refuses to retry them.
+Here the failures are sorted once, by exception type (:func:`bot.telegram.api_errors.classify`,
+whose table says what each means), and each kind of send only chooses *how patient* it is
+(:data:`REPLY`, :data:`EDIT`, :data:`UPLOAD`, :data:`RING`).
 
 Retrying a send whose answer was lost (``TimedOut`` after Telegram stored the message) can show
 it twice; for a ring or a reply that is the right trade (twice beats never). Only message-free
@@ -43,74 +20,18 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
-from enum import Enum
 from typing import TypeVar
 
-from telegram.error import (
-    BadRequest,
-    ChatMigrated,
-    Forbidden,
-    NetworkError,
-    RetryAfter,
-    TimedOut,
-)
+from bot.telegram.api_errors import Failure, classify, retry_after_seconds
+
+#: ``Failure``, ``classify`` and ``retry_after_seconds`` are importable from here too (the send
+#: queue and notifiers took them from this module before the classification had its own).
+__all__ = ["EDIT", "ONCE", "REPLY", "RING", "UPLOAD", "Failure", "RetryPolicy", "classify",
+           "retry_after_seconds"]
 
 T = TypeVar("T")
-
-
-class Failure(Enum):
-    """What kind of failure a Bot API error is; see the table in the module docstring."""
-
-    RATE_LIMITED = "rate_limited"
-    TRANSIENT = "transient"
-    BAD_REQUEST = "bad_request"
-    FORBIDDEN = "forbidden"
-    CHAT_MIGRATED = "chat_migrated"
-    TOO_LARGE = "too_large"
-    OTHER = "other"
-
-    @property
-    def retryable(self) -> bool:
-        return self in (Failure.RATE_LIMITED, Failure.TRANSIENT)
-
-    @property
-    def chat_unreachable(self) -> bool:
-        """The chat itself cannot be written to (blocked, removed, migrated): not this message's fault."""
-        return self in (Failure.FORBIDDEN, Failure.CHAT_MIGRATED)
-
-
-def _is_too_large(exc: NetworkError) -> bool:
-    # python-telegram-bot maps HTTP 413 to a plain NetworkError; the status is only in the text.
-    return "Request Entity Too Large" in str(exc) or "(413)" in str(exc)
-
-
-def classify(exc: BaseException) -> Failure:
-    """Sort a Bot API exception into a :class:`Failure` by its type (order matters: BadRequest
-    and TimedOut are NetworkErrors)."""
-    if isinstance(exc, RetryAfter):
-        return Failure.RATE_LIMITED
-    if isinstance(exc, Forbidden):
-        return Failure.FORBIDDEN
-    if isinstance(exc, ChatMigrated):
-        return Failure.CHAT_MIGRATED
-    if isinstance(exc, BadRequest):
-        return Failure.BAD_REQUEST
-    if isinstance(exc, TimedOut):
-        return Failure.TRANSIENT
-    if isinstance(exc, NetworkError):
-        return Failure.TOO_LARGE if _is_too_large(exc) else Failure.TRANSIENT
-    return Failure.OTHER
-
-
-def retry_after_seconds(exc: RetryAfter) -> float:
-    with warnings.catch_warnings():  # PTB 22 warns that the int will become a timedelta: both read
-        warnings.simplefilter("ignore")
-        value = exc.retry_after
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
 @dataclass(frozen=True)

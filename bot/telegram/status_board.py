@@ -25,6 +25,7 @@ from bot.i18n import _
 from bot.telegram import send_queue
 from bot.telegram.retry import retry_after_seconds
 from bot.telegram.send_queue import SendOptions
+from bot.telegram.services import Services, required
 
 if TYPE_CHECKING:
     from bot.chats.lifecycle import Migration
@@ -95,16 +96,15 @@ class StatusMessage:
 class StatusBoard:
     """The status messages of all jobs, and the tasks that edit them (on the event loop)."""
 
-    def __init__(self, app: Application[Any, Any, Any, Any, Any, Any], service_ref: dict[str, Any]) -> None:
+    def __init__(self, app: Application[Any, Any, Any, Any, Any, Any], services: Services) -> None:
         self.app = app
-        self._service_ref = service_ref
+        self._services = services
         self._status: dict[int, StatusMessage] = {}
         self.tasks: set[asyncio.Task[Any]] = set()
 
     @property
     def service(self) -> DownloadService:
-        service: DownloadService = self._service_ref["downloads"]
-        return service
+        return required(self._services.downloads)
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -141,8 +141,7 @@ class StatusBoard:
     @property
     def faults(self) -> ChatFaults | None:
         """The chat-fault handler (:mod:`bot.telegram.chat_faults`), once registered."""
-        faults: ChatFaults | None = self._service_ref.get("chat_faults")
-        return faults
+        return self._services.chat_faults
 
     def chat_gone(self, chat_id: int) -> bool:
         return self.faults is not None and self.faults.is_gone(chat_id)

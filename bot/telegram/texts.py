@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.i18n import N_, _
+from bot.reminders.store import ReminderKind
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,8 @@ def display_name(sender) -> str:
 
 def kind_word(kind: str) -> str:
     """A reminder row's ``kind`` (``timer``/``reminder``) as a word of the reader's language."""
-    return {"timer": _("timer"), "reminder": _("reminder")}.get(kind, kind)
+    words: dict[str, str] = {ReminderKind.TIMER: _("timer"), ReminderKind.REMINDER: _("reminder")}
+    return words.get(kind, kind)
 
 
 def internal_error(reference: str) -> str:

@@ -13,7 +13,7 @@ from bot.chats.lifecycle import ChatLifecycle
 from bot.chats.store import ChatMigration, GoneChat, GoneReason
 from bot.downloads.jobs import DownloadJob, JobState
 from bot.reminders.service import Owner, ReminderService
-from bot.reminders.store import CANCELLED, DONE, PENDING, UNDELIVERABLE, Reminder
+from bot.reminders.store import Reminder, ReminderState
 from bot.storage import open_database
 
 pytestmark = pytest.mark.timeout(30)
@@ -27,7 +27,7 @@ def sessions(tmp_path: Path):
     engine.dispose()
 
 
-def reminder(sessions, chat_id: int, state: str = PENDING, **extra) -> int:
+def reminder(sessions, chat_id: int, state: str = ReminderState.PENDING, **extra) -> int:
     with sessions.begin() as session:
         row = Reminder(kind="timer", chat_id=chat_id, chat_type="group", user_id=42, label="x",
                        due_at=time.time() + 3600, state=state, created_at=time.time(), **extra)
@@ -49,7 +49,7 @@ def chat_of(sessions, model, row_id: int) -> int:
 
 
 def test_migrate_moves_every_row_of_the_chat_and_clears_old_message_ids(sessions) -> None:
-    mine = [reminder(sessions, OLD, reply_to=5, status_message_id=6), reminder(sessions, OLD, state=DONE)]
+    mine = [reminder(sessions, OLD, reply_to=5, status_message_id=6), reminder(sessions, OLD, state=ReminderState.DONE)]
     theirs = reminder(sessions, OTHER, reply_to=5)
     download = job(sessions, OLD, request_message_id=7, status_message_id=8)
     lifecycle = ChatLifecycle(sessions)
@@ -89,8 +89,8 @@ def test_upgrades_are_followed_and_remembered_across_restarts(sessions) -> None:
 
 
 def test_mark_gone_pauses_pending_reminders_and_stops_open_downloads_once(sessions) -> None:
-    pending, done, cancelled = (reminder(sessions, OLD), reminder(sessions, OLD, state=DONE),
-                                reminder(sessions, OLD, state=CANCELLED))
+    pending, done, cancelled = (reminder(sessions, OLD), reminder(sessions, OLD, state=ReminderState.DONE),
+                                reminder(sessions, OLD, state=ReminderState.CANCELLED))
     elsewhere = reminder(sessions, OTHER)
     queued, running = job(sessions, OLD), job(sessions, OLD, JobState.RUNNING)
     finished = job(sessions, OLD, JobState.DONE, delivered=True)
@@ -105,7 +105,7 @@ def test_mark_gone_pauses_pending_reminders_and_stops_open_downloads_once(sessio
     assert sorted(stopped) == sorted([queued, running])  # the finished file is kept for the resume
     with sessions() as session:
         states = {i: session.get(Reminder, i).state for i in (pending, done, cancelled, elsewhere)}
-    assert states == {pending: UNDELIVERABLE, done: DONE, cancelled: CANCELLED, elsewhere: PENDING}
+    assert states == {pending: ReminderState.UNDELIVERABLE, done: ReminderState.DONE, cancelled: ReminderState.CANCELLED, elsewhere: ReminderState.PENDING}
     assert finished not in stopped
     assert lifecycle.is_gone(OLD) and not lifecycle.is_gone(OTHER)
     assert lifecycle.mark_gone(OLD, GoneReason.FORBIDDEN) is None  # the next 403: nothing again
@@ -137,7 +137,7 @@ def test_back_and_resume_give_paused_items_back_once(sessions, tmp_path) -> None
     service = ReminderService(sessions, ring)
     resumed = service.resume([r.id for r in taken.reminders])
     assert [r.id for r in resumed] == [rid]
-    assert service.get(rid).state == PENDING and service.scheduler.get_job(f"t{rid}") is not None
+    assert service.get(rid).state == ReminderState.PENDING and service.scheduler.get_job(f"t{rid}") is not None
     assert service.resume([rid]) == []  # already pending
     assert not lifecycle.paused(OLD)
 

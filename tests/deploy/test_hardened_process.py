@@ -90,7 +90,7 @@ def test_bot_runs_answers_and_keeps_its_database_when_hardened(
         bot.close()
     assert emulator.token.split(":", 1)[1] not in bot.output
     with sqlite3.connect(data / "errand.db") as db:
-        [(version,)] = db.execute("SELECT version FROM schema_version").fetchall()
-    from bot.schema import CURRENT
+        [(revision,)] = db.execute("SELECT version_num FROM alembic_version").fetchall()
+    from bot.db.migrate import scripts
 
-    assert version == CURRENT
+    assert revision == scripts().get_current_head()

@@ -1,64 +1,22 @@
-"""Schema upgrades keep every row: a database from the release before versioning (v0) comes
-out at the current version with the same data, and a database from the future is refused."""
+"""Schema upgrades keep every row: a database from a release before Alembic (v0-v4 of
+``bot/schema.py``) comes out at the newest migration with the same data, a later migration applies
+once, and a database from the future is refused."""
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
-import uuid
-from datetime import UTC, date, datetime, time
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from bot import schema
-from bot.storage import Base, make_engine, open_database, register_tables
-
-
-def _value_for(column: sa.Column, n: int):
-    """A plausible value for ``column`` so that every table can hold a row, whatever its shape."""
-    if isinstance(column.type, sa.Enum):
-        return list(column.type.enum_class)[0] if column.type.enum_class else column.type.enums[0]
-    try:
-        kind = column.type.python_type
-    except NotImplementedError:
-        kind = str
-    if kind is bool:
-        return n % 2 == 0
-    if kind is int:
-        return n
-    if kind is float:
-        return n + 0.5
-    if kind is datetime:
-        return datetime(2026, 1, 1, 9, n % 60, tzinfo=UTC).replace(tzinfo=None)
-    if kind is date:
-        return date(2026, 1, 1 + n % 28)
-    if kind is time:
-        return time(9, n % 60)
-    if kind is bytes:
-        return b"x" * n
-    if kind in (dict, list):
-        return {"n": n} if kind is dict else [n]
-    if kind is uuid.UUID:
-        return uuid.UUID(int=n)
-    if kind is Decimal:
-        return Decimal(n)
-    return f"v{n}"
-
-
-def _fill_every_table(engine: sa.Engine) -> None:
-    """Two rows in each of today's tables, parents before children (foreign keys honoured)."""
-    with engine.begin() as conn:
-        for table in Base.metadata.sorted_tables:
-            for n in (1, 2):
-                row = {}
-                for column in table.columns:
-                    fks = list(column.foreign_keys)
-                    # a child points at its parent's row n, filled just before with the same rule
-                    target = fks[0].column if fks else column
-                    row[column.name] = _value_for(target, n)
-                conn.execute(table.insert().values(**row))
+from bot.db import migrate
+from bot.db_base import Base
+from bot.storage import make_engine, open_database
+from bot.tables import all_tables
+from tests.db.rows import fill_every_table
 
 
 def _dump(engine: sa.Engine) -> dict[str, list[tuple]]:
@@ -67,17 +25,16 @@ def _dump(engine: sa.Engine) -> dict[str, list[tuple]]:
         return {
             name: sorted(map(tuple, conn.execute(sa.text(f'SELECT * FROM "{name}"'))), key=repr)
             for name in names
-            if name != "schema_version"
+            if name not in ("schema_version", "alembic_version")
         }
 
 
 def _v0_database(path) -> sa.Engine:
     """What the release before versioning left: today's tables via create_all, plus a table
     this release does not know (an operator's own, or a later feature's), all with rows."""
-    register_tables()
     engine = make_engine(f"sqlite:///{path}")
-    Base.metadata.create_all(engine)
-    _fill_every_table(engine)
+    all_tables().create_all(engine)
+    fill_every_table(engine)
     with engine.begin() as conn:
         conn.execute(sa.text("CREATE TABLE legacy_notes (id INTEGER PRIMARY KEY, body TEXT)"))
         conn.execute(sa.text("INSERT INTO legacy_notes VALUES (1, 'keep me'), (2, 'and me')"))
@@ -88,16 +45,19 @@ def test_v0_database_upgrades_with_every_row_kept(tmp_path):
     engine = _v0_database(tmp_path / "errand.db")
     before = _dump(engine)
     assert schema.current_version(engine) == 0
+    assert migrate.status(engine).state is migrate.State.LEGACY
 
-    schema.upgrade(engine)
+    migrate.upgrade(engine)
 
-    assert schema.current_version(engine) == schema.CURRENT
+    assert migrate.status(engine).state is migrate.State.CURRENT
     assert _dump(engine) == before
     assert before["legacy_notes"] == [(1, "keep me"), (2, "and me")]
-    assert set(Base.metadata.tables) <= set(before)  # every table of today's models...
+    assert set(all_tables().tables) <= set(before)  # every table of today's models...
     assert all(len(rows) == 2 for rows in before.values()), before  # ...held rows to keep
+    # releases before Alembic now refuse the database (their newest version was 4)
+    assert schema.current_version(engine) == migrate.ALEMBIC_MANAGED > 4
     # the backup taken before the upgrade holds the same rows
-    backup = tmp_path / f"errand.db.before-v{schema.CURRENT}"
+    backup = tmp_path / f"errand.db.before-{migrate.status(engine).head}"
     with sqlite3.connect(backup) as copy:
         assert copy.execute("SELECT body FROM legacy_notes ORDER BY id").fetchall() == [
             ("keep me",), ("and me",)
@@ -106,66 +66,83 @@ def test_v0_database_upgrades_with_every_row_kept(tmp_path):
 
 def test_upgrade_twice_changes_nothing(tmp_path):
     engine = _v0_database(tmp_path / "errand.db")
-    schema.upgrade(engine)
+    migrate.upgrade(engine)
     after_first = _dump(engine)
-    schema.upgrade(engine)
+    assert migrate.upgrade(engine).state is migrate.State.CURRENT
     assert _dump(engine) == after_first
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM schema_version")).scalar() == 1
+        assert conn.execute(sa.text("SELECT count(*) FROM alembic_version")).scalar() == 1
 
 
-def test_empty_database_is_created_at_current_version(tmp_path):
+def test_empty_database_is_created_at_the_newest_migration(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path / 'new.db'}")
-    assert schema.current_version(engine) is None
-    schema.upgrade(engine)
-    assert schema.current_version(engine) == schema.CURRENT
-    register_tables()
+    assert migrate.status(engine).state is migrate.State.EMPTY
+    migrate.upgrade(engine)
+    assert migrate.status(engine).state is migrate.State.CURRENT
     names = set(sa.inspect(engine).get_table_names())
-    assert set(Base.metadata.tables) <= names
-    assert not list(tmp_path.glob("*.before-v*"))  # nothing to back up on a new database
+    assert set(all_tables().tables) <= names
+    assert not list(tmp_path.glob("*.before-*"))  # nothing to back up on a new database
 
 
-def test_later_step_adds_a_column_and_keeps_rows(tmp_path):
-    """How a future release's step behaves: v1 database, step 2 adds a column, rows stay."""
+@pytest.fixture
+def later_release(tmp_path, monkeypatch):
+    """This release's migrations plus one more (``0099``), as a later release would ship them;
+    ``later_release(body)`` writes its upgrade() body."""
+    scripts = tmp_path / "migrations"
+    shutil.copytree(migrate.SCRIPT_LOCATION, scripts, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(migrate, "SCRIPT_LOCATION", scripts)
+    migrate.scripts.cache_clear()
+    head = migrate.scripts().get_current_head()
+
+    def write(body: str) -> None:
+        (scripts / "versions" / "0099_later.py").write_text(
+            f"import sqlalchemy as sa\nfrom alembic import op\n\nrevision = '0099'\n"
+            f"down_revision = {head!r}\n\n\ndef upgrade():\n    {body}\n")
+        migrate.scripts.cache_clear()
+
+    yield write
+    migrate.scripts.cache_clear()
+
+
+def test_later_migration_adds_a_column_and_keeps_rows(tmp_path, later_release):
     engine = make_engine(f"sqlite:///{tmp_path / 'errand.db'}")
-    schema.upgrade(engine)
+    migrate.upgrade(engine)
     with engine.begin() as conn:
-        conn.execute(sa.text("CREATE TABLE jobs_demo (id INTEGER PRIMARY KEY, url TEXT)"))
-        conn.execute(sa.text("INSERT INTO jobs_demo VALUES (7, 'http://127.0.0.1/f')"))
+        conn.execute(sa.text("INSERT INTO user_zones VALUES (7, 'Europe/Berlin')"))
 
-    def add_priority(conn):
-        schema.add_column(conn, "jobs_demo", "priority", "INTEGER NOT NULL DEFAULT 0")
+    later_release("op.add_column('user_zones', sa.Column('priority', sa.Integer(), "
+                  "nullable=False, server_default='0'))")
+    found = migrate.upgrade(engine)
+    assert (found.state, found.pending) == (migrate.State.BEHIND, ("0099",))
+    assert migrate.upgrade(engine).state is migrate.State.CURRENT  # not applied twice
 
-    steps = (*schema.STEPS, schema.Step(schema.CURRENT + 1, "jobs get a priority", add_priority))
-    schema.upgrade(engine, steps)
-    schema.upgrade(engine, steps)  # the column is not added twice
-
-    assert schema.current_version(engine) == schema.CURRENT + 1
     with engine.connect() as conn:
-        rows = conn.execute(sa.text("SELECT id, url, priority FROM jobs_demo")).all()
-    assert [tuple(r) for r in rows] == [(7, "http://127.0.0.1/f", 0)]
+        rows = conn.execute(sa.text("SELECT user_id, tz, priority FROM user_zones")).all()
+    assert [tuple(r) for r in rows] == [(7, "Europe/Berlin", 0)]
+    with sqlite3.connect(tmp_path / "errand.db.before-0099") as copy:  # the copy before it
+        assert copy.execute("SELECT user_id FROM user_zones").fetchall() == [(7,)]
 
 
-def test_failed_step_leaves_the_previous_version(tmp_path):
+def test_failed_migration_leaves_the_previous_revision(tmp_path, later_release):
     engine = make_engine(f"sqlite:///{tmp_path / 'errand.db'}")
-    schema.upgrade(engine)
+    migrate.upgrade(engine)
+    head = migrate.status(engine).head
 
-    def broken(conn):
-        conn.execute(sa.text("SELECT * FROM no_such_table"))
-
-    steps = (*schema.STEPS, schema.Step(schema.CURRENT + 1, "broken", broken))
+    later_release("op.execute('SELECT * FROM no_such_table')")
     with pytest.raises(sa.exc.OperationalError):
-        schema.upgrade(engine, steps)
-    assert schema.current_version(engine) == schema.CURRENT
+        migrate.upgrade(engine)
+    assert migrate.status(engine).revision == head
 
 
 def test_database_from_a_newer_release_is_refused(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path / 'errand.db'}")
-    schema.upgrade(engine)
+    migrate.upgrade(engine)
     with engine.begin() as conn:
-        conn.execute(sa.text("UPDATE schema_version SET version = :v"), {"v": schema.CURRENT + 5})
-    with pytest.raises(schema.SchemaError, match="newer than this release"):
-        schema.upgrade(engine)
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = 'f00d'"))
+    assert migrate.status(engine).state is migrate.State.AHEAD
+    with pytest.raises(schema.SchemaError, match="does not know"):
+        migrate.upgrade(engine)
 
 
 SNAPSHOTS = sorted((Path(__file__).parent / "schema_snapshots").glob("*.sql"))
@@ -189,16 +166,19 @@ def test_released_database_upgrades_through_start_up(tmp_path, snapshot):
 
     engine, sessions = open_database(f"sqlite:///{path}")
     try:
-        assert schema.current_version(engine) == schema.CURRENT
+        assert migrate.status(engine).state is migrate.State.CURRENT
         with engine.connect() as conn:
             for name, (cols, rows) in old.items():
+                if name == "schema_version":  # bookkeeping: now says Alembic manages the database
+                    continue
                 kept = conn.exec_driver_sql(f'SELECT {", ".join(cols)} FROM "{name}"').all()
                 assert sorted(map(tuple, kept)) == rows, name
+            assert schema.current_version(engine) == migrate.ALEMBIC_MANAGED
             inspector = sa.inspect(conn)
-            for table in Base.metadata.sorted_tables:
+            for table in all_tables().sorted_tables:
                 present = {c["name"] for c in inspector.get_columns(table.name)}
                 missing = {c.name for c in table.columns} - present
-                assert not missing, f"{table.name} lacks {missing}: add a schema.Step"
+                assert not missing, f"{table.name} lacks {missing}: add a migration"
         with sessions() as session:  # and the ORM reads the old rows through today's models
             for mapper in Base.registry.mappers:
                 table = mapper.local_table.name

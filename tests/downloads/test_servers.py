@@ -8,6 +8,7 @@ import threading
 import pytest
 
 from bot.downloads.engine import Downloader
+from bot.downloads.multi import REFUSED_PAUSE
 from tests.downloads.conftest import payload, sha
 
 pytestmark = pytest.mark.timeout(60)
@@ -113,5 +114,8 @@ def test_connection_cap_answered_with_503_keeps_what_worked(origin, options, tmp
     busy = [n for n in peak if n]
     assert sum(1 for n in busy if n >= 2) >= 0.7 * len(busy), busy
     # A refused request costs one round trip and a 0.5 s pause; the server may still count a
-    # connection the client has already let go, so some refusals recur. Bounded all the same:
-    assert len(refused) <= len(answered) + 8, (len(refused), len(answered))
+    # connection the client has already let go, so some refusals recur. Bounded all the same: at
+    # most one more per pause the download lasted (a slower, busier machine makes it last longer:
+    # the bound follows the run's own length, not a guess at the machine's speed).
+    pauses = result.elapsed / REFUSED_PAUSE
+    assert len(refused) <= len(answered) + 8 + pauses, (len(refused), len(answered), pauses)

@@ -167,5 +167,9 @@ def test_remind_with_a_chinese_phrase_in_chinese(emulator: BotApiEmulator, bot: 
     assert listing.startswith("你待响的计时器和提醒：") and "t1 提醒 “开会”" in listing
     refusal = ask(emulator, USER, USER, "/remind 明天 25:00 开会")
     assert chinese(refusal.split("例：")[0]) and "例：" in refusal, refusal
+    # An ambiguous date: both readings worded in Chinese; no Latin letter but the command names.
+    ambiguous = ask(emulator, USER, USER, "/remind 12/11 付房租")
+    assert "11月12日" in ambiguous and "12月11日" in ambiguous, ambiguous
+    assert not re.search(r"[A-Za-z]", re.sub(r"/[a-z]+", "", ambiguous)), ambiguous
     help_remind = ask(emulator, USER, USER, "/help remind")
     assert help_remind.startswith("/remind 时间 内容")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.telegram.handlers.reminders import MIN_EDIT_GAP, next_edit_in
+from bot.telegram.reminder_notifier import MIN_EDIT_GAP, next_edit_in
 
 
 @pytest.mark.parametrize(("remaining", "step"), [

@@ -19,7 +19,7 @@ import pytest
 from bot import inbox
 from bot.reminders.errors import ReminderInputError
 from bot.reminders.service import Limits, Owner, ReminderService, RingOutcome
-from bot.reminders.store import DONE, PENDING, UNDELIVERABLE, Reminder
+from bot.reminders.store import Reminder, ReminderState
 from bot.storage import open_database
 
 pytestmark = pytest.mark.timeout(30)
@@ -69,8 +69,8 @@ def test_a_request_is_marked_handled_with_its_row(tmp_path: Path) -> None:
     assert inbox.is_handled(svc.sessions, 77) and inbox.unhandled(svc.sessions) == []
 
 
-@pytest.mark.parametrize("outcome,state", [(RingOutcome.DELIVERED, DONE),
-                                           (RingOutcome.UNDELIVERABLE, UNDELIVERABLE)])
+@pytest.mark.parametrize("outcome,state", [(RingOutcome.DELIVERED, ReminderState.DONE),
+                                           (RingOutcome.UNDELIVERABLE, ReminderState.UNDELIVERABLE)])
 def test_ring_outcome_decides_the_rows_state(tmp_path: Path, outcome: RingOutcome, state: str) -> None:
     async def scenario() -> tuple[str, str]:
         rang = asyncio.Event()
@@ -85,13 +85,13 @@ def test_ring_outcome_decides_the_rows_state(tmp_path: Path, outcome: RingOutcom
         other = svc.add_timer(ME, "1h")
         await asyncio.wait_for(rang.wait(), 5)
         for _ in range(50):
-            if svc.get(first.id).state != PENDING:
+            if svc.get(first.id).state != ReminderState.PENDING:
                 break
             await asyncio.sleep(0.05)
         svc.shutdown()
         return svc.get(first.id).state, svc.get(other.id).state
 
-    assert asyncio.run(scenario()) == (state, PENDING)
+    assert asyncio.run(scenario()) == (state, ReminderState.PENDING)
 
 
 def test_a_ring_callback_that_raises_leaves_the_row_pending(tmp_path: Path) -> None:
@@ -112,4 +112,4 @@ def test_a_ring_callback_that_raises_leaves_the_row_pending(tmp_path: Path) -> N
         svc.shutdown()
         return state
 
-    assert asyncio.run(scenario()) == PENDING
+    assert asyncio.run(scenario()) == ReminderState.PENDING

@@ -13,7 +13,7 @@ import pytest
 from bot.reminders.errors import ReminderInputError
 from bot.reminders.recurrence import Recurrence
 from bot.reminders.service import Limits, Owner, ReminderService
-from bot.reminders.store import CANCELLED, DONE, MISSED, PENDING, Reminder
+from bot.reminders.store import Reminder, ReminderState
 from bot.storage import open_database
 from bot.telegram.reminder_words import explain
 
@@ -55,7 +55,7 @@ def test_timer_rings_on_time_and_is_marked_done(tmp_path: Path) -> None:
         ring_id, late, at = rings.got[0]
         assert ring_id == row.id and late < timedelta(seconds=0.2)
         assert abs(at - row.due_at) < 0.2
-        assert service.get(row.id).state == DONE
+        assert service.get(row.id).state == ReminderState.DONE
         service.shutdown()
     asyncio.run(scenario())
 
@@ -66,7 +66,7 @@ def test_cancelled_timer_never_rings(tmp_path: Path) -> None:
         service.start()
         doomed = service.add_timer(ME, "0.2")
         marker = service.add_timer(ME, "0.4")
-        assert service.cancel(doomed.id).state == CANCELLED
+        assert service.cancel(doomed.id).state == ReminderState.CANCELLED
         assert service.cancel(doomed.id) is None  # twice: not pending any more
         await rings.wait(1)
         assert [r[0] for r in rings.got] == [marker.id]
@@ -82,7 +82,7 @@ def test_recurring_reminder_moves_to_next_occurrence(tmp_path: Path) -> None:
         await rings.wait(3)
         times = [r[2] for r in rings.got[:3]]
         assert all(0.15 < b - a < 0.45 for a, b in zip(times, times[1:], strict=False)), times
-        assert service.get(row.id).state == PENDING and service.get(row.id).due_at > row.due_at
+        assert service.get(row.id).state == ReminderState.PENDING and service.get(row.id).due_at > row.due_at
         service.shutdown()
     asyncio.run(scenario())
 
@@ -97,7 +97,7 @@ def test_limits_name_the_limit(tmp_path: Path) -> None:
         (lambda: service.add_timer(other, "2d"), "longest allowed, 1 days"),
         (lambda: service.add_timer(other, "1h a label that is far too long"), "limit is 10"),
         (lambda: service.add_timer(other, "1h bell\x07"), "control characters"),
-        (lambda: service.set_zone(7, "Mars/Olympus"), "time zone"),
+        (lambda: service.zones.set_zone(7, "Mars/Olympus"), "time zone"),
     ]:
         with pytest.raises(ReminderInputError) as error:
             call()
@@ -127,16 +127,16 @@ def test_start_up_rings_recent_late_and_lists_old_missed(tmp_path: Path) -> None
         with service.sessions() as session:
             for due, recurrence in ((now - 60, None), (now - 7200, None), (now - 7200, "every 600")):
                 session.add(Reminder(kind="timer", chat_id=42, user_id=42, due_at=due, recurrence=recurrence,
-                                     tz="UTC", state=PENDING, created_at=now - 9000))
+                                     tz="UTC", state=ReminderState.PENDING, created_at=now - 9000))
             session.commit()
         recent, old, recurring = 1, 2, 3
         report = service.start()
         assert report.late == 1 and [r.id for r in report.missed[42]] == [old, recurring]
         await rings.wait(1)
         assert rings.got[0][0] == recent and rings.got[0][1] >= timedelta(seconds=59)
-        assert service.get(old).state == MISSED
+        assert service.get(old).state == ReminderState.MISSED
         again = service.get(recurring)
-        assert again.state == PENDING and now < again.due_at <= now + 601
+        assert again.state == ReminderState.PENDING and now < again.due_at <= now + 601
         service.shutdown()
     asyncio.run(scenario())
 
@@ -146,7 +146,7 @@ def test_ten_thousand_pending_load_quickly(tmp_path: Path) -> None:
     now = time.time()
     with service.sessions() as session:
         session.add_all(Reminder(kind="timer", chat_id=i, user_id=i, due_at=now + 3600 + i, tz="UTC",
-                                 state=PENDING, created_at=now) for i in range(10_000))
+                                 state=ReminderState.PENDING, created_at=now) for i in range(10_000))
         session.commit()
 
     async def scenario() -> float:

@@ -8,7 +8,8 @@ import pytest
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bot.telegram import retry
-from bot.telegram.retry import Failure, RetryPolicy, classify
+from bot.telegram.api_errors import ChatFault, Failure, chat_fault, classify
+from bot.telegram.retry import RetryPolicy
 
 
 @pytest.mark.parametrize("exc,kind", [
@@ -30,6 +31,16 @@ def test_chat_gone_is_not_retryable_but_typed() -> None:
     for exc in (Forbidden("blocked"), ChatMigrated(-100)):
         assert not classify(exc).retryable and classify(exc).chat_unreachable
         assert retry.RING.delay(1, exc, 0.0) is None
+
+
+def test_chat_faults_come_from_the_same_classification() -> None:
+    """What the chat layer does about a chat (move its rows, pause them) and what the retry policy
+    gives up on are one sorting: a chat fault exactly when the failure is about the chat."""
+    assert chat_fault(5, ChatMigrated(-1001234)) == ChatFault(Failure.CHAT_MIGRATED, 5, -1001234)
+    assert chat_fault(5, Forbidden("Forbidden: bot was kicked")) == ChatFault(Failure.FORBIDDEN, 5)
+    for exc in (RetryAfter(3), TimedOut(), NetworkError("Bad Gateway"), BadRequest("chat not found"),
+                Forbidden("blocked"), ChatMigrated(-100), ValueError("a bug")):
+        assert (chat_fault(5, exc) is not None) == classify(exc).chat_unreachable, exc
 
 
 def test_retry_after_is_honoured_and_backoff_grows_to_its_cap() -> None:

@@ -61,7 +61,7 @@ async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         raise ApplicationHandlerStop
     if is_allowed(settings, user.id if user else None, chat.id if chat else None):
         return
-    faults = services_of(context).extras.get("chat_faults")
+    faults = services_of(context).chat_faults
     if chat is not None and faults is not None and faults.allowed_as(chat.id) is not None:
         return  # a group upgraded to a supergroup stays allowed under its old id
     private = chat is not None and chat.type == chat.PRIVATE
@@ -77,9 +77,10 @@ async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log the exception with a short reference and tell the user, never silence."""
-    faults = services_of(context).extras.get("chat_faults")
+    faults = services_of(context).chat_faults
     chat = update.effective_chat if isinstance(update, Update) else None
-    if faults is not None and chat is not None and faults.handle(chat.id, context.error) is not None:
+    if faults is not None and chat is not None and context.error is not None \
+            and faults.handle(chat.id, context.error) is not None:
         return  # a reply to an upgraded or unreachable chat: rows moved or paused, logged once
     reference = uuid.uuid4().hex[:8]
     log.error("unhandled error (ref %s)", reference, exc_info=context.error)

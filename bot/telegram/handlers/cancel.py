@@ -1,7 +1,7 @@
 """``/cancel ID``: one command for both kinds of work, routed by the id's letter.
 
 Downloads are ``d7``, timers and reminders ``t12``; each feature registers a canceller for its
-letter in ``services.extras["cancellers"]`` and replies itself.
+letter in ``services.cancellers`` and replies itself.
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ USAGE = N_("Usage: /cancel ID — the id from /downloads (like d7) or /timers (l
 
 def add_canceller(services: Services, letter: str, canceller: Canceller) -> None:
     """Let ``/cancel <letter><number>`` reach ``canceller(update, context, number)``."""
-    services.extras.setdefault("cancellers", {})[letter] = canceller
+    services.cancellers[letter] = canceller
 
 
 async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = message_of(update)
-    cancellers: dict[str, Canceller] = services_of(context).extras.get("cancellers", {})
+    cancellers = services_of(context).cancellers
     args = context.args or []
     if len(args) != 1:
         await message.reply_text(_(USAGE))

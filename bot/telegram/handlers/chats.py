@@ -58,7 +58,7 @@ _AWAY = (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED)
 
 def faults_of(services: Services) -> ChatFaults | None:
     """The :class:`ChatFaults` of a running bot (None before this feature is registered)."""
-    return services.extras.get("chat_faults")
+    return services.chat_faults
 
 
 def _registered_faults(context: ContextTypes.DEFAULT_TYPE) -> ChatFaults:
@@ -174,7 +174,8 @@ async def resume_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     if not taken:
         await query.answer(_("Nothing is paused here any more."))
         return
-    reminders = services.extras["reminders"].resume([row.id for row in taken.reminders])
+    reminders = [] if services.reminders is None else \
+        services.reminders.resume([row.id for row in taken.reminders])
     started = 0
     for job in taken.downloads:
         started += await _restart_download(services, context, job)
@@ -193,11 +194,11 @@ async def resume_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 async def _restart_download(services: Services, context: ContextTypes.DEFAULT_TYPE, job) -> int:
     """Start a stopped download again as a new job in its chat and topic (or deliver a file that
     finished while the chat was unreachable); 1 when done."""
-    downloads = services.extras.get("downloads")
-    if downloads is None:
+    downloads, notifier = services.downloads, services.download_notifier
+    if downloads is None or notifier is None:
         return 0
     if job.state == JobState.DONE and not job.delivered:
-        await services.extras["download_notifier"].deliver(job)
+        await notifier.deliver(job)
         return 1
     status = await context.bot.send_message(job.chat_id, render.checking(job.url),
                                             message_thread_id=job.thread_id)
@@ -215,14 +216,14 @@ async def _restart_download(services: Services, context: ContextTypes.DEFAULT_TY
 # --- wiring ---------------------------------------------------------------------------------
 
 def register(app: Application, services: Services) -> None:
-    downloads = services.extras.get("downloads")
+    downloads = services.downloads
     lifecycle = ChatLifecycle(services.sessions, downloads.cancel if downloads is not None else None)
     faults = ChatFaults(lifecycle, services.settings)
-    services.extras["chat_faults"] = faults
-    notifier = services.extras.get("download_notifier")
+    services.chat_faults = faults
+    notifier = services.download_notifier
     if notifier is not None:
         faults.on_moved(notifier.chat_moved)
-    languages = services.extras.get("languages")
+    languages = services.languages
     if languages is not None:  # an upgraded group keeps its /lang choice
         faults.on_moved(lambda moved: languages.move_chat(moved.old_chat_id, moved.new_chat_id))
 

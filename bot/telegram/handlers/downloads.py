@@ -32,7 +32,7 @@ from bot.telegram.callback_data import parse_number
 from bot.telegram.download_notifier import DownloadNotifier
 from bot.telegram.handlers.cancel import add_canceller
 from bot.telegram.permissions import can_manage, is_bot_admin, sender_id
-from bot.telegram.services import Services, services_of
+from bot.telegram.services import Services, required, services_of
 from bot.telegram.texts import display_name
 from bot.telegram.topics import topic_first, topic_of
 from bot.telegram.update_parts import chat_of, message_of, query_of, user_of
@@ -53,11 +53,11 @@ _LINKISH = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:\S+$")
 
 
 def _service(context: ContextTypes.DEFAULT_TYPE) -> DownloadService:
-    return services_of(context).extras["downloads"]
+    return required(services_of(context).downloads)
 
 
 def _notifier(context: ContextTypes.DEFAULT_TYPE) -> DownloadNotifier:
-    return services_of(context).extras["download_notifier"]
+    return required(services_of(context).download_notifier)
 
 
 def _urls_in(message: Message | None) -> list[str]:
@@ -222,10 +222,10 @@ async def cancel_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 
 
 def register(app: Application, services: Services) -> None:
-    notifier = DownloadNotifier(app, services.extras)
+    notifier = DownloadNotifier(app, services)
     service = DownloadService(services.settings, services.sessions, notifier.listener)
-    services.extras["downloads"] = service
-    services.extras["download_notifier"] = notifier
+    services.downloads = service
+    services.download_notifier = notifier
     add_canceller(services, "d", cancel_by_id)
 
     async def housekeeping(_context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -131,8 +131,8 @@ def _refuse_twelve_hour(hour: int, part: str, low: int = 1, high: int = 12) -> N
     both readings (``at 0`` and ``at 13``…``at 23`` are clear)."""
     if low <= hour <= high:
         other = (hour + 12) % 24
-        raise ReminderInputError(Problem.AMBIGUOUS_TIME, part=part, first=f"{hour % 24:02d}:00",
-                                 second=f"{other:02d}:00")
+        raise ReminderInputError(Problem.AMBIGUOUS_TIME, part=part, first=time(hour % 24),
+                                 second=time(other))
 
 
 def _zh_hour(t: Tokens, i: int) -> tuple[int, int] | None:
