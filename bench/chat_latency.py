@@ -13,12 +13,8 @@ Needs nginx (``apt-get install nginx``). Uses /tmp for files; removes them after
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,41 +22,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.botrun import (  # noqa: E402
+    bot_env,
+    nginx_binary,
+    nginx_serving,
+    percentile,
+    reply_latency,
+    running_bot,
+)
 from bot.sandbox.emulator import BotApiEmulator  # noqa: E402
 
 USER = 42
-NGINX_CONF = """
-worker_processes 2;
-pid {tmp}/nginx.pid;
-error_log {tmp}/nginx-error.log;
-events {{ worker_connections 256; }}
-http {{
-    access_log off;
-    sendfile on;
-    client_body_temp_path {tmp}/body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
-    server {{
-        listen 127.0.0.1:{port};
-        root {root};
-    }}
-}}
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
-    return ordered[index]
-
 
 #: Seconds between one command and the next, at most: a person's pace. The bot answers one chat
 #: about once a second (Telegram's per-chat limit, bot/telegram/send_queue.py), so commands sent
@@ -73,12 +45,33 @@ def measure(emulator: BotApiEmulator, samples: int) -> list[float]:
     latencies = []
     for i in range(samples):
         text, marker = ("/help", "Commands:") if i % 2 == 0 else ("/timer 1h bench", "rings")
-        started = time.monotonic()
-        sent = emulator.send_text(USER, USER, text)
-        emulator.wait_reply(USER, sent, contains=marker, timeout=15)
-        latencies.append(time.monotonic() - started)
-        time.sleep(max(0.0, GAP - (time.monotonic() - started)))
+        latencies.append(reply_latency(emulator, USER, text, contains=marker, timeout=15))
+        time.sleep(max(0.0, GAP - latencies[-1]))
     return latencies
+
+
+def compare(emulator: BotApiEmulator, port: int, args: argparse.Namespace) -> None:
+    """Replies with nothing running, then beside ``args.downloads`` downloads; prints both and their ratio."""
+    measure(emulator, 6)  # warm-up
+    idle = measure(emulator, args.samples)
+    for i in range(args.downloads):
+        emulator.send_text(USER, USER, f"/download http://127.0.0.1:{port}/big{i}.bin")
+    try:
+        emulator.wait_for(
+            lambda: sum(1 for m in emulator.bot_messages(USER) if (m.text or "").startswith("⬇️"))
+            >= args.downloads, 60, "all downloads to be running")
+    except TimeoutError:
+        print("\n".join(m.text or "" for m in emulator.bot_messages(USER)[-args.downloads:]))
+        raise
+    busy = measure(emulator, args.samples)
+    still_running = sum(1 for m in emulator.bot_messages(USER) if (m.text or "").startswith("⬇️"))
+    print(f"samples per phase: {args.samples}; downloads: {args.downloads} x {args.file_gb:g} GiB "
+          f"(still running at the end: {still_running})")
+    for name, values in (("idle", idle), ("4 downloads", busy)):
+        print(f"{name:12s} p50 {percentile(values, 0.5) * 1000:7.1f} ms   "
+              f"p95 {percentile(values, 0.95) * 1000:7.1f} ms   mean {statistics.mean(values) * 1000:7.1f} ms")
+    print(f"ratio busy/idle: p50 {percentile(busy, 0.5) / percentile(idle, 0.5):.2f}x, "
+          f"p95 {percentile(busy, 0.95) / percentile(idle, 0.95):.2f}x")
 
 
 def main() -> int:
@@ -87,8 +80,8 @@ def main() -> int:
     parser.add_argument("--file-gb", type=float, default=2.0)
     parser.add_argument("--downloads", type=int, default=4)
     args = parser.parse_args()
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    if not Path(nginx).exists():
+    nginx = nginx_binary()
+    if nginx is None:
         print("nginx is not installed: apt-get install nginx")
         return 1
     tmp = Path(tempfile.mkdtemp(prefix="errand-bench-"))
@@ -102,49 +95,15 @@ def main() -> int:
         with (root / f"big{i}.bin").open("wb") as fh:
             fh.truncate(size)  # sparse: nginx serves it at memory speed
         (root / f"big{i}.bin").chmod(0o644)
-    port = free_port()
-    (tmp / "nginx.conf").write_text(NGINX_CONF.format(tmp=tmp, port=port, root=root))
-    nginx_proc = subprocess.Popen([nginx, "-c", str(tmp / "nginx.conf"), "-g", "daemon off;"])
-    emulator = BotApiEmulator().start()
-    env = {
-        **os.environ, "BOT_TOKEN": emulator.token, "TELEGRAM_API_URL": emulator.url, "DATA_DIR": str(data),
-        "ALLOWED_USERS": str(USER), "DOWNLOAD_ALLOW_NETWORKS": "127.0.0.0/8", "LOG_LEVEL": "WARNING",
-        "MAX_ACTIVE_DOWNLOADS": str(args.downloads), "MAX_ACTIVE_PER_USER": str(args.downloads),
-        "MAX_FILE_MB": str(int(args.file_gb * 1024) + 1), "DISK_RESERVE_MB": "0", "DAILY_QUOTA_MB": "0",
-        "MAX_UPLOAD_MB": "1",
-    }
-    bot = subprocess.Popen([str(Path(sys.executable).with_name("errandbot")), "run"], env=env)
     try:
-        emulator.wait_for(lambda: emulator.calls_of("getUpdates"), 30, "the bot to start")
-        measure(emulator, 6)  # warm-up
-        idle = measure(emulator, args.samples)
-        for i in range(args.downloads):
-            emulator.send_text(USER, USER, f"/download http://127.0.0.1:{port}/big{i}.bin")
-        try:
-            emulator.wait_for(
-                lambda: sum(1 for m in emulator.bot_messages(USER) if (m.text or "").startswith("⬇️"))
-                >= args.downloads, 60, "all downloads to be running")
-        except TimeoutError:
-            print("\n".join(m.text or "" for m in emulator.bot_messages(USER)[-args.downloads:]))
-            raise
-        busy = measure(emulator, args.samples)
-        still_running = sum(1 for m in emulator.bot_messages(USER) if (m.text or "").startswith("⬇️"))
-        print(f"samples per phase: {args.samples}; downloads: {args.downloads} x {args.file_gb:g} GiB "
-              f"(still running at the end: {still_running})")
-        for name, values in (("idle", idle), ("4 downloads", busy)):
-            print(f"{name:12s} p50 {percentile(values, 0.5) * 1000:7.1f} ms   "
-                  f"p95 {percentile(values, 0.95) * 1000:7.1f} ms   mean {statistics.mean(values) * 1000:7.1f} ms")
-        print(f"ratio busy/idle: p50 {percentile(busy, 0.5) / percentile(idle, 0.5):.2f}x, "
-              f"p95 {percentile(busy, 0.95) / percentile(idle, 0.95):.2f}x")
+        with nginx_serving(nginx, tmp, root, workers=2, connections=256) as port, BotApiEmulator() as emulator:
+            env = bot_env(emulator, data, (USER,), download_allow_networks="127.0.0.0/8",
+                          max_active_downloads=str(args.downloads), max_active_per_user=str(args.downloads),
+                          max_file_mb=str(int(args.file_gb * 1024) + 1), disk_reserve_mb="0",
+                          daily_quota_mb="0", max_upload_mb="1")
+            with running_bot(emulator, env):
+                compare(emulator, port, args)
     finally:
-        bot.send_signal(signal.SIGTERM)
-        try:
-            bot.wait(15)
-        except subprocess.TimeoutExpired:
-            bot.kill()
-        nginx_proc.terminate()
-        nginx_proc.wait(10)
-        emulator.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
 

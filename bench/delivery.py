@@ -32,7 +32,6 @@ import inspect
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -44,31 +43,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.botrun import bot_env, nginx_binary, nginx_serving, reply_latency, running_bot  # noqa: E402
 from bot.sandbox.emulator import BotApiEmulator  # noqa: E402
 from tests.procmem import MiB, TreeMemory  # noqa: E402
 
 USER = 42
-NGINX_CONF = """
-worker_processes 1;
-pid {tmp}/nginx.pid;
-error_log {tmp}/nginx-error.log;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    sendfile on;
-    client_body_temp_path {tmp}/body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
-    server {{
-        listen 127.0.0.1:{port};
-        root {root};
-    }}
-}}
-"""
-
-
 @dataclass
 class Outcome:
     what: str
@@ -87,12 +66,6 @@ class Outcome:
 
         return (f"| {self.what} | {self.size_mb} MB | {self.peak / MiB:.0f} MiB | {self.hwm_sum / MiB:.0f} MiB "
                 f"| {secs(self.total)} | {secs(self.delivery)} | {self.note}{self.chat} |")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def make_sparse(path: Path, size: int) -> str:
@@ -120,10 +93,7 @@ def emulator_for(size: int, local: bool) -> BotApiEmulator:
 
 
 def help_latency(emulator: BotApiEmulator) -> float:
-    started = time.monotonic()
-    sent = emulator.send_text(USER, USER, "/help")
-    emulator.wait_reply(USER, sent, contains="Commands:", timeout=30)
-    return time.monotonic() - started
+    return reply_latency(emulator, USER, "/help", contains="Commands:", timeout=30)
 
 
 def chat_while_sending(emulator: BotApiEmulator, stop: threading.Event, out: list[float]) -> None:
@@ -160,61 +130,57 @@ def deliver(tmp: Path, port: int, size: int, sha: str, local: bool, cap: int, ti
     emulator = emulator_for(size, local)
     data = tmp / f"data-{'local' if local else 'upload'}-{size}"
     data.mkdir()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "MAX_", "DOWNLOAD_", "TELEGRAM_"))},
-        "BOT_TOKEN": emulator.token, "TELEGRAM_API_URL": emulator.url, "DATA_DIR": str(data),
-        "ALLOWED_USERS": str(USER), "DOWNLOAD_ALLOW_NETWORKS": "127.0.0.0/8", "LOG_LEVEL": "WARNING",
-        "MAX_FILE_MB": "4096", "MAX_UPLOAD_MB": "2000", "DISK_RESERVE_MB": "0", "DAILY_QUOTA_MB": "0",
-        "TELEGRAM_LOCAL_MODE": "true" if local else "false",
-    }
-    bot = subprocess.Popen([str(Path(sys.executable).with_name("errandbot")), "run"], env=env,
-                           start_new_session=True, stdout=(tmp / "bot.log").open("ab"),
-                           stderr=subprocess.STDOUT)
-    memory = TreeMemory(bot.pid)
-    hit, done = threading.Event(), threading.Event()
+    env = bot_env(emulator, data, (USER,), download_allow_networks="127.0.0.0/8", max_file_mb="4096",
+                  max_upload_mb="2000", disk_reserve_mb="0", daily_quota_mb="0",
+                  telegram_local_mode="true" if local else "false")
+    done = threading.Event()
     try:
-        emulator.wait_for(lambda: emulator.calls_of("getUpdates"), 60, "the bot to start")
-        idle = [help_latency(emulator) for _ in range(10)] if chat else []
-        busy: list[float] = []
-        if chat:
-            threading.Thread(target=chat_while_sending, args=(emulator, done, busy), daemon=True).start()
-        memory.start()
-        threading.Thread(target=watch_cap, args=(memory, cap, bot.pid, hit, done), daemon=True).start()
-        started = time.monotonic()
-        request = emulator.send_text(USER, USER, f"/download http://127.0.0.1:{port}/big.bin")
-
-        def document():
-            if hit.is_set() or bot.poll() is not None:
-                return "stopped"
-            return next((m for m in emulator.bot_messages(USER)
-                         if m.document and m.reply_to == request.message_id), None)
-
-        found = emulator.wait_for(document, timeout, "the document")
-        finished = time.monotonic()
-        memory.stop()
-        if found == "stopped":
-            note = (f"stopped: over {cap // MiB} MiB" if hit.is_set()
-                    else f"the bot exited with {bot.returncode}")
-            return Outcome(what, size // MiB, False, note, memory.peak, memory.hwm_sum)
-        actions = [c.at for c in emulator.calls_of("sendChatAction") if c.params.get("action") == "upload_document"]
-        delivery = finished - actions[0] if actions else None
-        ok = found.document.get("sha256") == sha
-        how = found.document.get("sent_by", "upload")
-        note = ("sha256 matches" if ok else "SHA256 DIFFERS") + f"; sent by {how}"
-        replies = f"; /help idle {ms(idle)}, while sending {ms(busy)}" if idle and busy else ""
-        return Outcome(what, size // MiB, ok, note, memory.peak, memory.hwm_sum, finished - started, delivery,
-                       replies)
+        with (tmp / "bot.log").open("ab") as log, \
+                running_bot(emulator, env, start_timeout=60, start_new_session=True, stdout=log,
+                            stderr=subprocess.STDOUT) as bot:
+            return measure(emulator, bot, what, f"http://127.0.0.1:{port}/big.bin", size, sha, cap, timeout,
+                           chat, done)
     finally:
         done.set()
-        if bot.poll() is None:
-            bot.send_signal(signal.SIGTERM)
-            try:
-                bot.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(bot.pid, signal.SIGKILL)
-                bot.wait(5)
         emulator.stop()
         shutil.rmtree(data, ignore_errors=True)
+
+
+def measure(emulator: BotApiEmulator, bot: subprocess.Popen, what: str, url: str, size: int, sha: str, cap: int,
+            timeout: float, chat: bool, done: threading.Event) -> Outcome:
+    """``/download url`` to the running ``bot``, then its document: time, memory, replies meanwhile."""
+    memory = TreeMemory(bot.pid)
+    hit = threading.Event()
+    idle = [help_latency(emulator) for _ in range(10)] if chat else []
+    busy: list[float] = []
+    if chat:
+        threading.Thread(target=chat_while_sending, args=(emulator, done, busy), daemon=True).start()
+    memory.start()
+    threading.Thread(target=watch_cap, args=(memory, cap, bot.pid, hit, done), daemon=True).start()
+    started = time.monotonic()
+    request = emulator.send_text(USER, USER, f"/download {url}")
+
+    def document():
+        if hit.is_set() or bot.poll() is not None:
+            return "stopped"
+        return next((m for m in emulator.bot_messages(USER)
+                     if m.document and m.reply_to == request.message_id), None)
+
+    found = emulator.wait_for(document, timeout, "the document")
+    finished = time.monotonic()
+    memory.stop()
+    if found == "stopped":
+        note = (f"stopped: over {cap // MiB} MiB" if hit.is_set()
+                else f"the bot exited with {bot.returncode}")
+        return Outcome(what, size // MiB, False, note, memory.peak, memory.hwm_sum)
+    actions = [c.at for c in emulator.calls_of("sendChatAction") if c.params.get("action") == "upload_document"]
+    delivery = finished - actions[0] if actions else None
+    ok = found.document.get("sha256") == sha
+    how = found.document.get("sent_by", "upload")
+    note = ("sha256 matches" if ok else "SHA256 DIFFERS") + f"; sent by {how}"
+    replies = f"; /help idle {ms(idle)}, while sending {ms(busy)}" if idle and busy else ""
+    return Outcome(what, size // MiB, ok, note, memory.peak, memory.hwm_sum, finished - started, delivery,
+                   replies)
 
 
 def curl_upload(path: Path, size: int, sha: str) -> Outcome:
@@ -248,8 +214,8 @@ def main() -> int:
     parser.add_argument("--no-peer", action="store_true", help="skip the curl upload")
     parser.add_argument("--chat", action="store_true", help="time /help replies while sending")
     args = parser.parse_args()
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    if not Path(nginx).exists():
+    nginx = nginx_binary()
+    if nginx is None:
         print("nginx is not installed: apt-get install nginx")
         return 1
     tmp = Path(tempfile.mkdtemp(prefix="errand-delivery-"))
@@ -257,26 +223,11 @@ def main() -> int:
     root.mkdir()
     tmp.chmod(0o755)  # nginx workers run as an unprivileged user
     root.chmod(0o755)
-    port = free_port()
-    (tmp / "nginx.conf").write_text(NGINX_CONF.format(tmp=tmp, port=port, root=root))
-    nginx_proc = subprocess.Popen([nginx, "-c", str(tmp / "nginx.conf"), "-g", "daemon off;"])
     rows: list[Outcome] = []
     try:
-        for size_mb in (int(s) for s in args.sizes.split(",")):
-            size = size_mb * MiB
-            sha = make_sparse(root / "big.bin", size)
-            for mode in args.modes.split(","):
-                outcome = deliver(tmp, port, size, sha, mode == "local", args.rss_cap_mb * MiB, args.timeout,
-                                  args.chat)
-                rows.append(outcome)
-                print(outcome.row(), flush=True)
-            if not args.no_peer:
-                outcome = curl_upload(root / "big.bin", size, sha)
-                rows.append(outcome)
-                print(outcome.row(), flush=True)
+        with nginx_serving(nginx, tmp, root) as port:
+            run_all(args, root, tmp, port, rows)
     finally:
-        nginx_proc.terminate()
-        nginx_proc.wait(10)
         shutil.rmtree(tmp, ignore_errors=True)
     print()
     print("| what | file | peak RSS of the tree (sampled) | sum of VmHWM | /download → document | delivery | notes |")
@@ -284,6 +235,22 @@ def main() -> int:
     for outcome in rows:
         print(outcome.row())
     return 0
+
+
+def run_all(args: argparse.Namespace, root: Path, tmp: Path, port: int, rows: list[Outcome]) -> None:
+    """Every size in every mode, and the peer after each size; each row printed as it comes."""
+    for size_mb in (int(s) for s in args.sizes.split(",")):
+        size = size_mb * MiB
+        sha = make_sparse(root / "big.bin", size)
+        for mode in args.modes.split(","):
+            outcome = deliver(tmp, port, size, sha, mode == "local", args.rss_cap_mb * MiB, args.timeout,
+                              args.chat)
+            rows.append(outcome)
+            print(outcome.row(), flush=True)
+        if not args.no_peer:
+            outcome = curl_upload(root / "big.bin", size, sha)
+            rows.append(outcome)
+            print(outcome.row(), flush=True)
 
 
 if __name__ == "__main__":

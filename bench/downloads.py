@@ -20,8 +20,10 @@ Three cases, each a local nginx on 127.0.0.1 (never any other address):
    transfer (process start, imports, probe, rename), to read the other cases' figures against.
 
 Clients run one after another, the order rotating each round; the median of the rounds is
-reported with ratios. Not a test: it never fails on timing. A missing peer is skipped with a
-message (``apt-get install nginx aria2 axel curl``).
+reported with ratios, beside each client's CPU time (which the load of a shared machine hardly
+moves), its peak RSS and every round's time, and the load average is printed. Not a test: it
+never fails on timing. A missing peer is skipped with a message (``apt-get install nginx aria2
+axel curl``).
 
     .venv/bin/python bench/downloads.py [--cases limited,uneven,loopback] [--rounds 3]
 
@@ -31,6 +33,7 @@ Files live in a temporary folder (``--workdir``, default under /tmp) and are rem
 from __future__ import annotations
 
 import argparse
+import compileall
 import hashlib
 import os
 import shutil
@@ -41,6 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -227,7 +231,7 @@ def clients(out: Path, name: str, url: str) -> dict[str, list[str]]:
     target = out / name
     return {
         "errandbot": [str(ERRANDBOT), "download", url, "-o", str(out), "-c", "16", "-q"],
-        # At its default number of connections (DOWNLOAD_CONNECTIONS unset: 8).
+        # Eight connections at most, against the default 16 (how the default was decided).
         "errandbot-8": [str(ERRANDBOT), "download", url, "-o", str(out), "-c", "8", "-q"],
         # -k1M: aria2's default minimum split is 20 MiB, which would leave it with fewer
         # connections than asked on these file sizes; 1 MiB is the same minimum errandbot uses.
@@ -250,65 +254,84 @@ def peak_rss_kib(pid: int) -> int:
     return 0
 
 
-def timed(cmd: list[str], env: dict[str, str], limit: float) -> tuple[float, int, int]:
-    """Wall time (s), peak RSS (KiB) and exit status of ``cmd``; killed after ``limit`` s.
+@dataclass(frozen=True)
+class Run:
+    """One client's run: wall time and CPU time (user + system) in seconds, peak RSS in KiB."""
+
+    elapsed: float
+    cpu: float
+    rss_kib: int
+    ok: bool
+
+
+def timed(cmd: list[str], env: dict[str, str], limit: float) -> tuple[Run, int]:
+    """Wall time, CPU time, peak RSS and exit status of ``cmd``; killed after ``limit`` s.
 
     Peak RSS is sampled from ``/proc`` while the client runs (``wait4``'s ``ru_maxrss`` would
-    include this Python process's memory, inherited across fork and exec).
+    include this Python process's memory, inherited across fork and exec); CPU time comes from
+    ``wait4`` and hardly moves with the load of a shared machine, unlike wall time.
     """
     start = time.monotonic()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = start + limit
     peak = 0
-    while proc.poll() is None:
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            break
         peak = max(peak, peak_rss_kib(proc.pid))
         if time.monotonic() > deadline:
             proc.kill()
-            proc.wait()
-            break
         time.sleep(0.005)
     elapsed = time.monotonic() - start
     err = proc.stderr.read().decode(errors="replace").strip()
     proc.stderr.close()
     if proc.returncode and err:
         print(f"    {cmd[0]}: {err.splitlines()[-1]}")
-    return elapsed, peak, proc.returncode
+    return Run(elapsed, usage.ru_utime + usage.ru_stime, peak, proc.returncode == 0), proc.returncode
 
 
 def run_case(case: str, url: str, name: str, digest: str, peers: list[str], rounds: int,
-             out: Path, env: dict[str, str], check_sha: bool, limit: float) -> dict[str, list]:
-    results: dict[str, list] = {p: [] for p in peers}
+             out: Path, env: dict[str, str], check_sha: bool, limit: float) -> dict[str, list[Run]]:
+    results: dict[str, list[Run]] = {p: [] for p in peers}
     for r in range(rounds):
         order = peers[r % len(peers):] + peers[:r % len(peers)]
         for peer in order:
             shutil.rmtree(out, ignore_errors=True)
             out.mkdir(parents=True)
             subprocess.run(["sync"], check=False)
-            elapsed, rss, code = timed(clients(out, name, url)[peer], env, limit)
+            run, code = timed(clients(out, name, url)[peer], env, limit)
             path = out / name
-            ok = code == 0 and path.exists()
-            if ok and check_sha:
-                ok = sha256_of(path) == digest
-            results[peer].append((elapsed, rss, ok))
+            ok = run.ok and path.exists() and (not check_sha or sha256_of(path) == digest)
+            results[peer].append(Run(run.elapsed, run.cpu, run.rss_kib, ok))
             mark = "" if ok else f"  FAILED (exit {code})"
-            print(f"  {case:9} round {r + 1} {peer:10} {elapsed:7.2f} s  peak RSS {rss / 1024:6.1f} MiB{mark}",
-                  flush=True)
+            print(f"  {case:9} round {r + 1} {peer:11} {run.elapsed:7.2f} s  CPU {run.cpu:6.2f} s  "
+                  f"peak RSS {run.rss_kib / 1024:6.1f} MiB{mark}", flush=True)
     shutil.rmtree(out, ignore_errors=True)
     return results
 
 
-def summarize(case: str, results: dict[str, list], base: str) -> list[str]:
+def summarize(case: str, results: dict[str, list[Run]], base: str) -> list[str]:
+    """Table rows: median wall time, ratio to ``base``, median CPU time, highest peak RSS, and
+    every round's wall time (the spread says how far to trust the median)."""
     lines = []
-    med = {p: statistics.median(t for t, _, ok in rs if ok) for p, rs in results.items()
-           if any(ok for _, _, ok in rs)}
-    rss = {p: max(m for _, m, _ in rs) / 1024 for p, rs in results.items()}
+    good = {p: [r for r in rs if r.ok] for p, rs in results.items()}
+    med = {p: statistics.median(r.elapsed for r in rs) for p, rs in good.items() if rs}
     for peer, t in sorted(med.items(), key=lambda kv: kv[1]):
         ratio = f"{t / med[base]:.2f}x {base}" if base in med else ""
-        lines.append(f"| {case} | {peer} | {t:.2f} | {ratio} | {rss[peer]:.1f} |")
+        cpu = statistics.median(r.cpu for r in good[peer])
+        rss = max(r.rss_kib for r in results[peer]) / 1024
+        runs = " ".join(f"{r.elapsed:.2f}" for r in good[peer])
+        lines.append(f"| {case} | {peer} | {t:.2f} | {ratio} | {cpu:.2f} | {rss:.1f} | {runs} |")
     for peer in results:
         if peer not in med:
-            lines.append(f"| {case} | {peer} | failed | | |")
+            lines.append(f"| {case} | {peer} | failed | | | | |")
     return lines
+
+
+def _load(avg: tuple[float, float, float]) -> str:
+    return " ".join(f"{x:.2f}" for x in avg)
 
 
 def _rate_bytes(rate: str) -> float:
@@ -363,7 +386,8 @@ def main() -> int:
         "proxied": ("fast", args.proxied_mb, True, "aria2c"),
         "startup": ("fast", 0, True, "aria2c"),
     }
-    summary = ["| case | client | median s | ratio | peak RSS MiB |", "| --- | --- | --- | --- | --- |"]
+    summary = ["| case | client | median s | ratio | CPU s | peak RSS MiB | runs (s) |",
+               "| --- | --- | --- | --- | --- | --- | --- |"]
     nginx = origin = lighttpd = apache = None
     try:
         digests = {}
@@ -390,6 +414,10 @@ def main() -> int:
             origin.add_file("/uneven/uneven.bin", data,
                             rates=[args.uneven_fast, args.uneven_fast, args.uneven_slow])
         print(f"nginx on 127.0.0.1:{nginx.port}; peers: {', '.join(peers)}; rounds: {args.rounds}")
+        # An installed errandbot runs from compiled bytecode (pip compiles it at install); an
+        # editable install under PYTHONDONTWRITEBYTECODE=1 would compile bot/ on every start.
+        compileall.compile_dir(REPO / "bot", quiet=1)
+        load_before = os.getloadavg()
         for case in cases:
             folder, size_mb, check, base = specs[case]
             port = (origin.port if case == "uneven" else lighttpd.port if case == "throttled"
@@ -400,7 +428,7 @@ def main() -> int:
             if case == "capped":
                 ideal = size_mb * MiB / (2 * _rate_bytes(args.capped_rate))
                 print(f"  ideal (two connections at {args.capped_rate}B/s all the time): {ideal:.2f} s")
-                summary.append(f"| capped | ideal | {ideal:.2f} | | |")
+                summary.append(f"| capped | ideal | {ideal:.2f} | | | | |")
             case_peers = [p for p in peers if p != "curl" or case in ("loopback", "proxied", "capped", "startup")
                           or args.curl_throttled]
             if case in ("capped", "throttled", "proxied"):
@@ -425,6 +453,9 @@ def main() -> int:
             shutil.rmtree(root, ignore_errors=True)
     print()
     print("\n".join(summary))
+    if cases:
+        print(f"\nload average (1, 5, 15 min) at start {_load(load_before)}, at end {_load(os.getloadavg())}; "
+              f"{os.cpu_count()} cores")
     return 0
 
 

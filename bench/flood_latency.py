@@ -13,11 +13,8 @@ ratio, and how many flood replies went out meanwhile. Not a test: it never fails
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,25 +22,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.botrun import bot_env, percentile, reply_latency, running_bot  # noqa: E402
 from bot.sandbox.emulator import BotApiEmulator  # noqa: E402
 
 FLOODER, QUIET = 42, 43
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
 def sample(emulator: BotApiEmulator, samples: int, gap: float) -> list[float]:
     """Seconds from each quiet-chat /help to its reply; one /help every ``gap`` seconds at most."""
     latencies = []
     for _ in range(samples):
-        started = time.monotonic()
-        sent = emulator.send_text(QUIET, QUIET, "/help")
-        emulator.wait_reply(QUIET, sent, contains="Commands", timeout=60)
-        latencies.append(time.monotonic() - started)
-        time.sleep(max(0.0, gap - (time.monotonic() - started)))  # the user's pace, not a wait-for
+        latencies.append(reply_latency(emulator, QUIET, "/help", contains="Commands", timeout=60))
+        time.sleep(max(0.0, gap - latencies[-1]))  # the user's pace, not a wait-for
     return latencies
 
 
@@ -51,6 +41,26 @@ def report(name: str, values: list[float]) -> str:
     return (f"{name:22s} p50 {percentile(values, 0.5) * 1000:8.1f} ms   "
             f"p95 {percentile(values, 0.95) * 1000:8.1f} ms   max {max(values) * 1000:8.1f} ms   "
             f"mean {statistics.mean(values) * 1000:8.1f} ms")
+
+
+def measure(emulator: BotApiEmulator, args: argparse.Namespace) -> None:
+    """The quiet chat alone, then beside the flood; prints both and their ratio."""
+    sample(emulator, 5, args.gap)  # warm-up
+    idle = sample(emulator, args.samples, args.gap)
+    for _ in range(args.flood):
+        emulator.send_text(FLOODER, FLOODER, "/timers")
+    flood_started = time.monotonic()
+    busy = sample(emulator, args.samples, args.gap)
+    elapsed = time.monotonic() - flood_started
+    answered = len(emulator.bot_messages(FLOODER))
+    print(f"flood: {args.flood} x /timers from one private chat; quiet chat: {args.samples} x /help, "
+          f"one every {args.gap:g} s at most")
+    print(report("quiet alone", idle))
+    print(report("quiet beside the flood", busy))
+    print(f"ratio beside/alone: p50 {percentile(busy, 0.5) / percentile(idle, 0.5):.2f}x, "
+          f"p95 {percentile(busy, 0.95) / percentile(idle, 0.95):.2f}x")
+    print(f"flood replies sent while measuring: {answered} of {args.flood} in {elapsed:.1f} s "
+          f"({answered / elapsed:.2f}/s to the flooding chat)")
 
 
 def main() -> int:
@@ -61,36 +71,10 @@ def main() -> int:
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="errand-flood-"))
     emulator = BotApiEmulator().start()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "DOWNLOAD_", "MAX_"))},
-        "BOT_TOKEN": emulator.token, "TELEGRAM_API_URL": emulator.url, "DATA_DIR": str(tmp),
-        "ALLOWED_USERS": f"{FLOODER},{QUIET}", "LOG_LEVEL": "WARNING",
-    }
-    bot = subprocess.Popen([str(Path(sys.executable).with_name("errandbot")), "run"], env=env)
     try:
-        emulator.wait_for(lambda: emulator.calls_of("getUpdates"), 30, "the bot to start")
-        sample(emulator, 5, args.gap)  # warm-up
-        idle = sample(emulator, args.samples, args.gap)
-        for _ in range(args.flood):
-            emulator.send_text(FLOODER, FLOODER, "/timers")
-        flood_started = time.monotonic()
-        busy = sample(emulator, args.samples, args.gap)
-        elapsed = time.monotonic() - flood_started
-        answered = len(emulator.bot_messages(FLOODER))
-        print(f"flood: {args.flood} x /timers from one private chat; quiet chat: {args.samples} x /help, "
-              f"one every {args.gap:g} s at most")
-        print(report("quiet alone", idle))
-        print(report("quiet beside the flood", busy))
-        print(f"ratio beside/alone: p50 {percentile(busy, 0.5) / percentile(idle, 0.5):.2f}x, "
-              f"p95 {percentile(busy, 0.95) / percentile(idle, 0.95):.2f}x")
-        print(f"flood replies sent while measuring: {answered} of {args.flood} in {elapsed:.1f} s "
-              f"({answered / elapsed:.2f}/s to the flooding chat)")
+        with running_bot(emulator, bot_env(emulator, tmp, (FLOODER, QUIET))):
+            measure(emulator, args)
     finally:
-        bot.send_signal(signal.SIGTERM)
-        try:
-            bot.wait(15)
-        except subprocess.TimeoutExpired:
-            bot.kill()
         emulator.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     return 0

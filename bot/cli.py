@@ -10,8 +10,13 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from typing import TYPE_CHECKING
 
 from bot import __version__
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from bot.download_settings import DownloadSettings
 
 EXIT_BAD_SETTINGS = 2
 
@@ -43,7 +48,7 @@ def _build_parser() -> argparse.ArgumentParser:
     download.add_argument("-o", "--output-dir", default=".", help="folder to save into (default .)")
     download.add_argument("-c", "--connections", type=int, default=None,
                           help="most connections, 1-16 (default DOWNLOAD_CONNECTIONS, 16); "
-                               "starts with 4, more while each is slow")
+                               "starts with 8, more while each is slow")
     download.add_argument("--checksum", help="expected digest, e.g. sha256:HEX (also sha1, md5)")
     download.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     download.add_argument("--allow-private", action="store_true",
@@ -60,11 +65,20 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = _build_parser().parse_args(argv)
+    if args.command == "download":
+        # Without pydantic when the download settings alone are set: its import would be most of
+        # the command's start-up (bot.download_settings). Otherwise the full check below.
+        from bot.download_settings import read_download_settings
+
+        quick = read_download_settings()
+        if quick is not None:
+            return _download(quick, args)
+
     # Imported here, not at the top: a download's child process (``spawn``) re-imports this module
     # as its main, and settings (pydantic) would cost it 14 MiB it never uses.
     from bot.config import SettingsError, load_settings
 
-    args = _build_parser().parse_args(argv)
     try:
         settings = load_settings()
         command = args.command
@@ -83,9 +97,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_sandbox(settings, script=args.script, keep=getattr(args, "keep", False))
         if command == "download":
-            from bot.downloads.cli import run_download
-
-            return run_download(settings, args)
+            return _download(settings, args)
         if command == "check":
             from bot.health import run_check
 
@@ -102,6 +114,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     raise AssertionError(f"unhandled command {args.command!r}")
+
+
+def _download(settings: Settings | DownloadSettings, args: argparse.Namespace) -> int:
+    """``errandbot download``, with ``settings`` from either reader (same attribute names)."""
+    from bot.downloads.cli import run_download
+
+    try:
+        return run_download(settings, args)
+    except KeyboardInterrupt:
+        return 130
 
 
 def _hold_until_stopped() -> None:

@@ -7,7 +7,6 @@ stops start-up with one line naming the setting (:class:`SettingsError`), never 
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import tempfile
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot import settings_words
+from bot.download_settings import parse_networks
 
 
 class SettingsError(Exception):
@@ -53,25 +53,6 @@ class IdList:
             except ValueError:
                 raise ValueError(f"{part!r} is not a numeric id (use ids separated by commas, or *)") from None
         return cls(ids=frozenset(ids))
-
-
-def _parse_networks(raw: Any) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
-    if raw is None or raw == "":
-        return ()
-    if isinstance(raw, (list, tuple)):
-        items = list(raw)
-    else:
-        items = [p.strip() for p in str(raw).split(",") if p.strip()]
-    out = []
-    for item in items:
-        if isinstance(item, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
-            out.append(item)
-            continue
-        try:
-            out.append(ipaddress.ip_network(str(item), strict=False))
-        except ValueError:
-            raise ValueError(f"{item!r} is not a CIDR such as 127.0.0.0/8") from None
-    return tuple(out)
 
 
 class Settings(BaseSettings):
@@ -161,7 +142,7 @@ class Settings(BaseSettings):
     @field_validator("download_allow_networks", mode="before")
     @classmethod
     def _networks(cls, value: Any) -> tuple[Any, ...]:
-        return _parse_networks(value)
+        return parse_networks(value)
 
     @field_validator("telegram_api_url", "public_base_url", "webhook_url")
     @classmethod

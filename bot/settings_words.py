@@ -13,10 +13,10 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from annotated_types import Ge, Gt, Le, Lt
-from pydantic.fields import FieldInfo
+if TYPE_CHECKING:  # pydantic is not imported for `errandbot download` (bot.download_settings)
+    from pydantic.fields import FieldInfo
 
 #: Names a settings file may hold that are read by something else: the local Bot API server's
 #: container (deploy/docker-compose.yml) takes its API id and hash from the same .env.
@@ -79,6 +79,8 @@ def unknown_names_problem(where: str, found: list[str]) -> str:
 
 
 def _bounds(field: FieldInfo) -> dict[str, Any]:
+    from annotated_types import Ge, Gt, Le, Lt
+
     out: dict[str, Any] = {}
     for item in field.metadata:
         for cls, key in ((Ge, "ge"), (Gt, "gt"), (Le, "le"), (Lt, "lt")):

@@ -6,7 +6,9 @@ everything. A test is end-to-end (it runs a real program and waits on it) when:
 - it lives in ``tests/e2e/``;
 - its module uses the e2e harness (:mod:`tests.e2e.harness`, :mod:`tests.deploy.botproc`): the
   real ``errandbot run`` process against the Bot API emulator;
-- it asks for a fixture that starts that process (``bot``, ``make_bot``, ``webhook_bot``);
+- it asks for a fixture that starts that process (``bot``, ``make_bot``, ``webhook_bot``), or
+  for the private PostgreSQL server (``postgres_cluster``, ``postgres_url``, the ``postgresql``
+  case of ``database_url``);
 - it says so itself: ``pytestmark = pytest.mark.e2e`` in a module that runs the CLI, the
   sandbox, docker or nginx as a subprocess, or ``@pytest.mark.e2e`` on one such test.
 """
@@ -25,6 +27,7 @@ pytest_plugins = ("tests.pgcluster",)
 _E2E_DIR = Path(__file__).parent / "e2e"
 _HARNESS_MODULES = frozenset({"tests.e2e.harness", "tests.deploy.botproc"})
 _BOT_FIXTURES = frozenset({"bot", "make_bot", "webhook_bot"})
+_SERVER_FIXTURES = frozenset({"postgres_cluster", "postgres_url"})
 
 
 @cache
@@ -43,6 +46,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if item.get_closest_marker("e2e"):
             continue
         fixtures = set(getattr(item, "fixturenames", ()))
-        if (_E2E_DIR in item.path.parents or fixtures & _BOT_FIXTURES
-                or (item.path.suffix == ".py" and _imports_harness(item.path))):
+        if (_E2E_DIR in item.path.parents or fixtures & (_BOT_FIXTURES | _SERVER_FIXTURES)
+                or _on_postgres(item) or (item.path.suffix == ".py" and _imports_harness(item.path))):
             item.add_marker(pytest.mark.e2e)
+
+
+def _on_postgres(item: pytest.Item) -> bool:
+    """The ``postgresql`` case of tests/db's ``database_url`` (which starts the server on demand)."""
+    callspec = getattr(item, "callspec", None)
+    return callspec is not None and callspec.params.get("database_url") == "postgresql"

@@ -10,11 +10,14 @@ message says the next run starts over.
 
 from __future__ import annotations
 
+import argparse
 import ipaddress
 import signal
 import sys
 import threading
 from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 from bot.downloads.engine import (
     DownloadCancelled,
@@ -29,6 +32,10 @@ from bot.downloads.errors import PrivateAddress, RetriesExhausted
 from bot.downloads.hashing import parse_checksum
 from bot.downloads.netguard import check_url_syntax
 from bot.humanize import human_duration, human_size, human_speed
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from bot.download_settings import DownloadSettings
 
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
@@ -102,7 +109,7 @@ def _private_hint(exc: PrivateAddress) -> str:
 
 def _interrupt_on_sigterm() -> None:
     """SIGTERM is handled like Ctrl-C: the engine saves what it has and the run stops cleanly."""
-    def handler(signum, frame):
+    def handler(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
     try:
@@ -111,7 +118,7 @@ def _interrupt_on_sigterm() -> None:
         pass
 
 
-def run_download(settings, args) -> int:
+def run_download(settings: Settings | DownloadSettings, args: argparse.Namespace) -> int:
     """Download ``args.url`` into ``args.output_dir``; returns the process exit status."""
     reason = check_url_syntax(args.url)
     if reason:
@@ -124,8 +131,8 @@ def run_download(settings, args) -> int:
     connections = args.connections if args.connections is not None else settings.download_connections
     if not 1 <= connections <= 16:
         return _fail("connections must be between 1 and 16")
-    overrides = dict(connections=connections, checksum=args.checksum,
-                     compute_sha256=False)  # only --checksum is checked
+    overrides: dict[str, Any] = dict(connections=connections, checksum=args.checksum,
+                                     compute_sha256=False)  # only --checksum is checked
     if getattr(args, "allow_private", False):
         overrides["allow_networks"] = EVERYWHERE
     options = DownloadOptions.from_settings(settings, **overrides)
@@ -133,10 +140,10 @@ def run_download(settings, args) -> int:
     from bot.media.cli import media_downloader
 
     try:
+        plain = Downloader(args.url, dest_dir=Path(args.output_dir), options=options,
+                           on_progress=bar, on_notice=lambda text: bar.line(f"errandbot: {text}"))
         # A web page with a video: bot.media fetches the video (or --audio) instead of the page.
-        downloader = media_downloader(settings, args, options, bar) or Downloader(
-            args.url, dest_dir=Path(args.output_dir), options=options,
-            on_progress=bar, on_notice=lambda text: bar.line(f"errandbot: {text}"))
+        downloader = media_downloader(settings, args, options, bar, plain) or plain
     except PrivateAddress as exc:
         return _fail(_private_hint(exc))
     except DownloadError as exc:

@@ -8,34 +8,31 @@ off, the page itself is downloaded.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.downloads.engine import Downloader, DownloadOptions
-from bot.media import ffmpeg, record
-from bot.media.job import THUMB_NAME, MediaDownloader
+from bot.media import ffmpeg
 from bot.media.pages import is_media_candidate
 from bot.media.plan import MediaMode, MediaRequest
 
-
-class CliMediaDownloader(MediaDownloader):
-    """A :class:`MediaDownloader` that leaves only the finished file in the output folder."""
-
-    def run(self):
-        try:
-            return super().run()
-        finally:
-            record.path_in(self.dest_dir).unlink(missing_ok=True)
-            (self.dest_dir / THUMB_NAME).unlink(missing_ok=True)
+if TYPE_CHECKING:
+    from bot.media.job import MediaDownloader
 
 
-def media_downloader(settings, args, options: DownloadOptions, on_progress) -> MediaDownloader | None:
-    """A media downloader when ``args.url`` is a page (or ``--audio``/``--format`` ask for one)."""
+def media_downloader(settings, args, options: DownloadOptions, on_progress,
+                     plain: Downloader | None = None) -> MediaDownloader | None:
+    """A media downloader when ``args.url`` is a page (or ``--audio``/``--format`` ask for one).
+
+    ``plain`` is the downloader that fetches the URL as a file otherwise: its probe is the one
+    asked here, so that a plain file is not probed twice.
+    """
     audio, fmt = getattr(args, "audio", False), getattr(args, "format", None)
     forced = bool(audio or fmt)
     if not forced and not settings.media_extract:
         return None
     dest = Path(args.output_dir)
     if not forced:
-        probe = Downloader(args.url, dest, options).probe()
+        probe = (plain or Downloader(args.url, dest, options)).probe()
         if not is_media_candidate(probe.content_type, probe.final_url):
             return None
     if not ffmpeg.available():
@@ -43,6 +40,8 @@ def media_downloader(settings, args, options: DownloadOptions, on_progress) -> M
     request = MediaRequest(mode=MediaMode.AUDIO if audio else MediaMode.BEST, format=fmt,
                            max_height=settings.media_max_height, playlist_max=settings.media_playlist_max,
                            extract_timeout=settings.media_extract_timeout)
+    from bot.media.cli_downloader import CliMediaDownloader  # yt-dlp: only for a page
+
     return CliMediaDownloader(args.url, dest, options, on_progress=on_progress, request=request)
 
 

@@ -15,7 +15,11 @@ gate and the error handler see every kind of update).
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from telegram import CallbackQuery, Chat, ChatMemberUpdated, Message, Update, User
+
+T = TypeVar("T")
 
 
 class MissingPart(LookupError):
@@ -28,39 +32,30 @@ class MissingPart(LookupError):
 
 def message_of(update: Update) -> Message:
     """The message (new, edited or of a button) the handler was called for."""
-    message = update.effective_message
-    if message is None:
-        raise MissingPart("message", update)
-    return message
+    return _present(update.effective_message, "message", update)
 
 
 def chat_of(update: Update) -> Chat:
     """The chat the update happened in."""
-    chat = update.effective_chat
-    if chat is None:
-        raise MissingPart("chat", update)
-    return chat
+    return _present(update.effective_chat, "chat", update)
 
 
 def user_of(update: Update) -> User:
     """The person who sent the update (for a message written as a chat: Telegram's placeholder)."""
-    user = update.effective_user
-    if user is None:
-        raise MissingPart("user", update)
-    return user
+    return _present(update.effective_user, "user", update)
 
 
 def query_of(update: Update) -> CallbackQuery:
     """The button press of a ``CallbackQueryHandler``'s update."""
-    query = update.callback_query
-    if query is None:
-        raise MissingPart("button press", update)
-    return query
+    return _present(update.callback_query, "button press", update)
 
 
 def member_change_of(update: Update) -> ChatMemberUpdated:
     """The bot's own membership change of a ``ChatMemberHandler.MY_CHAT_MEMBER`` update."""
-    change = update.my_chat_member
-    if change is None:
-        raise MissingPart("membership change", update)
-    return change
+    return _present(update.my_chat_member, "membership change", update)
+
+
+def _present(part: T | None, name: str, update: Update) -> T:
+    if part is None:
+        raise MissingPart(name, update)
+    return part

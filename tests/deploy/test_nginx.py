@@ -119,7 +119,7 @@ def _nginx(tmp: Path, main: Path, https_port: int) -> Iterator[None]:
 @pytest.fixture
 def nginx_site(tmp_path):
     bot = ThreadingHTTPServer(("127.0.0.1", 0), _BotStub)
-    threading.Thread(target=bot.serve_forever, daemon=True).start()
+    threading.Thread(target=bot.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     downloads = tmp_path / "downloads"
     downloads.mkdir()
     (downloads / "report.html").write_text("<script>alert(1)</script>")

@@ -26,6 +26,7 @@ def cli(monkeypatch, tmp_path, capsys):
     return invoke
 
 
+@pytest.mark.e2e  # the whole command, through yt-dlp and ffmpeg
 def test_a_page_on_the_command_line_gives_its_video_and_nothing_else(cli, origin, tmp_path):
     page = origin.add_page("/cli.html", '<body><video src="/hls/index.m3u8"></video></body>')
     out_dir = tmp_path / "out"
@@ -37,6 +38,7 @@ def test_a_page_on_the_command_line_gives_its_video_and_nothing_else(cli, origin
     assert [p.name for p in out_dir.iterdir()] == [path.name], "no work files or records left behind"
 
 
+@pytest.mark.e2e  # the whole command, through yt-dlp and ffmpeg
 def test_audio_and_format_options(cli, origin, tmp_path):
     page = origin.add_page("/cli-audio.html", '<body><video src="/clip.mp4"></video></body>')
     code, out, err = cli(page, "-o", str(tmp_path / "a"), "-q", "--audio")
