@@ -21,6 +21,7 @@ import requests
 
 from bot import __version__
 from bot.config import Settings, SettingsError, prepare_dirs
+from bot.humanize import MiB
 from bot.logsetup import scrub
 
 #: (connect, read) seconds for getMe: enough for a slow VPS, short enough for a healthcheck.
@@ -84,7 +85,7 @@ def _check_disk(settings: Settings) -> Result:
     path = settings.downloads_path
     while not path.exists() and path != path.parent:
         path = path.parent
-    free_mb = shutil.disk_usage(path).free // (1024 * 1024)
+    free_mb = shutil.disk_usage(path).free // MiB
     reserve = settings.disk_reserve_mb
     if free_mb < reserve:
         return Result("disk", False, f"{free_mb} MB free for DOWNLOAD_DIR, below DISK_RESERVE_MB="

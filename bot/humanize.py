@@ -14,6 +14,9 @@ from babel.units import format_compound_unit, format_unit
 
 from bot.i18n import current_locale
 
+#: One mebibyte: the unit of every ``*_MB`` setting, and the one binary multiple the project uses.
+MiB = 1 << 20
+
 _SIZE_UNITS = ("digital-byte", "digital-kilobyte", "digital-megabyte", "digital-gigabyte",
                "digital-terabyte")
 _DURATION_UNITS = ((86400, "duration-day"), (3600, "duration-hour"), (60, "duration-minute"),

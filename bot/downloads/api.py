@@ -12,8 +12,7 @@ from typing import Any, Protocol
 
 from bot.downloads.reasons import Why
 from bot.downloads.watchdog import Deadlines
-
-MiB = 1 << 20
+from bot.humanize import MiB
 
 
 @dataclass

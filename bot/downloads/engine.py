@@ -37,7 +37,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bot.downloads import naming, resume
-from bot.downloads.api import DownloadOptions, DownloadResult, MiB, ProbeResult, RunningDownload
+from bot.downloads.api import DownloadOptions, DownloadResult, ProbeResult, RunningDownload
 from bot.downloads.attempt import Attempt
 from bot.downloads.checks import read_probe
 from bot.downloads.client import Client
@@ -57,6 +57,7 @@ from bot.downloads.reasons import Reason, Why
 from bot.downloads.retries import RetryPolicy
 from bot.downloads.transport import make_session
 from bot.downloads.watchdog import SlowDownload, over_deadline
+from bot.humanize import MiB
 
 __all__ = [
     "DownloadCancelled", "DownloadError", "DownloadOptions", "DownloadRefused", "DownloadResult",

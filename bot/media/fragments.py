@@ -24,6 +24,7 @@ import requests
 from bot.downloads.errors import DownloadCancelled, DownloadError, DownloadRefused, TooLarge
 from bot.downloads.reasons import Reason, Why
 from bot.downloads.transport import abort_response
+from bot.humanize import MiB
 from bot.media.plan import Fragment
 
 CHUNK = 64 * 1024
@@ -217,5 +218,5 @@ def join(parts: Sequence[Path], out: Path) -> None:
     with tmp.open("wb") as dst:
         for part in parts:
             with part.open("rb") as src:
-                shutil.copyfileobj(src, dst, 1024 * 1024)
+                shutil.copyfileobj(src, dst, MiB)
     os.replace(tmp, out)

@@ -12,9 +12,10 @@ import requests
 
 from bot.downloads.errors import DownloadError
 from bot.downloads.reasons import Reason
+from bot.humanize import MiB
 from bot.media.plan import Fragment
 
-MAX_PLAYLIST = 8 * 1024 * 1024  # bytes of playlist text worth reading
+MAX_PLAYLIST = 8 * MiB  # bytes of playlist text worth reading
 MAX_DEPTH = 2  # a master playlist, then one of its media playlists
 
 

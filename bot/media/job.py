@@ -23,6 +23,7 @@ from bot.downloads.errors import DownloadCancelled, DownloadError, TooLarge
 from bot.downloads.progress import Progress, ProgressMeter
 from bot.downloads.reasons import Reason, Why
 from bot.downloads.transport import make_session
+from bot.humanize import MiB
 from bot.media import ffmpeg, hls, record
 from bot.media.extract import extract
 from bot.media.fragments import ByteLedger, FetchOptions, FragmentFetcher, join
@@ -70,7 +71,8 @@ class MediaDownloader:
                 self.on_notice(self._notices[-1])
         work = self.dest_dir / WORK_DIR
         work.mkdir(parents=True, exist_ok=True)
-        total = sum(s.size for s in plan.streams) if all(s.size for s in plan.streams) else None
+        sizes = [s.size for s in plan.streams if s.size]
+        total = sum(sizes) if len(sizes) == len(plan.streams) else None  # known only if every one is
         meter = ProgressMeter(self.on_progress, total)
         ledger = ByteLedger(self.options.max_bytes, on_change=lambda done: meter.tick(done, self._connections()))
         inputs = [(self._fetch(stream, work, ledger), stream.has_video, stream.has_audio)
@@ -197,6 +199,6 @@ class MediaDownloader:
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1024 * 1024), b""):
+        for chunk in iter(lambda: fh.read(MiB), b""):
             digest.update(chunk)
     return digest.hexdigest()

@@ -12,8 +12,8 @@ import asyncio
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters, Update
 from telegram.ext import ContextTypes
 
+from bot.downloads.errors import Refused
 from bot.downloads.jobs import DownloadJob
-from bot.downloads.service import Refused
 from bot.humanize import human_size
 from bot.i18n import N_, _
 from bot.media.plan import MediaMode

@@ -26,11 +26,13 @@ from typing import IO, Any, BinaryIO, cast
 
 from telegram import Bot, InputFile, Message
 
+from bot.humanize import MiB
+
 #: Seconds to wait for each socket write, and at least this long for the answer after the body.
 UPLOAD_TIMEOUT = 600.0
 #: The slowest uplink planned for (bytes/s): a local server answers only after it has passed a
 #: 2000 MB file on to Telegram, so the wait for the answer grows with the file.
-SLOWEST_UPLINK = 1024 * 1024
+SLOWEST_UPLINK = MiB
 
 
 def answer_timeout(size: int) -> float:

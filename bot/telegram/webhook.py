@@ -29,9 +29,11 @@ from tornado.httpserver import HTTPServer
 from tornado.web import Application as WebApplication
 from tornado.web import HTTPError, RequestHandler, stream_request_body
 
+from bot.humanize import MiB
+
 log = logging.getLogger(__name__)
 
-MAX_BODY = 1024 * 1024
+MAX_BODY = MiB
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 

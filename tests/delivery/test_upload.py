@@ -18,11 +18,11 @@ from telegram import ReplyParameters
 from telegram.error import BadRequest
 from telegram.ext import AIORateLimiter, ExtBot
 
+from bot.humanize import MiB
 from bot.sandbox.emulator import BotApiEmulator
 from bot.telegram.upload import UploadProgress, send_file
 
 CHAT = 42
-MiB = 1024 * 1024
 
 
 def make_file(path: Path, size: int) -> str:

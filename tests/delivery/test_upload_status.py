@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from bot.downloads.jobs import DownloadJob
+from bot.humanize import MiB
 from bot.telegram import download_status as render
 from bot.telegram.upload import UploadProgress
-
-MiB = 1024 * 1024
 
 
 class Clock:

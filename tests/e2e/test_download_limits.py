@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.humanize import MiB as MB
 from tests.e2e.harness import USER
 from tests.e2e.test_downloads import (
     origin,  # noqa: F401 - fixture
@@ -17,7 +18,6 @@ from tests.e2e.test_downloads import (
 )
 
 pytestmark = pytest.mark.timeout(150)
-MB = 1 << 20
 
 
 def test_a_size_that_grows_after_the_probe_cannot_pass_the_quota(emulator, make_bot, origin) -> None:  # noqa: F811

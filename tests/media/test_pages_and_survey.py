@@ -11,13 +11,12 @@ import pytest
 from bot.config import load_settings
 from bot.downloads.errors import DownloadError, Refused
 from bot.downloads.reasons import Reason
+from bot.humanize import MiB as MB
 from bot.media import record
 from bot.media.hls import fragments_of
 from bot.media.pages import is_media_candidate, media_request, save_asked
 from bot.media.plan import MediaMode, MediaRequest
 from bot.media.survey import summarize
-
-MB = 1 << 20
 
 
 @pytest.mark.parametrize("content_type, url, expected", [

@@ -36,8 +36,8 @@ from telegram.ext import (
 )
 
 from bot.chats.lifecycle import ChatLifecycle, GoneReason, Paused
+from bot.downloads.errors import Refused
 from bot.downloads.jobs import JobState
-from bot.downloads.service import Refused
 from bot.i18n import _
 from bot.telegram import dates
 from bot.telegram import download_status as render

@@ -5,10 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.downloads.jobs import DownloadJob, JobState
-from bot.humanize import human_duration, human_size
+from bot.humanize import MiB, human_duration, human_size
 from bot.telegram import download_status as render
-
-MB = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -22,7 +20,7 @@ class FakeProgress:  # the engine's Progress has exactly these fields
 
 def job(**kw) -> DownloadJob:
     values = dict(id=7, chat_id=1, user_id=1, user_name="@ann", url="https://u:p@example.com/a/b.iso?x=1",
-                  name="b.iso", folder="tok", state=JobState.RUNNING, size=142 * MB, done_bytes=0)
+                  name="b.iso", folder="tok", state=JobState.RUNNING, size=142 * MiB, done_bytes=0)
     values.update(kw)
     return DownloadJob(**values)
 
@@ -32,23 +30,23 @@ def test_display_url_hides_credentials_and_query() -> None:
 
 
 def test_fate_says_kept_when_over_upload_limit() -> None:
-    assert render.fate(job(), 50 * MB) == "142.0 MB is over the 50.0 MB upload limit: it will be kept on the server."
-    assert render.fate(job(size=10 * MB), 50 * MB) == "Will be sent here."
+    assert render.fate(job(), 50 * MiB) == "142.0 MB is over the 50.0 MB upload limit: it will be kept on the server."
+    assert render.fate(job(size=10 * MiB), 50 * MiB) == "Will be sent here."
 
 
 def test_running_shows_bar_percent_speed_eta_connections() -> None:
-    text = render.running(job(), FakeProgress(71 * MB, 142 * MB, 4 * MB, 17.5, 8), 200 * MB)
+    text = render.running(job(), FakeProgress(71 * MiB, 142 * MiB, 4 * MiB, 17.5, 8), 200 * MiB)
     assert "██████░░░░░░ 50%  71.0 MB / 142.0 MB" in text
     assert "4.0 MB/s · ETA 18 sec · 8 connections" in text
 
 
 def test_running_with_unknown_size() -> None:
-    text = render.running(job(size=None), FakeProgress(3 * MB, None, MB, None, 1), 50 * MB)
+    text = render.running(job(size=None), FakeProgress(3 * MiB, None, MiB, None, 1), 50 * MiB)
     assert "3.0 MB so far" in text and "1 connection" in text and "ETA" not in text
 
 
 def test_resumed_says_where_it_stood() -> None:
-    assert "Resumed after restart at 63%" in render.resumed(job(resumed=True, done_bytes=int(142 * MB * 0.63) + 1), 1, 50 * MB)
+    assert "Resumed after restart at 63%" in render.resumed(job(resumed=True, done_bytes=int(142 * MiB * 0.63) + 1), 1, 50 * MiB)
 
 
 def test_listing_line() -> None:
