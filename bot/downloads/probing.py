@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from bot.downloads.choices import MediaChoices
 from bot.downloads.downloader import JobDownloader
-from bot.downloads.errors import DownloadError, Refused
+from bot.downloads.errors import DownloadError
 from bot.downloads.events import EventKind
 from bot.downloads.jobs import DownloadJob, JobState
 from bot.downloads.parts import ServiceParts
@@ -133,10 +133,8 @@ class Prober:
     def _media_page(self, job: DownloadJob, probe: ProbeResult) -> bool:
         """True when the probe found a page (or manifest) whose media bot.media will fetch; its
         size is unknown until then, so the byte budget of the run applies."""
-        from bot.media.pages import MediaUnavailable, media_request
+        from bot.media.pages import media_request
 
-        try:
-            return media_request(self.parts.settings, self.parts.store.folder(job), probe.content_type,
-                                 probe.final_url) is not None
-        except MediaUnavailable as exc:
-            raise Refused(str(exc)) from None
+        # A page that cannot be fetched raises errors.Refused with its reason code, passed on as is.
+        return media_request(self.parts.settings, self.parts.store.folder(job), probe.content_type,
+                             probe.final_url) is not None

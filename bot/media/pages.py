@@ -25,12 +25,6 @@ ASKED_NAME = ".media-asked"  # what the person asked at submit: file, best, smal
 AS_FILE = "file"
 
 
-class MediaUnavailable(Refused):
-    """No longer raised: :func:`media_request` raises :class:`~bot.downloads.errors.Refused` with its
-    reason code, which the download service passes on as it is (wrapping this class lost the code).
-    Kept while the service still names it in an ``except``."""
-
-
 def is_media_candidate(content_type: str | None, url: str) -> bool:
     """A page or a streaming manifest: something yt-dlp reads rather than a file to keep."""
     mime = (content_type or "").split(";")[0].strip().lower()

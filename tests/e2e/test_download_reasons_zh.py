@@ -74,3 +74,20 @@ def test_one_connection_notice_and_retries_in_chinese(emulator: BotApiEmulator, 
     assert any("ℹ️ 改用单连接：服务器不支持分段下载" in text for text in history), history
     assert any("🔁 重试中" in text and "服务器返回 HTTP 503 Service Unavailable" in text for text in history), history
     assert not any("using one connection" in text or "Retrying" in text for text in history), history
+
+
+def test_a_bad_link_and_a_quota_refusal_are_worded_in_chinese(emulator: BotApiEmulator, make_bot,
+                                                               origin: Origin) -> None:
+    """Refusals before a download starts: the link's scheme (checked by the chat's parser) and the
+    daily quota (the service's limits) come as codes too, not as the core's English."""
+    origin.add_file("/big.bin", b"x" * (3 * 1024 * 1024))
+    make_bot(download_allow_networks="127.0.0.1/32", daily_quota_mb="1")
+    emulator.set_user_language(USER, "zh-hans")
+
+    reply = emulator.wait_reply(USER, emulator.send_text(USER, USER, "/download ftp://example.com/file")).text
+    first_line = reply.splitlines()[0]
+    assert HAN.search(first_line) and not re.search(r"\b(only|URLs?|can|be)\b", first_line), reply
+
+    status = status_of(emulator, emulator.send_text(USER, USER, f"/download {origin.url('/big.bin')}"))
+    text = final(emulator, status, "❌")
+    assert HAN.search(text) and not re.search(r"\b(quota|used|left|today)\b", text, re.I), text

@@ -22,7 +22,7 @@ from telegram.ext import (
 )
 
 from bot.downloads.errors import Refused
-from bot.downloads.netguard import check_url_syntax
+from bot.downloads.netguard import url_problem
 from bot.downloads.service import DownloadService
 from bot.humanize import human_size
 from bot.i18n import N_, _
@@ -30,6 +30,7 @@ from bot.telegram import download_status as render
 from bot.telegram import media_choice
 from bot.telegram.callback_data import parse_number
 from bot.telegram.download_notifier import DownloadNotifier
+from bot.telegram.download_reasons import explain, explain_error
 from bot.telegram.handlers.cancel import add_canceller
 from bot.telegram.permissions import can_manage, is_bot_admin, sender_id
 from bot.telegram.services import Services, required, services_of
@@ -78,9 +79,9 @@ def parse_request(args: list[str]) -> tuple[list[str], str | None, str | None]:
     if not links:
         return [], None, _("That doesn't look like a link.")
     for link in links:
-        problem = check_url_syntax(link)
+        problem = url_problem(link)
         if problem:
-            return [], None, problem
+            return [], None, explain(problem)
     if len(links) > MAX_URLS:
         return [], None, _("That is {count} links; one message can start at most {limit}.").format(
             count=len(links), limit=MAX_URLS)
@@ -143,7 +144,7 @@ async def start_download(update: Update, context: ContextTypes.DEFAULT_TYPE, url
             thread_id=topic_of(message), request_id=update.update_id if last else None, asked=asked,
         )
     except Refused as exc:
-        await status.edit_text(_("❌ Not started: {reason}.").format(reason=exc))
+        await status.edit_text(_("❌ Not started: {reason}.").format(reason=explain_error(exc)))
         return
     log.info("download d%s requested by %s in chat %s", job.id, sender_id(update), message.chat_id)
 
