@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.pybuild import build
+
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e  # builds a wheel and runs Errand from it in a subprocess
 pytest.importorskip("build", reason="PyPA build is not installed (pip install '.[test]')")
@@ -22,11 +24,7 @@ def test_wheel_holds_the_migrations_and_upgrades_from_them(tmp_path):
     shutil.copytree(ROOT / "bot", tree / "bot", ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(ROOT / name, tree / name)
-    built = subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir",
-                            str(tmp_path / "dist"), str(tree)],
-                           capture_output=True, text=True, timeout=280)
-    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
-    [wheel] = (tmp_path / "dist").glob("errandbot-*.whl")
+    wheel = build("wheel", tree, tmp_path / "dist")
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
         archive.extractall(tmp_path / "site")

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 import tarfile
 from pathlib import Path
 
 import pytest
+
+from tests.pybuild import build
 
 #: Runs a real program (see tests/conftest.py): `make test-fast` skips this module.
 pytestmark = pytest.mark.e2e
@@ -39,11 +40,7 @@ def test_source_archive_holds_what_the_guide_installs_and_no_env_file(tmp_path):
     (tree / "data").mkdir()
     (tree / "data" / "errand.db").write_bytes(b"local state")
 
-    result = subprocess.run([sys.executable, "-m", "build", "--sdist", "--outdir",
-                             str(tmp_path / "dist"), str(tree)],
-                            capture_output=True, text=True, timeout=280)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    [archive] = (tmp_path / "dist").glob("errandbot-*.tar.gz")
+    archive = build("sdist", tree, tmp_path / "dist")
     with tarfile.open(archive) as tar:
         names = {name.split("/", 1)[1] for name in tar.getnames() if "/" in name}
         for member in tar.getmembers():
