@@ -43,7 +43,9 @@ class MediaChoices:
         self._lock = threading.Lock()
 
     def ask(self, job_id: int, survey: Survey, name: str) -> None:
-        timer = threading.Timer(self.parts.settings.media_choice_wait, self._take_default, (job_id, survey.default))
+        timer = threading.Timer(
+            self.parts.settings.media_choice_wait, self._take_default, (job_id, survey.default)
+        )
         timer.daemon = True
         with self._lock:
             self._asked[job_id] = _Asked(timer, name, survey)

@@ -36,8 +36,13 @@ class JobDownloader(RunningDownload, Protocol):
 class DownloaderFactory:
     """Builds the downloader for a job, wired to report retries and notices for it."""
 
-    def __init__(self, settings: Settings, store: JobStore, on_retry: Callable[[int, Retrying], None],
-                 on_notice: Callable[[int, Why], None]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: JobStore,
+        on_retry: Callable[[int, Retrying], None],
+        on_notice: Callable[[int, Why], None],
+    ) -> None:
         self.settings = settings
         self.store = store
         self.on_retry = on_retry
@@ -51,8 +56,13 @@ class DownloaderFactory:
             options.max_bytes = max_bytes
         return options
 
-    def for_job(self, job: DownloadJob, on_progress: Callable[[Progress], None] | None = None,
-                isolated: bool = False, max_bytes: int | None = None) -> JobDownloader:
+    def for_job(
+        self,
+        job: DownloadJob,
+        on_progress: Callable[[Progress], None] | None = None,
+        isolated: bool = False,
+        max_bytes: int | None = None,
+    ) -> JobDownloader:
         """The engine for ``job``: in this process for the probe, in a child process for the bytes."""
         # The engine is imported when a job first needs it, not when the bot starts.
         from bot.downloads.engine import Downloader
@@ -68,7 +78,14 @@ class DownloaderFactory:
             if is_media_job(folder):  # the probe found a page to extract: bot.media fetches it
                 kind = IsolatedMediaDownloader
         job_id = job.id
-        return kind(job.url, dest_dir=folder, options=self.options(max_bytes), on_progress=on_progress,
-                    on_retry=lambda retry: self.on_retry(job_id, retry),
-                    on_notice=lambda why: self.on_notice(job_id, why if isinstance(why, Why) else Why.text(why)),
-                    name=job.name or job.requested_name)
+        return kind(
+            job.url,
+            dest_dir=folder,
+            options=self.options(max_bytes),
+            on_progress=on_progress,
+            on_retry=lambda retry: self.on_retry(job_id, retry),
+            on_notice=lambda why: self.on_notice(
+                job_id, why if isinstance(why, Why) else Why.text(why)
+            ),
+            name=job.name or job.requested_name,
+        )

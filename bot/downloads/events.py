@@ -66,13 +66,31 @@ class Reporter:
         self._lookup = lookup
         self.listener = listener
 
-    def emit(self, kind: EventKind, job_id: int, *, reason: Why | None = None, by: str | None = None,
-             position: int | None = None, retry: Retrying | None = None, choices: Survey | None = None) -> None:
+    def emit(
+        self,
+        kind: EventKind,
+        job_id: int,
+        *,
+        reason: Why | None = None,
+        by: str | None = None,
+        position: int | None = None,
+        retry: Retrying | None = None,
+        choices: Survey | None = None,
+    ) -> None:
         job = self._lookup(job_id)
         if job is not None:
             try:
-                self.listener(Event(kind, job, reason=reason, by=by, position=position, retry=retry,
-                                    choices=choices))
+                self.listener(
+                    Event(
+                        kind,
+                        job,
+                        reason=reason,
+                        by=by,
+                        position=position,
+                        retry=retry,
+                        choices=choices,
+                    )
+                )
             except Exception:  # noqa: BLE001 - a listener bug must not kill a download
                 log.exception("download listener failed on %s for d%s", kind, job_id)
 

@@ -39,16 +39,34 @@ class JobStore:
         with self.sessions() as session:
             return session.get(DownloadJob, job_id)
 
-    def add(self, *, chat_id: int, thread_id: int | None, user_id: int, user_name: str, url: str,
-            name: str | None, request_message_id: int | None, status_message_id: int | None,
-            request_id: int | None) -> DownloadJob:
+    def add(
+        self,
+        *,
+        chat_id: int,
+        thread_id: int | None,
+        user_id: int,
+        user_name: str,
+        url: str,
+        name: str | None,
+        request_message_id: int | None,
+        status_message_id: int | None,
+        request_id: int | None,
+    ) -> DownloadJob:
         """Insert a queued job; ``request_id`` (the update that asked) is marked handled in the
         same transaction."""
         with self.sessions.begin() as session:
-            job = DownloadJob(chat_id=chat_id, thread_id=thread_id, user_id=user_id, user_name=user_name[:128], url=url,
-                              requested_name=name, folder=secrets.token_urlsafe(18),
-                              request_message_id=request_message_id, status_message_id=status_message_id,
-                              state=JobState.QUEUED)
+            job = DownloadJob(
+                chat_id=chat_id,
+                thread_id=thread_id,
+                user_id=user_id,
+                user_name=user_name[:128],
+                url=url,
+                requested_name=name,
+                folder=secrets.token_urlsafe(18),
+                request_message_id=request_message_id,
+                status_message_id=status_message_id,
+                state=JobState.QUEUED,
+            )
             session.add(job)
             mark_handled(session, request_id)
         return job
@@ -68,10 +86,18 @@ class JobStore:
     def open_count(self, user_id: int) -> int:
         """This user's jobs that are queued or running."""
         with self.sessions() as session:
-            return session.scalar(select(func.count()).select_from(DownloadJob).where(
-                DownloadJob.user_id == user_id, DownloadJob.state.in_(OPEN))) or 0
+            return (
+                session.scalar(
+                    select(func.count())
+                    .select_from(DownloadJob)
+                    .where(DownloadJob.user_id == user_id, DownloadJob.state.in_(OPEN))
+                )
+                or 0
+            )
 
-    def list_jobs(self, user_id: int | None, chat_id: int | None, recent: int = 5) -> list[DownloadJob]:
+    def list_jobs(
+        self, user_id: int | None, chat_id: int | None, recent: int = 5
+    ) -> list[DownloadJob]:
         """Active and queued jobs, then the last ``recent`` finished ones, of one user and/or one
         chat (None: any)."""
         with self.sessions() as session:
@@ -80,9 +106,13 @@ class JobStore:
                 base = base.where(DownloadJob.user_id == user_id)
             if chat_id is not None:
                 base = base.where(DownloadJob.chat_id == chat_id)
-            open_jobs = session.scalars(base.where(DownloadJob.state.in_(OPEN)).order_by(DownloadJob.id)).all()
+            open_jobs = session.scalars(
+                base.where(DownloadJob.state.in_(OPEN)).order_by(DownloadJob.id)
+            ).all()
             finished = session.scalars(
-                base.where(DownloadJob.state.not_in(OPEN)).order_by(DownloadJob.id.desc()).limit(recent)
+                base.where(DownloadJob.state.not_in(OPEN))
+                .order_by(DownloadJob.id.desc())
+                .limit(recent)
             ).all()
         return [*open_jobs, *finished]
 
@@ -98,7 +128,9 @@ class JobStore:
                     job.resumed = True
                     job.state = JobState.QUEUED
             undelivered = session.scalars(
-                select(DownloadJob).where(DownloadJob.state == JobState.DONE, DownloadJob.delivered.is_(False))
+                select(DownloadJob).where(
+                    DownloadJob.state == JobState.DONE, DownloadJob.delivered.is_(False)
+                )
             ).all()
         running_first = [j for j in jobs if j.resumed] + [j for j in jobs if not j.resumed]
         return running_first, list(undelivered)
@@ -110,9 +142,12 @@ class JobStore:
         with self.sessions.begin() as session:
             old = session.scalars(
                 select(DownloadJob).where(
-                    or_(DownloadJob.state == JobState.DONE,
-                        DownloadJob.state.in_([JobState.FAILED, JobState.CANCELLED])),
-                    DownloadJob.finished_at < cutoff)
+                    or_(
+                        DownloadJob.state == JobState.DONE,
+                        DownloadJob.state.in_([JobState.FAILED, JobState.CANCELLED]),
+                    ),
+                    DownloadJob.finished_at < cutoff,
+                )
             ).all()
             for job in old:
                 if self.remove_folder(job):
@@ -127,34 +162,50 @@ class JobStore:
         open and done ones, what moved of failed and cancelled ones."""
         with self.sessions() as session:
             total = session.scalar(
-                select(func.coalesce(func.sum(
-                    func.coalesce(DownloadJob.size, DownloadJob.done_bytes)), 0))
-                .where(DownloadJob.user_id == user_id, DownloadJob.created_at >= since,
-                       DownloadJob.id.not_in(skip),
-                       DownloadJob.state.in_([JobState.QUEUED, JobState.RUNNING, JobState.DONE,
-                                              JobState.EXPIRED]))
+                select(
+                    func.coalesce(
+                        func.sum(func.coalesce(DownloadJob.size, DownloadJob.done_bytes)), 0
+                    )
+                ).where(
+                    DownloadJob.user_id == user_id,
+                    DownloadJob.created_at >= since,
+                    DownloadJob.id.not_in(skip),
+                    DownloadJob.state.in_(
+                        [JobState.QUEUED, JobState.RUNNING, JobState.DONE, JobState.EXPIRED]
+                    ),
+                )
             )
             failed = session.scalar(
-                select(func.coalesce(func.sum(DownloadJob.done_bytes), 0))
-                .where(DownloadJob.user_id == user_id, DownloadJob.created_at >= since,
-                       DownloadJob.id.not_in(skip),
-                       DownloadJob.state.in_([JobState.FAILED, JobState.CANCELLED]))
+                select(func.coalesce(func.sum(DownloadJob.done_bytes), 0)).where(
+                    DownloadJob.user_id == user_id,
+                    DownloadJob.created_at >= since,
+                    DownloadJob.id.not_in(skip),
+                    DownloadJob.state.in_([JobState.FAILED, JobState.CANCELLED]),
+                )
             )
         return int(total or 0) + int(failed or 0)
 
     def moved_since(self, since: float) -> int:
         """Bytes every job created since ``since`` has received (``/stats``)."""
         with self.sessions() as session:
-            return int(session.scalar(select(func.coalesce(func.sum(DownloadJob.done_bytes), 0))
-                                      .where(DownloadJob.created_at >= since)) or 0)
+            return int(
+                session.scalar(
+                    select(func.coalesce(func.sum(DownloadJob.done_bytes), 0)).where(
+                        DownloadJob.created_at >= since
+                    )
+                )
+                or 0
+            )
 
     def pending_bytes(self, exclude: int | None = None) -> int:
         """Bytes still to be written by queued and running jobs of known size (but ``exclude``)."""
         with self.sessions() as session:
             rows = session.execute(
-                select(DownloadJob.size, DownloadJob.done_bytes)
-                .where(DownloadJob.state.in_(OPEN), DownloadJob.size.is_not(None),
-                       DownloadJob.id != (exclude if exclude is not None else -1))
+                select(DownloadJob.size, DownloadJob.done_bytes).where(
+                    DownloadJob.state.in_(OPEN),
+                    DownloadJob.size.is_not(None),
+                    DownloadJob.id != (exclude if exclude is not None else -1),
+                )
             ).all()
         return sum(max(0, (size or 0) - done) for size, done in rows)
 

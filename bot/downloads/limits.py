@@ -81,7 +81,9 @@ class Limits:
         many open jobs, or the quota already used up."""
         pending = self.store.open_count(user_id)
         if pending >= MAX_OPEN_DOWNLOADS_PER_USER:
-            raise Refused(Reason.TOO_MANY_PENDING, pending=pending, limit=MAX_OPEN_DOWNLOADS_PER_USER)
+            raise Refused(
+                Reason.TOO_MANY_PENDING, pending=pending, limit=MAX_OPEN_DOWNLOADS_PER_USER
+            )
         quota = self.quota
         if quota and self.bytes_today(user_id) >= quota:
             raise Refused(Reason.QUOTA_USED_UP, quota_bytes=quota)
@@ -93,17 +95,28 @@ class Limits:
             return  # unknown size: the engine enforces MAX_FILE_MB while streaming
         max_file = self.max_file
         if size > max_file:
-            raise Refused(Reason.OVER_MAX_FILE, size_bytes=size, limit_bytes=max_file, over_bytes=size - max_file)
+            raise Refused(
+                Reason.OVER_MAX_FILE,
+                size_bytes=size,
+                limit_bytes=max_file,
+                over_bytes=size - max_file,
+            )
         quota = self.quota
         if quota:
             used = self.bytes_today(user_id)  # includes this job only once its size is known
             if used + size > quota:
-                raise Refused(Reason.QUOTA_EXCEEDED, quota_bytes=quota, over_bytes=used + size - quota,
-                              used_bytes=used)
+                raise Refused(
+                    Reason.QUOTA_EXCEEDED,
+                    quota_bytes=quota,
+                    over_bytes=used + size - quota,
+                    used_bytes=used,
+                )
         free = shutil.disk_usage(self.store.root).free
         pending = self.store.pending_bytes()
         if size + pending + self.reserve > free:
-            raise Refused(Reason.DISK_NEEDS, size_bytes=size, free_bytes=max(0, free - self.reserve - pending))
+            raise Refused(
+                Reason.DISK_NEEDS, size_bytes=size, free_bytes=max(0, free - self.reserve - pending)
+            )
 
     def budget(self, job: DownloadJob) -> Budget:
         """The bytes this job may receive at most, and what to say if it reaches them.
@@ -117,7 +130,12 @@ class Limits:
         quota = self.quota
         if quota:
             used = self.bytes_today(job.user_id, exclude=job.id)
-            limits.append(Budget(max(0, quota - used), Why.of(Reason.QUOTA_BUDGET, quota_bytes=quota, used_bytes=used)))
+            limits.append(
+                Budget(
+                    max(0, quota - used),
+                    Why.of(Reason.QUOTA_BUDGET, quota_bytes=quota, used_bytes=used),
+                )
+            )
         free = free_above(self.store.root, self.reserve) - self.store.pending_bytes(exclude=job.id)
         limits.append(Budget(free, Why.of(Reason.DISK_FREE, free_bytes=max(0, free))))
         smallest = min(limits, key=lambda limit: limit.max_bytes)

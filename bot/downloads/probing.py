@@ -38,7 +38,9 @@ class Prober:
         self.choices = choices
         self.workers = workers
         self._pool = ThreadPoolExecutor(max_workers=PROBE_WORKERS, thread_name_prefix="probe")
-        self._probing: dict[int, JobDownloader] = {}  # job id -> the downloader probing it (to cancel it)
+        self._probing: dict[
+            int, JobDownloader
+        ] = {}  # job id -> the downloader probing it (to cancel it)
         self._lock = threading.Lock()
         self._active: dict[int, int] = {}  # user id -> probes running
         self._waiting: dict[int, deque[int]] = {}  # user id -> job ids waiting for a probe
@@ -107,7 +109,12 @@ class Prober:
 
             name = sanitize(survey.title)
         current = self.parts.store.get(job_id)
-        if survey is not None and survey.needs_asking and current is not None and not current.job_state.finished:
+        if (
+            survey is not None
+            and survey.needs_asking
+            and current is not None
+            and not current.job_state.finished
+        ):
             self.choices.ask(job_id, survey, name)
             return
         self.workers.admit(job_id, job.user_id, name, None if media else probe.size)
@@ -122,8 +129,13 @@ class Prober:
             return self.parts.stopping.is_set() or current is None or current.job_state.finished
 
         try:
-            survey: Survey | None = survey_for(self.parts.settings, self.parts.store.folder(job), url,
-                                               self.parts.limits.max_upload, cancelled)
+            survey: Survey | None = survey_for(
+                self.parts.settings,
+                self.parts.store.folder(job),
+                url,
+                self.parts.limits.max_upload,
+                cancelled,
+            )
             return survey
         except DownloadCancelled:
             if self.parts.stopping.is_set():
@@ -136,5 +148,12 @@ class Prober:
         from bot.media.pages import media_request
 
         # A page that cannot be fetched raises errors.Refused with its reason code, passed on as is.
-        return media_request(self.parts.settings, self.parts.store.folder(job), probe.content_type,
-                             probe.final_url) is not None
+        return (
+            media_request(
+                self.parts.settings,
+                self.parts.store.folder(job),
+                probe.content_type,
+                probe.final_url,
+            )
+            is not None
+        )

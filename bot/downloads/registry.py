@@ -22,7 +22,9 @@ class WaitReason(enum.StrEnum):
     """Why a queued job waits, when it is not simply for a free slot."""
 
     OWN_RUNNING = "own-running"  # the same user's other downloads take their share of slots
-    EARLIER_PROBE = "earlier-probe"  # a slot is free, but the user's earlier link is still being checked
+    EARLIER_PROBE = (
+        "earlier-probe"  # a slot is free, but the user's earlier link is still being checked
+    )
 
 
 @dataclass
@@ -56,7 +58,9 @@ class Registry:
     _queue: list[Waiting] = field(default_factory=list)  # in order
     _running: dict[int, Running] = field(default_factory=dict)
 
-    def enqueue(self, job_id: int, user_id: int, *, front: bool = False, ready: bool = True) -> None:
+    def enqueue(
+        self, job_id: int, user_id: int, *, front: bool = False, ready: bool = True
+    ) -> None:
         """Add a job in request order. A job not ``ready`` (still being probed) holds its place,
         and the same user's later jobs wait behind it, so a quick probe cannot jump the line."""
         with self._lock:
@@ -100,7 +104,10 @@ class Registry:
                 if not entry.ready:
                     waiting_for_probe.add(entry.user_id)
                     continue
-                if entry.user_id in waiting_for_probe or self._active_for(entry.user_id) >= self.max_per_user:
+                if (
+                    entry.user_id in waiting_for_probe
+                    or self._active_for(entry.user_id) >= self.max_per_user
+                ):
                     continue
                 self._queue.remove(entry)
                 running = Running(entry.job_id, entry.user_id)

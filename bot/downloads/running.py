@@ -54,11 +54,17 @@ class JobRunner:
         if job.job_state.finished:
             self.parts.registry.finish(job_id)
             return
-        self.parts.store.update(job_id, state=JobState.RUNNING, started_at=job.started_at or time.time())
+        self.parts.store.update(
+            job_id, state=JobState.RUNNING, started_at=job.started_at or time.time()
+        )
         budget = self.parts.limits.budget(job)
         self.parts.ledger.start(job_id, job.user_id, job.size)
-        downloader = self.parts.downloaders.for_job(job, on_progress=lambda p: self._on_progress(job_id, p),
-                                              isolated=True, max_bytes=budget.max_bytes)
+        downloader = self.parts.downloaders.for_job(
+            job,
+            on_progress=lambda p: self._on_progress(job_id, p),
+            isolated=True,
+            max_bytes=budget.max_bytes,
+        )
         running.downloader = downloader
         if running.cancelled_by:  # cancelled between being taken and getting a downloader
             downloader.cancel(keep_partial=False)
@@ -73,8 +79,14 @@ class JobRunner:
         except DownloadError as exc:
             self._fail(job, budget.why if isinstance(exc, TooLarge) else exc.why)
         else:
-            self.parts.store.update(job_id, name=result.path.name, size=result.size, done_bytes=result.size,
-                              sha256=result.sha256, elapsed=result.elapsed)
+            self.parts.store.update(
+                job_id,
+                name=result.path.name,
+                size=result.size,
+                done_bytes=result.size,
+                sha256=result.sha256,
+                elapsed=result.elapsed,
+            )
             self.parts.store.finish(job_id, JobState.DONE)
             self.parts.reporter.emit(EventKind.DONE, job_id)
         finally:
@@ -85,7 +97,9 @@ class JobRunner:
             self._job_cache.pop(job_id, None)
             if requeue:
                 self.parts.registry.enqueue(job_id, job.user_id, front=True)
-                self.parts.reporter.emit(EventKind.RESUMED, job_id, position=self.parts.registry.position(job_id))
+                self.parts.reporter.emit(
+                    EventKind.RESUMED, job_id, position=self.parts.registry.position(job_id)
+                )
             self.pump()
 
     def _fail(self, job: DownloadJob, why: Why) -> None:
@@ -101,7 +115,9 @@ class JobRunner:
             log.info("download d%s paused for shutdown; it resumes at the next start", job.id)
         else:
             by = running.cancelled_by or "someone"
-            self.parts.store.end(job, JobState.CANCELLED, error=Why.of(Reason.CANCELLED_BY, by=by).dump())
+            self.parts.store.end(
+                job, JobState.CANCELLED, error=Why.of(Reason.CANCELLED_BY, by=by).dump()
+            )
             self.parts.reporter.emit(EventKind.CANCELLED, job.id, by=by)
 
     def _paused(self, job_id: int, running: Running, reason: Why) -> bool:
@@ -120,7 +136,9 @@ class JobRunner:
             self.parts.store.finish(job_id, JobState.FAILED, error=reason.dump())
             if job is not None:
                 self.parts.store.remove_folder(job)
-            self.parts.reporter.emit(EventKind.FAILED, job_id, reason=Why.of(Reason.STOPPED_TOO_OFTEN))
+            self.parts.reporter.emit(
+                EventKind.FAILED, job_id, reason=Why.of(Reason.STOPPED_TOO_OFTEN)
+            )
             return False
         log.warning("download d%s: %s (%d of %d)", job_id, reason, count, MAX_INTERRUPTIONS)
         self.parts.store.update(job_id, state=JobState.QUEUED, resumed=True)

@@ -59,7 +59,9 @@ class DownloadStats:
 class DownloadService:
     """Queue and run downloads for many users; thread-safe; reports through ``listener``."""
 
-    def __init__(self, settings: Settings, sessions: sessionmaker[Session], listener: Listener | None = None):
+    def __init__(
+        self, settings: Settings, sessions: sessionmaker[Session], listener: Listener | None = None
+    ):
         self.settings = settings
         self.root = settings.downloads_path.resolve()
         self._store = JobStore(sessions, self.root)
@@ -70,11 +72,23 @@ class DownloadService:
         self._stopping = threading.Event()
         self._submit_lock = threading.Lock()
         downloaders = DownloaderFactory(
-            settings, self._store,
-            on_retry=lambda job_id, retry: self._reporter.emit(EventKind.RETRYING, job_id, retry=retry),
-            on_notice=lambda job_id, why: self._reporter.emit(EventKind.NOTICE, job_id, reason=why))
-        parts = ServiceParts(settings, self._store, self._registry, self._ledger, self._limits, self._reporter,
-                             downloaders, self._stopping)
+            settings,
+            self._store,
+            on_retry=lambda job_id, retry: self._reporter.emit(
+                EventKind.RETRYING, job_id, retry=retry
+            ),
+            on_notice=lambda job_id, why: self._reporter.emit(EventKind.NOTICE, job_id, reason=why),
+        )
+        parts = ServiceParts(
+            settings,
+            self._store,
+            self._registry,
+            self._ledger,
+            self._limits,
+            self._reporter,
+            downloaders,
+            self._stopping,
+        )
         # Runs and probes have separate pools: a user whose links hang at the probe must not hold
         # up downloads that are ready to run.
         self._workers = Workers(parts, run=lambda job_id: self._runner.run(job_id))
@@ -87,10 +101,21 @@ class DownloadService:
     def max_upload(self) -> int:
         return self._limits.max_upload
 
-    def submit(self, *, chat_id: int, user_id: int, user_name: str, url: str, name: str | None,
-               request_message_id: int | None, status_message_id: int | None = None,
-               thread_id: int | None = None, request_id: int | None = None, asked: str | None = None,
-               item: int | None = None) -> DownloadJob:
+    def submit(
+        self,
+        *,
+        chat_id: int,
+        user_id: int,
+        user_name: str,
+        url: str,
+        name: str | None,
+        request_message_id: int | None,
+        status_message_id: int | None = None,
+        thread_id: int | None = None,
+        request_id: int | None = None,
+        asked: str | None = None,
+        item: int | None = None,
+    ) -> DownloadJob:
         """Store a new job and probe it in the background; raise
         :class:`~bot.downloads.errors.Refused` if over a limit that is known without probing (too
         many open jobs, the daily quota already used up).
@@ -101,9 +126,17 @@ class DownloadService:
         media (bot.media); ``item``: which item of a playlist page."""
         with self._submit_lock:
             self._limits.check_request(user_id)
-            job = self._store.add(chat_id=chat_id, thread_id=thread_id, user_id=user_id, user_name=user_name,
-                                 url=url, name=name, request_message_id=request_message_id,
-                                 status_message_id=status_message_id, request_id=request_id)
+            job = self._store.add(
+                chat_id=chat_id,
+                thread_id=thread_id,
+                user_id=user_id,
+                user_name=user_name,
+                url=url,
+                name=name,
+                request_message_id=request_message_id,
+                status_message_id=status_message_id,
+                request_id=request_id,
+            )
             if asked:
                 from bot.media.pages import save_asked
 
@@ -126,7 +159,9 @@ class DownloadService:
         self._choices.forget(job_id)
         self._registry.dequeue(job_id)
         # Finished first, then the probe woken: its error then sees a cancelled job and stays quiet.
-        self._store.finish(job_id, JobState.CANCELLED, error=Why.of(Reason.CANCELLED_BY, by=by).dump())
+        self._store.finish(
+            job_id, JobState.CANCELLED, error=Why.of(Reason.CANCELLED_BY, by=by).dump()
+        )
         self._prober.cancel(job_id)
         self._store.remove_folder(job)
         self._reporter.emit(EventKind.CANCELLED, job_id, by=by)
@@ -146,7 +181,9 @@ class DownloadService:
     def get(self, job_id: int) -> DownloadJob | None:
         return self._store.get(job_id)
 
-    def list_jobs(self, user_id: int | None, chat_id: int | None, recent: int = 5) -> list[DownloadJob]:
+    def list_jobs(
+        self, user_id: int | None, chat_id: int | None, recent: int = 5
+    ) -> list[DownloadJob]:
         """Active and queued jobs, then the last ``recent`` finished ones, of one user and/or one
         chat (None: any)."""
         return self._store.list_jobs(user_id, chat_id, recent)
@@ -199,9 +236,13 @@ class DownloadService:
                 self._registry.enqueue(job.id, job.user_id)
         for job in jobs:
             if job.name is not None or job.resumed:
-                self._reporter.emit(EventKind.RESUMED, job.id, position=self._registry.position(job.id))
+                self._reporter.emit(
+                    EventKind.RESUMED, job.id, position=self._registry.position(job.id)
+                )
         for job in undelivered:
-            self._reporter.emit(EventKind.DONE, job.id)  # finished on disk but not handed over before the stop
+            self._reporter.emit(
+                EventKind.DONE, job.id
+            )  # finished on disk but not handed over before the stop
         self._workers.pump()
         return [job for job in jobs if job.resumed]
 

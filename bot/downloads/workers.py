@@ -21,14 +21,15 @@ from bot.downloads.reasons import Reason, Why
 log = logging.getLogger(__name__)
 
 
-
 class Workers:
     """The pool that runs queued downloads; ``run`` is what each worker does with a job id."""
 
     def __init__(self, parts: ServiceParts, run: Callable[[int], None]) -> None:
         self.parts = parts
         self.run = run
-        self._pool = ThreadPoolExecutor(max_workers=parts.registry.max_active, thread_name_prefix="download")
+        self._pool = ThreadPoolExecutor(
+            max_workers=parts.registry.max_active, thread_name_prefix="download"
+        )
 
     def guarded(self, fn: Callable[..., None], job_id: int, *args: Any) -> None:
         """Run ``fn(job_id, *args)`` on a worker: an unexpected error fails that job, logged,

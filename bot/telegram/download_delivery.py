@@ -65,13 +65,20 @@ class DownloadDelivery:
         job = service.get(job.id) or job
         path = service.file_path(job)
         if path is None or not path.is_file():
-            self.board.edit(job, render.failed(job, _("the finished file is gone from the server")), None)
+            self.board.edit(
+                job, render.failed(job, _("the finished file is gone from the server")), None
+            )
             return
-        reply = ReplyParameters(message_id=job.request_message_id, allow_sending_without_reply=True) \
-            if job.request_message_id else None
+        reply = (
+            ReplyParameters(message_id=job.request_message_id, allow_sending_without_reply=True)
+            if job.request_message_id
+            else None
+        )
         size = path.stat().st_size
         if size <= service.max_upload:
-            await self._show_uploading(job.chat_id, job.thread_id)  # before the upload, so it never races it
+            await self._show_uploading(
+                job.chat_id, job.thread_id
+            )  # before the upload, so it never races it
             if not await self._send(job, path, size, reply, caption=render.caption(job)):
                 return
             service.mark_delivered(job.id)
@@ -86,21 +93,27 @@ class DownloadDelivery:
 
         async def tell(chat_id: int) -> Message:
             return await self.app.bot.send_message(
-                chat_id, text, message_thread_id=job.thread_id,
-                reply_parameters=reply if chat_id == job.chat_id else None)
+                chat_id,
+                text,
+                message_thread_id=job.thread_id,
+                reply_parameters=reply if chat_id == job.chat_id else None,
+            )
 
         try:
             if await self.board.chat_send(job.chat_id, tell) is None:
                 return
         except TelegramError as exc:
             log.warning("telling chat %s about kept d%s failed: %s", job.chat_id, job.id, exc)
-            self.board.edit(job, render.failed(job, _("finished, but I could not post where it is kept")), None)
+            self.board.edit(
+                job, render.failed(job, _("finished, but I could not post where it is kept")), None
+            )
             return
         service.mark_delivered(job.id)
         self.board.edit(job, render.done(job, sent=False), None, final=True)
 
-    async def _send(self, job: DownloadJob, path: Path, size: int, reply: ReplyParameters | None,
-                    **params: Any) -> bool:
+    async def _send(
+        self, job: DownloadJob, path: Path, size: int, reply: ReplyParameters | None, **params: Any
+    ) -> bool:
         """Send the file (streamed from disk, or by path in local mode) to the job's chat and topic,
         showing its progress with a Cancel button; True once Telegram has it. ``params`` go to
         ``send_document`` as they are."""
@@ -113,15 +126,24 @@ class DownloadDelivery:
 
         async def upload(chat_id: int) -> Message:
             sent: Message = await send(
-                self.app.bot, chat_id, path, filename=job.name or path.name, local_mode=local,
-                progress=progress, message_thread_id=job.thread_id,
-                reply_parameters=reply if chat_id == job.chat_id else None, **params)
+                self.app.bot,
+                chat_id,
+                path,
+                filename=job.name or path.name,
+                local_mode=local,
+                progress=progress,
+                message_thread_id=job.thread_id,
+                reply_parameters=reply if chat_id == job.chat_id else None,
+                **params,
+            )
             return sent
 
         sending = loop.create_task(self.board.chat_send(job.chat_id, upload))
         upload_state = self._uploads[job.id] = ActiveUpload(sending, progress)
-        helpers = [loop.create_task(self._keep_showing_uploading(job.chat_id, job.thread_id)),
-                   loop.create_task(self._tick_upload(job, progress))]
+        helpers = [
+            loop.create_task(self._keep_showing_uploading(job.chat_id, job.thread_id)),
+            loop.create_task(self._tick_upload(job, progress)),
+        ]
         try:
             if await sending is None:
                 return False  # the chat is unreachable; kept undelivered until it is back
@@ -136,7 +158,11 @@ class DownloadDelivery:
             return False
         except TelegramError as exc:
             log.warning("sending d%s failed: %s", job.id, exc)
-            self.board.edit(job, render.failed(job, _("could not send the file: {error}").format(error=exc)), None)
+            self.board.edit(
+                job,
+                render.failed(job, _("could not send the file: {error}").format(error=exc)),
+                None,
+            )
             return False
         finally:
             self._uploads.pop(job.id, None)
@@ -162,8 +188,13 @@ class DownloadDelivery:
         # progress interval); the figures after it are progress
         try:
             while True:
-                await status.show(self.app, render.uploading(job, progress), cancel_markup(job.id),
-                                  soon=soon, options=send_queue.STATE_EDIT if soon else send_queue.PROGRESS)
+                await status.show(
+                    self.app,
+                    render.uploading(job, progress),
+                    cancel_markup(job.id),
+                    soon=soon,
+                    options=send_queue.STATE_EDIT if soon else send_queue.PROGRESS,
+                )
                 soon = False
                 await asyncio.sleep(max(0.5, status.last_edit + status.interval - time.monotonic()))
         except asyncio.CancelledError:
@@ -171,7 +202,9 @@ class DownloadDelivery:
 
     async def _show_uploading(self, chat_id: int, thread_id: int | None = None) -> None:
         try:
-            await self.app.bot.send_chat_action(chat_id, ChatAction.UPLOAD_DOCUMENT, message_thread_id=thread_id)
+            await self.app.bot.send_chat_action(
+                chat_id, ChatAction.UPLOAD_DOCUMENT, message_thread_id=thread_id
+            )
         except TelegramError:
             pass  # only a courtesy
 

@@ -42,8 +42,12 @@ class DownloadNotifier:
         self.delivery = DownloadDelivery(self.board)
         self.loop: asyncio.AbstractEventLoop | None = None
         self._latest: dict[int, Progress] = {}
-        self._notes: dict[int, Why | None] = {}  # job id -> the latest notice ("using one connection: …")
-        self._retrying: dict[int, Retrying] = {}  # job id -> the latest Retrying while bytes do not flow
+        self._notes: dict[
+            int, Why | None
+        ] = {}  # job id -> the latest notice ("using one connection: …")
+        self._retrying: dict[
+            int, Retrying
+        ] = {}  # job id -> the latest Retrying while bytes do not flow
         self._tickers: dict[int, asyncio.Task[None]] = {}
 
     @property
@@ -79,8 +83,11 @@ class DownloadNotifier:
             if job.job_state != JobState.RUNNING:  # still being checked
                 edit(job, render.checking(job.url, event.retry), cancel_markup(job.id))
             elif job.id not in self._tickers:  # no byte yet: the ticker shows it once bytes flow
-                edit(job, f"{render.starting(job, max_upload)}\n{render.retrying(event.retry)}",
-                     cancel_markup(job.id))
+                edit(
+                    job,
+                    f"{render.starting(job, max_upload)}\n{render.retrying(event.retry)}",
+                    cancel_markup(job.id),
+                )
             return
         if event.kind == EventKind.NOTICE:
             self._notes[job.id] = event.reason
@@ -97,17 +104,24 @@ class DownloadNotifier:
                 self._tickers[job.id] = asyncio.get_running_loop().create_task(self._tick(job))
             return
         if event.kind == EventKind.READY:
-            text = render.queued(job, event.position, max_upload, self._why_waiting(job, event.position))
+            text = render.queued(
+                job, event.position, max_upload, self._why_waiting(job, event.position)
+            )
             edit(job, text, cancel_markup(job.id))
         elif event.kind == EventKind.RESUMED:
             text = render.resumed(job, event.position, max_upload)
             edit(job, text, cancel_markup(job.id))
-        elif event.kind == EventKind.CHOOSE and event.choices is not None:  # a media page offering several: buttons (bot.telegram.media_choice)
+        elif (
+            event.kind == EventKind.CHOOSE and event.choices is not None
+        ):  # a media page offering several: buttons (bot.telegram.media_choice)
             from bot.telegram import media_choice
 
             settings = self.service.settings
-            edit(job, media_choice.text(job, event.choices, settings.media_choice_wait),
-                 media_choice.markup(job.id, event.choices, settings.media_playlist_max))
+            edit(
+                job,
+                media_choice.text(job, event.choices, settings.media_choice_wait),
+                media_choice.markup(job.id, event.choices, settings.media_playlist_max),
+            )
         elif event.kind == EventKind.STARTED:
             edit(job, render.starting(job, max_upload), cancel_markup(job.id))
         elif event.kind == EventKind.DONE:
@@ -128,10 +142,13 @@ class DownloadNotifier:
             return None
         reason = self.service.wait_reason(job.user_id)
         if reason == WaitReason.OWN_RUNNING:
-            return _("⏳ Waiting: your other downloads are running (at most {limit} at a time each).").format(
-                limit=self.service.settings.max_active_per_user)
+            return _(
+                "⏳ Waiting: your other downloads are running (at most {limit} at a time each)."
+            ).format(limit=self.service.settings.max_active_per_user)
         if reason == WaitReason.EARLIER_PROBE:
-            return _("⏳ Next: waiting for your earlier link to be checked first (they start in order).")
+            return _(
+                "⏳ Next: waiting for your earlier link to be checked first (they start in order)."
+            )
         return None
 
     def latest_progress(self, job_id: int) -> Progress | None:
@@ -155,10 +172,18 @@ class DownloadNotifier:
             while True:
                 progress = self._latest.get(job.id)
                 if progress is not None and not self.board.chat_gone(status.chat_id):
-                    await self.board.show(status, render.running(job, progress, self.service.max_upload,
-                                                                 self._retrying.get(job.id),
-                                                                 self._notes.get(job.id)),
-                                          cancel_markup(job.id), options=send_queue.PROGRESS)
+                    await self.board.show(
+                        status,
+                        render.running(
+                            job,
+                            progress,
+                            self.service.max_upload,
+                            self._retrying.get(job.id),
+                            self._notes.get(job.id),
+                        ),
+                        cancel_markup(job.id),
+                        options=send_queue.PROGRESS,
+                    )
                 await asyncio.sleep(max(0.5, status.last_edit + status.interval - time.monotonic()))
         except asyncio.CancelledError:
             pass

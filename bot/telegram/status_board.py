@@ -42,7 +42,9 @@ T = TypeVar("T")
 
 
 def cancel_markup(job_id: int) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[InlineKeyboardButton(_("Cancel"), callback_data=f"dl:cancel:{job_id}")]])
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(_("Cancel"), callback_data=f"dl:cancel:{job_id}")]]
+    )
 
 
 @dataclass
@@ -57,9 +59,16 @@ class StatusMessage:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     final: bool = False
 
-    async def show(self, app: Application[Any, Any, Any, Any, Any, Any], text: str,
-                   markup: InlineKeyboardMarkup | None, *,
-                   final: bool = False, soon: bool = False, options: SendOptions | None = None) -> None:
+    async def show(
+        self,
+        app: Application[Any, Any, Any, Any, Any, Any],
+        text: str,
+        markup: InlineKeyboardMarkup | None,
+        *,
+        final: bool = False,
+        soon: bool = False,
+        options: SendOptions | None = None,
+    ) -> None:
         """Edit to ``text`` unless unchanged; wait out the interval since the last edit first
         (only :data:`FINAL_EDIT_GAP` for a ``final`` or ``soon`` one: someone is waiting for it).
 
@@ -76,8 +85,13 @@ class StatusMessage:
             if wait > 0:
                 await asyncio.sleep(wait)
             try:
-                await app.bot.edit_message_text(text, chat_id=self.chat_id, message_id=self.message_id,
-                                                reply_markup=markup, rate_limit_args=options)
+                await app.bot.edit_message_text(
+                    text,
+                    chat_id=self.chat_id,
+                    message_id=self.message_id,
+                    reply_markup=markup,
+                    rate_limit_args=options,
+                )
             except RetryAfter as exc:  # the rate limiter gave up: skip this edit, slow down
                 self.last_edit = time.monotonic() + retry_after_seconds(exc)
                 return
@@ -116,18 +130,32 @@ class StatusBoard:
             return None
         existing = self._status.get(job.id)
         if existing is None:
-            existing = self._status[job.id] = StatusMessage(job.chat_id, job.status_message_id,
-                                                            self.service.settings.progress_interval)
+            existing = self._status[job.id] = StatusMessage(
+                job.chat_id, job.status_message_id, self.service.settings.progress_interval
+            )
         return existing
 
-    def edit(self, job: DownloadJob, text: str, markup: InlineKeyboardMarkup | None, *,
-             final: bool = False) -> None:
+    def edit(
+        self,
+        job: DownloadJob,
+        text: str,
+        markup: InlineKeyboardMarkup | None,
+        *,
+        final: bool = False,
+    ) -> None:
         status = self.status(job)
         if status is not None and not self.chat_gone(status.chat_id):
             self.spawn(self.show(status, text, markup, final=final))
 
-    async def show(self, status: StatusMessage, text: str, markup: InlineKeyboardMarkup | None, *,
-                   final: bool = False, options: SendOptions | None = send_queue.STATE_EDIT) -> None:
+    async def show(
+        self,
+        status: StatusMessage,
+        text: str,
+        markup: InlineKeyboardMarkup | None,
+        *,
+        final: bool = False,
+        options: SendOptions | None = send_queue.STATE_EDIT,
+    ) -> None:
         chat_id = status.chat_id
         try:
             await status.show(self.app, text, markup, final=final, options=options)
@@ -160,12 +188,21 @@ class StatusBoard:
 
     async def _repost_status(self, job_id: int, status: StatusMessage) -> None:
         async with status.lock:
-            text = status.last_text or _("⬇️ d{id} continues here (the group was upgraded).").format(id=job_id)
+            text = status.last_text or _("⬇️ d{id} continues here (the group was upgraded).").format(
+                id=job_id
+            )
             try:
-                sent: Message = await self.app.bot.send_message(status.chat_id, text,
-                                                                reply_markup=cancel_markup(job_id))
+                sent: Message = await self.app.bot.send_message(
+                    status.chat_id, text, reply_markup=cancel_markup(job_id)
+                )
             except TelegramError as exc:
-                log.warning("could not repost the status of d%s in chat %s: %s", job_id, status.chat_id, exc)
+                log.warning(
+                    "could not repost the status of d%s in chat %s: %s", job_id, status.chat_id, exc
+                )
                 return
-            status.message_id, status.last_text, status.last_edit = sent.message_id, text, time.monotonic()
+            status.message_id, status.last_text, status.last_edit = (
+                sent.message_id,
+                text,
+                time.monotonic(),
+            )
         await asyncio.to_thread(self.service.set_status_message, job_id, sent.message_id)

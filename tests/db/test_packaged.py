@@ -28,17 +28,31 @@ def test_wheel_holds_the_migrations_and_upgrades_from_them(tmp_path):
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
         archive.extractall(tmp_path / "site")
-    ours = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "bot" / "migrations").rglob("*")
-                  if p.is_file() and "__pycache__" not in p.parts)
+    ours = sorted(
+        p.relative_to(ROOT).as_posix()
+        for p in (ROOT / "bot" / "migrations").rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    )
     assert ours and [n for n in ours if n not in names] == []
 
     database = tmp_path / "errand.db"
-    script = ("import bot, sys; from bot.storage import make_engine; from bot.db import migrate; "
-              f"e = make_engine('sqlite:///{database}'); migrate.upgrade(e); "
-              "print(bot.__file__, migrate.status(e).state)")
+    script = (
+        "import bot, sys; from bot.storage import make_engine; from bot.db import migrate; "
+        f"e = make_engine('sqlite:///{database}'); migrate.upgrade(e); "
+        "print(bot.__file__, migrate.status(e).state)"
+    )
     # -I: neither this checkout nor the editable install is on the path; only the wheel's files
-    run = subprocess.run([sys.executable, "-I", "-c",
-                          f"import sys; sys.path.insert(0, {str(tmp_path / 'site')!r}); {script}"],
-                         capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-I",
+            "-c",
+            f"import sys; sys.path.insert(0, {str(tmp_path / 'site')!r}); {script}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.stdout.startswith(str(tmp_path / "site")) and run.stdout.strip().endswith("current")

@@ -19,17 +19,35 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 pytest.importorskip("build", reason="PyPA build is not installed (pip install '.[test]')")
 
-NEEDED = (".env.example", ".dockerignore", "pyproject.toml", "README.md", "docs/deploy.md",
-          "deploy/errandbot.service", "deploy/nginx.conf", "deploy/docker-compose.yml",
-          "deploy/Dockerfile", "deploy/local-base-image.sh", "bot/cli.py", "bot/config.py",
-          "bot/locales/zh/LC_MESSAGES/errand.po", "babel.cfg", "README.zh-CN.md")
+NEEDED = (
+    ".env.example",
+    ".dockerignore",
+    "pyproject.toml",
+    "README.md",
+    "docs/deploy.md",
+    "deploy/errandbot.service",
+    "deploy/nginx.conf",
+    "deploy/docker-compose.yml",
+    "deploy/Dockerfile",
+    "deploy/local-base-image.sh",
+    "bot/cli.py",
+    "bot/config.py",
+    "bot/locales/zh/LC_MESSAGES/errand.po",
+    "babel.cfg",
+    "README.zh-CN.md",
+)
 
 
 @pytest.mark.timeout(300)
 def test_source_archive_holds_what_the_guide_installs_and_no_env_file(tmp_path):
     tree = tmp_path / "src"
-    tracked = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT, capture_output=True,
-                             check=False, timeout=30)
+    tracked = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=False,
+        timeout=30,
+    )
     if tracked.returncode != 0:
         pytest.skip("not a git checkout: cannot tell the source files from local ones")
     for name in tracked.stdout.decode().split("\0"):

@@ -32,10 +32,19 @@ def limits_for(tmp_path: Path, **settings: object) -> Limits:
     return Limits(config, JobStore(sessions, config.downloads_path.resolve()), Ledger())
 
 
-def add_job(limits: Limits, state: JobState, size: int | None, done: int = 0, user: int = USER) -> int:
+def add_job(
+    limits: Limits, state: JobState, size: int | None, done: int = 0, user: int = USER
+) -> int:
     with limits.store.sessions.begin() as session:
-        job = DownloadJob(chat_id=1, user_id=user, url="https://example.com/f", folder=f"f{time.monotonic_ns()}",
-                          state=state, size=size, done_bytes=done)
+        job = DownloadJob(
+            chat_id=1,
+            user_id=user,
+            url="https://example.com/f",
+            folder=f"f{time.monotonic_ns()}",
+            state=state,
+            size=size,
+            done_bytes=done,
+        )
         session.add(job)
     return job.id
 
@@ -56,7 +65,10 @@ def test_too_many_open_jobs_is_refused_before_probing(tmp_path: Path) -> None:
     add_job(limits, JobState.RUNNING, None)
     refused = refusal(lambda: limits.check_request(USER))
     assert refused.code is Reason.TOO_MANY_PENDING
-    assert refused.why.params == {"pending": MAX_OPEN_DOWNLOADS_PER_USER, "limit": MAX_OPEN_DOWNLOADS_PER_USER}
+    assert refused.why.params == {
+        "pending": MAX_OPEN_DOWNLOADS_PER_USER,
+        "limit": MAX_OPEN_DOWNLOADS_PER_USER,
+    }
     limits.check_request(USER + 1)  # someone else is not held up
 
 
@@ -68,7 +80,9 @@ def test_quota_counts_done_sizes_and_what_failed_jobs_moved(tmp_path: Path) -> N
     limits.check_request(USER)
     refused = refusal(lambda: limits.check_size(USER, 2 * MiB))
     assert refused.code is Reason.QUOTA_EXCEEDED
-    assert str(refused) == "it would exceed your daily quota of 10.0 MB by 1.0 MB (9.0 MB used today)"
+    assert (
+        str(refused) == "it would exceed your daily quota of 10.0 MB by 1.0 MB (9.0 MB used today)"
+    )
     add_job(limits, JobState.RUNNING, 1 * MiB)
     assert refusal(lambda: limits.check_request(USER)).code is Reason.QUOTA_USED_UP
 

@@ -35,8 +35,10 @@ def _report(services: Services) -> str:
         _("Up {duration}").format(duration=human_duration(time.time() - services.started_at)),
         *services.stats_lines(),
         _("Disk free: {free} of {total} (reserve {reserve})").format(
-            free=human_size(disk.free), total=human_size(disk.total),
-            reserve=human_size(settings.disk_reserve_mb * MiB)),
+            free=human_size(disk.free),
+            total=human_size(disk.total),
+            reserve=human_size(settings.disk_reserve_mb * MiB),
+        ),
         _media_line(),
     ]
     return "\n".join(lines)
