@@ -33,7 +33,7 @@ Param = str | int | float
 
 
 class Reason(StrEnum):
-    """Every reason the download core (and the download service) can give; see ``ENGLISH``."""
+    """Every reason the download core, the download service and bot.media can give; see ``ENGLISH``."""
 
     # --- the URL, judged without the network (netguard.url_problem); also the bot's "bad URL"
     NO_URL = "no_url"
@@ -124,7 +124,41 @@ class Reason(StrEnum):
     DISK_NEEDS = "disk_needs"  # size_bytes, free_bytes
     DISK_FREE = "disk_free"  # free_bytes
     DISK_RESERVE = "disk_reserve"  # reserve_bytes
-    # --- words from elsewhere (a media page's extractor, a row written before codes existed)
+    # --- media pages (bot.media: yt-dlp reads the page, Errand fetches the streams, ffmpeg joins)
+    MEDIA_NEEDS_FFMPEG = "media_needs_ffmpeg"  # a page was found; the service refuses it
+    FFMPEG_MISSING = "ffmpeg_missing"  # a media run (or the CLI's --audio/--format) without ffmpeg
+    FFPROBE_MISSING = "ffprobe_missing"
+    MEDIA_NONE = "media_none"
+    MEDIA_SAID = "media_said"  # detail (yt-dlp's words for the page: "Video unavailable", …)
+    MEDIA_DRM = "media_drm"
+    MEDIA_GEO = "media_geo"
+    MEDIA_LIVE = "media_live"
+    MEDIA_ENCRYPTED = "media_encrypted"
+    MEDIA_PROTOCOL = "media_protocol"  # protocol
+    MEDIA_READ_TOO_LONG = "media_read_too_long"  # limit_seconds
+    MEDIA_READ_FAILED = "media_read_failed"  # name (of the exception class)
+    MEDIA_READER_STOPPED = "media_reader_stopped"
+    MEDIA_REDIRECT_SCHEME = "media_redirect_scheme"  # url (masked)
+    HLS_NO_STREAMS = "hls_no_streams"
+    HLS_TOO_DEEP = "hls_too_deep"
+    HLS_NO_FRAGMENTS = "hls_no_fragments"
+    HLS_STATUS = "hls_status"  # status
+    HLS_TOO_LARGE = "hls_too_large"
+    HLS_UNREADABLE = "hls_unreadable"  # name (of the exception class)
+    DASH_NO_FRAGMENTS = "dash_no_fragments"
+    FRAGMENT_GAVE_UP = "fragment_gave_up"  # tries; cause: the last failure
+    FRAGMENT_REDIRECTS = "fragment_redirects"
+    FRAGMENT_STATUS = "fragment_status"  # status
+    MEDIA_TOO_LARGE = "media_too_large"  # limit_bytes
+    MEDIA_UNREADABLE = "media_unreadable"
+    FFPROBE_CANNOT_RUN = "ffprobe_cannot_run"  # name (of the exception class)
+    FFMPEG_CANNOT_RUN = "ffmpeg_cannot_run"  # detail (the OS's words)
+    FFMPEG_TOO_LONG = "ffmpeg_too_long"
+    FFMPEG_JOIN_FAILED = "ffmpeg_join_failed"
+    FFMPEG_JOIN_SAID = "ffmpeg_join_said"  # detail (ffmpeg's last line)
+    MEDIA_NO_AUDIO = "media_no_audio"
+    MEDIA_PLAYLIST_ITEM = "media_playlist_item"  # item, count (a notice)
+    # --- words from elsewhere (a row written before codes existed)
     OTHER = "other"  # text
 
 
@@ -201,8 +235,10 @@ ENGLISH: dict[Reason, str] = {
     Reason.INTERNAL: "internal error: {name}",
     Reason.INTERNAL_CHILD: "internal error in the download process ({name})",
     Reason.INTERNAL_SERVICE: "internal error (see the bot's log)",
-    Reason.TOO_MANY_PENDING: ("you already have {pending} downloads waiting or running (the limit is "
-                              "{limit}); cancel one or wait"),
+    Reason.TOO_MANY_PENDING: (
+        "you already have {pending} downloads waiting or running (the limit is "
+        "{limit}); cancel one or wait"
+    ),
     Reason.QUOTA_USED_UP: "your daily quota of {quota_bytes} is used up; it resets at 00:00 UTC",
     Reason.QUOTA_EXCEEDED: "it would exceed your daily quota of {quota_bytes} by {over_bytes} ({used_bytes} used today)",
     Reason.QUOTA_BUDGET: "it would exceed your daily quota of {quota_bytes} ({used_bytes} used today)",
@@ -212,6 +248,42 @@ ENGLISH: dict[Reason, str] = {
     Reason.DISK_NEEDS: "not enough disk space: it needs {size_bytes}, and {free_bytes} is free above the reserve",
     Reason.DISK_FREE: "not enough disk space: {free_bytes} is free above the reserve",
     Reason.DISK_RESERVE: "not enough disk space: the disk is down to its reserve of {reserve_bytes}",
+    Reason.MEDIA_NEEDS_FFMPEG: (
+        "this is a web page, and fetching its video needs ffmpeg, which is not installed "
+        "on the server (/download URL as file keeps the page itself)"
+    ),
+    Reason.FFMPEG_MISSING: "media pages need ffmpeg, which is not installed on the server (apt-get install ffmpeg)",
+    Reason.FFPROBE_MISSING: "ffprobe is not installed on the server",
+    Reason.MEDIA_NONE: "no video or audio found on this page (/download URL as file keeps the page itself)",
+    Reason.MEDIA_SAID: "cannot get the video from this page; yt-dlp says: {detail}",
+    Reason.MEDIA_DRM: "the video is protected by DRM, which Errand cannot fetch",
+    Reason.MEDIA_GEO: "the site does not offer this video in the server's country",
+    Reason.MEDIA_LIVE: "this is a live stream; only recordings (VOD) can be downloaded",
+    Reason.MEDIA_ENCRYPTED: "the stream is encrypted (HLS AES), which Errand does not fetch yet",
+    Reason.MEDIA_PROTOCOL: "the page's media is served over {protocol}, which Errand does not fetch",
+    Reason.MEDIA_READ_TOO_LONG: "reading the page took longer than {limit_seconds}",
+    Reason.MEDIA_READ_FAILED: "reading the page failed ({name})",
+    Reason.MEDIA_READER_STOPPED: "reading the page failed (the helper process stopped)",
+    Reason.MEDIA_REDIRECT_SCHEME: "refused: a redirect from {url} leaves http(s)",
+    Reason.HLS_NO_STREAMS: "the HLS playlist lists no streams",
+    Reason.HLS_TOO_DEEP: "the HLS playlist nests too deeply",
+    Reason.HLS_NO_FRAGMENTS: "the HLS playlist lists no fragments",
+    Reason.HLS_STATUS: "the HLS playlist answered HTTP {status}",
+    Reason.HLS_TOO_LARGE: "the HLS playlist is too large",
+    Reason.HLS_UNREADABLE: "could not read the HLS playlist ({name})",
+    Reason.DASH_NO_FRAGMENTS: "the DASH manifest lists no fragments",
+    Reason.FRAGMENT_GAVE_UP: "a fragment failed: {cause} (gave up after {tries} tries)",
+    Reason.FRAGMENT_REDIRECTS: "a fragment redirects too many times",
+    Reason.FRAGMENT_STATUS: "a fragment answered HTTP {status}",
+    Reason.MEDIA_TOO_LARGE: "the media is larger than allowed ({limit_bytes})",
+    Reason.MEDIA_UNREADABLE: "the fetched media is not readable (ffprobe failed)",
+    Reason.FFPROBE_CANNOT_RUN: "ffprobe could not run ({name})",
+    Reason.FFMPEG_CANNOT_RUN: "ffmpeg could not run ({detail})",
+    Reason.FFMPEG_TOO_LONG: "ffmpeg took too long to join the media",
+    Reason.FFMPEG_JOIN_FAILED: "ffmpeg could not join the media",
+    Reason.FFMPEG_JOIN_SAID: "ffmpeg could not join the media ({detail})",
+    Reason.MEDIA_NO_AUDIO: "the page's media has no audio to keep",
+    Reason.MEDIA_PLAYLIST_ITEM: "item {item} of the {count} on the page",
     Reason.OTHER: "{text}",
 }
 
@@ -248,12 +320,14 @@ class Why:
 
     @classmethod
     def text(cls, text: str) -> Why:
-        """Words that come with no code (a media extractor's, an old row's): shown as they are."""
+        """Words that come with no code (an old row's, an exception from elsewhere): shown as they are."""
         return cls(Reason.OTHER, {"text": text})
 
     def english(self) -> str:
         """The English sentence: what the CLI prints and the logs keep."""
-        values = {name: format_param(name, value, ENGLISH_LOCALE) for name, value in self.params.items()}
+        values = {
+            name: format_param(name, value, ENGLISH_LOCALE) for name, value in self.params.items()
+        }
         if self.cause is not None:
             values["cause"] = self.cause.english()
         try:
@@ -279,8 +353,11 @@ class Why:
         params = data.get("params") or {}
         if not isinstance(params, dict):
             raise TypeError("params is not an object")
-        return cls(Reason(data["code"]), {str(k): v for k, v in params.items()},
-                   cls.from_dict(cause) if cause is not None else None)
+        return cls(
+            Reason(data["code"]),
+            {str(k): v for k, v in params.items()},
+            cls.from_dict(cause) if cause is not None else None,
+        )
 
     def dump(self) -> str:
         """The JSON kept in a job row's ``error`` column."""

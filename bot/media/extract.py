@@ -17,16 +17,18 @@ from functools import partial
 from urllib.parse import urljoin
 
 import yt_dlp
-from yt_dlp.utils import YoutubeDLError
+from yt_dlp.utils import ExtractorError, GeoRestrictedError, UnsupportedError, YoutubeDLError
 
 from bot.downloads.errors import DownloadCancelled, DownloadError
 from bot.downloads.netguard import Network
+from bot.downloads.reasons import Reason, Why
 from bot.media.guarded_http import GuardedYoutubeDL
 from bot.media.plan import Fragment, MediaMode, MediaPlan, MediaRequest, Protocol, Stream
 
 log = logging.getLogger(__name__)
 
-NO_MEDIA = "no video or audio found on this page (/download URL as file keeps the page itself)"
+DETAIL_MAX = 200  # characters of yt-dlp's own words worth quoting
+YT_DLP_DRM = "This video is DRM protected"  # InfoExtractor.report_drm, YoutubeDL.raise_no_formats
 _FILE_PROTOCOLS = {"http", "https"}
 _HLS_PROTOCOLS = {"m3u8", "m3u8_native"}
 _DASH_PROTOCOLS = {"http_dash_segments"}
@@ -84,12 +86,18 @@ def _params(request: MediaRequest) -> dict:
     }
 
 
-def extract_info(url: str, request: MediaRequest, allow: Iterable[Network] = (),
-                 cancelled: Callable[[], bool] = lambda: False) -> dict:
+def extract_info(
+    url: str,
+    request: MediaRequest,
+    allow: Iterable[Network] = (),
+    cancelled: Callable[[], bool] = lambda: False,
+) -> dict:
     """yt-dlp's processed info dict for ``url`` (formats chosen); raises :class:`DownloadError`."""
     deadline = time.monotonic() + request.extract_timeout
     outcome: dict = {}
-    ydl = GuardedYoutubeDL(_params(request), allow=allow, deadline=deadline)
+    ydl = GuardedYoutubeDL(
+        _params(request), allow=allow, deadline=deadline, limit=request.extract_timeout
+    )
 
     def work() -> None:
         try:
@@ -105,23 +113,31 @@ def extract_info(url: str, request: MediaRequest, allow: Iterable[Network] = (),
     while thread.is_alive():
         thread.join(0.1)
         if cancelled():
-            raise DownloadCancelled("cancelled")
+            raise DownloadCancelled(Reason.CANCELLED)
         if time.monotonic() > deadline + 2:
-            raise DownloadError(f"reading the page took longer than {request.extract_timeout:g} s")
+            raise DownloadError(Reason.MEDIA_READ_TOO_LONG, limit_seconds=request.extract_timeout)
     refusals = ydl.guard.refusals if ydl.guard is not None else []
     info = outcome.get("info")
-    if info is None or not (info.get("formats") or info.get("url") or info.get("entries")
-                            or info.get("requested_formats")):
+    if info is None or not (
+        info.get("formats")
+        or info.get("url")
+        or info.get("entries")
+        or info.get("requested_formats")
+    ):
         if refusals:
             raise refusals[0]
         log.info("no media on %s: %s", url, outcome.get("error"))
-        raise DownloadError(NO_MEDIA)
+        raise DownloadError(no_media_why(outcome.get("error")))
     info["_errand_refusals"] = list(refusals)
     return info
 
 
-def extract(url: str, request: MediaRequest, allow: Iterable[Network] = (),
-            cancelled: Callable[[], bool] = lambda: False) -> MediaPlan:
+def extract(
+    url: str,
+    request: MediaRequest,
+    allow: Iterable[Network] = (),
+    cancelled: Callable[[], bool] = lambda: False,
+) -> MediaPlan:
     """Read ``url`` with yt-dlp and return what to fetch; raises :class:`DownloadError` with the reason."""
     info = extract_info(url, request, allow, cancelled)
     try:
@@ -137,7 +153,7 @@ def first_entry(info: dict) -> tuple[dict, int]:
     if info.get("_type") == "playlist" or info.get("entries") is not None:
         entries = [e for e in (info.get("entries") or []) if e]
         if not entries:
-            raise DownloadError(NO_MEDIA)
+            raise DownloadError(Reason.MEDIA_NONE)
         return entries[0], int(info.get("playlist_count") or len(entries))
     return info, 1
 
@@ -145,34 +161,80 @@ def first_entry(info: dict) -> tuple[dict, int]:
 def plan_from_info(info: dict) -> MediaPlan:
     """yt-dlp's processed info dict (formats already chosen) as a :class:`MediaPlan`."""
     info, count = first_entry(info)
+    if info.get("is_live"):
+        raise DownloadError(Reason.MEDIA_LIVE)
     formats = info.get("requested_formats") or [info]
     streams = tuple(_stream(f) for f in formats if f.get("url") or f.get("fragments"))
     if not streams:
-        raise DownloadError(NO_MEDIA)
+        raise DownloadError(Reason.MEDIA_NONE)
     audio_only = not any(s.has_video for s in streams)
-    return MediaPlan(title=str(info.get("title") or info.get("id") or "media"), streams=streams,
-                     audio_only=audio_only,
-                     performer=info.get("artist") or info.get("uploader") or None,
-                     playlist_count=count)
+    return MediaPlan(
+        title=str(info.get("title") or info.get("id") or "media"),
+        streams=streams,
+        audio_only=audio_only,
+        performer=info.get("artist") or info.get("uploader") or None,
+        playlist_count=count,
+    )
 
 
 def _stream(f: dict) -> Stream:
     protocol = str(f.get("protocol") or "https")
     vcodec, acodec = f.get("vcodec"), f.get("acodec")
-    stream = partial(Stream, format_id=str(f.get("format_id") or "0"), url=str(f.get("url") or ""),
-                     ext=str(f.get("ext") or "mp4"),
-                     has_video=vcodec != "none" and f.get("video_ext") != "none",
-                     has_audio=acodec != "none",
-                     size=f.get("filesize") or f.get("filesize_approx"), height=f.get("height"))
+    stream = partial(
+        Stream,
+        format_id=str(f.get("format_id") or "0"),
+        url=str(f.get("url") or ""),
+        ext=str(f.get("ext") or "mp4"),
+        has_video=vcodec != "none" and f.get("video_ext") != "none",
+        has_audio=acodec != "none",
+        size=f.get("filesize") or f.get("filesize_approx"),
+        height=f.get("height"),
+    )
     if protocol in _FILE_PROTOCOLS:
         return stream(protocol=Protocol.FILE)
     if protocol in _HLS_PROTOCOLS:
         return stream(protocol=Protocol.FRAGMENTS, hls=True)
     if protocol in _DASH_PROTOCOLS:
         base = f.get("fragment_base_url") or ""
-        fragments = tuple(Fragment(fr.get("url") or urljoin(base, fr["path"]))
-                          for fr in f.get("fragments") or [] if fr.get("url") or fr.get("path"))
+        fragments = tuple(
+            Fragment(fr.get("url") or urljoin(base, fr["path"]))
+            for fr in f.get("fragments") or []
+            if fr.get("url") or fr.get("path")
+        )
         if not fragments:
-            raise DownloadError("the DASH manifest lists no fragments")
+            raise DownloadError(Reason.DASH_NO_FRAGMENTS)
         return stream(protocol=Protocol.FRAGMENTS, fragments=fragments)
-    raise DownloadError(f"the page's media is served over {protocol}, which Errand does not fetch")
+    raise DownloadError(Reason.MEDIA_PROTOCOL, protocol=protocol)
+
+
+def no_media_why(error: BaseException | None) -> Why:
+    """Why yt-dlp found nothing to fetch, from the error it raised (``None``: it raised none).
+
+    Sorted by yt-dlp's exception types: a page no extractor knows (the generic one included) has
+    no media; a country restriction has a code of its own, and so has DRM (the one case matched by
+    text: yt-dlp raises it as a plain ExtractorError with its fixed sentence, :data:`YT_DLP_DRM`);
+    any other error yt-dlp *expected* (a site's "Video unavailable", a login wall, a page that would
+    not load) is quoted, in yt-dlp's words, inside a sentence in the reader's language. An
+    unexpected one (an extractor bug) reads as no media, as before; the log keeps it.
+    """
+    cause = _extractor_error(error)
+    if cause is None or isinstance(cause, UnsupportedError) or not cause.expected:
+        return Why.of(Reason.MEDIA_NONE)
+    if isinstance(cause, GeoRestrictedError):
+        return Why.of(Reason.MEDIA_GEO)
+    if cause.orig_msg.startswith(YT_DLP_DRM):
+        return Why.of(Reason.MEDIA_DRM)
+    detail = " ".join(cause.orig_msg.split())
+    if len(detail) > DETAIL_MAX:
+        detail = detail[: DETAIL_MAX - 1] + "…"
+    return Why.of(Reason.MEDIA_SAID, detail=detail) if detail else Why.of(Reason.MEDIA_NONE)
+
+
+def _extractor_error(error: BaseException | None) -> ExtractorError | None:
+    """The :class:`ExtractorError` behind what ``YoutubeDL.extract_info`` raised: it wraps the
+    extractor's error in a ``DownloadError`` whose ``exc_info`` holds the original."""
+    if isinstance(error, ExtractorError):
+        return error
+    exc_info = getattr(error, "exc_info", None)
+    original = exc_info[1] if isinstance(exc_info, tuple) and len(exc_info) > 1 else None
+    return original if isinstance(original, ExtractorError) else None

@@ -11,9 +11,11 @@ import m3u8
 import requests
 
 from bot.downloads.errors import DownloadError
+from bot.downloads.reasons import Reason
+from bot.humanize import MiB
 from bot.media.plan import Fragment
 
-MAX_PLAYLIST = 8 * 1024 * 1024  # bytes of playlist text worth reading
+MAX_PLAYLIST = 8 * MiB  # bytes of playlist text worth reading
 MAX_DEPTH = 2  # a master playlist, then one of its media playlists
 
 
@@ -26,28 +28,34 @@ def read(session: requests.Session, url: str, timeout: tuple[float, float]) -> t
             return fragments_of(playlist)
         variants = sorted(playlist.playlists, key=lambda p: p.stream_info.bandwidth or 0)
         if not variants:
-            raise DownloadError("the HLS playlist lists no streams")
+            raise DownloadError(Reason.HLS_NO_STREAMS)
         url = variants[-1].absolute_uri
-    raise DownloadError("the HLS playlist nests too deeply")
+    raise DownloadError(Reason.HLS_TOO_DEEP)
 
 
 def fragments_of(playlist: m3u8.M3U8) -> tuple[Fragment, ...]:
     """The fragments, in order, with each init section (EXT-X-MAP) before the first that uses it."""
     if not playlist.is_endlist and playlist.playlist_type != "vod":
-        raise DownloadError("this is a live stream; only recordings (VOD) can be downloaded")
+        raise DownloadError(Reason.MEDIA_LIVE)
     if any(key is not None and (key.method or "NONE").upper() != "NONE" for key in playlist.keys):
-        raise DownloadError("the stream is encrypted (HLS AES), which Errand does not fetch yet")
+        raise DownloadError(Reason.MEDIA_ENCRYPTED)
     out: list[Fragment] = []
     last_init = None
     next_offset: dict[str, int] = {}
     for segment in playlist.segments:
         init = segment.init_section
         if init is not None and (init.absolute_uri, init.byterange) != last_init:
-            out.append(Fragment(init.absolute_uri, _range(init.byterange, init.absolute_uri, next_offset)))
+            out.append(
+                Fragment(init.absolute_uri, _range(init.byterange, init.absolute_uri, next_offset))
+            )
             last_init = (init.absolute_uri, init.byterange)
-        out.append(Fragment(segment.absolute_uri, _range(segment.byterange, segment.absolute_uri, next_offset)))
+        out.append(
+            Fragment(
+                segment.absolute_uri, _range(segment.byterange, segment.absolute_uri, next_offset)
+            )
+        )
     if not out:
-        raise DownloadError("the HLS playlist lists no fragments")
+        raise DownloadError(Reason.HLS_NO_FRAGMENTS)
     return tuple(out)
 
 
@@ -66,10 +74,10 @@ def _get(session: requests.Session, url: str, timeout: tuple[float, float]) -> t
     try:
         with session.get(url, stream=True, timeout=timeout) as resp:
             if resp.status_code != 200:
-                raise DownloadError(f"the HLS playlist answered HTTP {resp.status_code}")
+                raise DownloadError(Reason.HLS_STATUS, status=resp.status_code)
             body = resp.raw.read(MAX_PLAYLIST + 1, decode_content=True)
             if len(body) > MAX_PLAYLIST:
-                raise DownloadError("the HLS playlist is too large")
+                raise DownloadError(Reason.HLS_TOO_LARGE)
             return body.decode("utf-8", "replace"), resp.url
     except (requests.ConnectionError, requests.Timeout) as exc:
-        raise DownloadError(f"could not read the HLS playlist ({type(exc).__name__})") from None
+        raise DownloadError(Reason.HLS_UNREADABLE, name=type(exc).__name__) from None

@@ -79,7 +79,7 @@ class MediaInfo:
     title: str | None = None
     performer: str | None = None
     thumbnail: str | None = None  # file name of a JPEG beside the file
-    notices: tuple[str, ...] = field(default=())
+    notices: tuple[str, ...] = field(default=())  # each a Why.dump() (bot.downloads.reasons)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
-from bot.downloads import errors
 from bot.downloads.errors import DownloadCancelled, DownloadError
 from bot.downloads.netguard import Network
+from bot.downloads.reasons import Reason
 from bot.media.extract import extract_info, first_entry
 from bot.media.plan import MediaMode, MediaRequest
 
@@ -62,7 +62,9 @@ def summarize(info: dict, request: MediaRequest, max_upload: int | None = None) 
     formats = info.get("formats") or [info]
     duration = info.get("duration")
     videos = [f for f in formats if f.get("vcodec") != "none" and f.get("height")]
-    audios = [f for f in formats if f.get("vcodec") == "none" and f.get("acodec") not in (None, "none")]
+    audios = [
+        f for f in formats if f.get("vcodec") == "none" and f.get("acodec") not in (None, "none")
+    ]
     audio_size = max((s for f in audios if (s := _size(f, duration))), default=None)
 
     def video_choice(mode: MediaMode, height: int) -> Choice:
@@ -89,19 +91,33 @@ def summarize(info: dict, request: MediaRequest, max_upload: int | None = None) 
         choices.append(Choice(MediaMode.AUDIO, None, audio_size))
     default = MediaMode.BEST
     if max_upload and choices[0].size and choices[0].size > max_upload:
-        fitting = [c for c in choices[1:] if c.mode is MediaMode.SMALL and c.size and c.size <= max_upload]
+        fitting = [
+            c for c in choices[1:] if c.mode is MediaMode.SMALL and c.size and c.size <= max_upload
+        ]
         if fitting:
             default = MediaMode.SMALL
-    return Survey(title=str(info.get("title") or "media"), choices=tuple(choices), default=default,
-                  item_count=count)
+    return Survey(
+        title=str(info.get("title") or "media"),
+        choices=tuple(choices),
+        default=default,
+        item_count=count,
+    )
 
 
-def survey(url: str, request: MediaRequest, allow: Iterable[Network] = (), max_upload: int | None = None) -> Survey:
+def survey(
+    url: str, request: MediaRequest, allow: Iterable[Network] = (), max_upload: int | None = None
+) -> Survey:
     return summarize(extract_info(url, request, allow), request, max_upload)
 
 
-def _child(conn: Connection, url: str, request: MediaRequest, allow: tuple, max_upload: int | None,
-           parent_pid: int) -> None:
+def _child(
+    conn: Connection,
+    url: str,
+    request: MediaRequest,
+    allow: tuple,
+    max_upload: int | None,
+    parent_pid: int,
+) -> None:
     from bot.downloads.isolated import _die_with_parent
 
     _die_with_parent()
@@ -109,33 +125,44 @@ def _child(conn: Connection, url: str, request: MediaRequest, allow: tuple, max_
         os._exit(1)
     try:
         conn.send(("ok", survey(url, request, allow, max_upload)))
-    except DownloadError as exc:
-        conn.send(("error", type(exc).__name__, str(exc)))
+    except DownloadError as exc:  # pickled with its class and its reason (code and parameters)
+        conn.send(("error", exc))
     except Exception as exc:  # noqa: BLE001 - reported as one line, never a traceback to the chat
-        conn.send(("error", "DownloadError", f"reading the page failed ({type(exc).__name__})"))
+        conn.send(("error", DownloadError(Reason.MEDIA_READ_FAILED, name=type(exc).__name__)))
     conn.close()
 
 
-def survey_in_child(url: str, request: MediaRequest, allow: Iterable[Network] = (),
-                    max_upload: int | None = None, cancelled: Callable[[], bool] = lambda: False) -> Survey:
+def survey_in_child(
+    url: str,
+    request: MediaRequest,
+    allow: Iterable[Network] = (),
+    max_upload: int | None = None,
+    cancelled: Callable[[], bool] = lambda: False,
+) -> Survey:
     """:func:`survey` in a child process, killed after the extraction deadline or on ``cancelled()``."""
     context = multiprocessing.get_context("spawn")
     ours, theirs = context.Pipe(duplex=False)
-    process = context.Process(target=_child, name="errand-media-survey", daemon=True,
-                              args=(theirs, url, request, tuple(allow), max_upload, os.getpid()))
+    process = context.Process(
+        target=_child,
+        name="errand-media-survey",
+        daemon=True,
+        args=(theirs, url, request, tuple(allow), max_upload, os.getpid()),
+    )
     process.start()
     theirs.close()
     deadline = time.monotonic() + request.extract_timeout + GRACE
     try:
         while not ours.poll(CANCEL_POLL):
             if cancelled():
-                raise DownloadCancelled("cancelled")
+                raise DownloadCancelled(Reason.CANCELLED)
             if time.monotonic() > deadline:
-                raise DownloadError(f"reading the page took longer than {request.extract_timeout:g} s")
+                raise DownloadError(
+                    Reason.MEDIA_READ_TOO_LONG, limit_seconds=request.extract_timeout
+                )
         try:
             message = ours.recv()
         except (EOFError, OSError):
-            raise DownloadError("reading the page failed (the helper process stopped)") from None
+            raise DownloadError(Reason.MEDIA_READER_STOPPED) from None
     finally:
         ours.close()
         if process.is_alive():
@@ -143,5 +170,5 @@ def survey_in_child(url: str, request: MediaRequest, allow: Iterable[Network] = 
         process.join(5)
     if message[0] == "ok":
         return message[1]
-    cls = getattr(errors, message[1], DownloadError)
-    raise (cls if isinstance(cls, type) and issubclass(cls, DownloadError) else DownloadError)(message[2])
+    error = message[1]
+    raise error if isinstance(error, DownloadError) else DownloadError(Reason.MEDIA_READER_STOPPED)

@@ -36,10 +36,12 @@ class Rings:
     async def wait(self, count: int, timeout: float = 10.0) -> None:
         """Until ``count`` rings came; the timeout is a generous bound on a busy machine, not the
         punctuality under test."""
+
         async def enough() -> None:
             while len(self.got) < count:
                 self.event.clear()
                 await self.event.wait()
+
         await asyncio.wait_for(enough(), timeout)
 
 
@@ -62,6 +64,7 @@ def test_timer_rings_on_time_and_is_marked_done(tmp_path: Path) -> None:
         assert timedelta(0) <= late <= timedelta(seconds=at - row.due_at)
         assert service.get(row.id).state == ReminderState.DONE
         service.shutdown()
+
     asyncio.run(scenario())
 
 
@@ -76,6 +79,7 @@ def test_cancelled_timer_never_rings(tmp_path: Path) -> None:
         await rings.wait(1)
         assert [r[0] for r in rings.got] == [marker.id]
         service.shutdown()
+
     asyncio.run(scenario())
 
 
@@ -86,18 +90,26 @@ def test_recurring_reminder_moves_to_next_occurrence(tmp_path: Path) -> None:
         row = service.add_reminder(ME, "every 0.3s blink")
         await rings.wait(3)
         due = [r[3] for r in rings.got[:3]]
-        assert due[0] == row.due_at and all(r[2] >= r[3] for r in rings.got), rings.got  # none early
+        assert due[0] == row.due_at and all(r[2] >= r[3] for r in rings.got), (
+            rings.got
+        )  # none early
         # Each ring moved the row to a later occurrence of "every 0.3 s": whole steps of 0.3 s
         # (one step unless a busy machine made a ring later than the next one; then it skips).
         steps = [(b - a) / 0.3 for a, b in zip(due, due[1:], strict=False)]
         assert all(round(n) >= 1 and abs(n - round(n)) < 0.01 for n in steps), steps
-        assert service.get(row.id).state == ReminderState.PENDING and service.get(row.id).due_at > row.due_at
+        assert (
+            service.get(row.id).state == ReminderState.PENDING
+            and service.get(row.id).due_at > row.due_at
+        )
         service.shutdown()
+
     asyncio.run(scenario())
 
 
 def test_limits_name_the_limit(tmp_path: Path) -> None:
-    service, _ = make(tmp_path, max_pending_per_user=2, max_duration=timedelta(days=1), label_max=10)
+    service, _ = make(
+        tmp_path, max_pending_per_user=2, max_duration=timedelta(days=1), label_max=10
+    )
     service.add_timer(ME, "1h")
     service.add_timer(Owner(chat_id=-1, user_id=42), "1h")
     other = Owner(chat_id=7, user_id=7)
@@ -117,7 +129,10 @@ def test_a_zone_in_the_phrase_is_the_reminders_zone(tmp_path: Path) -> None:
     service, _ = make(tmp_path)
     row = service.add_reminder(ME, "every day 9:00 Asia/Tokyo stretch")
     assert row.tz == "Asia/Tokyo" and row.label == "stretch"
-    assert datetime.fromtimestamp(row.due_at, UTC).astimezone(ZoneInfo("Asia/Tokyo")).strftime("%H:%M") == "09:00"
+    assert (
+        datetime.fromtimestamp(row.due_at, UTC).astimezone(ZoneInfo("Asia/Tokyo")).strftime("%H:%M")
+        == "09:00"
+    )
 
 
 def test_a_repeat_with_a_count_stops_after_its_last_ring(tmp_path: Path) -> None:
@@ -134,9 +149,23 @@ def test_start_up_rings_recent_late_and_lists_old_missed(tmp_path: Path) -> None
         service, rings = make(tmp_path, missed_grace=timedelta(hours=1))
         now = time.time()
         with service.sessions() as session:
-            for due, recurrence in ((now - 60, None), (now - 7200, None), (now - 7200, "every 600")):
-                session.add(Reminder(kind="timer", chat_id=42, user_id=42, due_at=due, recurrence=recurrence,
-                                     tz="UTC", state=ReminderState.PENDING, created_at=now - 9000))
+            for due, recurrence in (
+                (now - 60, None),
+                (now - 7200, None),
+                (now - 7200, "every 600"),
+            ):
+                session.add(
+                    Reminder(
+                        kind="timer",
+                        chat_id=42,
+                        user_id=42,
+                        due_at=due,
+                        recurrence=recurrence,
+                        tz="UTC",
+                        state=ReminderState.PENDING,
+                        created_at=now - 9000,
+                    )
+                )
             session.commit()
         recent, old, recurring = 1, 2, 3
         report = service.start()
@@ -147,6 +176,7 @@ def test_start_up_rings_recent_late_and_lists_old_missed(tmp_path: Path) -> None
         again = service.get(recurring)
         assert again.state == ReminderState.PENDING and now < again.due_at <= now + 601
         service.shutdown()
+
     asyncio.run(scenario())
 
 
@@ -155,13 +185,26 @@ def test_ten_thousand_pending_are_all_scheduled(tmp_path: Path) -> None:
     service, _ = make(tmp_path)
     now = time.time()
     with service.sessions() as session:
-        session.add_all(Reminder(kind="timer", chat_id=i, user_id=i, due_at=now + 3600 + i, tz="UTC",
-                                 state=ReminderState.PENDING, created_at=now) for i in range(10_000))
+        session.add_all(
+            Reminder(
+                kind="timer",
+                chat_id=i,
+                user_id=i,
+                due_at=now + 3600 + i,
+                tz="UTC",
+                state=ReminderState.PENDING,
+                created_at=now,
+            )
+            for i in range(10_000)
+        )
         session.commit()
 
     async def scenario() -> None:
         report = service.start()
         assert report.scheduled == 10_000 and report.late == 0 and not report.missed
-        assert sorted(job.id for job in service.scheduler.get_jobs()) == sorted(f"t{i}" for i in range(1, 10_001))
+        assert sorted(job.id for job in service.scheduler.get_jobs()) == sorted(
+            f"t{i}" for i in range(1, 10_001)
+        )
         service.shutdown()
+
     asyncio.run(scenario())

@@ -18,8 +18,15 @@ T = TypeVar("T")
 FAST = Limits(overall_per_second=1000.0, private=(1, 0.05), group=(20, 60.0))
 
 
-async def _send(limiter: FairRateLimiter, log: list, chat: int, label: str,
-                options: SendOptions | None = None, endpoint: str = "sendMessage", fail: list | None = None):
+async def _send(
+    limiter: FairRateLimiter,
+    log: list,
+    chat: int,
+    label: str,
+    options: SendOptions | None = None,
+    endpoint: str = "sendMessage",
+    fail: list | None = None,
+):
     async def call(*_args, **_kwargs):
         if fail:
             raise fail.pop(0)
@@ -47,8 +54,10 @@ def test_a_flooding_chat_does_not_hold_up_a_quiet_one() -> None:
 def test_a_ring_jumps_its_chats_queue_and_edits_go_after_replies() -> None:
     async def scenario() -> list[str]:
         limiter, log = FairRateLimiter(FAST), []
-        tasks = [asyncio.create_task(_send(limiter, log, 1, f"edit{i}", endpoint="editMessageText"))
-                 for i in range(3)]
+        tasks = [
+            asyncio.create_task(_send(limiter, log, 1, f"edit{i}", endpoint="editMessageText"))
+            for i in range(3)
+        ]
         tasks += [asyncio.create_task(_send(limiter, log, 1, f"reply{i}")) for i in range(3)]
         await asyncio.sleep(0)
         tasks.append(asyncio.create_task(_send(limiter, log, 1, "ring", send_queue.RING)))
@@ -66,7 +75,9 @@ def _in_loop_time(scenario: Callable[[], Coroutine[Any, Any, T]]) -> T:
     straight to the next timer when nothing is ready, so a sleep of 0.5 s takes no wall time and
     every time the limiter reads is exactly what it scheduled, however busy the machine is. A
     schedule that runs past 60 fake seconds fails (LoopTimeoutError)."""
-    with asyncio.Runner(loop_factory=lambda: looptime.new_event_loop(start=0.0, end=60.0)) as runner:
+    with asyncio.Runner(
+        loop_factory=lambda: looptime.new_event_loop(start=0.0, end=60.0)
+    ) as runner:
         return runner.run(scenario())
 
 
@@ -81,8 +92,12 @@ def test_per_chat_window_and_overall_pace_hold() -> None:
         async def call(*_a, **_k):
             times.append(loop.time())
 
-        await asyncio.gather(*[limiter.process_request(call, (), {}, "sendMessage", {"chat_id": 5}, None)
-                               for _ in range(7)])
+        await asyncio.gather(
+            *[
+                limiter.process_request(call, (), {}, "sendMessage", {"chat_id": 5}, None)
+                for _ in range(7)
+            ]
+        )
         await limiter.shutdown()
         return times
 
@@ -106,13 +121,27 @@ def test_failures_are_retried_by_the_calls_policy_and_429_pauses_the_chat() -> N
             tries.append(loop.time())
             if fail:
                 if isinstance(fail[0], RetryAfter):  # another message to the chat, asked meanwhile
-                    other.append(asyncio.create_task(limiter.process_request(
-                        other_call, (), {}, "sendMessage", {"chat_id": 3}, None)))
+                    other.append(
+                        asyncio.create_task(
+                            limiter.process_request(
+                                other_call, (), {}, "sendMessage", {"chat_id": 3}, None
+                            )
+                        )
+                    )
                 raise fail.pop(0)
             log.append("sent")
             return {"ok": True}
-        await limiter.process_request(call, (), {}, "sendMessage", {"chat_id": 3}, SendOptions(
-            Priority.REPLY, send_queue.retry.RetryPolicy(attempts=5, budget=30, backoff=0.05)))
+
+        await limiter.process_request(
+            call,
+            (),
+            {},
+            "sendMessage",
+            {"chat_id": 3},
+            SendOptions(
+                Priority.REPLY, send_queue.retry.RetryPolicy(attempts=5, budget=30, backoff=0.05)
+            ),
+        )
         await asyncio.gather(*other)
         await limiter.shutdown()
         return log, tries, other_at[0]
@@ -135,6 +164,7 @@ def test_progress_edits_leave_room_in_the_window_for_a_reply() -> None:
         async def send(label: str, endpoint: str) -> None:
             async def call(*_a, **_k):
                 done[label] = loop.time()
+
             await limiter.process_request(call, (), {}, endpoint, {"chat_id": 9}, None)
 
         edits = [asyncio.create_task(send(f"edit{i}", "editMessageText")) for i in range(3)]
