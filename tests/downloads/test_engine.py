@@ -76,12 +76,11 @@ def test_cut_without_ranges_restarts_the_stream(origin, options, tmp_path):
 def test_503_with_retry_after_is_honoured(origin, options, tmp_path):
     data = payload(MB)
     origin.add_file("/busy", data, fail_status=503, fail_times=2, retry_after="1")
-    started = time.monotonic()
-    result = run(origin.url("/busy"), tmp_path, options())
+    retries = []
+    result = run(origin.url("/busy"), tmp_path, options(), on_retry=retries.append)
     assert sha(result.path.read_bytes()) == sha(data)
-    assert (
-        time.monotonic() - started >= 1.9
-    )  # two waits of Retry-After: 1 (backoff alone is 0.05 s)
+    # Two waits of Retry-After: 1, not of the policy's backoff (0.05 s).
+    assert [r.wait for r in retries] == [1.0, 1.0], retries
 
 
 def test_persistent_5xx_gives_up_with_a_reason(origin, options, tmp_path):
@@ -98,11 +97,13 @@ def test_4xx_fails_at_once(origin, options, tmp_path):
 
 def test_stalled_connection_is_dropped_and_retried(origin, options, tmp_path):
     data = payload(2 * MB)
-    origin.add_file("/stall", data, stall_after=200_000, stall_times=2, stall_seconds=10)
+    origin.add_file("/stall", data, stall_after=200_000, stall_times=2, stall_seconds=60)
     started = time.monotonic()
     result = run(origin.url("/stall"), tmp_path, options(read_timeout=0.5))
     assert sha(result.path.read_bytes()) == sha(data)
-    assert time.monotonic() - started < 5
+    # Both stalls were dropped by the 0.5 s read timeout; waiting one out would take 60 s (the
+    # bound is a generous margin for a busy machine, far below that).
+    assert time.monotonic() - started < 20
 
 
 def test_gzip_despite_identity_is_kept_byte_exact(origin, options, tmp_path):
@@ -225,11 +226,13 @@ def test_not_enough_disk_space(origin, options, tmp_path):
 
 def test_unequal_connection_speeds_are_balanced_by_stealing(origin, options, tmp_path):
     data = payload(2 * MB)
-    origin.add_file("/uneven", data, rates=[8 * MB, 8 * MB, 8 * MB, 400_000])
+    origin.add_file("/uneven", data, rates=[8 * MB, 8 * MB, 8 * MB, 40_000])
     result = run(origin.url("/uneven"), tmp_path, options(min_split=64 * 1024))
     assert sha(result.path.read_bytes()) == sha(data)
-    # Without stealing the slow connection's quarter alone would take 512 KiB / 400 kB/s = 1.3 s.
-    assert result.elapsed < 1.2
+    # Without stealing the slow connection's quarter alone would take 512 KiB / 40 kB/s = 13 s;
+    # with it, about 2 s (the slow one keeps one 64 KiB split). The bound leaves a busy machine
+    # room and still fails without stealing.
+    assert result.elapsed < 8
     assert len(ranged_hits(origin, "/uneven")) > 4
 
 
@@ -254,8 +257,8 @@ def test_file_changed_after_probe_starts_over_and_says_so(origin, options, tmp_p
 
 
 @pytest.mark.parametrize("keep", [True, False])
-def test_cancel_stops_within_a_second(origin, options, tmp_path, keep):
-    origin.add_file("/slow.bin", payload(4 * MB), rate=200_000)
+def test_cancel_stops_the_download(origin, options, tmp_path, keep):
+    origin.add_file("/slow.bin", payload(4 * MB), rate=50_000)  # 20 s to finish on 4 connections
     d = Downloader(origin.url("/slow.bin"), dest_dir=tmp_path, options=options())
     d.probe()
     outcome = {}
@@ -276,7 +279,8 @@ def test_cancel_stops_within_a_second(origin, options, tmp_path, keep):
     asked = time.monotonic()
     d.cancel(keep_partial=keep)
     t.join(5)
-    assert "exc" in outcome and outcome["at"] - asked < 1.0
+    # Stopped by the cancel (well within a second on an idle machine), long before the end.
+    assert "exc" in outcome and outcome["at"] - asked < 5
     assert d.part_path.exists() is keep
     assert (tmp_path / "slow.bin.part.json").exists() is keep
 

@@ -1,8 +1,9 @@
 """Errors that retrying cannot change end at once with the real reason; deadlines end the rest.
 
 Each case runs against a real server on loopback (tests/origin.py, plain or TLS) with the
-default retry policy of the tests (3 retries): a retried error would take several backoffs and
-make many requests, so "one request, under 3 s" shows it was not retried.
+default retry policy of the tests (3 retries): the retries the engine reports (``on_retry``)
+show whether an error was retried; none means it ended at the first one. The deadlines are
+checked by the reason they end with and a generous bound, far from what missing them would take.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pytest
 
 from bot.downloads.engine import DownloadCancelled, Downloader, DownloadError
 from bot.downloads.errors import DownloadRefused
+from bot.downloads.progress import Retrying
 from bot.downloads.watchdog import Deadlines, SlowDownload
 from tests.downloads.conftest import payload, sha
 from tests.origin import Origin
@@ -24,11 +26,18 @@ from tests.origin import Origin
 pytestmark = pytest.mark.timeout(60)
 
 
+def failure(url, tmp_path, options) -> tuple[str, list[Retrying]]:
+    """The reason a download ended with, and the retries it made before."""
+    retries: list[Retrying] = []
+    with pytest.raises(DownloadError) as info:
+        Downloader(url, dest_dir=tmp_path, options=options, on_retry=retries.append).run()
+    return str(info.value), retries
+
+
 def timed_failure(url, tmp_path, options) -> tuple[str, float]:
     started = time.monotonic()
-    with pytest.raises(DownloadError) as info:
-        Downloader(url, dest_dir=tmp_path, options=options).run()
-    return str(info.value), time.monotonic() - started
+    reason, _ = failure(url, tmp_path, options)
+    return reason, time.monotonic() - started
 
 
 def free_port() -> int:
@@ -129,29 +138,27 @@ def tls_origin(pki):
 
 
 def test_connection_refused_is_not_retried(options, tmp_path):
-    reason, took = timed_failure(
-        f"http://127.0.0.1:{free_port()}/x", tmp_path, options(backoff=1.0)
-    )
-    assert reason == "connection refused" and took < 3
+    reason, retries = failure(f"http://127.0.0.1:{free_port()}/x", tmp_path, options(backoff=1.0))
+    assert reason == "connection refused" and retries == []
 
 
 def test_self_signed_certificate_says_so_and_is_not_retried(pki, options, tmp_path):
     with Origin(tls=(str(pki / "self.pem"), str(pki / "self.key"))) as server:
         server.add_file("/s.bin", payload(1000))
-        reason, took = timed_failure(
+        reason, retries = failure(
             server.url("/s.bin", host="localhost"), tmp_path, options(backoff=1.0)
         )
         assert reason == "certificate not trusted: self-signed certificate", reason
-        assert took < 3 and len(server.requests) == 0
+        assert retries == [] and len(server.requests) == 0
 
 
 def test_private_ca_is_not_trusted_by_default(tls_origin, options, tmp_path):
     tls_origin.add_file("/s.bin", payload(1000))
-    reason, took = timed_failure(
+    reason, retries = failure(
         tls_origin.url("/s.bin", host="localhost"), tmp_path, options(backoff=1.0)
     )
     assert reason == "certificate not trusted: unable to get local issuer certificate", reason
-    assert took < 3
+    assert retries == []
 
 
 def test_ca_bundle_setting_trusts_a_private_ca(tls_origin, pki, options, tmp_path):
@@ -183,13 +190,13 @@ def test_ca_file_from_the_environment_is_honoured(
 def test_certificate_for_another_name_is_refused(pki, options, tmp_path):
     with Origin(tls=(str(pki / "other.pem"), str(pki / "other.key"))) as server:
         server.add_file("/n.bin", payload(1000))
-        reason, took = timed_failure(
+        reason, retries = failure(
             server.url("/n.bin", host="localhost"),
             tmp_path,
             options(ca_bundle=pki / "ca.pem", backoff=1.0),
         )
         assert reason.startswith("certificate not trusted"), reason
-        assert took < 3
+        assert retries == []
 
 
 @pytest.mark.parametrize(
@@ -206,8 +213,8 @@ def test_certificate_for_another_name_is_refused(pki, options, tmp_path):
 )
 def test_bad_redirects_are_refused_at_once(origin, options, tmp_path, target, reason):
     origin.add_redirect("/go", target)
-    got, took = timed_failure(origin.url("/go"), tmp_path, options(backoff=1.0))
-    assert got == reason and took < 3
+    got, retries = failure(origin.url("/go"), tmp_path, options(backoff=1.0))
+    assert got == reason and retries == []
     assert len(origin.hits("/go")) == 1
 
 
@@ -218,8 +225,8 @@ def test_non_idna_host_is_refused_before_any_request(options, tmp_path):
 
 def test_too_many_headers_is_not_retried(origin, options, tmp_path):
     origin.add_file("/h.bin", payload(1000), extra_headers=150)
-    reason, took = timed_failure(origin.url("/h.bin"), tmp_path, options(backoff=1.0))
-    assert reason.startswith("the server's answer is malformed") and took < 3, reason
+    reason, retries = failure(origin.url("/h.bin"), tmp_path, options(backoff=1.0))
+    assert reason.startswith("the server's answer is malformed") and retries == [], reason
     assert len(origin.hits("/h.bin")) == 1
 
 
@@ -228,7 +235,9 @@ def test_a_server_that_never_answers_meets_the_probe_deadline(origin, options, t
     reason, took = timed_failure(
         origin.url("/mute"), tmp_path, options(read_timeout=30, deadlines=Deadlines(probe=1.5))
     )
-    assert reason == "the server did not answer within 1.5 s" and took < 3.5, (reason, took)
+    # Ended by the 1.5 s probe deadline, not by the 30 s read timeout (the bound leaves a busy
+    # machine room).
+    assert reason == "the server did not answer within 1.5 s" and 1.5 <= took < 15, (reason, took)
 
 
 def test_one_byte_every_five_seconds_is_stopped_by_the_speed_floor(origin, options, tmp_path):
@@ -238,22 +247,21 @@ def test_one_byte_every_five_seconds_is_stopped_by_the_speed_floor(origin, optio
         tmp_path,
         options(read_timeout=30, deadlines=Deadlines(min_speed=100, window=2)),
     )
-    assert reason == "too slow: less than 100 B/s for 2 sec" and took < 6, (reason, took)
+    # The floor needs a whole 2 s window; the file alone would take over an hour.
+    assert reason == "too slow: less than 100 B/s for 2 sec" and 2 <= took < 15, (reason, took)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_overall_deadline(origin, options, tmp_path):
-    origin.add_file("/long", payload(2_000_000), rate=100_000)
+    origin.add_file("/long", payload(8_000_000), rate=100_000)  # 20 s on 4 connections
     reason, took = timed_failure(
         origin.url("/long"), tmp_path, options(deadlines=Deadlines(min_speed=0, total=1.5))
     )
-    assert reason == "took longer than the 2 sec limit for one download" and took < 4, (
-        reason,
-        took,
-    )
+    assert reason == "took longer than the 2 sec limit for one download", reason
+    assert 1.5 <= took < 12, took  # at the deadline, not at the end of the download
 
 
-def test_cancel_wakes_a_probe_waiting_for_headers_within_a_second(origin, options, tmp_path):
+def test_cancel_wakes_a_probe_waiting_for_headers(origin, options, tmp_path):
     origin.add_file("/mute", payload(1000), silent=True)
     d = Downloader(origin.url("/mute"), dest_dir=tmp_path, options=options(read_timeout=30))
     outcome = []
@@ -264,8 +272,9 @@ def test_cancel_wakes_a_probe_waiting_for_headers_within_a_second(origin, option
         time.sleep(0.01)
     cancelled_at = time.monotonic()
     d.cancel()
-    t.join(5)
-    assert time.monotonic() - cancelled_at < 1.0
+    t.join(20)
+    # Woken by the cancel (well within a second on an idle machine), not by the 30 s read timeout.
+    assert time.monotonic() - cancelled_at < 10
     assert outcome and isinstance(outcome[0], DownloadCancelled), outcome
 
 
@@ -293,6 +302,6 @@ def test_a_name_that_does_not_resolve_is_not_retried(options, tmp_path, monkeypa
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
     monkeypatch.setattr(socket, "getaddrinfo", nxdomain)
-    reason, took = timed_failure("http://no-such-host.example/x", tmp_path, options(backoff=1.0))
+    reason, retries = failure("http://no-such-host.example/x", tmp_path, options(backoff=1.0))
     assert reason == "cannot resolve no-such-host.example (Name or service not known)"
-    assert took < 3 and lookups == ["no-such-host.example"]
+    assert retries == [] and lookups == ["no-such-host.example"]

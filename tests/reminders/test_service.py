@@ -90,9 +90,8 @@ def test_recurring_reminder_moves_to_next_occurrence(tmp_path: Path) -> None:
         row = service.add_reminder(ME, "every 0.3s blink")
         await rings.wait(3)
         due = [r[3] for r in rings.got[:3]]
-        assert due[0] == row.due_at and all(r[2] >= r[3] for r in rings.got), (
-            rings.got
-        )  # none early
+        # None rang early.
+        assert due[0] == row.due_at and all(r[2] >= r[3] for r in rings.got), rings.got
         # Each ring moved the row to a later occurrence of "every 0.3 s": whole steps of 0.3 s
         # (one step unless a busy machine made a ring later than the next one; then it skips).
         steps = [(b - a) / 0.3 for a, b in zip(due, due[1:], strict=False)]
