@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -32,10 +31,8 @@ def test_bad_setting_holds_until_sigterm(tmp_path):
         assert first.startswith("errandbot: bad setting ALLOWED_USERS: 'bob' is not a numeric id")
         assert "recreate the container" in second
         assert proc.poll() is None  # still there: nothing for a restart policy to restart
-        started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(10) == 2
-        assert time.monotonic() - started < 2
+        assert proc.wait(10) == 2  # within the 10 s a stop may take (DESIGN.md: SIGTERM)
         assert proc.stderr.read() == ""  # no traceback on the way out
     finally:
         if proc.poll() is None:
