@@ -71,7 +71,8 @@ def running_bot(
 
 
 def stop(bot: subprocess.Popen, *, own_session: bool = False) -> None:
-    """SIGTERM, then SIGKILL (to its session when it has its own) if it is still there after 20 s."""
+    """SIGTERM, then SIGKILL (to its session when it has its own) if it is still there after 20
+    s."""
     if bot.poll() is not None:
         return
     bot.send_signal(signal.SIGTERM)
@@ -88,7 +89,8 @@ def stop(bot: subprocess.Popen, *, own_session: bool = False) -> None:
 def reply_latency(
     emulator: BotApiEmulator, chat_id: int, text: str, *, contains: str, timeout: float = 30.0
 ) -> float:
-    """Seconds from ``text`` sent in private chat ``chat_id`` to the bot's reply containing ``contains``."""
+    """Seconds from ``text`` sent in private chat ``chat_id`` to the bot's reply containing
+    ``contains``."""
     started = time.monotonic()
     sent = emulator.send_text(chat_id, chat_id, text)
     emulator.wait_reply(chat_id, sent, contains=contains, timeout=timeout)

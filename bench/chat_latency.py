@@ -51,7 +51,8 @@ def measure(emulator: BotApiEmulator, samples: int) -> list[float]:
 
 
 def compare(emulator: BotApiEmulator, port: int, args: argparse.Namespace) -> None:
-    """Replies with nothing running, then beside ``args.downloads`` downloads; prints both and their ratio."""
+    """Replies with nothing running, then beside ``args.downloads`` downloads; prints both and their
+    ratio."""
     measure(emulator, 6)  # warm-up
     idle = measure(emulator, args.samples)
     for i in range(args.downloads):

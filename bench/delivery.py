@@ -200,7 +200,8 @@ def measure(
     chat: bool,
     done: threading.Event,
 ) -> Outcome:
-    """``/download url`` to the running ``bot``, then its document: time, memory, replies meanwhile."""
+    """``/download url`` to the running ``bot``, then its document: time, memory, replies
+    meanwhile."""
     memory = TreeMemory(bot.pid)
     hit = threading.Event()
     idle = [help_latency(emulator) for _ in range(10)] if chat else []

@@ -85,7 +85,8 @@ def bench_load(count: int, tmp: Path) -> None:
         return took
 
     async def memory() -> float:
-        """Python memory still held once loaded (tracemalloc: the scheduler's jobs and their args)."""
+        """Python memory still held once loaded (tracemalloc: the scheduler's jobs and their
+        args)."""
         tracemalloc.start()
         service = ReminderService(sessions, ring)
         service.start()

@@ -267,7 +267,8 @@ def _check_webhook(settings: Settings) -> Result | None:
 
 
 def _check_media(settings: Settings) -> Result | None:
-    """yt-dlp's version (sites change weekly: ``pip install -U yt-dlp``) and whether ffmpeg is there."""
+    """yt-dlp's version (sites change weekly: ``pip install -U yt-dlp``) and whether ffmpeg is
+    there."""
     if not settings.media_extract:
         return Result(
             "media pages", True, "off (MEDIA_EXTRACT=false): a page is downloaded as a file"

@@ -38,7 +38,8 @@ from bot.dbfile import sqlite_path
 from bot.schema import SchemaError, backup_sqlite, schema_version
 
 log = logging.getLogger(__name__)
-# Alembic says "Context impl SQLiteImpl." and the like on every look; our own line says what changed.
+# Alembic says "Context impl SQLiteImpl." and the like on every look; our own line says what
+# changed.
 for _name in ("alembic.runtime.migration", "alembic.runtime.plugins"):
     logging.getLogger(_name).setLevel(logging.WARNING)
 

@@ -106,4 +106,5 @@ class Retryable(Exception):
 
 
 class NetworkRetryable(Retryable):
-    """A :class:`Retryable` that came from the network (not from a status code): a stop may be why."""
+    """A :class:`Retryable` that came from the network (not from a status code): a stop may be
+    why."""

@@ -33,7 +33,8 @@ Param = str | int | float
 
 
 class Reason(StrEnum):
-    """Every reason the download core, the download service and bot.media can give; see ``ENGLISH``."""
+    """Every reason the download core, the download service and bot.media can give; see
+    ``ENGLISH``."""
 
     # --- the URL, judged without the network (netguard.url_problem); also the bot's "bad URL"
     NO_URL = "no_url"
@@ -320,7 +321,8 @@ class Why:
 
     @classmethod
     def text(cls, text: str) -> Why:
-        """Words that come with no code (an old row's, an exception from elsewhere): shown as they are."""
+        """Words that come with no code (an old row's, an exception from elsewhere): shown as they
+        are."""
         return cls(Reason.OTHER, {"text": text})
 
     def english(self) -> str:

@@ -28,7 +28,8 @@ CANCEL_POLL = 0.5  # seconds between looks at whether the job was cancelled mean
 
 @dataclass(frozen=True)
 class Choice:
-    """One way to take a page's media; ``size`` is an estimate in bytes when the page says enough."""
+    """One way to take a page's media; ``size`` is an estimate in bytes when the page says
+    enough."""
 
     mode: MediaMode
     height: int | None = None
@@ -139,7 +140,8 @@ def survey_in_child(
     max_upload: int | None = None,
     cancelled: Callable[[], bool] = lambda: False,
 ) -> Survey:
-    """:func:`survey` in a child process, killed after the extraction deadline or on ``cancelled()``."""
+    """:func:`survey` in a child process, killed after the extraction deadline or on
+    ``cancelled()``."""
     context = multiprocessing.get_context("spawn")
     ours, theirs = context.Pipe(duplex=False)
     process = context.Process(

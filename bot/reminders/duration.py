@@ -148,7 +148,8 @@ def _span_of(amount: float, unit: str) -> Span:
 
 
 def _take_part(t: Tokens, i: int) -> tuple[Span, int, str] | None:
-    """One ``number unit`` (or half / quarter form) at ``i``: the span, the index after, the unit."""
+    """One ``number unit`` (or half / quarter form) at ``i``: the span, the index after, the
+    unit."""
     # 一刻钟 / 三刻钟
     for phrase, minutes in (("一刻钟", 15), ("三刻钟", 45)):
         end = t.cjk(i, phrase)

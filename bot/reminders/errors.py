@@ -19,7 +19,8 @@ from typing import Any
 
 
 class Part(StrEnum):
-    """The parts of a time phrase, as :attr:`Problem.CONFLICT` and :attr:`Problem.MISMATCH` name them."""
+    """The parts of a time phrase, as :attr:`Problem.CONFLICT` and :attr:`Problem.MISMATCH` name
+    them."""
 
     OFFSET = "offset"  # in 2 hours
     DAY = "day"

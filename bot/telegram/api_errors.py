@@ -64,7 +64,8 @@ class Failure(StrEnum):
 
     @property
     def chat_unreachable(self) -> bool:
-        """The chat itself cannot be written to (blocked, removed, migrated): not this message's fault."""
+        """The chat itself cannot be written to (blocked, removed, migrated): not this message's
+        fault."""
         return self in (Failure.FORBIDDEN, Failure.CHAT_MIGRATED)
 
 
@@ -109,7 +110,8 @@ class ChatFault:
 
 
 def chat_fault(chat_id: int, error: BaseException) -> ChatFault | None:
-    """The chat fault behind ``error`` (by :func:`classify`), or None when it is about something else."""
+    """The chat fault behind ``error`` (by :func:`classify`), or None when it is about something
+    else."""
     kind = classify(error)
     if not kind.chat_unreachable:
         return None

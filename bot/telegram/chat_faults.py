@@ -36,7 +36,8 @@ MoveListener = Callable[[Migration], None]
 
 
 class ChatFaults:
-    """The chat layer's side of :class:`~bot.chats.lifecycle.ChatLifecycle`: errors in, rows moved."""
+    """The chat layer's side of :class:`~bot.chats.lifecycle.ChatLifecycle`: errors in, rows
+    moved."""
 
     def __init__(self, lifecycle: ChatLifecycle, settings: Settings) -> None:
         self.lifecycle = lifecycle

@@ -14,7 +14,8 @@ from bot.reminders.store import ReminderKind
 
 @dataclass(frozen=True)
 class CommandInfo:
-    """One command; ``usage``, ``description`` and ``example`` are English, translated when shown."""
+    """One command; ``usage``, ``description`` and ``example`` are English, translated when
+    shown."""
 
     name: str
     usage: str

@@ -27,7 +27,8 @@ JSON_FIELDS = {
 
 
 def handler_class(emulator: EmulatorState) -> type[BaseHTTPRequestHandler]:
-    """The request handler of the emulator's HTTP server: parse a call, run it, answer as Telegram."""
+    """The request handler of the emulator's HTTP server: parse a call, run it, answer as
+    Telegram."""
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
