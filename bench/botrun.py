@@ -34,7 +34,8 @@ def bot_env(
     """The environment of a bot that talks to ``emulator`` and keeps its state in ``data_dir``.
 
     ``allowed`` are the user ids in ``ALLOWED_USERS``; ``settings`` (``max_file_mb="4096"``…) are
-    Errand settings by name, upper-cased. The log level is WARNING unless ``settings`` say otherwise.
+    Errand settings by name, upper-cased. The log level is WARNING unless ``settings`` say
+    otherwise.
     """
     return {
         **{k: v for k, v in os.environ.items() if not k.startswith(_NOT_INHERITED)},

@@ -1,4 +1,5 @@
-"""``errandbot check``: is this installation ready to run? One line per check, exit 0 only if all pass.
+"""``errandbot check``: is this installation ready to run? One line per check, exit 0 only if all
+pass.
 
 Operators run it after editing the configuration, and Docker runs it as the ``HEALTHCHECK``, so it
 must be quick (short timeouts), must not change anything that matters (it creates the data

@@ -1,4 +1,5 @@
-"""Bring a database to the newest migration (``bot/migrations``): at start-up and ``errandbot db upgrade``.
+"""Bring a database to the newest migration (``bot/migrations``): at start-up and
+``errandbot db upgrade``.
 
 Several processes may start at once against one PostgreSQL database (replicas, workers), so the
 upgrade runs under a lock: a PostgreSQL advisory lock held by the migrating connection (released

@@ -1,9 +1,10 @@
 """Before fetching: what a page offers, so the person can choose (best, smaller, audio only).
 
-:func:`survey` reads the page with yt-dlp (through the guard, like :func:`bot.media.extract.extract`)
-and sums up its formats as at most three :class:`Choice` s with their heights and estimated sizes.
-The bot calls :func:`survey_in_child`: yt-dlp runs in a short-lived child process with a deadline,
-never in the bot's process (a stuck extractor is killed, not waited for).
+:func:`survey` reads the page with yt-dlp (through the guard, like
+:func:`bot.media.extract.extract`) and sums up its formats as at most three :class:`Choice` s with
+their heights and estimated sizes. The bot calls :func:`survey_in_child`: yt-dlp runs in a
+short-lived child process with a deadline, never in the bot's process (a stuck extractor is killed,
+not waited for).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""Durations: ``/timer 5`` (seconds), ``90s``, ``5 min``, ``1h30m``, ``2.5m``, ``1:30``, ``an hour``,
-``half an hour``, ``2 hours and 30 minutes``, ``3 weeks``, ``1 month``; ``10分钟``, ``半小时``,
-``一个半小时``, ``2小时30分钟``, ``两周``, ``一个月``, ``一刻钟``.
+"""Durations: ``/timer 5`` (seconds), ``90s``, ``5 min``, ``1h30m``, ``2.5m``, ``1:30``,
+``an hour``, ``half an hour``, ``2 hours and 30 minutes``, ``3 weeks``, ``1 month``; ``10分钟``,
+``半小时``, ``一个半小时``, ``2小时30分钟``, ``两周``, ``一个月``, ``一刻钟``.
 
 A duration is a :class:`Span`: calendar months, calendar days and exact seconds. Months and days
 are counted on the calendar in the person's zone (``in 1 month`` from Jan 31 is Feb 28 or 29, at

@@ -18,7 +18,8 @@ exception                 meaning                                   what the pol
 ``BadRequest``            our request is wrong for this chat        give up at once
                           (message gone, text empty, chat not
                           found)
-``Forbidden``             the bot was blocked or removed            give up: :attr:`Failure.FORBIDDEN`
+``Forbidden``             the bot was blocked or removed            give up:
+                                                                    :attr:`Failure.FORBIDDEN`
 ``ChatMigrated``          a group became a supergroup               give up:
                                                                     :attr:`Failure.CHAT_MIGRATED`
                                                                     (the new id is on the error)

@@ -99,7 +99,8 @@ def running(job: DownloadJob, progress, max_upload: int, retry=None, note=None) 
     if total:
         fraction = progress.done / total
         lines.append(
-            f"{bar(fraction)} {int(fraction * 100)}%  {human_size(progress.done)} / {human_size(total)}"
+            f"{bar(fraction)} {int(fraction * 100)}%  "
+            f"{human_size(progress.done)} / {human_size(total)}"
         )
     else:
         lines.append(_("{size} so far").format(size=human_size(progress.done)))

@@ -149,7 +149,8 @@ def test_sqlite_upgrade_waits_for_the_lock_beside_the_file(tmp_path):
 
 def test_new_revision_of_unchanged_models_changes_nothing(tmp_path, monkeypatch):
     """The developer's tool (``python -m bot.db.migrate revision``) on today's models: the next
-    number, after the head, with nothing to do (no table of ours, nor ``schema_version``, dropped)."""
+    number, after the head, with nothing to do (no table of ours, nor ``schema_version``,
+    dropped)."""
     scripts = tmp_path / "migrations"
     shutil.copytree(migrate.SCRIPT_LOCATION, scripts, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(migrate, "SCRIPT_LOCATION", scripts)

@@ -1,5 +1,6 @@
-"""The emulator's HTTP side: ``/bot<token>/<method>`` with parameters in the query, a JSON or urlencoded
-body, or a multipart body streamed to disk; answers in Telegram's ``{"ok": …}`` shapes."""
+"""The emulator's HTTP side: ``/bot<token>/<method>`` with parameters in the query, a JSON or
+urlencoded body, or a multipart body streamed to disk; answers in Telegram's ``{"ok": …}``
+shapes."""
 
 from __future__ import annotations
 

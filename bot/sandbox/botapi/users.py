@@ -20,8 +20,8 @@ class UserActions(Observing):
     """What a person does in a chat, as updates for the bot; and errors the API should answer."""
 
     def set_user_language(self, user_id: int, language_code: str | None) -> None:
-        """Make ``user_id`` a Telegram user whose app is in ``language_code`` (``zh-hans``, ``en``…);
-        None removes it, as for a client that sends none."""
+        """Make ``user_id`` a Telegram user whose app is in ``language_code`` (``zh-hans``,
+        ``en``…); None removes it, as for a client that sends none."""
         with self._cond:
             user = self.user(user_id)
             if language_code:
