@@ -27,8 +27,11 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/errandbot
 
+# ruff's linter, and its formatter as a check: the code keeps the style (and the line length)
+# that [tool.ruff] in pyproject.toml states. `$(BIN)/ruff format bot tests bench` applies it.
 lint: $(STAMP)
 	$(BIN)/ruff check bot tests bench
+	$(BIN)/ruff format --check bot tests bench
 
 # bot/downloads and bot/reminders strict, the rest at mypy's default level ([tool.mypy] in
 # pyproject.toml).

@@ -28,7 +28,9 @@ ERRANDBOT = str(Path(sys.executable).with_name("errandbot"))
 _NOT_INHERITED = ("BOT_", "DOWNLOAD_", "MAX_", "TELEGRAM_")
 
 
-def bot_env(emulator: BotApiEmulator, data_dir: Path, allowed: Iterable[int], **settings: str) -> dict[str, str]:
+def bot_env(
+    emulator: BotApiEmulator, data_dir: Path, allowed: Iterable[int], **settings: str
+) -> dict[str, str]:
     """The environment of a bot that talks to ``emulator`` and keeps its state in ``data_dir``.
 
     ``allowed`` are the user ids in ``ALLOWED_USERS``; ``settings`` (``max_file_mb="4096"``…) are
@@ -36,15 +38,19 @@ def bot_env(emulator: BotApiEmulator, data_dir: Path, allowed: Iterable[int], **
     """
     return {
         **{k: v for k, v in os.environ.items() if not k.startswith(_NOT_INHERITED)},
-        "BOT_TOKEN": emulator.token, "TELEGRAM_API_URL": emulator.url, "DATA_DIR": str(data_dir),
-        "ALLOWED_USERS": ",".join(str(user) for user in allowed), "LOG_LEVEL": "WARNING",
+        "BOT_TOKEN": emulator.token,
+        "TELEGRAM_API_URL": emulator.url,
+        "DATA_DIR": str(data_dir),
+        "ALLOWED_USERS": ",".join(str(user) for user in allowed),
+        "LOG_LEVEL": "WARNING",
         **{name.upper(): value for name, value in settings.items()},
     }
 
 
 @contextmanager
-def running_bot(emulator: BotApiEmulator, env: dict[str, str], *, start_timeout: float = 30.0,
-                **popen: Any) -> Iterator[subprocess.Popen]:
+def running_bot(
+    emulator: BotApiEmulator, env: dict[str, str], *, start_timeout: float = 30.0, **popen: Any
+) -> Iterator[subprocess.Popen]:
     """``errandbot run`` with ``env``, once it polls for updates; stopped with SIGTERM at the end.
 
     ``popen`` goes to :class:`subprocess.Popen` (``stdout=``, ``start_new_session=True``…). A bot
@@ -52,8 +58,11 @@ def running_bot(emulator: BotApiEmulator, env: dict[str, str], *, start_timeout:
     """
     bot = subprocess.Popen([ERRANDBOT, "run"], env=env, **popen)
     try:
-        emulator.wait_for(lambda: emulator.calls_of("getUpdates") or bot.poll() is not None, start_timeout,
-                          "the bot to start")
+        emulator.wait_for(
+            lambda: emulator.calls_of("getUpdates") or bot.poll() is not None,
+            start_timeout,
+            "the bot to start",
+        )
         if bot.poll() is not None:
             raise RuntimeError(f"errandbot exited with {bot.returncode} before polling")
         yield bot
@@ -76,8 +85,9 @@ def stop(bot: subprocess.Popen, *, own_session: bool = False) -> None:
         bot.wait(5)
 
 
-def reply_latency(emulator: BotApiEmulator, chat_id: int, text: str, *, contains: str,
-                  timeout: float = 30.0) -> float:
+def reply_latency(
+    emulator: BotApiEmulator, chat_id: int, text: str, *, contains: str, timeout: float = 30.0
+) -> float:
     """Seconds from ``text`` sent in private chat ``chat_id`` to the bot's reply containing ``contains``."""
     started = time.monotonic()
     sent = emulator.send_text(chat_id, chat_id, text)
@@ -126,11 +136,14 @@ def nginx_binary() -> str | None:
 
 
 @contextmanager
-def nginx_serving(nginx: str, tmp: Path, root: Path, *, workers: int = 1, connections: int = 64) -> Iterator[int]:
+def nginx_serving(
+    nginx: str, tmp: Path, root: Path, *, workers: int = 1, connections: int = 64
+) -> Iterator[int]:
     """nginx serving ``root`` on a free loopback port (yielded), with its files in ``tmp``."""
     port = free_port()
-    (tmp / "nginx.conf").write_text(NGINX_CONF.format(tmp=tmp, port=port, root=root, workers=workers,
-                                                      connections=connections))
+    (tmp / "nginx.conf").write_text(
+        NGINX_CONF.format(tmp=tmp, port=port, root=root, workers=workers, connections=connections)
+    )
     proc = subprocess.Popen([nginx, "-c", str(tmp / "nginx.conf"), "-g", "daemon off;"])
     try:
         yield port

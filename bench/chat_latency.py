@@ -58,20 +58,31 @@ def compare(emulator: BotApiEmulator, port: int, args: argparse.Namespace) -> No
         emulator.send_text(USER, USER, f"/download http://127.0.0.1:{port}/big{i}.bin")
     try:
         emulator.wait_for(
-            lambda: sum(1 for m in emulator.bot_messages(USER) if (m.text or "").startswith("⬇️"))
-            >= args.downloads, 60, "all downloads to be running")
+            lambda: (
+                sum(1 for m in emulator.bot_messages(USER) if (m.text or "").startswith("⬇️"))
+                >= args.downloads
+            ),
+            60,
+            "all downloads to be running",
+        )
     except TimeoutError:
-        print("\n".join(m.text or "" for m in emulator.bot_messages(USER)[-args.downloads:]))
+        print("\n".join(m.text or "" for m in emulator.bot_messages(USER)[-args.downloads :]))
         raise
     busy = measure(emulator, args.samples)
     still_running = sum(1 for m in emulator.bot_messages(USER) if (m.text or "").startswith("⬇️"))
-    print(f"samples per phase: {args.samples}; downloads: {args.downloads} x {args.file_gb:g} GiB "
-          f"(still running at the end: {still_running})")
+    print(
+        f"samples per phase: {args.samples}; downloads: {args.downloads} x {args.file_gb:g} GiB "
+        f"(still running at the end: {still_running})"
+    )
     for name, values in (("idle", idle), ("4 downloads", busy)):
-        print(f"{name:12s} p50 {percentile(values, 0.5) * 1000:7.1f} ms   "
-              f"p95 {percentile(values, 0.95) * 1000:7.1f} ms   mean {statistics.mean(values) * 1000:7.1f} ms")
-    print(f"ratio busy/idle: p50 {percentile(busy, 0.5) / percentile(idle, 0.5):.2f}x, "
-          f"p95 {percentile(busy, 0.95) / percentile(idle, 0.95):.2f}x")
+        print(
+            f"{name:12s} p50 {percentile(values, 0.5) * 1000:7.1f} ms   "
+            f"p95 {percentile(values, 0.95) * 1000:7.1f} ms   mean {statistics.mean(values) * 1000:7.1f} ms"
+        )
+    print(
+        f"ratio busy/idle: p50 {percentile(busy, 0.5) / percentile(idle, 0.5):.2f}x, "
+        f"p95 {percentile(busy, 0.95) / percentile(idle, 0.95):.2f}x"
+    )
 
 
 def main() -> int:
@@ -96,11 +107,22 @@ def main() -> int:
             fh.truncate(size)  # sparse: nginx serves it at memory speed
         (root / f"big{i}.bin").chmod(0o644)
     try:
-        with nginx_serving(nginx, tmp, root, workers=2, connections=256) as port, BotApiEmulator() as emulator:
-            env = bot_env(emulator, data, (USER,), download_allow_networks="127.0.0.0/8",
-                          max_active_downloads=str(args.downloads), max_active_per_user=str(args.downloads),
-                          max_file_mb=str(int(args.file_gb * 1024) + 1), disk_reserve_mb="0",
-                          daily_quota_mb="0", max_upload_mb="1")
+        with (
+            nginx_serving(nginx, tmp, root, workers=2, connections=256) as port,
+            BotApiEmulator() as emulator,
+        ):
+            env = bot_env(
+                emulator,
+                data,
+                (USER,),
+                download_allow_networks="127.0.0.0/8",
+                max_active_downloads=str(args.downloads),
+                max_active_per_user=str(args.downloads),
+                max_file_mb=str(int(args.file_gb * 1024) + 1),
+                disk_reserve_mb="0",
+                daily_quota_mb="0",
+                max_upload_mb="1",
+            )
             with running_bot(emulator, env):
                 compare(emulator, port, args)
     finally:

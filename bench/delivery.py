@@ -48,6 +48,8 @@ from bot.sandbox.emulator import BotApiEmulator  # noqa: E402
 from tests.procmem import MiB, TreeMemory  # noqa: E402
 
 USER = 42
+
+
 @dataclass
 class Outcome:
     what: str
@@ -64,8 +66,10 @@ class Outcome:
         def secs(value: float | None) -> str:
             return "—" if value is None else f"{value:.1f} s"
 
-        return (f"| {self.what} | {self.size_mb} MB | {self.peak / MiB:.0f} MiB | {self.hwm_sum / MiB:.0f} MiB "
-                f"| {secs(self.total)} | {secs(self.delivery)} | {self.note}{self.chat} |")
+        return (
+            f"| {self.what} | {self.size_mb} MB | {self.peak / MiB:.0f} MiB | {self.hwm_sum / MiB:.0f} MiB "
+            f"| {secs(self.total)} | {secs(self.delivery)} | {self.note}{self.chat} |"
+        )
 
 
 def make_sparse(path: Path, size: int) -> str:
@@ -99,7 +103,9 @@ def help_latency(emulator: BotApiEmulator) -> float:
 def chat_while_sending(emulator: BotApiEmulator, stop: threading.Event, out: list[float]) -> None:
     """Once the bot starts sending the file, time /help replies until ``stop``."""
     try:
-        emulator.wait_for(lambda: stop.is_set() or emulator.calls_of("sendChatAction"), 600, "the upload")
+        emulator.wait_for(
+            lambda: stop.is_set() or emulator.calls_of("sendChatAction"), 600, "the upload"
+        )
         while not stop.is_set() and not any(m.document for m in emulator.bot_messages(USER)):
             out.append(help_latency(emulator))
     except TimeoutError:
@@ -111,7 +117,9 @@ def ms(values: list[float]) -> str:
     return f"p50 {ordered[len(ordered) // 2] * 1000:.0f} ms, max {ordered[-1] * 1000:.0f} ms ({len(values)})"
 
 
-def watch_cap(memory: TreeMemory, cap: int, pgid: int, hit: threading.Event, done: threading.Event) -> None:
+def watch_cap(
+    memory: TreeMemory, cap: int, pgid: int, hit: threading.Event, done: threading.Event
+) -> None:
     """Kill the bot's session when its tree goes over ``cap`` bytes."""
     while not done.wait(0.05):
         if memory.peak > cap:
@@ -123,38 +131,84 @@ def watch_cap(memory: TreeMemory, cap: int, pgid: int, hit: threading.Event, don
             return
 
 
-def deliver(tmp: Path, port: int, size: int, sha: str, local: bool, cap: int, timeout: float,
-            chat: bool = False) -> Outcome:
+def deliver(
+    tmp: Path,
+    port: int,
+    size: int,
+    sha: str,
+    local: bool,
+    cap: int,
+    timeout: float,
+    chat: bool = False,
+) -> Outcome:
     mode = "local mode (by path)" if local else "upload"
     what = f"errandbot, {mode}"
     emulator = emulator_for(size, local)
     data = tmp / f"data-{'local' if local else 'upload'}-{size}"
     data.mkdir()
-    env = bot_env(emulator, data, (USER,), download_allow_networks="127.0.0.0/8", max_file_mb="4096",
-                  max_upload_mb="2000", disk_reserve_mb="0", daily_quota_mb="0",
-                  telegram_local_mode="true" if local else "false")
+    env = bot_env(
+        emulator,
+        data,
+        (USER,),
+        download_allow_networks="127.0.0.0/8",
+        max_file_mb="4096",
+        max_upload_mb="2000",
+        disk_reserve_mb="0",
+        daily_quota_mb="0",
+        telegram_local_mode="true" if local else "false",
+    )
     done = threading.Event()
     try:
-        with (tmp / "bot.log").open("ab") as log, \
-                running_bot(emulator, env, start_timeout=60, start_new_session=True, stdout=log,
-                            stderr=subprocess.STDOUT) as bot:
-            return measure(emulator, bot, what, f"http://127.0.0.1:{port}/big.bin", size, sha, cap, timeout,
-                           chat, done)
+        with (
+            (tmp / "bot.log").open("ab") as log,
+            running_bot(
+                emulator,
+                env,
+                start_timeout=60,
+                start_new_session=True,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            ) as bot,
+        ):
+            return measure(
+                emulator,
+                bot,
+                what,
+                f"http://127.0.0.1:{port}/big.bin",
+                size,
+                sha,
+                cap,
+                timeout,
+                chat,
+                done,
+            )
     finally:
         done.set()
         emulator.stop()
         shutil.rmtree(data, ignore_errors=True)
 
 
-def measure(emulator: BotApiEmulator, bot: subprocess.Popen, what: str, url: str, size: int, sha: str, cap: int,
-            timeout: float, chat: bool, done: threading.Event) -> Outcome:
+def measure(
+    emulator: BotApiEmulator,
+    bot: subprocess.Popen,
+    what: str,
+    url: str,
+    size: int,
+    sha: str,
+    cap: int,
+    timeout: float,
+    chat: bool,
+    done: threading.Event,
+) -> Outcome:
     """``/download url`` to the running ``bot``, then its document: time, memory, replies meanwhile."""
     memory = TreeMemory(bot.pid)
     hit = threading.Event()
     idle = [help_latency(emulator) for _ in range(10)] if chat else []
     busy: list[float] = []
     if chat:
-        threading.Thread(target=chat_while_sending, args=(emulator, done, busy), daemon=True).start()
+        threading.Thread(
+            target=chat_while_sending, args=(emulator, done, busy), daemon=True
+        ).start()
     memory.start()
     threading.Thread(target=watch_cap, args=(memory, cap, bot.pid, hit, done), daemon=True).start()
     started = time.monotonic()
@@ -163,24 +217,46 @@ def measure(emulator: BotApiEmulator, bot: subprocess.Popen, what: str, url: str
     def document():
         if hit.is_set() or bot.poll() is not None:
             return "stopped"
-        return next((m for m in emulator.bot_messages(USER)
-                     if m.document and m.reply_to == request.message_id), None)
+        return next(
+            (
+                m
+                for m in emulator.bot_messages(USER)
+                if m.document and m.reply_to == request.message_id
+            ),
+            None,
+        )
 
     found = emulator.wait_for(document, timeout, "the document")
     finished = time.monotonic()
     memory.stop()
     if found == "stopped":
-        note = (f"stopped: over {cap // MiB} MiB" if hit.is_set()
-                else f"the bot exited with {bot.returncode}")
+        note = (
+            f"stopped: over {cap // MiB} MiB"
+            if hit.is_set()
+            else f"the bot exited with {bot.returncode}"
+        )
         return Outcome(what, size // MiB, False, note, memory.peak, memory.hwm_sum)
-    actions = [c.at for c in emulator.calls_of("sendChatAction") if c.params.get("action") == "upload_document"]
+    actions = [
+        c.at
+        for c in emulator.calls_of("sendChatAction")
+        if c.params.get("action") == "upload_document"
+    ]
     delivery = finished - actions[0] if actions else None
     ok = found.document.get("sha256") == sha
     how = found.document.get("sent_by", "upload")
     note = ("sha256 matches" if ok else "SHA256 DIFFERS") + f"; sent by {how}"
     replies = f"; /help idle {ms(idle)}, while sending {ms(busy)}" if idle and busy else ""
-    return Outcome(what, size // MiB, ok, note, memory.peak, memory.hwm_sum, finished - started, delivery,
-                   replies)
+    return Outcome(
+        what,
+        size // MiB,
+        ok,
+        note,
+        memory.peak,
+        memory.hwm_sum,
+        finished - started,
+        delivery,
+        replies,
+    )
 
 
 def curl_upload(path: Path, size: int, sha: str) -> Outcome:
@@ -192,24 +268,47 @@ def curl_upload(path: Path, size: int, sha: str) -> Outcome:
     emulator.send_text(USER, USER, "hello")  # the chat exists
     try:
         started = time.monotonic()
-        proc = subprocess.Popen([curl, "-sS", "-o", "/dev/null", "-F", f"chat_id={USER}",
-                                 "-F", f"document=@{path}", f"{emulator.url}/bot{emulator.token}/sendDocument"])
+        proc = subprocess.Popen(
+            [
+                curl,
+                "-sS",
+                "-o",
+                "/dev/null",
+                "-F",
+                f"chat_id={USER}",
+                "-F",
+                f"document=@{path}",
+                f"{emulator.url}/bot{emulator.token}/sendDocument",
+            ]
+        )
         with TreeMemory(proc.pid) as memory:
             proc.wait(1800)
         elapsed = time.monotonic() - started
         docs = [m for m in emulator.bot_messages(USER) if m.document]
         ok = bool(docs) and docs[-1].document.get("sha256") == sha
-        return Outcome("curl -F (peer)", size // MiB, ok, "sha256 matches" if ok else "no matching document",
-                       memory.peak, memory.hwm_sum, elapsed, elapsed)
+        return Outcome(
+            "curl -F (peer)",
+            size // MiB,
+            ok,
+            "sha256 matches" if ok else "no matching document",
+            memory.peak,
+            memory.hwm_sum,
+            elapsed,
+            elapsed,
+        )
     finally:
         emulator.stop()
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="300,1900", help="file sizes in MB (MiB), comma separated")
+    parser.add_argument(
+        "--sizes", default="300,1900", help="file sizes in MB (MiB), comma separated"
+    )
     parser.add_argument("--modes", default="upload,local", help="upload and/or local")
-    parser.add_argument("--rss-cap-mb", type=int, default=3072, help="stop a run whose bot tree goes over this")
+    parser.add_argument(
+        "--rss-cap-mb", type=int, default=3072, help="stop a run whose bot tree goes over this"
+    )
     parser.add_argument("--timeout", type=float, default=1500.0, help="seconds per delivery")
     parser.add_argument("--no-peer", action="store_true", help="skip the curl upload")
     parser.add_argument("--chat", action="store_true", help="time /help replies while sending")
@@ -230,21 +329,33 @@ def main() -> int:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print()
-    print("| what | file | peak RSS of the tree (sampled) | sum of VmHWM | /download → document | delivery | notes |")
+    print(
+        "| what | file | peak RSS of the tree (sampled) | sum of VmHWM | /download → document | delivery | notes |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for outcome in rows:
         print(outcome.row())
     return 0
 
 
-def run_all(args: argparse.Namespace, root: Path, tmp: Path, port: int, rows: list[Outcome]) -> None:
+def run_all(
+    args: argparse.Namespace, root: Path, tmp: Path, port: int, rows: list[Outcome]
+) -> None:
     """Every size in every mode, and the peer after each size; each row printed as it comes."""
     for size_mb in (int(s) for s in args.sizes.split(",")):
         size = size_mb * MiB
         sha = make_sparse(root / "big.bin", size)
         for mode in args.modes.split(","):
-            outcome = deliver(tmp, port, size, sha, mode == "local", args.rss_cap_mb * MiB, args.timeout,
-                              args.chat)
+            outcome = deliver(
+                tmp,
+                port,
+                size,
+                sha,
+                mode == "local",
+                args.rss_cap_mb * MiB,
+                args.timeout,
+                args.chat,
+            )
             rows.append(outcome)
             print(outcome.row(), flush=True)
         if not args.no_peer:

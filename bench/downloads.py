@@ -175,7 +175,9 @@ class Apache:
         self.port = free_port()
         conf = tmp / "apache.conf"
         conf.write_text(APACHE_CONF.format(tmp=tmp, port=self.port, root=root, kbps=kbps))
-        self.proc = subprocess.Popen(["apache2", "-f", str(conf), "-DFOREGROUND"], stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            ["apache2", "-f", str(conf), "-DFOREGROUND"], stderr=subprocess.DEVNULL
+        )
         wait_listening(self.port, "apache2")
 
     def stop(self) -> None:
@@ -205,18 +207,37 @@ class Lighttpd:
 
 
 class Nginx:
-    def __init__(self, tmp: Path, root: Path, limited: str, slow: str, fast: str, capped: str,
-                 backend: int | None = None) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        root: Path,
+        limited: str,
+        slow: str,
+        fast: str,
+        capped: str,
+        backend: int | None = None,
+    ) -> None:
         """``backend``: the port ``/proxied/`` forwards to (default: a second nginx server)."""
         self.port = free_port()
         self.backend_port = backend or free_port()
         conf = tmp / "nginx.conf"
-        conf.write_text(NGINX_CONF.format(tmp=tmp, port=self.port, root=root, limited=limited,
-                                          slow=slow, fast=fast, capped=capped,
-                                          backend=self.backend_port,
-                                          own_backend=free_port() if backend else self.backend_port))
-        self.proc = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(tmp), "-g", "daemon off;"],
-                                     stderr=subprocess.DEVNULL)
+        conf.write_text(
+            NGINX_CONF.format(
+                tmp=tmp,
+                port=self.port,
+                root=root,
+                limited=limited,
+                slow=slow,
+                fast=fast,
+                capped=capped,
+                backend=self.backend_port,
+                own_backend=free_port() if backend else self.backend_port,
+            )
+        )
+        self.proc = subprocess.Popen(
+            ["nginx", "-c", str(conf), "-p", str(tmp), "-g", "daemon off;"],
+            stderr=subprocess.DEVNULL,
+        )
         wait_listening(self.port, "nginx")
 
     def stop(self) -> None:
@@ -235,8 +256,20 @@ def clients(out: Path, name: str, url: str) -> dict[str, list[str]]:
         "errandbot-8": [str(ERRANDBOT), "download", url, "-o", str(out), "-c", "8", "-q"],
         # -k1M: aria2's default minimum split is 20 MiB, which would leave it with fewer
         # connections than asked on these file sizes; 1 MiB is the same minimum errandbot uses.
-        "aria2c": ["aria2c", "-x16", "-s16", "-k1M", "-q", "--file-allocation=none",
-                   "--allow-overwrite=true", "-d", str(out), "-o", name, url],
+        "aria2c": [
+            "aria2c",
+            "-x16",
+            "-s16",
+            "-k1M",
+            "-q",
+            "--file-allocation=none",
+            "--allow-overwrite=true",
+            "-d",
+            str(out),
+            "-o",
+            name,
+            url,
+        ],
         "axel": ["axel", "-n", "16", "-q", "-o", str(target), url],
         "curl": ["curl", "-s", "-f", "-o", str(target), url],
     }
@@ -289,14 +322,26 @@ def timed(cmd: list[str], env: dict[str, str], limit: float) -> tuple[Run, int]:
     proc.stderr.close()
     if proc.returncode and err:
         print(f"    {cmd[0]}: {err.splitlines()[-1]}")
-    return Run(elapsed, usage.ru_utime + usage.ru_stime, peak, proc.returncode == 0), proc.returncode
+    return Run(
+        elapsed, usage.ru_utime + usage.ru_stime, peak, proc.returncode == 0
+    ), proc.returncode
 
 
-def run_case(case: str, url: str, name: str, digest: str, peers: list[str], rounds: int,
-             out: Path, env: dict[str, str], check_sha: bool, limit: float) -> dict[str, list[Run]]:
+def run_case(
+    case: str,
+    url: str,
+    name: str,
+    digest: str,
+    peers: list[str],
+    rounds: int,
+    out: Path,
+    env: dict[str, str],
+    check_sha: bool,
+    limit: float,
+) -> dict[str, list[Run]]:
     results: dict[str, list[Run]] = {p: [] for p in peers}
     for r in range(rounds):
-        order = peers[r % len(peers):] + peers[:r % len(peers)]
+        order = peers[r % len(peers) :] + peers[: r % len(peers)]
         for peer in order:
             shutil.rmtree(out, ignore_errors=True)
             out.mkdir(parents=True)
@@ -306,8 +351,11 @@ def run_case(case: str, url: str, name: str, digest: str, peers: list[str], roun
             ok = run.ok and path.exists() and (not check_sha or sha256_of(path) == digest)
             results[peer].append(Run(run.elapsed, run.cpu, run.rss_kib, ok))
             mark = "" if ok else f"  FAILED (exit {code})"
-            print(f"  {case:9} round {r + 1} {peer:11} {run.elapsed:7.2f} s  CPU {run.cpu:6.2f} s  "
-                  f"peak RSS {run.rss_kib / 1024:6.1f} MiB{mark}", flush=True)
+            print(
+                f"  {case:9} round {r + 1} {peer:11} {run.elapsed:7.2f} s  CPU {run.cpu:6.2f} s  "
+                f"peak RSS {run.rss_kib / 1024:6.1f} MiB{mark}",
+                flush=True,
+            )
     shutil.rmtree(out, ignore_errors=True)
     return results
 
@@ -347,17 +395,28 @@ def main() -> int:
     parser.add_argument("--limited-mb", type=int, default=96, help="file size for case 1 (MiB)")
     parser.add_argument("--limited-rate", default="512k", help="nginx limit_rate per connection")
     parser.add_argument("--uneven-mb", type=int, default=64)
-    parser.add_argument("--uneven-fast", type=int, default=1024 * 1024, help="bytes/s of a fast connection")
-    parser.add_argument("--uneven-slow", type=int, default=102400, help="bytes/s of a slow connection")
+    parser.add_argument(
+        "--uneven-fast", type=int, default=1024 * 1024, help="bytes/s of a fast connection"
+    )
+    parser.add_argument(
+        "--uneven-slow", type=int, default=102400, help="bytes/s of a slow connection"
+    )
     parser.add_argument("--loopback-mb", type=int, default=1024)
     parser.add_argument("--capped-mb", type=int, default=16)
-    parser.add_argument("--capped-rate", default="256k", help="nginx limit_rate per connection (limit_conn 2)")
+    parser.add_argument(
+        "--capped-rate", default="256k", help="nginx limit_rate per connection (limit_conn 2)"
+    )
     parser.add_argument("--throttled-mb", type=int, default=64)
-    parser.add_argument("--throttled-kbps", type=int, default=1024, help="lighttpd KiB/s per connection")
+    parser.add_argument(
+        "--throttled-kbps", type=int, default=1024, help="lighttpd KiB/s per connection"
+    )
     parser.add_argument("--proxied-mb", type=int, default=512)
     parser.add_argument("--workdir", default=None)
-    parser.add_argument("--curl-throttled", action="store_true",
-                        help="also time curl in the throttled cases (one connection: minutes)")
+    parser.add_argument(
+        "--curl-throttled",
+        action="store_true",
+        help="also time curl in the throttled cases (one connection: minutes)",
+    )
     args = parser.parse_args()
 
     if not shutil.which("nginx"):
@@ -368,14 +427,21 @@ def main() -> int:
         if shutil.which(peer):
             peers.append(peer)
         else:
-            print(f"skipping {peer}: not installed (apt-get install {'aria2' if peer == 'aria2c' else peer})")
+            print(
+                f"skipping {peer}: not installed (apt-get install {'aria2' if peer == 'aria2c' else peer})"
+            )
 
     tmp = Path(args.workdir or tempfile.mkdtemp(prefix="errand-bench-"))
     tmp.mkdir(parents=True, exist_ok=True)
     tmp.chmod(0o755)  # nginx workers run as an unprivileged user
     root = tmp / "www"
-    env = {**os.environ, "DOWNLOAD_ALLOW_NETWORKS": "127.0.0.0/8", "MAX_FILE_MB": "1000000",
-           "DISK_RESERVE_MB": "0", "DOWNLOAD_CONNECTIONS": "16"}
+    env = {
+        **os.environ,
+        "DOWNLOAD_ALLOW_NETWORKS": "127.0.0.0/8",
+        "MAX_FILE_MB": "1000000",
+        "DISK_RESERVE_MB": "0",
+        "DOWNLOAD_CONNECTIONS": "16",
+    }
     cases = [c.strip() for c in args.cases.split(",") if c.strip()]
     specs = {
         "limited": ("limited", args.limited_mb, True, "aria2c"),
@@ -386,8 +452,10 @@ def main() -> int:
         "proxied": ("fast", args.proxied_mb, True, "aria2c"),
         "startup": ("fast", 0, True, "aria2c"),
     }
-    summary = ["| case | client | median s | ratio | CPU s | peak RSS MiB | runs (s) |",
-               "| --- | --- | --- | --- | --- | --- | --- |"]
+    summary = [
+        "| case | client | median s | ratio | CPU s | peak RSS MiB | runs (s) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
     nginx = origin = lighttpd = apache = None
     try:
         digests = {}
@@ -396,10 +464,19 @@ def main() -> int:
             digests[case] = write_file(root / folder / f"{case}.bin", size_mb * MiB or 1)
         if "proxied" in cases and shutil.which("apache2"):
             apache = Apache(tmp, root, args.throttled_kbps)
-        nginx = Nginx(tmp, root, args.limited_rate, f"{args.uneven_slow}", f"{args.uneven_fast}",
-                      args.capped_rate, backend=apache.port if apache else None)
+        nginx = Nginx(
+            tmp,
+            root,
+            args.limited_rate,
+            f"{args.uneven_slow}",
+            f"{args.uneven_fast}",
+            args.capped_rate,
+            backend=apache.port if apache else None,
+        )
         if "proxied" in cases:
-            print(f"proxied: nginx in front of {'apache2' if apache else 'nginx (apache2 missing)'}")
+            print(
+                f"proxied: nginx in front of {'apache2' if apache else 'nginx (apache2 missing)'}"
+            )
         if "throttled" in cases:
             if shutil.which("lighttpd"):
                 lighttpd = Lighttpd(tmp, root, args.throttled_kbps)
@@ -411,8 +488,11 @@ def main() -> int:
 
             origin = Origin().__enter__()
             data = (root / "uneven" / "uneven.bin").read_bytes()
-            origin.add_file("/uneven/uneven.bin", data,
-                            rates=[args.uneven_fast, args.uneven_fast, args.uneven_slow])
+            origin.add_file(
+                "/uneven/uneven.bin",
+                data,
+                rates=[args.uneven_fast, args.uneven_fast, args.uneven_slow],
+            )
         print(f"nginx on 127.0.0.1:{nginx.port}; peers: {', '.join(peers)}; rounds: {args.rounds}")
         # An installed errandbot runs from compiled bytecode (pip compiles it at install); an
         # editable install under PYTHONDONTWRITEBYTECODE=1 would compile bot/ on every start.
@@ -420,23 +500,45 @@ def main() -> int:
         load_before = os.getloadavg()
         for case in cases:
             folder, size_mb, check, base = specs[case]
-            port = (origin.port if case == "uneven" else lighttpd.port if case == "throttled"
-                    else nginx.port)
+            port = (
+                origin.port
+                if case == "uneven"
+                else lighttpd.port
+                if case == "throttled"
+                else nginx.port
+            )
             path = f"/proxied/{case}.bin" if case == "proxied" else f"/{folder}/{case}.bin"
             url = f"http://127.0.0.1:{port}{path}"
             print(f"case {case}: {f'{size_mb} MiB' if size_mb else 'one byte'} from {path}")
             if case == "capped":
                 ideal = size_mb * MiB / (2 * _rate_bytes(args.capped_rate))
-                print(f"  ideal (two connections at {args.capped_rate}B/s all the time): {ideal:.2f} s")
+                print(
+                    f"  ideal (two connections at {args.capped_rate}B/s all the time): {ideal:.2f} s"
+                )
                 summary.append(f"| capped | ideal | {ideal:.2f} | | | | |")
-            case_peers = [p for p in peers if p != "curl" or case in ("loopback", "proxied", "capped", "startup")
-                          or args.curl_throttled]
+            case_peers = [
+                p
+                for p in peers
+                if p != "curl"
+                or case in ("loopback", "proxied", "capped", "startup")
+                or args.curl_throttled
+            ]
             if case in ("capped", "throttled", "proxied"):
                 case_peers = [p for p in case_peers if p != "axel"]  # keeps the run short
             if case in ("throttled", "proxied", "loopback", "startup"):
                 case_peers.insert(1, "errandbot-8")  # the default against 16: which to ship
-            results = run_case(case, url, f"{case}.bin", digests[case], case_peers, args.rounds,
-                               tmp / "out", env, check, limit=600)
+            results = run_case(
+                case,
+                url,
+                f"{case}.bin",
+                digests[case],
+                case_peers,
+                args.rounds,
+                tmp / "out",
+                env,
+                check,
+                limit=600,
+            )
             summary += summarize(case, results, base)
     finally:
         if nginx is not None:
@@ -454,8 +556,10 @@ def main() -> int:
     print()
     print("\n".join(summary))
     if cases:
-        print(f"\nload average (1, 5, 15 min) at start {_load(load_before)}, at end {_load(os.getloadavg())}; "
-              f"{os.cpu_count()} cores")
+        print(
+            f"\nload average (1, 5, 15 min) at start {_load(load_before)}, at end {_load(os.getloadavg())}; "
+            f"{os.cpu_count()} cores"
+        )
     return 0
 
 

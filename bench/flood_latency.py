@@ -38,9 +38,11 @@ def sample(emulator: BotApiEmulator, samples: int, gap: float) -> list[float]:
 
 
 def report(name: str, values: list[float]) -> str:
-    return (f"{name:22s} p50 {percentile(values, 0.5) * 1000:8.1f} ms   "
-            f"p95 {percentile(values, 0.95) * 1000:8.1f} ms   max {max(values) * 1000:8.1f} ms   "
-            f"mean {statistics.mean(values) * 1000:8.1f} ms")
+    return (
+        f"{name:22s} p50 {percentile(values, 0.5) * 1000:8.1f} ms   "
+        f"p95 {percentile(values, 0.95) * 1000:8.1f} ms   max {max(values) * 1000:8.1f} ms   "
+        f"mean {statistics.mean(values) * 1000:8.1f} ms"
+    )
 
 
 def measure(emulator: BotApiEmulator, args: argparse.Namespace) -> None:
@@ -53,14 +55,20 @@ def measure(emulator: BotApiEmulator, args: argparse.Namespace) -> None:
     busy = sample(emulator, args.samples, args.gap)
     elapsed = time.monotonic() - flood_started
     answered = len(emulator.bot_messages(FLOODER))
-    print(f"flood: {args.flood} x /timers from one private chat; quiet chat: {args.samples} x /help, "
-          f"one every {args.gap:g} s at most")
+    print(
+        f"flood: {args.flood} x /timers from one private chat; quiet chat: {args.samples} x /help, "
+        f"one every {args.gap:g} s at most"
+    )
     print(report("quiet alone", idle))
     print(report("quiet beside the flood", busy))
-    print(f"ratio beside/alone: p50 {percentile(busy, 0.5) / percentile(idle, 0.5):.2f}x, "
-          f"p95 {percentile(busy, 0.95) / percentile(idle, 0.95):.2f}x")
-    print(f"flood replies sent while measuring: {answered} of {args.flood} in {elapsed:.1f} s "
-          f"({answered / elapsed:.2f}/s to the flooding chat)")
+    print(
+        f"ratio beside/alone: p50 {percentile(busy, 0.5) / percentile(idle, 0.5):.2f}x, "
+        f"p95 {percentile(busy, 0.95) / percentile(idle, 0.95):.2f}x"
+    )
+    print(
+        f"flood replies sent while measuring: {answered} of {args.flood} in {elapsed:.1f} s "
+        f"({answered / elapsed:.2f}/s to the flooding chat)"
+    )
 
 
 def main() -> int:

@@ -42,14 +42,27 @@ def one_round(tree: Path) -> tuple[float, float]:
     """(start-up seconds, idle RSS in MiB) of the bot from source ``tree``."""
     with BotApiEmulator() as emulator, tempfile.TemporaryDirectory(prefix="errand-bench-") as tmp:
         emulator.set_user_language(USER, "zh-hans")
-        env = {**{k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "DOWNLOAD_"))},
-               "PYTHONPATH": str(tree), "BOT_TOKEN": emulator.token, "TELEGRAM_API_URL": emulator.url,
-               "DATA_DIR": tmp, "ALLOWED_USERS": str(USER), "LOG_LEVEL": "WARNING"}
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "DOWNLOAD_"))},
+            "PYTHONPATH": str(tree),
+            "BOT_TOKEN": emulator.token,
+            "TELEGRAM_API_URL": emulator.url,
+            "DATA_DIR": tmp,
+            "ALLOWED_USERS": str(USER),
+            "LOG_LEVEL": "WARNING",
+        }
         started = time.monotonic()
-        proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env, cwd=tmp,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "run"],
+            env=env,
+            cwd=tmp,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
-            emulator.wait_for(lambda: emulator.calls_of("getUpdates") or proc.poll() is not None, 60, "polling")
+            emulator.wait_for(
+                lambda: emulator.calls_of("getUpdates") or proc.poll() is not None, 60, "polling"
+            )
             if proc.poll() is not None:
                 raise RuntimeError(f"the bot from {tree} exited with {proc.returncode}")
             startup = time.monotonic() - started
@@ -84,12 +97,16 @@ def main() -> int:
         for name, tree in trees.items():
             results[name].append(one_round(tree))
         print(f"round {round_number + 1}/{args.rounds} done", file=sys.stderr)
-    medians = {name: (statistics.median(s for s, _ in rows), statistics.median(m for _, m in rows))
-               for name, rows in results.items()}
+    medians = {
+        name: (statistics.median(s for s, _ in rows), statistics.median(m for _, m in rows))
+        for name, rows in results.items()
+    }
     for name, (startup, rss) in medians.items():
         print(f"{name:24s} start-up {startup * 1000:7.0f} ms   idle RSS {rss:6.1f} MiB")
     (b_start, b_rss), (a_start, a_rss) = medians.values()
-    print(f"ratio (with / before)    start-up {a_start / b_start:7.2f}×     idle RSS {a_rss / b_rss:6.2f}×")
+    print(
+        f"ratio (with / before)    start-up {a_start / b_start:7.2f}×     idle RSS {a_rss / b_rss:6.2f}×"
+    )
     return 0
 
 

@@ -43,25 +43,91 @@ def make_stream(folder: Path) -> Path:
     """A 40 s HLS stream in 200 segments of 0.2 s (keyframe every 5 frames at 25 fps)."""
     duration = SEGMENTS * SEGMENT
     folder.mkdir(parents=True, exist_ok=True)
-    subprocess.run([
-        "ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
-        "-f", "lavfi", "-i", f"testsrc=size=640x360:rate=25:duration={duration}",
-        "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=44100:duration={duration}",
-        "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "1M", "-g", "5", "-keyint_min", "5",
-        "-sc_threshold", "0", "-c:a", "aac", "-b:a", "64k", "-shortest",
-        "-f", "hls", "-hls_time", str(SEGMENT), "-hls_playlist_type", "vod",
-        "-hls_segment_filename", "seg%03d.ts", "index.m3u8"], check=True, cwd=folder, timeout=600)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"testsrc=size=640x360:rate=25:duration={duration}",
+            "-f",
+            "lavfi",
+            "-i",
+            f"sine=frequency=440:sample_rate=44100:duration={duration}",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-b:v",
+            "1M",
+            "-g",
+            "5",
+            "-keyint_min",
+            "5",
+            "-sc_threshold",
+            "0",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "64k",
+            "-shortest",
+            "-f",
+            "hls",
+            "-hls_time",
+            str(SEGMENT),
+            "-hls_playlist_type",
+            "vod",
+            "-hls_segment_filename",
+            "seg%03d.ts",
+            "index.m3u8",
+        ],
+        check=True,
+        cwd=folder,
+        timeout=600,
+    )
     return folder / "index.m3u8"
 
 
 def clients(url: str, out: Path) -> dict[str, list[str]]:
     return {
-        "errandbot -c 8": [str(BIN / "errandbot"), "download", url, "-o", str(out / "errand"), "-q", "-c", "8"],
+        "errandbot -c 8": [
+            str(BIN / "errandbot"),
+            "download",
+            url,
+            "-o",
+            str(out / "errand"),
+            "-q",
+            "-c",
+            "8",
+        ],
         "yt-dlp --concurrent-fragments 8": [
-            str(BIN / "yt-dlp"), "--quiet", "--no-progress", "--concurrent-fragments", "8",
-            "-o", str(out / "ytdlp" / "out.%(ext)s"), url],
-        "ffmpeg -c copy": ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-i", url,
-                           "-c", "copy", str(out / "ffmpeg" / "out.mp4")],
+            str(BIN / "yt-dlp"),
+            "--quiet",
+            "--no-progress",
+            "--concurrent-fragments",
+            "8",
+            "-o",
+            str(out / "ytdlp" / "out.%(ext)s"),
+            url,
+        ],
+        "ffmpeg -c copy": [
+            "ffmpeg",
+            "-nostdin",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-i",
+            url,
+            "-c",
+            "copy",
+            str(out / "ffmpeg" / "out.mp4"),
+        ],
     }
 
 
@@ -74,7 +140,9 @@ def run_one(name: str, cmd: list[str], out: Path) -> float:
     started = time.monotonic()
     subprocess.run(cmd, check=True, env=env, timeout=900, stdout=subprocess.DEVNULL)
     elapsed = time.monotonic() - started
-    produced = [p for p in (folder or out).rglob("*") if p.is_file() and p.suffix in (".mp4", ".mkv")]
+    produced = [
+        p for p in (folder or out).rglob("*") if p.is_file() and p.suffix in (".mp4", ".mkv")
+    ]
     if not produced:
         raise SystemExit(f"{name} produced no file")
     facts = probe(produced[0])
@@ -96,8 +164,10 @@ def main() -> None:
         make_stream(root / "hls")
         segments = sorted((root / "hls").glob("seg*.ts"))
         size = sum(p.stat().st_size for p in segments)
-        print(f"stream: {len(segments)} segments, {size / 1e6:.1f} MB; origin: {args.rate / 1000:g} kB/s "
-              f"per connection, {args.latency * 1000:g} ms per answer; {args.rounds} rounds")
+        print(
+            f"stream: {len(segments)} segments, {size / 1e6:.1f} MB; origin: {args.rate / 1000:g} kB/s "
+            f"per connection, {args.latency * 1000:g} ms per answer; {args.rounds} rounds"
+        )
         times: dict[str, list[float]] = {}
         with MediaOrigin(root) as origin:
             origin.rate = args.rate
@@ -105,10 +175,13 @@ def main() -> None:
             runs = clients(origin.url("/hls/index.m3u8"), root / "out")
             names = list(runs)
             for round_no in range(args.rounds):
-                order = names[round_no % len(names):] + names[:round_no % len(names)]
+                order = names[round_no % len(names) :] + names[: round_no % len(names)]
                 for name in order:
                     times.setdefault(name, []).append(run_one(name, runs[name], root / "out"))
-                print(f"round {round_no + 1}: " + ", ".join(f"{n} {times[n][-1]:.2f} s" for n in names))
+                print(
+                    f"round {round_no + 1}: "
+                    + ", ".join(f"{n} {times[n][-1]:.2f} s" for n in names)
+                )
         base = statistics.median(times[names[0]])
         print("\n| client | median wall time | vs errandbot |\n| --- | --- | --- |")
         for name in names:

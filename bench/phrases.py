@@ -63,8 +63,12 @@ def main() -> None:
         return
 
     def peer(row) -> None:
-        settings = {"PREFER_DATES_FROM": "future", "TIMEZONE": row.zone.key,
-                    "RETURN_AS_TIMEZONE_AWARE": True, "RELATIVE_BASE": row.now.replace(tzinfo=None)}
+        settings = {
+            "PREFER_DATES_FROM": "future",
+            "TIMEZONE": row.zone.key,
+            "RETURN_AS_TIMEZONE_AWARE": True,
+            "RELATIVE_BASE": row.now.replace(tzinfo=None),
+        }
         dateparser.parse(row.phrase, settings=settings)
 
     for row in corpus[:5]:

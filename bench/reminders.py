@@ -39,8 +39,18 @@ from bot.storage import open_database  # noqa: E402
 
 def fill(sessions, count: int, first_due: float, spacing: float) -> None:
     with sessions() as session:
-        session.add_all(Reminder(kind="timer", chat_id=1000 + i, user_id=1000 + i, due_at=first_due + i * spacing,
-                                 tz="UTC", state=ReminderState.PENDING, created_at=time.time()) for i in range(count))
+        session.add_all(
+            Reminder(
+                kind="timer",
+                chat_id=1000 + i,
+                user_id=1000 + i,
+                due_at=first_due + i * spacing,
+                tz="UTC",
+                state=ReminderState.PENDING,
+                created_at=time.time(),
+            )
+            for i in range(count)
+        )
         session.commit()
 
 
@@ -55,7 +65,9 @@ def bench_load(count: int, tmp: Path) -> None:
 
     started = time.perf_counter()
     with sessions() as session:
-        rows = session.scalars(select(Reminder).where(Reminder.state == ReminderState.PENDING)).all()
+        rows = session.scalars(
+            select(Reminder).where(Reminder.state == ReminderState.PENDING)
+        ).all()
     peer = time.perf_counter() - started
     assert len(rows) == count
     del rows
@@ -83,8 +95,10 @@ def bench_load(count: int, tmp: Path) -> None:
         return held
 
     took, held = asyncio.run(load()), asyncio.run(memory())
-    print(f"load {count} pending: {took:.2f} s, {held:.1f} MB held after loading "
-          f"(peer: ORM read alone {peer:.2f} s; ratio {took / peer:.1f}x)")
+    print(
+        f"load {count} pending: {took:.2f} s, {held:.1f} MB held after loading "
+        f"(peer: ORM read alone {peer:.2f} s; ratio {took / peer:.1f}x)"
+    )
 
 
 def bench_lateness(count: int, tmp: Path) -> None:
@@ -100,6 +114,7 @@ def bench_lateness(count: int, tmp: Path) -> None:
             late.append(time.time() - row.due_at)
             if len(late) == count:
                 done.set()
+
         service = ReminderService(sessions, ring)
         service.start()
         await asyncio.wait_for(done.wait(), 30)
@@ -116,6 +131,7 @@ def bench_lateness(count: int, tmp: Path) -> None:
             late.append(time.time() - due)
             if len(late) == count:
                 done.set()
+
         for i in range(count):
             due = base + i * 4.0 / count
             loop.call_at(loop.time() + (due - time.time()), fire, due)
@@ -123,10 +139,16 @@ def bench_lateness(count: int, tmp: Path) -> None:
         return late
 
     ours, peer = asyncio.run(service_run()), asyncio.run(peer_run())
-    p50, p99, peer50, peer99 = (pct(ours, 0.5) * 1000, pct(ours, 0.99) * 1000,
-                                pct(peer, 0.5) * 1000, pct(peer, 0.99) * 1000)
-    print(f"ring lateness, {count} pending over 4 s: p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {max(ours) * 1000:.1f} ms "
-          f"(peer loop.call_at: p50 {peer50:.1f} ms, p99 {peer99:.1f} ms)")
+    p50, p99, peer50, peer99 = (
+        pct(ours, 0.5) * 1000,
+        pct(ours, 0.99) * 1000,
+        pct(peer, 0.5) * 1000,
+        pct(peer, 0.99) * 1000,
+    )
+    print(
+        f"ring lateness, {count} pending over 4 s: p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {max(ours) * 1000:.1f} ms "
+        f"(peer loop.call_at: p50 {peer50:.1f} ms, p99 {peer99:.1f} ms)"
+    )
 
 
 def bench_burst(chats: int, tmp: Path) -> None:
@@ -140,22 +162,37 @@ def bench_burst(chats: int, tmp: Path) -> None:
         try:
             users = range(5000, 5000 + chats)
             commands = {u: emulator.send_text(u, u, "/timer 5") for u in users}
-            emulator.wait_for(lambda: all(any(m.reply_to == c.message_id for m in emulator.bot_messages(u))
-                                          for u, c in commands.items()), 60, "every confirmation")
+            emulator.wait_for(
+                lambda: all(
+                    any(m.reply_to == c.message_id for m in emulator.bot_messages(u))
+                    for u, c in commands.items()
+                ),
+                60,
+                "every confirmation",
+            )
 
             def rings():
-                return [m for u, c in commands.items() for m in emulator.bot_messages(u)
-                        if m.reply_to == c.message_id and m.text and m.text.startswith("🔔")]
+                return [
+                    m
+                    for u, c in commands.items()
+                    for m in emulator.bot_messages(u)
+                    if m.reply_to == c.message_id and m.text and m.text.startswith("🔔")
+                ]
+
             emulator.wait_for(lambda: len(rings()) >= chats, 60, "every ring")
             got = rings()
             due = {c.chat_id: c.date + 5 for c in commands.values()}
             late = [m.date - due[m.chat_id] for m in got]
             times = sorted(m.date for m in got)
             peak = max(sum(1 for t in times if s <= t < s + 1.0) for s in times)
-            commands_spread = max(c.date for c in commands.values()) - min(c.date for c in commands.values())
-            print(f"burst: {chats} timers in {chats} chats (set within {commands_spread:.2f} s): all rang "
-                  f"{times[-1] - times[0]:.2f} s apart first to last; peak {peak} rings in any 1 s "
-                  f"(Telegram limit 30/s); lateness p50 {statistics.median(late):.2f} s, max {max(late):.2f} s")
+            commands_spread = max(c.date for c in commands.values()) - min(
+                c.date for c in commands.values()
+            )
+            print(
+                f"burst: {chats} timers in {chats} chats (set within {commands_spread:.2f} s): all rang "
+                f"{times[-1] - times[0]:.2f} s apart first to last; peak {peak} rings in any 1 s "
+                f"(Telegram limit 30/s); lateness p50 {statistics.median(late):.2f} s, max {max(late):.2f} s"
+            )
         finally:
             bot.close()
 

@@ -29,32 +29,50 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"errandbot {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    run = sub.add_parser("run", help="run the bot (long polling, or webhook when WEBHOOK_URL is set)")
-    run.add_argument("--hold-on-bad-setting", action="store_true",
-                     help="on a bad setting, say so once and wait for SIGTERM instead of exiting "
-                          "(the Docker image's default: a restart policy would retry it in a loop)")
+    run = sub.add_parser(
+        "run", help="run the bot (long polling, or webhook when WEBHOOK_URL is set)"
+    )
+    run.add_argument(
+        "--hold-on-bad-setting",
+        action="store_true",
+        help="on a bad setting, say so once and wait for SIGTERM instead of exiting "
+        "(the Docker image's default: a restart policy would retry it in a loop)",
+    )
 
     sandbox = sub.add_parser("sandbox", help="try the bot offline in a terminal chat")
     sandbox.add_argument(
         "--script", help="read chat lines from this file instead of the terminal ('-' for stdin)"
     )
     sandbox.add_argument(
-        "--keep", action="store_true",
-        help="start from the last sandbox run's state (timers, downloads) instead of a fresh one"
+        "--keep",
+        action="store_true",
+        help="start from the last sandbox run's state (timers, downloads) instead of a fresh one",
     )
 
     download = sub.add_parser("download", help="download a URL with several connections")
     download.add_argument("url")
     download.add_argument("-o", "--output-dir", default=".", help="folder to save into (default .)")
-    download.add_argument("-c", "--connections", type=int, default=None,
-                          help="most connections, 1-16 (default DOWNLOAD_CONNECTIONS, 16); "
-                               "starts with 8, more while each is slow")
+    download.add_argument(
+        "-c",
+        "--connections",
+        type=int,
+        default=None,
+        help="most connections, 1-16 (default DOWNLOAD_CONNECTIONS, 16); "
+        "starts with 8, more while each is slow",
+    )
     download.add_argument("--checksum", help="expected digest, e.g. sha256:HEX (also sha1, md5)")
     download.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    download.add_argument("--allow-private", action="store_true",
-                          help="allow loopback and private addresses (this run only)")
-    download.add_argument("--audio", action="store_true", help="from a page with a video: the audio alone")
-    download.add_argument("--format", help="from a page with a video: a yt-dlp format selection, e.g. 'bv*+ba/b'")
+    download.add_argument(
+        "--allow-private",
+        action="store_true",
+        help="allow loopback and private addresses (this run only)",
+    )
+    download.add_argument(
+        "--audio", action="store_true", help="from a page with a video: the audio alone"
+    )
+    download.add_argument(
+        "--format", help="from a page with a video: a yt-dlp format selection, e.g. 'bv*+ba/b'"
+    )
 
     sub.add_parser("check", help="check the configuration and the Bot API, then exit")
 
@@ -136,8 +154,12 @@ def _hold_until_stopped() -> None:
     """
     stop = {signal.SIGTERM, signal.SIGINT}
     signal.pthread_sigmask(signal.SIG_BLOCK, stop)  # before saying so: none may slip past
-    print("errandbot: not running until the setting is fixed; then recreate the container "
-          "(docker compose up -d)", file=sys.stderr, flush=True)
+    print(
+        "errandbot: not running until the setting is fixed; then recreate the container "
+        "(docker compose up -d)",
+        file=sys.stderr,
+        flush=True,
+    )
     signal.sigwait(stop)
 
 

@@ -51,7 +51,9 @@ class IdList:
             try:
                 ids.add(int(part))
             except ValueError:
-                raise ValueError(f"{part!r} is not a numeric id (use ids separated by commas, or *)") from None
+                raise ValueError(
+                    f"{part!r} is not a numeric id (use ids separated by commas, or *)"
+                ) from None
         return cls(ids=frozenset(ids))
 
 
@@ -126,8 +128,11 @@ class Settings(BaseSettings):
         EnvironmentFile or ``docker --env-file``; say so rather than "not a token"."""
         if isinstance(data, dict):
             for key, value in data.items():
-                problem = (settings_words.inline_comment_problem(str(key).upper(), value)
-                           if isinstance(value, str) else None)
+                problem = (
+                    settings_words.inline_comment_problem(str(key).upper(), value)
+                    if isinstance(value, str)
+                    else None
+                )
                 if problem:
                     raise ValueError(problem)
         return data
@@ -196,7 +201,9 @@ class Settings(BaseSettings):
     def _defaults(self) -> Settings:
         if self.webhook_url and not self.webhook_secret:
             # Without a secret, anyone who finds the URL could post forged updates.
-            raise ValueError("WEBHOOK_SECRET: required when WEBHOOK_URL is set (any random string of A-Z, a-z, 0-9, _ and -)")
+            raise ValueError(
+                "WEBHOOK_SECRET: required when WEBHOOK_URL is set (any random string of A-Z, a-z, 0-9, _ and -)"
+            )
         if self.download_dir is None:
             self.download_dir = self.data_dir / "downloads"
         return self
@@ -238,8 +245,9 @@ def _misspelt(env_file: Any) -> str | None:
     """
     known = setting_names()
     if env_file and Path(env_file).is_file():
-        found = settings_words.unknown_names(dotenv_values(env_file).keys(), known,
-                                             only_typos=False)
+        found = settings_words.unknown_names(
+            dotenv_values(env_file).keys(), known, only_typos=False
+        )
         if found:
             return settings_words.unknown_names_problem(str(env_file), found)
     found = settings_words.unknown_names(os.environ.keys(), known, only_typos=True)
@@ -262,8 +270,11 @@ def load_settings(**overrides: Any) -> Settings:
             raise SettingsError(msg) from None
         field = str(err["loc"][0])
         name = field.upper()
-        raise SettingsError(settings_words.describe_error(
-            name, err, Settings.model_fields.get(field), name in SECRET_SETTINGS)) from None
+        raise SettingsError(
+            settings_words.describe_error(
+                name, err, Settings.model_fields.get(field), name in SECRET_SETTINGS
+            )
+        ) from None
     return settings
 
 
@@ -276,4 +287,6 @@ def prepare_dirs(settings: Settings) -> None:
                 pass
         except OSError as exc:
             reason = exc.strerror or exc.__class__.__name__
-            raise SettingsError(f"{name}: {str(path)!r} is not a writable directory ({reason})") from None
+            raise SettingsError(
+                f"{name}: {str(path)!r} is not a writable directory ({reason})"
+            ) from None

@@ -39,20 +39,29 @@ def newest_backup(path: Path) -> Path | None:
     if not path.parent.is_dir():
         return None
     candidates = [
-        p for p in path.parent.iterdir()
-        if p.is_file() and p != path and p.name.startswith(path.stem)
-        and not p.name.endswith(_SIDE_FILES) and p.stat().st_size > 0
+        p
+        for p in path.parent.iterdir()
+        if p.is_file()
+        and p != path
+        and p.name.startswith(path.stem)
+        and not p.name.endswith(_SIDE_FILES)
+        and p.stat().st_size > 0
     ]
     return max(candidates, key=lambda p: p.stat().st_mtime, default=None)
 
 
 def _refuse(path: Path, problem: str) -> DamagedDatabase:
     backup = newest_backup(path)
-    advice = (f"the newest backup beside it is {backup}; stop the bot, move the damaged file away and "
-              f"copy the backup to {path}" if backup else
-              "no backup was found beside it; restore one you keep elsewhere, or move the file away "
-              "to start empty")
-    return DamagedDatabase(f"the database {path} {problem}; not starting so as not to lose it — {advice}")
+    advice = (
+        f"the newest backup beside it is {backup}; stop the bot, move the damaged file away and "
+        f"copy the backup to {path}"
+        if backup
+        else "no backup was found beside it; restore one you keep elsewhere, or move the file away "
+        "to start empty"
+    )
+    return DamagedDatabase(
+        f"the database {path} {problem}; not starting so as not to lose it — {advice}"
+    )
 
 
 def check_existing(url: str) -> None:
@@ -75,7 +84,9 @@ def check_existing(url: str) -> None:
         conn = sqlite3.connect(path)
         try:
             verdict = conn.execute("PRAGMA quick_check").fetchone()[0]
-            tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+            tables = [
+                r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            ]
         finally:
             conn.close()
     except sqlite3.DatabaseError as exc:

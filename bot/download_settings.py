@@ -31,19 +31,51 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 #: Every setting's name: :class:`bot.config.Settings`' fields, upper-cased (a test keeps the two
 #: equal). Needed to tell a near miss in the environment, or another setting that has a value.
-SETTING_NAMES = frozenset({
-    "BOT_TOKEN", "TELEGRAM_API_URL", "TELEGRAM_LOCAL_MODE", "ALLOWED_USERS", "ADMIN_USERS",
-    "LOG_LEVEL", "DATA_DIR", "DOWNLOAD_DIR", "DATABASE_URL", "DOWNLOAD_ALLOW_NETWORKS",
-    "DOWNLOAD_CONNECTIONS", "DOWNLOAD_READ_TIMEOUT", "DOWNLOAD_MAX_RETRIES", "MAX_FILE_MB",
-    "MAX_UPLOAD_MB", "MAX_ACTIVE_DOWNLOADS", "MAX_ACTIVE_PER_USER", "DAILY_QUOTA_MB",
-    "DISK_RESERVE_MB", "PROGRESS_INTERVAL", "RETENTION_HOURS", "PUBLIC_BASE_URL",
-    "DOWNLOAD_CONNECT_TIMEOUT", "DOWNLOAD_PROBE_TIMEOUT", "DOWNLOAD_MIN_SPEED_KIB",
-    "DOWNLOAD_MIN_SPEED_WINDOW", "DOWNLOAD_TIME_LIMIT_MINUTES", "DOWNLOAD_CA_BUNDLE",
-    "MEDIA_EXTRACT", "MEDIA_MAX_HEIGHT", "MEDIA_PLAYLIST_MAX", "MEDIA_EXTRACT_TIMEOUT",
-    "MEDIA_CHOICE_WAIT", "DEFAULT_TZ", "MISSED_GRACE_HOURS", "MAX_PENDING_PER_USER",
-    "MAX_DURATION_DAYS", "MIN_RECURRENCE_MINUTES", "WEBHOOK_URL", "WEBHOOK_LISTEN",
-    "WEBHOOK_SECRET",
-})
+SETTING_NAMES = frozenset(
+    {
+        "BOT_TOKEN",
+        "TELEGRAM_API_URL",
+        "TELEGRAM_LOCAL_MODE",
+        "ALLOWED_USERS",
+        "ADMIN_USERS",
+        "LOG_LEVEL",
+        "DATA_DIR",
+        "DOWNLOAD_DIR",
+        "DATABASE_URL",
+        "DOWNLOAD_ALLOW_NETWORKS",
+        "DOWNLOAD_CONNECTIONS",
+        "DOWNLOAD_READ_TIMEOUT",
+        "DOWNLOAD_MAX_RETRIES",
+        "MAX_FILE_MB",
+        "MAX_UPLOAD_MB",
+        "MAX_ACTIVE_DOWNLOADS",
+        "MAX_ACTIVE_PER_USER",
+        "DAILY_QUOTA_MB",
+        "DISK_RESERVE_MB",
+        "PROGRESS_INTERVAL",
+        "RETENTION_HOURS",
+        "PUBLIC_BASE_URL",
+        "DOWNLOAD_CONNECT_TIMEOUT",
+        "DOWNLOAD_PROBE_TIMEOUT",
+        "DOWNLOAD_MIN_SPEED_KIB",
+        "DOWNLOAD_MIN_SPEED_WINDOW",
+        "DOWNLOAD_TIME_LIMIT_MINUTES",
+        "DOWNLOAD_CA_BUNDLE",
+        "MEDIA_EXTRACT",
+        "MEDIA_MAX_HEIGHT",
+        "MEDIA_PLAYLIST_MAX",
+        "MEDIA_EXTRACT_TIMEOUT",
+        "MEDIA_CHOICE_WAIT",
+        "DEFAULT_TZ",
+        "MISSED_GRACE_HOURS",
+        "MAX_PENDING_PER_USER",
+        "MAX_DURATION_DAYS",
+        "MIN_RECURRENCE_MINUTES",
+        "WEBHOOK_URL",
+        "WEBHOOK_LISTEN",
+        "WEBHOOK_SECRET",
+    }
+)
 
 _WHOLE = re.compile(r"[0-9]+")
 _DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")
@@ -83,8 +115,9 @@ class DownloadSettings:
     bounds (``metadata``; a test compares them), so either can be handed to the engine."""
 
     download_connections: int = field(default=16, metadata={"ge": 1, "le": 16})
-    download_allow_networks: tuple[IPNetwork, ...] = field(default=(),
-                                                           metadata={"parse": parse_networks})
+    download_allow_networks: tuple[IPNetwork, ...] = field(
+        default=(), metadata={"parse": parse_networks}
+    )
     download_read_timeout: float = field(default=30.0, metadata={"gt": 0})
     download_max_retries: int = field(default=5, metadata={"ge": 0, "le": 100})
     max_file_mb: int = field(default=4096, metadata={"ge": 1})
@@ -114,8 +147,11 @@ def _plain_value(text: str, default: Any, bounds: Mapping[str, Any]) -> Any:
         raise ValueError(text)
     value = kind(text)
     low, above, high = bounds.get("ge"), bounds.get("gt"), bounds.get("le")
-    if ((low is not None and value < low) or (above is not None and value <= above)
-            or (high is not None and value > high)):
+    if (
+        (low is not None and value < low)
+        or (above is not None and value <= above)
+        or (high is not None and value > high)
+    ):
         raise ValueError(text)
     return value
 
@@ -129,12 +165,16 @@ def _raw_values(env_file: Path, environ: Mapping[str, str]) -> dict[str, str] | 
 
         in_file = dotenv_values(env_file, encoding="utf-8")
         names = [name.upper() for name in in_file]
-        if (len(set(names)) != len(names) or any(v is None for v in in_file.values())
-                or settings_words.unknown_names(names, SETTING_NAMES, only_typos=False)):
+        if (
+            len(set(names)) != len(names)
+            or any(v is None for v in in_file.values())
+            or settings_words.unknown_names(names, SETTING_NAMES, only_typos=False)
+        ):
             return None
         # TELEGRAM_API_ID and the like belong to other programs sharing the file: not ours.
-        values.update((name.upper(), v) for name, v in in_file.items()
-                      if v and name.upper() in SETTING_NAMES)
+        values.update(
+            (name.upper(), v) for name, v in in_file.items() if v and name.upper() in SETTING_NAMES
+        )
     if settings_words.unknown_names(environ.keys(), SETTING_NAMES, only_typos=True):
         return None
     ours = [name for name in environ if name.upper() in SETTING_NAMES]
@@ -144,8 +184,9 @@ def _raw_values(env_file: Path, environ: Mapping[str, str]) -> dict[str, str] | 
     return values
 
 
-def read_download_settings(env_file: str | Path = ".env",
-                           environ: Mapping[str, str] | None = None) -> DownloadSettings | None:
+def read_download_settings(
+    env_file: str | Path = ".env", environ: Mapping[str, str] | None = None
+) -> DownloadSettings | None:
     """The download settings, or ``None`` when only :func:`bot.config.load_settings` can tell."""
     raw = _raw_values(Path(env_file), os.environ if environ is None else environ)
     if raw is None:
@@ -160,8 +201,11 @@ def read_download_settings(env_file: str | Path = ".env",
         spec = by_name[name]
         parse: Callable[[str], Any] | None = spec.metadata.get("parse")
         try:
-            values[spec.name] = (parse(text) if parse is not None
-                                 else _plain_value(text, spec.default, spec.metadata))
+            values[spec.name] = (
+                parse(text)
+                if parse is not None
+                else _plain_value(text, spec.default, spec.metadata)
+            )
         except ValueError:
             return None
     return DownloadSettings(**values)

@@ -21,6 +21,7 @@ import requests
 
 from bot import __version__
 from bot.config import Settings, SettingsError, prepare_dirs
+from bot.humanize import MiB
 from bot.logsetup import scrub
 
 #: (connect, read) seconds for getMe: enough for a slow VPS, short enough for a healthcheck.
@@ -45,28 +46,44 @@ def _check_bot_api(settings: Settings) -> Result:
     api = scrub(settings.telegram_api_url)
     token = settings.token
     if not token:
-        return Result("Bot API", False, "BOT_TOKEN is not set: get a token from @BotFather "
-                                        "and put it in the environment file")
+        return Result(
+            "Bot API",
+            False,
+            "BOT_TOKEN is not set: get a token from @BotFather and put it in the environment file",
+        )
     try:
-        response = requests.get(f"{settings.telegram_api_url}/bot{token}/getMe",
-                                timeout=API_TIMEOUT)
+        response = requests.get(
+            f"{settings.telegram_api_url}/bot{token}/getMe", timeout=API_TIMEOUT
+        )
     except requests.Timeout:
-        return Result("Bot API", False, f"{api} did not answer in time: check the network "
-                                        "and TELEGRAM_API_URL")
+        return Result(
+            "Bot API",
+            False,
+            f"{api} did not answer in time: check the network and TELEGRAM_API_URL",
+        )
     except requests.RequestException as exc:
         kind = exc.__class__.__name__
-        return Result("Bot API", False, f"cannot reach {api} ({kind}): check the network "
-                                        "and TELEGRAM_API_URL")
+        return Result(
+            "Bot API", False, f"cannot reach {api} ({kind}): check the network and TELEGRAM_API_URL"
+        )
     if response.status_code in (401, 404):
-        return Result("Bot API", False, f"{api} rejected the token (HTTP {response.status_code}):"
-                                        " copy it again from @BotFather into BOT_TOKEN")
+        return Result(
+            "Bot API",
+            False,
+            f"{api} rejected the token (HTTP {response.status_code}):"
+            " copy it again from @BotFather into BOT_TOKEN",
+        )
     try:
         body = response.json()
     except ValueError:
         body = None
     if response.status_code != 200 or not isinstance(body, dict) or not body.get("ok"):
-        return Result("Bot API", False, f"{api} answered HTTP {response.status_code} to getMe: "
-                                        "is TELEGRAM_API_URL a Bot API server?")
+        return Result(
+            "Bot API",
+            False,
+            f"{api} answered HTTP {response.status_code} to getMe: "
+            "is TELEGRAM_API_URL a Bot API server?",
+        )
     me = body.get("result") or {}
     return Result("Bot API", True, f"@{me.get('username', '?')} (id {me.get('id', '?')}) at {api}")
 
@@ -76,19 +93,26 @@ def _check_dirs(settings: Settings) -> Result:
         prepare_dirs(settings)
     except SettingsError as exc:
         return Result("folders", False, f"{exc}: create it and give the bot's user write access")
-    return Result("folders", True, f"DATA_DIR {settings.data_dir} and DOWNLOAD_DIR "
-                                   f"{settings.downloads_path} are writable")
+    return Result(
+        "folders",
+        True,
+        f"DATA_DIR {settings.data_dir} and DOWNLOAD_DIR {settings.downloads_path} are writable",
+    )
 
 
 def _check_disk(settings: Settings) -> Result:
     path = settings.downloads_path
     while not path.exists() and path != path.parent:
         path = path.parent
-    free_mb = shutil.disk_usage(path).free // (1024 * 1024)
+    free_mb = shutil.disk_usage(path).free // MiB
     reserve = settings.disk_reserve_mb
     if free_mb < reserve:
-        return Result("disk", False, f"{free_mb} MB free for DOWNLOAD_DIR, below DISK_RESERVE_MB="
-                                     f"{reserve}: free some space or lower the reserve")
+        return Result(
+            "disk",
+            False,
+            f"{free_mb} MB free for DOWNLOAD_DIR, below DISK_RESERVE_MB="
+            f"{reserve}: free some space or lower the reserve",
+        )
     return Result("disk", True, f"{free_mb} MB free for DOWNLOAD_DIR (reserve {reserve} MB)")
 
 
@@ -123,9 +147,13 @@ def _check_database(settings: Settings) -> Result:
     if url.startswith("sqlite:///"):  # before opening it: opening may write (WAL mode)
         blocked = _read_only_part(Path(url.removeprefix("sqlite:///")))
         if blocked is not None:
-            return Result("database", False, f"{blocked} is read-only for this user (uid "
-                                             f"{os.getuid()}), so nothing could be saved: give "
-                                             "it back to the bot's user (docs/deploy.md, Restore)")
+            return Result(
+                "database",
+                False,
+                f"{blocked} is read-only for this user (uid "
+                f"{os.getuid()}), so nothing could be saved: give "
+                "it back to the bot's user (docs/deploy.md, Restore)",
+            )
     try:
         engine = make_engine(url)
         try:
@@ -135,18 +163,29 @@ def _check_database(settings: Settings) -> Result:
     except SchemaError as exc:
         return Result("database", False, str(exc))
     except Exception as exc:  # a missing driver, a refused connection: its kind, no traceback
-        return Result("database", False, f"cannot open it ({exc.__class__.__name__}): "
-                                         "check DATABASE_URL or DATA_DIR")
+        return Result(
+            "database",
+            False,
+            f"cannot open it ({exc.__class__.__name__}): check DATABASE_URL or DATA_DIR",
+        )
     where = f"{found.dialect} at {shown(url)}"
     if found.state is State.EMPTY:
         return Result("database", True, f"{where}, empty; the bot creates its tables on start")
     if found.state is State.AHEAD:
-        return Result("database", False, f"{where}: migration {found.revision} is newer than this "
-                                         f"release ({found.head}): update Errand or restore a backup")
+        return Result(
+            "database",
+            False,
+            f"{where}: migration {found.revision} is newer than this "
+            f"release ({found.head}): update Errand or restore a backup",
+        )
     if found.pending:
-        return Result("database", True, f"{where}, migration {found.revision or 'none (older release)'}"
-                                        f"; {len(found.pending)} pending, applied on start "
-                                        "(or: errandbot db upgrade)")
+        return Result(
+            "database",
+            True,
+            f"{where}, migration {found.revision or 'none (older release)'}"
+            f"; {len(found.pending)} pending, applied on start "
+            "(or: errandbot db upgrade)",
+        )
     return Result("database", True, f"{where}, migration {found.head} (current)")
 
 
@@ -159,9 +198,13 @@ def _check_upload_limit(settings: Settings) -> Result | None:
     if settings.max_upload_mb <= PUBLIC_UPLOAD_MB:
         return None
     if urlsplit(settings.telegram_api_url).hostname == PUBLIC_API_HOST:
-        return Result("uploads", False, f"MAX_UPLOAD_MB={settings.max_upload_mb} needs a local Bot "
-                                        f"API server in TELEGRAM_API_URL; {PUBLIC_API_HOST} takes "
-                                        f"{PUBLIC_UPLOAD_MB} MB")
+        return Result(
+            "uploads",
+            False,
+            f"MAX_UPLOAD_MB={settings.max_upload_mb} needs a local Bot "
+            f"API server in TELEGRAM_API_URL; {PUBLIC_API_HOST} takes "
+            f"{PUBLIC_UPLOAD_MB} MB",
+        )
     return Result("uploads", True, f"up to {settings.max_upload_mb} MB through the local server")
 
 
@@ -190,17 +233,30 @@ def _check_local_mode(settings: Settings) -> Result | None:
     if not settings.telegram_local_mode:
         return None
     if urlsplit(settings.telegram_api_url).hostname == PUBLIC_API_HOST:
-        return Result("local mode", False, f"TELEGRAM_LOCAL_MODE=true needs a telegram-bot-api server "
-                                           f"started with --local in TELEGRAM_API_URL; {PUBLIC_API_HOST} "
-                                           "cannot read files on this machine")
+        return Result(
+            "local mode",
+            False,
+            f"TELEGRAM_LOCAL_MODE=true needs a telegram-bot-api server "
+            f"started with --local in TELEGRAM_API_URL; {PUBLIC_API_HOST} "
+            "cannot read files on this machine",
+        )
     folder = settings.downloads_path.resolve()  # as the download service names files
     problem = _unreadable_for_others(folder)
     if problem:
-        return Result("local mode", True, f"the Bot API server reads files under {folder}, but {problem}: "
-                                          "run it as the bot's user or in its group, or loosen the mode "
-                                          "(docs/deploy.md, step 9)", warning=True)
-    return Result("local mode", True, f"files are sent by path under {folder}: the Bot API server must "
-                                      "see them at that same path")
+        return Result(
+            "local mode",
+            True,
+            f"the Bot API server reads files under {folder}, but {problem}: "
+            "run it as the bot's user or in its group, or loosen the mode "
+            "(docs/deploy.md, step 9)",
+            warning=True,
+        )
+    return Result(
+        "local mode",
+        True,
+        f"files are sent by path under {folder}: the Bot API server must "
+        "see them at that same path",
+    )
 
 
 def _check_webhook(settings: Settings) -> Result | None:
@@ -213,20 +269,33 @@ def _check_webhook(settings: Settings) -> Result | None:
 def _check_media(settings: Settings) -> Result | None:
     """yt-dlp's version (sites change weekly: ``pip install -U yt-dlp``) and whether ffmpeg is there."""
     if not settings.media_extract:
-        return Result("media pages", True, "off (MEDIA_EXTRACT=false): a page is downloaded as a file")
+        return Result(
+            "media pages", True, "off (MEDIA_EXTRACT=false): a page is downloaded as a file"
+        )
     from bot.media import ffmpeg
     from bot.media.extract import version
 
     found = ffmpeg.version() if ffmpeg.available() else None
     if found is None:
-        return Result("media pages", True, f"yt-dlp {version()}; ffmpeg not found, so pages with a video "
-                                           "are refused (apt-get install ffmpeg)", warning=True)
+        return Result(
+            "media pages",
+            True,
+            f"yt-dlp {version()}; ffmpeg not found, so pages with a video "
+            "are refused (apt-get install ffmpeg)",
+            warning=True,
+        )
     return Result("media pages", True, f"yt-dlp {version()}, ffmpeg {found}")
 
 
 CHECKS: tuple[Callable[[Settings], Result | None], ...] = (
-    _check_bot_api, _check_dirs, _check_disk, _check_database, _check_upload_limit,
-    _check_local_mode, _check_webhook, _check_media,
+    _check_bot_api,
+    _check_dirs,
+    _check_disk,
+    _check_database,
+    _check_upload_limit,
+    _check_local_mode,
+    _check_webhook,
+    _check_media,
 )
 
 
@@ -249,6 +318,9 @@ def run_check(settings: Settings) -> int:
         print(f"  {mark}  {result.name}: {scrub(result.message, (settings.token or '',))}")
     problems = sum(not r.ok for r in results)
     warnings = sum(r.ok and r.warning for r in results)
-    print(("all good" if not warnings else f"all good, {warnings} warning(s)") if not problems
-          else f"{problems} problem(s) found")
+    print(
+        ("all good" if not warnings else f"all good, {warnings} warning(s)")
+        if not problems
+        else f"{problems} problem(s) found"
+    )
     return EXIT_OK if not problems else EXIT_PROBLEMS

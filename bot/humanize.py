@@ -14,10 +14,22 @@ from babel.units import format_compound_unit, format_unit
 
 from bot.i18n import current_locale
 
-_SIZE_UNITS = ("digital-byte", "digital-kilobyte", "digital-megabyte", "digital-gigabyte",
-               "digital-terabyte")
-_DURATION_UNITS = ((86400, "duration-day"), (3600, "duration-hour"), (60, "duration-minute"),
-                   (1, "duration-second"))
+#: One mebibyte: the unit of every ``*_MB`` setting, and the one binary multiple the project uses.
+MiB = 1 << 20
+
+_SIZE_UNITS = (
+    "digital-byte",
+    "digital-kilobyte",
+    "digital-megabyte",
+    "digital-gigabyte",
+    "digital-terabyte",
+)
+_DURATION_UNITS = (
+    (86400, "duration-day"),
+    (3600, "duration-hour"),
+    (60, "duration-minute"),
+    (1, "duration-second"),
+)
 
 
 def _scaled(n: float) -> tuple[float, str]:
@@ -35,7 +47,9 @@ def human_size(n: float | None, locale: Locale | None = None) -> str:
         return "?"
     locale = locale or current_locale()
     value, unit = _scaled(n)
-    if unit == "digital-byte":  # the symbol B, as the larger units use theirs (CLDR's English says "byte")
+    if (
+        unit == "digital-byte"
+    ):  # the symbol B, as the larger units use theirs (CLDR's English says "byte")
         return f"{format_decimal(int(value), format='0', locale=locale)} B"
     return format_unit(value, unit, length="short", format="0.0", locale=locale).replace("kB", "KB")
 
@@ -47,8 +61,12 @@ def human_speed(bytes_per_second: float | None, locale: Locale | None = None) ->
     locale = locale or current_locale()
     size = human_size(bytes_per_second, locale)
     # Babel answers None only for a unit its CLDR data lacks; every locale has duration-second.
-    return format_compound_unit(size, denominator_unit="duration-second", length="short",
-                                locale=locale) or f"{size}/s"
+    return (
+        format_compound_unit(
+            size, denominator_unit="duration-second", length="short", locale=locale
+        )
+        or f"{size}/s"
+    )
 
 
 def human_duration(seconds: float | None, locale: Locale | None = None) -> str:

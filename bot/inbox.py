@@ -53,7 +53,9 @@ def store(sessions: sessionmaker, request_id: int, payload: str) -> bool:
     """Write a request before it is acknowledged; False when its id was already stored."""
     try:
         with sessions.begin() as session:
-            session.add(ReceivedRequest(request_id=request_id, payload=payload, received_at=time.time()))
+            session.add(
+                ReceivedRequest(request_id=request_id, payload=payload, received_at=time.time())
+            )
     except IntegrityError:
         return False
     return True
@@ -63,9 +65,11 @@ def mark_handled(session: Session, request_id: int | None) -> None:
     """Mark ``request_id`` handled inside the caller's transaction (commit is the caller's)."""
     if request_id is None:
         return
-    session.execute(update(ReceivedRequest).where(ReceivedRequest.request_id == request_id,
-                                                  ReceivedRequest.handled_at.is_(None))
-                    .values(handled_at=time.time(), payload=None))
+    session.execute(
+        update(ReceivedRequest)
+        .where(ReceivedRequest.request_id == request_id, ReceivedRequest.handled_at.is_(None))
+        .values(handled_at=time.time(), payload=None)
+    )
 
 
 def finish(sessions: sessionmaker, request_id: int) -> None:
@@ -76,17 +80,20 @@ def finish(sessions: sessionmaker, request_id: int) -> None:
 
 def is_handled(sessions: sessionmaker, request_id: int) -> bool:
     with sessions() as session:
-        handled = session.scalar(select(ReceivedRequest.handled_at)
-                                 .where(ReceivedRequest.request_id == request_id))
+        handled = session.scalar(
+            select(ReceivedRequest.handled_at).where(ReceivedRequest.request_id == request_id)
+        )
     return handled is not None
 
 
 def unhandled(sessions: sessionmaker) -> list[Pending]:
     """Requests stored and never handled, oldest first."""
     with sessions() as session:
-        rows = session.execute(select(ReceivedRequest.request_id, ReceivedRequest.payload)
-                               .where(ReceivedRequest.handled_at.is_(None))
-                               .order_by(ReceivedRequest.request_id)).all()
+        rows = session.execute(
+            select(ReceivedRequest.request_id, ReceivedRequest.payload)
+            .where(ReceivedRequest.handled_at.is_(None))
+            .order_by(ReceivedRequest.request_id)
+        ).all()
     return [Pending(rid, payload or "") for rid, payload in rows]
 
 

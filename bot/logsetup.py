@@ -52,6 +52,11 @@ def setup_logging(level: str = "INFO", secrets: tuple[str | None, ...] = (), str
     # httpx logs every request URL (with the token) at INFO; the formatter would scrub it, but
     # these lines are noise for an operator anyway. APScheduler logs each job added and run at
     # INFO: with every pending ring a job on the one scheduler, 10,000 lines at a start-up.
-    for noisy in ("httpx", "httpcore", "apscheduler.executors.default", "apscheduler.scheduler",
-                  "urllib3"):
+    for noisy in (
+        "httpx",
+        "httpcore",
+        "apscheduler.executors.default",
+        "apscheduler.scheduler",
+        "urllib3",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -45,8 +45,10 @@ def inline_comment_problem(name: str, value: str) -> str | None:
         return None
     if len(comment) > 40:
         comment = comment[:37] + "..."
-    return (f"{name}: the value ends in what looks like a comment ({comment!r}); systemd and "
-            f"docker keep everything after '=' as the value: put the comment on its own line")
+    return (
+        f"{name}: the value ends in what looks like a comment ({comment!r}); systemd and "
+        f"docker keep everything after '=' as the value: put the comment on its own line"
+    )
 
 
 def closest(name: str, known: Iterable[str], cutoff: float = 0.6) -> str | None:
@@ -116,8 +118,9 @@ def expected(field: FieldInfo) -> str | None:
     return kind
 
 
-def describe_error(name: str, error: Mapping[str, Any], field: FieldInfo | None,
-                   secret: bool) -> str:
+def describe_error(
+    name: str, error: Mapping[str, Any], field: FieldInfo | None, secret: bool
+) -> str:
     """One line for one pydantic error on setting ``name``: the setting, the value, what it takes.
 
     Messages written by our own validators (``ValueError``) already say this and are kept; the

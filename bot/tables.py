@@ -21,7 +21,11 @@ from bot.db_base import Base
 
 #: The modules whose import registers tables on :class:`~bot.db_base.Base`.
 TABLE_MODULES = (
-    bot.chats.store, bot.downloads.jobs, bot.i18n.store, bot.inbox, bot.reminders.store,
+    bot.chats.store,
+    bot.downloads.jobs,
+    bot.i18n.store,
+    bot.inbox,
+    bot.reminders.store,
 )
 
 

@@ -46,8 +46,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if item.get_closest_marker("e2e"):
             continue
         fixtures = set(getattr(item, "fixturenames", ()))
-        if (_E2E_DIR in item.path.parents or fixtures & (_BOT_FIXTURES | _SERVER_FIXTURES)
-                or _on_postgres(item) or (item.path.suffix == ".py" and _imports_harness(item.path))):
+        if (
+            _E2E_DIR in item.path.parents
+            or fixtures & (_BOT_FIXTURES | _SERVER_FIXTURES)
+            or _on_postgres(item)
+            or (item.path.suffix == ".py" and _imports_harness(item.path))
+        ):
             item.add_marker(pytest.mark.e2e)
 
 

@@ -145,8 +145,9 @@ class Origin:
             context.load_cert_chain(*tls)
             self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
             self.scheme = "https"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     # ---- life cycle ---------------------------------------------------------
     def __enter__(self) -> Origin:
@@ -286,7 +287,7 @@ class Origin:
             first, last = 0, size - 1
             hit.status = 200
             h.send_response(200)
-        part = body[first:last + 1]
+        part = body[first : last + 1]
         for n in range(f.extra_headers):
             h.send_header(f"X-Filler-{n}", "x")
         h.send_header("ETag", f.etag)
@@ -307,8 +308,12 @@ class Origin:
         h.end_headers()
         if h.command == "HEAD":
             return
-        if (f.headers_only_ranges and rng is not None and rng != (0, 0)
-                and not self._once(f, "whole ranges", f.headers_only_after)):
+        if (
+            f.headers_only_ranges
+            and rng is not None
+            and rng != (0, 0)
+            and not self._once(f, "whole ranges", f.headers_only_after)
+        ):
             h.close_connection = True  # headers, then nothing
             return
         self._send_body(h, f, part, hit)
@@ -318,7 +323,11 @@ class Origin:
         if f.rates:
             rate = f.rates[h.conn_no % len(f.rates)]
         cut = f.cut_after if f.cut_after is not None and self._once(f, "cut", f.cut_times) else None
-        stall = f.stall_after if f.stall_after is not None and self._once(f, "stall", f.stall_times) else None
+        stall = (
+            f.stall_after
+            if f.stall_after is not None and self._once(f, "stall", f.stall_times)
+            else None
+        )
         piece = f.piece or (16384 if rate else 262144)
         start = time.monotonic()
         view = memoryview(part)
@@ -340,7 +349,7 @@ class Origin:
                     return
                 if stall is not None:
                     n = min(n, stall - pos)
-                chunk = view[pos:pos + n]
+                chunk = view[pos : pos + n]
                 if f.chunked:
                     h.wfile.write(f"{n:x}\r\n".encode() + bytes(chunk) + b"\r\n")
                 else:

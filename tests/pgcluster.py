@@ -39,9 +39,20 @@ import pytest
 START_TIMEOUT = 60.0  # seconds: initdb and start-up on a busy 2-core machine
 SUPERUSER = "errand_test"
 _SERVER_OPTIONS = (  # a test cluster: speed over durability, nothing but loopback
-    "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
-    "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-    "-c", "max_connections=100", "-c", "shared_buffers=32MB",
+    "-c",
+    "listen_addresses=127.0.0.1",
+    "-c",
+    "unix_socket_directories=",
+    "-c",
+    "fsync=off",
+    "-c",
+    "synchronous_commit=off",
+    "-c",
+    "full_page_writes=off",
+    "-c",
+    "max_connections=100",
+    "-c",
+    "shared_buffers=32MB",
 )
 
 
@@ -68,13 +79,16 @@ def find_bindir() -> Path:
         except ValueError:
             return 0.0
 
-    candidates += [Path(p) for p in sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=version,
-                                           reverse=True)]
+    candidates += [
+        Path(p) for p in sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=version, reverse=True)
+    ]
     for folder in candidates:
         if (folder / "initdb").is_file() and (folder / "postgres").is_file():
             return folder
-    raise ClusterUnavailable("PostgreSQL is not installed (no initdb/postgres found; on Debian: "
-                             "apt-get install postgresql)")
+    raise ClusterUnavailable(
+        "PostgreSQL is not installed (no initdb/postgres found; on Debian: "
+        "apt-get install postgresql)"
+    )
 
 
 def _run_as() -> tuple[list[str], pwd.struct_passwd | None]:
@@ -83,17 +97,25 @@ def _run_as() -> tuple[list[str], pwd.struct_passwd | None]:
         return [], None
     setpriv = shutil.which("setpriv")
     if setpriv is None:
-        raise ClusterUnavailable("running as root and setpriv (util-linux) is missing, so "
-                                 "PostgreSQL cannot be started as an unprivileged user")
+        raise ClusterUnavailable(
+            "running as root and setpriv (util-linux) is missing, so "
+            "PostgreSQL cannot be started as an unprivileged user"
+        )
     for name in ("postgres", "nobody"):
         try:
             user = pwd.getpwnam(name)
         except KeyError:
             continue
-        return [setpriv, f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups",
-                "--"], user
-    raise ClusterUnavailable("running as root and no unprivileged user (postgres, nobody) "
-                             "to run PostgreSQL as")
+        return [
+            setpriv,
+            f"--reuid={user.pw_uid}",
+            f"--regid={user.pw_gid}",
+            "--clear-groups",
+            "--",
+        ], user
+    raise ClusterUnavailable(
+        "running as root and no unprivileged user (postgres, nobody) to run PostgreSQL as"
+    )
 
 
 def _free_port() -> int:
@@ -118,9 +140,15 @@ class Cluster:
         """Run one statement outside a transaction (CREATE/DROP DATABASE) as the superuser."""
         import psycopg
 
-        with psycopg.connect(host="127.0.0.1", port=self.port, user=SUPERUSER,
-                             password=self.password, dbname="postgres", autocommit=True,
-                             connect_timeout=10) as conn:
+        with psycopg.connect(
+            host="127.0.0.1",
+            port=self.port,
+            user=SUPERUSER,
+            password=self.password,
+            dbname="postgres",
+            autocommit=True,
+            connect_timeout=10,
+        ) as conn:
             conn.execute(sql)
 
     def stop(self) -> None:
@@ -158,35 +186,70 @@ def start_cluster() -> Cluster:
             os.chown(pwfile, user.pw_uid, user.pw_gid)
         pwfile.chmod(0o600)
         init = subprocess.run(
-            [*prefix, str(bindir / "initdb"), "-D", str(data), "-U", SUPERUSER,
-             f"--pwfile={pwfile}", "--auth=scram-sha-256", "-E", "UTF8", "--locale=C",
-             "--no-sync"],
-            capture_output=True, text=True, timeout=START_TIMEOUT, cwd=folder)
+            [
+                *prefix,
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                SUPERUSER,
+                f"--pwfile={pwfile}",
+                "--auth=scram-sha-256",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=START_TIMEOUT,
+            cwd=folder,
+        )
         if init.returncode != 0:
-            raise ClusterUnavailable(f"initdb failed ({init.returncode}): "
-                                     f"{(init.stderr or init.stdout).strip()[-500:]}")
+            raise ClusterUnavailable(
+                f"initdb failed ({init.returncode}): {(init.stderr or init.stdout).strip()[-500:]}"
+            )
         for _attempt in range(3):  # another process may take the free port before the server
             port = _free_port()
             with (folder / "server.log").open("a") as log:
                 process = subprocess.Popen(
-                    [*prefix, str(bindir / "postgres"), "-D", str(data), "-p", str(port),
-                     *_SERVER_OPTIONS],
-                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=folder,
-                    start_new_session=True)
+                    [
+                        *prefix,
+                        str(bindir / "postgres"),
+                        "-D",
+                        str(data),
+                        "-p",
+                        str(port),
+                        *_SERVER_OPTIONS,
+                    ],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    cwd=folder,
+                    start_new_session=True,
+                )
             cluster = Cluster(folder, port, password, process)
             deadline = time.monotonic() + START_TIMEOUT
             while process.poll() is None and time.monotonic() < deadline:
                 try:
-                    psycopg.connect(host="127.0.0.1", port=port, user=SUPERUSER, password=password,
-                                    dbname="postgres", connect_timeout=5).close()
+                    psycopg.connect(
+                        host="127.0.0.1",
+                        port=port,
+                        user=SUPERUSER,
+                        password=password,
+                        dbname="postgres",
+                        connect_timeout=5,
+                    ).close()
                     return cluster
                 except psycopg.OperationalError:
                     time.sleep(0.1)
             if process.poll() is None:
                 process.kill()
                 process.wait(10)
-                raise ClusterUnavailable(f"the server did not accept connections within "
-                                         f"{START_TIMEOUT:.0f} s: {cluster.log[-500:]}")
+                raise ClusterUnavailable(
+                    f"the server did not accept connections within "
+                    f"{START_TIMEOUT:.0f} s: {cluster.log[-500:]}"
+                )
         raise ClusterUnavailable(f"the server would not start: {cluster.log[-500:]}")
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)

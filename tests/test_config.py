@@ -30,7 +30,9 @@ def test_defaults() -> None:
     assert s.download_connections == 16 and s.max_upload_mb == 50
 
 
-def test_values_from_environment_and_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_values_from_environment_and_dotenv(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     (tmp_path / ".env").write_text("ALLOWED_USERS=1, 2 ,-100\nDOWNLOAD_DIR=/srv/files\n")
     monkeypatch.setenv("ADMIN_USERS", "*")
     monkeypatch.setenv("DOWNLOAD_ALLOW_NETWORKS", "127.0.0.0/8, ::1/128")
@@ -68,7 +70,9 @@ def test_values_from_environment_and_dotenv(monkeypatch: pytest.MonkeyPatch, tmp
         ("PROGRESS_INTERVAL", "0.1", "'0.1' is not a number, 1 or more"),
     ],
 )
-def test_bad_value_names_the_setting(monkeypatch: pytest.MonkeyPatch, name: str, value: str, expected: str) -> None:
+def test_bad_value_names_the_setting(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, expected: str
+) -> None:
     monkeypatch.setenv(name, value)
     with pytest.raises(SettingsError) as info:
         load_settings()
@@ -106,7 +110,12 @@ def test_unwritable_dir_is_named(tmp_path: Path) -> None:
 def test_bad_setting_exits_2_with_one_line(tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "ALLOWED_USERS": "x", "HOME": str(tmp_path)}
     result = subprocess.run(
-        [sys.executable, "-m", "bot", "run"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "bot", "run"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
@@ -139,10 +148,15 @@ def test_readme_table_lists_every_setting() -> None:
         ("ALLOWED_USER=1", "in .env: ALLOWED_USER (did you mean ALLOWED_USERS?) is not a setting"),
         ("DOWNLOAD_CONECTIONS=4", "DOWNLOAD_CONECTIONS (did you mean DOWNLOAD_CONNECTIONS?)"),
         ("download_conections=4", "DOWNLOAD_CONECTIONS (did you mean DOWNLOAD_CONNECTIONS?)"),
-        ("FROBNICATE=1", "in .env: FROBNICATE is not a setting; every setting is listed in .env.example"),
+        (
+            "FROBNICATE=1",
+            "in .env: FROBNICATE is not a setting; every setting is listed in .env.example",
+        ),
     ],
 )
-def test_unknown_name_in_dotenv_is_reported_with_the_closest_setting(tmp_path: Path, line: str, expected: str) -> None:
+def test_unknown_name_in_dotenv_is_reported_with_the_closest_setting(
+    tmp_path: Path, line: str, expected: str
+) -> None:
     (tmp_path / ".env").write_text(f"ALLOWED_USERS=1\n{line}\n")
     with pytest.raises(SettingsError) as info:
         load_settings()
@@ -152,8 +166,11 @@ def test_unknown_name_in_dotenv_is_reported_with_the_closest_setting(tmp_path: P
 
 def test_several_unknown_names_in_one_line(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("ALLOWED_USER=1\nDOWNLOAD_CONECTIONS=4\n")
-    with pytest.raises(SettingsError, match=r"ALLOWED_USER \(did you mean ALLOWED_USERS\?\), "
-                                            r"DOWNLOAD_CONECTIONS \(did you mean DOWNLOAD_CONNECTIONS\?\) are not settings"):
+    with pytest.raises(
+        SettingsError,
+        match=r"ALLOWED_USER \(did you mean ALLOWED_USERS\?\), "
+        r"DOWNLOAD_CONECTIONS \(did you mean DOWNLOAD_CONNECTIONS\?\) are not settings",
+    ):
         load_settings()
 
 
@@ -163,12 +180,16 @@ def test_bot_api_server_settings_may_share_the_dotenv(tmp_path: Path) -> None:
     assert load_settings() == Settings(_env_file=None)
 
 
-def test_environment_near_miss_is_reported_but_unrelated_variables_are_not(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_environment_near_miss_is_reported_but_unrelated_variables_are_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("JOURNAL_STREAM", "8:1234")  # set by systemd, nothing to do with us
     monkeypatch.setenv("HOSTNAME", "vps")
     assert load_settings().token is None
     monkeypatch.setenv("ALLOWED_USER", "1")
-    with pytest.raises(SettingsError, match=r"^in the environment: ALLOWED_USER \(did you mean ALLOWED_USERS\?\)"):
+    with pytest.raises(
+        SettingsError, match=r"^in the environment: ALLOWED_USER \(did you mean ALLOWED_USERS\?\)"
+    ):
         load_settings()
 
 
@@ -181,7 +202,9 @@ def test_environment_near_miss_is_reported_but_unrelated_variables_are_not(monke
         ("WEBHOOK_SECRET", "0f3c9a # Telegram sends it with every update"),
     ],
 )
-def test_value_ending_in_a_comment_is_pointed_out(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+def test_value_ending_in_a_comment_is_pointed_out(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
     """What systemd's EnvironmentFile and `docker run --env-file` hand over for a line with a
     comment after the value: the comment is part of the value."""
     monkeypatch.setenv("WEBHOOK_URL", "https://bot.example.org/hook")

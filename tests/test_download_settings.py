@@ -24,8 +24,12 @@ def test_the_names_are_the_settings_names() -> None:
 def test_defaults_and_bounds_are_the_settings_own(spec) -> None:
     declared = Settings.model_fields[spec.name]
     assert spec.default == declared.get_default(call_default_factory=True)
-    bounds = {key: getattr(item, key) for item in declared.metadata
-              for cls, key in ((Ge, "ge"), (Gt, "gt"), (Le, "le")) if isinstance(item, cls)}
+    bounds = {
+        key: getattr(item, key)
+        for item in declared.metadata
+        for cls, key in ((Ge, "ge"), (Gt, "gt"), (Le, "le"))
+        if isinstance(item, cls)
+    }
     assert {k: v for k, v in spec.metadata.items() if k != "parse"} == bounds
 
 
@@ -51,48 +55,84 @@ def _same(quick: DownloadSettings, full: Settings) -> None:
         assert getattr(quick, spec.name) == getattr(full, spec.name), spec.name
 
 
-BENCH = {"DOWNLOAD_ALLOW_NETWORKS": "127.0.0.0/8", "MAX_FILE_MB": "1000000",
-         "DISK_RESERVE_MB": "0", "DOWNLOAD_CONNECTIONS": "16"}
+BENCH = {
+    "DOWNLOAD_ALLOW_NETWORKS": "127.0.0.0/8",
+    "MAX_FILE_MB": "1000000",
+    "DISK_RESERVE_MB": "0",
+    "DOWNLOAD_CONNECTIONS": "16",
+}
 
 
-@pytest.mark.parametrize(("env", "dotenv"), [
-    ({}, None),
-    ({"PATH": "/usr/bin", "HOME": "/root", "LANG": "C.UTF-8"}, None),
-    (BENCH, None),
-    ({"download_connections": "4", "media_extract": "False"}, None),
-    ({"DOWNLOAD_CA_BUNDLE": "/etc/ssl/private-ca.pem", "DOWNLOAD_MIN_SPEED_KIB": "0.5",
-      "DOWNLOAD_TIME_LIMIT_MINUTES": "0", "MEDIA_MAX_HEIGHT": "144"}, None),
-    ({}, "DOWNLOAD_CONNECTIONS=8\nDOWNLOAD_ALLOW_NETWORKS=10.0.0.0/8, ::1/128\n"),
-    ({"DOWNLOAD_CONNECTIONS": "2"}, "DOWNLOAD_CONNECTIONS=8\n"),
-    ({}, "BOT_TOKEN=\nALLOWED_USERS=\nTELEGRAM_API_ID=12345\nDOWNLOAD_MAX_RETRIES=0\n"),
-], ids=["nothing", "unrelated-env", "bench", "lower-case", "values", "dotenv", "env-over-dotenv",
-        "empty-others"])
-def test_plain_download_settings_are_read_quickly_and_the_same(monkeypatch, tmp_path, env, dotenv) -> None:
+@pytest.mark.parametrize(
+    ("env", "dotenv"),
+    [
+        ({}, None),
+        ({"PATH": "/usr/bin", "HOME": "/root", "LANG": "C.UTF-8"}, None),
+        (BENCH, None),
+        ({"download_connections": "4", "media_extract": "False"}, None),
+        (
+            {
+                "DOWNLOAD_CA_BUNDLE": "/etc/ssl/private-ca.pem",
+                "DOWNLOAD_MIN_SPEED_KIB": "0.5",
+                "DOWNLOAD_TIME_LIMIT_MINUTES": "0",
+                "MEDIA_MAX_HEIGHT": "144",
+            },
+            None,
+        ),
+        ({}, "DOWNLOAD_CONNECTIONS=8\nDOWNLOAD_ALLOW_NETWORKS=10.0.0.0/8, ::1/128\n"),
+        ({"DOWNLOAD_CONNECTIONS": "2"}, "DOWNLOAD_CONNECTIONS=8\n"),
+        ({}, "BOT_TOKEN=\nALLOWED_USERS=\nTELEGRAM_API_ID=12345\nDOWNLOAD_MAX_RETRIES=0\n"),
+    ],
+    ids=[
+        "nothing",
+        "unrelated-env",
+        "bench",
+        "lower-case",
+        "values",
+        "dotenv",
+        "env-over-dotenv",
+        "empty-others",
+    ],
+)
+def test_plain_download_settings_are_read_quickly_and_the_same(
+    monkeypatch, tmp_path, env, dotenv
+) -> None:
     quick, full = _both(monkeypatch, tmp_path, env, dotenv)
     assert quick is not None and full is not None
     _same(quick, full)
 
 
-@pytest.mark.parametrize(("env", "dotenv", "refused"), [
-    ({"ALLOWED_USERS": "42"}, None, False),  # another setting has a value: the full check reads it
-    ({}, "BOT_TOKEN=123:abc\n", False),
-    ({}, "EXAMPLE", False),  # .env.example copied: other settings written out at their defaults
-    ({"ALLOWED_USERS": "x"}, None, True),
-    ({"ALLOWED_USER": "1"}, None, True),  # near miss in the environment
-    ({}, "DOWNLOAD_CONECTIONS=4\n", True),  # misspelt in .env
-    ({}, "FROBNICATE=1\n", True),
-    ({"DOWNLOAD_CONNECTIONS": "17"}, None, True),
-    ({"DOWNLOAD_CONNECTIONS": "0"}, None, True),
-    ({"DOWNLOAD_READ_TIMEOUT": "0"}, None, True),
-    ({"DOWNLOAD_CONNECTIONS": "8 # fewer"}, None, True),
-    ({"DOWNLOAD_ALLOW_NETWORKS": "10.0.0.0/33"}, None, True),
-    ({"MEDIA_EXTRACT": "maybe"}, None, True),
-    ({"DOWNLOAD_CONNECTIONS": " 8"}, None, False),  # pydantic takes it; this reader leaves it
-    ({"MAX_FILE_MB": "1_000"}, None, False),
-    ({"DOWNLOAD_READ_TIMEOUT": "1e3"}, None, False),
-    ({"DOWNLOAD_CONNECTIONS": "4", "download_connections": "5"}, None, False),
-])
-def test_anything_else_is_left_to_the_full_check(monkeypatch, tmp_path, env, dotenv, refused) -> None:
-    quick, full = _both(monkeypatch, tmp_path, env, EXAMPLE.read_text() if dotenv == "EXAMPLE" else dotenv)
+@pytest.mark.parametrize(
+    ("env", "dotenv", "refused"),
+    [
+        (
+            {"ALLOWED_USERS": "42"},
+            None,
+            False,
+        ),  # another setting has a value: the full check reads it
+        ({}, "BOT_TOKEN=123:abc\n", False),
+        ({}, "EXAMPLE", False),  # .env.example copied: other settings written out at their defaults
+        ({"ALLOWED_USERS": "x"}, None, True),
+        ({"ALLOWED_USER": "1"}, None, True),  # near miss in the environment
+        ({}, "DOWNLOAD_CONECTIONS=4\n", True),  # misspelt in .env
+        ({}, "FROBNICATE=1\n", True),
+        ({"DOWNLOAD_CONNECTIONS": "17"}, None, True),
+        ({"DOWNLOAD_CONNECTIONS": "0"}, None, True),
+        ({"DOWNLOAD_READ_TIMEOUT": "0"}, None, True),
+        ({"DOWNLOAD_CONNECTIONS": "8 # fewer"}, None, True),
+        ({"DOWNLOAD_ALLOW_NETWORKS": "10.0.0.0/33"}, None, True),
+        ({"MEDIA_EXTRACT": "maybe"}, None, True),
+        ({"DOWNLOAD_CONNECTIONS": " 8"}, None, False),  # pydantic takes it; this reader leaves it
+        ({"MAX_FILE_MB": "1_000"}, None, False),
+        ({"DOWNLOAD_READ_TIMEOUT": "1e3"}, None, False),
+        ({"DOWNLOAD_CONNECTIONS": "4", "download_connections": "5"}, None, False),
+    ],
+)
+def test_anything_else_is_left_to_the_full_check(
+    monkeypatch, tmp_path, env, dotenv, refused
+) -> None:
+    quick, full = _both(
+        monkeypatch, tmp_path, env, EXAMPLE.read_text() if dotenv == "EXAMPLE" else dotenv
+    )
     assert quick is None
     assert (full is None) == refused

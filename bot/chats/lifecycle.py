@@ -85,8 +85,12 @@ CancelDownload = Callable[[int, str], bool]
 class ChatLifecycle:
     """Chat id changes and reachability, over the database rows of every feature."""
 
-    def __init__(self, sessions: sessionmaker, cancel_download: CancelDownload | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker,
+        cancel_download: CancelDownload | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.sessions = sessions
         self.cancel_download = cancel_download
         self.clock = clock
@@ -141,15 +145,21 @@ class ChatLifecycle:
         with self.sessions.begin() as session:
             first = session.get(ChatMigration, old_chat_id) is None
             if first:
-                session.add(ChatMigration(old_chat_id=old_chat_id, new_chat_id=new_chat_id,
-                                          migrated_at=self.clock()))
+                session.add(
+                    ChatMigration(
+                        old_chat_id=old_chat_id, new_chat_id=new_chat_id, migrated_at=self.clock()
+                    )
+                )
             if session.get(GoneChat, new_chat_id) is not None:  # a stale mark on the new id
                 session.execute(delete(GoneChat).where(GoneChat.chat_id == old_chat_id))
             for column in CHAT_KEYED:
                 model = column.class_
                 refs = {name: None for name in OLD_MESSAGE_REFS.get(model.__tablename__, ())}
-                result = session.execute(update(model).where(column == old_chat_id)
-                                         .values({column.key: new_chat_id, **refs}))
+                result = session.execute(
+                    update(model)
+                    .where(column == old_chat_id)
+                    .values({column.key: new_chat_id, **refs})
+                )
                 if result.rowcount:
                     moved[model.__tablename__] = result.rowcount
         with self._lock:
@@ -183,14 +193,24 @@ class ChatLifecycle:
         paused = Paused()
         with self.sessions.begin() as session:
             session.merge(GoneChat(chat_id=chat_id, reason=reason.value, since=self.clock()))
-            paused.reminders = list(session.scalars(select(Reminder).where(
-                Reminder.chat_id == chat_id, Reminder.state == ReminderState.PENDING)).all())
+            paused.reminders = list(
+                session.scalars(
+                    select(Reminder).where(
+                        Reminder.chat_id == chat_id, Reminder.state == ReminderState.PENDING
+                    )
+                ).all()
+            )
             for row in paused.reminders:
                 row.state = ReminderState.UNDELIVERABLE
-            paused.downloads = list(session.scalars(select(DownloadJob).where(
-                DownloadJob.chat_id == chat_id,
-                DownloadJob.state.in_(OPEN_JOB_STATES)
-                | ((DownloadJob.state == JobState.DONE) & DownloadJob.delivered.is_(False)))).all())
+            paused.downloads = list(
+                session.scalars(
+                    select(DownloadJob).where(
+                        DownloadJob.chat_id == chat_id,
+                        DownloadJob.state.in_(OPEN_JOB_STATES)
+                        | ((DownloadJob.state == JobState.DONE) & DownloadJob.delivered.is_(False)),
+                    )
+                ).all()
+            )
             for job in paused.downloads:
                 session.merge(PausedDownload(job_id=job.id, chat_id=chat_id))
         if self.cancel_download is not None:  # a finished file waits for the resume to deliver it
@@ -201,7 +221,9 @@ class ChatLifecycle:
 
     def _save_reason(self, chat_id: int, reason: GoneReason) -> None:
         with self.sessions.begin() as session:
-            session.execute(update(GoneChat).where(GoneChat.chat_id == chat_id).values(reason=reason.value))
+            session.execute(
+                update(GoneChat).where(GoneChat.chat_id == chat_id).values(reason=reason.value)
+            )
 
     def mark_back(self, chat_id: int) -> bool:
         """The bot can post in ``chat_id`` again; True when it had been marked unreachable."""
@@ -214,11 +236,23 @@ class ChatLifecycle:
     def paused(self, chat_id: int) -> Paused:
         """What was paused in ``chat_id`` and is not resumed yet."""
         with self.sessions() as session:
-            reminders = list(session.scalars(select(Reminder).where(
-                Reminder.chat_id == chat_id, Reminder.state == ReminderState.UNDELIVERABLE).order_by(Reminder.due_at)).all())
-            downloads = list(session.scalars(
-                select(DownloadJob).join(PausedDownload, PausedDownload.job_id == DownloadJob.id)
-                .where(PausedDownload.chat_id == chat_id).order_by(DownloadJob.id)).all())
+            reminders = list(
+                session.scalars(
+                    select(Reminder)
+                    .where(
+                        Reminder.chat_id == chat_id, Reminder.state == ReminderState.UNDELIVERABLE
+                    )
+                    .order_by(Reminder.due_at)
+                ).all()
+            )
+            downloads = list(
+                session.scalars(
+                    select(DownloadJob)
+                    .join(PausedDownload, PausedDownload.job_id == DownloadJob.id)
+                    .where(PausedDownload.chat_id == chat_id)
+                    .order_by(DownloadJob.id)
+                ).all()
+            )
         return Paused(reminders, downloads)
 
     def take_paused(self, chat_id: int) -> Paused:
@@ -229,11 +263,20 @@ class ChatLifecycle:
         cannot start one twice.
         """
         with self.sessions.begin() as session:
-            reminders = list(session.scalars(select(Reminder).where(
-                Reminder.chat_id == chat_id, Reminder.state == ReminderState.UNDELIVERABLE)).all())
-            jobs = list(session.scalars(
-                select(DownloadJob).join(PausedDownload, PausedDownload.job_id == DownloadJob.id)
-                .where(PausedDownload.chat_id == chat_id)).all())
+            reminders = list(
+                session.scalars(
+                    select(Reminder).where(
+                        Reminder.chat_id == chat_id, Reminder.state == ReminderState.UNDELIVERABLE
+                    )
+                ).all()
+            )
+            jobs = list(
+                session.scalars(
+                    select(DownloadJob)
+                    .join(PausedDownload, PausedDownload.job_id == DownloadJob.id)
+                    .where(PausedDownload.chat_id == chat_id)
+                ).all()
+            )
             session.execute(delete(PausedDownload).where(PausedDownload.chat_id == chat_id))
         return Paused(reminders, jobs)
 

@@ -15,14 +15,23 @@ if TYPE_CHECKING:  # the parser is built for every command: import nothing heavy
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    db = sub.add_parser("db", help="upgrade the database, or copy it to another (SQLite → PostgreSQL)")
+    db = sub.add_parser(
+        "db", help="upgrade the database, or copy it to another (SQLite → PostgreSQL)"
+    )
     commands = db.add_subparsers(dest="db_command", metavar="DB_COMMAND", required=True)
     commands.add_parser("upgrade", help="apply pending migrations to DATABASE_URL's database")
-    copy = commands.add_parser("copy", help="copy every Errand table from SOURCE to TARGET, ids kept")
+    copy = commands.add_parser(
+        "copy", help="copy every Errand table from SOURCE to TARGET, ids kept"
+    )
     copy.add_argument("source", help="SQLAlchemy URL, e.g. sqlite:////srv/errand/data/errand.db")
-    copy.add_argument("target", help="SQLAlchemy URL, e.g. postgresql+psycopg://errand:PW@db/errand")
-    copy.add_argument("--replace", action="store_true",
-                      help="empty Errand's tables in TARGET first instead of refusing rows there")
+    copy.add_argument(
+        "target", help="SQLAlchemy URL, e.g. postgresql+psycopg://errand:PW@db/errand"
+    )
+    copy.add_argument(
+        "--replace",
+        action="store_true",
+        help="empty Errand's tables in TARGET first instead of refusing rows there",
+    )
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
@@ -75,6 +84,8 @@ def _upgrade(url: str) -> int:
     if not found.pending:
         print(f"{where}: at migration {found.head}, nothing to do")
     else:
-        print(f"{where}: {found.revision or found.state.value} → {found.head} "
-              f"({len(found.pending)} migration(s))")
+        print(
+            f"{where}: {found.revision or found.state.value} → {found.head} "
+            f"({len(found.pending)} migration(s))"
+        )
     return 0

@@ -49,10 +49,14 @@ def _advance_sequences(conn: Connection, tables: list[Table]) -> None:
         column = table.autoincrement_column
         if column is None:
             continue
-        conn.execute(text(
-            f"SELECT setval(pg_get_serial_sequence(:table, :column), "
-            f'COALESCE(MAX("{column.name}"), 1), MAX("{column.name}") IS NOT NULL) '
-            f'FROM "{table.name}"'), {"table": table.name, "column": column.name})
+        conn.execute(
+            text(
+                f"SELECT setval(pg_get_serial_sequence(:table, :column), "
+                f'COALESCE(MAX("{column.name}"), 1), MAX("{column.name}") IS NOT NULL) '
+                f'FROM "{table.name}"'
+            ),
+            {"table": table.name, "column": column.name},
+        )
 
 
 def _copy_table(source: Connection, target: Connection, table: Table) -> int:
@@ -63,9 +67,11 @@ def _copy_table(source: Connection, target: Connection, table: Table) -> int:
         try:
             target.execute(table.insert(), batch)
         except DBAPIError as exc:
-            raise CopyRefused(f"the target refused a row of {table.name} "
-                              f"({exc.orig.__class__.__name__}: {str(exc.orig).splitlines()[0]}); "
-                              "nothing was copied") from exc
+            raise CopyRefused(
+                f"the target refused a row of {table.name} "
+                f"({exc.orig.__class__.__name__}: {str(exc.orig).splitlines()[0]}); "
+                "nothing was copied"
+            ) from exc
         copied += len(batch)
     return copied
 
@@ -75,9 +81,11 @@ def _check_source(engine: Engine) -> None:
     if found.state is migrate.State.EMPTY:
         raise CopyRefused(f"the source {shown(engine.url)} holds no Errand tables")
     if found.state is not migrate.State.CURRENT:
-        raise CopyRefused(f"the source is {found.state.value} (migration {found.revision or '-'}, "
-                          f"this release: {found.head}): stop the bot and run `errandbot db "
-                          "upgrade` on it first, with DATABASE_URL set to the source")
+        raise CopyRefused(
+            f"the source is {found.state.value} (migration {found.revision or '-'}, "
+            f"this release: {found.head}): stop the bot and run `errandbot db "
+            "upgrade` on it first, with DATABASE_URL set to the source"
+        )
 
 
 def copy_database(source_url: str, target_url: str, *, replace: bool = False) -> CopyReport:
@@ -101,8 +109,10 @@ def copy_database(source_url: str, target_url: str, *, replace: bool = False) ->
                 held = {name: n for name, n in _row_counts(dst, tables).items() if n}
                 if held and not replace:
                     listing = ", ".join(f"{name} ({n})" for name, n in held.items())
-                    raise CopyRefused(f"the target already holds rows: {listing}; pass --replace "
-                                      "to empty Errand's tables there first")
+                    raise CopyRefused(
+                        f"the target already holds rows: {listing}; pass --replace "
+                        "to empty Errand's tables there first"
+                    )
                 for table in reversed(tables):
                     dst.execute(table.delete())
                 for table in tables:
@@ -110,8 +120,9 @@ def copy_database(source_url: str, target_url: str, *, replace: bool = False) ->
                 if dst.dialect.name == "postgresql":
                     _advance_sequences(dst, tables)
                 if _row_counts(dst, tables) != report.rows:
-                    raise CopyRefused("the target's row counts differ from what was copied; "
-                                      "nothing was copied")
+                    raise CopyRefused(
+                        "the target's row counts differ from what was copied; nothing was copied"
+                    )
         return report
     finally:
         source.dispose()

@@ -88,13 +88,20 @@ def _status(conn: Connection) -> Status:
     assert head is not None, "bot/migrations has no revision"
     everything = tuple(r.revision for r in scripts().walk_revisions())
     dialect = conn.dialect.name
-    current = (MigrationContext.configure(conn).get_current_revision()
-               if "alembic_version" in tables else None)
+    current = (
+        MigrationContext.configure(conn).get_current_revision()
+        if "alembic_version" in tables
+        else None
+    )
     if current is None:
-        if "schema_version" in tables and conn.execute(
-                select(schema_version.c.version)).scalar() == ALEMBIC_MANAGED:
-            raise SchemaError("the database's alembic_version table is missing or empty although "
-                              "Alembic manages it: restore it from a backup")
+        if (
+            "schema_version" in tables
+            and conn.execute(select(schema_version.c.version)).scalar() == ALEMBIC_MANAGED
+        ):
+            raise SchemaError(
+                "the database's alembic_version table is missing or empty although "
+                "Alembic manages it: restore it from a backup"
+            )
         state = State.LEGACY if tables - _BOOKKEEPING else State.EMPTY
         return Status(dialect, state, None, head, everything)
     if current == head:
@@ -142,8 +149,11 @@ def migration_lock(engine: Engine) -> Iterator[Connection]:
 def _mark_managed(conn: Connection) -> None:
     schema_version.create(conn, checkfirst=True)
     conn.execute(schema_version.delete())
-    conn.execute(schema_version.insert().values(
-        version=ALEMBIC_MANAGED, upgraded_at=datetime.now(UTC).isoformat(timespec="seconds")))
+    conn.execute(
+        schema_version.insert().values(
+            version=ALEMBIC_MANAGED, upgraded_at=datetime.now(UTC).isoformat(timespec="seconds")
+        )
+    )
     conn.commit()
 
 
@@ -156,9 +166,11 @@ def upgrade(engine: Engine) -> Status:
     with migration_lock(engine) as conn:
         found = _status(conn)
         if found.state is State.AHEAD:
-            raise SchemaError(f"the database is at migration {found.revision}, which this release "
-                              f"does not know (its newest is {found.head}); run a newer Errand, or "
-                              "restore the backup taken before the upgrade")
+            raise SchemaError(
+                f"the database is at migration {found.revision}, which this release "
+                f"does not know (its newest is {found.head}); run a newer Errand, or "
+                "restore the backup taken before the upgrade"
+            )
         if not found.pending:
             return found
         if found.state is not State.EMPTY:
@@ -169,8 +181,12 @@ def upgrade(engine: Engine) -> Status:
         command.upgrade(alembic_config(conn), "head")
         conn.commit()
         _mark_managed(conn)
-        log.info("database %s: %s → migration %s", found.dialect, found.revision or found.state,
-                 found.head)
+        log.info(
+            "database %s: %s → migration %s",
+            found.dialect,
+            found.revision or found.state,
+            found.head,
+        )
         return found
 
 
@@ -186,8 +202,9 @@ def new_revision(message: str) -> Path:
         upgrade(engine)
         with engine.connect() as conn:
             number = f"{int(scripts().get_current_head() or 0) + 1:04d}"
-            script = command.revision(alembic_config(conn), message, autogenerate=True,
-                                      rev_id=number)
+            script = command.revision(
+                alembic_config(conn), message, autogenerate=True, rev_id=number
+            )
         engine.dispose()
     assert script is not None and not isinstance(script, list)
     return Path(script.path)
@@ -196,5 +213,10 @@ def new_revision(message: str) -> Path:
 if __name__ == "__main__":  # pragma: no cover - a developer's tool
     import sys
 
-    print(new_revision(" ".join(sys.argv[2:]) if sys.argv[1:2] == ["revision"] else sys.exit(
-        "usage: python -m bot.db.migrate revision MESSAGE")))
+    print(
+        new_revision(
+            " ".join(sys.argv[2:])
+            if sys.argv[1:2] == ["revision"]
+            else sys.exit("usage: python -m bot.db.migrate revision MESSAGE")
+        )
+    )

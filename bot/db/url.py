@@ -23,8 +23,10 @@ def normalize(url: str | URL) -> URL:
     if parsed.drivername in ("postgres", "postgresql"):
         parsed = parsed.set(drivername=POSTGRES_DRIVER)
     if parsed.drivername == POSTGRES_DRIVER and importlib.util.find_spec("psycopg") is None:
-        raise SchemaError("DATABASE_URL is a PostgreSQL database but the psycopg driver is not "
-                          "installed: pip install 'errandbot[postgres]'")
+        raise SchemaError(
+            "DATABASE_URL is a PostgreSQL database but the psycopg driver is not "
+            "installed: pip install 'errandbot[postgres]'"
+        )
     return parsed
 
 

@@ -12,8 +12,7 @@ from typing import Any, Protocol
 
 from bot.downloads.reasons import Why
 from bot.downloads.watchdog import Deadlines
-
-MiB = 1 << 20
+from bot.humanize import MiB
 
 
 @dataclass
@@ -51,10 +50,12 @@ class DownloadOptions:
             read_timeout=settings.download_read_timeout,
             connect_timeout=settings.download_connect_timeout,
             max_retries=settings.download_max_retries,
-            deadlines=Deadlines(min_speed=settings.download_min_speed_kib * 1024,
-                                window=settings.download_min_speed_window,
-                                total=settings.download_time_limit_minutes * 60 or None,
-                                probe=settings.download_probe_timeout),
+            deadlines=Deadlines(
+                min_speed=settings.download_min_speed_kib * 1024,
+                window=settings.download_min_speed_window,
+                total=settings.download_time_limit_minutes * 60 or None,
+                probe=settings.download_probe_timeout,
+            ),
             ca_bundle=settings.download_ca_bundle,
         )
         values.update(overrides)

@@ -51,9 +51,19 @@ class Fetched:
 class Attempt:
     """Fetch ``probe`` into ``part`` (renamed to ``final`` at the end); see the module docstring."""
 
-    def __init__(self, url: str, options: DownloadOptions, control: Control, client: Client,
-                 policy: RetryPolicy, ranged: RangedFetch, *, expected: tuple[str, str] | None,
-                 notice: Callable[[Why], None], on_progress: Callable[[Progress], None] | None) -> None:
+    def __init__(
+        self,
+        url: str,
+        options: DownloadOptions,
+        control: Control,
+        client: Client,
+        policy: RetryPolicy,
+        ranged: RangedFetch,
+        *,
+        expected: tuple[str, str] | None,
+        notice: Callable[[Why], None],
+        on_progress: Callable[[Progress], None] | None,
+    ) -> None:
         self.url, self.options, self.control = url, options, control
         self.client, self.policy = client, policy
         self.ranged = ranged  # one per download: what it learnt of the server outlives an attempt
@@ -98,13 +108,24 @@ class Attempt:
             got = digests[alg]
             if got != want:
                 _remove(part, ctl, _tmp_of(ctl))
-                raise DownloadError(Reason.CHECKSUM_MISMATCH, alg=alg, expected=want[:12], actual=got[:12])
+                raise DownloadError(
+                    Reason.CHECKSUM_MISMATCH, alg=alg, expected=want[:12], actual=got[:12]
+                )
         os.replace(part, final)
         _remove(ctl, _tmp_of(ctl))
-        return Fetched(path=final, size=size, sha256=digests.get("sha256", ""), resumed_from=resumed)
+        return Fetched(
+            path=final, size=size, sha256=digests.get("sha256", ""), resumed_from=resumed
+        )
 
-    def _fetch(self, fd: int, probe: ProbeResult, part: Path, ctl: Path, record: resume.ResumeState,
-               done: list[Range]) -> tuple[int, dict[str, str], int]:
+    def _fetch(
+        self,
+        fd: int,
+        probe: ProbeResult,
+        part: Path,
+        ctl: Path,
+        record: resume.ResumeState,
+        done: list[Range],
+    ) -> tuple[int, dict[str, str], int]:
         """The bytes: ranges when the server allows them, else (or when they fail) one stream.
         Returns the size, the digests and the bytes resumed from."""
         hasher: PrefixHasher | None = None
@@ -119,7 +140,9 @@ class Attempt:
                 resumed = segmap.done_bytes
                 hasher = self._hasher(part, segmap.contiguous_prefix)
                 try:
-                    self.ranged.run(fd, segmap, probe, Checkpoints(fd, ctl, record, segmap, mask_url(self.url)))
+                    self.ranged.run(
+                        fd, segmap, probe, Checkpoints(fd, ctl, record, segmap, mask_url(self.url))
+                    )
                     size = probe.size
                 except RangesUnusable as exc:
                     self.ranged.join()  # every old worker gone before the file is reused
@@ -127,17 +150,29 @@ class Attempt:
                     hasher.abandon()
                     kept = segmap.contiguous_prefix()
                     self.notice(Why.of(Reason.ONE_CONNECTION, exc.why))
-                    log.info("%s: keeping the first %d bytes; the stream is compared with them",
-                             mask_url(self.url), kept)
+                    log.info(
+                        "%s: keeping the first %d bytes; the stream is compared with them",
+                        mask_url(self.url),
+                        kept,
+                    )
                     hasher, resumed = None, 0
-                    record = resume.ResumeState(url=self.url, size=None, validator=probe.validator,
-                                                final_url=probe.final_url)
+                    record = resume.ResumeState(
+                        url=self.url,
+                        size=None,
+                        validator=probe.validator,
+                        final_url=probe.final_url,
+                    )
                     resume.save(ctl, record, sync=False)
             if hasher is None:
                 if not kept:
                     _empty(fd)
-                stream = StreamFetch(self.client, self.control, self.policy,
-                                     max_bytes=self.options.max_bytes, on_progress=self.on_progress)
+                stream = StreamFetch(
+                    self.client,
+                    self.control,
+                    self.policy,
+                    max_bytes=self.options.max_bytes,
+                    on_progress=self.on_progress,
+                )
                 hasher = self._hasher(part, lambda: stream.written)
                 size = stream.run(fd, probe, kept)
             # No fsync of the finished data (curl and aria2 do none either): it would make every
@@ -152,15 +187,21 @@ class Attempt:
             if hasher is not None:
                 hasher.abandon()
 
-    def _start_record(self, probe: ProbeResult, part: Path, ctl: Path) -> tuple[resume.ResumeState, list[Range]]:
+    def _start_record(
+        self, probe: ProbeResult, part: Path, ctl: Path
+    ) -> tuple[resume.ResumeState, list[Range]]:
         """The record for this run, and the ranges a previous run left that can be trusted.
 
         A previous record is trusted only for the same URL, size and validator, a matching
         checksum (:func:`resume.load`) and a ``.part`` file of exactly the recorded size (a
         truncated or replaced file starts over).
         """
-        record = resume.ResumeState(url=self.url, size=probe.size if probe.resumable else None,
-                                    validator=probe.validator, final_url=probe.final_url)
+        record = resume.ResumeState(
+            url=self.url,
+            size=probe.size if probe.resumable else None,
+            validator=probe.validator,
+            final_url=probe.final_url,
+        )
         old = resume.load(ctl) if ctl.exists() else None
         if ctl.exists() and old is None:
             self.notice(Why.of(Reason.RESUME_DAMAGED))
@@ -185,6 +226,7 @@ class Attempt:
 
     def _verified(self, fd: int, probe: ProbeResult, done: list[Range]) -> bool:
         """Whether the claimed ranges on disk match the server (see :mod:`bot.downloads.verify`)."""
+
         def fetch(first: int, last: int) -> bytes:
             headers = {"Range": f"bytes={first}-{last}"}
             if probe.validator:
@@ -203,7 +245,8 @@ class Attempt:
 
     def _hasher(self, part: Path, available: Callable[[], int]) -> PrefixHasher:
         algs = ([self.expected[0]] if self.expected else []) + (
-            ["sha256"] if self.options.compute_sha256 else [])
+            ["sha256"] if self.options.compute_sha256 else []
+        )
         hasher = PrefixHasher(part, available, algs)
         if algs:
             hasher.start()

@@ -38,15 +38,17 @@ class BodyReader:
         """The next chunk (a view into the buffer, valid until the next call); empty at the end."""
         started = time.monotonic()
         try:
-            n = self._fp.readinto(self.view[:self.want])
-        except LIBRARY_ERRORS as exc:  # the same mapping as network_errors(), without its cost per chunk
+            n = self._fp.readinto(self.view[: self.want])
+        except (
+            LIBRARY_ERRORS
+        ) as exc:  # the same mapping as network_errors(), without its cost per chunk
             raise mapped(exc) from exc
         took = time.monotonic() - started
         if n == self.want and took < FAST:
             self.want = min(len(self.buffer), self.want * 2)
         elif took > SLOW:
             self.want = max(MIN_READ, self.want // 2)
-        return self.view[:n or 0]
+        return self.view[: n or 0]
 
     @property
     def consumed(self) -> bool:

@@ -30,8 +30,9 @@ NEAR_END = 3.0
 class Checkpoints:
     """Writes ``state`` (the record at ``ctl``) from ``segmap``, for the ``.part`` file ``fd``."""
 
-    def __init__(self, fd: int, ctl: Path, state: resume.ResumeState, segmap: SegmentMap,
-                 label: str) -> None:
+    def __init__(
+        self, fd: int, ctl: Path, state: resume.ResumeState, segmap: SegmentMap, label: str
+    ) -> None:
         self.fd, self.ctl, self.state, self.segmap = fd, ctl, state, segmap
         self.label = label  # the URL, masked, for the log
         self.ended = threading.Event()

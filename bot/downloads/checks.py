@@ -123,8 +123,12 @@ def read_probe(answer: Answer) -> ProbeFacts:
         resumable, single = False, Why.of(Reason.COMPRESSED)
     if size is None:
         single = single or Why.of(Reason.NO_LENGTH)
-    return ProbeFacts(size=size, resumable=resumable and size is not None and size > 0,
-                      single_reason=single, validator=validator(headers))
+    return ProbeFacts(
+        size=size,
+        resumable=resumable and size is not None and size > 0,
+        single_reason=single,
+        validator=validator(headers),
+    )
 
 
 def check_validator(headers: Mapping[str, str], expected: str | None) -> None:
@@ -133,7 +137,9 @@ def check_validator(headers: Mapping[str, str], expected: str | None) -> None:
         return
     now = validator(headers)
     if now is not None and now != expected:
-        raise FileChanged(Reason.CHANGED_ETAG if expected.startswith('"') else Reason.CHANGED_LAST_MODIFIED)
+        raise FileChanged(
+            Reason.CHANGED_ETAG if expected.startswith('"') else Reason.CHANGED_LAST_MODIFIED
+        )
 
 
 def _check_total(cr: ContentRange | None, size: int | None) -> None:
@@ -141,7 +147,9 @@ def _check_total(cr: ContentRange | None, size: int | None) -> None:
         raise FileChanged(Reason.CHANGED_SIZE)
 
 
-def check_ranged(answer: Answer, first: int, last: int, size: int | None, expected: str | None) -> None:
+def check_ranged(
+    answer: Answer, first: int, last: int, size: int | None, expected: str | None
+) -> None:
     """Accept only a 206 with exactly ``first-last/size`` (see the module docstring)."""
     status = answer.status_code
     headers = answer.headers
@@ -154,8 +162,14 @@ def check_ranged(answer: Answer, first: int, last: int, size: int | None, expect
         # A range that starts where asked and goes further will do: only the asked part is read
         # (the connection is then not reused).
         if cr is None or cr.first != first or cr.last < last:
-            raise RangesUnusable(Why.of(Reason.RANGE_MISMATCH, first=first, last=last,
-                                        got=repr(headers.get("Content-Range"))))
+            raise RangesUnusable(
+                Why.of(
+                    Reason.RANGE_MISMATCH,
+                    first=first,
+                    last=last,
+                    got=repr(headers.get("Content-Range")),
+                )
+            )
         length = headers.get("Content-Length")
         if length is not None and length.strip() != str(cr.last - cr.first + 1):
             raise RangesUnusable(Why.of(Reason.RANGE_LENGTH))

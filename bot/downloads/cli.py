@@ -93,8 +93,10 @@ class _Bar:
 def summary(result: DownloadResult, checksum: str | None) -> str:
     """One line for the end of a download: size, time, speed, and what was resumed or verified."""
     speed = result.size / result.elapsed if result.elapsed > 0 else 0.0
-    parts = [f"{result.path.name}: {human_size(result.size)} in {human_duration(result.elapsed)} "
-             f"({human_speed(speed)})"]
+    parts = [
+        f"{result.path.name}: {human_size(result.size)} in {human_duration(result.elapsed)} "
+        f"({human_speed(speed)})"
+    ]
     if result.resumed_from and result.size:
         parts.append(f"resumed from {int(100 * result.resumed_from / result.size)}%")
     if checksum:
@@ -103,12 +105,15 @@ def summary(result: DownloadResult, checksum: str | None) -> str:
 
 
 def _private_hint(exc: PrivateAddress) -> str:
-    return (f"{exc}; to allow it, pass --allow-private or set DOWNLOAD_ALLOW_NETWORKS "
-            "(e.g. DOWNLOAD_ALLOW_NETWORKS=127.0.0.0/8)")
+    return (
+        f"{exc}; to allow it, pass --allow-private or set DOWNLOAD_ALLOW_NETWORKS "
+        "(e.g. DOWNLOAD_ALLOW_NETWORKS=127.0.0.0/8)"
+    )
 
 
 def _interrupt_on_sigterm() -> None:
     """SIGTERM is handled like Ctrl-C: the engine saves what it has and the run stops cleanly."""
+
     def handler(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
@@ -128,11 +133,14 @@ def run_download(settings: Settings | DownloadSettings, args: argparse.Namespace
             parse_checksum(args.checksum)
         except ValueError as exc:
             return _fail(str(exc))
-    connections = args.connections if args.connections is not None else settings.download_connections
+    connections = (
+        args.connections if args.connections is not None else settings.download_connections
+    )
     if not 1 <= connections <= 16:
         return _fail("connections must be between 1 and 16")
-    overrides: dict[str, Any] = dict(connections=connections, checksum=args.checksum,
-                                     compute_sha256=False)  # only --checksum is checked
+    overrides: dict[str, Any] = dict(
+        connections=connections, checksum=args.checksum, compute_sha256=False
+    )  # only --checksum is checked
     if getattr(args, "allow_private", False):
         overrides["allow_networks"] = EVERYWHERE
     options = DownloadOptions.from_settings(settings, **overrides)
@@ -140,8 +148,13 @@ def run_download(settings: Settings | DownloadSettings, args: argparse.Namespace
     from bot.media.cli import media_downloader
 
     try:
-        plain = Downloader(args.url, dest_dir=Path(args.output_dir), options=options,
-                           on_progress=bar, on_notice=lambda text: bar.line(f"errandbot: {text}"))
+        plain = Downloader(
+            args.url,
+            dest_dir=Path(args.output_dir),
+            options=options,
+            on_progress=bar,
+            on_notice=lambda text: bar.line(f"errandbot: {text}"),
+        )
         # A web page with a video: bot.media fetches the video (or --audio) instead of the page.
         downloader = media_downloader(settings, args, options, bar, plain) or plain
     except PrivateAddress as exc:
@@ -157,8 +170,11 @@ def run_download(settings: Settings | DownloadSettings, args: argparse.Namespace
         bar.clear()
         probe = downloader.probe_result
         if probe is not None and not probe.resumable:
-            return _fail("interrupted; this server cannot resume, so running the same command "
-                         "again starts over", EXIT_INTERRUPTED)
+            return _fail(
+                "interrupted; this server cannot resume, so running the same command "
+                "again starts over",
+                EXIT_INTERRUPTED,
+            )
         return _fail("interrupted; run the same command again to resume", EXIT_INTERRUPTED)
     except DownloadCancelled:
         bar.clear()
@@ -169,7 +185,11 @@ def run_download(settings: Settings | DownloadSettings, args: argparse.Namespace
     except RetriesExhausted as exc:
         bar.clear()
         probe = downloader.probe_result
-        tail = "; run the same command again to resume" if probe is not None and probe.resumable else ""
+        tail = (
+            "; run the same command again to resume"
+            if probe is not None and probe.resumable
+            else ""
+        )
         return _fail(f"{exc}{tail}")
     except DownloadError as exc:
         bar.clear()

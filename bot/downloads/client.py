@@ -23,8 +23,14 @@ from bot.downloads.transport import abort_response, network_errors
 class Client:
     """The requests of one run, over ``session``, stopped through ``control``."""
 
-    def __init__(self, session: requests.Session, control: Control, *, connect_timeout: float,
-                 read_timeout: float) -> None:
+    def __init__(
+        self,
+        session: requests.Session,
+        control: Control,
+        *,
+        connect_timeout: float,
+        read_timeout: float,
+    ) -> None:
         self.session = session
         self.control = control
         self.timeout = (connect_timeout, read_timeout)
@@ -36,8 +42,9 @@ class Client:
         self.control.check()
         try:
             with network_errors():
-                resp = self.session.get(url, headers=headers, stream=True, allow_redirects=True,
-                                        timeout=self.timeout)
+                resp = self.session.get(
+                    url, headers=headers, stream=True, allow_redirects=True, timeout=self.timeout
+                )
         except (NetworkRetryable, NetworkFailed):
             self.control.check()  # stopped: that is why the request failed
             raise

@@ -37,7 +37,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bot.downloads import naming, resume
-from bot.downloads.api import DownloadOptions, DownloadResult, MiB, ProbeResult, RunningDownload
+from bot.downloads.api import DownloadOptions, DownloadResult, ProbeResult, RunningDownload
 from bot.downloads.attempt import Attempt
 from bot.downloads.checks import read_probe
 from bot.downloads.client import Client
@@ -57,10 +57,20 @@ from bot.downloads.reasons import Reason, Why
 from bot.downloads.retries import RetryPolicy
 from bot.downloads.transport import make_session
 from bot.downloads.watchdog import SlowDownload, over_deadline
+from bot.humanize import MiB
 
 __all__ = [
-    "DownloadCancelled", "DownloadError", "DownloadOptions", "DownloadRefused", "DownloadResult",
-    "Downloader", "FileChanged", "MiB", "ProbeResult", "Progress", "RunningDownload",
+    "DownloadCancelled",
+    "DownloadError",
+    "DownloadOptions",
+    "DownloadRefused",
+    "DownloadResult",
+    "Downloader",
+    "FileChanged",
+    "MiB",
+    "ProbeResult",
+    "Progress",
+    "RunningDownload",
 ]
 
 log = logging.getLogger(__name__)
@@ -74,10 +84,16 @@ MAX_NAME_TRIES = 1000  # name, name (1), … name (999)
 class Downloader:
     """One download of ``url`` into ``dest_dir``. See the module docstring for the life cycle."""
 
-    def __init__(self, url: str, dest_dir: Path, options: DownloadOptions | None = None,
-                 on_progress: Callable[[Progress], None] | None = None, name: str | None = None,
-                 on_notice: Callable[[Why], None] | None = None,
-                 on_retry: Callable[[Retrying], None] | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        dest_dir: Path,
+        options: DownloadOptions | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
+        name: str | None = None,
+        on_notice: Callable[[Why], None] | None = None,
+        on_retry: Callable[[Retrying], None] | None = None,
+    ) -> None:
         reason = url_problem(url)
         if reason:
             raise DownloadRefused(reason)
@@ -95,15 +111,29 @@ class Downloader:
         self.final_path: Path | None = None
         options = self.options
         self._control = Control()
-        self._client = Client(make_session(options.allow_networks, self.connections, options.ca_bundle),
-                              self._control, connect_timeout=options.connect_timeout,
-                              read_timeout=options.read_timeout)
+        self._client = Client(
+            make_session(options.allow_networks, self.connections, options.ca_bundle),
+            self._control,
+            connect_timeout=options.connect_timeout,
+            read_timeout=options.read_timeout,
+        )
         self._control.abort = self._client.abort_all
-        self._policy = RetryPolicy(url, self._control, max_retries=options.max_retries,
-                                   backoff=options.backoff, backoff_max=options.backoff_max,
-                                   retry_after_max=options.retry_after_max, on_retry=on_retry)
-        self._ranged = RangedFetch(self._client, self._control, self._policy,
-                                   connections=self.connections, on_progress=on_progress)
+        self._policy = RetryPolicy(
+            url,
+            self._control,
+            max_retries=options.max_retries,
+            backoff=options.backoff,
+            backoff_max=options.backoff_max,
+            retry_after_max=options.retry_after_max,
+            on_retry=on_retry,
+        )
+        self._ranged = RangedFetch(
+            self._client,
+            self._control,
+            self._policy,
+            connections=self.connections,
+            on_progress=on_progress,
+        )
         self._notices: list[Why] = []
 
     # ------------------------------------------------------------------ public
@@ -118,8 +148,9 @@ class Downloader:
         connections but never answers cannot hold the caller longer.
         """
         limit = self.options.deadlines.probe
-        timer = threading.Timer(limit, self._control.halt,
-                                args=(DownloadError(Reason.NO_ANSWER, seconds=float(limit)),))
+        timer = threading.Timer(
+            limit, self._control.halt, args=(DownloadError(Reason.NO_ANSWER, seconds=float(limit)),)
+        )
         timer.daemon = True
         timer.start()
         try:
@@ -133,21 +164,33 @@ class Downloader:
             facts = read_probe(resp)
             headers = resp.headers
             final_url = resp.url
-            name = (naming.sanitize(self.requested_name) if self.requested_name else
-                    naming.derive(final_url, headers.get("Content-Disposition"), headers.get("Content-Type")))
+            name = (
+                naming.sanitize(self.requested_name)
+                if self.requested_name
+                else naming.derive(
+                    final_url, headers.get("Content-Disposition"), headers.get("Content-Type")
+                )
+            )
         finally:
             self._client.release(resp)
         final = self._choose_paths(name)
-        self.probe_result = ProbeResult(name=final.name, size=facts.size, final_url=final_url,
-                                        resumable=facts.resumable, validator=facts.validator,
-                                        content_type=headers.get("Content-Type"),
-                                        single_reason=facts.single_reason)
+        self.probe_result = ProbeResult(
+            name=final.name,
+            size=facts.size,
+            final_url=final_url,
+            resumable=facts.resumable,
+            validator=facts.validator,
+            content_type=headers.get("Content-Type"),
+            single_reason=facts.single_reason,
+        )
         return self.probe_result
 
     def run(self) -> DownloadResult:
         """Download (or resume) to the end; returns the result or raises DownloadError."""
         ended = threading.Event()
-        threading.Thread(target=self._watch, args=(ended,), name="download-watchdog", daemon=True).start()
+        threading.Thread(
+            target=self._watch, args=(ended,), name="download-watchdog", daemon=True
+        ).start()
         try:
             return self._run()
         finally:
@@ -160,7 +203,9 @@ class Downloader:
         floor = SlowDownload(deadlines.min_speed, deadlines.window)
         while not ended.wait(WATCH_INTERVAL):
             now = time.monotonic()
-            reason = over_deadline(now - started, deadlines.total) or floor.feed(now, self._control.moved())
+            reason = over_deadline(now - started, deadlines.total) or floor.feed(
+                now, self._control.moved()
+            )
             if reason is not None:
                 log.info("%s: %s", mask_url(self.url), reason)
                 self._control.halt(DownloadError(reason))
@@ -175,9 +220,17 @@ class Downloader:
             if not probe.resumable and probe.single_reason:
                 self._notice(Why.of(Reason.ONE_CONNECTION, probe.single_reason))
             assert self.part_path is not None and self.final_path is not None
-            attempt = Attempt(self.url, self.options, self._control, self._client, self._policy,
-                              self._ranged, expected=self.expected, notice=self._notice,
-                              on_progress=self.on_progress)
+            attempt = Attempt(
+                self.url,
+                self.options,
+                self._control,
+                self._client,
+                self._policy,
+                self._ranged,
+                expected=self.expected,
+                notice=self._notice,
+                on_progress=self.on_progress,
+            )
             try:
                 fetched = attempt.run(probe, self.part_path, self.final_path)
             except FileChanged as exc:
@@ -187,9 +240,14 @@ class Downloader:
                 self._notice(exc.why)
                 self.probe_result = None
                 continue
-            return DownloadResult(path=fetched.path, size=fetched.size, sha256=fetched.sha256,
-                                  elapsed=time.monotonic() - started, resumed_from=fetched.resumed_from,
-                                  notices=tuple(self._notices))
+            return DownloadResult(
+                path=fetched.path,
+                size=fetched.size,
+                sha256=fetched.sha256,
+                elapsed=time.monotonic() - started,
+                resumed_from=fetched.resumed_from,
+                notices=tuple(self._notices),
+            )
 
     def _notice(self, why: Why) -> None:
         log.info("%s: %s", mask_url(self.url), why)  # the caller shows it (CLI line, status)

@@ -23,7 +23,9 @@ from bot.downloads.reasons import Param, Reason, Why
 class DownloadError(Exception):
     """A download failed; ``why`` is the reason, ``str(exc)`` its English sentence."""
 
-    def __init__(self, why: Why | Reason | str, cause: Why | None = None, /, **params: Param) -> None:
+    def __init__(
+        self, why: Why | Reason | str, cause: Why | None = None, /, **params: Param
+    ) -> None:
         if isinstance(why, Reason):
             why = Why(why, params, cause)
         elif not isinstance(why, Why):

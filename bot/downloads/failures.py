@@ -60,13 +60,26 @@ def classify(exc: BaseException) -> Failure:
         return Failure(Why.of(Reason.TLS_CUT), True)
     tls = first(ssl.SSLError)
     if tls is not None:
-        return Failure(Why.of(Reason.TLS_FAILED, detail=str(getattr(tls, "reason", None) or "handshake error")), False)
+        return Failure(
+            Why.of(
+                Reason.TLS_FAILED, detail=str(getattr(tls, "reason", None) or "handshake error")
+            ),
+            False,
+        )
     if first(ConnectionRefusedError) is not None:
         return Failure(Why.of(Reason.CONNECTION_REFUSED), False)
     if first(socket.gaierror, u3.NameResolutionError) is not None:
         return Failure(Why.of(Reason.NAME_NOT_RESOLVED), False)
-    if first(requests.exceptions.InvalidSchema, requests.exceptions.MissingSchema,
-             requests.exceptions.InvalidURL, u3.LocationParseError, UnicodeError) is not None:
+    if (
+        first(
+            requests.exceptions.InvalidSchema,
+            requests.exceptions.MissingSchema,
+            requests.exceptions.InvalidURL,
+            u3.LocationParseError,
+            UnicodeError,
+        )
+        is not None
+    ):
         return Failure(Why.of(Reason.INVALID_URL), False)
     if first(requests.TooManyRedirects) is not None:
         return Failure(Why.of(Reason.TOO_MANY_REDIRECTS, limit=10), False)

@@ -37,7 +37,9 @@ def parse_checksum(text: str | None) -> tuple[str, str] | None:
 class PrefixHasher:
     """Hashes ``path`` from offset 0 up to whatever ``available()`` says is on disk."""
 
-    def __init__(self, path: os.PathLike[str], available: Callable[[], int], algorithms: list[str]) -> None:
+    def __init__(
+        self, path: os.PathLike[str], available: Callable[[], int], algorithms: list[str]
+    ) -> None:
         self.path = path
         self.available = available
         self.hashes = {alg: hashlib.new(alg) for alg in algorithms}
@@ -61,11 +63,13 @@ class PrefixHasher:
         length = min(BLOCK, limit - self.offset)
         base = self.offset - self.offset % mmap.ALLOCATIONGRANULARITY
         try:
-            window = mmap.mmap(self._fd, length + self.offset - base, offset=base, access=mmap.ACCESS_READ)
+            window = mmap.mmap(
+                self._fd, length + self.offset - base, offset=base, access=mmap.ACCESS_READ
+            )
         except (ValueError, OSError):
             return False  # the file is shorter than `limit` says (it is being reset)
         try:
-            view = memoryview(window)[self.offset - base:]
+            view = memoryview(window)[self.offset - base :]
             try:
                 for h in self.hashes.values():
                     h.update(view)

@@ -63,8 +63,15 @@ def _die_with_parent() -> None:
         pass
 
 
-def _child(conn: Connection, url: str, dest_dir: str, options: DownloadOptions, name: str | None,
-           parent_pid: int, engine: type = Downloader) -> None:
+def _child(
+    conn: Connection,
+    url: str,
+    dest_dir: str,
+    options: DownloadOptions,
+    name: str | None,
+    parent_pid: int,
+    engine: type = Downloader,
+) -> None:
     """Entry point of the child process: download, streaming progress and the outcome back."""
     _die_with_parent()
     if os.getppid() != parent_pid:  # the parent died before the signal was armed
@@ -86,10 +93,15 @@ def _child(conn: Connection, url: str, dest_dir: str, options: DownloadOptions, 
     # interrupt it while it holds one of the engine's locks). Blocked before any thread starts,
     # so every thread inherits the mask.
     signal.pthread_sigmask(signal.SIG_BLOCK, PAUSE_SIGNALS)
-    downloader = engine(url, Path(dest_dir), options, name=name,
-                        on_progress=lambda p: send(("progress", p)),
-                        on_retry=lambda r: send(("retry", r)),
-                        on_notice=lambda why: send(("notice", why)))
+    downloader = engine(
+        url,
+        Path(dest_dir),
+        options,
+        name=name,
+        on_progress=lambda p: send(("progress", p)),
+        on_retry=lambda r: send(("retry", r)),
+        on_notice=lambda why: send(("notice", why)),
+    )
     settle_process()
     paused = threading.Event()
 
@@ -135,10 +147,16 @@ class IsolatedDownloader:
     #: (:class:`bot.media.job.MediaDownloader` for media pages).
     engine: type = Downloader
 
-    def __init__(self, url: str, dest_dir: Path, options: DownloadOptions | None = None,
-                 on_progress: Callable[[Progress], None] | None = None, name: str | None = None,
-                 on_retry: Callable[[Retrying], None] | None = None,
-                 on_notice: Callable[[Why], None] | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        dest_dir: Path,
+        options: DownloadOptions | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
+        name: str | None = None,
+        on_retry: Callable[[Retrying], None] | None = None,
+        on_notice: Callable[[Why], None] | None = None,
+    ) -> None:
         self.url = url
         self.on_retry = on_retry
         self.on_notice = on_notice
@@ -151,7 +169,9 @@ class IsolatedDownloader:
 
     def probe(self) -> ProbeResult:
         """A probe is one tiny request: it runs here, in the calling thread."""
-        result = Downloader(self.url, self.dest_dir, self.options, name=self.name, on_retry=self.on_retry).probe()
+        result = Downloader(
+            self.url, self.dest_dir, self.options, name=self.name, on_retry=self.on_retry
+        ).probe()
         self.name = result.name
         return result
 
@@ -164,8 +184,18 @@ class IsolatedDownloader:
         context = multiprocessing.get_context("spawn")
         ours, theirs = context.Pipe(duplex=True)
         process = context.Process(
-            target=_child, name="errand-download", daemon=True,
-            args=(theirs, self.url, str(self.dest_dir), self.options, self.name, os.getpid(), self.engine),
+            target=_child,
+            name="errand-download",
+            daemon=True,
+            args=(
+                theirs,
+                self.url,
+                str(self.dest_dir),
+                self.options,
+                self.name,
+                os.getpid(),
+                self.engine,
+            ),
         )
         process.start()
         theirs.close()
@@ -178,7 +208,8 @@ class IsolatedDownloader:
                     ours.send(("cancel", cancel))
                     cancel_sent_at = time.monotonic()
                 elif cancel_sent_at is not None and time.monotonic() - cancel_sent_at > (
-                        CANCEL_GRACE if cancel else DISCARD_GRACE):
+                    CANCEL_GRACE if cancel else DISCARD_GRACE
+                ):
                     # A read blocked on a silent server can ignore the engine's cancel; the
                     # process cannot. The resume record holds everything flushed until now.
                     process.kill()

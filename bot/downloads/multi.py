@@ -56,8 +56,15 @@ class _OverLimit(Exception):
 class RangedFetch:
     """Fetch the missing ranges of ``segmap`` with up to ``connections`` workers."""
 
-    def __init__(self, client: Client, control: Control, policy: RetryPolicy, *, connections: int,
-                 on_progress: Callable[[Progress], None] | None) -> None:
+    def __init__(
+        self,
+        client: Client,
+        control: Control,
+        policy: RetryPolicy,
+        *,
+        connections: int,
+        on_progress: Callable[[Progress], None] | None,
+    ) -> None:
         self.client = client
         self.control = control
         self.policy = policy
@@ -70,7 +77,9 @@ class RangedFetch:
         self._conn_limit = self._ramp.limit  # raised by the ramp, capped by the server's limit
         self._empty_answers = 0  # ranged answers that ended before their first byte
 
-    def run(self, fd: int, segmap: SegmentMap, probe: ProbeResult, checkpoints: Checkpoints) -> None:
+    def run(
+        self, fd: int, segmap: SegmentMap, probe: ProbeResult, checkpoints: Checkpoints
+    ) -> None:
         """Run workers until the map is complete, failed or cancelled; keep the record fresh.
         Raises the first worker's failure (:class:`RangesUnusable` among them)."""
         control = self.control
@@ -104,7 +113,9 @@ class RangedFetch:
         for t in self.workers:
             t.join(timeout)
 
-    def _supervise(self, fd: int, segmap: SegmentMap, probe: ProbeResult, meter: ProgressMeter) -> None:
+    def _supervise(
+        self, fd: int, segmap: SegmentMap, probe: ProbeResult, meter: ProgressMeter
+    ) -> None:
         """Start workers while there is pending work; return when done, or 1 s after a stop."""
         stop_deadline = None
         while True:
@@ -120,8 +131,12 @@ class RangedFetch:
                 self._ramp_up(segmap, segmap.active_count())
                 if segmap.has_pending() and len(alive) < self._conn_limit:
                     for _ in range(self._conn_limit - len(alive)):
-                        t = threading.Thread(target=self._worker, args=(fd, segmap, probe, meter),
-                                             name="download-worker", daemon=True)
+                        t = threading.Thread(
+                            target=self._worker,
+                            args=(fd, segmap, probe, meter),
+                            name="download-worker",
+                            daemon=True,
+                        )
                         t.start()
                         self.workers.append(t)
                     continue
@@ -141,10 +156,16 @@ class RangedFetch:
         """Let the ramp raise the connection limit, within what the server accepts."""
         with self._lock:
             now = time.monotonic()
-            wanted = self._ramp.limit if self._ramp.held else self._ramp.update(now, segmap.done_bytes, active)
+            wanted = (
+                self._ramp.limit
+                if self._ramp.held
+                else self._ramp.update(now, segmap.done_bytes, active)
+            )
             self._conn_limit = min(wanted, self._server_limit.current(now))
 
-    def _worker(self, fd: int, segmap: SegmentMap, probe: ProbeResult, meter: ProgressMeter) -> None:
+    def _worker(
+        self, fd: int, segmap: SegmentMap, probe: ProbeResult, meter: ProgressMeter
+    ) -> None:
         stop = self.control.stop
         try:
             while not stop.is_set():
@@ -172,8 +193,9 @@ class RangedFetch:
             log.exception("download worker crashed")
             self.control.fail(DownloadError(Reason.INTERNAL, name=exc.__class__.__name__))
 
-    def _fetch(self, fd: int, segmap: SegmentMap, seg: Segment, probe: ProbeResult,
-               meter: ProgressMeter) -> None:
+    def _fetch(
+        self, fd: int, segmap: SegmentMap, seg: Segment, probe: ProbeResult, meter: ProgressMeter
+    ) -> None:
         """Fetch ``seg`` to its (possibly shrinking) end, retrying per the policy."""
         stop = self.control.stop
         tries = self.policy.start()

@@ -49,8 +49,13 @@ class Retrying:
 class ProgressMeter:
     """Turns ``done`` byte counts into :class:`Progress` reports for ``callback``."""
 
-    def __init__(self, callback: Callable[[Progress], None] | None, total: int | None,
-                 done: int = 0, interval: float = INTERVAL) -> None:
+    def __init__(
+        self,
+        callback: Callable[[Progress], None] | None,
+        total: int | None,
+        done: int = 0,
+        interval: float = INTERVAL,
+    ) -> None:
         self.callback = callback
         self.total = total
         self.interval = interval
@@ -74,8 +79,11 @@ class ProgressMeter:
                 return
             if elapsed > 0:
                 sample = max(0, done - self._last_done) / elapsed
-                self._speed = sample if self._speed == 0 else (
-                    SMOOTHING * sample + (1 - SMOOTHING) * self._speed)
+                self._speed = (
+                    sample
+                    if self._speed == 0
+                    else (SMOOTHING * sample + (1 - SMOOTHING) * self._speed)
+                )
             self._last_time, self._last_done = now, done
             eta = None
             if self.total is not None and self._speed > 0:

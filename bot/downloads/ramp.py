@@ -31,8 +31,9 @@ FAST = 32 << 20  # bytes/s: a connection this fast is limited by this machine, n
 class ConnectionRamp:
     """Feed it the byte count now and then; :attr:`limit` is how many connections to keep."""
 
-    def __init__(self, maximum: int, start: int = START, fast: float = FAST,
-                 interval: float = INTERVAL) -> None:
+    def __init__(
+        self, maximum: int, start: int = START, fast: float = FAST, interval: float = INTERVAL
+    ) -> None:
         self.maximum = max(1, maximum)
         self.limit = min(self.maximum, max(1, start))
         self.fast = fast

@@ -235,8 +235,10 @@ ENGLISH: dict[Reason, str] = {
     Reason.INTERNAL: "internal error: {name}",
     Reason.INTERNAL_CHILD: "internal error in the download process ({name})",
     Reason.INTERNAL_SERVICE: "internal error (see the bot's log)",
-    Reason.TOO_MANY_PENDING: ("you already have {pending} downloads waiting or running (the limit is "
-                              "{limit}); cancel one or wait"),
+    Reason.TOO_MANY_PENDING: (
+        "you already have {pending} downloads waiting or running (the limit is "
+        "{limit}); cancel one or wait"
+    ),
     Reason.QUOTA_USED_UP: "your daily quota of {quota_bytes} is used up; it resets at 00:00 UTC",
     Reason.QUOTA_EXCEEDED: "it would exceed your daily quota of {quota_bytes} by {over_bytes} ({used_bytes} used today)",
     Reason.QUOTA_BUDGET: "it would exceed your daily quota of {quota_bytes} ({used_bytes} used today)",
@@ -246,8 +248,10 @@ ENGLISH: dict[Reason, str] = {
     Reason.DISK_NEEDS: "not enough disk space: it needs {size_bytes}, and {free_bytes} is free above the reserve",
     Reason.DISK_FREE: "not enough disk space: {free_bytes} is free above the reserve",
     Reason.DISK_RESERVE: "not enough disk space: the disk is down to its reserve of {reserve_bytes}",
-    Reason.MEDIA_NEEDS_FFMPEG: ("this is a web page, and fetching its video needs ffmpeg, which is not installed "
-                                "on the server (/download URL as file keeps the page itself)"),
+    Reason.MEDIA_NEEDS_FFMPEG: (
+        "this is a web page, and fetching its video needs ffmpeg, which is not installed "
+        "on the server (/download URL as file keeps the page itself)"
+    ),
     Reason.FFMPEG_MISSING: "media pages need ffmpeg, which is not installed on the server (apt-get install ffmpeg)",
     Reason.FFPROBE_MISSING: "ffprobe is not installed on the server",
     Reason.MEDIA_NONE: "no video or audio found on this page (/download URL as file keeps the page itself)",
@@ -321,7 +325,9 @@ class Why:
 
     def english(self) -> str:
         """The English sentence: what the CLI prints and the logs keep."""
-        values = {name: format_param(name, value, ENGLISH_LOCALE) for name, value in self.params.items()}
+        values = {
+            name: format_param(name, value, ENGLISH_LOCALE) for name, value in self.params.items()
+        }
         if self.cause is not None:
             values["cause"] = self.cause.english()
         try:
@@ -347,8 +353,11 @@ class Why:
         params = data.get("params") or {}
         if not isinstance(params, dict):
             raise TypeError("params is not an object")
-        return cls(Reason(data["code"]), {str(k): v for k, v in params.items()},
-                   cls.from_dict(cause) if cause is not None else None)
+        return cls(
+            Reason(data["code"]),
+            {str(k): v for k, v in params.items()},
+            cls.from_dict(cause) if cause is not None else None,
+        )
 
     def dump(self) -> str:
         """The JSON kept in a job row's ``error`` column."""

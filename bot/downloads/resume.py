@@ -69,9 +69,14 @@ class ResumeState:
 
     def _fields(self) -> dict[str, Any]:
         return {
-            "version": VERSION, "url": self.url, "final_url": self.final_url, "size": self.size,
-            "validator": self.validator, "done": [list(r) for r in self.done],
-            "synced": [list(r) for r in self.synced], "boot_id": self.boot_id,
+            "version": VERSION,
+            "url": self.url,
+            "final_url": self.final_url,
+            "size": self.size,
+            "validator": self.validator,
+            "done": [list(r) for r in self.done],
+            "synced": [list(r) for r in self.synced],
+            "boot_id": self.boot_id,
         }
 
     def to_json(self) -> str:
@@ -92,9 +97,15 @@ class ResumeState:
         synced = [(int(a), int(b)) for a, b in data.get("synced", [])]
         if size is not None and (size < 1 or any(not 0 <= a <= b < size for a, b in done + synced)):
             raise ValueError("control file ranges out of bounds")
-        return cls(url=str(data["url"]), size=size, validator=data.get("validator"),
-                   final_url=str(data.get("final_url", "")), done=done, synced=synced,
-                   boot_id=str(data.get("boot_id", "")))
+        return cls(
+            url=str(data["url"]),
+            size=size,
+            validator=data.get("validator"),
+            final_url=str(data.get("final_url", "")),
+            done=done,
+            synced=synced,
+            boot_id=str(data.get("boot_id", "")),
+        )
 
     def trusted_done(self, boot_id: str | None = None) -> list[Range]:
         """The ranges that are really on disk: ``done`` within the same boot, else ``synced``."""

@@ -37,9 +37,17 @@ class RetryPolicy:
     ``backoff_max``, ``Retry-After`` up to ``retry_after_max``; each retry is reported to
     ``on_retry``. :meth:`start` gives the budget of one request."""
 
-    def __init__(self, url: str, control: Control, *, max_retries: int, backoff: float,
-                 backoff_max: float, retry_after_max: float,
-                 on_retry: Callable[[Retrying], None] | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        control: Control,
+        *,
+        max_retries: int,
+        backoff: float,
+        backoff_max: float,
+        retry_after_max: float,
+        on_retry: Callable[[Retrying], None] | None = None,
+    ) -> None:
         self.url = url
         self.control = control
         self.max_retries = max_retries
@@ -49,10 +57,17 @@ class RetryPolicy:
         self.on_retry = on_retry
 
     def fresh(self) -> Retry:
-        return Retry(total=self.max_retries, backoff_factor=self.backoff, backoff_max=self.backoff_max,
-                     backoff_jitter=self.backoff / 2, status_forcelist=RETRY_STATUS, allowed_methods=None,
-                     raise_on_status=False, respect_retry_after_header=True,
-                     retry_after_max=int(self.retry_after_max))
+        return Retry(
+            total=self.max_retries,
+            backoff_factor=self.backoff,
+            backoff_max=self.backoff_max,
+            backoff_jitter=self.backoff / 2,
+            status_forcelist=RETRY_STATUS,
+            allowed_methods=None,
+            raise_on_status=False,
+            respect_retry_after_header=True,
+            retry_after_max=int(self.retry_after_max),
+        )
 
     def start(self) -> Tries:
         return Tries(self)
@@ -76,8 +91,12 @@ class Tries:
         raw = getattr(exc.response, "raw", None)
         tries = policy.max_retries + 1
         try:
-            self._retry = self._retry.increment(method="GET", url=policy.url, response=raw,
-                                                error=None if raw is not None else Urllib3Error(str(exc)))
+            self._retry = self._retry.increment(
+                method="GET",
+                url=policy.url,
+                response=raw,
+                error=None if raw is not None else Urllib3Error(str(exc)),
+            )
         except MaxRetryError:
             if exc.why.code == Reason.TIMED_OUT:
                 raise RetriesExhausted(Reason.TIMED_OUT_RETRIES, tries=tries) from None

@@ -104,8 +104,14 @@ def split(first: int, last: int, parts: int) -> list[Range]:
 class SegmentMap:
     """The byte bookkeeping of one download of ``total`` bytes (``total >= 1``)."""
 
-    def __init__(self, total: int, *, done: Sequence[Range] = (), min_split: int = 1 << 20,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        total: int,
+        *,
+        done: Sequence[Range] = (),
+        min_split: int = 1 << 20,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         if total < 1:
             raise ValueError("total must be at least 1")
         self.total = total
@@ -179,8 +185,11 @@ class SegmentMap:
         v = speeds[id(victim)]
         if v and typical and typical > v:
             share = typical / (typical + v)  # both finish together if the thief runs at `typical`
-        keep = max((victim.remaining + 1) // 2 if share == 0.5 else 0,
-                   victim.remaining - int(victim.remaining * share), min(MIN_KEEP, victim.remaining // 2))
+        keep = max(
+            (victim.remaining + 1) // 2 if share == 0.5 else 0,
+            victim.remaining - int(victim.remaining * share),
+            min(MIN_KEEP, victim.remaining // 2),
+        )
         thief = victim.remaining - keep
         if thief < 1:
             return None

@@ -34,8 +34,11 @@ class ServerLimit:
 
     def current(self, now: float) -> int:
         """The cap now: one more than before once the last refusal is long enough ago."""
-        if (self._refused_at is not None and self.cap < self.maximum
-                and now - self._refused_at >= self.probe_up_after):
+        if (
+            self._refused_at is not None
+            and self.cap < self.maximum
+            and now - self._refused_at >= self.probe_up_after
+        ):
             self.cap += 1
             self._refused_at = now
         return self.cap

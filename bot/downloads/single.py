@@ -36,8 +36,15 @@ class StreamFetch:
     """Fetch one probed file as a single stream into ``fd``; ``written`` counts its bytes so far
     (the hasher follows it)."""
 
-    def __init__(self, client: Client, control: Control, policy: RetryPolicy, *,
-                 max_bytes: int | None, on_progress: Callable[[Progress], None] | None) -> None:
+    def __init__(
+        self,
+        client: Client,
+        control: Control,
+        policy: RetryPolicy,
+        *,
+        max_bytes: int | None,
+        on_progress: Callable[[Progress], None] | None,
+    ) -> None:
         self.client = client
         self.control = control
         self.policy = policy
@@ -66,9 +73,13 @@ class StreamFetch:
                 self._copy(fd, BodyReader(resp), meter, expected, kept)
                 for promised in (announced, expected):
                     if promised is not None and self.written != promised:
-                        raise Retryable(Why.of(Reason.BODY_SHORT, got=self.written, promised=promised))
+                        raise Retryable(
+                            Why.of(Reason.BODY_SHORT, got=self.written, promised=promised)
+                        )
                 if os.fstat(fd).st_size > self.written:
-                    os.ftruncate(fd, self.written)  # what ranges or an earlier try left beyond the end
+                    os.ftruncate(
+                        fd, self.written
+                    )  # what ranges or an earlier try left beyond the end
                 meter.tick(self.written, 0, force=True)
                 return self.written
             except (NetworkRetryable, NetworkFailed) as exc:
@@ -84,7 +95,9 @@ class StreamFetch:
                 if resp is not None:
                     self.client.release(resp)
 
-    def _copy(self, fd: int, body: BodyReader, meter: ProgressMeter, expected: int | None, kept: int) -> None:
+    def _copy(
+        self, fd: int, body: BodyReader, meter: ProgressMeter, expected: int | None, kept: int
+    ) -> None:
         control, max_bytes = self.control, self.max_bytes
         while True:
             data = body.read()

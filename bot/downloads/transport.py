@@ -44,13 +44,19 @@ if TYPE_CHECKING:
 MAX_REDIRECTS = 10
 #: What the HTTP libraries raise for a failed request or body read (requests wraps urllib3, which
 #: wraps http.client, ssl and socket); :func:`network_errors` maps them.
-LIBRARY_ERRORS = (requests.RequestException, Urllib3Error, http.client.HTTPException,
-                  ConnectionError, TimeoutError)
+LIBRARY_ERRORS = (
+    requests.RequestException,
+    Urllib3Error,
+    http.client.HTTPException,
+    ConnectionError,
+    TimeoutError,
+)
 USER_AGENT = f"errandbot/{__version__}"
 
 
-def _tracking(base: type[HTTPConnectionPool],
-              checked_out: weakref.WeakSet[BaseHTTPConnection]) -> type[HTTPConnectionPool]:
+def _tracking(
+    base: type[HTTPConnectionPool], checked_out: weakref.WeakSet[BaseHTTPConnection]
+) -> type[HTTPConnectionPool]:
     """A pool class that remembers which of its connections are in use (to abort them), by
     overriding urllib3's private ``_get_conn`` and ``_put_conn``."""
 
@@ -64,7 +70,9 @@ def _tracking(base: type[HTTPConnectionPool],
             checked_out.discard(conn)
         base._put_conn(self, conn)
 
-    return type(f"Tracking{base.__name__}", (base,), {"_get_conn": _get_conn, "_put_conn": _put_conn})
+    return type(
+        f"Tracking{base.__name__}", (base,), {"_get_conn": _get_conn, "_put_conn": _put_conn}
+    )
 
 
 class PinnedAdapter(HTTPAdapter):
@@ -74,8 +82,12 @@ class PinnedAdapter(HTTPAdapter):
     anywhere in a request — waiting for response headers included — by shutting its socket down.
     """
 
-    def __init__(self, allow: Iterable[Network] = (), pool_maxsize: int = 16,
-                 ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        allow: Iterable[Network] = (),
+        pool_maxsize: int = 16,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.allow = tuple(allow)
         self._checked_out: weakref.WeakSet[BaseHTTPConnection] = weakref.WeakSet()
         self._ssl_context = ssl_context
@@ -85,7 +97,9 @@ class PinnedAdapter(HTTPAdapter):
             "https": _tracking(HTTPSConnectionPool, self._checked_out),
         }
 
-    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **kwargs: Any) -> None:
+    def init_poolmanager(
+        self, connections: int, maxsize: int, block: bool = False, **kwargs: Any
+    ) -> None:
         if self._ssl_context is not None:
             kwargs["ssl_context"] = self._ssl_context
         super().init_poolmanager(connections, maxsize, block, **kwargs)
@@ -95,9 +109,13 @@ class PinnedAdapter(HTTPAdapter):
         for conn in list(self._checked_out):
             shutdown_socket(conn)
 
-    def get_connection_with_tls_context(self, request: requests.PreparedRequest, verify: bool | str | None,
-                                        proxies: Mapping[str, str] | None = None,
-                                        cert: tuple[str, str] | str | None = None) -> ConnectionPool:
+    def get_connection_with_tls_context(
+        self,
+        request: requests.PreparedRequest,
+        verify: bool | str | None,
+        proxies: Mapping[str, str] | None = None,
+        cert: tuple[str, str] | str | None = None,
+    ) -> ConnectionPool:
         url = request.url or ""
         reason = url_problem(url)
         if reason:
@@ -110,14 +128,17 @@ class PinnedAdapter(HTTPAdapter):
         netloc = parts.netloc.rpartition("@")[2]
         request.headers["Host"] = netloc
         host_params, key_kwargs = self.build_connection_pool_key_attributes(
-            request, cast(bool | str, verify), cert)
+            request, cast(bool | str, verify), cert
+        )
         pool_kwargs: dict[str, Any] = dict(key_kwargs)
         host_params["host"] = str(ip)
         if parts.scheme == "https":
             pool_kwargs["server_hostname"] = host
             if pool_kwargs.get("cert_reqs") == "CERT_REQUIRED":
                 pool_kwargs["assert_hostname"] = host
-        pool: ConnectionPool = self.poolmanager.connection_from_host(**host_params, pool_kwargs=pool_kwargs)
+        pool: ConnectionPool = self.poolmanager.connection_from_host(
+            **host_params, pool_kwargs=pool_kwargs
+        )
         return pool
 
 
@@ -138,8 +159,9 @@ class GuardedSession(requests.Session):
         return location
 
 
-def trust(ca_bundle: Path | None = None,
-          environ: Mapping[str, str] = os.environ) -> tuple[str | bool, ssl.SSLContext | None]:
+def trust(
+    ca_bundle: Path | None = None, environ: Mapping[str, str] = os.environ
+) -> tuple[str | bool, ssl.SSLContext | None]:
     """The TLS trust for downloads: requests' ``verify`` value and an SSL context (or ``None``).
 
     ``REQUESTS_CA_BUNDLE`` or ``SSL_CERT_FILE`` replace the default store, as they do for requests
@@ -155,8 +177,9 @@ def trust(ca_bundle: Path | None = None,
     return base or True, context
 
 
-def make_session(allow: Iterable[Network] = (), connections: int = 16,
-                 ca_bundle: Path | None = None) -> requests.Session:
+def make_session(
+    allow: Iterable[Network] = (), connections: int = 16, ca_bundle: Path | None = None
+) -> requests.Session:
     """A session whose every connection goes through :class:`PinnedAdapter`."""
     session = GuardedSession()
     session.trust_env = False  # no proxies or .netrc from the environment: they bypass the guard
@@ -165,11 +188,13 @@ def make_session(allow: Iterable[Network] = (), connections: int = 16,
     adapter = PinnedAdapter(allow, pool_maxsize=max(4, connections), ssl_context=context)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
-    session.headers.update({
-        "User-Agent": USER_AGENT,
-        "Accept-Encoding": "identity",
-        "Accept": "*/*",
-    })
+    session.headers.update(
+        {
+            "User-Agent": USER_AGENT,
+            "Accept-Encoding": "identity",
+            "Accept": "*/*",
+        }
+    )
     return session
 
 

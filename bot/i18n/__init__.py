@@ -22,8 +22,19 @@ from bot.i18n.catalogs import DEFAULT, Language, available, by_tag, language
 _current: ContextVar[str] = ContextVar("errand_language", default=DEFAULT)
 
 __all__ = [
-    "DEFAULT", "Language", "_", "activate", "available", "by_tag", "current", "current_locale",
-    "N_", "language", "ngettext", "reset", "use",
+    "DEFAULT",
+    "Language",
+    "_",
+    "activate",
+    "available",
+    "by_tag",
+    "current",
+    "current_locale",
+    "N_",
+    "language",
+    "ngettext",
+    "reset",
+    "use",
 ]
 
 

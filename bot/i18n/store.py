@@ -58,8 +58,11 @@ class LanguageChoices:
     def set(self, scope: Scope, ident: int, code: str | None) -> None:
         """Store ``code`` for a person or chat; None goes back to automatic."""
         with self.sessions.begin() as session:
-            session.execute(delete(LanguageChoice).where(
-                LanguageChoice.scope == scope.value, LanguageChoice.ident == ident))
+            session.execute(
+                delete(LanguageChoice).where(
+                    LanguageChoice.scope == scope.value, LanguageChoice.ident == ident
+                )
+            )
             if code is not None:
                 session.add(LanguageChoice(scope=scope.value, ident=ident, code=code))
         with self._lock:

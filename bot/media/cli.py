@@ -19,8 +19,9 @@ if TYPE_CHECKING:
     from bot.media.job import MediaDownloader
 
 
-def media_downloader(settings, args, options: DownloadOptions, on_progress,
-                     plain: Downloader | None = None) -> MediaDownloader | None:
+def media_downloader(
+    settings, args, options: DownloadOptions, on_progress, plain: Downloader | None = None
+) -> MediaDownloader | None:
     """A media downloader when ``args.url`` is a page (or ``--audio``/``--format`` ask for one).
 
     ``plain`` is the downloader that fetches the URL as a file otherwise: its probe is the one
@@ -37,9 +38,13 @@ def media_downloader(settings, args, options: DownloadOptions, on_progress,
             return None
     if not ffmpeg.available():
         return None if not forced else _missing_ffmpeg()
-    request = MediaRequest(mode=MediaMode.AUDIO if audio else MediaMode.BEST, format=fmt,
-                           max_height=settings.media_max_height, playlist_max=settings.media_playlist_max,
-                           extract_timeout=settings.media_extract_timeout)
+    request = MediaRequest(
+        mode=MediaMode.AUDIO if audio else MediaMode.BEST,
+        format=fmt,
+        max_height=settings.media_max_height,
+        playlist_max=settings.media_playlist_max,
+        extract_timeout=settings.media_extract_timeout,
+    )
     from bot.media.cli_downloader import CliMediaDownloader  # yt-dlp: only for a page
 
     return CliMediaDownloader(args.url, dest, options, on_progress=on_progress, request=request)

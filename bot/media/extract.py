@@ -86,12 +86,18 @@ def _params(request: MediaRequest) -> dict:
     }
 
 
-def extract_info(url: str, request: MediaRequest, allow: Iterable[Network] = (),
-                 cancelled: Callable[[], bool] = lambda: False) -> dict:
+def extract_info(
+    url: str,
+    request: MediaRequest,
+    allow: Iterable[Network] = (),
+    cancelled: Callable[[], bool] = lambda: False,
+) -> dict:
     """yt-dlp's processed info dict for ``url`` (formats chosen); raises :class:`DownloadError`."""
     deadline = time.monotonic() + request.extract_timeout
     outcome: dict = {}
-    ydl = GuardedYoutubeDL(_params(request), allow=allow, deadline=deadline, limit=request.extract_timeout)
+    ydl = GuardedYoutubeDL(
+        _params(request), allow=allow, deadline=deadline, limit=request.extract_timeout
+    )
 
     def work() -> None:
         try:
@@ -112,8 +118,12 @@ def extract_info(url: str, request: MediaRequest, allow: Iterable[Network] = (),
             raise DownloadError(Reason.MEDIA_READ_TOO_LONG, limit_seconds=request.extract_timeout)
     refusals = ydl.guard.refusals if ydl.guard is not None else []
     info = outcome.get("info")
-    if info is None or not (info.get("formats") or info.get("url") or info.get("entries")
-                            or info.get("requested_formats")):
+    if info is None or not (
+        info.get("formats")
+        or info.get("url")
+        or info.get("entries")
+        or info.get("requested_formats")
+    ):
         if refusals:
             raise refusals[0]
         log.info("no media on %s: %s", url, outcome.get("error"))
@@ -122,8 +132,12 @@ def extract_info(url: str, request: MediaRequest, allow: Iterable[Network] = (),
     return info
 
 
-def extract(url: str, request: MediaRequest, allow: Iterable[Network] = (),
-            cancelled: Callable[[], bool] = lambda: False) -> MediaPlan:
+def extract(
+    url: str,
+    request: MediaRequest,
+    allow: Iterable[Network] = (),
+    cancelled: Callable[[], bool] = lambda: False,
+) -> MediaPlan:
     """Read ``url`` with yt-dlp and return what to fetch; raises :class:`DownloadError` with the reason."""
     info = extract_info(url, request, allow, cancelled)
     try:
@@ -154,28 +168,39 @@ def plan_from_info(info: dict) -> MediaPlan:
     if not streams:
         raise DownloadError(Reason.MEDIA_NONE)
     audio_only = not any(s.has_video for s in streams)
-    return MediaPlan(title=str(info.get("title") or info.get("id") or "media"), streams=streams,
-                     audio_only=audio_only,
-                     performer=info.get("artist") or info.get("uploader") or None,
-                     playlist_count=count)
+    return MediaPlan(
+        title=str(info.get("title") or info.get("id") or "media"),
+        streams=streams,
+        audio_only=audio_only,
+        performer=info.get("artist") or info.get("uploader") or None,
+        playlist_count=count,
+    )
 
 
 def _stream(f: dict) -> Stream:
     protocol = str(f.get("protocol") or "https")
     vcodec, acodec = f.get("vcodec"), f.get("acodec")
-    stream = partial(Stream, format_id=str(f.get("format_id") or "0"), url=str(f.get("url") or ""),
-                     ext=str(f.get("ext") or "mp4"),
-                     has_video=vcodec != "none" and f.get("video_ext") != "none",
-                     has_audio=acodec != "none",
-                     size=f.get("filesize") or f.get("filesize_approx"), height=f.get("height"))
+    stream = partial(
+        Stream,
+        format_id=str(f.get("format_id") or "0"),
+        url=str(f.get("url") or ""),
+        ext=str(f.get("ext") or "mp4"),
+        has_video=vcodec != "none" and f.get("video_ext") != "none",
+        has_audio=acodec != "none",
+        size=f.get("filesize") or f.get("filesize_approx"),
+        height=f.get("height"),
+    )
     if protocol in _FILE_PROTOCOLS:
         return stream(protocol=Protocol.FILE)
     if protocol in _HLS_PROTOCOLS:
         return stream(protocol=Protocol.FRAGMENTS, hls=True)
     if protocol in _DASH_PROTOCOLS:
         base = f.get("fragment_base_url") or ""
-        fragments = tuple(Fragment(fr.get("url") or urljoin(base, fr["path"]))
-                          for fr in f.get("fragments") or [] if fr.get("url") or fr.get("path"))
+        fragments = tuple(
+            Fragment(fr.get("url") or urljoin(base, fr["path"]))
+            for fr in f.get("fragments") or []
+            if fr.get("url") or fr.get("path")
+        )
         if not fragments:
             raise DownloadError(Reason.DASH_NO_FRAGMENTS)
         return stream(protocol=Protocol.FRAGMENTS, fragments=fragments)
@@ -201,7 +226,7 @@ def no_media_why(error: BaseException | None) -> Why:
         return Why.of(Reason.MEDIA_DRM)
     detail = " ".join(cause.orig_msg.split())
     if len(detail) > DETAIL_MAX:
-        detail = detail[:DETAIL_MAX - 1] + "…"
+        detail = detail[: DETAIL_MAX - 1] + "…"
     return Why.of(Reason.MEDIA_SAID, detail=detail) if detail else Why.of(Reason.MEDIA_NONE)
 
 

@@ -27,7 +27,14 @@ from bot.downloads.reasons import Reason
 DEMUXERS = "mpegts,mov,matroska,mp3,aac,ogg,flac,wav"
 LOCAL_ONLY = ("-protocol_whitelist", "file", "-format_whitelist", DEMUXERS)
 RUN_LIMIT = 600.0  # seconds for one join: copying streams is disk-bound, never this slow
-AUDIO_CONTAINERS = {"aac": "m4a", "alac": "m4a", "mp3": "mp3", "opus": "opus", "vorbis": "ogg", "flac": "flac"}
+AUDIO_CONTAINERS = {
+    "aac": "m4a",
+    "alac": "m4a",
+    "mp3": "mp3",
+    "opus": "opus",
+    "vorbis": "ogg",
+    "flac": "flac",
+}
 
 
 def ffmpeg_path() -> str | None:
@@ -71,10 +78,21 @@ def probe(path: Path) -> Probe:
     exe = ffprobe_path()
     if exe is None:
         raise DownloadError(Reason.FFPROBE_MISSING)
-    cmd = [exe, "-v", "error", *LOCAL_ONLY, "-show_entries",
-           "format=duration:stream=codec_type,codec_name,width,height", "-of", "json", str(path)]
+    cmd = [
+        exe,
+        "-v",
+        "error",
+        *LOCAL_ONLY,
+        "-show_entries",
+        "format=duration:stream=codec_type,codec_name,width,height",
+        "-of",
+        "json",
+        str(path),
+    ]
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+        out = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
+        )
     except (OSError, subprocess.SubprocessError) as exc:
         raise DownloadError(Reason.FFPROBE_CANNOT_RUN, name=type(exc).__name__) from None
     if out.returncode != 0:
@@ -87,13 +105,18 @@ def probe(path: Path) -> Probe:
         duration = float(data.get("format", {}).get("duration"))
     except (TypeError, ValueError):
         duration = None
-    return Probe(duration=duration, width=video.get("width") if video else None,
-                 height=video.get("height") if video else None,
-                 video_codec=video.get("codec_name") if video else None,
-                 audio_codec=audio.get("codec_name") if audio else None)
+    return Probe(
+        duration=duration,
+        width=video.get("width") if video else None,
+        height=video.get("height") if video else None,
+        video_codec=video.get("codec_name") if video else None,
+        audio_codec=audio.get("codec_name") if audio else None,
+    )
 
 
-def merge(inputs: list[tuple[Path, bool, bool]], out: Path, audio_only: bool, stop: threading.Event) -> None:
+def merge(
+    inputs: list[tuple[Path, bool, bool]], out: Path, audio_only: bool, stop: threading.Event
+) -> None:
     """Join ``inputs`` — (file, use its video, use its audio) — into ``out`` by copying streams."""
     cmd = [ffmpeg_path() or "ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
     for path, _, _ in inputs:
@@ -121,8 +144,26 @@ def audio_container(codec: str | None) -> str:
 def thumbnail(video: Path, out: Path, duration: float | None, stop: threading.Event) -> bool:
     """A small JPEG from the first second (Telegram shows it before the video loads); False if none."""
     at = f"{min(1.0, (duration or 0) / 2):.2f}"
-    cmd = [ffmpeg_path() or "ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-ss", at,
-           *LOCAL_ONLY, "-i", str(video), "-frames:v", "1", "-vf", "scale='min(320,iw)':-2", "-q:v", "6", str(out)]
+    cmd = [
+        ffmpeg_path() or "ffmpeg",
+        "-nostdin",
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-y",
+        "-ss",
+        at,
+        *LOCAL_ONLY,
+        "-i",
+        str(video),
+        "-frames:v",
+        "1",
+        "-vf",
+        "scale='min(320,iw)':-2",
+        "-q:v",
+        "6",
+        str(out),
+    ]
     try:
         run(cmd, stop, limit=60)
     except DownloadError:
@@ -133,10 +174,17 @@ def thumbnail(video: Path, out: Path, duration: float | None, stop: threading.Ev
 def run(cmd: list[str], stop: threading.Event, limit: float = RUN_LIMIT) -> None:
     """Run ffmpeg; kill it on ``stop`` or after ``limit`` seconds."""
     try:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+        )
     except OSError as exc:
-        raise DownloadError(Reason.FFMPEG_CANNOT_RUN, detail=exc.strerror or type(exc).__name__) from None
+        raise DownloadError(
+            Reason.FFMPEG_CANNOT_RUN, detail=exc.strerror or type(exc).__name__
+        ) from None
     deadline = time.monotonic() + limit
     stderr = b""
     try:

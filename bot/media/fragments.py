@@ -24,6 +24,7 @@ import requests
 from bot.downloads.errors import DownloadCancelled, DownloadError, DownloadRefused, TooLarge
 from bot.downloads.reasons import Reason, Why
 from bot.downloads.transport import abort_response
+from bot.humanize import MiB
 from bot.media.plan import Fragment
 
 CHUNK = 64 * 1024
@@ -33,8 +34,9 @@ RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
 class ByteLedger:
     """Bytes fetched so far for one media download, against its limit; thread-safe."""
 
-    def __init__(self, limit: int | None, done: int = 0,
-                 on_change: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self, limit: int | None, done: int = 0, on_change: Callable[[int], None] | None = None
+    ) -> None:
         self.limit = limit
         self.done = done
         self.on_change = on_change
@@ -63,8 +65,15 @@ class FetchOptions:
 class FragmentFetcher:
     """Fetches ``fragments`` into ``work_dir`` with up to ``options.concurrency`` connections."""
 
-    def __init__(self, session: requests.Session, fragments: Sequence[Fragment], work_dir: Path,
-                 ledger: ByteLedger, options: FetchOptions, stop: threading.Event) -> None:
+    def __init__(
+        self,
+        session: requests.Session,
+        fragments: Sequence[Fragment],
+        work_dir: Path,
+        ledger: ByteLedger,
+        options: FetchOptions,
+        stop: threading.Event,
+    ) -> None:
         self.session = session
         self.fragments = list(fragments)
         self.work_dir = Path(work_dir)
@@ -80,7 +89,9 @@ class FragmentFetcher:
 
     def already_done(self) -> int:
         """Bytes of whole fragments left by an earlier run (they are not fetched again)."""
-        return sum(p.stat().st_size for i in range(len(self.fragments)) if (p := self.path(i)).is_file())
+        return sum(
+            p.stat().st_size for i in range(len(self.fragments)) if (p := self.path(i)).is_file()
+        )
 
     def run(self) -> list[Path]:
         """Fetch every missing fragment; return the fragment files in order, or raise why not."""
@@ -89,8 +100,10 @@ class FragmentFetcher:
         missing = [i for i in range(len(self.fragments)) if not self.path(i).is_file()]
         for i in missing:
             todo.put(i)
-        workers = [threading.Thread(target=self._worker, args=(todo,), daemon=True, name=f"fragment-{n}")
-                   for n in range(max(1, min(self.options.concurrency, len(missing))))]
+        workers = [
+            threading.Thread(target=self._worker, args=(todo,), daemon=True, name=f"fragment-{n}")
+            for n in range(max(1, min(self.options.concurrency, len(missing))))
+        ]
         for worker in workers:
             worker.start()
         for worker in workers:
@@ -143,8 +156,13 @@ class FragmentFetcher:
     def _fetch_once(self, index: int, fragment: Fragment, headers: dict[str, str]) -> None:
         part = self.path(index).with_suffix(".part")
         try:
-            resp = self.session.get(fragment.url, headers=headers, stream=True, allow_redirects=True,
-                                    timeout=(self.options.connect_timeout, self.options.read_timeout))
+            resp = self.session.get(
+                fragment.url,
+                headers=headers,
+                stream=True,
+                allow_redirects=True,
+                timeout=(self.options.connect_timeout, self.options.read_timeout),
+            )
         except DownloadRefused:
             raise
         except requests.TooManyRedirects:
@@ -155,12 +173,19 @@ class FragmentFetcher:
             self._open.add(resp)
         try:
             if resp.status_code in RETRY_STATUS:
-                raise _Retry(Why.of(Reason.HTTP_STATUS, status=resp.status_code, phrase=resp.reason or ""))
+                raise _Retry(
+                    Why.of(Reason.HTTP_STATUS, status=resp.status_code, phrase=resp.reason or "")
+                )
             if resp.status_code not in (200, 206):
                 raise DownloadError(Reason.FRAGMENT_STATUS, status=resp.status_code)
             skip, keep = 0, None
-            if fragment.byte_range is not None and resp.status_code == 200:  # range ignored: cut it out
-                skip, keep = fragment.byte_range[0], fragment.byte_range[1] - fragment.byte_range[0] + 1
+            if (
+                fragment.byte_range is not None and resp.status_code == 200
+            ):  # range ignored: cut it out
+                skip, keep = (
+                    fragment.byte_range[0],
+                    fragment.byte_range[1] - fragment.byte_range[0] + 1,
+                )
             expected = resp.headers.get("Content-Length")
             received = 0
             with part.open("wb") as out:
@@ -172,7 +197,7 @@ class FragmentFetcher:
                     if skip or keep is not None:
                         start = min(len(chunk), skip)
                         skip -= start
-                        piece = chunk[start:] if keep is None else chunk[start:start + keep]
+                        piece = chunk[start:] if keep is None else chunk[start : start + keep]
                         if keep is not None:
                             keep -= len(piece)
                         out.write(piece)
@@ -183,7 +208,11 @@ class FragmentFetcher:
             if expected and expected.isdigit() and keep is None and received != int(expected):
                 raise _Retry(Why.of(Reason.SHORT_BODY))
             os.replace(part, self.path(index))
-        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+        except (
+            requests.ConnectionError,
+            requests.Timeout,
+            requests.exceptions.ChunkedEncodingError,
+        ) as exc:
             if self.stop.is_set():
                 raise DownloadCancelled(Reason.CANCELLED) from None
             raise _Retry(_reason(exc)) from None
@@ -208,7 +237,9 @@ class _Retry(Exception):
 
 
 def _reason(exc: BaseException) -> Why:
-    return Why.of(Reason.TIMED_OUT if isinstance(exc, requests.Timeout) else Reason.CONNECTION_FAILED)
+    return Why.of(
+        Reason.TIMED_OUT if isinstance(exc, requests.Timeout) else Reason.CONNECTION_FAILED
+    )
 
 
 def join(parts: Sequence[Path], out: Path) -> None:
@@ -217,5 +248,5 @@ def join(parts: Sequence[Path], out: Path) -> None:
     with tmp.open("wb") as dst:
         for part in parts:
             with part.open("rb") as src:
-                shutil.copyfileobj(src, dst, 1024 * 1024)
+                shutil.copyfileobj(src, dst, MiB)
     os.replace(tmp, out)

@@ -49,7 +49,9 @@ class _GuardedResponse(Response):
     """A streamed ``requests`` response as yt-dlp's :class:`Response` (errors mapped to its types)."""
 
     def __init__(self, res: requests.Response) -> None:
-        super().__init__(fp=res.raw, url=res.url, headers=res.headers, status=res.status_code, reason=res.reason)
+        super().__init__(
+            fp=res.raw, url=res.url, headers=res.headers, status=res.status_code, reason=res.reason
+        )
         self._res = res
 
     def read(self, amt: int | None = None) -> bytes:
@@ -72,13 +74,21 @@ class GuardedRH(RequestHandler):
     _SUPPORTED_PROXY_SCHEMES = ()
     _SUPPORTED_FEATURES = ()
 
-    def __init__(self, *, allow: Iterable[Network] = (), deadline: float | None = None, limit: float = 0.0,
-                 **kwargs) -> None:
+    def __init__(
+        self,
+        *,
+        allow: Iterable[Network] = (),
+        deadline: float | None = None,
+        limit: float = 0.0,
+        **kwargs,
+    ) -> None:
         super().__init__(**kwargs)
         self.allow = tuple(allow)
         self.deadline = deadline  # time.monotonic() after which no request is sent
         self.limit = limit  # the seconds that deadline allowed, for the reason given past it
-        self.refusals: list[DownloadRefused] = []  # the guard's own errors, type kept (PrivateAddress…)
+        self.refusals: list[
+            DownloadRefused
+        ] = []  # the guard's own errors, type kept (PrivateAddress…)
         self._session: requests.Session | None = None
         self._lock = threading.Lock()
 
@@ -101,21 +111,37 @@ class GuardedRH(RequestHandler):
 
     def _send(self, request):
         if self.deadline is not None and time.monotonic() > self.deadline:
-            raise self._refuse(DownloadRefused(Reason.MEDIA_READ_TOO_LONG, limit_seconds=self.limit))
-        headers = {k: v for k, v in self._get_headers(request).items() if k.lower() not in _DROPPED_HEADERS}
+            raise self._refuse(
+                DownloadRefused(Reason.MEDIA_READ_TOO_LONG, limit_seconds=self.limit)
+            )
+        headers = {
+            k: v for k, v in self._get_headers(request).items() if k.lower() not in _DROPPED_HEADERS
+        }
         timeout = self._calculate_timeout(request)
         if self.deadline is not None:
             timeout = max(1.0, min(timeout, self.deadline - time.monotonic()))
         try:
             res = self._session_for_requests().request(
-                method=request.method, url=request.url, data=request.data, headers=headers,
-                timeout=timeout, allow_redirects=True, stream=True)
+                method=request.method,
+                url=request.url,
+                data=request.data,
+                headers=headers,
+                timeout=timeout,
+                allow_redirects=True,
+                stream=True,
+            )
         except DownloadRefused as exc:
             raise self._refuse(exc) from None
         except requests.exceptions.InvalidSchema:
-            raise self._refuse(DownloadRefused(Reason.MEDIA_REDIRECT_SCHEME, url=mask_url(request.url))) from None
-        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
-                requests.exceptions.TooManyRedirects, urllib3.exceptions.HTTPError) as exc:
+            raise self._refuse(
+                DownloadRefused(Reason.MEDIA_REDIRECT_SCHEME, url=mask_url(request.url))
+            ) from None
+        except (
+            requests.exceptions.ConnectionError,
+            requests.exceptions.Timeout,
+            requests.exceptions.TooManyRedirects,
+            urllib3.exceptions.HTTPError,
+        ) as exc:
             raise TransportError(cause=exc) from exc
         except requests.exceptions.RequestException as exc:
             raise RequestError(cause=exc) from exc
@@ -132,8 +158,14 @@ class GuardedRH(RequestHandler):
 class GuardedYoutubeDL(YoutubeDL):
     """A :class:`YoutubeDL` whose only way to the network is :class:`GuardedRH`."""
 
-    def __init__(self, params: dict, *, allow: Iterable[Network] = (), deadline: float | None = None,
-                 limit: float = 0.0) -> None:
+    def __init__(
+        self,
+        params: dict,
+        *,
+        allow: Iterable[Network] = (),
+        deadline: float | None = None,
+        limit: float = 0.0,
+    ) -> None:
         self._guard_allow = tuple(allow)
         self._guard_deadline = deadline
         self._guard_limit = limit
@@ -142,8 +174,12 @@ class GuardedYoutubeDL(YoutubeDL):
 
     def build_request_director(self, handlers, preferences=None):  # noqa: ARG002 - ours only
         def make(**kwargs) -> GuardedRH:
-            self.guard = GuardedRH(allow=self._guard_allow, deadline=self._guard_deadline,
-                                   limit=self._guard_limit, **kwargs)
+            self.guard = GuardedRH(
+                allow=self._guard_allow,
+                deadline=self._guard_deadline,
+                limit=self._guard_limit,
+                **kwargs,
+            )
             return self.guard
 
         make.RH_KEY = GuardedRH.RH_KEY

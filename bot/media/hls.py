@@ -12,9 +12,10 @@ import requests
 
 from bot.downloads.errors import DownloadError
 from bot.downloads.reasons import Reason
+from bot.humanize import MiB
 from bot.media.plan import Fragment
 
-MAX_PLAYLIST = 8 * 1024 * 1024  # bytes of playlist text worth reading
+MAX_PLAYLIST = 8 * MiB  # bytes of playlist text worth reading
 MAX_DEPTH = 2  # a master playlist, then one of its media playlists
 
 
@@ -44,9 +45,15 @@ def fragments_of(playlist: m3u8.M3U8) -> tuple[Fragment, ...]:
     for segment in playlist.segments:
         init = segment.init_section
         if init is not None and (init.absolute_uri, init.byterange) != last_init:
-            out.append(Fragment(init.absolute_uri, _range(init.byterange, init.absolute_uri, next_offset)))
+            out.append(
+                Fragment(init.absolute_uri, _range(init.byterange, init.absolute_uri, next_offset))
+            )
             last_init = (init.absolute_uri, init.byterange)
-        out.append(Fragment(segment.absolute_uri, _range(segment.byterange, segment.absolute_uri, next_offset)))
+        out.append(
+            Fragment(
+                segment.absolute_uri, _range(segment.byterange, segment.absolute_uri, next_offset)
+            )
+        )
     if not out:
         raise DownloadError(Reason.HLS_NO_FRAGMENTS)
     return tuple(out)

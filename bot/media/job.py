@@ -23,6 +23,7 @@ from bot.downloads.errors import DownloadCancelled, DownloadError, TooLarge
 from bot.downloads.progress import Progress, ProgressMeter
 from bot.downloads.reasons import Reason, Why
 from bot.downloads.transport import make_session
+from bot.humanize import MiB
 from bot.media import ffmpeg, hls, record
 from bot.media.extract import extract
 from bot.media.fragments import ByteLedger, FetchOptions, FragmentFetcher, join
@@ -35,10 +36,17 @@ THUMB_NAME = ".thumb.jpg"
 class MediaDownloader:
     """Fetch the media of the page at ``url`` into ``dest_dir``; the request is read from its record."""
 
-    def __init__(self, url: str, dest_dir: Path, options: DownloadOptions | None = None,
-                 on_progress: Callable[[Progress], None] | None = None, name: str | None = None,
-                 request: MediaRequest | None = None, on_notice: Callable[[Why], None] | None = None,
-                 on_retry: Callable[..., None] | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        dest_dir: Path,
+        options: DownloadOptions | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
+        name: str | None = None,
+        request: MediaRequest | None = None,
+        on_notice: Callable[[Why], None] | None = None,
+        on_retry: Callable[..., None] | None = None,
+    ) -> None:
         self.url = url
         self.dest_dir = Path(dest_dir)
         self.options = options or DownloadOptions()
@@ -63,25 +71,43 @@ class MediaDownloader:
         started = time.monotonic()
         if not ffmpeg.available():
             raise DownloadError(Reason.FFMPEG_MISSING)
-        plan = extract(self.url, self.request, self.options.allow_networks, cancelled=self._stop.is_set)
+        plan = extract(
+            self.url, self.request, self.options.allow_networks, cancelled=self._stop.is_set
+        )
         if plan.playlist_count > 1:
-            self._notices.append(Why.of(Reason.MEDIA_PLAYLIST_ITEM, item=self.request.item, count=plan.playlist_count))
+            self._notices.append(
+                Why.of(
+                    Reason.MEDIA_PLAYLIST_ITEM, item=self.request.item, count=plan.playlist_count
+                )
+            )
             if self.on_notice is not None:
                 self.on_notice(self._notices[-1])
         work = self.dest_dir / WORK_DIR
         work.mkdir(parents=True, exist_ok=True)
-        total = sum(s.size for s in plan.streams) if all(s.size for s in plan.streams) else None
+        sizes = [s.size for s in plan.streams if s.size]
+        total = (
+            sum(sizes) if len(sizes) == len(plan.streams) else None
+        )  # known only if every one is
         meter = ProgressMeter(self.on_progress, total)
-        ledger = ByteLedger(self.options.max_bytes, on_change=lambda done: meter.tick(done, self._connections()))
-        inputs = [(self._fetch(stream, work, ledger), stream.has_video, stream.has_audio)
-                  for stream in plan.streams]
+        ledger = ByteLedger(
+            self.options.max_bytes, on_change=lambda done: meter.tick(done, self._connections())
+        )
+        inputs = [
+            (self._fetch(stream, work, ledger), stream.has_video, stream.has_audio)
+            for stream in plan.streams
+        ]
         self._check_stop()
         path, info = self._finish(plan, inputs)
         meter.tick(ledger.done, 0, force=True)
         shutil.rmtree(work, ignore_errors=True)
         sha = _sha256(path) if self.options.compute_sha256 else ""
-        return DownloadResult(path=path, size=path.stat().st_size, sha256=sha,
-                              elapsed=time.monotonic() - started, notices=tuple(self._notices))
+        return DownloadResult(
+            path=path,
+            size=path.stat().st_size,
+            sha256=sha,
+            elapsed=time.monotonic() - started,
+            notices=tuple(self._notices),
+        )
 
     # ------------------------------------------------------------------ fetching
     def _connections(self) -> int:
@@ -108,11 +134,22 @@ class MediaDownloader:
         session = make_session(self.options.allow_networks, self.options.connections)
         try:
             fragments = stream.fragments or hls.read(
-                session, stream.url, (self.options.connect_timeout, self.options.read_timeout))
-            fetcher = FragmentFetcher(session, fragments, work / key, ledger, FetchOptions(
-                concurrency=self.options.connections, connect_timeout=self.options.connect_timeout,
-                read_timeout=self.options.read_timeout, max_retries=self.options.max_retries,
-                backoff=self.options.backoff), self._stop)
+                session, stream.url, (self.options.connect_timeout, self.options.read_timeout)
+            )
+            fetcher = FragmentFetcher(
+                session,
+                fragments,
+                work / key,
+                ledger,
+                FetchOptions(
+                    concurrency=self.options.connections,
+                    connect_timeout=self.options.connect_timeout,
+                    read_timeout=self.options.read_timeout,
+                    max_retries=self.options.max_retries,
+                    backoff=self.options.backoff,
+                ),
+                self._stop,
+            )
             ledger.add(fetcher.already_done())
             parts = fetcher.run()
         finally:
@@ -123,7 +160,9 @@ class MediaDownloader:
 
     def _fetch_file(self, stream: Stream, work: Path, joined: Path, ledger: ByteLedger) -> Path:
         """A progressive file: Errand's own engine (several ranges, resume, the guard)."""
-        remaining = None if self.options.max_bytes is None else max(1, self.options.max_bytes - ledger.done)
+        remaining = (
+            None if self.options.max_bytes is None else max(1, self.options.max_bytes - ledger.done)
+        )
         base = ledger.done
         options = replace(self.options, max_bytes=remaining, compute_sha256=False, checksum=None)
 
@@ -138,7 +177,9 @@ class MediaDownloader:
         try:
             result = engine.run()
         except TooLarge:
-            raise TooLarge(Reason.MEDIA_TOO_LARGE, limit_bytes=self.options.max_bytes or 0) from None
+            raise TooLarge(
+                Reason.MEDIA_TOO_LARGE, limit_bytes=self.options.max_bytes or 0
+            ) from None
         finally:
             self._engine = None
         ledger.add(result.size)
@@ -147,13 +188,24 @@ class MediaDownloader:
         return joined
 
     # ------------------------------------------------------------------ joining
-    def _finish(self, plan: MediaPlan, inputs: list[tuple[Path, bool, bool]]) -> tuple[Path, MediaInfo]:
+    def _finish(
+        self, plan: MediaPlan, inputs: list[tuple[Path, bool, bool]]
+    ) -> tuple[Path, MediaInfo]:
         first = ffmpeg.probe(inputs[0][0])
-        audio_only = plan.audio_only or self.request.mode.value == "audio" or not any(
-            ffmpeg.probe(path).video_codec for path, _, _ in inputs)
+        audio_only = (
+            plan.audio_only
+            or self.request.mode.value == "audio"
+            or not any(ffmpeg.probe(path).video_codec for path, _, _ in inputs)
+        )
         if audio_only:
-            audio_codec = next((p.audio_codec for p in (ffmpeg.probe(path) for path, _, _ in inputs)
-                                if p.audio_codec), first.audio_codec)
+            audio_codec = next(
+                (
+                    p.audio_codec
+                    for p in (ffmpeg.probe(path) for path, _, _ in inputs)
+                    if p.audio_codec
+                ),
+                first.audio_codec,
+            )
             if audio_codec is None:
                 raise DownloadError(Reason.MEDIA_NO_AUDIO)
             extensions = [ffmpeg.audio_container(audio_codec), "mka"]
@@ -179,11 +231,20 @@ class MediaDownloader:
             raise failure or DownloadError(Reason.FFMPEG_JOIN_FAILED)
         facts = ffmpeg.probe(out)
         thumb = None
-        if not audio_only and ffmpeg.thumbnail(out, self.dest_dir / THUMB_NAME, facts.duration, self._stop):
+        if not audio_only and ffmpeg.thumbnail(
+            out, self.dest_dir / THUMB_NAME, facts.duration, self._stop
+        ):
             thumb = THUMB_NAME
-        info = MediaInfo(kind="audio" if audio_only else "video", duration=facts.duration,
-                         width=facts.width, height=facts.height, title=plan.title, performer=plan.performer,
-                         thumbnail=thumb, notices=tuple(why.dump() for why in self._notices))
+        info = MediaInfo(
+            kind="audio" if audio_only else "video",
+            duration=facts.duration,
+            width=facts.width,
+            height=facts.height,
+            title=plan.title,
+            performer=plan.performer,
+            thumbnail=thumb,
+            notices=tuple(why.dump() for why in self._notices),
+        )
         record.save_info(self.dest_dir, info)
         return out, info
 
@@ -197,6 +258,6 @@ class MediaDownloader:
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1024 * 1024), b""):
+        for chunk in iter(lambda: fh.read(MiB), b""):
             digest.update(chunk)
     return digest.hexdigest()

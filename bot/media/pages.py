@@ -18,17 +18,16 @@ from bot.media import ffmpeg, record
 from bot.media.plan import MediaMode, MediaRequest
 
 PAGE_TYPES = ("text/html", "application/xhtml+xml")
-MANIFEST_TYPES = ("application/vnd.apple.mpegurl", "application/x-mpegurl", "audio/mpegurl",
-                  "audio/x-mpegurl", "application/dash+xml")
+MANIFEST_TYPES = (
+    "application/vnd.apple.mpegurl",
+    "application/x-mpegurl",
+    "audio/mpegurl",
+    "audio/x-mpegurl",
+    "application/dash+xml",
+)
 MANIFEST_SUFFIXES = (".m3u8", ".mpd")
 ASKED_NAME = ".media-asked"  # what the person asked at submit: file, best, small or audio
 AS_FILE = "file"
-
-
-class MediaUnavailable(Refused):
-    """No longer raised: :func:`media_request` raises :class:`~bot.downloads.errors.Refused` with its
-    reason code, which the download service passes on as it is (wrapping this class lost the code).
-    Kept while the service still names it in an ``except``."""
 
 
 def is_media_candidate(content_type: str | None, url: str) -> bool:
@@ -55,7 +54,9 @@ def _asked(folder: Path) -> tuple[str | None, int | None]:
         return None, None
 
 
-def media_request(settings, folder: Path, content_type: str | None, url: str) -> MediaRequest | None:
+def media_request(
+    settings, folder: Path, content_type: str | None, url: str
+) -> MediaRequest | None:
     """The media request for a probed job, saved in ``folder``; ``None`` for an ordinary file.
 
     Raises :class:`~bot.downloads.errors.Refused` (:attr:`Reason.MEDIA_NEEDS_FFMPEG`) when it is a
@@ -72,9 +73,13 @@ def media_request(settings, folder: Path, content_type: str | None, url: str) ->
     if not ffmpeg.available():
         raise Refused(Reason.MEDIA_NEEDS_FFMPEG)
     mode = MediaMode(asked) if asked in {m.value for m in MediaMode} else MediaMode.BEST
-    request = MediaRequest(mode=mode, max_height=settings.media_max_height,
-                           playlist_max=settings.media_playlist_max,
-                           extract_timeout=settings.media_extract_timeout, item=item or 1)
+    request = MediaRequest(
+        mode=mode,
+        max_height=settings.media_max_height,
+        playlist_max=settings.media_playlist_max,
+        extract_timeout=settings.media_extract_timeout,
+        item=item or 1,
+    )
     record.save_request(folder, request)
     return request
 
@@ -88,14 +93,18 @@ def survey_for(settings, folder: Path, url: str, max_upload: int, cancelled=lamb
     request = record.load_request(folder)
     if asked is not None or request is None or request.format:
         return None
-    return survey_in_child(url, request, tuple(settings.download_allow_networks), max_upload, cancelled)
+    return survey_in_child(
+        url, request, tuple(settings.download_allow_networks), max_upload, cancelled
+    )
 
 
 def choose(folder: Path, mode: MediaMode, survey=None) -> None:
     """Record the choice made (a button, or the default after the wait) for the run to read; the
     smaller video is the height the survey showed on its button."""
     request = record.load_request(folder) or MediaRequest()
-    height = next((c.height for c in getattr(survey, "choices", ()) if c.mode is mode and c.height), None)
+    height = next(
+        (c.height for c in getattr(survey, "choices", ()) if c.mode is mode and c.height), None
+    )
     if mode is MediaMode.SMALL and height:
         request = replace(request, max_height=height)
     record.save_request(folder, replace(request, mode=mode))

@@ -62,7 +62,9 @@ def summarize(info: dict, request: MediaRequest, max_upload: int | None = None) 
     formats = info.get("formats") or [info]
     duration = info.get("duration")
     videos = [f for f in formats if f.get("vcodec") != "none" and f.get("height")]
-    audios = [f for f in formats if f.get("vcodec") == "none" and f.get("acodec") not in (None, "none")]
+    audios = [
+        f for f in formats if f.get("vcodec") == "none" and f.get("acodec") not in (None, "none")
+    ]
     audio_size = max((s for f in audios if (s := _size(f, duration))), default=None)
 
     def video_choice(mode: MediaMode, height: int) -> Choice:
@@ -89,19 +91,33 @@ def summarize(info: dict, request: MediaRequest, max_upload: int | None = None) 
         choices.append(Choice(MediaMode.AUDIO, None, audio_size))
     default = MediaMode.BEST
     if max_upload and choices[0].size and choices[0].size > max_upload:
-        fitting = [c for c in choices[1:] if c.mode is MediaMode.SMALL and c.size and c.size <= max_upload]
+        fitting = [
+            c for c in choices[1:] if c.mode is MediaMode.SMALL and c.size and c.size <= max_upload
+        ]
         if fitting:
             default = MediaMode.SMALL
-    return Survey(title=str(info.get("title") or "media"), choices=tuple(choices), default=default,
-                  item_count=count)
+    return Survey(
+        title=str(info.get("title") or "media"),
+        choices=tuple(choices),
+        default=default,
+        item_count=count,
+    )
 
 
-def survey(url: str, request: MediaRequest, allow: Iterable[Network] = (), max_upload: int | None = None) -> Survey:
+def survey(
+    url: str, request: MediaRequest, allow: Iterable[Network] = (), max_upload: int | None = None
+) -> Survey:
     return summarize(extract_info(url, request, allow), request, max_upload)
 
 
-def _child(conn: Connection, url: str, request: MediaRequest, allow: tuple, max_upload: int | None,
-           parent_pid: int) -> None:
+def _child(
+    conn: Connection,
+    url: str,
+    request: MediaRequest,
+    allow: tuple,
+    max_upload: int | None,
+    parent_pid: int,
+) -> None:
     from bot.downloads.isolated import _die_with_parent
 
     _die_with_parent()
@@ -116,13 +132,22 @@ def _child(conn: Connection, url: str, request: MediaRequest, allow: tuple, max_
     conn.close()
 
 
-def survey_in_child(url: str, request: MediaRequest, allow: Iterable[Network] = (),
-                    max_upload: int | None = None, cancelled: Callable[[], bool] = lambda: False) -> Survey:
+def survey_in_child(
+    url: str,
+    request: MediaRequest,
+    allow: Iterable[Network] = (),
+    max_upload: int | None = None,
+    cancelled: Callable[[], bool] = lambda: False,
+) -> Survey:
     """:func:`survey` in a child process, killed after the extraction deadline or on ``cancelled()``."""
     context = multiprocessing.get_context("spawn")
     ours, theirs = context.Pipe(duplex=False)
-    process = context.Process(target=_child, name="errand-media-survey", daemon=True,
-                              args=(theirs, url, request, tuple(allow), max_upload, os.getpid()))
+    process = context.Process(
+        target=_child,
+        name="errand-media-survey",
+        daemon=True,
+        args=(theirs, url, request, tuple(allow), max_upload, os.getpid()),
+    )
     process.start()
     theirs.close()
     deadline = time.monotonic() + request.extract_timeout + GRACE
@@ -131,7 +156,9 @@ def survey_in_child(url: str, request: MediaRequest, allow: Iterable[Network] = 
             if cancelled():
                 raise DownloadCancelled(Reason.CANCELLED)
             if time.monotonic() > deadline:
-                raise DownloadError(Reason.MEDIA_READ_TOO_LONG, limit_seconds=request.extract_timeout)
+                raise DownloadError(
+                    Reason.MEDIA_READ_TOO_LONG, limit_seconds=request.extract_timeout
+                )
         try:
             message = ours.recv()
         except (EOFError, OSError):

@@ -46,8 +46,14 @@ class Alarms:
         self.scheduler: BaseScheduler = scheduler if scheduler is not None else new_scheduler()
         self._running: set[asyncio.Task[None]] = set()
 
-    def set(self, job_id: str, when: datetime, work: Work, *args: object,
-            misfire_grace_time: int | None = None) -> None:
+    def set(
+        self,
+        job_id: str,
+        when: datetime,
+        work: Work,
+        *args: object,
+        misfire_grace_time: int | None = None,
+    ) -> None:
         """At ``when``, start ``work(*args)``; replaces the job of the same id.
 
         ``misfire_grace_time=None`` (the default) runs a job however late it starts: APScheduler's
@@ -55,8 +61,14 @@ class Alarms:
         suspended VM), and a timer that never rings is worse than one that rings late and says so.
         """
         self.scheduler.add_job(
-            self._start, "date", run_date=when, args=[work, args], id=job_id,
-            replace_existing=True, misfire_grace_time=misfire_grace_time, coalesce=True,
+            self._start,
+            "date",
+            run_date=when,
+            args=[work, args],
+            id=job_id,
+            replace_existing=True,
+            misfire_grace_time=misfire_grace_time,
+            coalesce=True,
             max_instances=1,
         )
 

@@ -31,13 +31,40 @@ WEEKDAY_WORDS.update({name[:3]: i for i, name in enumerate(WEEKDAYS_EN)})
 WEEKDAY_WORDS.update({"tues": 1, "thur": 3, "thurs": 3, "weds": 2})
 #: Abbreviations that are also everyday English words.
 EVERYDAY_WORDS = frozenset({"sun", "sat", "wed", "mon"})
-MONTHS_EN = ("january", "february", "march", "april", "may", "june", "july", "august",
-             "september", "october", "november", "december")
+MONTHS_EN = (
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+)
 MONTH_WORDS = {name: i + 1 for i, name in enumerate(MONTHS_EN)}
 MONTH_WORDS.update({name[:3]: i + 1 for i, name in enumerate(MONTHS_EN)})
 MONTH_WORDS["sept"] = 9
-ZH_WEEKDAYS = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6, "1": 0,
-               "2": 1, "3": 2, "4": 3, "5": 4, "6": 5, "7": 6}
+ZH_WEEKDAYS = {
+    "一": 0,
+    "二": 1,
+    "三": 2,
+    "四": 3,
+    "五": 4,
+    "六": 5,
+    "日": 6,
+    "天": 6,
+    "1": 0,
+    "2": 1,
+    "3": 2,
+    "4": 3,
+    "5": 4,
+    "6": 5,
+    "7": 6,
+}
 ZH_WEEK_WORDS = ("星期", "礼拜", "禮拜", "周", "週")
 ORDINAL_SUFFIXES = ("st", "nd", "rd", "th")
 
@@ -171,8 +198,12 @@ def _numeric_date(t: Tokens, i: int, local: date, original: str) -> tuple[DayRef
         day, month = a, b
     else:  # slash: refused when both readings are possible
         if a <= 12 and b <= 12 and a != b:
-            raise ReminderInputError(Problem.AMBIGUOUS_DATE, part=part, first=CalendarDay(month=b, day=a, year=c),
-                                     second=CalendarDay(month=a, day=b, year=c))
+            raise ReminderInputError(
+                Problem.AMBIGUOUS_DATE,
+                part=part,
+                first=CalendarDay(month=b, day=a, year=c),
+                second=CalendarDay(month=a, day=b, year=c),
+            )
         day, month = (a, b) if a > 12 else (b, a)
     if c is not None:
         return DayRef(_valid(c, month, day, part), Roll.NONE, part), j
@@ -207,8 +238,12 @@ def _weekday_en(t: Tokens, i: int, local: date, original: str) -> tuple[DayRef, 
     word = t.text(j)
     if t.kind(j) != Kind.WORD or word not in WEEKDAY_WORDS:
         return None
-    if word in EVERYDAY_WORDS and j == i and t.text(i - 1) not in ("on", "every", "by", "until") \
-            and t.kind(j + 1) == Kind.WORD:
+    if (
+        word in EVERYDAY_WORDS
+        and j == i
+        and t.text(i - 1) not in ("on", "every", "by", "until")
+        and t.kind(j + 1) == Kind.WORD
+    ):
         return None  # "sun tan lotion", "sat down": a weekday only where it is plainly one
     end = j + 1
     if t.text(end) == "." and t.joined(end):
@@ -218,10 +253,13 @@ def _weekday_en(t: Tokens, i: int, local: date, original: str) -> tuple[DayRef, 
         dated = _numeric_date(t, k, local, original) or _month_date(t, k, local, original)
         if dated is not None:
             if dated[0].day.weekday() != WEEKDAY_WORDS[word]:
-                raise ReminderInputError(Problem.MISMATCH, first=t.span(i, end, original),
-                                         second=dated[0].part)
+                raise ReminderInputError(
+                    Problem.MISMATCH, first=t.span(i, end, original), second=dated[0].part
+                )
             return dated
-    return _weekday_ref(local, WEEKDAY_WORDS[word], which if j > i else "", t.span(i, end, original)), end
+    return _weekday_ref(
+        local, WEEKDAY_WORDS[word], which if j > i else "", t.span(i, end, original)
+    ), end
 
 
 def _weekday_ref(local: date, weekday: int, which: str, part: str) -> DayRef:
@@ -235,11 +273,27 @@ def _weekday_ref(local: date, weekday: int, which: str, part: str) -> DayRef:
     return DayRef(local + timedelta(days=(weekday - local.weekday()) % 7), Roll.WEEK, part)
 
 
-_ZH_RELATIVE = (("大后天", 3), ("後天", 2), ("后天", 2), ("明天", 1), ("明日", 1), ("今天", 0),
-                ("今日", 0))
+_ZH_RELATIVE = (
+    ("大后天", 3),
+    ("後天", 2),
+    ("后天", 2),
+    ("明天", 1),
+    ("明日", 1),
+    ("今天", 0),
+    ("今日", 0),
+)
 _ZH_PAST = ("昨天", "前天", "昨日")
-_ZH_WHICH = (("下下个", "nextnext"), ("下下", "nextnext"), ("下个", "next"), ("下", "next"),
-             ("这个", "this"), ("這個", "this"), ("这", "this"), ("這", "this"), ("本", "this"))
+_ZH_WHICH = (
+    ("下下个", "nextnext"),
+    ("下下", "nextnext"),
+    ("下个", "next"),
+    ("下", "next"),
+    ("这个", "this"),
+    ("這個", "this"),
+    ("这", "this"),
+    ("這", "this"),
+    ("本", "this"),
+)
 
 
 def _weekday_zh(t: Tokens, i: int, local: date, original: str) -> tuple[DayRef, int] | None:
@@ -316,11 +370,18 @@ def take_day(t: Tokens, i: int, local: date, original: str) -> tuple[DayRef, int
                 return DayRef(local + timedelta(days=2), Roll.NONE, t.span(i, end, original)), end
         if word == "yesterday":
             raise ReminderInputError(Problem.IN_THE_PAST, when=word)
-        return (_weekday_en(t, i, local, original) or _month_date(t, i, local, original)
-                or _monthday(t, i, local, original))
+        return (
+            _weekday_en(t, i, local, original)
+            or _month_date(t, i, local, original)
+            or _monthday(t, i, local, original)
+        )
     if kind == Kind.NUM:
-        return (_numeric_date(t, i, local, original) or _month_date(t, i, local, original)
-                or _monthday(t, i, local, original) or _date_zh(t, i, local, original))
+        return (
+            _numeric_date(t, i, local, original)
+            or _month_date(t, i, local, original)
+            or _monthday(t, i, local, original)
+            or _date_zh(t, i, local, original)
+        )
     if kind == Kind.CJK:
         for word, days in _ZH_RELATIVE:
             if (end := t.cjk(i, word)) is not None:
@@ -340,12 +401,14 @@ def resolve_day(ref: DayRef, at: time, now: datetime, zone: ZoneInfo) -> datetim
         return datetime.combine(ref.day + timedelta(days=7), at, tzinfo=zone)
     if ref.roll is Roll.MONTH and ref.monthday is not None:
         following = ref.day + timedelta(days=32 - ref.day.day)
-        return datetime.combine(_next_monthday(following.replace(day=1), ref.monthday, ref.part).day,
-                                at, tzinfo=zone)
+        return datetime.combine(
+            _next_monthday(following.replace(day=1), ref.monthday, ref.part).day, at, tzinfo=zone
+        )
     if ref.roll is Roll.YEAR and ref.month_day is not None:
         month, day = ref.month_day
-        return datetime.combine(_next_month_day(date(ref.day.year + 1, 1, 1), month, day, ref.part).day,
-                                at, tzinfo=zone)
+        return datetime.combine(
+            _next_month_day(date(ref.day.year + 1, 1, 1), month, day, ref.part).day, at, tzinfo=zone
+        )
     if ref.roll is Roll.THIS_WEEK:
         raise ReminderInputError(Problem.PASSED_THIS_WEEK, part=ref.part)
     raise ReminderInputError(Problem.IN_THE_PAST, when=due)

@@ -39,9 +39,22 @@ for _unit, _names in (
 
 #: Chinese unit words, longest first (个小时 before 小时).
 ZH_UNIT_WORDS: tuple[tuple[str, str], ...] = (
-    ("个小时", HOUR), ("个钟头", HOUR), ("小时", HOUR), ("钟头", HOUR), ("分钟", MINUTE),
-    ("秒钟", SECOND), ("个星期", WEEK), ("个礼拜", WEEK), ("星期", WEEK), ("礼拜", WEEK),
-    ("个月", MONTH), ("分", MINUTE), ("秒", SECOND), ("天", DAY), ("周", WEEK), ("年", YEAR),
+    ("个小时", HOUR),
+    ("个钟头", HOUR),
+    ("小时", HOUR),
+    ("钟头", HOUR),
+    ("分钟", MINUTE),
+    ("秒钟", SECOND),
+    ("个星期", WEEK),
+    ("个礼拜", WEEK),
+    ("星期", WEEK),
+    ("礼拜", WEEK),
+    ("个月", MONTH),
+    ("分", MINUTE),
+    ("秒", SECOND),
+    ("天", DAY),
+    ("周", WEEK),
+    ("年", YEAR),
 )
 _SECONDS = {SECOND: 1, MINUTE: 60, HOUR: 3600}
 #: Anything longer than this is refused before arithmetic (the configured maximum is checked later).
@@ -58,7 +71,9 @@ class Span:
     seconds: float = 0.0
 
     def __add__(self, other: Span) -> Span:
-        return Span(self.months + other.months, self.days + other.days, self.seconds + other.seconds)
+        return Span(
+            self.months + other.months, self.days + other.days, self.seconds + other.seconds
+        )
 
     @property
     def calendar_only(self) -> bool:
@@ -146,10 +161,18 @@ def _take_part(t: Tokens, i: int) -> tuple[Span, int, str] | None:
         if unit and unit[0] in (SECOND, MINUTE, HOUR, DAY):
             return _span_of(0.5, unit[0]), unit[1], unit[0]
         return None
-    if t.text(i) == "半" and (unit := _unit_at(t, i + 1)) and unit[0] in (SECOND, MINUTE, HOUR, DAY):
+    if (
+        t.text(i) == "半"
+        and (unit := _unit_at(t, i + 1))
+        and unit[0] in (SECOND, MINUTE, HOUR, DAY)
+    ):
         return _span_of(0.5, unit[0]), unit[1], unit[0]
-    if t.text(i) == "半" and t.text(i + 1) == "个" and (unit := _unit_at(t, i + 2)) \
-            and unit[0] in (MINUTE, HOUR):
+    if (
+        t.text(i) == "半"
+        and t.text(i + 1) == "个"
+        and (unit := _unit_at(t, i + 2))
+        and unit[0] in (MINUTE, HOUR)
+    ):
         return _span_of(0.5, unit[0]), unit[1], unit[0]
     # a number: digits, English words, a/an, Chinese numerals
     if t.text(i) in ("a", "an"):
@@ -198,8 +221,14 @@ def take_span(t: Tokens, i: int) -> tuple[Span, int] | None:
         seen.add(part[2])
         last_unit = part[2]
     # 1h30 / 1小时30: the minutes after hours without their unit
-    if last_unit == HOUR and t.joined(j) and (digits := take_digits(t, j)) and digits[0] < 60 \
-            and MINUTE not in seen and t.kind(digits[1]) != Kind.MARK:
+    if (
+        last_unit == HOUR
+        and t.joined(j)
+        and (digits := take_digits(t, j))
+        and digits[0] < 60
+        and MINUTE not in seen
+        and t.kind(digits[1]) != Kind.MARK
+    ):
         total, j = total + Span(seconds=digits[0] * 60), digits[1]
     return total, j
 
@@ -272,7 +301,7 @@ def split_duration(words: list[str]) -> tuple[timedelta, list[str]]:
         raise ReminderInputError(Problem.TIMER_TOO_LONG)
     if delta <= timedelta(0):
         raise ReminderInputError(Problem.NOT_POSITIVE)
-    rest = original[t.items[end].start:] if end < t.n else ""
+    rest = original[t.items[end].start :] if end < t.n else ""
     return delta, rest.split()
 
 
@@ -281,5 +310,14 @@ def format_duration(delta: timedelta) -> str:
     return human_duration(delta.total_seconds())
 
 
-__all__ = ["ABSURD", "Span", "add_months", "format_duration", "parse_duration", "split_duration",
-           "take_chinese", "take_span", "take_timer"]
+__all__ = [
+    "ABSURD",
+    "Span",
+    "add_months",
+    "format_duration",
+    "parse_duration",
+    "split_duration",
+    "take_chinese",
+    "take_span",
+    "take_timer",
+]

@@ -68,7 +68,9 @@ class Problem(StrEnum):
     TOO_FAR = "too_far"  # over MAX_DURATION_DAYS; params: days
     REPEAT_TOO_OFTEN = "repeat_too_often"  # under MIN_RECURRENCE_MINUTES; params: minimum, part
     REPEAT_NOT_UNDERSTOOD = "repeat_not_understood"  # "every blue"; params: part
-    REPEAT_ENDS_BEFORE_START = "repeat_ends_before_start"  # until a date before the first ring; params: until (date)
+    REPEAT_ENDS_BEFORE_START = (
+        "repeat_ends_before_start"  # until a date before the first ring; params: until (date)
+    )
     BAD_CRON = "bad_cron"  # params: part, reason
     LABEL_CONTROL = "label_control"  # invisible control characters
     LABEL_TOO_LONG = "label_too_long"  # params: length, limit

@@ -10,18 +10,55 @@ from __future__ import annotations
 from bot.reminders.tokens import Kind, Tokens
 
 EN_UNITS = {
-    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
-    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13,
-    "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18,
+    "zero": 0,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
     "nineteen": 19,
 }
-EN_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
-           "eighty": 80, "ninety": 90}
+EN_TENS = {
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+}
 #: Spelled-out numbers back from values, for rendering schedules in words.
 EN_WORDS = {value: word for word, value in {**EN_UNITS, **EN_TENS}.items()}
 
-ZH_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "兩": 2, "三": 3, "四": 4, "五": 5,
-             "六": 6, "七": 7, "八": 8, "九": 9}
+ZH_DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "兩": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
 ZH_SCALES = {"十": 10, "百": 100}
 
 
@@ -30,8 +67,15 @@ def take_digits(t: Tokens, i: int, *, decimal: bool = False) -> tuple[float, int
     value = t.num(i)
     if value is None:
         return None
-    if decimal and t.text(i + 1) == "." and t.joined(i + 1) and t.kind(i + 2) == Kind.NUM \
-            and t.joined(i + 2) and len(t.text(i + 2)) <= 6 and t.text(i + 3) != ".":
+    if (
+        decimal
+        and t.text(i + 1) == "."
+        and t.joined(i + 1)
+        and t.kind(i + 2) == Kind.NUM
+        and t.joined(i + 2)
+        and len(t.text(i + 2)) <= 6
+        and t.text(i + 3) != "."
+    ):
         return float(f"{value}.{t.text(i + 2)}"), i + 3
     return float(value), i + 1
 

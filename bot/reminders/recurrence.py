@@ -145,7 +145,9 @@ class Recurrence:
 
     # --- the next ring ----------------------------------------------------------------------
 
-    def next_after(self, after: datetime, zone: ZoneInfo, anchor: datetime | None = None) -> datetime | None:
+    def next_after(
+        self, after: datetime, zone: ZoneInfo, anchor: datetime | None = None
+    ) -> datetime | None:
         """The first ring strictly after ``after`` (aware), as aware UTC; None once it has ended.
 
         Interval repeats step from ``anchor`` (the previous due time) so that they do not drift
@@ -243,7 +245,9 @@ class Recurrence:
     def _calendar_next(self, after: datetime, zone: ZoneInfo) -> datetime | None:
         at = self.at or time(9, 0)
         start = after.astimezone(zone).date()
-        origin = datetime.fromtimestamp(self.first, UTC).astimezone(zone).date() if self.first else start
+        origin = (
+            datetime.fromtimestamp(self.first, UTC).astimezone(zone).date() if self.first else start
+        )
         for day in self._candidate_days(start, origin):
             due = datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
             if due > after:
@@ -256,8 +260,14 @@ class Recurrence:
         from apscheduler.triggers.cron import CronTrigger
 
         minute, hour, day, month, weekday = (self.cron or "").split()
-        return CronTrigger(minute=minute, hour=hour, day=day, month=month,
-                           day_of_week=cron_weekdays(weekday), timezone=zone)
+        return CronTrigger(
+            minute=minute,
+            hour=hour,
+            day=day,
+            month=month,
+            day_of_week=cron_weekdays(weekday),
+            timezone=zone,
+        )
 
     def _cron_next(self, after: datetime, zone: ZoneInfo) -> datetime | None:
         due = self.trigger(zone).get_next_fire_time(None, after + timedelta(microseconds=1))
@@ -283,7 +293,9 @@ def cron_weekdays(field: str) -> str:
         else:
             low_text, _, high_text = body.partition("-")
             low = names[low_text] if low_text in names else int(low_text)
-            high = (names[high_text] if high_text in names else int(high_text)) if high_text else low
+            high = (
+                (names[high_text] if high_text in names else int(high_text)) if high_text else low
+            )
             if step_text and not high_text:
                 high = 6
         if not (0 <= low <= 7 and 0 <= high <= 7 and low <= high):

@@ -11,8 +11,20 @@ from __future__ import annotations
 from bot.reminders.recurrence import Recurrence, Unit
 
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August",
-               "September", "October", "November", "December")
+MONTH_NAMES = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 
 
 def phrase(rec: Recurrence) -> str:
@@ -31,7 +43,9 @@ def phrase(rec: Recurrence) -> str:
         text = f"every {rec.every} days{at}" if rec.every > 1 else f"every day{at}"
     elif rec.unit is Unit.WEEK:
         named = {(0, 1, 2, 3, 4): "weekday", (5, 6): "weekend"}
-        days = (rec.every == 1 and named.get(rec.weekdays)) or " ".join(DAY_NAMES[d].lower() for d in rec.weekdays)
+        days = (rec.every == 1 and named.get(rec.weekdays)) or " ".join(
+            DAY_NAMES[d].lower() for d in rec.weekdays
+        )
         text = f"every {rec.every} weeks on {days}{at}" if rec.every > 1 else f"every {days}{at}"
     elif rec.unit is Unit.MONTH:
         if rec.nth is not None:

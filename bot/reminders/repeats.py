@@ -22,8 +22,12 @@ from bot.reminders.numbers import take_chinese, take_english
 from bot.reminders.recurrence import Recurrence, Unit, cron_weekdays
 from bot.reminders.tokens import Kind, Tokens
 
-_PERIOD_WORDS = {"morning": time(9, 0), "afternoon": time(15, 0), "evening": time(18, 0),
-                 "night": time(20, 0)}
+_PERIOD_WORDS = {
+    "morning": time(9, 0),
+    "afternoon": time(15, 0),
+    "evening": time(18, 0),
+    "night": time(20, 0),
+}
 _PLURAL_DAYS = {name + "s": i for name, i in WEEKDAY_WORDS.items() if len(name) > 3}
 _ORDINAL_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "last": -1}
 
@@ -49,7 +53,10 @@ def _weekday_list(t: Tokens, i: int) -> tuple[tuple[int, ...], int] | None:
             break
         first = WEEKDAY_WORDS.get(word, _PLURAL_DAYS.get(word, 0))
         j += 1
-        if t.text(j) in ("-", "to", "through") and (last := WEEKDAY_WORDS.get(t.text(j + 1))) is not None:
+        if (
+            t.text(j) in ("-", "to", "through")
+            and (last := WEEKDAY_WORDS.get(t.text(j + 1))) is not None
+        ):
             if last < first:
                 return None
             days.extend(range(first, last + 1))
@@ -102,8 +109,11 @@ def _span_repeat(t: Tokens, i: int, original: str) -> tuple[Repeat, int] | None:
     span, j = found
     part = t.span(i, j, original)
     if span.months and not span.days and not span.seconds:
-        unit, every = (Unit.YEAR, span.months // 12) if span.months % 12 == 0 and span.months >= 12 \
+        unit, every = (
+            (Unit.YEAR, span.months // 12)
+            if span.months % 12 == 0 and span.months >= 12
             else (Unit.MONTH, span.months)
+        )
         if unit is Unit.YEAR and every != 1:
             raise ReminderInputError(Problem.REPEAT_NOT_UNDERSTOOD, part=part)
         return Repeat(Recurrence(unit, every=every), needs_day=True), j
@@ -162,8 +172,12 @@ def _every_en(t: Tokens, i: int, original: str) -> tuple[Repeat, int] | None:
     if (month := MONTH_WORDS.get(word)) is not None and (day := t.num(i + 1)) is not None:
         return _yearly(month, day, t.span(i, i + 2, original)), i + 2
     found = _span_repeat(t, i, original)
-    if found is not None and found[0].recurrence.unit is Unit.WEEK and t.text(found[1]) == "on" \
-            and (days := _weekday_list(t, found[1] + 1)) is not None:
+    if (
+        found is not None
+        and found[0].recurrence.unit is Unit.WEEK
+        and t.text(found[1]) == "on"
+        and (days := _weekday_list(t, found[1] + 1)) is not None
+    ):
         # every 2 weeks on monday and thursday
         return Repeat(replace(found[0].recurrence, weekdays=days[0])), days[1]
     return found
@@ -197,8 +211,14 @@ def _cron(t: Tokens, i: int, original: str) -> tuple[Repeat, int] | None:
     from apscheduler.triggers.cron import CronTrigger
 
     try:
-        CronTrigger(minute=minute, hour=hour, day=monthday, month=month,
-                    day_of_week=cron_weekdays(weekday), timezone="UTC")
+        CronTrigger(
+            minute=minute,
+            hour=hour,
+            day=monthday,
+            month=month,
+            day_of_week=cron_weekdays(weekday),
+            timezone="UTC",
+        )
     except (ValueError, KeyError, TypeError):
         raise ReminderInputError(Problem.BAD_CRON, part=expression, reason="field") from None
     return Repeat(Recurrence(Unit.CRON, cron=expression)), k
@@ -218,8 +238,12 @@ def _every_zh(t: Tokens, i: int, original: str) -> tuple[Repeat, int] | None:
         return Repeat(Recurrence(Unit.INTERVAL, seconds=60)), end
     if (week := t.cjk_any(i, ZH_WEEK_WORDS)) is not None:
         days, j = [], week[1]
-        while t.text(j) in ZH_WEEKDAYS and t.joined(j) and t.kind(j) == Kind.CJK \
-                and not (t.text(j) == "天" and week[0] == "周"):
+        while (
+            t.text(j) in ZH_WEEKDAYS
+            and t.joined(j)
+            and t.kind(j) == Kind.CJK
+            and not (t.text(j) == "天" and week[0] == "周")
+        ):
             days.append(ZH_WEEKDAYS[t.text(j)])
             j += 1
             if t.text(j) in ("、", "，", ",") and t.text(j + 1) in ZH_WEEKDAYS:
@@ -255,7 +279,8 @@ def _zh_or_digits(t: Tokens, i: int) -> tuple[int, int] | None:
 
 
 _ONE_WORD = {
-    "daily": Repeat(Recurrence(Unit.DAY)), "hourly": Repeat(Recurrence(Unit.INTERVAL, seconds=3600)),
+    "daily": Repeat(Recurrence(Unit.DAY)),
+    "hourly": Repeat(Recurrence(Unit.INTERVAL, seconds=3600)),
     "weekly": Repeat(Recurrence(Unit.WEEK), needs_day=True),
     "monthly": Repeat(Recurrence(Unit.MONTH), needs_day=True),
     "yearly": Repeat(Recurrence(Unit.YEAR), needs_day=True),
@@ -272,8 +297,9 @@ def take_repeat(t: Tokens, i: int, original: str) -> tuple[Repeat, int] | None:
         if word in ("every", "each"):
             found = _every_en(t, i + 1, original)
             if found is None:
-                raise ReminderInputError(Problem.REPEAT_NOT_UNDERSTOOD,
-                                         part=t.span(i, min(i + 3, t.n), original))
+                raise ReminderInputError(
+                    Problem.REPEAT_NOT_UNDERSTOOD, part=t.span(i, min(i + 3, t.n), original)
+                )
             return found
         if word in _ONE_WORD:
             return _ONE_WORD[word], i + 1
@@ -286,7 +312,9 @@ def take_repeat(t: Tokens, i: int, original: str) -> tuple[Repeat, int] | None:
         # on the 15th of every month
         j = i + 1 if word == "on" else i
         on = _monthly_on(t, j) if t.text(j) == "the" else None
-        if on is not None and (t.seq(on[1], "of", "every", "month") or t.seq(on[1], "of", "each", "month")):
+        if on is not None and (
+            t.seq(on[1], "of", "every", "month") or t.seq(on[1], "of", "each", "month")
+        ):
             return Repeat(on[0]), on[1] + 3
         return None
     if t.kind(i) == Kind.CJK:
@@ -295,7 +323,9 @@ def take_repeat(t: Tokens, i: int, original: str) -> tuple[Repeat, int] | None:
         if (end := t.cjk(i, "每个")) is not None or (end := t.cjk(i, "每")) is not None:
             found = _every_zh(t, end, original)
             if found is None:
-                raise ReminderInputError(Problem.REPEAT_NOT_UNDERSTOOD, part=t.span(i, min(i + 3, t.n), original))
+                raise ReminderInputError(
+                    Problem.REPEAT_NOT_UNDERSTOOD, part=t.span(i, min(i + 3, t.n), original)
+                )
             return found
         if (end := t.cjk(i, "工作日")) is not None:
             return Repeat(Recurrence(Unit.WEEK, weekdays=(0, 1, 2, 3, 4))), end
@@ -309,7 +339,9 @@ def take_end(t: Tokens, i: int) -> tuple[str, int, int] | None:
 
     ``until`` is followed by a day that :mod:`bot.reminders.dates` reads.
     """
-    if t.text(i) in ("until", "till", "til") or (t.text(i) == "through" and t.kind(i + 1) != Kind.MARK):
+    if t.text(i) in ("until", "till", "til") or (
+        t.text(i) == "through" and t.kind(i + 1) != Kind.MARK
+    ):
         return "until", i + 1, i + 1
     if (end := t.cjk(i, "直到")) is not None or (end := t.cjk(i, "截止到")) is not None:
         return "until", end, end
@@ -329,4 +361,3 @@ def take_end(t: Tokens, i: int) -> tuple[str, int, int] | None:
     if number is not None and t.text(number[1]) == "次" and t.kind(i) != Kind.MARK:
         return "count", number[0], number[1] + 1
     return None
-

@@ -133,9 +133,16 @@ class ReminderService:
     its own, started by :meth:`start` and stopped by :meth:`shutdown` (tests, benchmarks).
     """
 
-    def __init__(self, sessions: sessionmaker[Session], ring: RingCallback, *, limits: Limits = Limits(),
-                 default_tz: str = "UTC", clock: Callable[[], float] = time.time,
-                 scheduler: BaseScheduler | None = None) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        ring: RingCallback,
+        *,
+        limits: Limits = Limits(),
+        default_tz: str = "UTC",
+        clock: Callable[[], float] = time.time,
+        scheduler: BaseScheduler | None = None,
+    ) -> None:
         self.sessions = sessions
         self.ring = ring
         self._insert_lock = threading.Lock()  # the pending-count check and the insert, together
@@ -159,7 +166,8 @@ class ReminderService:
         with self.sessions() as session:
             # Plain tuples, not ORM objects: 10,000 pending rows load in a fraction of a second.
             pending = session.execute(
-                select(Reminder.id, Reminder.due_at).where(Reminder.state == ReminderState.PENDING)).all()
+                select(Reminder.id, Reminder.due_at).where(Reminder.state == ReminderState.PENDING)
+            ).all()
             overdue = {rid for rid, due_at in pending if due_at < now - grace}
             moved: dict[int, float] = {}  # recurring ones, moved past what they missed
             if overdue:
@@ -180,8 +188,12 @@ class ReminderService:
             self._schedule(rid, due_at)
             report.scheduled += 1
         self.alarms.start()
-        log.info("reminders: %d scheduled (%d late), %d chats with missed ones",
-                 report.scheduled, report.late, len(report.missed))
+        log.info(
+            "reminders: %d scheduled (%d late), %d chats with missed ones",
+            report.scheduled,
+            report.late,
+            len(report.missed),
+        )
         return report
 
     def shutdown(self) -> None:
@@ -197,17 +209,30 @@ class ReminderService:
         delta, rest = split_duration(args.split())
         self._check_span(delta)
         now = self.clock()
-        return self._insert(owner, ReminderKind.TIMER, now + delta.total_seconds(), " ".join(rest),
-                            recurrence=None, duration=delta.total_seconds(), request_id=request_id)
+        return self._insert(
+            owner,
+            ReminderKind.TIMER,
+            now + delta.total_seconds(),
+            " ".join(rest),
+            recurrence=None,
+            duration=delta.total_seconds(),
+            request_id=request_id,
+        )
 
     def add_reminder(self, owner: Owner, args: str, request_id: int | None = None) -> Reminder:
         """``/remind WHEN TEXT``; raises :class:`ReminderInputError` naming the part not understood."""
         now = datetime.fromtimestamp(self.clock(), UTC)
         plan = parse_when(args, now, self.zones.zone_of(owner.user_id), self.limits.min_interval)
         self._check_span(plan.due - now)
-        return self._insert(owner, ReminderKind.REMINDER, plan.due.timestamp(), plan.text,
-                            recurrence=plan.recurrence.spec() if plan.recurrence else None,
-                            tz=plan.zone.key if plan.zone else None, request_id=request_id)
+        return self._insert(
+            owner,
+            ReminderKind.REMINDER,
+            plan.due.timestamp(),
+            plan.text,
+            recurrence=plan.recurrence.spec() if plan.recurrence else None,
+            tz=plan.zone.key if plan.zone else None,
+            request_id=request_id,
+        )
 
     def snooze(self, reminder_id: int, choice: str, owner: Owner) -> Reminder:
         """A new one-off copy of a rung reminder: ``5m``, ``1h`` or ``tomorrow`` (same time)."""
@@ -224,32 +249,73 @@ class ReminderService:
             due = now + 86400
         else:
             raise ReminderInputError(Problem.BAD_SNOOZE)
-        owner = Owner(original.chat_id, original.user_id, original.user_name, original.chat_type, owner.reply_to,
-                      original.thread_id)
-        return self._insert(owner, original.kind, due, original.label, recurrence=None,
-                            duration=due - now if original.kind == ReminderKind.TIMER else None)
+        owner = Owner(
+            original.chat_id,
+            original.user_id,
+            original.user_name,
+            original.chat_type,
+            owner.reply_to,
+            original.thread_id,
+        )
+        return self._insert(
+            owner,
+            original.kind,
+            due,
+            original.label,
+            recurrence=None,
+            duration=due - now if original.kind == ReminderKind.TIMER else None,
+        )
 
     def _check_span(self, delta: timedelta) -> None:
         if delta > self.limits.max_duration:
             raise ReminderInputError(Problem.TOO_FAR, days=self.limits.max_duration.days)
 
-    def _insert(self, owner: Owner, kind: str, due_at: float, label: str, *,
-                recurrence: str | None, duration: float | None = None, tz: str | None = None,
-                request_id: int | None = None) -> Reminder:
+    def _insert(
+        self,
+        owner: Owner,
+        kind: str,
+        due_at: float,
+        label: str,
+        *,
+        recurrence: str | None,
+        duration: float | None = None,
+        tz: str | None = None,
+        request_id: int | None = None,
+    ) -> Reminder:
         label = clean_label(label, self.limits)
         tz = tz or self.zones.zone_of(owner.user_id).key
         with self._insert_lock, self.sessions() as session:
-            pending = session.scalar(select(func.count()).select_from(Reminder).where(
-                Reminder.user_id == owner.user_id, Reminder.state == ReminderState.PENDING)) or 0
+            pending = (
+                session.scalar(
+                    select(func.count())
+                    .select_from(Reminder)
+                    .where(
+                        Reminder.user_id == owner.user_id, Reminder.state == ReminderState.PENDING
+                    )
+                )
+                or 0
+            )
             if pending >= self.limits.max_pending_per_user:
-                raise ReminderInputError(Problem.TOO_MANY_PENDING, pending=pending,
-                                         limit=self.limits.max_pending_per_user)
+                raise ReminderInputError(
+                    Problem.TOO_MANY_PENDING,
+                    pending=pending,
+                    limit=self.limits.max_pending_per_user,
+                )
             row = Reminder(
-                kind=kind, chat_id=owner.chat_id, chat_type=owner.chat_type, thread_id=owner.thread_id,
+                kind=kind,
+                chat_id=owner.chat_id,
+                chat_type=owner.chat_type,
+                thread_id=owner.thread_id,
                 user_id=owner.user_id,
-                user_name=owner.user_name[:64], label=label, due_at=due_at, recurrence=recurrence,
-                tz=tz, reply_to=owner.reply_to, duration=duration,
-                state=ReminderState.PENDING, created_at=self.clock(),
+                user_name=owner.user_name[:64],
+                label=label,
+                due_at=due_at,
+                recurrence=recurrence,
+                tz=tz,
+                reply_to=owner.reply_to,
+                duration=duration,
+                state=ReminderState.PENDING,
+                created_at=self.clock(),
             )
             session.add(row)
             mark_handled(session, request_id)
@@ -265,7 +331,9 @@ class ReminderService:
 
     def pending_in_chat(self, chat_id: int, user_id: int | None = None) -> list[Reminder]:
         """Pending rows in a chat by due time; only ``user_id``'s when given."""
-        query = select(Reminder).where(Reminder.chat_id == chat_id, Reminder.state == ReminderState.PENDING)
+        query = select(Reminder).where(
+            Reminder.chat_id == chat_id, Reminder.state == ReminderState.PENDING
+        )
         if user_id is not None:
             query = query.where(Reminder.user_id == user_id)
         with self.sessions() as session:
@@ -273,15 +341,24 @@ class ReminderService:
 
     def counting_down(self) -> list[Reminder]:
         """Pending timers with a confirmation to edit: their countdowns resume after a restart."""
-        query = select(Reminder).where(Reminder.state == ReminderState.PENDING, Reminder.kind == ReminderKind.TIMER,
-                                       Reminder.status_message_id.is_not(None))
+        query = select(Reminder).where(
+            Reminder.state == ReminderState.PENDING,
+            Reminder.kind == ReminderKind.TIMER,
+            Reminder.status_message_id.is_not(None),
+        )
         with self.sessions() as session:
             return list(session.scalars(query).all())
 
     def pending_count(self) -> int:
         with self.sessions() as session:
-            return session.scalar(select(func.count()).select_from(Reminder).where(
-                Reminder.state == ReminderState.PENDING)) or 0
+            return (
+                session.scalar(
+                    select(func.count())
+                    .select_from(Reminder)
+                    .where(Reminder.state == ReminderState.PENDING)
+                )
+                or 0
+            )
 
     def cancel(self, reminder_id: int) -> Reminder | None:
         """Cancel a pending row; None when it is not pending (rung, cancelled, unknown)."""
@@ -303,11 +380,18 @@ class ReminderService:
         """
         now = self.clock()
         with self.sessions() as session:
-            rows = list(session.scalars(select(Reminder).where(
-                Reminder.id.in_(reminder_ids), Reminder.state == ReminderState.UNDELIVERABLE)).all())
+            rows = list(
+                session.scalars(
+                    select(Reminder).where(
+                        Reminder.id.in_(reminder_ids), Reminder.state == ReminderState.UNDELIVERABLE
+                    )
+                ).all()
+            )
             for row in rows:
                 row.state = ReminderState.PENDING
-                following = self._next_due(row, now) if row.recurrence and row.due_at < now else None
+                following = (
+                    self._next_due(row, now) if row.recurrence and row.due_at < now else None
+                )
                 if following is not None:
                     row.due_at = following.timestamp()
             session.commit()
@@ -325,12 +409,16 @@ class ReminderService:
     # --- ringing ---------------------------------------------------------------------------
 
     def _schedule(self, reminder_id: int, due_at: float) -> None:
-        self.alarms.set(f"t{reminder_id}", datetime.fromtimestamp(due_at, UTC), self._fire, reminder_id)
+        self.alarms.set(
+            f"t{reminder_id}", datetime.fromtimestamp(due_at, UTC), self._fire, reminder_id
+        )
 
     def _next_due(self, row: Reminder, after: float) -> datetime | None:
         """The next ring of a repeating row; None once its repeat has ended (until / count)."""
         recurrence = Recurrence.from_spec(row.recurrence or "")
-        return recurrence.next_after(datetime.fromtimestamp(after, UTC), ZoneInfo(row.tz), anchor=row.due)
+        return recurrence.next_after(
+            datetime.fromtimestamp(after, UTC), ZoneInfo(row.tz), anchor=row.due
+        )
 
     async def _fire(self, reminder_id: int) -> None:
         now = self.clock()
@@ -369,5 +457,12 @@ def is_late(late: timedelta) -> bool:
     return late >= LATE_THRESHOLD
 
 
-__all__ = ["Limits", "Owner", "ReminderInputError", "ReminderService", "RingOutcome", "StartupReport",
-           "is_late"]
+__all__ = [
+    "Limits",
+    "Owner",
+    "ReminderInputError",
+    "ReminderService",
+    "RingOutcome",
+    "StartupReport",
+    "is_late",
+]

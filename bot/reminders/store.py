@@ -22,7 +22,6 @@ from bot.db_base import Base
 LABEL_MAX = 200
 
 
-
 class ReminderState(enum.StrEnum):
     """Where a row is in its life; stored as its value (a plain string column)."""
 

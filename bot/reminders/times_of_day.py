@@ -19,12 +19,19 @@ from bot.reminders.tokens import Kind, Tokens
 
 #: What a named part of the day means, everywhere (documented in docs/time-phrases.md).
 NAMED = {
-    "morning": time(9, 0), "afternoon": time(15, 0), "evening": time(18, 0),
-    "tonight": time(20, 0), "night": time(20, 0), "noon": time(12, 0), "midday": time(12, 0),
-    "midnight": time(0, 0), "eod": time(17, 0),
+    "morning": time(9, 0),
+    "afternoon": time(15, 0),
+    "evening": time(18, 0),
+    "tonight": time(20, 0),
+    "night": time(20, 0),
+    "noon": time(12, 0),
+    "midday": time(12, 0),
+    "midnight": time(0, 0),
+    "eod": time(17, 0),
 }
 #: A date without a time rings at this time, whatever form the date had.
 DEFAULT_TIME = time(9, 0)
+
 
 #: Chinese parts of the day: how an hour said after them is read, and the time when said alone.
 #: ``day`` is the day they also name (今晚 is tonight), as days after today.
@@ -36,7 +43,8 @@ class _Period:
 
 
 _ZH_PERIODS: tuple[tuple[str, _Period], ...] = tuple(
-    (word, period) for words, period in (
+    (word, period)
+    for words, period in (
         (("今天早上", "今早"), _Period("morning", time(9, 0), 0)),
         (("今天上午",), _Period("morning", time(9, 0), 0)),
         (("今天中午",), _Period("noon", time(12, 0), 0)),
@@ -50,7 +58,8 @@ _ZH_PERIODS: tuple[tuple[str, _Period], ...] = tuple(
         (("下午", "午后"), _Period("afternoon", time(15, 0))),
         (("傍晚",), _Period("dusk", time(18, 0))),
         (("晚上", "夜里", "夜晚", "晚间"), _Period("evening", time(20, 0))),
-    ) for word in words
+    )
+    for word in words
 )
 
 
@@ -75,8 +84,13 @@ def _meridiem(t: Tokens, i: int) -> tuple[str, int] | None:
     word = t.text(i)
     if word in ("am", "pm"):
         return word, i + 1
-    if word in ("a", "p") and t.text(i + 1) == "." and t.joined(i + 1) and t.text(i + 2) == "m" \
-            and t.joined(i + 2):
+    if (
+        word in ("a", "p")
+        and t.text(i + 1) == "."
+        and t.joined(i + 1)
+        and t.text(i + 2) == "m"
+        and t.joined(i + 2)
+    ):
         end = i + 3
         if t.text(end) == "." and t.joined(end):
             end += 1
@@ -95,7 +109,9 @@ def _english(t: Tokens, i: int, original: str, bare_ok: bool) -> tuple[TimeOfDay
         if j is None:
             continue
         name = t.text(j)
-        if name in ("morning", "afternoon", "evening", "night") and (lead != ("at",) or name == "night"):
+        if name in ("morning", "afternoon", "evening", "night") and (
+            lead != ("at",) or name == "night"
+        ):
             return TimeOfDay(NAMED[name], name, 0 if lead == ("this",) else None), j + 1
     hour = t.num(i)
     if hour is None or len(t.text(i)) > 2:
@@ -131,8 +147,9 @@ def _refuse_twelve_hour(hour: int, part: str, low: int = 1, high: int = 12) -> N
     both readings (``at 0`` and ``at 13``…``at 23`` are clear)."""
     if low <= hour <= high:
         other = (hour + 12) % 24
-        raise ReminderInputError(Problem.AMBIGUOUS_TIME, part=part, first=time(hour % 24),
-                                 second=time(other))
+        raise ReminderInputError(
+            Problem.AMBIGUOUS_TIME, part=part, first=time(hour % 24), second=time(other)
+        )
 
 
 def _zh_hour(t: Tokens, i: int) -> tuple[int, int] | None:
@@ -177,8 +194,14 @@ def _chinese(t: Tokens, i: int, original: str) -> tuple[TimeOfDay, int] | None:
             elif (cn := take_chinese(t, k)) is not None and t.text(cn[1]) == "分":
                 minute, k = int(cn[0]), cn[1] + 1
             j = k
-        elif t.kind(j) == Kind.NUM and t.text(k) == ":" and t.joined(k) and t.kind(k + 1) == Kind.NUM \
-                and t.joined(k + 1) and len(t.text(k + 1)) == 2:
+        elif (
+            t.kind(j) == Kind.NUM
+            and t.text(k) == ":"
+            and t.joined(k)
+            and t.kind(k + 1) == Kind.NUM
+            and t.joined(k + 1)
+            and len(t.text(k + 1)) == 2
+        ):
             minute, j, by_colon = int(t.text(k + 1)), k + 2, True
         else:
             hour = None
@@ -227,7 +250,9 @@ def _zh_period_hour(period: _Period, hour: int, part: str) -> int:
     raise ReminderInputError(Problem.BAD_TIME, part=part)
 
 
-def take_time_of_day(t: Tokens, i: int, original: str, *, bare_ok: bool = False) -> tuple[TimeOfDay, int] | None:
+def take_time_of_day(
+    t: Tokens, i: int, original: str, *, bare_ok: bool = False
+) -> tuple[TimeOfDay, int] | None:
     """A time of day at ``i`` and the index after it; None when there is none.
 
     ``bare_ok``: a bare hour (``6``) counts, as it does right after ``at``.

@@ -67,8 +67,15 @@ def tokenize(text: str) -> list[Token]:
     previous_end = 0
     for match in _TOKEN.finditer(text):
         piece = match.group()
-        tokens.append(Token(piece.lower(), _kind(piece[0]), match.start(), match.end(),
-                            match.start() > previous_end))
+        tokens.append(
+            Token(
+                piece.lower(),
+                _kind(piece[0]),
+                match.start(),
+                match.end(),
+                match.start() > previous_end,
+            )
+        )
         previous_end = match.end()
     return tokens
 
@@ -128,4 +135,4 @@ class Tokens:
         """The original text of tokens ``i`` up to ``j`` (exclusive)."""
         if i >= j:
             return ""
-        return original[self.items[i].start:self.items[j - 1].end]
+        return original[self.items[i].start : self.items[j - 1].end]

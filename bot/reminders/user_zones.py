@@ -19,7 +19,11 @@ from bot.reminders.store import UserZone
 def zone_named(name: str) -> ZoneInfo:
     """The IANA zone ``name`` (``Europe/Berlin``), or :class:`ReminderInputError`."""
     candidate = name.strip()
-    if not candidate or len(candidate) > 64 or not all(ch.isascii() and (ch.isalnum() or ch in "/_+-") for ch in candidate):
+    if (
+        not candidate
+        or len(candidate) > 64
+        or not all(ch.isascii() and (ch.isalnum() or ch in "/_+-") for ch in candidate)
+    ):
         raise ReminderInputError(Problem.BAD_ZONE_NAME, name=name.strip()[:40])
     try:
         return ZoneInfo(candidate)

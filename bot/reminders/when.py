@@ -38,17 +38,71 @@ _EDGE = " ,，:：;；-–—、.。"
 #: Sentence ends a *when* may touch (``at 5pm!``), unlike ``12:40!1mo``.
 _STOPS = (".", "!", "?", "。", "！", "？")
 #: The characters a Chinese part can begin with (numerals, days, parts of the day, 每, 直到…).
-CJK_STARTERS = frozenset("零〇一二两兩三四五六七八九十百半今明后後大昨前下这這本周週星礼禮每工个"
-                         "凌早清上中午傍晚夜北东伦直截共重")
+CJK_STARTERS = frozenset(
+    "零〇一二两兩三四五六七八九十百半今明后後大昨前下这這本周週星礼禮每工个"
+    "凌早清上中午傍晚夜北东伦直截共重"
+)
 #: The English words a part can begin with; any other word is text, without trying every parser.
 STARTERS = frozenset(
-    set(EN_UNIT_WORDS) | set(WEEKDAY_WORDS) | set(MONTH_WORDS) | set(EN_UNITS) | set(EN_TENS)
-    | set(DATABASE) | set(REGIONS) | set(AMBIGUOUS) | {name + "s" for name in WEEKDAY_WORDS}
-    | {"in", "on", "at", "by", "a", "an", "half", "the", "this", "next", "coming", "today", "tod",
-       "tomorrow", "tmr", "tmrw", "tomorow", "day", "yesterday", "noon", "midday", "midnight",
-       "tonight", "eod", "end", "morning", "afternoon", "evening", "night", "every", "each", "daily",
-       "hourly", "weekly", "monthly", "yearly", "annually", "weekdays", "weekends", "cron", "until",
-       "till", "til", "through", "for", "utc", "gmt"})
+    set(EN_UNIT_WORDS)
+    | set(WEEKDAY_WORDS)
+    | set(MONTH_WORDS)
+    | set(EN_UNITS)
+    | set(EN_TENS)
+    | set(DATABASE)
+    | set(REGIONS)
+    | set(AMBIGUOUS)
+    | {name + "s" for name in WEEKDAY_WORDS}
+    | {
+        "in",
+        "on",
+        "at",
+        "by",
+        "a",
+        "an",
+        "half",
+        "the",
+        "this",
+        "next",
+        "coming",
+        "today",
+        "tod",
+        "tomorrow",
+        "tmr",
+        "tmrw",
+        "tomorow",
+        "day",
+        "yesterday",
+        "noon",
+        "midday",
+        "midnight",
+        "tonight",
+        "eod",
+        "end",
+        "morning",
+        "afternoon",
+        "evening",
+        "night",
+        "every",
+        "each",
+        "daily",
+        "hourly",
+        "weekly",
+        "monthly",
+        "yearly",
+        "annually",
+        "weekdays",
+        "weekends",
+        "cron",
+        "until",
+        "till",
+        "til",
+        "through",
+        "for",
+        "utc",
+        "gmt",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -94,17 +148,25 @@ class _Reader:
     def boundary(self, j: int) -> bool:
         """A part may end before token ``j``: the end, a space, CJK on either side, a comma."""
         t = self.t
-        return (j >= t.n or t.items[j].spaced or t.kind(j) == Kind.CJK or t.kind(j - 1) == Kind.CJK
-                or t.text(j) in (",", "，", "、", ":", "：")
-                or (t.text(j) in _STOPS and (j + 1 >= t.n or t.items[j + 1].spaced)))
+        return (
+            j >= t.n
+            or t.items[j].spaced
+            or t.kind(j) == Kind.CJK
+            or t.kind(j - 1) == Kind.CJK
+            or t.text(j) in (",", "，", "、", ":", "：")
+            or (t.text(j) in _STOPS and (j + 1 >= t.n or t.items[j + 1].spaced))
+        )
 
     def part(self, i: int, parts: _Parts) -> int | None:
         """Read one part at ``i`` into ``parts``; the index after it, or None."""
         t, original = self.t, self.original
         word = t.text(i)
         kind = t.kind(i)
-        if (kind == Kind.WORD and word not in STARTERS and t.text(i + 1) != "/") \
-                or (kind == Kind.CJK and word not in CJK_STARTERS) or kind == Kind.MARK:
+        if (
+            (kind == Kind.WORD and word not in STARTERS and t.text(i + 1) != "/")
+            or (kind == Kind.CJK and word not in CJK_STARTERS)
+            or kind == Kind.MARK
+        ):
             return None  # plain text (an Area/City zone is the one open-ended word)
         # in 10 minutes / in 3 days
         if word == "in" and t.text(i + 1) not in ("the",):
@@ -129,7 +191,9 @@ class _Reader:
                 return self._set(parts, "count", ending[1], ending[2])
             day = take_day(t, ending[1], self.local.date(), original)
             if day is None:
-                raise ReminderInputError(Problem.NOT_UNDERSTOOD, part=t.span(i, min(i + 3, t.n), original))
+                raise ReminderInputError(
+                    Problem.NOT_UNDERSTOOD, part=t.span(i, min(i + 3, t.n), original)
+                )
             return self._set(parts, "until", day[0], day[1])
         if (repeat := take_repeat(t, i, original)) is not None:
             return self._set(parts, "repeat", repeat[0], repeat[1])
@@ -167,7 +231,11 @@ class _Reader:
             if j is None or j > stop:
                 break
             i = j
-            if t.text(i) in (",", "，", "and") and i + 1 < stop and self.part(i + 1, _Parts()) is not None:
+            if (
+                t.text(i) in (",", "，", "and")
+                and i + 1 < stop
+                and self.part(i + 1, _Parts()) is not None
+            ):
                 i += 1
         return parts, i
 
@@ -231,9 +299,12 @@ def _check_text(reader: _Reader, start: int, stop: int) -> None:
             j = None
         if j is None:
             continue
-        strong = (probe.offset is not None or probe.repeat is not None
-                  or (probe.time is not None and probe.time.named is None)
-                  or (probe.day is not None and t.kind(i) in (Kind.NUM, Kind.CJK)))
+        strong = (
+            probe.offset is not None
+            or probe.repeat is not None
+            or (probe.time is not None and probe.time.named is None)
+            or (probe.day is not None and t.kind(i) in (Kind.NUM, Kind.CJK))
+        )
         if strong:
             raise ReminderInputError(Problem.TIME_IN_TEXT, part=t.span(i, j, reader.original))
 
@@ -242,13 +313,18 @@ def _check_bare_number(t: Tokens, original: str, start: int, stop: int) -> None:
     """``tomorrow 5 call mom``: a bare number beside the *when* is an hour not understood, not
     text; refused rather than rung at 09:00 with "5 call mom"."""
     for i in (start, stop - 1):
-        if start <= i < stop and t.kind(i) == Kind.NUM and len(t.text(i)) <= 2 \
-                and not (t.kind(i + 1) in (Kind.WORD, Kind.CJK) and t.joined(i + 1)):
+        if (
+            start <= i < stop
+            and t.kind(i) == Kind.NUM
+            and len(t.text(i)) <= 2
+            and not (t.kind(i + 1) in (Kind.WORD, Kind.CJK) and t.joined(i + 1))
+        ):
             raise ReminderInputError(Problem.NOT_UNDERSTOOD, part=t.span(i, i + 1, original))
 
 
-def parse_when(text: str, now: datetime, zone: ZoneInfo,
-               min_interval: timedelta = timedelta(minutes=5)) -> Plan:
+def parse_when(
+    text: str, now: datetime, zone: ZoneInfo, min_interval: timedelta = timedelta(minutes=5)
+) -> Plan:
     """Read ``WHEN TEXT`` relative to ``now`` (aware) for a person in ``zone``.
 
     Returns a :class:`Plan`; raises :class:`ReminderInputError` for anything not read with
@@ -279,7 +355,7 @@ def parse_when(text: str, now: datetime, zone: ZoneInfo,
         label = label[3:]
     for lead in _LEADS_ZH:  # 10分钟后提醒我喝水
         if label.startswith(lead) and len(label) > len(lead):
-            label = label[len(lead):]
+            label = label[len(lead) :]
     if parts.zone is not None:
         effective = parts.zone
         local = now.astimezone(effective)
@@ -291,8 +367,13 @@ def parse_when(text: str, now: datetime, zone: ZoneInfo,
         due, recurrence = _once(parts, now, local, effective), None
     if due <= now:
         raise ReminderInputError(Problem.IN_THE_PAST, when=due.astimezone(effective))
-    return Plan(due=due.astimezone(UTC), recurrence=recurrence, text=label.strip(),
-                zone=effective, zone_from_phrase=parts.zone is not None)
+    return Plan(
+        due=due.astimezone(UTC),
+        recurrence=recurrence,
+        text=label.strip(),
+        zone=effective,
+        zone_from_phrase=parts.zone is not None,
+    )
 
 
 def _zone_anywhere(normal: str, tokens: Tokens) -> ZoneInfo | None:
@@ -332,12 +413,15 @@ def _once(parts: _Parts, now: datetime, local: datetime, zone: ZoneInfo) -> date
             due = datetime.combine(local.date() + timedelta(days=1), tod.at, tzinfo=zone)
         return due
     if tod is not None and tod.named == "midnight":
-        raise ReminderInputError(Problem.AMBIGUOUS_MIDNIGHT, part=f"{day_ref.part} midnight".strip())
+        raise ReminderInputError(
+            Problem.AMBIGUOUS_MIDNIGHT, part=f"{day_ref.part} midnight".strip()
+        )
     return resolve_day(day_ref, tod.at if tod else DEFAULT_TIME, now, zone)
 
 
-def _repeating(parts: _Parts, now: datetime, local: datetime, zone: ZoneInfo,
-               min_interval: timedelta) -> tuple[datetime, Recurrence]:
+def _repeating(
+    parts: _Parts, now: datetime, local: datetime, zone: ZoneInfo, min_interval: timedelta
+) -> tuple[datetime, Recurrence]:
     repeat = parts.repeat
     assert repeat is not None
     rec = repeat.recurrence
@@ -347,7 +431,9 @@ def _repeating(parts: _Parts, now: datetime, local: datetime, zone: ZoneInfo,
         if parts.time is not None or parts.day is not None:
             raise ReminderInputError(Problem.MISMATCH, first=Part.REPEAT, second=Part.TIME)
         if rec.seconds < min_interval.total_seconds():
-            raise ReminderInputError(Problem.REPEAT_TOO_OFTEN, minimum=min_interval, part=phrase(rec))
+            raise ReminderInputError(
+                Problem.REPEAT_TOO_OFTEN, minimum=min_interval, part=phrase(rec)
+            )
         first = now + timedelta(seconds=rec.seconds)
         rec = replace(rec, first=first.timestamp())
     elif rec.unit is Unit.CRON:
@@ -374,8 +460,11 @@ def _repeating(parts: _Parts, now: datetime, local: datetime, zone: ZoneInfo,
             at = time(0, 0)
         start = local
         if parts.day is not None:
-            start_day = resolve_day(parts.day, time(0, 0), now, zone) if parts.day.day > local.date() \
+            start_day = (
+                resolve_day(parts.day, time(0, 0), now, zone)
+                if parts.day.day > local.date()
                 else local
+            )
             start = max(start_day, local)
         rec = replace(rec, at=at)
         if repeat.needs_day:
@@ -386,7 +475,9 @@ def _repeating(parts: _Parts, now: datetime, local: datetime, zone: ZoneInfo,
                 rec = replace(rec, monthday=day.day)
             elif rec.unit is Unit.YEAR:
                 rec = replace(rec, month=day.month, monthday=day.day)
-        found = replace(rec, every=1).next_after(max(now, start.astimezone(UTC) - timedelta(microseconds=1)), zone)
+        found = replace(rec, every=1).next_after(
+            max(now, start.astimezone(UTC) - timedelta(microseconds=1)), zone
+        )
         if found is None:
             raise ReminderInputError(Problem.REPEAT_NOT_UNDERSTOOD, part=phrase(rec))
         first = found

@@ -18,22 +18,50 @@ from bot.reminders.tokens import Kind, Tokens
 
 #: Abbreviations that name one region; the region keeps its own DST (PST in July is PDT).
 REGIONS = {
-    "pst": "America/Los_Angeles", "pdt": "America/Los_Angeles", "pt": "America/Los_Angeles",
-    "mdt": "America/Denver", "cdt": "America/Chicago", "edt": "America/New_York",
-    "et": "America/New_York", "jst": "Asia/Tokyo", "kst": "Asia/Seoul", "hkt": "Asia/Hong_Kong",
-    "sgt": "Asia/Singapore", "aest": "Australia/Sydney", "aedt": "Australia/Sydney",
-    "cest": "CET", "eest": "EET", "msk": "Europe/Moscow", "nzst": "Pacific/Auckland",
+    "pst": "America/Los_Angeles",
+    "pdt": "America/Los_Angeles",
+    "pt": "America/Los_Angeles",
+    "mdt": "America/Denver",
+    "cdt": "America/Chicago",
+    "edt": "America/New_York",
+    "et": "America/New_York",
+    "jst": "Asia/Tokyo",
+    "kst": "Asia/Seoul",
+    "hkt": "Asia/Hong_Kong",
+    "sgt": "Asia/Singapore",
+    "aest": "Australia/Sydney",
+    "aedt": "Australia/Sydney",
+    "cest": "CET",
+    "eest": "EET",
+    "msk": "Europe/Moscow",
+    "nzst": "Pacific/Auckland",
     "nzdt": "Pacific/Auckland",
 }
 #: Abbreviations in the zone database itself (fixed or with DST), accepted as they are.
-DATABASE = {"utc": "UTC", "gmt": "UTC", "z": "UTC", "cet": "CET", "eet": "EET", "wet": "WET",
-            "met": "MET", "est": "EST", "mst": "MST", "hst": "HST"}
-AMBIGUOUS = {
-    "cst": ("Asia/Shanghai", "America/Chicago"), "ist": ("Asia/Kolkata", "Europe/Dublin"),
-    "bst": ("Europe/London", "Asia/Dhaka"), "ast": ("America/Halifax", "Asia/Riyadh"),
+DATABASE = {
+    "utc": "UTC",
+    "gmt": "UTC",
+    "z": "UTC",
+    "cet": "CET",
+    "eet": "EET",
+    "wet": "WET",
+    "met": "MET",
+    "est": "EST",
+    "mst": "MST",
+    "hst": "HST",
 }
-ZH_NAMES = (("北京时间", "Asia/Shanghai"), ("北京時間", "Asia/Shanghai"),
-            ("东京时间", "Asia/Tokyo"), ("伦敦时间", "Europe/London"))
+AMBIGUOUS = {
+    "cst": ("Asia/Shanghai", "America/Chicago"),
+    "ist": ("Asia/Kolkata", "Europe/Dublin"),
+    "bst": ("Europe/London", "Asia/Dhaka"),
+    "ast": ("America/Halifax", "Asia/Riyadh"),
+}
+ZH_NAMES = (
+    ("北京时间", "Asia/Shanghai"),
+    ("北京時間", "Asia/Shanghai"),
+    ("东京时间", "Asia/Tokyo"),
+    ("伦敦时间", "Europe/London"),
+)
 
 
 @lru_cache(maxsize=256)
@@ -90,8 +118,9 @@ def take_zone(t: Tokens, i: int, original: str) -> tuple[ZoneInfo, int] | None:
     if word in REGIONS:
         return ZoneInfo(REGIONS[word]), i + 1
     if word in AMBIGUOUS:
-        raise ReminderInputError(Problem.AMBIGUOUS_ZONE, part=t.span(i, i + 1, original),
-                                 readings=AMBIGUOUS[word])
+        raise ReminderInputError(
+            Problem.AMBIGUOUS_ZONE, part=t.span(i, i + 1, original), readings=AMBIGUOUS[word]
+        )
     return None
 
 

@@ -75,8 +75,14 @@ class BotApiEmulator(UserActions, GroupChanges, FileMethods, UpdateMethods):
         """``first_message_id`` and ``first_update_id`` let a restarted emulator go on numbering
         where an earlier one stopped (the sandbox's ``--keep``): a bot that kept its state must
         not see new messages and updates under ids it already knows."""
-        super().__init__(token, bot_username=bot_username, upload_limit=upload_limit, local_mode=local_mode,
-                         first_message_id=first_message_id, first_update_id=first_update_id)
+        super().__init__(
+            token,
+            bot_username=bot_username,
+            upload_limit=upload_limit,
+            local_mode=local_mode,
+            first_message_id=first_message_id,
+            first_update_id=first_update_id,
+        )
         self._server = ThreadingHTTPServer((host, port), handler_class(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -91,8 +97,12 @@ class BotApiEmulator(UserActions, GroupChanges, FileMethods, UpdateMethods):
     def start(self) -> BotApiEmulator:
         # stop() waits for serve_forever to look at its flag: every 0.05 s rather than the default
         # 0.5 s, which every test that uses an emulator paid at its end.
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="bot-api-emulator", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="bot-api-emulator",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -112,5 +122,13 @@ class BotApiEmulator(UserActions, GroupChanges, FileMethods, UpdateMethods):
         self.stop()
 
 
-__all__ = ["ANONYMOUS_ADMIN", "CHANNEL_POSTER", "DEFAULT_TOKEN", "ApiError", "BotApiEmulator", "Call", "Fault",
-           "Message"]
+__all__ = [
+    "ANONYMOUS_ADMIN",
+    "CHANNEL_POSTER",
+    "DEFAULT_TOKEN",
+    "ApiError",
+    "BotApiEmulator",
+    "Call",
+    "Fault",
+    "Message",
+]

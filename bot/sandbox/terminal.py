@@ -47,8 +47,14 @@ Anything else is sent as a chat message, e.g. /help or /timer 5."""
 class TerminalChat:
     """Prints the bot's side of the conversation and sends the user's side to the emulator."""
 
-    def __init__(self, emulator: BotApiEmulator, out: TextIO, *, interactive: bool = False,
-                 max_sleep: float = MAX_SLEEP) -> None:
+    def __init__(
+        self,
+        emulator: BotApiEmulator,
+        out: TextIO,
+        *,
+        interactive: bool = False,
+        max_sleep: float = MAX_SLEEP,
+    ) -> None:
         self.emulator = emulator
         self.out = out
         self.interactive = interactive  # a person at a terminal prompt: redraw it after output
@@ -71,10 +77,20 @@ class TerminalChat:
             media = message.media
             icon = "🎬" if media["kind"] == "video" else "🎵"
             size = f"{media['width']}x{media['height']}, " if media.get("width") else ""
-            body = (f"{icon} {media['file_name']} ({size}{media.get('duration', '?')} s, {media['file_size']} bytes)"
-                    f"\n{message.caption or ''}").rstrip()
-        mark = {"send": "bot", "edit": f"bot ✎ #{message.message_id}", "delete": f"bot ✗ #{message.message_id}"}[kind]
-        lines = [f"[{self._where(message.chat_id)}] {mark}: {body}" if kind != "delete" else f"[{self._where(message.chat_id)}] {mark}"]
+            body = (
+                f"{icon} {media['file_name']} ({size}{media.get('duration', '?')} s, {media['file_size']} bytes)"
+                f"\n{message.caption or ''}"
+            ).rstrip()
+        mark = {
+            "send": "bot",
+            "edit": f"bot ✎ #{message.message_id}",
+            "delete": f"bot ✗ #{message.message_id}",
+        }[kind]
+        lines = [
+            f"[{self._where(message.chat_id)}] {mark}: {body}"
+            if kind != "delete"
+            else f"[{self._where(message.chat_id)}] {mark}"
+        ]
         for number, button in enumerate(message.buttons, 1):
             lines.append(f"    [{number}] {button.get('text')}")
         self.show("\n".join(lines))
@@ -120,7 +136,10 @@ class TerminalChat:
         elif words[0] == "lang" and len(words) == 2:
             code = None if words[1] == "none" else words[1]
             self.emulator.set_user_language(self.user, code)
-            print(f"(user {self.user}'s Telegram language is now {code or 'not given'})", file=self.out)
+            print(
+                f"(user {self.user}'s Telegram language is now {code or 'not given'})",
+                file=self.out,
+            )
         elif words[0] == "press" and len(words) == 2 and _is_int(words[1]):
             self._press(int(words[1]))
         elif words[0] == "wait":
@@ -128,15 +147,21 @@ class TerminalChat:
         elif words[0] == "sleep" and len(words) == 2 and words[1].replace(".", "", 1).isdigit():
             asked = float(words[1])
             if asked > self.max_sleep:
-                print(f"(watching for {self.max_sleep:g} s, the most :sleep waits; "
-                      f"repeat it to watch longer)", file=self.out, flush=True)
+                print(
+                    f"(watching for {self.max_sleep:g} s, the most :sleep waits; "
+                    f"repeat it to watch longer)",
+                    file=self.out,
+                    flush=True,
+                )
             time.sleep(min(asked, self.max_sleep))
         else:
             print("Unknown sandbox command; :help lists them.", file=self.out)
         return True
 
     def _press(self, number: int) -> None:
-        with_buttons = [m for m in self.emulator.bot_messages(self.chat) if m.buttons and not m.deleted]
+        with_buttons = [
+            m for m in self.emulator.bot_messages(self.chat) if m.buttons and not m.deleted
+        ]
         if not with_buttons:
             print("(no message with buttons here)", file=self.out)
             return
@@ -146,7 +171,9 @@ class TerminalChat:
             return
         query = self.emulator.press_button(message, self.user, index=number - 1)
         try:
-            answer = self.emulator.wait_for(lambda: self.emulator.callback_answer(query), 5, "the button answer")
+            answer = self.emulator.wait_for(
+                lambda: self.emulator.callback_answer(query), 5, "the button answer"
+            )
         except TimeoutError:
             return
         if answer.get("text"):
@@ -159,8 +186,11 @@ class TerminalChat:
         sent = self.last_sent
         try:
             self.emulator.wait_for(
-                lambda: any(m.message_id > sent.message_id for m in self.emulator.bot_messages(sent.chat_id)),
-                timeout, "the bot's answer",
+                lambda: any(
+                    m.message_id > sent.message_id for m in self.emulator.bot_messages(sent.chat_id)
+                ),
+                timeout,
+                "the bot's answer",
             )
         except TimeoutError:
             print("(no answer yet)", file=self.out)
@@ -240,8 +270,13 @@ def run_sandbox(settings: Settings, script: str | None = None, keep: bool = Fals
         }
         env.setdefault("DOWNLOAD_ALLOW_NETWORKS", "127.0.0.0/8")
         with log_path.open("a") as log:
-            child = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env, stdout=log,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            child = subprocess.Popen(
+                [sys.executable, "-m", "bot", "run"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
         chat = TerminalChat(emulator, sys.stdout, interactive=interactive)
         try:
             polls = lambda: emulator.calls_of("getUpdates") or child.poll() is not None  # noqa: E731
@@ -250,9 +285,11 @@ def run_sandbox(settings: Settings, script: str | None = None, keep: bool = Fals
                 print(f"The bot did not start; see {log_path}", file=sys.stderr)
                 return 1
             kept = " Kept from the last run: your timers, reminders and downloads." if keep else ""
-            print(f"Errand sandbox: an offline chat with the real bot (log: {log_path}).{kept}\n"
-                  f"You are user {SANDBOX_USER} in a private chat. Try /help, /timer 5, or :help.",
-                  flush=True)
+            print(
+                f"Errand sandbox: an offline chat with the real bot (log: {log_path}).{kept}\n"
+                f"You are user {SANDBOX_USER} in a private chat. Try /help, /timer 5, or :help.",
+                flush=True,
+            )
             # Piped or scripted input is echoed and paced: each message waits for its answer.
             scripted = script is not None or not sys.stdin.isatty()
             for line in _lines(script):
@@ -271,7 +308,9 @@ def run_sandbox(settings: Settings, script: str | None = None, keep: bool = Fals
             except subprocess.TimeoutExpired:
                 child.kill()
             message_id, update_id = emulator.next_ids()
-            (state / IDS_FILE).write_text(json.dumps({"message_id": message_id, "update_id": update_id}))
+            (state / IDS_FILE).write_text(
+                json.dumps({"message_id": message_id, "update_id": update_id})
+            )
     return 0
 
 

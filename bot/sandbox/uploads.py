@@ -53,8 +53,15 @@ class _Part:
         self.size = 0
 
 
-def read_multipart(stream: BufferedIOBase | IO[bytes], length: int, content_type: str, *, limit: int, spool: Path,
-                   rate: float | None = None) -> tuple[dict[str, str], dict[str, UploadedFile]]:
+def read_multipart(
+    stream: BufferedIOBase | IO[bytes],
+    length: int,
+    content_type: str,
+    *,
+    limit: int,
+    spool: Path,
+    rate: float | None = None,
+) -> tuple[dict[str, str], dict[str, UploadedFile]]:
     """Read ``length`` bytes of a multipart body from ``stream``; return its fields and files.
 
     ``rate`` (bytes/s) reads no faster than that, like a slow uplink, so that a test has time to
@@ -106,7 +113,9 @@ def read_multipart(stream: BufferedIOBase | IO[bytes], length: int, content_type
             return
         part.digest.update(chunk)
         part.size += len(chunk)
-        if part.file is not None and part.size > limit:  # over the limit: keep counting, stop storing
+        if (
+            part.file is not None and part.size > limit
+        ):  # over the limit: keep counting, stop storing
             part.file.close()
             part.file = None
         if part.file is not None:
@@ -123,15 +132,22 @@ def read_multipart(stream: BufferedIOBase | IO[bytes], length: int, content_type
             part.file.close()
         if not kept and part.path is not None:
             part.path.unlink(missing_ok=True)
-        files[part.name] = UploadedFile(part.filename, part.size, part.digest.hexdigest(),
-                                        part.path if kept else None)
+        files[part.name] = UploadedFile(
+            part.filename, part.size, part.digest.hexdigest(), part.path if kept else None
+        )
 
-    parser = MultipartParser(boundary, {
-        "on_part_begin": on_part_begin, "on_header_field": on_header_field,
-        "on_header_value": on_header_value, "on_header_end": on_header_end,
-        "on_headers_finished": on_headers_finished, "on_part_data": on_part_data,
-        "on_part_end": on_part_end,
-    })
+    parser = MultipartParser(
+        boundary,
+        {
+            "on_part_begin": on_part_begin,
+            "on_header_field": on_header_field,
+            "on_header_value": on_header_value,
+            "on_header_end": on_header_end,
+            "on_headers_finished": on_headers_finished,
+            "on_part_data": on_part_data,
+            "on_part_end": on_part_end,
+        },
+    )
     started = time.monotonic()
     piece = CHUNK if rate is None else max(1024, min(CHUNK, int(rate / 10)))
     try:

@@ -32,6 +32,9 @@ def parse_number(text: str) -> int | None:
 async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Answer a press no handler took (stale, malformed or from an inline message)."""
     query = query_of(update)
-    log.warning("button data %r not understood (chat %s); answered", (query.data or "")[:80],
-                update.effective_chat.id if update.effective_chat else None)
+    log.warning(
+        "button data %r not understood (chat %s); answered",
+        (query.data or "")[:80],
+        update.effective_chat.id if update.effective_chat else None,
+    )
     await query.answer(_("That button no longer works."))

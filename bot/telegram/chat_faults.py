@@ -89,9 +89,12 @@ class ChatFaults:
         """The group ``old_chat_id`` is now the supergroup ``new_chat_id``: move its rows."""
         migration = self.lifecycle.migrate(old_chat_id, new_chat_id)
         if migration.first_time:
-            log.warning("chat %s was upgraded to a supergroup, now chat %s; moved %s",
-                        old_chat_id, new_chat_id,
-                        ", ".join(f"{n} {table}" for table, n in migration.moved.items()) or "nothing")
+            log.warning(
+                "chat %s was upgraded to a supergroup, now chat %s; moved %s",
+                old_chat_id,
+                new_chat_id,
+                ", ".join(f"{n} {table}" for table, n in migration.moved.items()) or "nothing",
+            )
             self.warn_allowed_id(new_chat_id)
         for listener in self._move_listeners:
             listener(migration)
@@ -101,10 +104,19 @@ class ChatFaults:
         """The bot cannot post in ``chat_id``: one warning line, then pause what is there."""
         paused = self.lifecycle.mark_gone(chat_id, reason)
         if paused is not None:
-            why = f"403 {detail}" if reason is GoneReason.FORBIDDEN else f"{reason.value} {detail}".strip()
-            log.warning("chat %s is unreachable (%s): paused %d timers/reminders, stopped %d downloads; "
-                        "they can be resumed there once the bot is back", chat_id, why,
-                        len(paused.reminders), len(paused.downloads))
+            why = (
+                f"403 {detail}"
+                if reason is GoneReason.FORBIDDEN
+                else f"{reason.value} {detail}".strip()
+            )
+            log.warning(
+                "chat %s is unreachable (%s): paused %d timers/reminders, stopped %d downloads; "
+                "they can be resumed there once the bot is back",
+                chat_id,
+                why,
+                len(paused.reminders),
+                len(paused.downloads),
+            )
         return paused
 
     def is_gone(self, chat_id: int) -> bool:
@@ -126,9 +138,14 @@ class ChatFaults:
         """Say once which id the admin should put in ALLOWED_USERS for an upgraded group."""
         earlier = self.allowed_as(chat_id)
         if earlier is not None and not self.settings.allowed_users.everyone:
-            log.warning("ALLOWED_USERS lists group %s, which Telegram upgraded to a supergroup with the "
-                        "new id %s; it stays allowed, but put %s in ALLOWED_USERS in place of %s",
-                        earlier, chat_id, chat_id, earlier)
+            log.warning(
+                "ALLOWED_USERS lists group %s, which Telegram upgraded to a supergroup with the "
+                "new id %s; it stays allowed, but put %s in ALLOWED_USERS in place of %s",
+                earlier,
+                chat_id,
+                chat_id,
+                earlier,
+            )
 
 
 __all__ = ["ChatFault", "ChatFaults"]

@@ -60,13 +60,19 @@ WORDS: dict[Reason, str] = {
     Reason.RANGES_EMPTY: N_("the server answers ranges without their bytes"),
     Reason.CHANGED_SIZE: N_("the file changed on the server (size differs); starting over"),
     Reason.CHANGED_ETAG: N_("the file changed on the server (ETag differs); starting over"),
-    Reason.CHANGED_LAST_MODIFIED: N_("the file changed on the server (Last-Modified differs); starting over"),
+    Reason.CHANGED_LAST_MODIFIED: N_(
+        "the file changed on the server (Last-Modified differs); starting over"
+    ),
     Reason.CHANGED_GREW: N_("the server sent more than the file's size; starting over"),
-    Reason.CHANGED_BYTES: N_("the server's answer differs from the bytes already fetched; starting over"),
+    Reason.CHANGED_BYTES: N_(
+        "the server's answer differs from the bytes already fetched; starting over"
+    ),
     Reason.KEEPS_CHANGING: N_("the file keeps changing on the server; try again later"),
     Reason.RESUME_DAMAGED: N_("the resume record is damaged; starting over"),
     Reason.PARTIAL_MISMATCH: N_("the partial file does not match the server; starting over"),
-    Reason.PARTIAL_RECORD_MISMATCH: N_("the partial file does not match its resume record; starting over"),
+    Reason.PARTIAL_RECORD_MISMATCH: N_(
+        "the partial file does not match its resume record; starting over"
+    ),
     Reason.TOO_SLOW: N_("too slow: less than {speed_bps} for {window_seconds}"),
     Reason.TOOK_TOO_LONG: N_("took longer than the {limit_seconds} limit for one download"),
     Reason.TOO_LARGE: N_("file is {size_bytes}, over the {limit_bytes} limit"),
@@ -86,27 +92,53 @@ WORDS: dict[Reason, str] = {
     Reason.INTERNAL: N_("internal error: {name}"),
     Reason.INTERNAL_CHILD: N_("internal error in the download process ({name})"),
     Reason.INTERNAL_SERVICE: N_("internal error (see the bot's log)"),
-    Reason.TOO_MANY_PENDING: N_("you already have {pending} downloads waiting or running (the limit is {limit}); cancel one or wait"),
-    Reason.QUOTA_USED_UP: N_("your daily quota of {quota_bytes} is used up; it resets at 00:00 UTC"),
-    Reason.QUOTA_EXCEEDED: N_("it would exceed your daily quota of {quota_bytes} by {over_bytes} ({used_bytes} used today)"),
-    Reason.QUOTA_BUDGET: N_("it would exceed your daily quota of {quota_bytes} ({used_bytes} used today)"),
-    Reason.QUOTA_RUNNING: N_("it would exceed your daily quota of {quota_bytes} ({used_bytes} received or reserved today)"),
-    Reason.OVER_MAX_FILE: N_("the file is {size_bytes}, over the {limit_bytes} limit (MAX_FILE_MB) by {over_bytes}"),
+    Reason.TOO_MANY_PENDING: N_(
+        "you already have {pending} downloads waiting or running (the limit is {limit}); cancel one or wait"
+    ),
+    Reason.QUOTA_USED_UP: N_(
+        "your daily quota of {quota_bytes} is used up; it resets at 00:00 UTC"
+    ),
+    Reason.QUOTA_EXCEEDED: N_(
+        "it would exceed your daily quota of {quota_bytes} by {over_bytes} ({used_bytes} used today)"
+    ),
+    Reason.QUOTA_BUDGET: N_(
+        "it would exceed your daily quota of {quota_bytes} ({used_bytes} used today)"
+    ),
+    Reason.QUOTA_RUNNING: N_(
+        "it would exceed your daily quota of {quota_bytes} ({used_bytes} received or reserved today)"
+    ),
+    Reason.OVER_MAX_FILE: N_(
+        "the file is {size_bytes}, over the {limit_bytes} limit (MAX_FILE_MB) by {over_bytes}"
+    ),
     Reason.OVER_MAX_FILE_RUNNING: N_("the file is over the {limit_bytes} limit (MAX_FILE_MB)"),
-    Reason.DISK_NEEDS: N_("not enough disk space: it needs {size_bytes}, and {free_bytes} is free above the reserve"),
+    Reason.DISK_NEEDS: N_(
+        "not enough disk space: it needs {size_bytes}, and {free_bytes} is free above the reserve"
+    ),
     Reason.DISK_FREE: N_("not enough disk space: {free_bytes} is free above the reserve"),
-    Reason.DISK_RESERVE: N_("not enough disk space: the disk is down to its reserve of {reserve_bytes}"),
+    Reason.DISK_RESERVE: N_(
+        "not enough disk space: the disk is down to its reserve of {reserve_bytes}"
+    ),
     # media pages (bot.media)
-    Reason.MEDIA_NEEDS_FFMPEG: N_("this is a web page, and fetching its video needs ffmpeg, which is not installed on the server (/download URL as file keeps the page itself)"),
-    Reason.FFMPEG_MISSING: N_("media pages need ffmpeg, which is not installed on the server (apt-get install ffmpeg)"),
+    Reason.MEDIA_NEEDS_FFMPEG: N_(
+        "this is a web page, and fetching its video needs ffmpeg, which is not installed on the server (/download URL as file keeps the page itself)"
+    ),
+    Reason.FFMPEG_MISSING: N_(
+        "media pages need ffmpeg, which is not installed on the server (apt-get install ffmpeg)"
+    ),
     Reason.FFPROBE_MISSING: N_("ffprobe is not installed on the server"),
-    Reason.MEDIA_NONE: N_("no video or audio found on this page (/download URL as file keeps the page itself)"),
+    Reason.MEDIA_NONE: N_(
+        "no video or audio found on this page (/download URL as file keeps the page itself)"
+    ),
     Reason.MEDIA_SAID: N_("cannot get the video from this page; yt-dlp says: {detail}"),
     Reason.MEDIA_DRM: N_("the video is protected by DRM, which Errand cannot fetch"),
     Reason.MEDIA_GEO: N_("the site does not offer this video in the server's country"),
     Reason.MEDIA_LIVE: N_("this is a live stream; only recordings (VOD) can be downloaded"),
-    Reason.MEDIA_ENCRYPTED: N_("the stream is encrypted (HLS AES), which Errand does not fetch yet"),
-    Reason.MEDIA_PROTOCOL: N_("the page's media is served over {protocol}, which Errand does not fetch"),
+    Reason.MEDIA_ENCRYPTED: N_(
+        "the stream is encrypted (HLS AES), which Errand does not fetch yet"
+    ),
+    Reason.MEDIA_PROTOCOL: N_(
+        "the page's media is served over {protocol}, which Errand does not fetch"
+    ),
     Reason.MEDIA_READ_TOO_LONG: N_("reading the page took longer than {limit_seconds}"),
     Reason.MEDIA_READ_FAILED: N_("reading the page failed ({name})"),
     Reason.MEDIA_READER_STOPPED: N_("reading the page failed (the helper process stopped)"),

@@ -40,7 +40,8 @@ def fate(job: DownloadJob, max_upload: int) -> str:
     """What happens at the end: sent to the chat, or kept on the server (and why)."""
     if job.size is not None and job.size > max_upload:
         return _("{size} is over the {limit} upload limit: it will be kept on the server.").format(
-            size=human_size(job.size), limit=human_size(max_upload))
+            size=human_size(job.size), limit=human_size(max_upload)
+        )
     if job.size is None:
         return _("Size unknown: sent here if it is under the upload limit.")
     return _("Will be sent here.")
@@ -54,7 +55,8 @@ def bar(fraction: float) -> str:
 def retrying(retry) -> str:
     """``🔁 Retrying, 2 of 6: connection failed`` (``retry`` is a bot.downloads.progress.Retrying)."""
     return _("🔁 Retrying, {attempt} of {total}: {reason}").format(
-        attempt=retry.attempt, total=retry.total, reason=explain(retry.reason))
+        attempt=retry.attempt, total=retry.total, reason=explain(retry.reason)
+    )
 
 
 def checking(url: str, retry=None) -> str:
@@ -64,7 +66,11 @@ def checking(url: str, retry=None) -> str:
 
 def queued(job: DownloadJob, position: int | None, max_upload: int, why: str | None = None) -> str:
     """``why`` replaces "#N in line" when the wait is not for a free slot (see the notifier)."""
-    where = why or (_("⏳ Waiting: #{position} in line.").format(position=position) if position else _("⏳ Starting…"))
+    where = why or (
+        _("⏳ Waiting: #{position} in line.").format(position=position)
+        if position
+        else _("⏳ Starting…")
+    )
     return f"📄 {head(job)} — {human_size(job.size)}\n{where}\n{fate(job, max_upload)}"
 
 
@@ -90,10 +96,16 @@ def running(job: DownloadJob, progress, max_upload: int, retry=None, note=None) 
     lines = [f"⬇️ {head(job)}"]
     if total:
         fraction = progress.done / total
-        lines.append(f"{bar(fraction)} {int(fraction * 100)}%  {human_size(progress.done)} / {human_size(total)}")
+        lines.append(
+            f"{bar(fraction)} {int(fraction * 100)}%  {human_size(progress.done)} / {human_size(total)}"
+        )
     else:
         lines.append(_("{size} so far").format(size=human_size(progress.done)))
-    eta = " · " + _("ETA {duration}").format(duration=human_duration(progress.eta)) if progress.eta is not None else ""
+    eta = (
+        " · " + _("ETA {duration}").format(duration=human_duration(progress.eta))
+        if progress.eta is not None
+        else ""
+    )
     conns = progress.connections
     connections = ngettext("{count} connection", "{count} connections", conns).format(count=conns)
     lines.append(f"{human_speed(progress.speed)}{eta} · {connections}")
@@ -109,34 +121,52 @@ def running(job: DownloadJob, progress, max_upload: int, retry=None, note=None) 
 def _summary(job: DownloadJob) -> str:
     took = job.elapsed or 0.0
     speed = f" ({human_speed(job.size / took)})" if job.size and took > 0 else ""
-    duration = _("in under a second") if took < 1 else _("in {duration}").format(duration=human_duration(took))
-    return _("{size} {duration}{speed}").format(size=human_size(job.size), duration=duration, speed=speed)
+    duration = (
+        _("in under a second")
+        if took < 1
+        else _("in {duration}").format(duration=human_duration(took))
+    )
+    return _("{size} {duration}{speed}").format(
+        size=human_size(job.size), duration=duration, speed=speed
+    )
 
 
 def done(job: DownloadJob, sent: bool) -> str:
     where = _("sent below.") if sent else _("kept on the server.")
-    return _("✅ {name} — {summary}, {where}").format(name=head(job), summary=_summary(job), where=where)
+    return _("✅ {name} — {summary}, {where}").format(
+        name=head(job), summary=_summary(job), where=where
+    )
 
 
 def caption(job: DownloadJob) -> str:
     return f"{label(job)}\n{_summary(job)}\nsha256 {job.sha256}"
 
 
-def kept(job: DownloadJob, path: str | None, link: str | None, max_upload: int, retention_hours: float) -> str:
+def kept(
+    job: DownloadJob, path: str | None, link: str | None, max_upload: int, retention_hours: float
+) -> str:
     """Where an over-limit file is kept. ``path`` (the server's absolute path) is passed only when
     the reader is a bot admin; everyone else gets the link, if there is one."""
     lines = [
-        (_("📦 {name} ({size}) is over the {limit} upload limit, so it is kept on the server:") if path or link
-         else _("📦 {name} ({size}) is over the {limit} upload limit, so it is kept on the server "
-                "(ask the bot's admin for it).")).format(
-            name=head(job), size=human_size(job.size), limit=human_size(max_upload)),
+        (
+            _("📦 {name} ({size}) is over the {limit} upload limit, so it is kept on the server:")
+            if path or link
+            else _(
+                "📦 {name} ({size}) is over the {limit} upload limit, so it is kept on the server "
+                "(ask the bot's admin for it)."
+            )
+        ).format(name=head(job), size=human_size(job.size), limit=human_size(max_upload)),
     ]
     if path:
         lines.append(path)
     if link:
         lines.append(link)
-    lines.append(f"sha256 {job.sha256}\n" + _("It is removed after {duration}.").format(
-        duration=human_duration(retention_hours * 3600)))
+    lines.append(
+        f"sha256 {job.sha256}\n"
+        + _("It is removed after {duration}.").format(
+            duration=human_duration(retention_hours * 3600)
+        )
+    )
     return "\n".join(lines)
 
 
@@ -154,13 +184,17 @@ def listing_line(job: DownloadJob, position: int | None, show_owner: bool, progr
     state = job.job_state
     owner = f" ({job.user_name})" if show_owner else ""
     if state == JobState.RUNNING:
-        done, total = (progress.done, progress.total or job.size) if progress else (job.done_bytes, job.size)
+        done, total = (
+            (progress.done, progress.total or job.size) if progress else (job.done_bytes, job.size)
+        )
         percent = f" {int(100 * done / total)}%" if total else ""
         what = _("⬇️ running{percent}").format(percent=percent)
     elif state == JobState.QUEUED and job.name is None:
         what = _("🔎 checking")
     elif state == JobState.QUEUED:
-        what = _("⏳ #{position} in line").format(position=position) if position else _("⏳ waiting")
+        what = (
+            _("⏳ #{position} in line").format(position=position) if position else _("⏳ waiting")
+        )
     elif state == JobState.DONE:
         what = f"✅ {human_size(job.size)}"
     elif state == JobState.EXPIRED:
@@ -181,12 +215,21 @@ def uploading(job: DownloadJob, progress: UploadProgress) -> str:
         return f"{head}\n{bar(1.0)} 100%\n" + _("All sent; waiting for Telegram to confirm…")
     fraction = progress.sent / progress.total if progress.total else 0.0
     speed = progress.speed
-    eta = " · " + _("ETA {duration}").format(duration=human_duration((progress.total - progress.sent) / speed)) \
-        if speed else ""
-    return (f"{head}\n{bar(fraction)} {int(fraction * 100)}%  {human_size(progress.sent)} / "
-            f"{human_size(progress.total)}\n{human_speed(speed)}{eta}")
+    eta = (
+        " · "
+        + _("ETA {duration}").format(
+            duration=human_duration((progress.total - progress.sent) / speed)
+        )
+        if speed
+        else ""
+    )
+    return (
+        f"{head}\n{bar(fraction)} {int(fraction * 100)}%  {human_size(progress.sent)} / "
+        f"{human_size(progress.total)}\n{human_speed(speed)}{eta}"
+    )
 
 
 def upload_cancelled(job: DownloadJob, by: str) -> str:
     return _("🚫 {name}: sending cancelled by {by}; the file is removed from the server.").format(
-        name=label(job), by=by)
+        name=label(job), by=by
+    )

@@ -28,7 +28,9 @@ from bot.i18n.store import LanguageChoices, Scope
 from bot.telegram.permissions import sender_id
 from bot.telegram.services import Services, required, services_of
 
-LANGUAGE_GROUP = -300  # before everything (chats -200, the gate -100): a stranger is refused in their own language
+LANGUAGE_GROUP = (
+    -300
+)  # before everything (chats -200, the gate -100): a stranger is refused in their own language
 
 
 def choices_of(services: Services) -> LanguageChoices:

@@ -45,7 +45,10 @@ class StoringQueue(asyncio.Queue):
         if isinstance(item, Update):
             payload = json.dumps(item.to_dict(), ensure_ascii=False)
             if not await asyncio.to_thread(inbox.store, self.sessions, item.update_id, payload):
-                log.info("update %s was delivered again; already stored, not queued twice", item.update_id)
+                log.info(
+                    "update %s was delivered again; already stored, not queued twice",
+                    item.update_id,
+                )
                 return
         await super().put(item)
 
@@ -81,10 +84,13 @@ async def replay_unhandled(app: Application) -> int:
             continue
         await queue.put_stored(update)
     if pending:
-        log.info("%d update(s) received before the last stop and never handled: handling them now",
-                 len(pending))
+        log.info(
+            "%d update(s) received before the last stop and never handled: handling them now",
+            len(pending),
+        )
     await _prune(sessions)
     if app.job_queue is not None:  # and every hour, so a bot that never restarts stays small
+
         async def prune_job(_context) -> None:
             await _prune(sessions)
 

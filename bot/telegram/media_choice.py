@@ -12,8 +12,8 @@ import asyncio
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters, Update
 from telegram.ext import ContextTypes
 
+from bot.downloads.errors import Refused
 from bot.downloads.jobs import DownloadJob
-from bot.downloads.service import Refused
 from bot.humanize import human_size
 from bot.i18n import N_, _
 from bot.media.plan import MediaMode
@@ -26,9 +26,16 @@ from bot.telegram.update_parts import chat_of, query_of
 
 PATTERN = r"^dl:media:\d+:(best|small|audio|all)$"
 ALL = "all"  # every item of a playlist page (up to MEDIA_PLAYLIST_MAX), the best video of each
-LABELS = {MediaMode.BEST: N_("Best video"), MediaMode.SMALL: N_("Smaller video"), MediaMode.AUDIO: N_("Audio only")}
-SAID = {MediaMode.BEST: N_("the best video"), MediaMode.SMALL: N_("the smaller video"),
-        MediaMode.AUDIO: N_("the audio only")}
+LABELS = {
+    MediaMode.BEST: N_("Best video"),
+    MediaMode.SMALL: N_("Smaller video"),
+    MediaMode.AUDIO: N_("Audio only"),
+}
+SAID = {
+    MediaMode.BEST: N_("the best video"),
+    MediaMode.SMALL: N_("the smaller video"),
+    MediaMode.AUDIO: N_("the audio only"),
+}
 
 
 def _label(choice: Choice, default: MediaMode) -> str:
@@ -46,21 +53,41 @@ def _label(choice: Choice, default: MediaMode) -> str:
 
 
 def text(job: DownloadJob, survey: Survey, wait: float) -> str:
-    lines = [f"🎬 {survey.title}", _("Found a video. Which one? Without an answer: {default} in {wait} s.").format(
-        default=_(SAID[survey.default]), wait=f"{wait:g}")]
+    lines = [
+        f"🎬 {survey.title}",
+        _("Found a video. Which one? Without an answer: {default} in {wait} s.").format(
+            default=_(SAID[survey.default]), wait=f"{wait:g}"
+        ),
+    ]
     if survey.item_count > 1:
-        lines.append(_("The page lists {count} items: the first, or all of them (button below).").format(
-            count=survey.item_count))
+        lines.append(
+            _("The page lists {count} items: the first, or all of them (button below).").format(
+                count=survey.item_count
+            )
+        )
     return "\n".join(lines)
 
 
 def markup(job_id: int, survey: Survey, playlist_max: int) -> InlineKeyboardMarkup:
-    rows = [[InlineKeyboardButton(_label(c, survey.default), callback_data=f"dl:media:{job_id}:{c.mode.value}")]
-            for c in survey.choices]
+    rows = [
+        [
+            InlineKeyboardButton(
+                _label(c, survey.default), callback_data=f"dl:media:{job_id}:{c.mode.value}"
+            )
+        ]
+        for c in survey.choices
+    ]
     if survey.item_count > 1:
-        rows.append([InlineKeyboardButton(_("All {count} items (best video each)").format(
-                                              count=min(survey.item_count, playlist_max)),
-                                          callback_data=f"dl:media:{job_id}:{ALL}")])
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    _("All {count} items (best video each)").format(
+                        count=min(survey.item_count, playlist_max)
+                    ),
+                    callback_data=f"dl:media:{job_id}:{ALL}",
+                )
+            ]
+        )
     rows.append([InlineKeyboardButton(_("Cancel"), callback_data=f"dl:cancel:{job_id}")])
     return InlineKeyboardMarkup(rows)
 
@@ -79,8 +106,11 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await query.answer(_("There is no download d{id} in this chat.").format(id=job_id))
         return
     if not await can_manage(update, context, job.user_id):
-        await query.answer(_("Only {name} or an admin can choose.").format(
-            name=job.user_name or _("the person who started it")))
+        await query.answer(
+            _("Only {name} or an admin can choose.").format(
+                name=job.user_name or _("the person who started it")
+            )
+        )
         return
     survey = service.waiting_choice(job_id)
     if not await asyncio.to_thread(service.choose, job_id, mode):
@@ -93,15 +123,31 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await query.answer(_("Fetching {count} items.").format(count=count))
     for item in range(2, count + 1):  # the first is this job; each other item is a job of its own
         status = await context.bot.send_message(
-            job.chat_id, _("{checking} (item {item} of {count})").format(
-                checking=render.checking(job.url), item=item, count=count), message_thread_id=job.thread_id,
-            reply_parameters=ReplyParameters(job.request_message_id, allow_sending_without_reply=True)
-            if job.request_message_id else None)
+            job.chat_id,
+            _("{checking} (item {item} of {count})").format(
+                checking=render.checking(job.url), item=item, count=count
+            ),
+            message_thread_id=job.thread_id,
+            reply_parameters=ReplyParameters(
+                job.request_message_id, allow_sending_without_reply=True
+            )
+            if job.request_message_id
+            else None,
+        )
         try:
             await asyncio.to_thread(
-                service.submit, chat_id=job.chat_id, user_id=job.user_id, user_name=job.user_name, url=job.url,
-                name=None, request_message_id=job.request_message_id, status_message_id=status.message_id,
-                thread_id=job.thread_id, asked=mode.value, item=item)
+                service.submit,
+                chat_id=job.chat_id,
+                user_id=job.user_id,
+                user_name=job.user_name,
+                url=job.url,
+                name=None,
+                request_message_id=job.request_message_id,
+                status_message_id=status.message_id,
+                thread_id=job.thread_id,
+                asked=mode.value,
+                item=item,
+            )
         except Refused as exc:
             await status.edit_text(_("❌ Not started: {reason}.").format(reason=explain_error(exc)))
             return

@@ -18,8 +18,17 @@ from bot.media.plan import MediaInfo
 from bot.telegram.upload import UploadProgress, counted_upload, upload_timeouts
 
 
-async def send_media(bot: Bot, chat_id: int | str, path: Path, *, info: MediaInfo, filename: str,
-                     local_mode: bool, progress: UploadProgress | None = None, **params: Any) -> Message:
+async def send_media(
+    bot: Bot,
+    chat_id: int | str,
+    path: Path,
+    *,
+    info: MediaInfo,
+    filename: str,
+    local_mode: bool,
+    progress: UploadProgress | None = None,
+    **params: Any,
+) -> Message:
     """Send ``path`` as what ``info`` says (video or audio); ``params`` as for ``send_file``."""
     size = path.stat().st_size
     progress = progress or UploadProgress(size, by_path=local_mode)

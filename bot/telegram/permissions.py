@@ -33,17 +33,25 @@ def sender_id(update: Update) -> int:
 
 def is_allowed(settings: Settings, user_id: int | None, chat_id: int | None) -> bool:
     """True when the user, or the chat they write in, is in ALLOWED_USERS, or they are an admin."""
-    if user_id is not None and (user_id in settings.allowed_users or user_id in settings.admin_users):
+    if user_id is not None and (
+        user_id in settings.allowed_users or user_id in settings.admin_users
+    ):
         return True
     return chat_id is not None and chat_id in settings.allowed_users and chat_id < 0
 
 
 def is_bot_admin(settings: Settings, user_id: int | None) -> bool:
     """True for the bot's own administrators (ADMIN_USERS)."""
-    return user_id is not None and not settings.admin_users.everyone and user_id in settings.admin_users
+    return (
+        user_id is not None
+        and not settings.admin_users.everyone
+        and user_id in settings.admin_users
+    )
 
 
-async def is_chat_admin(context: ContextTypes.DEFAULT_TYPE, chat: Chat | None, user_id: int) -> bool:
+async def is_chat_admin(
+    context: ContextTypes.DEFAULT_TYPE, chat: Chat | None, user_id: int
+) -> bool:
     """True when ``user_id`` administers the group ``chat`` (asks Telegram; False on error)."""
     if chat is None or chat.type == Chat.PRIVATE:
         return False
@@ -55,7 +63,9 @@ async def is_chat_admin(context: ContextTypes.DEFAULT_TYPE, chat: Chat | None, u
     return member.status in (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)
 
 
-async def can_manage(update: Update, context: ContextTypes.DEFAULT_TYPE, owner_user_id: int) -> bool:
+async def can_manage(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, owner_user_id: int
+) -> bool:
     """May the person behind ``update`` manage an item owned by ``owner_user_id``?
 
     Yes for the owner, for ADMIN_USERS, and for an administrator of the group it lives in,

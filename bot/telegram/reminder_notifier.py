@@ -75,11 +75,18 @@ class ReminderNotifier:
         markup = status.snooze_markup(row)
 
         async def send(chat_id: int) -> Message:
-            reply_to = row.reply_to if chat_id == row.chat_id else None  # an upgraded group: new ids
+            reply_to = (
+                row.reply_to if chat_id == row.chat_id else None
+            )  # an upgraded group: new ids
             return await self.app.bot.send_message(
-                chat_id, text, entities=entities or None, reply_markup=markup,
+                chat_id,
+                text,
+                entities=entities or None,
+                reply_markup=markup,
                 message_thread_id=row.thread_id,
-                reply_parameters=ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None,
+                reply_parameters=ReplyParameters(reply_to, allow_sending_without_reply=True)
+                if reply_to
+                else None,
                 rate_limit_args=send_queue.RING,
             )
 
@@ -88,20 +95,27 @@ class ReminderNotifier:
         except TelegramError as exc:  # the RING policy retried all that can be retried…
             if classify(exc).retryable:  # …unless the bot is stopping: pending, rung next start
                 raise
-            log.warning("ring %s to chat %s is undeliverable (%s): %s", row.ref, row.chat_id,
-                        classify(exc).value, exc)
+            log.warning(
+                "ring %s to chat %s is undeliverable (%s): %s",
+                row.ref,
+                row.chat_id,
+                classify(exc).value,
+                exc,
+            )
             return RingOutcome.UNDELIVERABLE
         if sent is None:  # the chat is gone: bot.chats paused its rows (they await Resume)
             return RingOutcome.UNDELIVERABLE
         if sent.chat_id != row.chat_id:
             return RingOutcome.DELIVERED  # upgraded: the old confirmation is not editable
         if row.kind == ReminderKind.TIMER and row.status_message_id:
-            await self.edit_status(row.chat_id, row.status_message_id,
-                                   status.rang_text(row, datetime.now(UTC)))
+            await self.edit_status(
+                row.chat_id, row.status_message_id, status.rang_text(row, datetime.now(UTC))
+            )
         return RingOutcome.DELIVERED
 
-    async def edit_status(self, chat_id: int, message_id: int, text: str,
-                          markup: InlineKeyboardMarkup | None = None) -> None:
+    async def edit_status(
+        self, chat_id: int, message_id: int, text: str, markup: InlineKeyboardMarkup | None = None
+    ) -> None:
         """Edit a confirmation; an edit that fails is logged, never raised (the next says more)."""
         try:
             await self.app.bot.edit_message_text(text, chat_id, message_id, reply_markup=markup)
@@ -122,8 +136,13 @@ class ReminderNotifier:
         step = next_edit_in(remaining)
         if step is None:
             return
-        self.alarms.set(f"cd{row.id}", datetime.now(UTC) + timedelta(seconds=step), self.tick, row.id,
-                        misfire_grace_time=30)
+        self.alarms.set(
+            f"cd{row.id}",
+            datetime.now(UTC) + timedelta(seconds=step),
+            self.tick,
+            row.id,
+            misfire_grace_time=30,
+        )
 
     async def tick(self, reminder_id: int) -> None:
         row = self.service.get(reminder_id)
@@ -131,8 +150,12 @@ class ReminderNotifier:
             return
         try:
             with use(row.lang):
-                await self.edit_status(row.chat_id, row.status_message_id, status.countdown_text(row),
-                                       status.cancel_markup(row))
+                await self.edit_status(
+                    row.chat_id,
+                    row.status_message_id,
+                    status.countdown_text(row),
+                    status.cancel_markup(row),
+                )
         except asyncio.CancelledError:  # stopping while the edit waited its turn: nothing lost
             return
         self.schedule_tick(row)
@@ -150,8 +173,13 @@ class ReminderNotifier:
             with use(rows[0].lang):
                 text = status.missed_note(rows)
             try:
-                await chat_send(self.app, chat_id, lambda chat, text=text, thread_id=thread_id:
-                                self.app.bot.send_message(chat, text, message_thread_id=thread_id))
+                await chat_send(
+                    self.app,
+                    chat_id,
+                    lambda chat, text=text, thread_id=thread_id: self.app.bot.send_message(
+                        chat, text, message_thread_id=thread_id
+                    ),
+                )
             except TelegramError as exc:
                 log.warning("could not list missed reminders in chat %s: %s", chat_id, exc)
         for row in self.service.counting_down():  # countdowns resume after a restart

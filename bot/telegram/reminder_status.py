@@ -45,21 +45,31 @@ def when_short(due: datetime, zone_name: str, now: datetime | None = None) -> st
 
 def state_word(state: str) -> str:
     """A row's state as a word of the reader's language (``paused`` for undeliverable)."""
-    words: dict[str, str] = {ReminderState.DONE: _("done"), ReminderState.CANCELLED: _("cancelled"),
-                             ReminderState.MISSED: _("missed"), ReminderState.UNDELIVERABLE: _("paused")}
+    words: dict[str, str] = {
+        ReminderState.DONE: _("done"),
+        ReminderState.CANCELLED: _("cancelled"),
+        ReminderState.MISSED: _("missed"),
+        ReminderState.UNDELIVERABLE: _("paused"),
+    }
     return words.get(state, state)
 
 
 def cancel_markup(row: Reminder) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[InlineKeyboardButton(_("Cancel"), callback_data=f"rm:cancel:{row.id}")]])
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(_("Cancel"), callback_data=f"rm:cancel:{row.id}")]]
+    )
 
 
 def snooze_markup(row: Reminder) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[
-        InlineKeyboardButton(_("+5 min"), callback_data=f"rm:snooze:{row.id}:5m"),
-        InlineKeyboardButton(_("+1 h"), callback_data=f"rm:snooze:{row.id}:1h"),
-        InlineKeyboardButton(_("tomorrow"), callback_data=f"rm:snooze:{row.id}:tomorrow"),
-    ]])
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(_("+5 min"), callback_data=f"rm:snooze:{row.id}:5m"),
+                InlineKeyboardButton(_("+1 h"), callback_data=f"rm:snooze:{row.id}:1h"),
+                InlineKeyboardButton(_("tomorrow"), callback_data=f"rm:snooze:{row.id}:tomorrow"),
+            ]
+        ]
+    )
 
 
 def countdown_text(row: Reminder, now: datetime | None = None) -> str:
@@ -67,15 +77,21 @@ def countdown_text(row: Reminder, now: datetime | None = None) -> str:
     total = format_duration(timedelta(seconds=row.duration or 0))
     left = format_duration(max(row.due - now, timedelta(0)))
     return _("⏳ {total} — rings at {when} ({zone})\n{ref}{label} · {left} left").format(
-        total=total, when=when_short(row.due, row.tz, now), zone=row.tz, ref=row.ref, label=_label(row),
-        left=left)
+        total=total,
+        when=when_short(row.due, row.tz, now),
+        zone=row.tz,
+        ref=row.ref,
+        label=_label(row),
+        left=left,
+    )
 
 
 def ring_title(row: Reminder) -> str:
     """What an unlabelled ring says: ``t3 · 5 min timer``, so two rings are told apart."""
     if row.kind == ReminderKind.TIMER:
         return _("{ref} · {duration} timer").format(
-            ref=row.ref, duration=format_duration(timedelta(seconds=row.duration or 0)))
+            ref=row.ref, duration=format_duration(timedelta(seconds=row.duration or 0))
+        )
     return _("{ref} · reminder").format(ref=row.ref)
 
 
@@ -101,8 +117,12 @@ def _mention(text: str, row: Reminder) -> tuple[str, list[MessageEntity]]:
     if name.startswith("@") or row.user_id <= 0:  # a chat (anonymous admin) cannot be mentioned
         return f"{text}{name} ", []
     offset = len(text.encode("utf-16-le")) // 2
-    entity = MessageEntity(MessageEntity.TEXT_MENTION, offset, len(name.encode("utf-16-le")) // 2,
-                           user=User(row.user_id, name, False))
+    entity = MessageEntity(
+        MessageEntity.TEXT_MENTION,
+        offset,
+        len(name.encode("utf-16-le")) // 2,
+        user=User(row.user_id, name, False),
+    )
     return f"{text}{name} ", [entity]
 
 
@@ -114,7 +134,9 @@ def ring_text(row: Reminder, late: timedelta) -> tuple[str, list[MessageEntity]]
         text, entities = _mention(text, row)
     text += row.label or ring_title(row)
     if is_late(late):
-        text += "\n" + _("(late by {duration} — I was offline or busy)").format(duration=format_duration(late))
+        text += "\n" + _("(late by {duration} — I was offline or busy)").format(
+            duration=format_duration(late)
+        )
     if row.recurrence:
         text += f"\n{_repeat(row)}"
     return text, entities
@@ -123,7 +145,8 @@ def ring_text(row: Reminder, late: timedelta) -> tuple[str, list[MessageEntity]]
 def rang_text(row: Reminder, at: datetime) -> str:
     """A timer's countdown once it rang."""
     return _("🔔 {ref}{label} rang at {when} ({zone})").format(
-        ref=row.ref, label=_label(row), when=when_short(at, row.tz), zone=row.tz)
+        ref=row.ref, label=_label(row), when=when_short(at, row.tz), zone=row.tz
+    )
 
 
 def cancelled_status(row: Reminder) -> str:
@@ -137,15 +160,19 @@ def cancelled_reply(row: Reminder) -> str:
 
 def snoozed_note(row: Reminder) -> str:
     return _("💤 Snoozed as {ref} until {when} ({zone})").format(
-        ref=row.ref, when=when_short(row.due, row.tz), zone=row.tz)
+        ref=row.ref, when=when_short(row.due, row.tz), zone=row.tz
+    )
 
 
 def missed_note(rows: Sequence[Reminder]) -> str:
     """One message per chat (or topic) listing the rings missed while the bot was offline."""
     lines = [_("📭 Missed while I was offline:")]
     for row in rows[:MISSED_LIMIT]:
-        lines.append(_("• {ref}{label} — was due {when} ({zone})").format(
-            ref=row.ref, label=_label(row), when=dates.absolute(row.due, row.tz), zone=row.tz))
+        lines.append(
+            _("• {ref}{label} — was due {when} ({zone})").format(
+                ref=row.ref, label=_label(row), when=dates.absolute(row.due, row.tz), zone=row.tz
+            )
+        )
     if len(rows) > MISSED_LIMIT:
         lines.append(_("…and {count} more.").format(count=len(rows) - MISSED_LIMIT))
     return "\n".join(lines)
@@ -156,13 +183,23 @@ def pending_list(rows: Sequence[Reminder], group: bool, topic: int | None) -> st
     set each one in a group; the rest of a forum group under a heading."""
     lines = [_("Pending in this chat:") if group else _("Your pending timers and reminders:")]
     if topic is not None:  # this topic's first, then the rest of the group under a heading
-        lines = [_("Pending in this topic:") if rows[0].thread_id == topic else _("Nothing pending in this topic.")]
+        lines = [
+            _("Pending in this topic:")
+            if rows[0].thread_id == topic
+            else _("Nothing pending in this topic.")
+        ]
     for index, row in enumerate(rows[:LIST_LIMIT]):
-        if topic is not None and row.thread_id != topic and (index == 0 or rows[index - 1].thread_id == topic):
+        if (
+            topic is not None
+            and row.thread_id != topic
+            and (index == 0 or rows[index - 1].thread_id == topic)
+        ):
             lines.append(_("Elsewhere in this chat:"))
         how = f", {_repeat(row)}" if row.recurrence else ""
         who = f" — {row.user_name}" if group else ""
-        lines.append(f"{row.ref} {kind_word(row.kind)}{_label(row)} — {when_short(row.due, row.tz)} ({row.tz}){how}{who}")
+        lines.append(
+            f"{row.ref} {kind_word(row.kind)}{_label(row)} — {when_short(row.due, row.tz)} ({row.tz}){how}{who}"
+        )
     if len(rows) > LIST_LIMIT:
         lines.append(_("…and {count} more.").format(count=len(rows) - LIST_LIMIT))
     lines.append(_("Cancel one with /cancel ID, e.g. /cancel {ref}").format(ref=rows[0].ref))

@@ -59,11 +59,13 @@ def repeat_text(rec: Recurrence) -> str:
     elif rec.unit is Unit.WEEK:
         days = _days(rec.weekdays)
         text = (_("every {days}{at}") if n == 1 else _("every {n} weeks on {days}{at}")).format(
-            n=n, days=days, at=at)
+            n=n, days=days, at=at
+        )
     elif rec.unit is Unit.MONTH:
         day = _month_day(rec)
-        text = (_("every month on {day}{at}") if n == 1 else _("every {n} months on {day}{at}")).format(
-            n=n, day=day, at=at)
+        text = (
+            _("every month on {day}{at}") if n == 1 else _("every {n} months on {day}{at}")
+        ).format(n=n, day=day, at=at)
     elif rec.unit is Unit.YEAR:
         month = get_month_names("abbreviated", locale=i18n.current_locale())[rec.month or 1]
         text = _("every year on {month} {day}{at}").format(month=month, day=rec.monthday, at=at)

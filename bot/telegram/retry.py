@@ -28,8 +28,17 @@ from bot.telegram.api_errors import Failure, classify, retry_after_seconds
 
 #: ``Failure``, ``classify`` and ``retry_after_seconds`` are importable from here too (the send
 #: queue and notifiers took them from this module before the classification had its own).
-__all__ = ["EDIT", "ONCE", "REPLY", "RING", "UPLOAD", "Failure", "RetryPolicy", "classify",
-           "retry_after_seconds"]
+__all__ = [
+    "EDIT",
+    "ONCE",
+    "REPLY",
+    "RING",
+    "UPLOAD",
+    "Failure",
+    "RetryPolicy",
+    "classify",
+    "retry_after_seconds",
+]
 
 T = TypeVar("T")
 
@@ -70,8 +79,11 @@ class RetryPolicy:
             return None
         return wait
 
-    async def run(self, call: Callable[[], Awaitable[T]],
-                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> T:
+    async def run(
+        self,
+        call: Callable[[], Awaitable[T]],
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> T:
         """``await call()`` until it succeeds or this policy gives up (then its error is raised)."""
         started = time.monotonic()
         attempt = 0

@@ -52,14 +52,27 @@ def run_bot(settings: Settings) -> int:
         return 2
     except NetworkError as exc:
         if isinstance(exc, BadRequest):
-            print(scrub(f"errandbot: the Bot API refused a start-up call: {exc}", (settings.token or "",)),
-                  file=sys.stderr)
+            print(
+                scrub(
+                    f"errandbot: the Bot API refused a start-up call: {exc}",
+                    (settings.token or "",),
+                ),
+                file=sys.stderr,
+            )
         else:
-            print(scrub(f"errandbot: cannot reach the Bot API at {settings.telegram_api_url} ({exc}); "
-                        "check the network, or TELEGRAM_API_URL", (settings.token or "",)), file=sys.stderr)
+            print(
+                scrub(
+                    f"errandbot: cannot reach the Bot API at {settings.telegram_api_url} ({exc}); "
+                    "check the network, or TELEGRAM_API_URL",
+                    (settings.token or "",),
+                ),
+                file=sys.stderr,
+            )
         return 1
     except TelegramError as exc:
-        print(scrub(f"errandbot: the Bot API failed: {exc}", (settings.token or "",)), file=sys.stderr)
+        print(
+            scrub(f"errandbot: the Bot API failed: {exc}", (settings.token or "",)), file=sys.stderr
+        )
         return 1
     log.info("Errand stopped")
     return 0
@@ -99,7 +112,9 @@ def _scrub_uncaught(secrets: tuple[str | None, ...]) -> None:
     """
     kept = tuple(s for s in secrets if s)
 
-    def show(kind: type[BaseException], value: BaseException | None, tb: TracebackType | None) -> None:
+    def show(
+        kind: type[BaseException], value: BaseException | None, tb: TracebackType | None
+    ) -> None:
         text = "".join(traceback.format_exception(kind, value, tb))
         sys.stderr.write(scrub(text, kept))
 
@@ -115,6 +130,8 @@ def _run(app, settings: Settings, secret: str | None) -> None:
 
         from bot.telegram.webhook import serve
 
-        asyncio.run(serve(app, host=host, port=port, path=path, url=settings.webhook_url, secret=secret))
+        asyncio.run(
+            serve(app, host=host, port=port, path=path, url=settings.webhook_url, secret=secret)
+        )
     else:
         app.run_polling(allowed_updates=Update.ALL_TYPES, timeout=POLL_TIMEOUT)

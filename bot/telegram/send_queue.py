@@ -74,8 +74,15 @@ STATE_EDIT = SendOptions(Priority.REPLY, retry.EDIT)
 #: Sends of a chat's window that progress edits leave free for replies and rings.
 PROGRESS_HEADROOM = 1
 
-_UPLOADS = {"sendDocument", "sendPhoto", "sendVideo", "sendAudio", "sendAnimation", "sendVoice",
-            "sendMediaGroup"}
+_UPLOADS = {
+    "sendDocument",
+    "sendPhoto",
+    "sendVideo",
+    "sendAudio",
+    "sendAnimation",
+    "sendVoice",
+    "sendMediaGroup",
+}
 
 
 def is_message(endpoint: str) -> bool:
@@ -144,7 +151,9 @@ class _Ticket:
 class FairRateLimiter(BaseRateLimiter[SendOptions]):
     """See the module docstring. One dispatcher task grants slots; callers wait on a future."""
 
-    def __init__(self, limits: Limits = Limits(), clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, limits: Limits = Limits(), clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.limits = limits
         self.clock = clock
         self._queues: dict[Any, list[_Ticket]] = {}
@@ -182,7 +191,9 @@ class FairRateLimiter(BaseRateLimiter[SendOptions]):
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
         priority, policy = defaults_for(endpoint)
         if rate_limit_args is not None:
-            priority = rate_limit_args.priority if rate_limit_args.priority is not None else priority
+            priority = (
+                rate_limit_args.priority if rate_limit_args.priority is not None else priority
+            )
             policy = rate_limit_args.policy or policy
         counted = is_message(endpoint)
         chat = data.get("chat_id")
@@ -202,8 +213,15 @@ class FairRateLimiter(BaseRateLimiter[SendOptions]):
                 wait = policy.delay(attempt, exc, self.clock() - started)
                 if wait is None:
                     raise
-                log.info("%s to chat %s failed (%s: %s); try %d in %.1f s", endpoint, chat,
-                         type(exc).__name__, exc, attempt + 1, wait)
+                log.info(
+                    "%s to chat %s failed (%s: %s); try %d in %.1f s",
+                    endpoint,
+                    chat,
+                    type(exc).__name__,
+                    exc,
+                    attempt + 1,
+                    wait,
+                )
             await asyncio.sleep(wait)
 
     # ------------------------------------------------------------------ queueing
@@ -223,9 +241,12 @@ class FairRateLimiter(BaseRateLimiter[SendOptions]):
     async def _turn(self, chat: Any, priority: Priority) -> None:
         if self._task is None or self._wake is None:
             self._wake = asyncio.Event()
-            self._task = asyncio.get_running_loop().create_task(self._dispatch(self._wake),
-                                                                name="fair-send-queue")
-        ticket = _Ticket(int(priority), next(self._seq), chat, asyncio.get_running_loop().create_future())
+            self._task = asyncio.get_running_loop().create_task(
+                self._dispatch(self._wake), name="fair-send-queue"
+            )
+        ticket = _Ticket(
+            int(priority), next(self._seq), chat, asyncio.get_running_loop().create_future()
+        )
         heapq.heappush(self._queues.setdefault(chat, []), ticket)
         self._wake.set()
         try:
@@ -283,5 +304,8 @@ class FairRateLimiter(BaseRateLimiter[SendOptions]):
             if len(self._served) > 10_000:  # forget chats not served for a while
                 cutoff = now - 3600
                 self._served = {c: t for c, t in self._served.items() if t > cutoff}
-                self._windows = {c: w for c, w in self._windows.items()
-                                 if c in self._queues or (w.sent and w.sent[-1] > cutoff)}
+                self._windows = {
+                    c: w
+                    for c, w in self._windows.items()
+                    if c in self._queues or (w.sent and w.sent[-1] > cutoff)
+                }

@@ -23,18 +23,39 @@ class CommandInfo:
 
 
 COMMANDS: tuple[CommandInfo, ...] = (
-    CommandInfo("download", N_("/download URL [name]"),
-                N_("fetch a file with several connections and send it here"),
-                N_("/download https://example.com/file.iso")),
-    CommandInfo("downloads", "/downloads", N_("your active, queued and recent downloads"), "/downloads"),
-    CommandInfo("timer", N_("/timer DURATION [label]"), N_("count down and ring (a bare number is seconds)"),
-                N_("/timer 5m tea")),
-    CommandInfo("remind", N_("/remind WHEN TEXT"), N_("a reminder at a time, once or every day/week/…"),
-                N_("/remind tomorrow 9am standup")),
-    CommandInfo("timers", "/timers", N_("pending timers and reminders in this chat (also /reminders)"),
-                "/timers"),
-    CommandInfo("cancel", N_("/cancel ID"), N_("cancel a download (d7) or a timer/reminder (t12)"),
-                "/cancel t12"),
+    CommandInfo(
+        "download",
+        N_("/download URL [name]"),
+        N_("fetch a file with several connections and send it here"),
+        N_("/download https://example.com/file.iso"),
+    ),
+    CommandInfo(
+        "downloads", "/downloads", N_("your active, queued and recent downloads"), "/downloads"
+    ),
+    CommandInfo(
+        "timer",
+        N_("/timer DURATION [label]"),
+        N_("count down and ring (a bare number is seconds)"),
+        N_("/timer 5m tea"),
+    ),
+    CommandInfo(
+        "remind",
+        N_("/remind WHEN TEXT"),
+        N_("a reminder at a time, once or every day/week/…"),
+        N_("/remind tomorrow 9am standup"),
+    ),
+    CommandInfo(
+        "timers",
+        "/timers",
+        N_("pending timers and reminders in this chat (also /reminders)"),
+        "/timers",
+    ),
+    CommandInfo(
+        "cancel",
+        N_("/cancel ID"),
+        N_("cancel a download (d7) or a timer/reminder (t12)"),
+        "/cancel t12",
+    ),
     CommandInfo("tz", N_("/tz [ZONE]"), N_("show or set your time zone"), "/tz Europe/Berlin"),
     CommandInfo("lang", "/lang [zh|en|auto]", N_("show or choose the reply language"), "/lang zh"),
     CommandInfo("stats", "/stats", N_("uptime, queue, disk (bot admins only)"), "/stats"),
@@ -55,8 +76,14 @@ def help_text(available: set[str] | None = None) -> str:
     lines = [_("Commands:")]
     for info in COMMANDS:
         soon = "" if available is None or info.name in available else " " + _("(coming soon)")
-        lines.append(_("{usage} — {description}{soon}\n    e.g. {example}").format(
-            usage=_(info.usage), description=_(info.description), soon=soon, example=_(info.example)))
+        lines.append(
+            _("{usage} — {description}{soon}\n    e.g. {example}").format(
+                usage=_(info.usage),
+                description=_(info.description),
+                soon=soon,
+                example=_(info.example),
+            )
+        )
     return "\n".join(lines)
 
 
@@ -72,8 +99,11 @@ def refusal(user_id: int | None, chat_id: int | None, private: bool) -> str:
         ids = _("Your user id is {user_id}.").format(user_id=user_id)
     else:
         ids = _("Your user id is {user_id} and this chat's id is {chat_id}.").format(
-            user_id=user_id, chat_id=chat_id)
-    return _("Sorry, this bot is private. {ids} Ask the bot's owner to add it to ALLOWED_USERS.").format(ids=ids)
+            user_id=user_id, chat_id=chat_id
+        )
+    return _(
+        "Sorry, this bot is private. {ids} Ask the bot's owner to add it to ALLOWED_USERS."
+    ).format(ids=ids)
 
 
 def display_name(sender) -> str:
@@ -95,5 +125,7 @@ def kind_word(kind: str) -> str:
 
 
 def internal_error(reference: str) -> str:
-    return _("Something went wrong on my side (ref {reference}). Please try again; if it keeps "
-             "happening, tell the bot's owner that reference.").format(reference=reference)
+    return _(
+        "Something went wrong on my side (ref {reference}). Please try again; if it keeps "
+        "happening, tell the bot's owner that reference."
+    ).format(reference=reference)

@@ -26,11 +26,13 @@ from typing import IO, Any, BinaryIO, cast
 
 from telegram import Bot, InputFile, Message
 
+from bot.humanize import MiB
+
 #: Seconds to wait for each socket write, and at least this long for the answer after the body.
 UPLOAD_TIMEOUT = 600.0
 #: The slowest uplink planned for (bytes/s): a local server answers only after it has passed a
 #: 2000 MB file on to Telegram, so the wait for the answer grows with the file.
-SLOWEST_UPLINK = 1024 * 1024
+SLOWEST_UPLINK = MiB
 
 
 def answer_timeout(size: int) -> float:
@@ -114,8 +116,16 @@ def counted_upload(raw: BinaryIO, progress: UploadProgress, filename: str) -> In
     return InputFile(reader, filename=filename, read_file_handle=False)
 
 
-async def send_file(bot: Bot, chat_id: int | str, path: Path, *, filename: str, local_mode: bool,
-                    progress: UploadProgress | None = None, **params: Any) -> Message:
+async def send_file(
+    bot: Bot,
+    chat_id: int | str,
+    path: Path,
+    *,
+    filename: str,
+    local_mode: bool,
+    progress: UploadProgress | None = None,
+    **params: Any,
+) -> Message:
     """Send ``path`` as a document to ``chat_id``, streamed from disk or (``local_mode``) by path.
 
     ``params`` are any further ``send_document`` arguments (``caption``, ``reply_parameters``,
@@ -127,7 +137,9 @@ async def send_file(bot: Bot, chat_id: int | str, path: Path, *, filename: str, 
     timeouts = upload_timeouts(size)
     if local_mode:
         progress.finished = True
-        return await bot.send_document(chat_id, document=path.absolute().as_uri(), **timeouts, **params)
+        return await bot.send_document(
+            chat_id, document=path.absolute().as_uri(), **timeouts, **params
+        )
     with path.open("rb") as raw:
         document = counted_upload(raw, progress, filename)
         return await bot.send_document(chat_id, document=document, **timeouts, **params)

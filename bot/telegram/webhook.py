@@ -29,9 +29,11 @@ from tornado.httpserver import HTTPServer
 from tornado.web import Application as WebApplication
 from tornado.web import HTTPError, RequestHandler, stream_request_body
 
+from bot.humanize import MiB
+
 log = logging.getLogger(__name__)
 
-MAX_BODY = 1024 * 1024
+MAX_BODY = MiB
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
@@ -50,7 +52,10 @@ class UpdateHandler(RequestHandler):
         if self.secret is not None:
             given = self.request.headers.get(SECRET_HEADER, "")
             if not hmac.compare_digest(given.encode(), self.secret.encode()):
-                log.warning("webhook request from %s without the right secret; refused", self.request.remote_ip)
+                log.warning(
+                    "webhook request from %s without the right secret; refused",
+                    self.request.remote_ip,
+                )
                 raise HTTPError(403)
         length = self.request.headers.get("Content-Length")
         if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
@@ -85,7 +90,9 @@ class UpdateHandler(RequestHandler):
             super().log_exception(typ, value, tb)
 
 
-async def serve(app: Application, *, host: str, port: int, path: str, url: str, secret: str | None) -> None:
+async def serve(
+    app: Application, *, host: str, port: int, path: str, url: str, secret: str | None
+) -> None:
     """Run ``app`` behind the webhook server until SIGTERM or SIGINT."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -96,7 +103,9 @@ async def serve(app: Application, *, host: str, port: int, path: str, url: str, 
     try:
         if app.post_init:
             await app.post_init(app)
-        web = WebApplication([(f"/{path.lstrip('/')}", UpdateHandler, {"app": app, "secret": secret})])
+        web = WebApplication(
+            [(f"/{path.lstrip('/')}", UpdateHandler, {"app": app, "secret": secret})]
+        )
         server = HTTPServer(web, max_body_size=MAX_BODY, idle_connection_timeout=60)
         server.listen(port, host)
         await app.bot.set_webhook(url, secret_token=secret, allowed_updates=Update.ALL_TYPES)

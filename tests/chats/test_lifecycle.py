@@ -29,16 +29,31 @@ def sessions(tmp_path: Path):
 
 def reminder(sessions, chat_id: int, state: str = ReminderState.PENDING, **extra) -> int:
     with sessions.begin() as session:
-        row = Reminder(kind="timer", chat_id=chat_id, chat_type="group", user_id=42, label="x",
-                       due_at=time.time() + 3600, state=state, created_at=time.time(), **extra)
+        row = Reminder(
+            kind="timer",
+            chat_id=chat_id,
+            chat_type="group",
+            user_id=42,
+            label="x",
+            due_at=time.time() + 3600,
+            state=state,
+            created_at=time.time(),
+            **extra,
+        )
         session.add(row)
     return row.id
 
 
 def job(sessions, chat_id: int, state: JobState = JobState.QUEUED, **extra) -> int:
     with sessions.begin() as session:
-        row = DownloadJob(chat_id=chat_id, user_id=42, url="https://example.com/a", folder="f",
-                          state=state, **extra)
+        row = DownloadJob(
+            chat_id=chat_id,
+            user_id=42,
+            url="https://example.com/a",
+            folder="f",
+            state=state,
+            **extra,
+        )
         session.add(row)
     return row.id
 
@@ -49,7 +64,10 @@ def chat_of(sessions, model, row_id: int) -> int:
 
 
 def test_migrate_moves_every_row_of_the_chat_and_clears_old_message_ids(sessions) -> None:
-    mine = [reminder(sessions, OLD, reply_to=5, status_message_id=6), reminder(sessions, OLD, state=ReminderState.DONE)]
+    mine = [
+        reminder(sessions, OLD, reply_to=5, status_message_id=6),
+        reminder(sessions, OLD, state=ReminderState.DONE),
+    ]
     theirs = reminder(sessions, OTHER, reply_to=5)
     download = job(sessions, OLD, request_message_id=7, status_message_id=8)
     lifecycle = ChatLifecycle(sessions)
@@ -64,7 +82,11 @@ def test_migrate_moves_every_row_of_the_chat_and_clears_old_message_ids(sessions
         assert (moved.reply_to, moved.status_message_id) == (None, None)  # the old chat's messages
         assert session.get(Reminder, theirs).reply_to == 5
         moved_job = session.get(DownloadJob, download)
-        assert (moved_job.chat_id, moved_job.request_message_id, moved_job.status_message_id) == (NEW, None, None)
+        assert (moved_job.chat_id, moved_job.request_message_id, moved_job.status_message_id) == (
+            NEW,
+            None,
+            None,
+        )
 
 
 def test_the_same_upgrade_reported_three_times_moves_once(sessions) -> None:
@@ -89,14 +111,19 @@ def test_upgrades_are_followed_and_remembered_across_restarts(sessions) -> None:
 
 
 def test_mark_gone_pauses_pending_reminders_and_stops_open_downloads_once(sessions) -> None:
-    pending, done, cancelled = (reminder(sessions, OLD), reminder(sessions, OLD, state=ReminderState.DONE),
-                                reminder(sessions, OLD, state=ReminderState.CANCELLED))
+    pending, done, cancelled = (
+        reminder(sessions, OLD),
+        reminder(sessions, OLD, state=ReminderState.DONE),
+        reminder(sessions, OLD, state=ReminderState.CANCELLED),
+    )
     elsewhere = reminder(sessions, OTHER)
     queued, running = job(sessions, OLD), job(sessions, OLD, JobState.RUNNING)
     finished = job(sessions, OLD, JobState.DONE, delivered=True)
     waiting = job(sessions, OLD, JobState.DONE, delivered=False)  # finished, not sent yet
     stopped: list[int] = []
-    lifecycle = ChatLifecycle(sessions, cancel_download=lambda job_id, by: stopped.append(job_id) or True)
+    lifecycle = ChatLifecycle(
+        sessions, cancel_download=lambda job_id, by: stopped.append(job_id) or True
+    )
 
     paused = lifecycle.mark_gone(OLD, GoneReason.REMOVED)
 
@@ -105,7 +132,12 @@ def test_mark_gone_pauses_pending_reminders_and_stops_open_downloads_once(sessio
     assert sorted(stopped) == sorted([queued, running])  # the finished file is kept for the resume
     with sessions() as session:
         states = {i: session.get(Reminder, i).state for i in (pending, done, cancelled, elsewhere)}
-    assert states == {pending: ReminderState.UNDELIVERABLE, done: ReminderState.DONE, cancelled: ReminderState.CANCELLED, elsewhere: ReminderState.PENDING}
+    assert states == {
+        pending: ReminderState.UNDELIVERABLE,
+        done: ReminderState.DONE,
+        cancelled: ReminderState.CANCELLED,
+        elsewhere: ReminderState.PENDING,
+    }
     assert finished not in stopped
     assert lifecycle.is_gone(OLD) and not lifecycle.is_gone(OTHER)
     assert lifecycle.mark_gone(OLD, GoneReason.FORBIDDEN) is None  # the next 403: nothing again
@@ -137,7 +169,10 @@ def test_back_and_resume_give_paused_items_back_once(sessions, tmp_path) -> None
     service = ReminderService(sessions, ring)
     resumed = service.resume([r.id for r in taken.reminders])
     assert [r.id for r in resumed] == [rid]
-    assert service.get(rid).state == ReminderState.PENDING and service.scheduler.get_job(f"t{rid}") is not None
+    assert (
+        service.get(rid).state == ReminderState.PENDING
+        and service.scheduler.get_job(f"t{rid}") is not None
+    )
     assert service.resume([rid]) == []  # already pending
     assert not lifecycle.paused(OLD)
 
@@ -147,7 +182,9 @@ def test_a_snooze_stays_in_the_topic_of_the_original(sessions) -> None:
         pass
 
     service = ReminderService(sessions, ring)
-    original = service.add_timer(Owner(chat_id=OTHER, user_id=42, chat_type="supergroup", thread_id=77), "1h tea")
+    original = service.add_timer(
+        Owner(chat_id=OTHER, user_id=42, chat_type="supergroup", thread_id=77), "1h tea"
+    )
     assert original.thread_id == 77
     snoozed = service.snooze(original.id, "5m", Owner(chat_id=OTHER, user_id=42, reply_to=9))
     assert snoozed.thread_id == 77

@@ -12,8 +12,13 @@ from bot.storage import make_engine
 
 
 def database_line(tmp_path, url: str):
-    settings = load_settings(bot_token="1:x", telegram_api_url="http://127.0.0.1:9",
-                             data_dir=tmp_path / "data", database_url=url, _env_file=None)
+    settings = load_settings(
+        bot_token="1:x",
+        telegram_api_url="http://127.0.0.1:9",
+        data_dir=tmp_path / "data",
+        database_url=url,
+        _env_file=None,
+    )
     [result] = [r for r in run_checks(settings) if r.name == "database"]
     return result
 
@@ -28,8 +33,10 @@ def test_postgres_database_empty_then_current(tmp_path, postgres_url):
     migrate.upgrade(engine)
     engine.dispose()
     current = database_line(tmp_path, postgres_url)
-    assert current.ok and f"migration {migrate.scripts().get_current_head()} (current)" \
-        in current.message
+    assert (
+        current.ok
+        and f"migration {migrate.scripts().get_current_head()} (current)" in current.message
+    )
 
 
 def test_sqlite_database_of_an_older_release_shows_pending_migrations(tmp_path):

@@ -26,8 +26,10 @@ def rows_of(url: str) -> dict[str, list[tuple]]:
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
-            return {t.name: sorted(map(tuple, conn.execute(sa.select(t))), key=repr)
-                    for t in all_tables().sorted_tables}
+            return {
+                t.name: sorted(map(tuple, conn.execute(sa.select(t))), key=repr)
+                for t in all_tables().sorted_tables
+            }
     finally:
         engine.dispose()
 
@@ -107,7 +109,9 @@ def test_errandbot_db_copy_command(sqlite_install, postgres_url, tmp_path):
     assert f"reminders: {len(IDS)} rows" in done.stdout
     assert "not Errand's, not copied: notes" in done.stdout
     password = sa.make_url(postgres_url).password
-    assert password and password not in done.stdout + done.stderr  # the target is shown with its password masked
+    assert (
+        password and password not in done.stdout + done.stderr
+    )  # the target is shown with its password masked
 
     again = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert again.returncode == 1

@@ -26,8 +26,9 @@ SNAPSHOTS = sorted((Path(__file__).parents[1] / "deploy" / "schema_snapshots").g
 def differences(engine: sa.Engine) -> list:
     """What Alembic's autogenerate would change to make the database match today's models."""
     with engine.connect() as conn:
-        found = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}),
-                                 all_tables())
+        found = compare_metadata(
+            MigrationContext.configure(conn, opts={"compare_type": True}), all_tables()
+        )
     return [d for d in found if not (d[0] == "remove_table" and d[1].name == "schema_version")]
 
 
@@ -62,17 +63,23 @@ def test_postgres_database_of_an_old_release_upgrades_with_its_rows(postgres_url
     engine = make_engine(postgres_url)
     try:
         with engine.begin() as conn:
-            conn.execute(sa.text(
-                "CREATE TABLE reminders (id SERIAL PRIMARY KEY, kind VARCHAR(8) NOT NULL, "
-                "chat_id BIGINT NOT NULL, chat_type VARCHAR(16) NOT NULL, user_id BIGINT NOT NULL, "
-                "user_name VARCHAR(64) NOT NULL, label VARCHAR(200) NOT NULL, "
-                "due_at FLOAT NOT NULL, recurrence VARCHAR(64), tz VARCHAR(64) NOT NULL, "
-                "reply_to BIGINT, status_message_id BIGINT, duration FLOAT, "
-                "state VARCHAR(12) NOT NULL, created_at FLOAT NOT NULL)"))
-            conn.execute(sa.text(
-                "INSERT INTO reminders (kind, chat_id, chat_type, user_id, user_name, label, "
-                "due_at, recurrence, tz, state, created_at) VALUES ('reminder', 42, 'private', 42, "
-                "'Ann', 'standup', 1764320000.0, 'weekly', 'UTC', 'pending', 1764300000.0)"))
+            conn.execute(
+                sa.text(
+                    "CREATE TABLE reminders (id SERIAL PRIMARY KEY, kind VARCHAR(8) NOT NULL, "
+                    "chat_id BIGINT NOT NULL, chat_type VARCHAR(16) NOT NULL, user_id BIGINT NOT NULL, "
+                    "user_name VARCHAR(64) NOT NULL, label VARCHAR(200) NOT NULL, "
+                    "due_at FLOAT NOT NULL, recurrence VARCHAR(64), tz VARCHAR(64) NOT NULL, "
+                    "reply_to BIGINT, status_message_id BIGINT, duration FLOAT, "
+                    "state VARCHAR(12) NOT NULL, created_at FLOAT NOT NULL)"
+                )
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO reminders (kind, chat_id, chat_type, user_id, user_name, label, "
+                    "due_at, recurrence, tz, state, created_at) VALUES ('reminder', 42, 'private', 42, "
+                    "'Ann', 'standup', 1764320000.0, 'weekly', 'UTC', 'pending', 1764300000.0)"
+                )
+            )
         assert migrate.status(engine).state is migrate.State.LEGACY
 
         migrate.upgrade(engine)
@@ -80,8 +87,9 @@ def test_postgres_database_of_an_old_release_upgrades_with_its_rows(postgres_url
         assert differences(engine) == []
         long_repeat = "x" * 150  # fits since the column was widened to 160
         with engine.begin() as conn:
-            assert conn.execute(sa.text("SELECT id, label, recurrence, lang FROM reminders")).all() \
-                == [(1, "standup", "weekly", None)]
+            assert conn.execute(
+                sa.text("SELECT id, label, recurrence, lang FROM reminders")
+            ).all() == [(1, "standup", "weekly", None)]
             conn.execute(sa.text("UPDATE reminders SET recurrence = :r"), {"r": long_repeat})
     finally:
         engine.dispose()

@@ -29,8 +29,17 @@ def test_each_reminder_state_is_stored_and_read_back(database_url):
     try:
         with sessions.begin() as session:
             for state in ReminderState:
-                session.add(Reminder(kind=ReminderKind.TIMER, chat_id=1, user_id=1, label="",
-                                     due_at=1.0, created_at=1.0, state=state))
+                session.add(
+                    Reminder(
+                        kind=ReminderKind.TIMER,
+                        chat_id=1,
+                        user_id=1,
+                        label="",
+                        due_at=1.0,
+                        created_at=1.0,
+                        state=state,
+                    )
+                )
         with sessions() as session:
             stored = set(session.scalars(sa.select(Reminder.state)))
         assert stored == {s.value for s in ReminderState}

@@ -18,11 +18,11 @@ from telegram import ReplyParameters
 from telegram.error import BadRequest
 from telegram.ext import AIORateLimiter, ExtBot
 
+from bot.humanize import MiB
 from bot.sandbox.emulator import BotApiEmulator
 from bot.telegram.upload import UploadProgress, send_file
 
 CHAT = 42
-MiB = 1024 * 1024
 
 
 def make_file(path: Path, size: int) -> str:
@@ -36,8 +36,12 @@ def make_file(path: Path, size: int) -> str:
 
 
 def make_bot(emulator: BotApiEmulator, local_mode: bool = False) -> ExtBot:
-    return ExtBot(emulator.token, base_url=f"{emulator.url}/bot", local_mode=local_mode,
-                  rate_limiter=AIORateLimiter(max_retries=2))
+    return ExtBot(
+        emulator.token,
+        base_url=f"{emulator.url}/bot",
+        local_mode=local_mode,
+        rate_limiter=AIORateLimiter(max_retries=2),
+    )
 
 
 @pytest.fixture
@@ -54,9 +58,17 @@ def test_streamed_upload_survives_a_429_and_counts_from_the_start_again(emulator
 
     async def go():
         async with make_bot(emulator) as bot:
-            return await send_file(bot, CHAT, tmp_path / "f.bin", filename="report.bin", local_mode=False,
-                                   progress=progress, caption="ünïcode caption",
-                                   reply_parameters=ReplyParameters(1), message_thread_id=7)
+            return await send_file(
+                bot,
+                CHAT,
+                tmp_path / "f.bin",
+                filename="report.bin",
+                local_mode=False,
+                progress=progress,
+                caption="ünïcode caption",
+                reply_parameters=ReplyParameters(1),
+                message_thread_id=7,
+            )
 
     message = asyncio.run(go())
     assert message.document.file_name == "report.bin"
@@ -76,7 +88,9 @@ def test_upload_memory_does_not_grow_with_the_file(emulator, tmp_path) -> None:
         async with make_bot(emulator) as bot:
             tracemalloc.start()
             try:
-                await send_file(bot, CHAT, tmp_path / "big.bin", filename="big.bin", local_mode=False)
+                await send_file(
+                    bot, CHAT, tmp_path / "big.bin", filename="big.bin", local_mode=False
+                )
                 return tracemalloc.get_traced_memory()[1]
             finally:
                 tracemalloc.stop()
@@ -92,7 +106,9 @@ def test_local_mode_sends_the_absolute_path(emulator, tmp_path) -> None:
 
     async def go():
         async with make_bot(emulator, local_mode=True) as bot:
-            return await send_file(bot, CHAT, tmp_path / "by path.bin", filename="by path.bin", local_mode=True)
+            return await send_file(
+                bot, CHAT, tmp_path / "by path.bin", filename="by path.bin", local_mode=True
+            )
 
     asyncio.run(go())
     [call] = emulator.calls_of("sendDocument")

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from bot.downloads.jobs import DownloadJob
+from bot.humanize import MiB
 from bot.telegram import download_status as render
 from bot.telegram.upload import UploadProgress
-
-MiB = 1024 * 1024
 
 
 class Clock:
@@ -18,7 +17,9 @@ class Clock:
 
 
 def job() -> DownloadJob:
-    return DownloadJob(id=7, chat_id=1, user_id=1, url="https://example.com/x.iso", name="x.iso", folder="f")
+    return DownloadJob(
+        id=7, chat_id=1, user_id=1, url="https://example.com/x.iso", name="x.iso", folder="f"
+    )
 
 
 def test_bytes_sent_speed_and_eta() -> None:
@@ -51,4 +52,5 @@ def test_all_sent_waits_for_telegram_and_by_path_says_so() -> None:
     by_path = UploadProgress(5 * MiB, by_path=True)
     assert "reading it from disk (local mode)" in render.uploading(job(), by_path)
     assert render.upload_cancelled(job(), "@ann") == (
-        "🚫 x.iso: sending cancelled by @ann; the file is removed from the server.")
+        "🚫 x.iso: sending cancelled by @ann; the file is removed from the server."
+    )

@@ -15,21 +15,33 @@ from collections.abc import Callable
 from tests.e2e.harness import ERRANDBOT, BotProcess
 
 
-def launch(bot: BotProcess, ready: Callable[[], bool], what: str, *, prefix: tuple[str, ...] = (),
-           timeout: float = 20.0) -> BotProcess:
+def launch(
+    bot: BotProcess,
+    ready: Callable[[], bool],
+    what: str,
+    *,
+    prefix: tuple[str, ...] = (),
+    timeout: float = 20.0,
+) -> BotProcess:
     """Run ``prefix + (errandbot, run)`` for ``bot`` and wait (with a deadline) until ``ready()``."""
     bot.starts += 1
     with bot.log_path.open("a") as log:
         log.write(f"\n===== start {bot.starts} =====\n")
         log.flush()
-        bot.proc = subprocess.Popen([*prefix, ERRANDBOT, "run"], env=bot.env, stdout=log,
-                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    cwd=bot.data_dir.parent)
+        bot.proc = subprocess.Popen(
+            [*prefix, ERRANDBOT, "run"],
+            env=bot.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=bot.data_dir.parent,
+        )
 
     def alive_and_ready() -> bool:
         if bot.proc.poll() is not None:
-            raise RuntimeError(f"errandbot exited with {bot.proc.returncode}:\n"
-                               f"{bot.output[-3000:]}")
+            raise RuntimeError(
+                f"errandbot exited with {bot.proc.returncode}:\n{bot.output[-3000:]}"
+            )
         return ready()
 
     bot.emulator.wait_for(alive_and_ready, timeout, what)

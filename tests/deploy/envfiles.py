@@ -118,8 +118,14 @@ def systemd_environment_file(text: str) -> dict[str, str]:
                 state = _State.PRE_KEY
         elif state is _State.COMMENT_ESCAPE:
             state = _State.PRE_KEY if c in NEWLINE else _State.COMMENT
-    if state in (_State.PRE_VALUE, _State.VALUE, _State.VALUE_ESCAPE, _State.SINGLE_QUOTE_VALUE,
-                 _State.DOUBLE_QUOTE_VALUE, _State.DOUBLE_QUOTE_VALUE_ESCAPE):
+    if state in (
+        _State.PRE_VALUE,
+        _State.VALUE,
+        _State.VALUE_ESCAPE,
+        _State.SINGLE_QUOTE_VALUE,
+        _State.DOUBLE_QUOTE_VALUE,
+        _State.DOUBLE_QUOTE_VALUE_ESCAPE,
+    ):
         push(chop_value=state is _State.VALUE)
     return out
 

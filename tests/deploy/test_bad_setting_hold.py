@@ -19,8 +19,13 @@ pytestmark = pytest.mark.e2e
 @pytest.mark.timeout(60)
 def test_bad_setting_holds_until_sigterm(tmp_path):
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "ALLOWED_USERS": "bob"}
-    proc = subprocess.Popen([sys.executable, "-m", "bot", "run", "--hold-on-bad-setting"],
-                            cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", "--hold-on-bad-setting"],
+        cwd=tmp_path,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         first = proc.stderr.readline()
         second = proc.stderr.readline()  # blocks until printed; the test timeout is the deadline
@@ -40,6 +45,12 @@ def test_bad_setting_holds_until_sigterm(tmp_path):
 
 def test_without_the_flag_a_bad_setting_exits_2_at_once(tmp_path):
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "ALLOWED_USERS": "bob"}
-    result = subprocess.run([sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "run"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2 and "recreate" not in result.stderr

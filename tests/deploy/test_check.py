@@ -31,8 +31,13 @@ class _BotApiStub(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         self.paths.append(self.path)
         if self.path == f"/bot{GOOD_TOKEN}/getMe":
-            status, body = 200, {"ok": True, "result": {"id": 123456, "is_bot": True,
-                                                        "username": "errand_test_bot"}}
+            status, body = (
+                200,
+                {
+                    "ok": True,
+                    "result": {"id": 123456, "is_bot": True, "username": "errand_test_bot"},
+                },
+            )
         elif self.path.startswith("/bot"):
             status, body = 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
         else:  # like a web server that is not a Bot API: a page, not JSON
@@ -61,8 +66,13 @@ def api_url():
 @pytest.fixture
 def good(tmp_path, api_url):
     """Overrides for a configuration that passes every check."""
-    return dict(bot_token=GOOD_TOKEN, telegram_api_url=api_url, data_dir=tmp_path / "data",
-                disk_reserve_mb=1, _env_file=None)
+    return dict(
+        bot_token=GOOD_TOKEN,
+        telegram_api_url=api_url,
+        data_dir=tmp_path / "data",
+        disk_reserve_mb=1,
+        _env_file=None,
+    )
 
 
 def _check(capsys, **overrides) -> tuple[int, str]:
@@ -172,8 +182,9 @@ def test_good_configuration_passes_against_the_emulator(capsys, good):
     from bot.sandbox.emulator import BotApiEmulator
 
     with BotApiEmulator() as emulator:
-        status, out = _check(capsys, **{**good, "bot_token": emulator.token,
-                                        "telegram_api_url": emulator.url})
+        status, out = _check(
+            capsys, **{**good, "bot_token": emulator.token, "telegram_api_url": emulator.url}
+        )
         assert emulator.token.split(":")[1] not in out
     assert status == 0, out
     assert f"@{emulator.bot_username}" in out
@@ -181,11 +192,19 @@ def test_good_configuration_passes_against_the_emulator(capsys, good):
 
 def test_big_uploads_without_a_local_bot_api_server(capsys, good):
     # getMe is not reached here (no network in tests): the token is unset, so only two FAILs
-    status, out = _check(capsys, **{**good, "bot_token": None, "max_upload_mb": 2000,
-                                    "telegram_api_url": "https://api.telegram.org"})
+    status, out = _check(
+        capsys,
+        **{
+            **good,
+            "bot_token": None,
+            "max_upload_mb": 2000,
+            "telegram_api_url": "https://api.telegram.org",
+        },
+    )
     assert status == 1
-    assert any("MAX_UPLOAD_MB=2000 needs a local Bot API server" in line
-               for line in _fail_lines(out))
+    assert any(
+        "MAX_UPLOAD_MB=2000 needs a local Bot API server" in line for line in _fail_lines(out)
+    )
     # the same limit with a local server (the stub) is fine
     status, out = _check(capsys, **{**good, "max_upload_mb": 2000})
     assert status == 0, out
@@ -194,16 +213,28 @@ def test_big_uploads_without_a_local_bot_api_server(capsys, good):
 
 @pytest.mark.e2e
 def test_webhook_without_secret_is_a_bad_setting(tmp_path):
-    result = _cli(tmp_path, {"BOT_TOKEN": GOOD_TOKEN, "DATA_DIR": str(tmp_path / "d"),
-                             "WEBHOOK_URL": "https://bot.example.org/tg"})
+    result = _cli(
+        tmp_path,
+        {
+            "BOT_TOKEN": GOOD_TOKEN,
+            "DATA_DIR": str(tmp_path / "d"),
+            "WEBHOOK_URL": "https://bot.example.org/tg",
+        },
+    )
     assert result.returncode == 2
     assert "WEBHOOK_SECRET" in result.stderr and "Traceback" not in result.stderr
 
 
 def _cli(tmp_path, env: dict[str, str]) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "SYSTEMROOT")}
-    return subprocess.run([sys.executable, "-m", "bot", "check"], cwd=tmp_path,
-                          env={**clean, **env}, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "check"],
+        cwd=tmp_path,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 @pytest.mark.e2e
@@ -247,26 +278,38 @@ def test_read_only_database_is_not_healthy(tmp_path, api_url, part):
     data.mkdir()
     engine, _ = open_database(f"sqlite:///{data / 'errand.db'}")
     engine.dispose()
-    env = {"TELEGRAM_API_URL": api_url, "DATA_DIR": str(data), "DISK_RESERVE_MB": "1",
-           "BOT_TOKEN": GOOD_TOKEN}
+    env = {
+        "TELEGRAM_API_URL": api_url,
+        "DATA_DIR": str(data),
+        "DISK_RESERVE_MB": "1",
+        "BOT_TOKEN": GOOD_TOKEN,
+    }
     prefix = _without_root_powers()
     clean = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
 
     def check() -> subprocess.CompletedProcess:
-        return subprocess.run([*prefix, sys.executable, "-m", "bot", "check"], cwd=tmp_path,
-                              env={**clean, **env}, capture_output=True, text=True, timeout=60)
+        return subprocess.run(
+            [*prefix, sys.executable, "-m", "bot", "check"],
+            cwd=tmp_path,
+            env={**clean, **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
 
     healthy = check()
     assert healthy.returncode == 0, healthy.stdout + healthy.stderr
     (data / "errand.db-wal").touch()  # as a copy taken mid-write could bring along
     (data / part).chmod(0o444)
-    before = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in data.iterdir()
-                    if p.is_file())
+    before = sorted(
+        (p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in data.iterdir() if p.is_file()
+    )
     result = check()
     assert result.returncode == 1, result.stdout + result.stderr
     [line] = _fail_lines(result.stdout)
     assert f"database: {data / part} is read-only for this user" in line
     assert "docs/deploy.md, Restore" in line
-    after = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in data.iterdir()
-                   if p.is_file())
+    after = sorted(
+        (p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in data.iterdir() if p.is_file()
+    )
     assert after == before  # nothing created, nothing written

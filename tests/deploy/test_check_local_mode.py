@@ -36,8 +36,15 @@ def emulator() -> Iterator[BotApiEmulator]:
 
 
 def _check(capsys, emulator: BotApiEmulator, data: Path, **overrides) -> tuple[int, list[str]]:
-    settings = load_settings(bot_token=emulator.token, telegram_api_url=emulator.url, data_dir=data,
-                             disk_reserve_mb=1, telegram_local_mode=True, _env_file=None, **overrides)
+    settings = load_settings(
+        bot_token=emulator.token,
+        telegram_api_url=emulator.url,
+        data_dir=data,
+        disk_reserve_mb=1,
+        telegram_local_mode=True,
+        _env_file=None,
+        **overrides,
+    )
     status = run_check(settings)
     return status, [line.strip() for line in capsys.readouterr().out.splitlines()]
 
@@ -73,7 +80,9 @@ def test_parent_folder_closed_to_others_is_a_warning(capsys, emulator, open_tmp)
     (closed / "downloads").chmod(0o755)
     closed.chmod(0o700)
     try:
-        status, lines = _check(capsys, emulator, open_tmp / "data", download_dir=closed / "downloads")
+        status, lines = _check(
+            capsys, emulator, open_tmp / "data", download_dir=closed / "downloads"
+        )
     finally:
         closed.chmod(0o755)
     assert status == 0
@@ -95,10 +104,19 @@ def test_files_created_for_the_owner_only_are_a_warning(capsys, emulator, open_t
 
 
 def test_local_mode_with_the_cloud_api_fails(capsys, tmp_path) -> None:
-    settings = load_settings(bot_token=None, telegram_api_url="https://api.telegram.org", data_dir=tmp_path,
-                             disk_reserve_mb=1, telegram_local_mode=True, _env_file=None)
+    settings = load_settings(
+        bot_token=None,
+        telegram_api_url="https://api.telegram.org",
+        data_dir=tmp_path,
+        disk_reserve_mb=1,
+        telegram_local_mode=True,
+        _env_file=None,
+    )
     status = run_check(settings)
     lines = [line.strip() for line in capsys.readouterr().out.splitlines()]
     assert status == 1
     line = _line(lines, "local mode")
-    assert line.startswith("FAIL") and "TELEGRAM_LOCAL_MODE=true needs a telegram-bot-api server" in line
+    assert (
+        line.startswith("FAIL")
+        and "TELEGRAM_LOCAL_MODE=true needs a telegram-bot-api server" in line
+    )

@@ -19,15 +19,22 @@ yaml = pytest.importorskip("yaml", reason="PyYAML is not installed (pip install 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 TOKEN = "123456:AASecretTokenThatMustStayWithErrand"
 SECRET = "webhook-secret-that-must-stay-with-errand"
-ENV = (f"BOT_TOKEN={TOKEN}\nWEBHOOK_SECRET={SECRET}\nALLOWED_USERS=1\n"
-       "TELEGRAM_API_ID=12345\nTELEGRAM_API_HASH=0123456789abcdef\n")
+ENV = (
+    f"BOT_TOKEN={TOKEN}\nWEBHOOK_SECRET={SECRET}\nALLOWED_USERS=1\n"
+    "TELEGRAM_API_ID=12345\nTELEGRAM_API_HASH=0123456789abcdef\n"
+)
 
 
 def _tools() -> list[tuple[str, list[str]]]:
     found = []
     docker = shutil.which("docker")
-    if docker and subprocess.run([docker, "compose", "version"], capture_output=True,
-                                 timeout=30).returncode == 0:
+    if (
+        docker
+        and subprocess.run(
+            [docker, "compose", "version"], capture_output=True, timeout=30
+        ).returncode
+        == 0
+    ):
         found.append(("compose v2", [docker, "compose"]))
     legacy = shutil.which("docker-compose")
     if legacy:
@@ -38,8 +45,11 @@ def _tools() -> list[tuple[str, list[str]]]:
 TOOLS = _tools()
 
 
-@pytest.mark.skipif(not TOOLS, reason="neither `docker compose` (v2) nor `docker-compose` is "
-                                      "installed (apt-get install docker-compose)")
+@pytest.mark.skipif(
+    not TOOLS,
+    reason="neither `docker compose` (v2) nor `docker-compose` is "
+    "installed (apt-get install docker-compose)",
+)
 @pytest.mark.parametrize("tool", TOOLS, ids=[name for name, _ in TOOLS])
 @pytest.mark.timeout(120)
 def test_compose_config_accepts_the_file_and_keeps_secrets_from_the_bot_api(tmp_path, tool):
@@ -49,9 +59,24 @@ def test_compose_config_accepts_the_file_and_keeps_secrets_from_the_bot_api(tmp_
     (tmp_path / ".env").write_text(ENV)
     # run from the repository root, as the guide says; --env-file names the same .env for the
     # ${...} values (compose v2 also reads ./.env by itself, 1.29 only deploy/.env)
-    result = subprocess.run([*command, "--env-file", ".env", "-f", "deploy/docker-compose.yml",
-                             "--profile", "bigfiles", "--profile", "files", "config"],
-                            cwd=tmp_path, capture_output=True, text=True, timeout=100)
+    result = subprocess.run(
+        [
+            *command,
+            "--env-file",
+            ".env",
+            "-f",
+            "deploy/docker-compose.yml",
+            "--profile",
+            "bigfiles",
+            "--profile",
+            "files",
+            "config",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=100,
+    )
     assert result.returncode == 0, result.stderr
     config = yaml.safe_load(result.stdout)
     services = config["services"]

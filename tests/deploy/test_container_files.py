@@ -43,15 +43,20 @@ def _final_stage() -> list[tuple[str, str]]:
 
 
 def _base_default() -> str:
-    [base] = [args.partition("=")[2] for word, args in _instructions(DEPLOY / "Dockerfile")
-              if word == "ARG" and args.startswith("BASE=")]
+    [base] = [
+        args.partition("=")[2]
+        for word, args in _instructions(DEPLOY / "Dockerfile")
+        if word == "ARG" and args.startswith("BASE=")
+    ]
     return base
 
 
 def test_image_base_is_pinned_by_python_and_debian_release():
     base = _base_default()
     assert base == "python:3.12-slim-bookworm"  # never a floating python:3-slim or :latest
-    froms = [args.split()[0] for word, args in _instructions(DEPLOY / "Dockerfile") if word == "FROM"]
+    froms = [
+        args.split()[0] for word, args in _instructions(DEPLOY / "Dockerfile") if word == "FROM"
+    ]
     assert froms == ["${BASE}", "${BASE}"]  # both stages: the venv's python is the base's
     assert "@sha256:" in (DEPLOY / "Dockerfile").read_text()  # a digest to pin, in a comment
 
@@ -101,8 +106,11 @@ def test_build_context_never_sends_a_local_env_file():
     ignore = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
     assert ignore[0] == "*"  # everything excluded first, then only what the build copies
     assert not any(p.lstrip("!").startswith((".env", "data")) for p in ignore if p.startswith("!"))
-    copies = [shlex.split(args) for word, args in _instructions(DEPLOY / "Dockerfile")
-              if word == "COPY" and "--from=" not in args]
+    copies = [
+        shlex.split(args)
+        for word, args in _instructions(DEPLOY / "Dockerfile")
+        if word == "COPY" and "--from=" not in args
+    ]
     sources = [source.rstrip("/") for *sources, _dest in copies for source in sources]
     assert sources == ["pyproject.toml", "README.md", "bot"]
     for source in sources:  # what the build copies is sent

@@ -70,7 +70,9 @@ def test_guide_restores_into_docker_as_the_bots_user():
 
 
 def test_every_setting_the_guide_names_exists():
-    known = {name.upper() for name in Settings.model_fields} | BOT_API_SERVER_SETTINGS | TEST_SETTINGS
+    known = (
+        {name.upper() for name in Settings.model_fields} | BOT_API_SERVER_SETTINGS | TEST_SETTINGS
+    )
     named = set(re.findall(r"\b([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)=", GUIDE))
     assert named, "the guide shows no settings?"
     assert named <= known, f"not settings: {sorted(named - known)}"

@@ -36,8 +36,15 @@ MDWE_EXEC = (
     "    sys.exit(f'PR_SET_MDWE failed: errno {ctypes.get_errno()}')\n"
     "os.execv(sys.argv[1], sys.argv[1:])\n"
 )
-HARDENED = (SETPRIV or "setpriv", "--no-new-privs", "--bounding-set=-all", "--inh-caps=-all",
-            sys.executable, "-c", MDWE_EXEC)
+HARDENED = (
+    SETPRIV or "setpriv",
+    "--no-new-privs",
+    "--bounding-set=-all",
+    "--inh-caps=-all",
+    sys.executable,
+    "-c",
+    MDWE_EXEC,
+)
 # Under MDWE, asking for memory that is writable and executable at once must fail.
 WX_PROBE = (
     "import mmap\n"
@@ -75,14 +82,19 @@ def emulator() -> Iterator[BotApiEmulator]:
 
 
 def test_bot_runs_answers_and_keeps_its_database_when_hardened(
-        hardening_available, emulator: BotApiEmulator, tmp_path: Path):
+    hardening_available, emulator: BotApiEmulator, tmp_path: Path
+):
     data = tmp_path / "data"
     data.mkdir()
     bot = BotProcess(emulator, data)
     polls_before = len(emulator.calls_of("getUpdates"))
     try:
-        launch(bot, lambda: len(emulator.calls_of("getUpdates")) > polls_before,
-               "the hardened bot to start polling", prefix=HARDENED)
+        launch(
+            bot,
+            lambda: len(emulator.calls_of("getUpdates")) > polls_before,
+            "the hardened bot to start polling",
+            prefix=HARDENED,
+        )
         sent = emulator.send_text(USER, USER, "/start")
         reply = emulator.wait_reply(USER, sent, timeout=15)
         assert "Errand" in reply.text

@@ -40,14 +40,22 @@ FIRST_HEALTHY_WITHIN = 90.0
 STOP_WITHIN = 2.0
 
 
-def _docker(*args: str, timeout: float = 120, check: bool = True,
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def _docker(
+    *args: str, timeout: float = 120, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     assert DOCKER is not None
-    result = subprocess.run([DOCKER, *args], capture_output=True, text=True, timeout=timeout,
-                            env={**os.environ, **(env or {})})
+    result = subprocess.run(
+        [DOCKER, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
     if check and result.returncode != 0:
-        raise AssertionError(f"docker {' '.join(args)} exited {result.returncode}:\n"
-                             f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+        raise AssertionError(
+            f"docker {' '.join(args)} exited {result.returncode}:\n"
+            f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        )
     return result
 
 
@@ -78,9 +86,11 @@ def image() -> str:
     if _docker("image", "inspect", base, check=False).returncode != 0 and not BASE:
         pulled = _docker("pull", base, timeout=300, check=False)
         if pulled.returncode != 0:
-            reason = (f"the base image {base} is not here and cannot be pulled "
-                      f"({_last_line(pulled.stderr)}); make one with "
-                      "deploy/local-base-image.sh and set ERRAND_IMAGE_BASE")
+            reason = (
+                f"the base image {base} is not here and cannot be pulled "
+                f"({_last_line(pulled.stderr)}); make one with "
+                "deploy/local-base-image.sh and set ERRAND_IMAGE_BASE"
+            )
             print(f"\nimage tests skipped: {reason}")
             pytest.skip(reason)
     # Without the buildx plugin, a recent CLI needs the classic builder asked for by name; it
@@ -106,17 +116,40 @@ class Container:
     capabilities, no-new-privileges, memory and pids limits), on named volumes, settings from
     an env file."""
 
-    def __init__(self, image: str, env_file: Path, volumes: tuple[str, str],
-                 extra: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, image: str, env_file: Path, volumes: tuple[str, str], extra: tuple[str, ...] = ()
+    ) -> None:
         self.name = f"errand-pytest-{uuid.uuid4().hex[:8]}"
         self.image, self.env_file, self.volumes, self.extra = image, env_file, volumes, extra
 
     def run(self) -> Container:
-        _docker("run", "-d", "--name", self.name, "--network", "host", "--env-file",
-                str(self.env_file), "-v", f"{self.volumes[0]}:/data",
-                "-v", f"{self.volumes[1]}:/downloads", "--read-only", "--tmpfs", "/tmp",
-                "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
-                "--memory", "1g", "--pids-limit", "256", *self.extra, self.image)
+        _docker(
+            "run",
+            "-d",
+            "--name",
+            self.name,
+            "--network",
+            "host",
+            "--env-file",
+            str(self.env_file),
+            "-v",
+            f"{self.volumes[0]}:/data",
+            "-v",
+            f"{self.volumes[1]}:/downloads",
+            "--read-only",
+            "--tmpfs",
+            "/tmp",
+            "--cap-drop",
+            "ALL",
+            "--security-opt",
+            "no-new-privileges",
+            "--memory",
+            "1g",
+            "--pids-limit",
+            "256",
+            *self.extra,
+            self.image,
+        )
         return self
 
     def inspect(self, template: str) -> str:
@@ -134,9 +167,11 @@ class Container:
             if self.inspect("{{.State.Running}}") != "true":
                 break
             time.sleep(0.5)  # polling an external process's state: no event to wait on
-        raise AssertionError(f"not {wanted} after {time.monotonic() - started:.0f} s "
-                             f"(now {self.health()!r}):\n{self.logs()}\n"
-                             f"{self.inspect('{{json .State.Health}}')}")
+        raise AssertionError(
+            f"not {wanted} after {time.monotonic() - started:.0f} s "
+            f"(now {self.health()!r}):\n{self.logs()}\n"
+            f"{self.inspect('{{json .State.Health}}')}"
+        )
 
     def logs(self) -> str:
         result = _docker("logs", self.name, check=False)
@@ -166,11 +201,13 @@ def containers() -> Iterator[list[Container]]:
 def _env_file(tmp_path: Path, emulator: BotApiEmulator) -> Path:
     """Settings as docs/deploy.md shows them: one per line, comments on their own lines."""
     path = tmp_path / "errand.env"
-    path.write_text("# written like docs/deploy.md: comments on their own lines\n"
-                    f"BOT_TOKEN={emulator.token}\n"
-                    f"TELEGRAM_API_URL={emulator.url}\n"
-                    f"ALLOWED_USERS={USER}\n"
-                    "DISK_RESERVE_MB=1\n")
+    path.write_text(
+        "# written like docs/deploy.md: comments on their own lines\n"
+        f"BOT_TOKEN={emulator.token}\n"
+        f"TELEGRAM_API_URL={emulator.url}\n"
+        f"ALLOWED_USERS={USER}\n"
+        "DISK_RESERVE_MB=1\n"
+    )
     return path
 
 
@@ -196,13 +233,15 @@ def test_runs_as_uid_10001_and_becomes_healthy(image, emulator, volumes, contain
     owner = _docker("exec", container.name, "stat", "-c", "%u:%g", "/data/errand.db").stdout
     assert owner.strip() == "10001:10001"
     # no pip at run time, and the root file system really is read-only
-    assert _docker("exec", container.name, "python3", "-c", "import pip",
-                   check=False).returncode != 0
+    assert (
+        _docker("exec", container.name, "python3", "-c", "import pip", check=False).returncode != 0
+    )
     assert _docker("exec", container.name, "touch", "/opt/x", check=False).returncode != 0
 
 
-def test_reminder_survives_restart_and_stop_is_quick(image, emulator, volumes, containers,
-                                                     tmp_path):
+def test_reminder_survives_restart_and_stop_is_quick(
+    image, emulator, volumes, containers, tmp_path
+):
     container = Container(image, _env_file(tmp_path, emulator), volumes).run()
     containers.append(container)
     _wait_polling(emulator, container, 0)
@@ -223,8 +262,7 @@ def test_reminder_survives_restart_and_stop_is_quick(image, emulator, volumes, c
     assert container.inspect("{{.State.ExitCode}}") == "0", container.logs()
 
 
-def test_database_restored_as_root_is_not_healthy(image, emulator, volumes, containers,
-                                                  tmp_path):
+def test_database_restored_as_root_is_not_healthy(image, emulator, volumes, containers, tmp_path):
     """The restore the docs warn about: ``docker cp`` of a backup leaves it owned by root."""
     first = Container(image, _env_file(tmp_path, emulator), volumes).run()
     containers.append(first)
@@ -237,9 +275,12 @@ def test_database_restored_as_root_is_not_healthy(image, emulator, volumes, cont
     _docker("cp", str(backup), f"{first.name}:/data/errand.db")
 
     # the image's own HEALTHCHECK, only sooner and less patient than its defaults
-    restored = Container(image, _env_file(tmp_path, emulator), volumes,
-                         ("--health-interval", "2s", "--health-retries", "1",
-                          "--health-start-period", "1s")).run()
+    restored = Container(
+        image,
+        _env_file(tmp_path, emulator),
+        volumes,
+        ("--health-interval", "2s", "--health-retries", "1", "--health-start-period", "1s"),
+    ).run()
     containers.append(restored)
     restored.wait_health("unhealthy", 60)
     log = restored.inspect("{{range .State.Health.Log}}{{.Output}}{{end}}")
@@ -255,15 +296,25 @@ def test_settings_blocks_reach_the_container_as_written(image, tmp_path):
     for number, (where, text) in enumerate(BLOCKS):
         env_file = tmp_path / f"block-{number}.env"
         env_file.write_text(text)
-        result = _docker("run", "--rm", "--network", "none", "--env-file", str(env_file),
-                         "--entrypoint", "env", image)
+        result = _docker(
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--env-file",
+            str(env_file),
+            "--entrypoint",
+            "env",
+            image,
+        )
         seen = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
         for name, value in docker_env_file(text).items():
             assert seen.get(name) == value, f"{where}: {name}"
 
 
-def test_bad_setting_under_a_restart_policy_does_not_loop(image, emulator, volumes, containers,
-                                                          tmp_path):
+def test_bad_setting_under_a_restart_policy_does_not_loop(
+    image, emulator, volumes, containers, tmp_path
+):
     """Compose runs the bot with `restart: unless-stopped`; a bad setting used to restart it 7
     times in 20 s and on. Now it is logged once and the container waits, unhealthy."""
     env_file = _env_file(tmp_path, emulator)

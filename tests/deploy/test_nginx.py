@@ -36,11 +36,29 @@ pytestmark = pytest.mark.skipif(not (NGINX and OPENSSL), reason="nginx or openss
 def _site(tmp: Path, http_port: int, https_port: int, bot_port: int, downloads: Path) -> Path:
     """A runnable copy of deploy/nginx.conf: loopback ports, a test certificate, test folders."""
     cert, key = tmp / "cert.pem", tmp / "key.pem"
-    subprocess.run([OPENSSL, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=bot.example.org",
-                    "-addext", "subjectAltName=DNS:bot.example.org,IP:127.0.0.1",
-                    "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True, timeout=30)
+    subprocess.run(
+        [
+            OPENSSL,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=bot.example.org",
+            "-addext",
+            "subjectAltName=DNS:bot.example.org,IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
     text = CONF.read_text()
     replacements = {
         "listen 80;": f"listen 127.0.0.1:{http_port};",
@@ -91,9 +109,11 @@ class _BotStub(BaseHTTPRequestHandler):
 @contextmanager
 def _nginx(tmp: Path, main: Path, https_port: int) -> Iterator[None]:
     """nginx in the foreground on the test config; ready once its HTTPS port accepts."""
-    proc = subprocess.Popen([NGINX, "-p", str(tmp), "-e", str(tmp / "error.log"),
-                             "-c", str(main), "-g", "daemon off;"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [NGINX, "-p", str(tmp), "-e", str(tmp / "error.log"), "-c", str(main), "-g", "daemon off;"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 15
         while True:
@@ -139,8 +159,12 @@ def nginx_site(tmp_path):
 @pytest.mark.timeout(60)
 def test_config_passes_nginx_t(tmp_path):
     main = _site(tmp_path, free_port(), free_port(), free_port(), tmp_path)
-    result = subprocess.run([NGINX, "-t", "-p", str(tmp_path), "-e", str(tmp_path / "error.log"),
-                             "-c", str(main)], capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [NGINX, "-t", "-p", str(tmp_path), "-e", str(tmp_path / "error.log"), "-c", str(main)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 0, result.stderr
     assert "test is successful" in result.stderr
 
@@ -153,15 +177,23 @@ def test_running_config_routes_webhook_and_files(nginx_site):
         warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
         get = lambda path, **kw: requests.get(base + path, verify=False, timeout=10, **kw)  # noqa: E731
 
-        plain = requests.get(f"http://127.0.0.1:{http_port}/files/x", allow_redirects=False,
-                             timeout=10)
+        plain = requests.get(
+            f"http://127.0.0.1:{http_port}/files/x", allow_redirects=False, timeout=10
+        )
         assert plain.status_code == 301
         assert plain.headers["Location"].startswith("https://")
 
         update = b'{"update_id": 1}'
-        posted = requests.post(base + "/errand/webhook", data=update, verify=False, timeout=10,
-                               headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret",
-                                        "Content-Type": "application/json"})
+        posted = requests.post(
+            base + "/errand/webhook",
+            data=update,
+            verify=False,
+            timeout=10,
+            headers={
+                "X-Telegram-Bot-Api-Secret-Token": "s3cret",
+                "Content-Type": "application/json",
+            },
+        )
         assert posted.status_code == 200
         [(method, path, headers, body)] = seen
         assert (method, path, body) == ("POST", "/errand/webhook", update)
@@ -204,11 +236,15 @@ def test_webhook_through_nginx_to_the_real_bot(tmp_path, monkeypatch):
     data = tmp_path / "data"
     data.mkdir()
     with BotApiEmulator() as emulator, _nginx(tmp_path, main, https_port):
-        bot = WebhookBot(emulator, data, {
-            "WEBHOOK_URL": f"https://127.0.0.1:{https_port}/errand/webhook",
-            "WEBHOOK_LISTEN": f"127.0.0.1:{bot_port}",
-            "WEBHOOK_SECRET": secret,
-        })
+        bot = WebhookBot(
+            emulator,
+            data,
+            {
+                "WEBHOOK_URL": f"https://127.0.0.1:{https_port}/errand/webhook",
+                "WEBHOOK_LISTEN": f"127.0.0.1:{bot_port}",
+                "WEBHOOK_SECRET": secret,
+            },
+        )
         try:
             bot.start()
             assert emulator.webhook["url"].startswith("https://")
@@ -216,8 +252,15 @@ def test_webhook_through_nginx_to_the_real_bot(tmp_path, monkeypatch):
             reply = emulator.wait_reply(USER, sent, timeout=15)
             assert "Errand" in reply.text
             assert any(status == 200 for _, status in emulator.webhook_deliveries)
-            forged = {"update_id": 999, "message": {"message_id": 99, "date": 0, "text": "/help",
-                                                    "chat": {"id": USER, "type": "private"}}}
+            forged = {
+                "update_id": 999,
+                "message": {
+                    "message_id": 99,
+                    "date": 0,
+                    "text": "/help",
+                    "chat": {"id": USER, "type": "private"},
+                },
+            }
             assert emulator.post_webhook(forged, secret="not-the-secret") == 403
         finally:
             bot.close()

@@ -60,7 +60,8 @@ def test_v0_database_upgrades_with_every_row_kept(tmp_path):
     backup = tmp_path / f"errand.db.before-{migrate.status(engine).head}"
     with sqlite3.connect(backup) as copy:
         assert copy.execute("SELECT body FROM legacy_notes ORDER BY id").fetchall() == [
-            ("keep me",), ("and me",)
+            ("keep me",),
+            ("and me",),
         ]
 
 
@@ -98,7 +99,8 @@ def later_release(tmp_path, monkeypatch):
     def write(body: str) -> None:
         (scripts / "versions" / "0099_later.py").write_text(
             f"import sqlalchemy as sa\nfrom alembic import op\n\nrevision = '0099'\n"
-            f"down_revision = {head!r}\n\n\ndef upgrade():\n    {body}\n")
+            f"down_revision = {head!r}\n\n\ndef upgrade():\n    {body}\n"
+        )
         migrate.scripts.cache_clear()
 
     yield write
@@ -111,8 +113,10 @@ def test_later_migration_adds_a_column_and_keeps_rows(tmp_path, later_release):
     with engine.begin() as conn:
         conn.execute(sa.text("INSERT INTO user_zones VALUES (7, 'Europe/Berlin')"))
 
-    later_release("op.add_column('user_zones', sa.Column('priority', sa.Integer(), "
-                  "nullable=False, server_default='0'))")
+    later_release(
+        "op.add_column('user_zones', sa.Column('priority', sa.Integer(), "
+        "nullable=False, server_default='0'))"
+    )
     found = migrate.upgrade(engine)
     assert (found.state, found.pending) == (migrate.State.BEHIND, ("0099",))
     assert migrate.upgrade(engine).state is migrate.State.CURRENT  # not applied twice
@@ -158,8 +162,10 @@ def test_released_database_upgrades_through_start_up(tmp_path, snapshot):
     with sqlite3.connect(path) as raw:
         raw.executescript(snapshot.read_text())
         old = {
-            name: (cols := [c[1] for c in raw.execute(f'PRAGMA table_info("{name}")')],
-                   sorted(raw.execute(f'SELECT {", ".join(cols)} FROM "{name}"')))
+            name: (
+                cols := [c[1] for c in raw.execute(f'PRAGMA table_info("{name}")')],
+                sorted(raw.execute(f'SELECT {", ".join(cols)} FROM "{name}"')),
+            )
             for (name,) in raw.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         }
     assert any(rows for _, rows in old.values()), "the snapshot should hold rows to keep"

@@ -30,7 +30,7 @@ def _blocks() -> list[tuple[str, str]]:
             lines = [line.strip() for line in match.group(1).splitlines() if line.strip()]
             settings = [line for line in lines if not line.startswith("#")]
             if settings and all(ASSIGNMENT.match(line) for line in settings):
-                where = f"{doc}:{text[:match.start()].count(chr(10)) + 1}"
+                where = f"{doc}:{text[: match.start()].count(chr(10)) + 1}"
                 found.append((where, "\n".join(lines) + "\n"))
     found.append((".env.example", (ROOT / ".env.example").read_text()))
     return found
@@ -46,8 +46,11 @@ def test_the_guide_has_settings_blocks():
 
 @pytest.mark.parametrize(("where", "text"), BLOCKS, ids=[where for where, _ in BLOCKS])
 def test_block_reads_the_same_everywhere_and_intact(where, text, tmp_path):
-    written = {m.group(1): m.group(2) for line in text.splitlines()
-               if (m := ASSIGNMENT.match(line.strip()))}
+    written = {
+        m.group(1): m.group(2)
+        for line in text.splitlines()
+        if (m := ASSIGNMENT.match(line.strip()))
+    }
     systemd = systemd_environment_file(text)
     docker = docker_env_file(text)
     env_file = tmp_path / ".env"

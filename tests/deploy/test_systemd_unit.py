@@ -87,8 +87,9 @@ def test_unit_verifies(tmp_path):
     unit = tmp_path / UNIT.name
     real = shutil.which("errandbot") or shutil.which("true")
     unit.write_text(UNIT.read_text().replace(INSTALLED_BINARY, real))
-    result = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True,
-                            timeout=50)
+    result = subprocess.run(
+        [analyze, "verify", str(unit)], capture_output=True, text=True, timeout=50
+    )
     assert result.returncode == 0, result.stderr
     assert result.stderr.strip() == "", result.stderr
 
@@ -96,8 +97,12 @@ def test_unit_verifies(tmp_path):
 @needs_analyze
 @pytest.mark.timeout(60)
 def test_unit_hardening_is_rated_ok():
-    result = subprocess.run([analyze, "security", "--offline=true", "--no-pager", str(UNIT)],
-                            capture_output=True, text=True, timeout=50)
+    result = subprocess.run(
+        [analyze, "security", "--offline=true", "--no-pager", str(UNIT)],
+        capture_output=True,
+        text=True,
+        timeout=50,
+    )
     if "--offline" in result.stderr and result.returncode != 0:
         pytest.skip(f"this systemd-analyze cannot rate unit files offline: {result.stderr.strip()}")
     match = re.search(r"Overall exposure level for \S+: (\d+\.\d+) (\w+)", result.stdout)
@@ -107,6 +112,16 @@ def test_unit_hardening_is_rated_ok():
     assert verdict == "OK"
     # the same limit through systemd's own threshold (in tenths), as an operator would script it
     threshold = subprocess.run(
-        [analyze, "security", "--offline=true", f"--threshold={int(MAX_EXPOSURE * 10)}",
-         "--no-pager", str(UNIT)], capture_output=True, text=True, timeout=50)
+        [
+            analyze,
+            "security",
+            "--offline=true",
+            f"--threshold={int(MAX_EXPOSURE * 10)}",
+            "--no-pager",
+            str(UNIT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=50,
+    )
     assert threshold.returncode == 0, threshold.stdout[-2000:]

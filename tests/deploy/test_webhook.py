@@ -36,11 +36,15 @@ def webhook_bot(emulator: BotApiEmulator, tmp_path: Path) -> Iterator[WebhookBot
     port = free_port()
     data = tmp_path / "data"
     data.mkdir()
-    bot = WebhookBot(emulator, data, {
-        "WEBHOOK_URL": f"http://127.0.0.1:{port}{PATH}",
-        "WEBHOOK_LISTEN": f"127.0.0.1:{port}",
-        "WEBHOOK_SECRET": SECRET,
-    })
+    bot = WebhookBot(
+        emulator,
+        data,
+        {
+            "WEBHOOK_URL": f"http://127.0.0.1:{port}{PATH}",
+            "WEBHOOK_LISTEN": f"127.0.0.1:{port}",
+            "WEBHOOK_SECRET": SECRET,
+        },
+    )
     bot.start()
     try:
         yield bot
@@ -54,13 +58,17 @@ def webhook_bot(emulator: BotApiEmulator, tmp_path: Path) -> Iterator[WebhookBot
 def _update(update_id: int, message_id: int, text: str) -> dict:
     """A private-chat message from USER, as Telegram would post it."""
     command = text.split()[0]
-    return {"update_id": update_id, "message": {
-        "message_id": message_id, "date": int(time.time()),
-        "chat": {"id": USER, "type": "private", "first_name": "Ann"},
-        "from": {"id": USER, "is_bot": False, "first_name": "Ann"},
-        "text": text,
-        "entities": [{"type": "bot_command", "offset": 0, "length": len(command)}],
-    }}
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": message_id,
+            "date": int(time.time()),
+            "chat": {"id": USER, "type": "private", "first_name": "Ann"},
+            "from": {"id": USER, "is_bot": False, "first_name": "Ann"},
+            "text": text,
+            "entities": [{"type": "bot_command", "offset": 0, "length": len(command)}],
+        },
+    }
 
 
 def test_webhook_registered_with_the_secret(emulator: BotApiEmulator, webhook_bot: WebhookBot):
@@ -70,7 +78,8 @@ def test_webhook_registered_with_the_secret(emulator: BotApiEmulator, webhook_bo
 
 
 def test_updates_without_the_right_secret_get_403_and_no_reply(
-        emulator: BotApiEmulator, webhook_bot: WebhookBot):
+    emulator: BotApiEmulator, webhook_bot: WebhookBot
+):
     # Forged /help updates: no secret, a wrong one, one character short.
     assert emulator.post_webhook(_update(9001, 1001, "/help"), secret=None) == 403
     assert emulator.post_webhook(_update(9002, 1002, "/help"), secret="wrong-secret") == 403
@@ -88,7 +97,8 @@ def test_updates_without_the_right_secret_get_403_and_no_reply(
 
 
 def test_messages_delivered_by_telegram_get_replies(
-        emulator: BotApiEmulator, webhook_bot: WebhookBot):
+    emulator: BotApiEmulator, webhook_bot: WebhookBot
+):
     """The emulator's own delivery (as Telegram: every update POSTed with the registered secret)."""
     sent = emulator.send_text(USER, USER, "/help")
     reply = emulator.wait_reply(USER, sent, timeout=15)
@@ -97,7 +107,8 @@ def test_messages_delivered_by_telegram_get_replies(
 
 
 def test_sigterm_stops_the_webhook_server_promptly(
-        emulator: BotApiEmulator, webhook_bot: WebhookBot):
+    emulator: BotApiEmulator, webhook_bot: WebhookBot
+):
     took = webhook_bot.terminate(timeout=15)
     assert took < 10, f"stopping took {took:.1f}s"
     assert webhook_bot.proc.returncode == 0, webhook_bot.output[-2000:]

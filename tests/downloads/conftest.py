@@ -25,9 +25,17 @@ def options():
     """Options that reach the loopback origin, with fast retries and small splits for tests."""
 
     def make(**overrides) -> DownloadOptions:
-        values = dict(connections=4, allow_networks=LOOPBACK, max_retries=3, backoff=0.05,
-                      backoff_max=0.2, read_timeout=2.0, connect_timeout=2.0, min_split=64 * 1024,
-                      disk_reserve=0)
+        values = dict(
+            connections=4,
+            allow_networks=LOOPBACK,
+            max_retries=3,
+            backoff=0.05,
+            backoff_max=0.2,
+            read_timeout=2.0,
+            connect_timeout=2.0,
+            min_split=64 * 1024,
+            disk_reserve=0,
+        )
         values.update(overrides)
         return DownloadOptions(**values)
 

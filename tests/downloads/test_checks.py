@@ -30,16 +30,25 @@ class Answer:
 
 
 def answer(status: int, reason: str | None = None, **headers: str) -> Answer:
-    return Answer(status, CaseInsensitiveDict({k.replace("_", "-"): v for k, v in headers.items()}), reason)
+    return Answer(
+        status, CaseInsensitiveDict({k.replace("_", "-"): v for k, v in headers.items()}), reason
+    )
 
 
-@pytest.mark.parametrize("value, parsed", [
-    ("bytes 0-99/1000", ContentRange(0, 99, 1000)),
-    ("bytes 5-9/*", ContentRange(5, 9, None)),
-    ("bytes */1000", ContentRange(-1, -1, 1000)),
-    ("BYTES 1-2/3", ContentRange(1, 2, 3)),
-    ("bits 0-1/2", None), ("bytes x-1/2", None), ("bytes */*", None), ("", None), (None, None),
-])
+@pytest.mark.parametrize(
+    "value, parsed",
+    [
+        ("bytes 0-99/1000", ContentRange(0, 99, 1000)),
+        ("bytes 5-9/*", ContentRange(5, 9, None)),
+        ("bytes */1000", ContentRange(-1, -1, 1000)),
+        ("BYTES 1-2/3", ContentRange(1, 2, 3)),
+        ("bits 0-1/2", None),
+        ("bytes x-1/2", None),
+        ("bytes */*", None),
+        ("", None),
+        (None, None),
+    ],
+)
 def test_content_range(value: str | None, parsed: ContentRange | None) -> None:
     assert content_range(value) == parsed
 
@@ -52,16 +61,30 @@ def test_validator_prefers_a_strong_etag() -> None:
 
 def test_probe_of_a_ranged_server() -> None:
     facts = read_probe(answer(206, Content_Range="bytes 0-0/5000", ETag=ETAG))
-    assert (facts.size, facts.resumable, facts.single_reason, facts.validator) == (5000, True, None, ETAG)
+    assert (facts.size, facts.resumable, facts.single_reason, facts.validator) == (
+        5000,
+        True,
+        None,
+        ETAG,
+    )
 
 
-@pytest.mark.parametrize("probe, size, reason", [
-    (answer(200, Content_Length="5000"), 5000, Reason.NO_RANGES),
-    (answer(206, Content_Range="bytes 3-3/5000"), None, Reason.BAD_CONTENT_RANGE),
-    (answer(206, Content_Range="bytes 0-0/5000", Content_Encoding="gzip"), 5000, Reason.COMPRESSED),
-    (answer(200), None, Reason.NO_RANGES),
-])
-def test_probe_of_servers_that_get_one_stream(probe: Answer, size: int | None, reason: Reason) -> None:
+@pytest.mark.parametrize(
+    "probe, size, reason",
+    [
+        (answer(200, Content_Length="5000"), 5000, Reason.NO_RANGES),
+        (answer(206, Content_Range="bytes 3-3/5000"), None, Reason.BAD_CONTENT_RANGE),
+        (
+            answer(206, Content_Range="bytes 0-0/5000", Content_Encoding="gzip"),
+            5000,
+            Reason.COMPRESSED,
+        ),
+        (answer(200), None, Reason.NO_RANGES),
+    ],
+)
+def test_probe_of_servers_that_get_one_stream(
+    probe: Answer, size: int | None, reason: Reason
+) -> None:
     facts = read_probe(probe)
     assert facts.size == size and not facts.resumable and facts.single_reason is not None
     assert facts.single_reason.code is reason
@@ -72,26 +95,52 @@ def test_probe_of_the_busybox_whole_file_answer_is_ranged() -> None:
 
 
 def test_a_range_exactly_as_asked_passes() -> None:
-    check_ranged(answer(206, Content_Range="bytes 100-199/1000", Content_Length="100", ETag=ETAG),
-                 100, 199, 1000, ETAG)
+    check_ranged(
+        answer(206, Content_Range="bytes 100-199/1000", Content_Length="100", ETag=ETAG),
+        100,
+        199,
+        1000,
+        ETAG,
+    )
     # Going further than asked will do: only the asked part is read.
     check_ranged(answer(206, Content_Range="bytes 100-999/1000"), 100, 199, 1000, ETAG)
 
 
-@pytest.mark.parametrize("got, raised, code", [
-    (answer(206, Content_Range="bytes 100-199/2000"), FileChanged, Reason.CHANGED_SIZE),
-    (answer(206, Content_Range="bytes 100-199/1000", ETag='"new"'), FileChanged, Reason.CHANGED_ETAG),
-    (answer(206, Content_Range="bytes 0-199/1000"), RangesUnusable, Reason.RANGE_MISMATCH),
-    (answer(206, Content_Range="bytes 100-199/1000", Content_Length="5"), RangesUnusable, Reason.RANGE_LENGTH),
-    (answer(206, Content_Range="bytes 100-199/1000", Content_Encoding="br"), RangesUnusable, Reason.RANGE_COMPRESSED),
-    (answer(200, Content_Length="1000"), RangesUnusable, Reason.RANGES_IGNORED),
-    (answer(200, Content_Length="1200"), FileChanged, Reason.CHANGED_SIZE),
-    (answer(416, Content_Range="bytes */900"), FileChanged, Reason.CHANGED_SIZE),
-    (answer(416, "Range Not Satisfiable", Content_Range="bytes */1000"), DownloadError, Reason.HTTP_STATUS),
-    (answer(503, "Service Unavailable"), Retryable, Reason.HTTP_STATUS),
-    (answer(404, "Not Found"), DownloadError, Reason.HTTP_STATUS),
-])
-def test_every_wrong_ranged_answer_maps_to_an_action(got: Answer, raised: type[Exception], code: Reason) -> None:
+@pytest.mark.parametrize(
+    "got, raised, code",
+    [
+        (answer(206, Content_Range="bytes 100-199/2000"), FileChanged, Reason.CHANGED_SIZE),
+        (
+            answer(206, Content_Range="bytes 100-199/1000", ETag='"new"'),
+            FileChanged,
+            Reason.CHANGED_ETAG,
+        ),
+        (answer(206, Content_Range="bytes 0-199/1000"), RangesUnusable, Reason.RANGE_MISMATCH),
+        (
+            answer(206, Content_Range="bytes 100-199/1000", Content_Length="5"),
+            RangesUnusable,
+            Reason.RANGE_LENGTH,
+        ),
+        (
+            answer(206, Content_Range="bytes 100-199/1000", Content_Encoding="br"),
+            RangesUnusable,
+            Reason.RANGE_COMPRESSED,
+        ),
+        (answer(200, Content_Length="1000"), RangesUnusable, Reason.RANGES_IGNORED),
+        (answer(200, Content_Length="1200"), FileChanged, Reason.CHANGED_SIZE),
+        (answer(416, Content_Range="bytes */900"), FileChanged, Reason.CHANGED_SIZE),
+        (
+            answer(416, "Range Not Satisfiable", Content_Range="bytes */1000"),
+            DownloadError,
+            Reason.HTTP_STATUS,
+        ),
+        (answer(503, "Service Unavailable"), Retryable, Reason.HTTP_STATUS),
+        (answer(404, "Not Found"), DownloadError, Reason.HTTP_STATUS),
+    ],
+)
+def test_every_wrong_ranged_answer_maps_to_an_action(
+    got: Answer, raised: type[Exception], code: Reason
+) -> None:
     with pytest.raises(raised) as caught:
         check_ranged(got, 100, 199, 1000, ETAG)
     assert caught.value.why.code is code  # type: ignore[attr-defined]

@@ -35,8 +35,14 @@ def _download(url: str, cwd: Path, **settings: str) -> tuple[dict, str, str]:
     whose environment holds no setting but ``settings``."""
     env = {k: v for k, v in os.environ.items() if k.upper() not in SETTING_NAMES}
     env.update(PYTHONPATH=str(REPO), DOWNLOAD_ALLOW_NETWORKS="127.0.0.0/8", **settings)
-    done = subprocess.run([sys.executable, "-c", SCRIPT, "download", url, "-o", str(cwd / "out"), "-q"],
-                          cwd=cwd, env=env, capture_output=True, text=True, timeout=50)
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, "download", url, "-o", str(cwd / "out"), "-q"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=50,
+    )
     *printed, report = done.stdout.strip().splitlines()
     return json.loads(report), "\n".join(printed), done.stderr
 
@@ -60,5 +66,8 @@ def test_a_bad_download_setting_is_still_named_by_the_full_check(origin, tmp_pat
     origin.add_file("/bad.bin", payload(1000))
     report, printed, err = _download(origin.url("/bad.bin"), tmp_path, DOWNLOAD_CONNECTIONS="17")
     assert report["code"] == 2 and printed == ""
-    assert err == "errandbot: bad setting DOWNLOAD_CONNECTIONS: '17' is not a whole number from 1 to 16\n"
+    assert (
+        err
+        == "errandbot: bad setting DOWNLOAD_CONNECTIONS: '17' is not a whole number from 1 to 16\n"
+    )
     assert not (tmp_path / "out").exists()

@@ -79,7 +79,9 @@ def test_503_with_retry_after_is_honoured(origin, options, tmp_path):
     started = time.monotonic()
     result = run(origin.url("/busy"), tmp_path, options())
     assert sha(result.path.read_bytes()) == sha(data)
-    assert time.monotonic() - started >= 1.9  # two waits of Retry-After: 1 (backoff alone is 0.05 s)
+    assert (
+        time.monotonic() - started >= 1.9
+    )  # two waits of Retry-After: 1 (backoff alone is 0.05 s)
 
 
 def test_persistent_5xx_gives_up_with_a_reason(origin, options, tmp_path):
@@ -136,8 +138,14 @@ def test_too_many_redirects(origin, options, tmp_path):
         run(origin.url("/r0"), tmp_path, options())
 
 
-@pytest.mark.parametrize("target", ["http://169.254.169.254/latest/meta-data/",
-                                    "http://10.255.255.1/x", "http://[::ffff:192.168.0.1]/x"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.255.255.1/x",
+        "http://[::ffff:192.168.0.1]/x",
+    ],
+)
 def test_redirect_into_a_private_address_is_refused(origin, options, tmp_path, target):
     origin.add_redirect("/go", target)
     with pytest.raises(DownloadRefused, match="is a private address \\(not allowed\\)"):
@@ -153,13 +161,19 @@ def test_loopback_is_refused_without_allow_networks(origin, options, tmp_path):
 
 def test_content_disposition_utf8_name(origin, options, tmp_path):
     data = payload(1000)
-    origin.add_file("/dl", data, disposition="attachment; filename=\"x.txt\"; filename*=UTF-8''%D0%BE%D1%82%D1%87%D1%91%D1%82.pdf")
+    origin.add_file(
+        "/dl",
+        data,
+        disposition="attachment; filename=\"x.txt\"; filename*=UTF-8''%D0%BE%D1%82%D1%87%D1%91%D1%82.pdf",
+    )
     result = run(origin.url("/dl"), tmp_path, options())
     assert result.path.name == "отчёт.pdf"
 
 
 def test_content_disposition_with_dot_dot_stays_inside(origin, options, tmp_path):
-    origin.add_file("/dl", b"x" * 100, disposition='attachment; filename="../../../etc/cron.d/evil"')
+    origin.add_file(
+        "/dl", b"x" * 100, disposition='attachment; filename="../../../etc/cron.d/evil"'
+    )
     dest = tmp_path / "out"
     result = run(origin.url("/dl"), dest, options())
     assert result.path.parent == dest.resolve()
@@ -223,9 +237,16 @@ def test_file_changed_after_probe_starts_over_and_says_so(origin, options, tmp_p
     old, new = payload(2 * MB), payload(2 * MB)
     origin.add_file("/moving", old)
     notices = []
-    d = Downloader(origin.url("/moving"), dest_dir=tmp_path, options=options(), on_notice=lambda why: notices.append(str(why)))
+    d = Downloader(
+        origin.url("/moving"),
+        dest_dir=tmp_path,
+        options=options(),
+        on_notice=lambda why: notices.append(str(why)),
+    )
     d.probe()
-    origin.replace("/moving", new)  # the ranged requests now carry an If-Range that no longer matches
+    origin.replace(
+        "/moving", new
+    )  # the ranged requests now carry an If-Range that no longer matches
     result = d.run()
     assert sha(result.path.read_bytes()) == sha(new)
     assert notices == ["the file changed on the server (ETag differs); starting over"]
@@ -266,7 +287,9 @@ def test_empty_file(origin, options, tmp_path):
     assert result.size == 0 and result.path.read_bytes() == b""
 
 
-def test_sha256_can_be_skipped_but_a_requested_checksum_is_still_verified(origin, options, tmp_path):
+def test_sha256_can_be_skipped_but_a_requested_checksum_is_still_verified(
+    origin, options, tmp_path
+):
     import hashlib
 
     data = payload(300_000)

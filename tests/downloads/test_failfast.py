@@ -48,20 +48,77 @@ def pki(tmp_path_factory):
     if shutil.which("openssl") is None:
         pytest.skip("openssl is not installed (apt-get install openssl)")
     d = tmp_path_factory.mktemp("tls")
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-keyout", str(d / "self.key"),
-             "-out", str(d / "self.pem"), "-subj", "/CN=localhost",
-             "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1")
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-keyout", str(d / "ca.key"),
-             "-out", str(d / "ca.pem"), "-subj", "/CN=Errand test CA",
-             "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    _openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-keyout",
+        str(d / "self.key"),
+        "-out",
+        str(d / "self.pem"),
+        "-subj",
+        "/CN=localhost",
+        "-addext",
+        "subjectAltName=DNS:localhost,IP:127.0.0.1",
+    )
+    _openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-keyout",
+        str(d / "ca.key"),
+        "-out",
+        str(d / "ca.pem"),
+        "-subj",
+        "/CN=Errand test CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    )
     for name, san in (("leaf", "DNS:localhost,IP:127.0.0.1"), ("other", "DNS:other.example")):
-        (d / f"{name}.ext").write_text(f"subjectAltName={san}\nbasicConstraints=CA:FALSE\n"
-                                       "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n"
-                                       "authorityKeyIdentifier=keyid\nsubjectKeyIdentifier=hash\n")
-        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(d / f"{name}.key"),
-                 "-out", str(d / f"{name}.csr"), "-subj", f"/CN={san.split(',')[0][4:]}")
-        _openssl("x509", "-req", "-in", str(d / f"{name}.csr"), "-CA", str(d / "ca.pem"), "-CAkey", str(d / "ca.key"),
-                 "-CAcreateserial", "-days", "2", "-out", str(d / f"{name}.pem"), "-extfile", str(d / f"{name}.ext"))
+        (d / f"{name}.ext").write_text(
+            f"subjectAltName={san}\nbasicConstraints=CA:FALSE\n"
+            "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n"
+            "authorityKeyIdentifier=keyid\nsubjectKeyIdentifier=hash\n"
+        )
+        _openssl(
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(d / f"{name}.key"),
+            "-out",
+            str(d / f"{name}.csr"),
+            "-subj",
+            f"/CN={san.split(',')[0][4:]}",
+        )
+        _openssl(
+            "x509",
+            "-req",
+            "-in",
+            str(d / f"{name}.csr"),
+            "-CA",
+            str(d / "ca.pem"),
+            "-CAkey",
+            str(d / "ca.key"),
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-out",
+            str(d / f"{name}.pem"),
+            "-extfile",
+            str(d / f"{name}.ext"),
+        )
     return d
 
 
@@ -72,21 +129,27 @@ def tls_origin(pki):
 
 
 def test_connection_refused_is_not_retried(options, tmp_path):
-    reason, took = timed_failure(f"http://127.0.0.1:{free_port()}/x", tmp_path, options(backoff=1.0))
+    reason, took = timed_failure(
+        f"http://127.0.0.1:{free_port()}/x", tmp_path, options(backoff=1.0)
+    )
     assert reason == "connection refused" and took < 3
 
 
 def test_self_signed_certificate_says_so_and_is_not_retried(pki, options, tmp_path):
     with Origin(tls=(str(pki / "self.pem"), str(pki / "self.key"))) as server:
         server.add_file("/s.bin", payload(1000))
-        reason, took = timed_failure(server.url("/s.bin", host="localhost"), tmp_path, options(backoff=1.0))
+        reason, took = timed_failure(
+            server.url("/s.bin", host="localhost"), tmp_path, options(backoff=1.0)
+        )
         assert reason == "certificate not trusted: self-signed certificate", reason
         assert took < 3 and len(server.requests) == 0
 
 
 def test_private_ca_is_not_trusted_by_default(tls_origin, options, tmp_path):
     tls_origin.add_file("/s.bin", payload(1000))
-    reason, took = timed_failure(tls_origin.url("/s.bin", host="localhost"), tmp_path, options(backoff=1.0))
+    reason, took = timed_failure(
+        tls_origin.url("/s.bin", host="localhost"), tmp_path, options(backoff=1.0)
+    )
     assert reason == "certificate not trusted: unable to get local issuer certificate", reason
     assert took < 3
 
@@ -94,37 +157,53 @@ def test_private_ca_is_not_trusted_by_default(tls_origin, options, tmp_path):
 def test_ca_bundle_setting_trusts_a_private_ca(tls_origin, pki, options, tmp_path):
     data = payload(300_000)
     tls_origin.add_file("/s.bin", data)
-    result = Downloader(tls_origin.url("/s.bin", host="localhost"), dest_dir=tmp_path,
-                        options=options(ca_bundle=pki / "ca.pem")).run()
+    result = Downloader(
+        tls_origin.url("/s.bin", host="localhost"),
+        dest_dir=tmp_path,
+        options=options(ca_bundle=pki / "ca.pem"),
+    ).run()
     assert sha(result.path.read_bytes()) == sha(data)
 
 
 @pytest.mark.parametrize("variable", ["SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"])
-def test_ca_file_from_the_environment_is_honoured(tls_origin, pki, options, tmp_path, monkeypatch, variable):
+def test_ca_file_from_the_environment_is_honoured(
+    tls_origin, pki, options, tmp_path, monkeypatch, variable
+):
     data = payload(300_000)
     tls_origin.add_file("/e.bin", data)
     for name in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv(variable, str(pki / "ca.pem"))
-    result = Downloader(tls_origin.url("/e.bin", host="localhost"), dest_dir=tmp_path, options=options()).run()
+    result = Downloader(
+        tls_origin.url("/e.bin", host="localhost"), dest_dir=tmp_path, options=options()
+    ).run()
     assert sha(result.path.read_bytes()) == sha(data)
 
 
 def test_certificate_for_another_name_is_refused(pki, options, tmp_path):
     with Origin(tls=(str(pki / "other.pem"), str(pki / "other.key"))) as server:
         server.add_file("/n.bin", payload(1000))
-        reason, took = timed_failure(server.url("/n.bin", host="localhost"), tmp_path,
-                                     options(ca_bundle=pki / "ca.pem", backoff=1.0))
+        reason, took = timed_failure(
+            server.url("/n.bin", host="localhost"),
+            tmp_path,
+            options(ca_bundle=pki / "ca.pem", backoff=1.0),
+        )
         assert reason.startswith("certificate not trusted"), reason
         assert took < 3
 
 
-@pytest.mark.parametrize("target, reason", [
-    ("file:///etc/passwd", "redirect to a file:// URL is not allowed"),
-    ("ftp://example.com/x", "redirect to a ftp:// URL is not allowed"),
-    ("gopher://example.com/x", "redirect to a gopher:// URL is not allowed"),
-    ("http://\u2615\ufe0f.example/x", "redirect refused: the host name is not a valid international domain name (IDNA)"),
-])
+@pytest.mark.parametrize(
+    "target, reason",
+    [
+        ("file:///etc/passwd", "redirect to a file:// URL is not allowed"),
+        ("ftp://example.com/x", "redirect to a ftp:// URL is not allowed"),
+        ("gopher://example.com/x", "redirect to a gopher:// URL is not allowed"),
+        (
+            "http://\u2615\ufe0f.example/x",
+            "redirect refused: the host name is not a valid international domain name (IDNA)",
+        ),
+    ],
+)
 def test_bad_redirects_are_refused_at_once(origin, options, tmp_path, target, reason):
     origin.add_redirect("/go", target)
     got, took = timed_failure(origin.url("/go"), tmp_path, options(backoff=1.0))
@@ -146,24 +225,32 @@ def test_too_many_headers_is_not_retried(origin, options, tmp_path):
 
 def test_a_server_that_never_answers_meets_the_probe_deadline(origin, options, tmp_path):
     origin.add_file("/mute", payload(1000), silent=True)
-    reason, took = timed_failure(origin.url("/mute"), tmp_path,
-                                 options(read_timeout=30, deadlines=Deadlines(probe=1.5)))
+    reason, took = timed_failure(
+        origin.url("/mute"), tmp_path, options(read_timeout=30, deadlines=Deadlines(probe=1.5))
+    )
     assert reason == "the server did not answer within 1.5 s" and took < 3.5, (reason, took)
 
 
 def test_one_byte_every_five_seconds_is_stopped_by_the_speed_floor(origin, options, tmp_path):
     origin.add_file("/drip", payload(1000), piece=1, rate=0.2)
-    reason, took = timed_failure(origin.url("/drip"), tmp_path,
-                                 options(read_timeout=30, deadlines=Deadlines(min_speed=100, window=2)))
+    reason, took = timed_failure(
+        origin.url("/drip"),
+        tmp_path,
+        options(read_timeout=30, deadlines=Deadlines(min_speed=100, window=2)),
+    )
     assert reason == "too slow: less than 100 B/s for 2 sec" and took < 6, (reason, took)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_overall_deadline(origin, options, tmp_path):
     origin.add_file("/long", payload(2_000_000), rate=100_000)
-    reason, took = timed_failure(origin.url("/long"), tmp_path,
-                                 options(deadlines=Deadlines(min_speed=0, total=1.5)))
-    assert reason == "took longer than the 2 sec limit for one download" and took < 4, (reason, took)
+    reason, took = timed_failure(
+        origin.url("/long"), tmp_path, options(deadlines=Deadlines(min_speed=0, total=1.5))
+    )
+    assert reason == "took longer than the 2 sec limit for one download" and took < 4, (
+        reason,
+        took,
+    )
 
 
 def test_cancel_wakes_a_probe_waiting_for_headers_within_a_second(origin, options, tmp_path):

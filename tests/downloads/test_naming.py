@@ -27,17 +27,20 @@ def test_derive_order_disposition_url_content_type():
     assert naming.derive("http://h/a.bin", "attachment; filename=b.bin", None) == "b.bin"
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ("../../etc/passwd", "passwd"),
-    ("..", "download"),
-    ("..\\..\\boot.ini", "boot.ini"),
-    (".bashrc", "bashrc"),
-    ("evil\u202eexe.txt", "evilexe.txt"),
-    ("a\x00b\nc.txt", "abc.txt"),
-    ("zero\u200bwidth.txt", "zerowidth.txt"),
-    ("trailing. . ", "trailing"),
-    ("", "download"),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("../../etc/passwd", "passwd"),
+        ("..", "download"),
+        ("..\\..\\boot.ini", "boot.ini"),
+        (".bashrc", "bashrc"),
+        ("evil\u202eexe.txt", "evilexe.txt"),
+        ("a\x00b\nc.txt", "abc.txt"),
+        ("zero\u200bwidth.txt", "zerowidth.txt"),
+        ("trailing. . ", "trailing"),
+        ("", "download"),
+    ],
+)
 def test_sanitize(raw, expected):
     assert naming.sanitize(raw) == expected
 

@@ -10,10 +10,29 @@ from bot.downloads.errors import DownloadRefused
 from bot.downloads.netguard import address_refusal, check_url_syntax, mask_url, resolve
 
 REFUSED = [
-    "127.0.0.1", "10.0.0.5", "172.16.3.4", "192.168.1.1", "169.254.169.254", "100.64.0.1",
-    "0.0.0.0", "224.0.0.1", "240.0.0.1", "255.255.255.255", "::1", "::", "fe80::1", "fc00::1",
-    "ff02::1", "::ffff:127.0.0.1", "::ffff:169.254.169.254", "2002:7f00:1::", "2002:a9fe:a9fe::",
-    "64:ff9b::10.0.0.1", "64:ff9b::a9fe:a9fe", "2001::ffff:ffff", "::127.0.0.1",
+    "127.0.0.1",
+    "10.0.0.5",
+    "172.16.3.4",
+    "192.168.1.1",
+    "169.254.169.254",
+    "100.64.0.1",
+    "0.0.0.0",
+    "224.0.0.1",
+    "240.0.0.1",
+    "255.255.255.255",
+    "::1",
+    "::",
+    "fe80::1",
+    "fc00::1",
+    "ff02::1",
+    "::ffff:127.0.0.1",
+    "::ffff:169.254.169.254",
+    "2002:7f00:1::",
+    "2002:a9fe:a9fe::",
+    "64:ff9b::10.0.0.1",
+    "64:ff9b::a9fe:a9fe",
+    "2001::ffff:ffff",
+    "::127.0.0.1",
 ]
 ALLOWED = ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "::ffff:8.8.8.8", "64:ff9b::8.8.8.8"]
 
@@ -42,11 +61,19 @@ def test_resolve_refuses_literal_private_host():
     assert resolve("[::1]", 80, [ipaddress.ip_network("::1/128")]) == [ipaddress.ip_address("::1")]
 
 
-@pytest.mark.parametrize("url, fragment", [
-    ("", "no URL"), ("ftp://example.com/x", "only http"), ("file:///etc/passwd", "only http"),
-    ("http://", "no host"), ("http://exa mple.com/", "spaces"), ("http://example.com:99999/", "malformed"),
-    ("https://example.com/" + "a" * 5000, "too long"), ("javascript:alert(1)", "only http"),
-])
+@pytest.mark.parametrize(
+    "url, fragment",
+    [
+        ("", "no URL"),
+        ("ftp://example.com/x", "only http"),
+        ("file:///etc/passwd", "only http"),
+        ("http://", "no host"),
+        ("http://exa mple.com/", "spaces"),
+        ("http://example.com:99999/", "malformed"),
+        ("https://example.com/" + "a" * 5000, "too long"),
+        ("javascript:alert(1)", "only http"),
+    ],
+)
 def test_check_url_syntax_rejects(url, fragment):
     reason = check_url_syntax(url)
     assert reason is not None and fragment in reason

@@ -7,7 +7,9 @@ from bot.downloads.ramp import ConnectionRamp
 MB = 1 << 20
 
 
-def feed(ramp: ConnectionRamp, per_connection: float, seconds: float, step: float = 0.1) -> list[int]:
+def feed(
+    ramp: ConnectionRamp, per_connection: float, seconds: float, step: float = 0.1
+) -> list[int]:
     """Simulate ``seconds`` of transfer where every open connection moves ``per_connection`` B/s."""
     limits, done, now = [], 0, 0.0
     while now <= seconds + 1e-9:

@@ -43,13 +43,27 @@ def test_every_code_has_an_english_sentence_and_fills_it() -> None:
 
 
 def test_sentences_read_as_before() -> None:
-    assert str(DownloadError(Reason.HTTP_STATUS, status=404, phrase="Not Found")) == "HTTP 404 Not Found"
+    assert (
+        str(DownloadError(Reason.HTTP_STATUS, status=404, phrase="Not Found"))
+        == "HTTP 404 Not Found"
+    )
     assert str(DownloadError(Reason.HTTP_STATUS, status=599, phrase="")) == "HTTP 599"
-    assert str(DownloadError(Reason.NO_ANSWER, seconds=1.5)) == "the server did not answer within 1.5 s"
-    assert str(Why.of(Reason.TOO_SLOW, speed_bps=100, window_seconds=2)) == "too slow: less than 100 B/s for 2 sec"
-    exhausted = RetriesExhausted(Reason.RETRIES_EXHAUSTED, Why.of(Reason.CONNECTION_FAILED), tries=6)
+    assert (
+        str(DownloadError(Reason.NO_ANSWER, seconds=1.5))
+        == "the server did not answer within 1.5 s"
+    )
+    assert (
+        str(Why.of(Reason.TOO_SLOW, speed_bps=100, window_seconds=2))
+        == "too slow: less than 100 B/s for 2 sec"
+    )
+    exhausted = RetriesExhausted(
+        Reason.RETRIES_EXHAUSTED, Why.of(Reason.CONNECTION_FAILED), tries=6
+    )
     assert str(exhausted) == "connection failed (gave up after 6 tries)"
-    assert str(Why.of(Reason.TOO_LARGE, size_bytes=3 << 30, limit_bytes=2 << 30)) == "file is 3.0 GB, over the 2.0 GB limit"
+    assert (
+        str(Why.of(Reason.TOO_LARGE, size_bytes=3 << 30, limit_bytes=2 << 30))
+        == "file is 3.0 GB, over the 2.0 GB limit"
+    )
 
 
 def test_a_plain_string_is_other_text() -> None:
@@ -75,8 +89,17 @@ def test_the_stored_form_is_readable_json() -> None:
     assert stored == '{"code":"private_address","params":{"host":"内网.example"}}'
 
 
-@pytest.mark.parametrize("cls", [DownloadError, FileChanged, RetriesExhausted, errors.PrivateAddress,
-                                 errors.Refused, errors.NetworkFailed])
+@pytest.mark.parametrize(
+    "cls",
+    [
+        DownloadError,
+        FileChanged,
+        RetriesExhausted,
+        errors.PrivateAddress,
+        errors.Refused,
+        errors.NetworkFailed,
+    ],
+)
 def test_pickling_keeps_the_class_and_the_reason(cls: type[DownloadError]) -> None:
     exc = cls(Reason.RETRIES_EXHAUSTED, Why.of(Reason.TIMED_OUT), tries=3)
     back = pickle.loads(pickle.dumps(exc))
@@ -92,5 +115,7 @@ def test_the_pipe_form_rebuilds_the_error() -> None:
         IsolatedDownloader("http://example.com/x", dest_dir=".")._handle(sent)
     assert caught.value.why == Why.of(Reason.PRIVATE_ADDRESS, host="10.0.0.1")
     with pytest.raises(DownloadError) as other:  # a class name that is not an error: the base class
-        IsolatedDownloader("http://example.com/x", dest_dir=".")._handle(("error", "Why", Why.text("x").as_dict()))
+        IsolatedDownloader("http://example.com/x", dest_dir=".")._handle(
+            ("error", "Why", Why.text("x").as_dict())
+        )
     assert type(other.value) is DownloadError

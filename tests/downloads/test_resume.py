@@ -76,7 +76,9 @@ def test_cancel_then_resume_fetches_only_missing_bytes(origin, options, tmp_path
     assert 0 < done_bytes < len(data)
     origin.add_file("/r.bin", data)  # full speed now
     origin.requests.clear()
-    result = Downloader(origin.url("/r.bin"), dest_dir=tmp_path, options=options(min_split=64 * MB)).run()
+    result = Downloader(
+        origin.url("/r.bin"), dest_dir=tmp_path, options=options(min_split=64 * MB)
+    ).run()
     assert result.path == d.final_path
     assert sha(result.path.read_bytes()) == sha(data)
     assert result.resumed_from == done_bytes
@@ -92,7 +94,9 @@ def test_given_name_is_reused_not_numbered(origin, options, tmp_path):
     cancel_midway(origin.url("/x"), tmp_path, options(), name="My File.bin")
     assert (tmp_path / "My File.bin.part").exists()
     origin.add_file("/x", data)
-    result = Downloader(origin.url("/x"), dest_dir=tmp_path, options=options(), name="My File.bin").run()
+    result = Downloader(
+        origin.url("/x"), dest_dir=tmp_path, options=options(), name="My File.bin"
+    ).run()
     assert result.path.name == "My File.bin" and result.resumed_from > 0
     assert sha(result.path.read_bytes()) == sha(data)
 
@@ -103,8 +107,12 @@ def test_etag_changed_between_runs_starts_over(origin, options, tmp_path):
     cancel_midway(origin.url("/e.bin"), tmp_path, options())
     origin.add_file("/e.bin", new)
     notices = []
-    result = Downloader(origin.url("/e.bin"), dest_dir=tmp_path, options=options(),
-                        on_notice=lambda why: notices.append(str(why))).run()
+    result = Downloader(
+        origin.url("/e.bin"),
+        dest_dir=tmp_path,
+        options=options(),
+        on_notice=lambda why: notices.append(str(why)),
+    ).run()
     assert sha(result.path.read_bytes()) == sha(new)
     assert result.resumed_from == 0
     assert notices == ["the file changed on the server (ETag differs); starting over"]
@@ -112,8 +120,14 @@ def test_etag_changed_between_runs_starts_over(origin, options, tmp_path):
 
 def _cli(url: str, out: Path) -> subprocess.Popen:
     env = {**os.environ, "DOWNLOAD_ALLOW_NETWORKS": "127.0.0.0/8", "PYTHONPATH": str(REPO)}
-    return subprocess.Popen([sys.executable, "-m", "bot", "download", url, "-o", str(out), "-c", "4", "-q"],
-                            cwd=out, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "download", url, "-o", str(out), "-c", "4", "-q"],
+        cwd=out,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 @pytest.mark.e2e
@@ -124,8 +138,11 @@ def test_killed_process_resumes_with_the_same_command(origin, tmp_path, monkeypa
     proc = _cli(origin.url("/k.bin"), tmp_path)
     ctl = tmp_path / "k.bin.part.json"
     try:
-        wait_for(lambda: sum(b - a + 1 for a, b in (recorded(ctl) or {}).get("done", [])) > MB // 2,
-                 20, "half a MiB recorded")
+        wait_for(
+            lambda: sum(b - a + 1 for a, b in (recorded(ctl) or {}).get("done", [])) > MB // 2,
+            20,
+            "half a MiB recorded",
+        )
         proc.send_signal(sig)
         _out, err = proc.communicate(timeout=10)
     finally:
@@ -188,8 +205,14 @@ def test_no_synced_record_when_the_rest_arrives_within_seconds(origin, options, 
 
 def _run_cli(url: str, out: Path, *extra: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "DOWNLOAD_ALLOW_NETWORKS": "127.0.0.0/8", "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "bot", "download", url, "-o", str(out), "-q", *extra],
-                          cwd=out, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "download", url, "-o", str(out), "-q", *extra],
+        cwd=out,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.mark.e2e
@@ -202,8 +225,11 @@ def test_kill_9_at_any_moment_loses_at_most_about_a_second(origin, tmp_path, aft
     origin.add_file("/k9.bin", data, rate=rate)
     proc = _cli(origin.url("/k9.bin"), tmp_path)
     try:
-        wait_for(lambda: any(h.range and h.range != "bytes=0-0" for h in origin.hits("/k9.bin")), 30,
-                 "the transfer to start")
+        wait_for(
+            lambda: any(h.range and h.range != "bytes=0-0" for h in origin.hits("/k9.bin")),
+            30,
+            "the transfer to start",
+        )
         time.sleep(after)  # the moment of the crash is the point of this test
         proc.kill()
         proc.wait(10)
@@ -231,8 +257,14 @@ def test_no_range_server_killed_three_times_leaves_one_file(origin, tmp_path):
     for _ in range(3):
         proc = _cli(origin.url("/slow.bin"), tmp_path)
         try:
-            wait_for(lambda: (tmp_path / "slow.bin.part").exists()
-                     and (tmp_path / "slow.bin.part").stat().st_size > 0, 30, "bytes on disk")
+            wait_for(
+                lambda: (
+                    (tmp_path / "slow.bin.part").exists()
+                    and (tmp_path / "slow.bin.part").stat().st_size > 0
+                ),
+                30,
+                "bytes on disk",
+            )
         finally:
             proc.kill()
             proc.wait()
@@ -264,8 +296,12 @@ def test_a_damaged_or_edited_record_is_not_trusted(origin, options, tmp_path, da
         os.truncate(part, 0)
     origin.add_file("/d.bin", data)
     notices = []
-    result = Downloader(origin.url("/d.bin"), dest_dir=tmp_path, options=options(),
-                        on_notice=lambda why: notices.append(str(why))).run()
+    result = Downloader(
+        origin.url("/d.bin"),
+        dest_dir=tmp_path,
+        options=options(),
+        on_notice=lambda why: notices.append(str(why)),
+    ).run()
     assert result.path == tmp_path / "d.bin" and result.resumed_from == 0
     assert sha(result.path.read_bytes()) == sha(data)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.bin"]
@@ -275,8 +311,14 @@ def test_a_damaged_or_edited_record_is_not_trusted(origin, options, tmp_path, da
 def test_after_a_reboot_only_synced_ranges_count():
     from bot.downloads.resume import ResumeState
 
-    state = ResumeState(url="http://x/", size=100, validator=None, done=[(0, 79)], synced=[(0, 39)],
-                        boot_id="boot-a")
+    state = ResumeState(
+        url="http://x/",
+        size=100,
+        validator=None,
+        done=[(0, 79)],
+        synced=[(0, 39)],
+        boot_id="boot-a",
+    )
     again = ResumeState.from_json(state.to_json())
     assert again.trusted_done("boot-a") == [(0, 79)]
     assert again.trusted_done("boot-b") == [(0, 39)]
@@ -292,8 +334,12 @@ def test_a_resume_that_does_not_match_the_server_starts_over(origin, options, tm
     part.write_bytes(os.urandom(part.stat().st_size))  # same size, other bytes
     origin.add_file("/v.bin", data)
     notices = []
-    result = Downloader(origin.url("/v.bin"), dest_dir=tmp_path, options=options(verify_resumed=True),
-                        on_notice=lambda why: notices.append(str(why))).run()
+    result = Downloader(
+        origin.url("/v.bin"),
+        dest_dir=tmp_path,
+        options=options(verify_resumed=True),
+        on_notice=lambda why: notices.append(str(why)),
+    ).run()
     assert notices == ["the partial file does not match the server; starting over"]
     assert result.resumed_from == 0 and sha(result.path.read_bytes()) == sha(data)
 
@@ -303,5 +349,7 @@ def test_a_resume_that_matches_the_server_is_kept(origin, options, tmp_path):
     origin.add_file("/w.bin", data, rate=100_000)
     cancel_midway(origin.url("/w.bin"), tmp_path, options())
     origin.add_file("/w.bin", data)
-    result = Downloader(origin.url("/w.bin"), dest_dir=tmp_path, options=options(verify_resumed=True)).run()
+    result = Downloader(
+        origin.url("/w.bin"), dest_dir=tmp_path, options=options(verify_resumed=True)
+    ).run()
     assert result.resumed_from > 0 and sha(result.path.read_bytes()) == sha(data)

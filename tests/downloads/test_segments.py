@@ -102,13 +102,19 @@ def test_written_bytes_count_not_claimed_ones():
     assert m.contiguous_prefix() == 5
 
 
-ops = st.lists(st.tuples(st.sampled_from(["take", "chunk", "finish"]), st.integers(0, 7),
-                         st.integers(1, 40)), max_size=300)
+ops = st.lists(
+    st.tuples(st.sampled_from(["take", "chunk", "finish"]), st.integers(0, 7), st.integers(1, 40)),
+    max_size=300,
+)
 
 
 @settings(max_examples=300, deadline=None)
-@given(total=st.integers(1, 300), min_split=st.integers(1, 50), program=ops,
-       done=st.lists(st.tuples(st.integers(0, 299), st.integers(0, 30)), max_size=4))
+@given(
+    total=st.integers(1, 300),
+    min_split=st.integers(1, 50),
+    program=ops,
+    done=st.lists(st.tuples(st.integers(0, 299), st.integers(0, 30)), max_size=4),
+)
 def test_any_sequence_covers_the_file_exactly_once(total, min_split, program, done):
     """Whatever interleaving of takes, steals, chunks and early finishes: each byte written once."""
     done = [(a, min(a + n, total - 1)) for a, n in done if a < total]
@@ -160,7 +166,7 @@ def test_slowest_segment_is_split_by_speed():
     a, b, c = m.take(), m.take(), m.take()
     assert (a.start, b.start, c.start) == (0, n + 1, 2 * n + 1)
     now[0] = 1.0
-    m.flushed(a, m.claim(a, 100_000))    # 100 kB/s: 9.9 MB left, 99 s
+    m.flushed(a, m.claim(a, 100_000))  # 100 kB/s: 9.9 MB left, 99 s
     m.flushed(b, m.claim(b, 1_900_000))  # 1.9 MB/s
     m.flushed(c, m.claim(c, 1_000_000))  # 1 MB/s
     thief = m.take()

@@ -19,8 +19,12 @@ def test_busybox_probe_answered_with_the_whole_range_still_uses_ranges(origin, o
     data = payload(2 * MB)
     origin.add_file("/bb.bin", data, probe_whole=True)
     notices = []
-    result = Downloader(origin.url("/bb.bin"), dest_dir=tmp_path, options=options(),
-                        on_notice=lambda why: notices.append(str(why))).run()
+    result = Downloader(
+        origin.url("/bb.bin"),
+        dest_dir=tmp_path,
+        options=options(),
+        on_notice=lambda why: notices.append(str(why)),
+    ).run()
     assert sha(result.path.read_bytes()) == sha(data)
     assert notices == []
     ranged = [h for h in origin.hits("/bb.bin") if h.range and h.range != "bytes=0-0"]
@@ -32,8 +36,12 @@ def test_empty_range_answers_fall_back_to_one_stream_and_say_so(origin, options,
     data = payload(MB)
     origin.add_file("/cgi", data, headers_only_ranges=True)
     notices = []
-    result = Downloader(origin.url("/cgi"), dest_dir=tmp_path, options=options(backoff=0.05),
-                        on_notice=lambda why: notices.append(str(why))).run()
+    result = Downloader(
+        origin.url("/cgi"),
+        dest_dir=tmp_path,
+        options=options(backoff=0.05),
+        on_notice=lambda why: notices.append(str(why)),
+    ).run()
     assert sha(result.path.read_bytes()) == sha(data)
     assert notices == ["using one connection: the server answers ranges without their bytes"]
     # The probe, three empty answers (plus those already in flight on other connections), one stream.
@@ -44,7 +52,9 @@ def test_falling_back_to_one_stream_keeps_what_ranges_brought(origin, options, t
     """Two ranges answered whole, then only empty ones: the plain stream that follows is compared
     with the 2 MiB already on disk, which stay there, instead of truncating the file to zero."""
     data = payload(4 * MB)
-    origin.add_file("/cgi.bin", data, headers_only_ranges=True, headers_only_after=2, rate=2_000_000)
+    origin.add_file(
+        "/cgi.bin", data, headers_only_ranges=True, headers_only_after=2, rate=2_000_000
+    )
     fell_back = threading.Event()
     prefix_during_stream = []
 
@@ -53,13 +63,17 @@ def test_falling_back_to_one_stream_keeps_what_ranges_brought(origin, options, t
             with open(tmp_path / "cgi.bin.part", "rb") as f:
                 prefix_during_stream.append(f.read(2 * MB))
 
-    result = Downloader(origin.url("/cgi.bin"), dest_dir=tmp_path,
-                        options=options(connections=1, min_split=MB),
-                        on_notice=lambda text: fell_back.set(), on_progress=on_progress).run()
+    result = Downloader(
+        origin.url("/cgi.bin"),
+        dest_dir=tmp_path,
+        options=options(connections=1, min_split=MB),
+        on_notice=lambda text: fell_back.set(),
+        on_progress=on_progress,
+    ).run()
     assert sha(result.path.read_bytes()) == sha(data)
     assert fell_back.is_set()
     assert prefix_during_stream, "a progress report came while the one stream ran"
-    assert prefix_during_stream[0] == data[:2 * MB], "the bytes the ranges brought stayed on disk"
+    assert prefix_during_stream[0] == data[: 2 * MB], "the bytes the ranges brought stayed on disk"
     assert [h.status for h in origin.hits("/cgi.bin")][-1] == 200
 
 
@@ -67,11 +81,16 @@ def test_a_plain_stream_that_disagrees_with_the_kept_bytes_starts_over(origin, o
     """The kept bytes are compared, not trusted: a plain answer with other bytes (same size, same
     ETag) starts the download over and delivers the plain answer's bytes, never a mix."""
     data, other = payload(2 * MB), payload(2 * MB)
-    origin.add_file("/cgi.bin", data, headers_only_ranges=True, headers_only_after=1,
-                    then=other, then_after=2)
+    origin.add_file(
+        "/cgi.bin", data, headers_only_ranges=True, headers_only_after=1, then=other, then_after=2
+    )
     notices = []
-    result = Downloader(origin.url("/cgi.bin"), dest_dir=tmp_path,
-                        options=options(connections=1, min_split=MB), on_notice=lambda why: notices.append(str(why))).run()
+    result = Downloader(
+        origin.url("/cgi.bin"),
+        dest_dir=tmp_path,
+        options=options(connections=1, min_split=MB),
+        on_notice=lambda why: notices.append(str(why)),
+    ).run()
     assert sha(result.path.read_bytes()) == sha(other)
     assert "the server's answer differs from the bytes already fetched; starting over" in notices
     assert not list(tmp_path.glob("*.part*"))
@@ -81,7 +100,12 @@ def test_no_ranges_is_said(origin, options, tmp_path):
     data = payload(300_000)
     origin.add_file("/plain", data, ranges=False)
     notices = []
-    Downloader(origin.url("/plain"), dest_dir=tmp_path, options=options(), on_notice=lambda why: notices.append(str(why))).run()
+    Downloader(
+        origin.url("/plain"),
+        dest_dir=tmp_path,
+        options=options(),
+        on_notice=lambda why: notices.append(str(why)),
+    ).run()
     assert notices == ["using one connection: the server does not support ranges"]
 
 
@@ -101,8 +125,11 @@ def test_connection_cap_answered_with_503_keeps_what_worked(origin, options, tmp
     watcher = threading.Thread(target=watch)
     watcher.start()
     try:
-        result = Downloader(origin.url("/capped.bin"), dest_dir=tmp_path,
-                            options=options(connections=8, max_retries=3)).run()
+        result = Downloader(
+            origin.url("/capped.bin"),
+            dest_dir=tmp_path,
+            options=options(connections=8, max_retries=3),
+        ).run()
     finally:
         done.set()
         watcher.join()

@@ -40,7 +40,9 @@ def _adapter(session: requests.Session) -> PinnedAdapter:
 
 def test_urllib3_pool_still_has_the_methods_the_tracking_pool_overrides() -> None:
     for name in ("_get_conn", "_put_conn"):
-        assert callable(getattr(HTTPConnectionPool, name, None)), f"urllib3 no longer has HTTPConnectionPool.{name}"
+        assert callable(getattr(HTTPConnectionPool, name, None)), (
+            f"urllib3 no longer has HTTPConnectionPool.{name}"
+        )
 
 
 def test_connections_in_use_are_tracked_and_released(origin: Origin) -> None:
@@ -51,22 +53,27 @@ def test_connections_in_use_are_tracked_and_released(origin: Origin) -> None:
     assert len(in_use) == 1, "the pool's _get_conn override no longer sees connections taken"
     resp.content  # noqa: B018 - read it whole, which puts the connection back
     resp.close()
-    assert not list(_adapter(session)._checked_out), "the pool's _put_conn override no longer sees returns"
+    assert not list(_adapter(session)._checked_out), (
+        "the pool's _put_conn override no longer sees returns"
+    )
 
 
 def test_the_body_is_read_from_http_client_directly(origin: Origin) -> None:
     origin.add_file("/b.bin", payload(64 * 1024))
     resp = make_session(LOOPBACK).get(origin.url("/b.bin"), stream=True)
-    assert isinstance(body_file(resp), http.client.HTTPResponse), \
+    assert isinstance(body_file(resp), http.client.HTTPResponse), (
         "urllib3 no longer keeps the http.client response as ._fp: bodies are read with an extra copy"
+    )
     resp.close()
 
 
 def test_abort_response_wakes_a_read_blocked_on_a_stalled_body(origin: Origin) -> None:
     origin.add_file("/s.bin", payload(256 * 1024), stall_after=1024, stall_seconds=30)
     resp = make_session(LOOPBACK).get(origin.url("/s.bin"), stream=True, timeout=(5, 30))
-    assert getattr(resp.raw, "_connection", None) is not None or getattr(resp.raw, "connection", None) is not None, \
-        "urllib3 keeps the response's connection under neither ._connection nor .connection"
+    assert (
+        getattr(resp.raw, "_connection", None) is not None
+        or getattr(resp.raw, "connection", None) is not None
+    ), "urllib3 keeps the response's connection under neither ._connection nor .connection"
     outcome: list[BaseException | int] = []
 
     def read() -> None:
@@ -82,13 +89,17 @@ def test_abort_response_wakes_a_read_blocked_on_a_stalled_body(origin: Origin) -
 
     reader = threading.Thread(target=read)
     reader.start()
-    deadline = time.monotonic() + 5  # the server has sent its 1 KiB and stalls (the read blocks, or will)
+    deadline = (
+        time.monotonic() + 5
+    )  # the server has sent its 1 KiB and stalls (the read blocks, or will)
     while origin.bytes_sent("/s.bin") < 1024 and time.monotonic() < deadline:
         time.sleep(0.01)
     started = time.monotonic()
     abort_response(resp)
     reader.join(5)
-    assert not reader.is_alive() and time.monotonic() - started < 2, "abort_response did not wake the read"
+    assert not reader.is_alive() and time.monotonic() - started < 2, (
+        "abort_response did not wake the read"
+    )
     assert outcome and not (isinstance(outcome[0], int) and outcome[0] == 256 * 1024)
     resp.close()
 
@@ -108,7 +119,9 @@ def test_abort_all_wakes_a_request_waiting_for_its_headers(origin: Origin) -> No
     asking = threading.Thread(target=ask)
     asking.start()
     deadline = time.monotonic() + 5
-    while not origin.hits("/mute") and time.monotonic() < deadline:  # asked: now waiting for headers
+    while (
+        not origin.hits("/mute") and time.monotonic() < deadline
+    ):  # asked: now waiting for headers
         time.sleep(0.01)
     _adapter(session).abort_all()
     asking.join(5)
@@ -124,7 +137,9 @@ def test_library_errors_leave_as_errands_own() -> None:
         with network_errors():
             make_session(LOOPBACK).get(f"http://127.0.0.1:{port}/x", timeout=2)
     assert refused.value.code is Reason.CONNECTION_REFUSED
-    assert isinstance(refused.value.__cause__, requests.ConnectionError)  # the original stays as the cause
+    assert isinstance(
+        refused.value.__cause__, requests.ConnectionError
+    )  # the original stays as the cause
     with pytest.raises(NetworkRetryable) as timed_out:
         with network_errors():
             raise requests.ReadTimeout("read timed out")

@@ -13,6 +13,14 @@ import pytest
 
 from bot.sandbox.emulator import BotApiEmulator
 from tests.e2e.harness import BotProcess
+from tests.origin import Origin
+
+
+@pytest.fixture
+def origin() -> Iterator[Origin]:
+    """A real local HTTP origin on 127.0.0.1 (tests add files and behaviours to it)."""
+    with Origin() as server:
+        yield server
 
 
 @pytest.fixture
@@ -27,7 +35,9 @@ def make_bot(emulator: BotApiEmulator, tmp_path: Path) -> Iterator[Callable[...,
     made: list[BotProcess] = []
 
     def factory(start: bool = True, **env: str) -> BotProcess:
-        process = BotProcess(emulator, tmp_path / f"data{len(made)}", {k.upper(): v for k, v in env.items()})
+        process = BotProcess(
+            emulator, tmp_path / f"data{len(made)}", {k.upper(): v for k, v in env.items()}
+        )
         process.data_dir.mkdir()
         made.append(process)
         return process.start() if start else process

@@ -33,7 +33,11 @@ class BotProcess:
         self.data_dir = data_dir
         self.log_path = data_dir.parent / f"{data_dir.name}-bot.log"
         self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "DOWNLOAD_", "MAX_"))},
+            **{
+                k: v
+                for k, v in os.environ.items()
+                if not k.startswith(("BOT_", "DOWNLOAD_", "MAX_"))
+            },
             "BOT_TOKEN": emulator.token,
             "TELEGRAM_API_URL": emulator.url,
             "DATA_DIR": str(data_dir),
@@ -55,15 +59,21 @@ class BotProcess:
         log.write(f"\n===== start {self.starts} =====\n")
         log.flush()
         self.proc = subprocess.Popen(
-            [ERRANDBOT, "run"], env=self.env, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, cwd=self.data_dir.parent,
+            [ERRANDBOT, "run"],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=self.data_dir.parent,
             start_new_session=True,  # its own process group, which terminate_group() signals
         )
         log.close()
 
         def ready() -> bool:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"errandbot exited with {self.proc.returncode}:\n{self.output[-3000:]}")
+                raise RuntimeError(
+                    f"errandbot exited with {self.proc.returncode}:\n{self.output[-3000:]}"
+                )
             return len(self.emulator.calls_of("getUpdates")) > polls_before
 
         self.emulator.wait_for(ready, timeout, "the bot to start polling")

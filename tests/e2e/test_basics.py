@@ -23,11 +23,15 @@ def test_start_and_help_in_private(emulator: BotApiEmulator, bot: BotProcess) ->
 
 
 def test_commands_registered_as_menu(emulator: BotApiEmulator, bot: BotProcess) -> None:
-    names = {c["command"] for c in emulator.wait_for(lambda: emulator.commands, 10, "setMyCommands")}
+    names = {
+        c["command"] for c in emulator.wait_for(lambda: emulator.commands, 10, "setMyCommands")
+    }
     assert {"start", "help", "cancel"} <= names
 
 
-def test_help_with_bot_name_in_group_quotes_the_command(emulator: BotApiEmulator, bot: BotProcess) -> None:
+def test_help_with_bot_name_in_group_quotes_the_command(
+    emulator: BotApiEmulator, bot: BotProcess
+) -> None:
     sent = emulator.send_text(GROUP, USER, f"/help@{emulator.bot_username}")
     reply = emulator.wait_reply(GROUP, sent)
     assert "Commands:" in reply.text
@@ -50,17 +54,23 @@ def test_stranger_is_refused_with_their_id(emulator: BotApiEmulator, bot: BotPro
     assert "Errand" not in reply.text
 
 
-def test_stranger_in_unlisted_group_gets_both_ids(emulator: BotApiEmulator, bot: BotProcess) -> None:
+def test_stranger_in_unlisted_group_gets_both_ids(
+    emulator: BotApiEmulator, bot: BotProcess
+) -> None:
     sent = emulator.send_text(-555, STRANGER, "/help")
     reply = emulator.wait_reply(-555, sent)
     assert str(STRANGER) in reply.text and "-555" in reply.text
 
 
-def test_anonymous_admin_in_unlisted_group_gets_the_chat_id_only(emulator: BotApiEmulator, bot: BotProcess) -> None:
+def test_anonymous_admin_in_unlisted_group_gets_the_chat_id_only(
+    emulator: BotApiEmulator, bot: BotProcess
+) -> None:
     sent = emulator.send_text(-556, STRANGER, "/help", as_chat=-556)
     reply = emulator.wait_reply(-556, sent)
-    assert reply.text == ("Sorry, this bot is private. This chat's id is -556. "
-                          "Ask the bot's owner to add it to ALLOWED_USERS.")
+    assert reply.text == (
+        "Sorry, this bot is private. This chat's id is -556. "
+        "Ask the bot's owner to add it to ALLOWED_USERS."
+    )
 
 
 def test_unset_allowed_users_lets_nobody_in(emulator: BotApiEmulator, make_bot) -> None:
@@ -74,7 +84,9 @@ def test_429_on_send_message_is_waited_out(emulator: BotApiEmulator, bot: BotPro
     sent = emulator.send_text(USER, USER, "/start")
     reply = emulator.wait_reply(USER, sent, timeout=15)
     assert "Errand" in reply.text
-    attempts = [c for c in emulator.calls_of("sendMessage") if str(c.params.get("chat_id")) == str(USER)]
+    attempts = [
+        c for c in emulator.calls_of("sendMessage") if str(c.params.get("chat_id")) == str(USER)
+    ]
     assert [c.status for c in attempts][:2] == [429, 200]
     assert attempts[1].at - attempts[0].at >= 1.9  # retry_after was honoured, not ignored
 
@@ -107,12 +119,20 @@ def test_rejected_token_is_one_line_without_the_token(emulator: BotApiEmulator, 
     from tests.e2e.harness import ERRANDBOT
 
     wrong = "987654321:AAWrongTokenThatTheServerRejects_xyz"
-    env = {"PATH": "/usr/bin:/bin", "BOT_TOKEN": wrong, "TELEGRAM_API_URL": emulator.url,
-           "DATA_DIR": str(tmp_path / "data"), "ALLOWED_USERS": str(USER)}
-    result = subprocess.run([ERRANDBOT, "run"], env=env, cwd=tmp_path, capture_output=True, text=True,
-                            timeout=60)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "BOT_TOKEN": wrong,
+        "TELEGRAM_API_URL": emulator.url,
+        "DATA_DIR": str(tmp_path / "data"),
+        "ALLOWED_USERS": str(USER),
+    }
+    result = subprocess.run(
+        [ERRANDBOT, "run"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 2
     # python-telegram-bot logs the failure (scrubbed); the process ends with one plain line.
-    assert result.stderr.strip().splitlines()[-1] == \
-        "errandbot: Telegram rejected BOT_TOKEN; check it with @BotFather"
+    assert (
+        result.stderr.strip().splitlines()[-1]
+        == "errandbot: Telegram rejected BOT_TOKEN; check it with @BotFather"
+    )
     assert "AAWrongToken" not in result.stdout + result.stderr

@@ -8,7 +8,6 @@ import pytest
 from tests.e2e.harness import OTHER, USER
 from tests.e2e.test_downloads import (
     document_for,
-    origin,  # noqa: F401 - fixture
     payload,
     sha,
     status_for,
@@ -19,15 +18,20 @@ from tests.e2e.test_downloads import (
 pytestmark = pytest.mark.timeout(150)
 
 
-def test_cancel_while_checking_does_not_wait_for_a_silent_server(emulator, make_bot, origin) -> None:  # noqa: F811
+def test_cancel_while_checking_does_not_wait_for_a_silent_server(
+    emulator, make_bot, origin
+) -> None:
     """The server never answers and the probe would wait 60 s for it: the cancelled status comes
     first (the engine's own test times the wake-up itself: tests/downloads/test_failfast.py)."""
     make_bot(download_probe_timeout="60")
     origin.add_file("/mute", payload(1000), silent=True)
     sent = emulator.send_text(USER, USER, f"/download {origin.url('/mute')}")
     status = status_for(emulator, USER, sent)
-    emulator.wait_for(lambda: origin.hits("/mute") and emulator.get_message(USER, status.message_id).buttons,
-                      20, "a Cancel button while checking")
+    emulator.wait_for(
+        lambda: origin.hits("/mute") and emulator.get_message(USER, status.message_id).buttons,
+        20,
+        "a Cancel button while checking",
+    )
     emulator.press_button(emulator.get_message(USER, status.message_id), USER)
     final = wait_text(emulator, status, "🚫", timeout=20)  # a third of the probe's 60 s
     assert "cancelled by" in final
@@ -36,28 +40,34 @@ def test_cancel_while_checking_does_not_wait_for_a_silent_server(emulator, make_
     assert not any(t.startswith("❌") for t in texts_of(emulator, status))
 
 
-def test_retries_are_shown_while_checking(emulator, make_bot, origin) -> None:  # noqa: F811
+def test_retries_are_shown_while_checking(emulator, make_bot, origin) -> None:
     make_bot(progress_interval="1")
     data = payload(200_000, seed=50)
     origin.add_file("/busy.bin", data, fail_status=503, fail_times=2, retry_after="2")
     sent = emulator.send_text(USER, USER, f"/download {origin.url('/busy.bin')}")
     status = status_for(emulator, USER, sent)
     shown = wait_text(emulator, status, "🔁", timeout=30)
-    assert shown.startswith("🔎 Checking 127.0.0.1/busy.bin…\n🔁 Retrying, ") and "of 6: HTTP 503" in shown, shown
+    assert (
+        shown.startswith("🔎 Checking 127.0.0.1/busy.bin…\n🔁 Retrying, ")
+        and "of 6: HTTP 503" in shown
+    ), shown
     assert emulator.get_message(USER, status.message_id).buttons, "Cancel is offered while retrying"
     document = document_for(emulator, USER, sent)
     assert document.document["sha256"] == sha(data)
 
 
-def test_one_users_hanging_links_leave_probe_workers_for_others(emulator, make_bot, origin) -> None:  # noqa: F811
+def test_one_users_hanging_links_leave_probe_workers_for_others(emulator, make_bot, origin) -> None:
     make_bot(download_probe_timeout="90")
     urls = []
     for n in range(5):
         origin.add_file(f"/hang{n}", payload(1000), silent=True)
         urls.append(origin.url(f"/hang{n}"))
     emulator.send_text(USER, USER, "/download " + " ".join(urls))
-    emulator.wait_for(lambda: sum(len(origin.hits(f"/hang{n}")) for n in range(5)) >= 2, 20,
-                      "the first user's probes to hang")
+    emulator.wait_for(
+        lambda: sum(len(origin.hits(f"/hang{n}")) for n in range(5)) >= 2,
+        20,
+        "the first user's probes to hang",
+    )
     data = payload(1000, seed=51)
     origin.add_file("/small.bin", data)
     sent = emulator.send_text(OTHER, OTHER, f"/download {origin.url('/small.bin')}")
@@ -68,7 +78,7 @@ def test_one_users_hanging_links_leave_probe_workers_for_others(emulator, make_b
     assert sum(len(origin.hits(f"/hang{n}")) for n in range(5)) == 2
 
 
-def test_falling_back_to_one_connection_is_said_in_the_status(emulator, make_bot, origin) -> None:  # noqa: F811
+def test_falling_back_to_one_connection_is_said_in_the_status(emulator, make_bot, origin) -> None:
     make_bot(progress_interval="1")
     data = payload(600_000, seed=52)
     origin.add_file("/one.bin", data, ranges=False, rate=150_000)

@@ -8,23 +8,29 @@ from __future__ import annotations
 
 import pytest
 
+from bot.humanize import MiB as MB
 from tests.e2e.harness import USER
 from tests.e2e.test_downloads import (
-    origin,  # noqa: F401 - fixture
     payload,
     status_for,
     wait_text,
 )
 
 pytestmark = pytest.mark.timeout(150)
-MB = 1 << 20
 
 
-def test_a_size_that_grows_after_the_probe_cannot_pass_the_quota(emulator, make_bot, origin) -> None:  # noqa: F811
+def test_a_size_that_grows_after_the_probe_cannot_pass_the_quota(
+    emulator, make_bot, origin
+) -> None:
     """The probes (the bot's and the download process's) see 1,000 bytes; the GET sends 5 MiB."""
     bot = make_bot(daily_quota_mb="2")
-    origin.add_file("/grow.bin", payload(1000, seed=40), ranges=False, then=payload(5 * MB, seed=41),
-                    then_after=2)
+    origin.add_file(
+        "/grow.bin",
+        payload(1000, seed=40),
+        ranges=False,
+        then=payload(5 * MB, seed=41),
+        then_after=2,
+    )
     sent = emulator.send_text(USER, USER, f"/download {origin.url('/grow.bin')}")
     refusal = wait_text(emulator, status_for(emulator, USER, sent), "❌", timeout=60)
     assert "daily quota of 2.0 MB" in refusal, refusal
@@ -32,7 +38,9 @@ def test_a_size_that_grows_after_the_probe_cannot_pass_the_quota(emulator, make_
     assert not [p for p in (bot.data_dir / "downloads").rglob("*") if p.is_file()]
 
 
-def test_downloads_of_unknown_size_share_one_quota_as_bytes_arrive(emulator, make_bot, origin) -> None:  # noqa: F811
+def test_downloads_of_unknown_size_share_one_quota_as_bytes_arrive(
+    emulator, make_bot, origin
+) -> None:
     """Two 1.5 MiB streams of unknown size at once against a 2 MiB quota: the quota holds.
 
     Bytes a stopped download moved still count (else failing downloads on purpose would burn
@@ -42,13 +50,21 @@ def test_downloads_of_unknown_size_share_one_quota_as_bytes_arrive(emulator, mak
     make_bot(daily_quota_mb="2", progress_interval="1")
     sent = []
     for n in range(2):
-        origin.add_file(f"/s{n}.bin", payload(int(1.5 * MB), seed=42 + n), ranges=False, chunked=True,
-                        rate=250_000)
+        origin.add_file(
+            f"/s{n}.bin",
+            payload(int(1.5 * MB), seed=42 + n),
+            ranges=False,
+            chunked=True,
+            rate=250_000,
+        )
         sent.append(emulator.send_text(USER, USER, f"/download {origin.url(f'/s{n}.bin')}"))
 
     def outcome():
         docs = [m for m in emulator.bot_messages(USER) if m.document]
-        failed = [emulator.get_message(USER, status_for(emulator, USER, s).message_id).text or "" for s in sent]
+        failed = [
+            emulator.get_message(USER, status_for(emulator, USER, s).message_id).text or ""
+            for s in sent
+        ]
         failed = [t for t in failed if t.startswith("❌")]
         return (docs, failed) if len(docs) + len(failed) == 2 else None
 

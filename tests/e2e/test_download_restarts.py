@@ -14,7 +14,6 @@ from tests.e2e.harness import USER
 from tests.e2e.test_downloads import (
     children,
     document_for,
-    origin,  # noqa: F401 - fixture
     sha,
     slow_download_under_way,
     texts_of,
@@ -26,9 +25,13 @@ pytestmark = pytest.mark.timeout(150)
 IN_FLIGHT = 16 * 32 * 1024
 
 
-def test_sigterm_to_the_process_group_pauses_and_the_restart_resumes(emulator, make_bot, origin) -> None:  # noqa: F811
+def test_sigterm_to_the_process_group_pauses_and_the_restart_resumes(
+    emulator, make_bot, origin
+) -> None:
     bot = make_bot(progress_interval="1")
-    data, sent, status = slow_download_under_way(emulator, origin, "/group.bin", seed=31, fraction=0.3)
+    data, sent, status = slow_download_under_way(
+        emulator, origin, "/group.bin", seed=31, fraction=0.3
+    )
     assert children(bot.proc.pid), "the download should run in a child process"
     assert bot.terminate_group() < 10
     assert "stopped unexpectedly" not in bot.output
@@ -44,17 +47,31 @@ def test_sigterm_to_the_process_group_pauses_and_the_restart_resumes(emulator, m
     assert "Starting…" not in history[-1]
     assert not any(t.startswith("❌") for t in history), history
     moved_after = origin.bytes_sent("/group.bin") - sent_before_restart
-    assert moved_after <= len(data) - sent_before_restart + IN_FLIGHT, (moved_after, sent_before_restart)
+    assert moved_after <= len(data) - sent_before_restart + IN_FLIGHT, (
+        moved_after,
+        sent_before_restart,
+    )
 
 
-def test_sigterm_to_the_download_process_alone_resumes_at_once(emulator, make_bot, origin) -> None:  # noqa: F811
+def test_sigterm_to_the_download_process_alone_resumes_at_once(emulator, make_bot, origin) -> None:
     bot = make_bot(progress_interval="1")
-    data, sent, status = slow_download_under_way(emulator, origin, "/child.bin", seed=32, fraction=0.3)
-    (child,) = [pid for pid in children(bot.proc.pid)
-                if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes()]
+    data, sent, status = slow_download_under_way(
+        emulator, origin, "/child.bin", seed=32, fraction=0.3
+    )
+    (child,) = [
+        pid
+        for pid in children(bot.proc.pid)
+        if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
     os.kill(child, signal.SIGTERM)
-    emulator.wait_for(lambda: not Path(f"/proc/{child}").exists() or
-                      Path(f"/proc/{child}/stat").read_text().split()[2] == "Z", 10, "the child to stop")
+    emulator.wait_for(
+        lambda: (
+            not Path(f"/proc/{child}").exists()
+            or Path(f"/proc/{child}/stat").read_text().split()[2] == "Z"
+        ),
+        10,
+        "the child to stop",
+    )
     document = document_for(emulator, USER, sent, timeout=100)
     assert document.document["sha256"] == sha(data)
     history = texts_of(emulator, status)
@@ -62,9 +79,13 @@ def test_sigterm_to_the_download_process_alone_resumes_at_once(emulator, make_bo
     assert origin.bytes_sent("/child.bin") <= len(data) + IN_FLIGHT + 2
 
 
-def test_a_partial_file_changed_while_stopped_is_refetched_not_delivered(emulator, make_bot, origin) -> None:  # noqa: F811
+def test_a_partial_file_changed_while_stopped_is_refetched_not_delivered(
+    emulator, make_bot, origin
+) -> None:
     bot = make_bot(progress_interval="1")
-    data, sent, status = slow_download_under_way(emulator, origin, "/swap.bin", seed=33, fraction=0.3)
+    data, sent, status = slow_download_under_way(
+        emulator, origin, "/swap.bin", seed=33, fraction=0.3
+    )
     assert bot.terminate() < 10
     (part,) = (bot.data_dir / "downloads").rglob("*.part")
     part.write_bytes(os.urandom(part.stat().st_size))  # the record still claims its ranges

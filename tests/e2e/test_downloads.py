@@ -9,22 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bot.sandbox.emulator import BotApiEmulator, Message
 from tests.e2e.harness import ADMIN, GROUP, OTHER, STRANGER, USER
-from tests.origin import Origin
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture
-def origin() -> Iterator[Origin]:
-    with Origin() as server:
-        yield server
 
 
 def payload(size: int, seed: int = 1) -> bytes:
@@ -35,18 +27,31 @@ def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def document_for(emulator: BotApiEmulator, chat: int, request: Message, timeout: float = 60) -> Message:
+def document_for(
+    emulator: BotApiEmulator, chat: int, request: Message, timeout: float = 60
+) -> Message:
     return emulator.wait_for(
-        lambda: next((m for m in emulator.bot_messages(chat) if m.document and m.reply_to == request.message_id), None),
-        timeout, f"the document answering message {request.message_id}",
+        lambda: next(
+            (
+                m
+                for m in emulator.bot_messages(chat)
+                if m.document and m.reply_to == request.message_id
+            ),
+            None,
+        ),
+        timeout,
+        f"the document answering message {request.message_id}",
     )
 
 
 def status_for(emulator: BotApiEmulator, chat: int, request: Message) -> Message:
     """The status message: the bot's first reply to the request."""
     return emulator.wait_for(
-        lambda: next((m for m in emulator.bot_messages(chat) if m.reply_to == request.message_id), None),
-        10, "the status message",
+        lambda: next(
+            (m for m in emulator.bot_messages(chat) if m.reply_to == request.message_id), None
+        ),
+        10,
+        "the status message",
     )
 
 
@@ -59,7 +64,10 @@ def wait_text(emulator: BotApiEmulator, message: Message, needle: str, timeout: 
 
 
 def texts_of(emulator: BotApiEmulator, message: Message) -> list[str]:
-    return [text or "" for _, text, _ in emulator.get_message(message.chat_id, message.message_id).history]
+    return [
+        text or ""
+        for _, text, _ in emulator.get_message(message.chat_id, message.message_id).history
+    ]
 
 
 def children(pid: int) -> list[int]:
@@ -83,7 +91,9 @@ def test_small_file_arrives_as_document_with_matching_bytes(emulator, make_bot, 
     assert sha(data) in document.caption and "683.6 KB" in document.caption
     final = wait_text(emulator, status, "✅")
     assert "sent below" in final
-    assert any(c.params.get("action") == "upload_document" for c in emulator.calls_of("sendChatAction"))
+    assert any(
+        c.params.get("action") == "upload_document" for c in emulator.calls_of("sendChatAction")
+    )
 
 
 def test_file_over_upload_limit_is_kept_with_path_and_link(emulator, make_bot, origin) -> None:
@@ -118,7 +128,9 @@ def test_progress_edits_are_at_least_the_interval_apart(emulator, make_bot, orig
     progress = [text for _, text, _ in history if text and "%" in text]
     assert len(progress) >= 2, history
     times = [t for t, _, _ in history]
-    gaps = [b - a for a, b in zip(times[1:], times[2:], strict=False)]  # edits after the first answer
+    gaps = [
+        b - a for a, b in zip(times[1:], times[2:], strict=False)
+    ]  # edits after the first answer
     assert gaps and min(gaps) >= 0.95, gaps
     shown = [(text, str(markup)) for _, text, markup in history]  # the Cancel button counts too
     assert all(a != b for a, b in zip(shown, shown[1:], strict=False))  # never an unchanged edit
@@ -144,7 +156,9 @@ def test_requester_cancels_with_the_button(emulator, make_bot, origin) -> None:
 def test_in_group_a_member_may_not_cancel_but_a_group_admin_may(emulator, make_bot, origin) -> None:
     make_bot()
     origin.add_file("/long.bin", payload(2_000_000), ranges=False, rate=50_000)
-    sent = emulator.send_text(GROUP, USER, f"/download@{emulator.bot_username} {origin.url('/long.bin')}")
+    sent = emulator.send_text(
+        GROUP, USER, f"/download@{emulator.bot_username} {origin.url('/long.bin')}"
+    )
     status = status_for(emulator, GROUP, sent)
     wait_text(emulator, status, "⬇️")
     refused = emulator.press_button(emulator.get_message(GROUP, status.message_id), OTHER)
@@ -164,29 +178,50 @@ def test_anonymous_admins_are_told_apart_by_their_group(emulator, make_bot, orig
     make_bot(daily_quota_mb="1", allowed_users=f"{USER},{OTHER},{GROUP},{group2}")
     origin.add_file("/part.bin", payload(700_000, seed=20))
     for group in (GROUP, group2):  # 0.7 MB each: one shared 1 MB quota would refuse the second
-        sent = emulator.send_text(group, OTHER, f"/download@{emulator.bot_username} {origin.url('/part.bin')}",
-                                  as_chat=group)
+        sent = emulator.send_text(
+            group,
+            OTHER,
+            f"/download@{emulator.bot_username} {origin.url('/part.bin')}",
+            as_chat=group,
+        )
         document_for(emulator, group, sent)
         assert "@GroupAnonymousBot" not in (status_for(emulator, group, sent).text or "")
 
     origin.add_file("/long.bin", payload(900_000), ranges=False, rate=30_000)  # within USER's quota
-    sent = emulator.send_text(GROUP, USER, f"/download@{emulator.bot_username} {origin.url('/long.bin')}")
+    sent = emulator.send_text(
+        GROUP, USER, f"/download@{emulator.bot_username} {origin.url('/long.bin')}"
+    )
     status = status_for(emulator, GROUP, sent)
     wait_text(emulator, status, "⬇️")
     ref = "d3"
-    by_channel = emulator.send_text(GROUP, OTHER, f"/cancel@{emulator.bot_username} {ref}", as_chat=channel)
-    assert emulator.wait_reply(GROUP, by_channel).text.startswith(f"Only @user42 or an admin can cancel {ref}")
-    by_other_group = emulator.send_text(group2, OTHER, f"/cancel@{emulator.bot_username} {ref}", as_chat=group2)
-    assert emulator.wait_reply(group2, by_other_group).text == f"There is no download {ref} in this chat."
+    by_channel = emulator.send_text(
+        GROUP, OTHER, f"/cancel@{emulator.bot_username} {ref}", as_chat=channel
+    )
+    assert emulator.wait_reply(GROUP, by_channel).text.startswith(
+        f"Only @user42 or an admin can cancel {ref}"
+    )
+    by_other_group = emulator.send_text(
+        group2, OTHER, f"/cancel@{emulator.bot_username} {ref}", as_chat=group2
+    )
+    assert (
+        emulator.wait_reply(group2, by_other_group).text
+        == f"There is no download {ref} in this chat."
+    )
     assert "⬇️" in emulator.get_message(GROUP, status.message_id).text  # still running
-    by_admin = emulator.send_text(GROUP, OTHER, f"/cancel@{emulator.bot_username} {ref}", as_chat=GROUP)
+    by_admin = emulator.send_text(
+        GROUP, OTHER, f"/cancel@{emulator.bot_username} {ref}", as_chat=GROUP
+    )
     assert emulator.wait_reply(GROUP, by_admin).text == f"Cancelling {ref}."
     assert f"cancelled by Group {GROUP}" in wait_text(emulator, status, "🚫")
 
 
 def test_queue_holds_the_third_download_until_one_finishes(emulator, make_bot, origin) -> None:
     make_bot()  # defaults: 2 at once per user
-    files = {"/a.bin": payload(250_000, 4), "/b.bin": payload(1_500_000, 5), "/c.bin": payload(100_000, 6)}
+    files = {
+        "/a.bin": payload(250_000, 4),
+        "/b.bin": payload(1_500_000, 5),
+        "/c.bin": payload(100_000, 6),
+    }
     origin.add_file("/a.bin", files["/a.bin"], ranges=False, rate=100_000)
     origin.add_file("/b.bin", files["/b.bin"], ranges=False, rate=100_000)
     origin.add_file("/c.bin", files["/c.bin"])
@@ -277,13 +312,18 @@ def test_credentials_in_url_work_but_never_show(emulator, make_bot, origin) -> N
     document = document_for(emulator, USER, sent)
     assert document.document["sha256"] == sha(data)
     listing = emulator.wait_reply(USER, emulator.send_text(USER, USER, "/downloads"))
-    shown = " ".join((m.text or "") + (m.caption or "") for m in emulator.bot_messages(USER)) + listing.text
+    shown = (
+        " ".join((m.text or "") + (m.caption or "") for m in emulator.bot_messages(USER))
+        + listing.text
+    )
     assert "Sup3rSecretPw" not in shown
     bot.terminate()
     assert "Sup3rSecretPw" not in bot.output
 
 
-def test_size_limit_and_daily_quota_refusals_say_which_and_by_how_much(emulator, make_bot, origin) -> None:
+def test_size_limit_and_daily_quota_refusals_say_which_and_by_how_much(
+    emulator, make_bot, origin
+) -> None:
     make_bot(max_file_mb="1", daily_quota_mb="2")
     origin.add_file("/huge.bin", payload(1_572_864, seed=10))  # 1.5 MB
     origin.add_file("/part.bin", payload(900_000, seed=11))
@@ -306,21 +346,32 @@ def slow_download_under_way(emulator, origin, path: str, seed: int, fraction: fl
     origin.add_file(path, data, rate=40_000)
     sent = emulator.send_text(USER, USER, f"/download {origin.url(path)}")
     status = status_for(emulator, USER, sent)
-    emulator.wait_for(lambda: origin.bytes_sent(path) >= len(data) * fraction, 60, f"{fraction:.0%} transferred")
+    emulator.wait_for(
+        lambda: origin.bytes_sent(path) >= len(data) * fraction, 60, f"{fraction:.0%} transferred"
+    )
     wait_text(emulator, status, "%")
     return data, sent, status
 
 
-def test_kill_9_mid_download_then_restart_delivers_the_right_bytes(emulator, make_bot, origin) -> None:
+def test_kill_9_mid_download_then_restart_delivers_the_right_bytes(
+    emulator, make_bot, origin
+) -> None:
     bot = make_bot(progress_interval="1")
-    data, sent, status = slow_download_under_way(emulator, origin, "/movie.mkv", seed=12, fraction=0.5)
-    emulator.wait_for(lambda: list((bot.data_dir / "downloads").rglob("*.part")), 10, "a partial file")
+    data, sent, status = slow_download_under_way(
+        emulator, origin, "/movie.mkv", seed=12, fraction=0.5
+    )
+    emulator.wait_for(
+        lambda: list((bot.data_dir / "downloads").rglob("*.part")), 10, "a partial file"
+    )
     workers = children(bot.proc.pid)
     assert workers, "the download should run in a child process"
     bot.kill()
     # No orphan may keep writing the .part file that the restarted bot resumes.
-    emulator.wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers), 10,
-                      "the download process to die with the bot")
+    emulator.wait_for(
+        lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers),
+        10,
+        "the download process to die with the bot",
+    )
     sent_before_restart = origin.bytes_sent("/movie.mkv")
     bot.start()
     document = document_for(emulator, USER, sent, timeout=90)
@@ -333,9 +384,13 @@ def test_kill_9_mid_download_then_restart_delivers_the_right_bytes(emulator, mak
     assert len([m for m in emulator.bot_messages(USER) if m.document]) == 1
 
 
-def test_sigterm_mid_download_pauses_cleanly_and_the_restart_resumes(emulator, make_bot, origin) -> None:
+def test_sigterm_mid_download_pauses_cleanly_and_the_restart_resumes(
+    emulator, make_bot, origin
+) -> None:
     bot = make_bot(progress_interval="1")
-    data, sent, _status = slow_download_under_way(emulator, origin, "/talk.mp4", seed=21, fraction=0.3)
+    data, sent, _status = slow_download_under_way(
+        emulator, origin, "/talk.mp4", seed=21, fraction=0.3
+    )
     assert bot.terminate() < 10
     sent_before_restart = origin.bytes_sent("/talk.mp4")
     assert "paused for shutdown" in bot.output
@@ -349,7 +404,10 @@ def test_sigterm_mid_download_pauses_cleanly_and_the_restart_resumes(emulator, m
     # was in flight on the cut connections).
     moved_after = origin.bytes_sent("/talk.mp4") - sent_before_restart
     # In flight on cut connections: up to two 16 KiB writes on each of 16 (the default).
-    assert moved_after <= len(data) - sent_before_restart + 16 * 32 * 1024, (moved_after, sent_before_restart)
+    assert moved_after <= len(data) - sent_before_restart + 16 * 32 * 1024, (
+        moved_after,
+        sent_before_restart,
+    )
 
 
 def test_several_links_in_one_message_start_several_downloads(emulator, make_bot, origin) -> None:
@@ -359,21 +417,34 @@ def test_several_links_in_one_message_start_several_downloads(emulator, make_bot
         origin.add_file(path, data)
     sent = emulator.send_text(USER, USER, "/download " + " ".join(origin.url(p) for p in files))
     documents = emulator.wait_for(
-        lambda: [m for m in emulator.bot_messages(USER) if m.document and m.reply_to == sent.message_id]
-        if len([m for m in emulator.bot_messages(USER) if m.document]) >= 2 else None,
-        60, "two documents")
+        lambda: (
+            [m for m in emulator.bot_messages(USER) if m.document and m.reply_to == sent.message_id]
+            if len([m for m in emulator.bot_messages(USER) if m.document]) >= 2
+            else None
+        ),
+        60,
+        "two documents",
+    )
     assert sorted(d.document["sha256"] for d in documents) == sorted(sha(d) for d in files.values())
 
 
 def test_stats_for_bot_admins_only(emulator, make_bot, origin) -> None:
     make_bot()
     origin.add_file("/s.bin", payload(10_000, 15))
-    document_for(emulator, USER, emulator.send_text(USER, USER, f"/download {origin.url('/s.bin')}"))
+    document_for(
+        emulator, USER, emulator.send_text(USER, USER, f"/download {origin.url('/s.bin')}")
+    )
     refused = emulator.wait_reply(USER, emulator.send_text(USER, USER, "/stats"))
     assert "admins" in refused.text and "Up " not in refused.text
     report = emulator.wait_reply(ADMIN, emulator.send_text(ADMIN, ADMIN, "/stats"))
-    for needle in ("Errand ", "Up ", "Downloads: 0 running, 0 queued", "Downloaded today: 9.8 KB",
-                   "Timers and reminders pending: 0", "Disk free:"):
+    for needle in (
+        "Errand ",
+        "Up ",
+        "Downloads: 0 running, 0 queued",
+        "Downloaded today: 9.8 KB",
+        "Timers and reminders pending: 0",
+        "Disk free:",
+    ):
         assert needle in report.text, report.text
 
 
@@ -387,7 +458,9 @@ def test_editing_a_download_command_does_not_fetch_again(emulator, make_bot, ori
     note = emulator.wait_reply(USER, emulator.bot_messages(USER)[-1], contains="edits")
     assert "/cancel" in note.text
     assert len([m for m in emulator.bot_messages(USER) if m.document]) == 1
-    assert len([h for h in origin.hits("/once.bin") if h.range != "bytes=0-0"]) <= 16  # one download's worth
+    assert (
+        len([h for h in origin.hits("/once.bin") if h.range != "bytes=0-0"]) <= 16
+    )  # one download's worth
 
 
 def test_downloads_list_stays_in_its_chat(emulator, make_bot, origin) -> None:
@@ -403,7 +476,9 @@ def test_downloads_list_stays_in_its_chat(emulator, make_bot, origin) -> None:
 
 def test_unknown_size_is_stopped_at_the_daily_quota(emulator, make_bot, origin) -> None:
     bot = make_bot(daily_quota_mb="1")
-    origin.add_file("/stream.bin", payload(1_600_000, seed=18), ranges=False, length=False)  # size unknown
+    origin.add_file(
+        "/stream.bin", payload(1_600_000, seed=18), ranges=False, length=False
+    )  # size unknown
     sent = emulator.send_text(USER, USER, f"/download {origin.url('/stream.bin')}")
     refusal = wait_text(emulator, status_for(emulator, USER, sent), "❌", timeout=60)
     assert "it would exceed your daily quota of 1.0 MB (0 B used today)" in refusal

@@ -10,14 +10,12 @@ checks the bot's log holds no traceback.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 
 from bot.sandbox.emulator import BotApiEmulator, Message
 from tests.e2e.harness import GROUP, OTHER, USER, BotProcess
 from tests.e2e.test_downloads import payload, sha
-from tests.origin import Origin
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -25,21 +23,21 @@ OLD_GROUP, NEW_GROUP = -4001, -1004001  # a basic group and the supergroup it be
 GROUP_ADMIN = 77
 
 
-@pytest.fixture
-def origin() -> Iterator[Origin]:
-    with Origin() as server:
-        yield server
-
-
 def rings(emulator: BotApiEmulator, chat: int, label: str) -> list[Message]:
     """Ring messages (with snooze buttons) in ``chat`` that name ``label``."""
-    return [m for m in emulator.bot_messages(chat)
-            if m.buttons and "snooze" in m.buttons[0]["callback_data"] and label in (m.text or "")]
+    return [
+        m
+        for m in emulator.bot_messages(chat)
+        if m.buttons and "snooze" in m.buttons[0]["callback_data"] and label in (m.text or "")
+    ]
 
 
 def wait_ring(emulator: BotApiEmulator, chat: int, label: str, timeout: float = 20) -> Message:
-    return emulator.wait_for(lambda: next(iter(rings(emulator, chat, label)), None), timeout,
-                             f"the ring of {label!r} in {chat}")
+    return emulator.wait_for(
+        lambda: next(iter(rings(emulator, chat, label)), None),
+        timeout,
+        f"the ring of {label!r} in {chat}",
+    )
 
 
 def ref_in(text: str, letter: str = "t") -> str:
@@ -51,12 +49,17 @@ def no_traceback(bot: BotProcess) -> None:
 
 
 def wait_log(emulator: BotApiEmulator, bot: BotProcess, needle: str, timeout: float = 15) -> str:
-    return emulator.wait_for(lambda: needle in bot.output and bot.output, timeout, f"{needle!r} in the log")
+    return emulator.wait_for(
+        lambda: needle in bot.output and bot.output, timeout, f"{needle!r} in the log"
+    )
 
 
 # --- forum topics ---------------------------------------------------------------------------
 
-def test_timer_in_a_topic_confirms_rings_and_snoozes_in_that_topic(emulator: BotApiEmulator, make_bot) -> None:
+
+def test_timer_in_a_topic_confirms_rings_and_snoozes_in_that_topic(
+    emulator: BotApiEmulator, make_bot
+) -> None:
     topic, _other_topic = emulator.make_forum(GROUP, topics=2)
     bot = make_bot()
     command = emulator.send_text(GROUP, USER, "/timer 2 tea", thread_id=topic)
@@ -74,45 +77,73 @@ def test_timer_in_a_topic_confirms_rings_and_snoozes_in_that_topic(emulator: Bot
     # /timers in the topic lists the topic's own items first, the rest of the group after
     general = emulator.send_text(GROUP, OTHER, "/timer 1h lunch")
     general_ref = ref_in(emulator.wait_reply(GROUP, general).text)
-    listing = emulator.wait_reply(GROUP, emulator.send_text(GROUP, OTHER, "/timers", thread_id=topic))
+    listing = emulator.wait_reply(
+        GROUP, emulator.send_text(GROUP, OTHER, "/timers", thread_id=topic)
+    )
     assert listing.thread_id == topic
     lines = listing.text.splitlines()
     assert lines[0] == "Pending in this topic:"
-    mine, heading, elsewhere = (next(i for i, line in enumerate(lines) if needle in line)
-                                for needle in (snooze_ref, "Elsewhere in this chat:", general_ref))
+    mine, heading, elsewhere = (
+        next(i for i, line in enumerate(lines) if needle in line)
+        for needle in (snooze_ref, "Elsewhere in this chat:", general_ref)
+    )
     assert mine < heading < elsewhere
     in_general = emulator.wait_reply(GROUP, emulator.send_text(GROUP, OTHER, "/timers"))
     assert in_general.thread_id is None and in_general.text.startswith("Pending in this chat:")
     no_traceback(bot)
 
 
-def test_download_in_a_topic_is_delivered_to_that_topic(emulator: BotApiEmulator, make_bot, origin) -> None:
+def test_download_in_a_topic_is_delivered_to_that_topic(
+    emulator: BotApiEmulator, make_bot, origin
+) -> None:
     (topic,) = emulator.make_forum(GROUP)
     bot = make_bot()
     data = payload(300_000, seed=5)
     origin.add_file("/notes.pdf", data)
-    request = emulator.send_text(GROUP, USER, f"/download {origin.url('/notes.pdf')}", thread_id=topic)
+    request = emulator.send_text(
+        GROUP, USER, f"/download {origin.url('/notes.pdf')}", thread_id=topic
+    )
     document = emulator.wait_for(
-        lambda: next((m for m in emulator.bot_messages(GROUP) if m.document), None), 60, "the document")
+        lambda: next((m for m in emulator.bot_messages(GROUP) if m.document), None),
+        60,
+        "the document",
+    )
     assert document.thread_id == topic, "the file went to General instead of the topic"
     assert document.document["sha256"] == sha(data)
-    status = next(m for m in emulator.bot_messages(GROUP) if m.reply_to == request.message_id and not m.document)
+    status = next(
+        m
+        for m in emulator.bot_messages(GROUP)
+        if m.reply_to == request.message_id and not m.document
+    )
     assert status.thread_id == topic
     actions = [c for c in emulator.calls_of("sendChatAction") if int(c.params["chat_id"]) == GROUP]
     assert actions and all(int(c.params["message_thread_id"]) == topic for c in actions)
-    listing = emulator.wait_reply(GROUP, emulator.send_text(GROUP, USER, "/downloads", thread_id=topic))
+    listing = emulator.wait_reply(
+        GROUP, emulator.send_text(GROUP, USER, "/downloads", thread_id=topic)
+    )
     assert listing.thread_id == topic and "notes.pdf" in listing.text
     no_traceback(bot)
 
 
-def test_file_kept_on_the_server_is_announced_in_the_topic(emulator: BotApiEmulator, make_bot, origin) -> None:
+def test_file_kept_on_the_server_is_announced_in_the_topic(
+    emulator: BotApiEmulator, make_bot, origin
+) -> None:
     (topic,) = emulator.make_forum(GROUP)
     bot = make_bot(max_upload_mb="1")
     origin.add_file("/big.iso", payload(1_500_000, seed=6))
     emulator.send_text(GROUP, USER, f"/download {origin.url('/big.iso')}", thread_id=topic)
-    kept = emulator.wait_for(lambda: next((m for m in emulator.bot_messages(GROUP)
-                                           if (m.text or "").startswith("📦 d1 · big.iso")), None),
-                             60, "the kept-on-the-server notice")
+    kept = emulator.wait_for(
+        lambda: next(
+            (
+                m
+                for m in emulator.bot_messages(GROUP)
+                if (m.text or "").startswith("📦 d1 · big.iso")
+            ),
+            None,
+        ),
+        60,
+        "the kept-on-the-server notice",
+    )
     assert "so it is kept on the server" in kept.text
     assert kept.thread_id == topic
     no_traceback(bot)
@@ -120,8 +151,10 @@ def test_file_kept_on_the_server_is_announced_in_the_topic(emulator: BotApiEmula
 
 # --- supergroup upgrades --------------------------------------------------------------------
 
-def test_group_upgraded_mid_way_rings_in_the_new_chat_with_nothing_lost(emulator: BotApiEmulator,
-                                                                        make_bot) -> None:
+
+def test_group_upgraded_mid_way_rings_in_the_new_chat_with_nothing_lost(
+    emulator: BotApiEmulator, make_bot
+) -> None:
     """No service message reaches the bot: the ChatMigrated error of the first ring is the news."""
     emulator.make_basic_group(OLD_GROUP, "Family")
     bot = make_bot(allowed_users=f"{USER},{OTHER},{OLD_GROUP}")
@@ -139,7 +172,11 @@ def test_group_upgraded_mid_way_rings_in_the_new_chat_with_nothing_lost(emulator
     assert ring.reply_to is None  # the command is a message of the old chat, not of this one
     wait_ring(emulator, NEW_GROUP, "tea")  # the next one goes straight to the new id
     assert not rings(emulator, OLD_GROUP, "pasta") and not rings(emulator, OLD_GROUP, "tea")
-    migrated = [c for c in emulator.calls_of("sendMessage") if int(c.params["chat_id"]) == OLD_GROUP and c.status == 400]
+    migrated = [
+        c
+        for c in emulator.calls_of("sendMessage")
+        if int(c.params["chat_id"]) == OLD_GROUP and c.status == 400
+    ]
     assert len(migrated) == 1, "only the first ring should try the old id"
 
     # allowed under the new id, because ALLOWED_USERS lists the old one; nothing was lost
@@ -157,46 +194,61 @@ def test_group_upgraded_mid_way_rings_in_the_new_chat_with_nothing_lost(emulator
     no_traceback(bot)
 
 
-def test_upgrade_service_messages_move_downloads_and_reminders(emulator: BotApiEmulator, make_bot,
-                                                               origin) -> None:
+def test_upgrade_service_messages_move_downloads_and_reminders(
+    emulator: BotApiEmulator, make_bot, origin
+) -> None:
     emulator.make_basic_group(OLD_GROUP, "Team")
     bot = make_bot(allowed_users=f"{USER},{OTHER},{OLD_GROUP}")
     data = payload(400_000, seed=8)
     origin.add_file("/slides.pdf", data, ranges=False, rate=60_000)  # about 7 s: still running
     request = emulator.send_text(OLD_GROUP, USER, f"/download {origin.url('/slides.pdf')}")
     status = emulator.wait_reply(OLD_GROUP, request)
-    emulator.wait_for(lambda: "%" in (emulator.get_message(OLD_GROUP, status.message_id).text or ""), 20,
-                      "the download to be under way")
+    emulator.wait_for(
+        lambda: "%" in (emulator.get_message(OLD_GROUP, status.message_id).text or ""),
+        20,
+        "the download to be under way",
+    )
     reminder = emulator.send_text(OLD_GROUP, USER, "/remind in 3h retro")
     ref = ref_in(emulator.wait_reply(OLD_GROUP, reminder).text)
 
     emulator.upgrade_group(OLD_GROUP, NEW_GROUP)
     wait_log(emulator, bot, "was upgraded to a supergroup, now chat -1004001")
 
-    document = emulator.wait_for(lambda: next((m for m in emulator.bot_messages(NEW_GROUP) if m.document), None),
-                                 60, "the document in the new chat")
+    document = emulator.wait_for(
+        lambda: next((m for m in emulator.bot_messages(NEW_GROUP) if m.document), None),
+        60,
+        "the document in the new chat",
+    )
     assert document.document["sha256"] == sha(data)
     assert not any(m.document for m in emulator.bot_messages(OLD_GROUP))
     listing = emulator.wait_reply(NEW_GROUP, emulator.send_text(NEW_GROUP, USER, "/timers"))
     assert ref in listing.text
     assert bot.output.count("was upgraded to a supergroup") == 1  # two service messages, one move
-    reposted = [m for m in emulator.bot_messages(NEW_GROUP) if not m.document
-                and any("slides.pdf" in (text or "") for _, text, _ in m.history)]
+    reposted = [
+        m
+        for m in emulator.bot_messages(NEW_GROUP)
+        if not m.document and any("slides.pdf" in (text or "") for _, text, _ in m.history)
+    ]
     assert reposted, "the download's status did not continue in the new chat"
     no_traceback(bot)
 
 
 # --- removal and blocking -------------------------------------------------------------------
 
-def test_removed_group_pauses_leaves_others_alone_and_resumes_when_back(emulator: BotApiEmulator, make_bot,
-                                                                        origin) -> None:
+
+def test_removed_group_pauses_leaves_others_alone_and_resumes_when_back(
+    emulator: BotApiEmulator, make_bot, origin
+) -> None:
     bot = make_bot()
     data = payload(600_000, seed=9)
     origin.add_file("/video.mp4", data, ranges=False, rate=30_000)  # 20 s: stopped mid-way
     request = emulator.send_text(GROUP, USER, f"/download {origin.url('/video.mp4')}")
     status = emulator.wait_reply(GROUP, request)
-    emulator.wait_for(lambda: "%" in (emulator.get_message(GROUP, status.message_id).text or ""), 20,
-                      "the download to be under way")
+    emulator.wait_for(
+        lambda: "%" in (emulator.get_message(GROUP, status.message_id).text or ""),
+        20,
+        "the download to be under way",
+    )
     soon = emulator.send_text(GROUP, USER, "/timer 8 standup")
     emulator.wait_reply(GROUP, soon)
     later = emulator.send_text(GROUP, OTHER, "/remind in 2h retro")
@@ -208,7 +260,9 @@ def test_removed_group_pauses_leaves_others_alone_and_resumes_when_back(emulator
     wait_log(emulator, bot, "chat -100123 is unreachable (removed")
 
     wait_ring(emulator, USER, "kettle")  # the other chat is unaffected (and standup is overdue)
-    tried = [c for c in emulator.calls if str(c.params.get("chat_id")) == str(GROUP) and c.status == 403]
+    tried = [
+        c for c in emulator.calls if str(c.params.get("chat_id")) == str(GROUP) and c.status == 403
+    ]
     assert tried == [], "the bot kept trying a group it was removed from"
     output = bot.output
     assert output.count("is unreachable") == 1
@@ -221,7 +275,9 @@ def test_removed_group_pauses_leaves_others_alone_and_resumes_when_back(emulator
     notice = emulator.wait_reply(GROUP, status, contains="I'm back")
     assert later_ref in notice.text and "video.mp4" in notice.text
     assert notice.buttons[0]["text"] == "Resume"
-    listing = emulator.wait_reply(GROUP, emulator.send_text(GROUP, OTHER, "/timers"), contains="Paused")
+    listing = emulator.wait_reply(
+        GROUP, emulator.send_text(GROUP, OTHER, "/timers"), contains="Paused"
+    )
     assert later_ref in listing.text and listing.buttons[0]["text"] == "Resume"
 
     refused = emulator.press_button(notice, OTHER, "chat:resume")
@@ -232,24 +288,33 @@ def test_removed_group_pauses_leaves_others_alone_and_resumes_when_back(emulator
     assert "downloads: 1" in emulator.callback_answer(pressed)["text"]
 
     assert "late by" in wait_ring(emulator, GROUP, "standup").text  # came due while away: rings now
-    document = emulator.wait_for(lambda: next((m for m in emulator.bot_messages(GROUP) if m.document), None),
-                                 90, "the restarted download's document")
+    document = emulator.wait_for(
+        lambda: next((m for m in emulator.bot_messages(GROUP) if m.document), None),
+        90,
+        "the restarted download's document",
+    )
     assert document.document["sha256"] == sha(data)
-    pending = emulator.wait_reply(GROUP, emulator.send_text(GROUP, OTHER, "/timers"), contains="Pending")
+    pending = emulator.wait_reply(
+        GROUP, emulator.send_text(GROUP, OTHER, "/timers"), contains="Pending"
+    )
     assert later_ref in pending.text and "Paused" not in pending.text
     no_traceback(bot)
 
 
 def test_blocked_in_private_stops_at_the_first_403_and_unblocking_offers_resume(
-        emulator: BotApiEmulator, make_bot, origin) -> None:
+    emulator: BotApiEmulator, make_bot, origin
+) -> None:
     """No my_chat_member update reaches the bot: a 403 (of a ring or a progress edit) is the news."""
     bot = make_bot()
     data = payload(500_000, seed=10)
     origin.add_file("/album.zip", data, ranges=False, rate=25_000)  # 20 s: stopped mid-way
     request = emulator.send_text(USER, USER, f"/download {origin.url('/album.zip')}")
     status = emulator.wait_reply(USER, request)
-    emulator.wait_for(lambda: "%" in (emulator.get_message(USER, status.message_id).text or ""), 20,
-                      "the download to be under way")
+    emulator.wait_for(
+        lambda: "%" in (emulator.get_message(USER, status.message_id).text or ""),
+        20,
+        "the download to be under way",
+    )
     first = emulator.send_text(USER, USER, "/timer 6 stretch")
     emulator.wait_reply(USER, first)
     later = emulator.send_text(USER, USER, "/remind in 5h water plants")
@@ -257,9 +322,13 @@ def test_blocked_in_private_stops_at_the_first_403_and_unblocking_offers_resume(
     emulator.send_text(OTHER, OTHER, "/timer 10 other")
 
     emulator.remove_bot(USER, USER, announce=False)
-    wait_log(emulator, bot, f"chat {USER} is unreachable (403 Forbidden: bot was blocked by the user)")
+    wait_log(
+        emulator, bot, f"chat {USER} is unreachable (403 Forbidden: bot was blocked by the user)"
+    )
     wait_ring(emulator, OTHER, "other")  # later than stretch was due: the others go on
-    forbidden = [c for c in emulator.calls if str(c.params.get("chat_id")) == str(USER) and c.status == 403]
+    forbidden = [
+        c for c in emulator.calls if str(c.params.get("chat_id")) == str(USER) and c.status == 403
+    ]
     assert 1 <= len(forbidden) <= 2, [c.method for c in forbidden]  # a ring and an edit may cross
     assert bot.output.count("is unreachable") == 1
     no_traceback(bot)
@@ -271,20 +340,28 @@ def test_blocked_in_private_stops_at_the_first_403_and_unblocking_offers_resume(
     emulator.wait_for(lambda: emulator.callback_answer(pressed), 10, "the resume answer")
     assert "timers/reminders: 2, downloads: 1" in emulator.callback_answer(pressed)["text"]
     assert "late by" in wait_ring(emulator, USER, "stretch").text
-    document = emulator.wait_for(lambda: next((m for m in emulator.bot_messages(USER) if m.document), None),
-                                 90, "the restarted download's document")
+    document = emulator.wait_for(
+        lambda: next((m for m in emulator.bot_messages(USER) if m.document), None),
+        90,
+        "the restarted download's document",
+    )
     assert document.document["sha256"] == sha(data)
-    listing = emulator.wait_reply(USER, emulator.send_text(USER, USER, "/timers"), contains="pending")
+    listing = emulator.wait_reply(
+        USER, emulator.send_text(USER, USER, "/timers"), contains="pending"
+    )
     assert later_ref in listing.text
     no_traceback(bot)
 
 
-def test_a_file_finished_while_the_chat_was_unreachable_is_sent_on_resume(emulator: BotApiEmulator,
-                                                                           make_bot, origin) -> None:
+def test_a_file_finished_while_the_chat_was_unreachable_is_sent_on_resume(
+    emulator: BotApiEmulator, make_bot, origin
+) -> None:
     bot = make_bot()
     data = payload(200_000, seed=11)
     origin.add_file("/scan.pdf", data)
-    emulator.add_fault("sendDocument", code=403, description="Forbidden: bot was blocked by the user")
+    emulator.add_fault(
+        "sendDocument", code=403, description="Forbidden: bot was blocked by the user"
+    )
     request = emulator.send_text(USER, USER, f"/download {origin.url('/scan.pdf')}")
     wait_log(emulator, bot, f"chat {USER} is unreachable (403 Forbidden")
     assert not any(m.document for m in emulator.bot_messages(USER))
@@ -295,8 +372,11 @@ def test_a_file_finished_while_the_chat_was_unreachable_is_sent_on_resume(emulat
     assert "scan.pdf" in notice.text
     pressed = emulator.press_button(notice, USER, "chat:resume")
     emulator.wait_for(lambda: emulator.callback_answer(pressed), 10, "the resume answer")
-    document = emulator.wait_for(lambda: next((m for m in emulator.bot_messages(USER) if m.document), None),
-                                 30, "the waiting file")
+    document = emulator.wait_for(
+        lambda: next((m for m in emulator.bot_messages(USER) if m.document), None),
+        30,
+        "the waiting file",
+    )
     assert document.document["sha256"] == sha(data)
     assert len([c for c in emulator.calls_of("sendDocument") if c.status == 200]) == 1
     no_traceback(bot)
@@ -304,8 +384,10 @@ def test_a_file_finished_while_the_chat_was_unreachable_is_sent_on_resume(emulat
 
 # --- commands by name -----------------------------------------------------------------------
 
+
 def test_commands_addressed_by_name_work_and_other_bots_commands_are_left_alone(
-        emulator: BotApiEmulator, bot: BotProcess, origin) -> None:
+    emulator: BotApiEmulator, bot: BotProcess, origin
+) -> None:
     ours = emulator.send_text(GROUP, USER, "/timer@errand_test_bot 1h brew")
     assert "brew" in emulator.wait_reply(GROUP, ours).text
     theirs = emulator.send_text(GROUP, USER, "/timer@some_other_bot 1h not for us")
@@ -323,14 +405,35 @@ def test_commands_addressed_by_name_work_and_other_bots_commands_are_left_alone(
     origin.add_file("/shared.bin", payload(100_000, seed=12))
     link = emulator.send_text(GROUP, OTHER, origin.url("/shared.bin"))
     fetch = emulator.send_text(GROUP, USER, "/download@errand_test_bot", reply_to=link.message_id)
-    emulator.wait_for(lambda: next((m for m in emulator.bot_messages(GROUP) if m.document
-                                    and m.reply_to == fetch.message_id), None), 60, "the shared file")
+    emulator.wait_for(
+        lambda: next(
+            (
+                m
+                for m in emulator.bot_messages(GROUP)
+                if m.document and m.reply_to == fetch.message_id
+            ),
+            None,
+        ),
+        60,
+        "the shared file",
+    )
     assert link.message_id not in {m.reply_to for m in emulator.bot_messages(GROUP)}
-    assert len(origin.hits("/shared.bin")) >= 1 and all(m.document is None or m.reply_to == fetch.message_id
-                                                       for m in emulator.bot_messages(GROUP))
+    assert len(origin.hits("/shared.bin")) >= 1 and all(
+        m.document is None or m.reply_to == fetch.message_id for m in emulator.bot_messages(GROUP)
+    )
 
     origin.add_file("/a.txt", b"hello group")
     request = emulator.send_text(USER, USER, f"/download@errand_test_bot {origin.url('/a.txt')}")
-    emulator.wait_for(lambda: next((m for m in emulator.bot_messages(USER) if m.document
-                                    and m.reply_to == request.message_id), None), 60, "the document")
+    emulator.wait_for(
+        lambda: next(
+            (
+                m
+                for m in emulator.bot_messages(USER)
+                if m.document and m.reply_to == request.message_id
+            ),
+            None,
+        ),
+        60,
+        "the document",
+    )
     no_traceback(bot)

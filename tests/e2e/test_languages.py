@@ -26,7 +26,9 @@ def ask(emulator: BotApiEmulator, chat: int, user: int, text: str, **kw) -> str:
     return emulator.wait_reply(chat, sent, **kw).text
 
 
-def test_chinese_user_gets_start_help_and_refusals_in_chinese(emulator: BotApiEmulator, bot: BotProcess) -> None:
+def test_chinese_user_gets_start_help_and_refusals_in_chinese(
+    emulator: BotApiEmulator, bot: BotProcess
+) -> None:
     emulator.set_user_language(USER, "zh-hans")
     start = ask(emulator, USER, USER, "/start")
     assert "我是 Errand" in start and chinese(start)
@@ -109,11 +111,17 @@ def test_command_menu_in_english_and_chinese(emulator: BotApiEmulator, bot: BotP
     assert all(HAN.search(text) for text in chinese_menu.values())
 
 
-def test_timer_confirmation_countdown_and_ring_in_chinese(emulator: BotApiEmulator, bot: BotProcess) -> None:
+def test_timer_confirmation_countdown_and_ring_in_chinese(
+    emulator: BotApiEmulator, bot: BotProcess
+) -> None:
     emulator.set_user_language(USER, "zh-hans")
     command = emulator.send_text(USER, USER, "/timer 3")
     confirmation = emulator.wait_reply(USER, command)
-    assert confirmation.text.startswith("⏳ 3秒 — ") and "响铃" in confirmation.text and "还剩" in confirmation.text
+    assert (
+        confirmation.text.startswith("⏳ 3秒 — ")
+        and "响铃" in confirmation.text
+        and "还剩" in confirmation.text
+    )
     assert [b["text"] for b in confirmation.buttons] == ["取消"]
     # The ring comes from no update: the reminder row remembers it was set in Chinese, even after
     # the person switched to English in the meantime.
@@ -121,8 +129,11 @@ def test_timer_confirmation_countdown_and_ring_in_chinese(emulator: BotApiEmulat
     ring = emulator.wait_reply(USER, command, contains="🔔", timeout=20)
     assert ring.text == "🔔 t1 · 3秒计时器"
     assert [b["text"] for b in ring.buttons] == ["+5分钟", "+1小时", "明天"]
-    emulator.wait_for(lambda: "已于" in emulator.get_message(USER, confirmation.message_id).text, 10,
-                      "the confirmation to say it rang, in Chinese")
+    emulator.wait_for(
+        lambda: "已于" in emulator.get_message(USER, confirmation.message_id).text,
+        10,
+        "the confirmation to say it rang, in Chinese",
+    )
     # A refusal from the reminder side, in the language now chosen (English), and back in Chinese.
     assert "no timer or reminder t99" in ask(emulator, USER, USER, "/cancel t99")
     ask(emulator, USER, USER, "/lang zh")
@@ -138,15 +149,31 @@ def test_download_status_and_caption_in_chinese(emulator: BotApiEmulator, bot: B
         origin.add_file("/report.bin", data)
         request = emulator.send_text(USER, USER, f"/download {origin.url('/report.bin')}")
         document = emulator.wait_for(
-            lambda: next((m for m in emulator.bot_messages(USER) if m.document), None), 60, "the document")
+            lambda: next((m for m in emulator.bot_messages(USER) if m.document), None),
+            60,
+            "the document",
+        )
     assert document.caption.startswith("report.bin\n1.0 MB，用时") and "sha256 " in document.caption
-    status = next(m for m in emulator.bot_messages(USER) if m.reply_to == request.message_id and not m.document)
-    final = emulator.wait_for(lambda: (t := emulator.get_message(USER, status.message_id).text) and "✅" in t and t,
-                              20, "the status to say it is done")
-    assert final.startswith("✅ ") and "report.bin — 1.0 MB，用时" in final and final.endswith("已发在下面。")
+    status = next(
+        m
+        for m in emulator.bot_messages(USER)
+        if m.reply_to == request.message_id and not m.document
+    )
+    final = emulator.wait_for(
+        lambda: (t := emulator.get_message(USER, status.message_id).text) and "✅" in t and t,
+        20,
+        "the status to say it is done",
+    )
+    assert (
+        final.startswith("✅ ")
+        and "report.bin — 1.0 MB，用时" in final
+        and final.endswith("已发在下面。")
+    )
     history = [entry[1] or "" for entry in emulator.get_message(USER, status.message_id).history]
     assert any("正在检查" in text for text in history), history
-    assert all(chinese(text.replace("report.bin", "")) for text in history if "127.0.0.1" not in text), history
+    assert all(
+        chinese(text.replace("report.bin", "")) for text in history if "127.0.0.1" not in text
+    ), history
 
     listing = ask(emulator, USER, USER, "/downloads")
     assert "d1 report.bin — ✅ 1.0 MB" in listing  # nothing left to cancel: no /cancel hint
@@ -160,7 +187,9 @@ def test_remind_with_a_chinese_phrase_in_chinese(emulator: BotApiEmulator, bot: 
     ask(emulator, USER, USER, "/tz Asia/Shanghai")
     confirmation = ask(emulator, USER, USER, "/remind 明天早上9点 开会")
     assert confirmation.startswith("⏰ t1 “开会” — ") and "09:00 (Asia/Shanghai" in confirmation
-    assert re.search(r"\d{4}年\d{1,2}月\d{1,2}日 周[一二三四五六日] 09:00", confirmation), confirmation
+    assert re.search(r"\d{4}年\d{1,2}月\d{1,2}日 周[一二三四五六日] 09:00", confirmation), (
+        confirmation
+    )
     repeat = ask(emulator, USER, USER, "/remind 每周一三五 早上8点 跑步")
     assert "每个星期一、星期三和星期五 08:00；第一次 " in repeat, repeat
     listing = ask(emulator, USER, USER, "/timers")

@@ -20,15 +20,22 @@ pytestmark = pytest.mark.timeout(90)
 
 
 def run(tmp_path: Path, api_url: str, token: str) -> subprocess.CompletedProcess:
-    env = {"PATH": "/usr/bin:/bin", "BOT_TOKEN": token, "TELEGRAM_API_URL": api_url,
-           "DATA_DIR": str(tmp_path / "data"), "ALLOWED_USERS": str(USER)}
-    return subprocess.run([ERRANDBOT, "run"], env=env, cwd=tmp_path, capture_output=True, text=True,
-                          timeout=60)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "BOT_TOKEN": token,
+        "TELEGRAM_API_URL": api_url,
+        "DATA_DIR": str(tmp_path / "data"),
+        "ALLOWED_USERS": str(USER),
+    }
+    return subprocess.run(
+        [ERRANDBOT, "run"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
 
 
 @pytest.mark.parametrize("content", [b"", b"garbage " * 500, "half"])
-def test_damaged_database_is_refused_naming_the_newest_backup(emulator: BotApiEmulator, make_bot,
-                                                              tmp_path: Path, content) -> None:
+def test_damaged_database_is_refused_naming_the_newest_backup(
+    emulator: BotApiEmulator, make_bot, tmp_path: Path, content
+) -> None:
     bot: BotProcess = make_bot()
     command = emulator.send_text(USER, USER, "/timer 1h keep me")
     emulator.wait_reply(USER, command, contains="⏳")
@@ -53,18 +60,28 @@ def test_damaged_database_is_refused_naming_the_newest_backup(emulator: BotApiEm
 
 def run_in(bot: BotProcess, emulator: BotApiEmulator) -> subprocess.CompletedProcess:
     env = {k: v for k, v in bot.env.items()}
-    return subprocess.run([ERRANDBOT, "run"], env=env, cwd=bot.data_dir.parent, capture_output=True,
-                          text=True, timeout=60)
+    return subprocess.run(
+        [ERRANDBOT, "run"],
+        env=env,
+        cwd=bot.data_dir.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
-def test_no_network_is_one_clear_line_without_traceback(emulator: BotApiEmulator, tmp_path: Path) -> None:
+def test_no_network_is_one_clear_line_without_traceback(
+    emulator: BotApiEmulator, tmp_path: Path
+) -> None:
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     result = run(tmp_path, f"http://127.0.0.1:{port}", emulator.token)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr, result.stderr
-    assert result.stderr.strip().splitlines()[-1].startswith("errandbot: cannot reach the Bot API at ")
+    assert (
+        result.stderr.strip().splitlines()[-1].startswith("errandbot: cannot reach the Bot API at ")
+    )
 
 
 def test_rejected_token_prints_no_traceback(emulator: BotApiEmulator, tmp_path: Path) -> None:

@@ -18,18 +18,30 @@ ABSOLUTE = r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun) (\d{4}-\d\d-\d\d \d\d:\d\d) \(([^)]+)
 
 def _ring(emulator: BotApiEmulator, command: Message, timeout: float = 20.0) -> Message:
     def rung():
-        return next((m for m in emulator.bot_messages(USER)
-                     if m.reply_to == command.message_id and m.buttons
-                     and "snooze" in m.buttons[0]["callback_data"]), None)
+        return next(
+            (
+                m
+                for m in emulator.bot_messages(USER)
+                if m.reply_to == command.message_id
+                and m.buttons
+                and "snooze" in m.buttons[0]["callback_data"]
+            ),
+            None,
+        )
+
     return emulator.wait_for(rung, timeout, "the ring")
 
 
-@pytest.mark.parametrize(("zone", "phrase", "label"), [
-    ("Asia/Shanghai", "/remind 3秒后 喝水", "喝水"),
-    ("Europe/Berlin", "/remind remind me to call mom in 3 seconds", "call mom"),
-])
-def test_a_phrase_is_set_listed_and_rung(emulator: BotApiEmulator, bot: BotProcess, zone: str,
-                                         phrase: str, label: str) -> None:
+@pytest.mark.parametrize(
+    ("zone", "phrase", "label"),
+    [
+        ("Asia/Shanghai", "/remind 3秒后 喝水", "喝水"),
+        ("Europe/Berlin", "/remind remind me to call mom in 3 seconds", "call mom"),
+    ],
+)
+def test_a_phrase_is_set_listed_and_rung(
+    emulator: BotApiEmulator, bot: BotProcess, zone: str, phrase: str, label: str
+) -> None:
     emulator.wait_reply(USER, emulator.send_text(USER, USER, f"/tz {zone}"))
     command = emulator.send_text(USER, USER, phrase)
     confirmation = emulator.wait_reply(USER, command).text
@@ -44,7 +56,9 @@ def test_a_phrase_is_set_listed_and_rung(emulator: BotApiEmulator, bot: BotProce
     assert label in ring.text and 2.5 <= ring.date - command.date <= 6.0
 
 
-def test_a_repeat_in_chinese_is_confirmed_in_words(emulator: BotApiEmulator, bot: BotProcess) -> None:
+def test_a_repeat_in_chinese_is_confirmed_in_words(
+    emulator: BotApiEmulator, bot: BotProcess
+) -> None:
     emulator.wait_reply(USER, emulator.send_text(USER, USER, "/tz Asia/Shanghai"))
     command = emulator.send_text(USER, USER, "/remind 每周一三五早上7点跑步")
     confirmation = emulator.wait_reply(USER, command).text
@@ -54,12 +68,16 @@ def test_a_repeat_in_chinese_is_confirmed_in_words(emulator: BotApiEmulator, bot
     listing = emulator.wait_reply(USER, emulator.send_text(USER, USER, "/timers")).text
     assert "跑步" in listing and "every monday wednesday friday at 07:00" in listing
     # A zone in the phrase wins over the person's (Asia/Shanghai here) and is shown.
-    london = emulator.wait_reply(USER, emulator.send_text(USER, USER, "/remind tomorrow 10:00 Europe/London tea")).text
+    london = emulator.wait_reply(
+        USER, emulator.send_text(USER, USER, "/remind tomorrow 10:00 Europe/London tea")
+    ).text
     found = re.search(ABSOLUTE, london)
     assert found and found.group(3) == "Europe/London" and found.group(2).endswith("10:00"), london
 
 
-def test_an_ambiguous_date_is_refused_with_both_readings(emulator: BotApiEmulator, bot: BotProcess) -> None:
+def test_an_ambiguous_date_is_refused_with_both_readings(
+    emulator: BotApiEmulator, bot: BotProcess
+) -> None:
     answer = emulator.wait_reply(USER, emulator.send_text(USER, USER, "/remind 12/11 dentist")).text
     assert "12 November or 11 December" in answer
     listing = emulator.wait_reply(USER, emulator.send_text(USER, USER, "/timers")).text

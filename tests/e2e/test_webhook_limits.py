@@ -28,8 +28,15 @@ def webhook_bot(emulator: BotApiEmulator, tmp_path: Path) -> Iterator[WebhookBot
     port = free_port()
     data = tmp_path / "data"
     data.mkdir()
-    bot = WebhookBot(emulator, data, {"WEBHOOK_URL": f"http://127.0.0.1:{port}{PATH}",
-                                      "WEBHOOK_LISTEN": f"127.0.0.1:{port}", "WEBHOOK_SECRET": SECRET})
+    bot = WebhookBot(
+        emulator,
+        data,
+        {
+            "WEBHOOK_URL": f"http://127.0.0.1:{port}{PATH}",
+            "WEBHOOK_LISTEN": f"127.0.0.1:{port}",
+            "WEBHOOK_SECRET": SECRET,
+        },
+    )
     bot.start()
     yield bot
     bot.close()
@@ -57,7 +64,9 @@ def rss_kb(pid: int) -> int:
 
 
 def test_no_secret_is_refused_before_the_body_is_read(webhook_bot: WebhookBot) -> None:
-    assert status_after_headers(port_of(webhook_bot), {"Content-Length": str(95 * 1024 * 1024)}) == 403
+    assert (
+        status_after_headers(port_of(webhook_bot), {"Content-Length": str(95 * 1024 * 1024)}) == 403
+    )
 
 
 def test_a_body_over_1_mb_is_refused_from_its_length(webhook_bot: WebhookBot) -> None:
@@ -65,7 +74,9 @@ def test_a_body_over_1_mb_is_refused_from_its_length(webhook_bot: WebhookBot) ->
     assert status_after_headers(port_of(webhook_bot), headers) == 413
 
 
-def test_big_bodies_without_secret_do_not_grow_the_bot(emulator: BotApiEmulator, webhook_bot: WebhookBot) -> None:
+def test_big_bodies_without_secret_do_not_grow_the_bot(
+    emulator: BotApiEmulator, webhook_bot: WebhookBot
+) -> None:
     port, pid = port_of(webhook_bot), webhook_bot.proc.pid
     before = rss_kb(pid)
     chunk = b"x" * (1024 * 1024)
@@ -73,8 +84,9 @@ def test_big_bodies_without_secret_do_not_grow_the_bot(emulator: BotApiEmulator,
     def flood() -> None:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-                sock.sendall(f"POST {PATH} HTTP/1.1\r\nHost: x\r\nContent-Length: {95 * 1024 * 1024}\r\n\r\n"
-                             .encode())
+                sock.sendall(
+                    f"POST {PATH} HTTP/1.1\r\nHost: x\r\nContent-Length: {95 * 1024 * 1024}\r\n\r\n".encode()
+                )
                 for _ in range(95):
                     sock.sendall(chunk)
         except OSError:

@@ -40,7 +40,8 @@ def marked_in_code(package: Path = ROOT / "bot") -> dict[str, str]:
     """Every marked English text in ``package`` → where it is."""
     found = {}
     for filename, lineno, message, _comments, _context in extract_from_dir(
-            package, method_map=[("**.py", "python")], keywords=KEYWORDS):
+        package, method_map=[("**.py", "python")], keywords=KEYWORDS
+    ):
         key = message if isinstance(message, str) else message[0]
         found.setdefault(key, f"{filename}:{lineno}")
     return found
@@ -80,13 +81,23 @@ def placeholder_mismatches(catalog: Catalog) -> list[str]:
         wanted = set().union(*(_fields(text) for text in ids))
         for translated in strings:
             if translated and _fields(translated) != wanted:
-                problems.append(f"{ids[0]!r}: {sorted(_fields(translated))} instead of {sorted(wanted)}")
+                problems.append(
+                    f"{ids[0]!r}: {sorted(_fields(translated))} instead of {sorted(wanted)}"
+                )
     return problems
 
 
 #: Methods that put text in front of people, and the argument holding it.
-_SENDERS = {"reply_text": 0, "send_message": 1, "edit_message_text": 0, "edit_text": 0,
-            "answer": 0, "InlineKeyboardButton": 0, "BotCommand": 1, "send_document": None}
+_SENDERS = {
+    "reply_text": 0,
+    "send_message": 1,
+    "edit_message_text": 0,
+    "edit_text": 0,
+    "answer": 0,
+    "InlineKeyboardButton": 0,
+    "BotCommand": 1,
+    "send_document": None,
+}
 
 
 def unwrapped_texts(source: str, filename: str) -> list[str]:
@@ -95,7 +106,9 @@ def unwrapped_texts(source: str, filename: str) -> list[str]:
     for node in ast.walk(ast.parse(source)):
         if not isinstance(node, ast.Call):
             continue
-        name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+        name = (
+            node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+        )
         if name not in _SENDERS:
             continue
         position = _SENDERS[name]
@@ -143,14 +156,22 @@ def shadowed_gettext(source: str, filename: str) -> list[str]:
     """Functions that assign to ``_`` in a module that translates with it: the name is local to
     the whole function then, and every ``_()`` in it fails at run time."""
     tree = ast.parse(source)
-    if "_" not in {alias.asname or alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
-                   for alias in node.names}:
+    if "_" not in {
+        alias.asname or alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }:
         return []
     problems = []
     for func in ast.walk(tree):
         if isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
             for node in ast.walk(func):
-                if isinstance(node, ast.Name) and node.id == "_" and isinstance(node.ctx, ast.Store):
+                if (
+                    isinstance(node, ast.Name)
+                    and node.id == "_"
+                    and isinstance(node.ctx, ast.Store)
+                ):
                     problems.append(f"{filename}:{node.lineno} in {func.name}()")
     return problems
 
@@ -160,7 +181,9 @@ def test_no_function_hides_the_gettext_function() -> None:
     for path in sorted((ROOT / "bot").rglob("*.py")):
         problems += shadowed_gettext(path.read_text(), str(path.relative_to(ROOT)))
     assert problems == []
-    assert shadowed_gettext("from bot.i18n import _\ndef f(x):\n    a, _, b = x\n    return _('hi')\n", "x.py")
+    assert shadowed_gettext(
+        "from bot.i18n import _\ndef f(x):\n    a, _, b = x\n    return _('hi')\n", "x.py"
+    )
 
 
 def test_the_loaded_languages_are_the_catalogs_plus_english() -> None:
@@ -172,6 +195,7 @@ def test_the_loaded_languages_are_the_catalogs_plus_english() -> None:
 
 # --- the checks themselves find what they are for -------------------------------------------
 
+
 def _catalog(*entries: tuple, fuzzy: tuple[str, ...] = ()) -> Catalog:
     catalog = Catalog(locale="zh")
     for msgid, msgstr in entries:
@@ -181,7 +205,9 @@ def _catalog(*entries: tuple, fuzzy: tuple[str, ...] = ()) -> Catalog:
 
 def test_checks_catch_a_missing_an_untranslated_a_fuzzy_and_a_placeholder_mismatch() -> None:
     marked = {"Cancelled {ref}.": "x.py:1", "New text": "x.py:2"}
-    catalog = _catalog(("Cancelled {ref}.", "已取消 {编号}。"), ("Old", ""), ("Soon", "即将"), fuzzy=("Soon",))
+    catalog = _catalog(
+        ("Cancelled {ref}.", "已取消 {编号}。"), ("Old", ""), ("Soon", "即将"), fuzzy=("Soon",)
+    )
     assert missing_from(catalog, marked) == ["x.py:2: 'New text'"]
     assert untranslated_or_fuzzy(catalog) == ["untranslated: 'Old'", "fuzzy: 'Soon'"]
     assert placeholder_mismatches(catalog) == ["'Cancelled {ref}.': ['编号'] instead of ['ref']"]
@@ -189,16 +215,19 @@ def test_checks_catch_a_missing_an_untranslated_a_fuzzy_and_a_placeholder_mismat
     assert placeholder_mismatches(plural) == ["'{n} more': ['count'] instead of ['n']"]
 
 
-@pytest.mark.parametrize("source, found", [
-    ('await m.reply_text("Done.")', 1),
-    ('await m.reply_text(f"Cancelled {ref}.")', 1),
-    ('await bot.send_message(chat, "Hi", reply_markup=k)', 1),
-    ('InlineKeyboardButton("Cancel", callback_data="x")', 1),
-    ('await m.reply_text(_("Done."))', 0),
-    ('await m.reply_text(text)', 0),
-    ('await m.reply_text(f"{head}\\n{body}")', 0),
-    ('await m.reply_document(d, caption=f"✅ {size}")', 0),
-    ('await bot.send_document(chat, d, caption=f"Saved {size}")', 1),
-])
+@pytest.mark.parametrize(
+    "source, found",
+    [
+        ('await m.reply_text("Done.")', 1),
+        ('await m.reply_text(f"Cancelled {ref}.")', 1),
+        ('await bot.send_message(chat, "Hi", reply_markup=k)', 1),
+        ('InlineKeyboardButton("Cancel", callback_data="x")', 1),
+        ('await m.reply_text(_("Done."))', 0),
+        ("await m.reply_text(text)", 0),
+        ('await m.reply_text(f"{head}\\n{body}")', 0),
+        ('await m.reply_document(d, caption=f"✅ {size}")', 0),
+        ('await bot.send_document(chat, d, caption=f"Saved {size}")', 1),
+    ],
+)
 def test_unwrapped_text_check(source: str, found: int) -> None:
     assert len(unwrapped_texts(source, "x.py")) == found

@@ -37,12 +37,18 @@ def test_chinese_wording_is_chinese_and_complete(code: Reason) -> None:
 
 def test_sizes_durations_and_causes_follow_the_language() -> None:
     slow = Why.of(Reason.TOO_SLOW, speed_bps=100, window_seconds=120)
-    gave_up = Why.of(Reason.RETRIES_EXHAUSTED, Why.of(Reason.HTTP_STATUS, status=503, phrase="Service Unavailable"),
-                     tries=6)
+    gave_up = Why.of(
+        Reason.RETRIES_EXHAUSTED,
+        Why.of(Reason.HTTP_STATUS, status=503, phrase="Service Unavailable"),
+        tries=6,
+    )
     with use("zh"):
         assert explain(slow) == "太慢了：2分钟内低于 100 B/秒"
         assert explain(gave_up) == "服务器返回 HTTP 503 Service Unavailable（试了 6 次，已放弃）"
-        assert explain(Why.of(Reason.ONE_CONNECTION, Why.of(Reason.NO_RANGES))) == "改用单连接：服务器不支持分段下载"
+        assert (
+            explain(Why.of(Reason.ONE_CONNECTION, Why.of(Reason.NO_RANGES)))
+            == "改用单连接：服务器不支持分段下载"
+        )
     assert explain(slow) == "too slow: less than 100 B/s for 2 min"
 
 

@@ -15,7 +15,10 @@ def _table_names(text: str) -> set[str]:
 
 def _defaults(text: str) -> dict[str, str]:
     """Each setting's default where it is a value in code (``16``), not words."""
-    return {m.group(1): m.group(2) for m in re.finditer(r"^\| `([A-Z][A-Z0-9_]+)` \| (`[^`]*`) \|", text, re.MULTILINE)}
+    return {
+        m.group(1): m.group(2)
+        for m in re.finditer(r"^\| `([A-Z][A-Z0-9_]+)` \| (`[^`]*`) \|", text, re.MULTILINE)
+    }
 
 
 def test_chinese_readme_is_linked_at_the_top_and_lists_every_setting() -> None:

@@ -31,8 +31,16 @@ def origin(media_dir: Path):
 @pytest.fixture
 def options():
     def make(**overrides) -> DownloadOptions:
-        values = dict(connections=4, allow_networks=LOOPBACK, max_retries=2, backoff=0.05, backoff_max=0.2,
-                      read_timeout=5.0, connect_timeout=2.0, disk_reserve=0)
+        values = dict(
+            connections=4,
+            allow_networks=LOOPBACK,
+            max_retries=2,
+            backoff=0.05,
+            backoff_max=0.2,
+            read_timeout=5.0,
+            connect_timeout=2.0,
+            disk_reserve=0,
+        )
         values.update(overrides)
         return DownloadOptions(**values)
 

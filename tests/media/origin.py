@@ -21,8 +21,14 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".mpd": "application/dash+xml", ".ts": "video/mp2t",
-         ".m4s": "video/iso.segment", ".mp4": "video/mp4", ".html": "text/html; charset=utf-8"}
+TYPES = {
+    ".m3u8": "application/vnd.apple.mpegurl",
+    ".mpd": "application/dash+xml",
+    ".ts": "video/mp2t",
+    ".m4s": "video/iso.segment",
+    ".mp4": "video/mp4",
+    ".html": "text/html; charset=utf-8",
+}
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -51,8 +57,9 @@ class MediaOrigin:
         self._server = _QuietServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         # poll_interval: shutdown() waits for the loop to notice, 0.5 s by default at every test's end
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def __enter__(self) -> MediaOrigin:
         self._thread.start()
@@ -145,9 +152,13 @@ class MediaOrigin:
                     first = int(a) if a else max(0, len(data) - int(b))
                     last = min(len(data) - 1, int(b)) if a and b else len(data) - 1
                     status = 206
-                body = data[first:last + 1]
+                body = data[first : last + 1]
                 self.send_response(status)
-                kind = TYPES.get(file.suffix) or mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+                kind = (
+                    TYPES.get(file.suffix)
+                    or mimetypes.guess_type(file.name)[0]
+                    or "application/octet-stream"
+                )
                 self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(body)))
                 self.send_header("Accept-Ranges", "bytes")
@@ -158,7 +169,7 @@ class MediaOrigin:
                     return
                 step = 16 * 1024
                 for offset in range(0, len(body), step):
-                    piece = body[offset:offset + step]
+                    piece = body[offset : offset + step]
                     self.wfile.write(piece)
                     if origin.rate:
                         time.sleep(len(piece) / origin.rate)

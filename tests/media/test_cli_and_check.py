@@ -35,7 +35,9 @@ def test_a_page_on_the_command_line_gives_its_video_and_nothing_else(cli, origin
     path = out_dir / out.strip().rpartition("/")[2]
     assert path.suffix == ".mp4"
     assert probe(path)["types"] == ["audio", "video"]
-    assert [p.name for p in out_dir.iterdir()] == [path.name], "no work files or records left behind"
+    assert [p.name for p in out_dir.iterdir()] == [path.name], (
+        "no work files or records left behind"
+    )
 
 
 @pytest.mark.e2e  # the whole command, through yt-dlp and ffmpeg
@@ -46,7 +48,9 @@ def test_audio_and_format_options(cli, origin, tmp_path):
     facts = probe(tmp_path / "a" / out.strip().rpartition("/")[2])
     assert facts["types"] == ["audio"] and facts["duration"] == pytest.approx(DURATION, abs=0.3)
 
-    code, out, err = cli(origin.url("/dash/manifest.mpd"), "-o", str(tmp_path / "f"), "-q", "--format", "ba")
+    code, out, err = cli(
+        origin.url("/dash/manifest.mpd"), "-o", str(tmp_path / "f"), "-q", "--format", "ba"
+    )
     assert code == 0, err
     assert probe(tmp_path / "f" / out.strip().rpartition("/")[2])["types"] == ["audio"]
 

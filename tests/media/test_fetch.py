@@ -20,11 +20,15 @@ def pages(origin) -> dict[str, str]:
     return {
         "video src": origin.add_page("/video.html", '<body><video src="/clip.mp4"></video></body>'),
         "source hls": origin.add_page(
-            "/source.html", '<body><video controls><source src="/hls/index.m3u8" '
-                            'type="application/x-mpegURL"></video></body>'),
+            "/source.html",
+            '<body><video controls><source src="/hls/index.m3u8" '
+            'type="application/x-mpegURL"></video></body>',
+        ),
         "opengraph dash": origin.add_page(
-            "/og.html", f'<meta property="og:video" content="{origin.url("/dash/manifest.mpd")}">'
-                        '<meta property="og:title" content="OG clip"></head><body></body>'),
+            "/og.html",
+            f'<meta property="og:video" content="{origin.url("/dash/manifest.mpd")}">'
+            '<meta property="og:title" content="OG clip"></head><body></body>',
+        ),
         "bare m3u8": origin.url("/hls/index.m3u8"),
     }
 
@@ -46,7 +50,9 @@ def test_each_way_of_embedding_gives_a_playable_video(kind, origin, options, tmp
 
 def test_audio_only_keeps_the_audio_without_reencoding(origin, options, tmp_path: Path):
     url = pages(origin)["source hls"]
-    result = MediaDownloader(url, tmp_path, options(), request=MediaRequest(mode=MediaMode.AUDIO)).run()
+    result = MediaDownloader(
+        url, tmp_path, options(), request=MediaRequest(mode=MediaMode.AUDIO)
+    ).run()
     facts = probe(result.path)
     assert facts["types"] == ["audio"]
     assert result.path.suffix == ".m4a"
@@ -72,16 +78,22 @@ def test_without_the_loopback_exemption_the_page_itself_is_refused(origin, optio
 
 def test_a_manifest_pointing_into_a_private_address_is_refused(origin, options, tmp_path: Path):
     # The page is reachable (127.0.0.1 is allowed for the test); its manifest is on 10.0.0.1.
-    url = origin.add_page("/evil.html", '<body><video src="http://10.255.255.1/x/index.m3u8"></video></body>')
+    url = origin.add_page(
+        "/evil.html", '<body><video src="http://10.255.255.1/x/index.m3u8"></video></body>'
+    )
     with pytest.raises(DownloadRefused, match="10.255.255.1 is a private address"):
         MediaDownloader(url, tmp_path, options(), request=MediaRequest()).run()
 
 
-def test_one_fragment_pointing_into_a_private_address_is_refused(origin, media_dir: Path, options, tmp_path: Path):
+def test_one_fragment_pointing_into_a_private_address_is_refused(
+    origin, media_dir: Path, options, tmp_path: Path
+):
     playlist = (media_dir / "hls" / "index.m3u8").read_text()
     evil = playlist.replace("seg003.ts", "http://169.254.169.254/latest/meta-data/seg003.ts")
     (media_dir / "hls" / "evil.m3u8").write_text(evil)
-    url = origin.add_page("/evil-fragment.html", '<body><video src="/hls/evil.m3u8"></video></body>')
+    url = origin.add_page(
+        "/evil-fragment.html", '<body><video src="/hls/evil.m3u8"></video></body>'
+    )
     with pytest.raises(DownloadRefused, match="169.254.169.254 is a private address"):
         MediaDownloader(url, tmp_path, options(), request=MediaRequest()).run()
 
@@ -115,8 +127,9 @@ def test_slow_fragments_are_fetched_in_parallel(origin, options, tmp_path: Path)
 def test_cancel_mid_hls_stops_fetching_fragments(origin, options, tmp_path: Path):
     origin.delay("/hls/seg", 0.5)
     origin.rate = 20_000
-    downloader = MediaDownloader(origin.url("/hls/index.m3u8"), tmp_path, options(connections=2),
-                                 request=MediaRequest())
+    downloader = MediaDownloader(
+        origin.url("/hls/index.m3u8"), tmp_path, options(connections=2), request=MediaRequest()
+    )
     outcome: dict = {}
 
     def run() -> None:
@@ -140,7 +153,9 @@ def test_cancel_mid_hls_stops_fetching_fragments(origin, options, tmp_path: Path
     # By event order rather than a wall-clock bound: after cancel() each of the 2 connections may
     # start at most the fragment it had already taken, and none starts once run() is over.
     starts = [h.started for h in origin.hits_under("/hls/seg")]
-    assert len([s for s in starts if s > asked]) <= 2, "fragments were still requested after cancel()"
+    assert len([s for s in starts if s > asked]) <= 2, (
+        "fragments were still requested after cancel()"
+    )
     assert max(starts) < ended
 
 
@@ -152,7 +167,10 @@ def test_a_second_run_fetches_only_the_missing_fragments(origin, options, tmp_pa
     thread = threading.Thread(target=lambda: pytest.raises(DownloadCancelled, first.run))
     thread.start()
     deadline = time.monotonic() + 30
-    while len([h for h in origin.hits_under("/hls/seg") if h.finished]) < 5 and time.monotonic() < deadline:
+    while (
+        len([h for h in origin.hits_under("/hls/seg") if h.finished]) < 5
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.02)
     first.cancel(keep_partial=True)
     thread.join(10)
@@ -166,15 +184,18 @@ def test_a_second_run_fetches_only_the_missing_fragments(origin, options, tmp_pa
     assert probe(result.path)["duration"] == pytest.approx(DURATION, abs=0.3)
 
 
-def test_a_fragment_that_is_a_playlist_cannot_make_ffmpeg_read_local_files(origin, media_dir: Path, options,
-                                                                            tmp_path: Path):
+def test_a_fragment_that_is_a_playlist_cannot_make_ffmpeg_read_local_files(
+    origin, media_dir: Path, options, tmp_path: Path
+):
     # A real TS file outside anything served: playable, so only the demuxer list keeps it out.
     secret = tmp_path.parent / "secret.ts"
     secret.write_bytes((media_dir / "hls" / "seg000.ts").read_bytes())
     (media_dir / "hls" / "trap.ts").write_text(
-        f"#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\nfile://{secret}\n#EXT-X-ENDLIST\n")
+        f"#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\nfile://{secret}\n#EXT-X-ENDLIST\n"
+    )
     (media_dir / "hls" / "trap.m3u8").write_text(
-        "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXTINF:1,\ntrap.ts\n#EXT-X-ENDLIST\n")
+        "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXTINF:1,\ntrap.ts\n#EXT-X-ENDLIST\n"
+    )
     out = tmp_path / "job"
     with pytest.raises(DownloadError, match="not readable|could not join"):
         MediaDownloader(origin.url("/hls/trap.m3u8"), out, options(), request=MediaRequest()).run()
@@ -184,8 +205,15 @@ def test_a_fragment_that_is_a_playlist_cannot_make_ffmpeg_read_local_files(origi
 def test_bytes_fetched_are_held_to_the_budget(origin, options, tmp_path: Path):
     # A budget (MAX_FILE_MB, the daily quota, the disk) smaller than the stream stops it mid-way.
     with pytest.raises(DownloadError, match="larger than allowed") as caught:
-        MediaDownloader(origin.url("/hls/index.m3u8"), tmp_path, options(max_bytes=50_000),
-                        request=MediaRequest()).run()
-    assert caught.value.why.as_dict() == {"code": "media_too_large", "params": {"limit_bytes": 50_000}}
+        MediaDownloader(
+            origin.url("/hls/index.m3u8"),
+            tmp_path,
+            options(max_bytes=50_000),
+            request=MediaRequest(),
+        ).run()
+    assert caught.value.why.as_dict() == {
+        "code": "media_too_large",
+        "params": {"limit_bytes": 50_000},
+    }
     fetched = sum(p.stat().st_size for p in (tmp_path / WORK_DIR).rglob("*") if p.is_file())
     assert fetched <= 50_000 + 64 * 1024 * 4  # at most one chunk per connection past the budget

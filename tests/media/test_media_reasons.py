@@ -32,16 +32,26 @@ def wrapped(error: ExtractorError) -> YtDlpDownloadError:
         return YtDlpDownloadError(f"ERROR: {error}", sys.exc_info())
 
 
-@pytest.mark.parametrize("error, expected", [
-    (None, Why.of(Reason.MEDIA_NONE)),
-    (UnsupportedError("https://example.com/about"), Why.of(Reason.MEDIA_NONE)),
-    (ExtractorError("No video formats found!"), Why.of(Reason.MEDIA_NONE)),  # unexpected: a bug, not news
-    (ExtractorError("This video is DRM protected", expected=True), Why.of(Reason.MEDIA_DRM)),
-    (GeoRestrictedError("The uploader has not made this video available in your country."),
-     Why.of(Reason.MEDIA_GEO)),
-    (ExtractorError("Video unavailable.\n This video is private", expected=True),
-     Why.of(Reason.MEDIA_SAID, detail="Video unavailable. This video is private")),
-])
+@pytest.mark.parametrize(
+    "error, expected",
+    [
+        (None, Why.of(Reason.MEDIA_NONE)),
+        (UnsupportedError("https://example.com/about"), Why.of(Reason.MEDIA_NONE)),
+        (
+            ExtractorError("No video formats found!"),
+            Why.of(Reason.MEDIA_NONE),
+        ),  # unexpected: a bug, not news
+        (ExtractorError("This video is DRM protected", expected=True), Why.of(Reason.MEDIA_DRM)),
+        (
+            GeoRestrictedError("The uploader has not made this video available in your country."),
+            Why.of(Reason.MEDIA_GEO),
+        ),
+        (
+            ExtractorError("Video unavailable.\n This video is private", expected=True),
+            Why.of(Reason.MEDIA_SAID, detail="Video unavailable. This video is private"),
+        ),
+    ],
+)
 def test_yt_dlp_errors_become_codes(error, expected) -> None:
     assert no_media_why(error) == expected
     if error is not None:
@@ -56,7 +66,13 @@ def test_yt_dlp_words_are_quoted_short_inside_a_sentence_in_the_readers_language
 
 
 def test_a_live_stream_is_refused_before_anything_is_fetched() -> None:
-    info = {"id": "x", "title": "live", "is_live": True, "url": "https://e.com/live.m3u8", "protocol": "m3u8"}
+    info = {
+        "id": "x",
+        "title": "live",
+        "is_live": True,
+        "url": "https://e.com/live.m3u8",
+        "protocol": "m3u8",
+    }
     with pytest.raises(DownloadError) as caught:
         plan_from_info(info)
     assert caught.value.code is Reason.MEDIA_LIVE
@@ -74,15 +90,26 @@ def test_a_fragment_that_keeps_failing_gives_the_last_failure_as_its_cause(tmp_p
     with Origin() as origin:
         url = origin.add_file("/seg0.ts", b"x" * 1000, fail_status=503, fail_times=10)
         session = make_session(LOOPBACK, 2)
-        fetcher = FragmentFetcher(session, [Fragment(url)], tmp_path, ByteLedger(None),
-                                  FetchOptions(concurrency=1, max_retries=1, backoff=0.01, backoff_max=0.01),
-                                  threading.Event())
+        fetcher = FragmentFetcher(
+            session,
+            [Fragment(url)],
+            tmp_path,
+            ByteLedger(None),
+            FetchOptions(concurrency=1, max_retries=1, backoff=0.01, backoff_max=0.01),
+            threading.Event(),
+        )
         with pytest.raises(DownloadError) as caught:
             fetcher.run()
         session.close()
     why = caught.value.why
     assert why.code is Reason.FRAGMENT_GAVE_UP and why.params == {"tries": 2}
     assert why.cause == Why.of(Reason.HTTP_STATUS, status=503, phrase="Service Unavailable")
-    assert str(caught.value) == "a fragment failed: HTTP 503 Service Unavailable (gave up after 2 tries)"
+    assert (
+        str(caught.value)
+        == "a fragment failed: HTTP 503 Service Unavailable (gave up after 2 tries)"
+    )
     with use("zh"):
-        assert explain(why) == "有一个分片下载失败：服务器返回 HTTP 503 Service Unavailable（试了 2 次，已放弃）"
+        assert (
+            explain(why)
+            == "有一个分片下载失败：服务器返回 HTTP 503 Service Unavailable（试了 2 次，已放弃）"
+        )

@@ -49,13 +49,16 @@ def _refusal(phrase: str, lang: str) -> str:
         return explain(refused.value)
 
 
-@pytest.mark.parametrize("phrase,readings", [
-    ("12/11 付房租", ("11月12日", "12月11日")),
-    ("12/11/2027 付房租", ("2027年11月12日", "2027年12月11日")),
-    ("at 5 call mom", ("05:00", "17:00")),
-    ("in 2 hours at 10am x", ("时长", "时刻")),
-    ("every 2 hours at 10am x", ("重复", "时刻")),
-])
+@pytest.mark.parametrize(
+    "phrase,readings",
+    [
+        ("12/11 付房租", ("11月12日", "12月11日")),
+        ("12/11/2027 付房租", ("2027年11月12日", "2027年12月11日")),
+        ("at 5 call mom", ("05:00", "17:00")),
+        ("in 2 hours at 10am x", ("时长", "时刻")),
+        ("every 2 hours at 10am x", ("重复", "时刻")),
+    ],
+)
 def test_a_chinese_reply_to_an_ambiguous_phrase_has_no_english_words(phrase: str, readings) -> None:
     """The core gives the readings as data (days, times, parts of a phrase); the chat layer words
     them in the reader's language. Only the person's own words, quoted, stay as they wrote them
@@ -80,7 +83,13 @@ def test_readings_are_data_not_words() -> None:
     assert date_refused.value.params["second"] == CalendarDay(month=12, day=11)
     with pytest.raises(ReminderInputError) as time_refused:
         parse_when("at 5 x", NOW, ZoneInfo("UTC"))
-    assert (time_refused.value.params["first"], time_refused.value.params["second"]) == (time(5), time(17))
+    assert (time_refused.value.params["first"], time_refused.value.params["second"]) == (
+        time(5),
+        time(17),
+    )
     with pytest.raises(ReminderInputError) as mismatch:
         parse_when("in 2 hours at 10am x", NOW, ZoneInfo("UTC"))
-    assert (mismatch.value.params["first"], mismatch.value.params["second"]) == (Part.OFFSET, Part.TIME)
+    assert (mismatch.value.params["first"], mismatch.value.params["second"]) == (
+        Part.OFFSET,
+        Part.TIME,
+    )

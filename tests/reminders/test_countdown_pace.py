@@ -7,10 +7,21 @@ import pytest
 from bot.telegram.reminder_notifier import MIN_EDIT_GAP, next_edit_in
 
 
-@pytest.mark.parametrize(("remaining", "step"), [
-    (5, None), (12, None), (14, 10), (60, 10), (61, 10), (64, 60), (3600, 60), (3601, 60), (3604, 3600),
-    (86400 * 30, 3600),
-])
+@pytest.mark.parametrize(
+    ("remaining", "step"),
+    [
+        (5, None),
+        (12, None),
+        (14, 10),
+        (60, 10),
+        (61, 10),
+        (64, 60),
+        (3600, 60),
+        (3601, 60),
+        (3604, 3600),
+        (86400 * 30, 3600),
+    ],
+)
 def test_pace(remaining: float, step: float | None) -> None:
     assert next_edit_in(remaining) == step
 

@@ -13,23 +13,56 @@ from bot.reminders.errors import ReminderInputError
 from bot.telegram.reminder_words import explain
 
 
-@pytest.mark.parametrize(("text", "seconds"), [
-    ("5", 5), ("90", 90), ("90s", 90), ("5m", 300), ("5 min", 300), ("5 minutes", 300),
-    ("2h", 7200), ("1h30m", 5400), ("1h 30m", 5400), ("1d", 86400), ("1w", 604800),
-    ("2.5m", 150), ("1:30", 90), ("1:30:00", 5400), ("0.5", 0.5), ("3 HOURS", 10800),
-    ("５", 5), ("an hour", 3600), ("half an hour", 1800), ("2 hours and 30 minutes", 9000),
-    ("5分钟", 300), ("半小时", 1800), ("1小时30分", 5400), ("一个半小时", 5400), ("一刻钟", 900),
-    ("两周", 1209600),
-])
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("5", 5),
+        ("90", 90),
+        ("90s", 90),
+        ("5m", 300),
+        ("5 min", 300),
+        ("5 minutes", 300),
+        ("2h", 7200),
+        ("1h30m", 5400),
+        ("1h 30m", 5400),
+        ("1d", 86400),
+        ("1w", 604800),
+        ("2.5m", 150),
+        ("1:30", 90),
+        ("1:30:00", 5400),
+        ("0.5", 0.5),
+        ("3 HOURS", 10800),
+        ("５", 5),
+        ("an hour", 3600),
+        ("half an hour", 1800),
+        ("2 hours and 30 minutes", 9000),
+        ("5分钟", 300),
+        ("半小时", 1800),
+        ("1小时30分", 5400),
+        ("一个半小时", 5400),
+        ("一刻钟", 900),
+        ("两周", 1209600),
+    ],
+)
 def test_forms(text: str, seconds: float) -> None:
     assert parse_duration(text) == timedelta(seconds=seconds)
 
 
-@pytest.mark.parametrize(("text", "says"), [
-    ("", "how long"), ("0", "more than zero"), ("0m", "more than zero"), ("-5", "negative"),
-    ("٣", "digits 0-9"), ("99999999999", "too long"), ("abc", "don't understand"),
-    ("5m 3m", "don't understand"), ("1:70", "don't understand"), ("5 parsecs", "don't understand"),
-])
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("", "how long"),
+        ("0", "more than zero"),
+        ("0m", "more than zero"),
+        ("-5", "negative"),
+        ("٣", "digits 0-9"),
+        ("99999999999", "too long"),
+        ("abc", "don't understand"),
+        ("5m 3m", "don't understand"),
+        ("1:70", "don't understand"),
+        ("5 parsecs", "don't understand"),
+    ],
+)
 def test_refusals(text: str, says: str) -> None:
     with pytest.raises(ReminderInputError) as error:
         parse_duration(text)
@@ -52,9 +85,17 @@ def test_a_bare_number_then_a_chinese_label_is_seconds() -> None:
         split_duration(["5喝水"])
 
 
-@pytest.mark.parametrize(("seconds", "text"), [
-    (5, "5 sec"), (90, "1 min 30 sec"), (5400, "1 hr 30 min"), (3601, "1 hr 1 sec"), (90000, "1 day 1 hr"), (0, "0 sec"),
-])
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (5, "5 sec"),
+        (90, "1 min 30 sec"),
+        (5400, "1 hr 30 min"),
+        (3601, "1 hr 1 sec"),
+        (90000, "1 day 1 hr"),
+        (0, "0 sec"),
+    ],
+)
 def test_format(seconds: float, text: str) -> None:
     assert format_duration(timedelta(seconds=seconds)) == text
 

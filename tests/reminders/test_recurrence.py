@@ -26,7 +26,11 @@ def days(recurrence: Recurrence, n: int, after: datetime = START) -> list[str]:
 
 def test_the_31st_clips_to_each_months_last_day() -> None:
     assert days(Recurrence(Unit.MONTH, at=time(9), monthday=31), 4) == [
-        "2026-01-31", "2026-02-28", "2026-03-31", "2026-04-30"]
+        "2026-01-31",
+        "2026-02-28",
+        "2026-03-31",
+        "2026-04-30",
+    ]
 
 
 def test_a_fifth_weekday_skips_months_without_one() -> None:
@@ -35,12 +39,19 @@ def test_a_fifth_weekday_skips_months_without_one() -> None:
 
 
 def test_last_weekday_of_the_month() -> None:
-    assert days(Recurrence(Unit.MONTH, at=time(9), nth=(-1, 0)), 3) == ["2026-01-26", "2026-02-23", "2026-03-30"]
+    assert days(Recurrence(Unit.MONTH, at=time(9), nth=(-1, 0)), 3) == [
+        "2026-01-26",
+        "2026-02-23",
+        "2026-03-30",
+    ]
 
 
 def test_february_29_rings_on_the_28th_in_common_years() -> None:
     assert days(Recurrence(Unit.YEAR, at=time(9), month=2, monthday=29), 3) == [
-        "2026-02-28", "2027-02-28", "2028-02-29"]
+        "2026-02-28",
+        "2027-02-28",
+        "2028-02-29",
+    ]
 
 
 def test_every_two_weeks_counts_from_the_first_ring() -> None:
@@ -58,10 +69,18 @@ def test_ends_until_and_count() -> None:
     assert Recurrence.from_spec(counted.spec()) == counted
 
 
-@pytest.mark.parametrize(("field", "names"), [
-    ("1-5", "mon,tue,wed,thu,fri"), ("0", "sun"), ("7", "sun"), ("0,6", "sun,sat"),
-    ("*/2", "sun,tue,thu,sat"), ("mon-fri", "mon,tue,wed,thu,fri"), ("*", "*"),
-])
+@pytest.mark.parametrize(
+    ("field", "names"),
+    [
+        ("1-5", "mon,tue,wed,thu,fri"),
+        ("0", "sun"),
+        ("7", "sun"),
+        ("0,6", "sun,sat"),
+        ("*/2", "sun,tue,thu,sat"),
+        ("mon-fri", "mon,tue,wed,thu,fri"),
+        ("*", "*"),
+    ],
+)
 def test_cron_weekdays_are_cron_numbers(field: str, names: str) -> None:
     assert cron_weekdays(field) == names
 

@@ -69,9 +69,16 @@ def test_a_request_is_marked_handled_with_its_row(tmp_path: Path) -> None:
     assert inbox.is_handled(svc.sessions, 77) and inbox.unhandled(svc.sessions) == []
 
 
-@pytest.mark.parametrize("outcome,state", [(RingOutcome.DELIVERED, ReminderState.DONE),
-                                           (RingOutcome.UNDELIVERABLE, ReminderState.UNDELIVERABLE)])
-def test_ring_outcome_decides_the_rows_state(tmp_path: Path, outcome: RingOutcome, state: str) -> None:
+@pytest.mark.parametrize(
+    "outcome,state",
+    [
+        (RingOutcome.DELIVERED, ReminderState.DONE),
+        (RingOutcome.UNDELIVERABLE, ReminderState.UNDELIVERABLE),
+    ],
+)
+def test_ring_outcome_decides_the_rows_state(
+    tmp_path: Path, outcome: RingOutcome, state: str
+) -> None:
     async def scenario() -> tuple[str, str]:
         rang = asyncio.Event()
 

@@ -37,6 +37,7 @@ class Rings:
             while len(self.got) < count:
                 self.event.clear()
                 await self.event.wait()
+
         await asyncio.wait_for(enough(), timeout)
 
 
@@ -57,6 +58,7 @@ def test_timer_rings_on_time_and_is_marked_done(tmp_path: Path) -> None:
         assert abs(at - row.due_at) < 0.2
         assert service.get(row.id).state == ReminderState.DONE
         service.shutdown()
+
     asyncio.run(scenario())
 
 
@@ -71,6 +73,7 @@ def test_cancelled_timer_never_rings(tmp_path: Path) -> None:
         await rings.wait(1)
         assert [r[0] for r in rings.got] == [marker.id]
         service.shutdown()
+
     asyncio.run(scenario())
 
 
@@ -82,13 +85,19 @@ def test_recurring_reminder_moves_to_next_occurrence(tmp_path: Path) -> None:
         await rings.wait(3)
         times = [r[2] for r in rings.got[:3]]
         assert all(0.15 < b - a < 0.45 for a, b in zip(times, times[1:], strict=False)), times
-        assert service.get(row.id).state == ReminderState.PENDING and service.get(row.id).due_at > row.due_at
+        assert (
+            service.get(row.id).state == ReminderState.PENDING
+            and service.get(row.id).due_at > row.due_at
+        )
         service.shutdown()
+
     asyncio.run(scenario())
 
 
 def test_limits_name_the_limit(tmp_path: Path) -> None:
-    service, _ = make(tmp_path, max_pending_per_user=2, max_duration=timedelta(days=1), label_max=10)
+    service, _ = make(
+        tmp_path, max_pending_per_user=2, max_duration=timedelta(days=1), label_max=10
+    )
     service.add_timer(ME, "1h")
     service.add_timer(Owner(chat_id=-1, user_id=42), "1h")
     other = Owner(chat_id=7, user_id=7)
@@ -108,7 +117,10 @@ def test_a_zone_in_the_phrase_is_the_reminders_zone(tmp_path: Path) -> None:
     service, _ = make(tmp_path)
     row = service.add_reminder(ME, "every day 9:00 Asia/Tokyo stretch")
     assert row.tz == "Asia/Tokyo" and row.label == "stretch"
-    assert datetime.fromtimestamp(row.due_at, UTC).astimezone(ZoneInfo("Asia/Tokyo")).strftime("%H:%M") == "09:00"
+    assert (
+        datetime.fromtimestamp(row.due_at, UTC).astimezone(ZoneInfo("Asia/Tokyo")).strftime("%H:%M")
+        == "09:00"
+    )
 
 
 def test_a_repeat_with_a_count_stops_after_its_last_ring(tmp_path: Path) -> None:
@@ -125,9 +137,23 @@ def test_start_up_rings_recent_late_and_lists_old_missed(tmp_path: Path) -> None
         service, rings = make(tmp_path, missed_grace=timedelta(hours=1))
         now = time.time()
         with service.sessions() as session:
-            for due, recurrence in ((now - 60, None), (now - 7200, None), (now - 7200, "every 600")):
-                session.add(Reminder(kind="timer", chat_id=42, user_id=42, due_at=due, recurrence=recurrence,
-                                     tz="UTC", state=ReminderState.PENDING, created_at=now - 9000))
+            for due, recurrence in (
+                (now - 60, None),
+                (now - 7200, None),
+                (now - 7200, "every 600"),
+            ):
+                session.add(
+                    Reminder(
+                        kind="timer",
+                        chat_id=42,
+                        user_id=42,
+                        due_at=due,
+                        recurrence=recurrence,
+                        tz="UTC",
+                        state=ReminderState.PENDING,
+                        created_at=now - 9000,
+                    )
+                )
             session.commit()
         recent, old, recurring = 1, 2, 3
         report = service.start()
@@ -138,6 +164,7 @@ def test_start_up_rings_recent_late_and_lists_old_missed(tmp_path: Path) -> None
         again = service.get(recurring)
         assert again.state == ReminderState.PENDING and now < again.due_at <= now + 601
         service.shutdown()
+
     asyncio.run(scenario())
 
 
@@ -145,8 +172,18 @@ def test_ten_thousand_pending_load_quickly(tmp_path: Path) -> None:
     service, _ = make(tmp_path)
     now = time.time()
     with service.sessions() as session:
-        session.add_all(Reminder(kind="timer", chat_id=i, user_id=i, due_at=now + 3600 + i, tz="UTC",
-                                 state=ReminderState.PENDING, created_at=now) for i in range(10_000))
+        session.add_all(
+            Reminder(
+                kind="timer",
+                chat_id=i,
+                user_id=i,
+                due_at=now + 3600 + i,
+                tz="UTC",
+                state=ReminderState.PENDING,
+                created_at=now,
+            )
+            for i in range(10_000)
+        )
         session.commit()
 
     async def scenario() -> float:
@@ -156,4 +193,5 @@ def test_ten_thousand_pending_load_quickly(tmp_path: Path) -> None:
         assert report.scheduled == 10_000 and len(service.scheduler.get_jobs()) == 10_000
         service.shutdown()
         return took
+
     assert asyncio.run(scenario()) < 3.0

@@ -25,14 +25,19 @@ BOUNDARY = "errand-test-boundary"
 def multipart(fields: dict[str, str], filename: str, data: bytes) -> bytes:
     out = b""
     for name, value in fields.items():
-        out += (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n"
-                f"{value}\r\n").encode()
-    out += (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"document\"; "
-            f"filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n").encode()
+        out += (
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+        ).encode()
+    out += (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="document"; '
+        f'filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'
+    ).encode()
     return out + data + f"\r\n--{BOUNDARY}--\r\n".encode()
 
 
-def post(emulator: BotApiEmulator, body: bytes, *, send: int | None = None) -> tuple[int, dict | None]:
+def post(
+    emulator: BotApiEmulator, body: bytes, *, send: int | None = None
+) -> tuple[int, dict | None]:
     """POST a multipart body to sendDocument; with ``send``, stop after that many bytes and hang up."""
     host, port = urllib.parse.urlsplit(emulator.url).netloc.split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=30)
@@ -60,8 +65,11 @@ def emulator():
 
 def test_upload_is_stored_hashed_with_its_fields(emulator) -> None:
     data = os.urandom(3 * 1024 * 1024 + 17)
-    fields = {"chat_id": str(CHAT), "caption": "naïve 文件",
-              "reply_parameters": json.dumps({"message_id": 1})}
+    fields = {
+        "chat_id": str(CHAT),
+        "caption": "naïve 文件",
+        "reply_parameters": json.dumps({"message_id": 1}),
+    }
     status, answer = post(emulator, multipart(fields, "ré port.bin", data))
     assert status == 200, answer
     [message] = [m for m in emulator.bot_messages(CHAT) if m.document]
@@ -73,7 +81,9 @@ def test_upload_is_stored_hashed_with_its_fields(emulator) -> None:
 
 
 def test_over_the_limit_is_413_and_nothing_is_kept(emulator) -> None:
-    status, answer = post(emulator, multipart({"chat_id": str(CHAT)}, "big.bin", bytes(5 * 1024 * 1024)))
+    status, answer = post(
+        emulator, multipart({"chat_id": str(CHAT)}, "big.bin", bytes(5 * 1024 * 1024))
+    )
     assert status == 413 and answer["description"] == "Request Entity Too Large"
     assert not [m for m in emulator.bot_messages(CHAT) if m.document]
     assert not list(emulator.spool().iterdir())
@@ -103,7 +113,9 @@ def test_file_paths_only_in_local_mode(emulator, tmp_path) -> None:
 
     def send() -> tuple[int, dict]:
         conn = http.client.HTTPConnection(host, int(port), timeout=10)
-        conn.request("POST", f"/bot{emulator.token}/sendDocument", body, {"Content-Type": "application/json"})
+        conn.request(
+            "POST", f"/bot{emulator.token}/sendDocument", body, {"Content-Type": "application/json"}
+        )
         response = conn.getresponse()
         return response.status, json.loads(response.read())
 

@@ -19,8 +19,9 @@ ERRANDBOT = str(Path(sys.executable).with_name("errandbot"))
 def test_no_token_starts_sandbox_and_chats(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("BOT_TOKEN", "ALLOWED_USERS")}
     script = "/start\n:as 43 group -1001\n/help@errand_test_bot\n:as 666\n/start\n:quit\n"
-    result = subprocess.run([ERRANDBOT], input=script, env=env, cwd=tmp_path, capture_output=True,
-                            text=True, timeout=80)
+    result = subprocess.run(
+        [ERRANDBOT], input=script, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=80
+    )
     out = result.stdout
     assert result.returncode == 0, result.stderr
     assert out.splitlines()[0] == "errandbot: sandbox (no BOT_TOKEN)"
@@ -33,8 +34,15 @@ def test_no_token_starts_sandbox_and_chats(tmp_path: Path) -> None:
 
 def _sandbox(tmp_path: Path, script: str, *extra: str) -> str:
     env = {k: v for k, v in os.environ.items() if k not in ("BOT_TOKEN", "ALLOWED_USERS")}
-    result = subprocess.run([ERRANDBOT, "sandbox", *extra], input=script, env=env, cwd=tmp_path,
-                            capture_output=True, text=True, timeout=80)
+    result = subprocess.run(
+        [ERRANDBOT, "sandbox", *extra],
+        input=script,
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=80,
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout
 

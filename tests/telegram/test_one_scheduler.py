@@ -45,9 +45,14 @@ def schedulers(monkeypatch) -> list[BaseScheduler]:
 
 
 def _settings(tmp_path: Path, emulator: BotApiEmulator) -> Settings:
-    settings = Settings(_env_file=None, bot_token=DEFAULT_TOKEN, data_dir=tmp_path,
-                        download_dir=tmp_path / "downloads", allowed_users=str(USER),
-                        telegram_api_url=emulator.url)
+    settings = Settings(
+        _env_file=None,
+        bot_token=DEFAULT_TOKEN,
+        data_dir=tmp_path,
+        download_dir=tmp_path / "downloads",
+        allowed_users=str(USER),
+        telegram_api_url=emulator.url,
+    )
     prepare_dirs(settings)
     return settings
 
@@ -65,7 +70,9 @@ async def _stop(app) -> None:
     await app.post_shutdown(app)
 
 
-def test_every_job_of_the_bot_is_on_the_job_queues_scheduler(tmp_path, emulator, schedulers) -> None:
+def test_every_job_of_the_bot_is_on_the_job_queues_scheduler(
+    tmp_path, emulator, schedulers
+) -> None:
     app = build_application(_settings(tmp_path, emulator))
     services = app.bot_data["services"]
 
@@ -101,9 +108,13 @@ def test_stopping_does_not_wait_for_a_ring_telegram_keeps_refusing(tmp_path, emu
         try:
             row = services.reminders.add_timer(Owner(chat_id=USER, user_id=USER), "1 tea")
             await asyncio.to_thread(
-                emulator.wait_for, lambda: sum(c.method == "sendMessage" and c.status == 502
-                                               for c in emulator.calls) >= 2,
-                30.0, "the ring to be refused twice")
+                emulator.wait_for,
+                lambda: (
+                    sum(c.method == "sendMessage" and c.status == 502 for c in emulator.calls) >= 2
+                ),
+                30.0,
+                "the ring to be refused twice",
+            )
         finally:
             started = time.monotonic()
             await asyncio.wait_for(_stop(app), timeout=30)

@@ -12,17 +12,20 @@ from bot.telegram.api_errors import ChatFault, Failure, chat_fault, classify
 from bot.telegram.retry import RetryPolicy
 
 
-@pytest.mark.parametrize("exc,kind", [
-    (RetryAfter(3), Failure.RATE_LIMITED),
-    (TimedOut(), Failure.TRANSIENT),
-    (NetworkError("Bad Gateway"), Failure.TRANSIENT),
-    (NetworkError("Internal Server Error (500)"), Failure.TRANSIENT),
-    (NetworkError("Request Entity Too Large"), Failure.TOO_LARGE),
-    (BadRequest("Bad Request: chat not found"), Failure.BAD_REQUEST),
-    (Forbidden("Forbidden: bot was blocked by the user"), Failure.FORBIDDEN),
-    (ChatMigrated(-1001234), Failure.CHAT_MIGRATED),
-    (ValueError("a bug"), Failure.OTHER),
-])
+@pytest.mark.parametrize(
+    "exc,kind",
+    [
+        (RetryAfter(3), Failure.RATE_LIMITED),
+        (TimedOut(), Failure.TRANSIENT),
+        (NetworkError("Bad Gateway"), Failure.TRANSIENT),
+        (NetworkError("Internal Server Error (500)"), Failure.TRANSIENT),
+        (NetworkError("Request Entity Too Large"), Failure.TOO_LARGE),
+        (BadRequest("Bad Request: chat not found"), Failure.BAD_REQUEST),
+        (Forbidden("Forbidden: bot was blocked by the user"), Failure.FORBIDDEN),
+        (ChatMigrated(-1001234), Failure.CHAT_MIGRATED),
+        (ValueError("a bug"), Failure.OTHER),
+    ],
+)
 def test_failures_are_sorted_by_type(exc: Exception, kind: Failure) -> None:
     assert classify(exc) is kind
 
@@ -38,8 +41,15 @@ def test_chat_faults_come_from_the_same_classification() -> None:
     gives up on are one sorting: a chat fault exactly when the failure is about the chat."""
     assert chat_fault(5, ChatMigrated(-1001234)) == ChatFault(Failure.CHAT_MIGRATED, 5, -1001234)
     assert chat_fault(5, Forbidden("Forbidden: bot was kicked")) == ChatFault(Failure.FORBIDDEN, 5)
-    for exc in (RetryAfter(3), TimedOut(), NetworkError("Bad Gateway"), BadRequest("chat not found"),
-                Forbidden("blocked"), ChatMigrated(-100), ValueError("a bug")):
+    for exc in (
+        RetryAfter(3),
+        TimedOut(),
+        NetworkError("Bad Gateway"),
+        BadRequest("chat not found"),
+        Forbidden("blocked"),
+        ChatMigrated(-100),
+        ValueError("a bug"),
+    ):
         assert (chat_fault(5, exc) is not None) == classify(exc).chat_unreachable, exc
 
 

@@ -12,8 +12,15 @@ from bot.telegram.send_queue import FairRateLimiter, Limits, Priority, SendOptio
 FAST = Limits(overall_per_second=1000.0, private=(1, 0.05), group=(20, 60.0))
 
 
-async def _send(limiter: FairRateLimiter, log: list, chat: int, label: str,
-                options: SendOptions | None = None, endpoint: str = "sendMessage", fail: list | None = None):
+async def _send(
+    limiter: FairRateLimiter,
+    log: list,
+    chat: int,
+    label: str,
+    options: SendOptions | None = None,
+    endpoint: str = "sendMessage",
+    fail: list | None = None,
+):
     async def call(*_args, **_kwargs):
         if fail:
             raise fail.pop(0)
@@ -41,8 +48,10 @@ def test_a_flooding_chat_does_not_hold_up_a_quiet_one() -> None:
 def test_a_ring_jumps_its_chats_queue_and_edits_go_after_replies() -> None:
     async def scenario() -> list[str]:
         limiter, log = FairRateLimiter(FAST), []
-        tasks = [asyncio.create_task(_send(limiter, log, 1, f"edit{i}", endpoint="editMessageText"))
-                 for i in range(3)]
+        tasks = [
+            asyncio.create_task(_send(limiter, log, 1, f"edit{i}", endpoint="editMessageText"))
+            for i in range(3)
+        ]
         tasks += [asyncio.create_task(_send(limiter, log, 1, f"reply{i}")) for i in range(3)]
         await asyncio.sleep(0)
         tasks.append(asyncio.create_task(_send(limiter, log, 1, "ring", send_queue.RING)))
@@ -66,13 +75,19 @@ def test_per_chat_window_and_overall_pace_hold() -> None:
         async def call(*_a, **_k):
             times.append(loop.time())
 
-        await asyncio.gather(*[limiter.process_request(call, (), {}, "sendMessage", {"chat_id": 5}, None)
-                               for _ in range(7)])
+        await asyncio.gather(
+            *[
+                limiter.process_request(call, (), {}, "sendMessage", {"chat_id": 5}, None)
+                for _ in range(7)
+            ]
+        )
         await limiter.shutdown()
         return times
 
     times = asyncio.run(scenario())
-    assert all(b - a >= 0.019 for a, b in zip(times, times[1:], strict=False))  # 1/50 s apart overall
+    assert all(
+        b - a >= 0.019 for a, b in zip(times, times[1:], strict=False)
+    )  # 1/50 s apart overall
     for i in range(len(times) - 3):
         assert times[i + 3] - times[i] >= 0.49  # never 4 within the chat's 0.5 s window
 
@@ -83,8 +98,16 @@ def test_failures_are_retried_by_the_calls_policy_and_429_pauses_the_chat() -> N
         loop = asyncio.get_running_loop()
         started = loop.time()
         fail = [NetworkError("Bad Gateway"), RetryAfter(1)]
-        await _send(limiter, log, 3, "sent", SendOptions(Priority.REPLY, send_queue.retry.RetryPolicy(
-            attempts=5, budget=30, backoff=0.05)), fail=fail)
+        await _send(
+            limiter,
+            log,
+            3,
+            "sent",
+            SendOptions(
+                Priority.REPLY, send_queue.retry.RetryPolicy(attempts=5, budget=30, backoff=0.05)
+            ),
+            fail=fail,
+        )
         await limiter.shutdown()
         return log, loop.time() - started
 
@@ -103,6 +126,7 @@ def test_progress_edits_leave_room_in_the_window_for_a_reply() -> None:
         async def send(label: str, endpoint: str) -> None:
             async def call(*_a, **_k):
                 done[label] = loop.time()
+
             await limiter.process_request(call, (), {}, endpoint, {"chat_id": 9}, None)
 
         started = loop.time()

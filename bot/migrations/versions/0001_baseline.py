@@ -26,7 +26,8 @@ def _tables() -> list[sa.Table]:
     meta = sa.MetaData()
     return [
         sa.Table(
-            "download_jobs", meta,
+            "download_jobs",
+            meta,
             sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
             sa.Column("chat_id", sa.BigInteger(), nullable=False),
             sa.Column("thread_id", sa.BigInteger(), nullable=True),
@@ -56,7 +57,8 @@ def _tables() -> list[sa.Table]:
             sa.Index("ix_download_jobs_user_id", "user_id"),
         ),
         sa.Table(
-            "reminders", meta,
+            "reminders",
+            meta,
             sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
             sa.Column("kind", sa.String(length=8), nullable=False),
             sa.Column("chat_id", sa.BigInteger(), nullable=False),
@@ -80,13 +82,15 @@ def _tables() -> list[sa.Table]:
             sa.Index("ix_reminders_user_state", "user_id", "state"),
         ),
         sa.Table(
-            "user_zones", meta,
+            "user_zones",
+            meta,
             sa.Column("user_id", sa.BigInteger(), autoincrement=False, nullable=False),
             sa.Column("tz", sa.String(length=64), nullable=False),
             sa.PrimaryKeyConstraint("user_id"),
         ),
         sa.Table(
-            "chat_migrations", meta,
+            "chat_migrations",
+            meta,
             sa.Column("old_chat_id", sa.BigInteger(), autoincrement=False, nullable=False),
             sa.Column("new_chat_id", sa.BigInteger(), nullable=False),
             sa.Column("migrated_at", sa.Float(), nullable=False),
@@ -94,21 +98,24 @@ def _tables() -> list[sa.Table]:
             sa.Index("ix_chat_migrations_new_chat_id", "new_chat_id"),
         ),
         sa.Table(
-            "gone_chats", meta,
+            "gone_chats",
+            meta,
             sa.Column("chat_id", sa.BigInteger(), autoincrement=False, nullable=False),
             sa.Column("reason", sa.String(length=16), nullable=False),
             sa.Column("since", sa.Float(), nullable=False),
             sa.PrimaryKeyConstraint("chat_id"),
         ),
         sa.Table(
-            "paused_downloads", meta,
+            "paused_downloads",
+            meta,
             sa.Column("job_id", sa.Integer(), autoincrement=False, nullable=False),
             sa.Column("chat_id", sa.BigInteger(), nullable=False),
             sa.PrimaryKeyConstraint("job_id"),
             sa.Index("ix_paused_downloads_chat_id", "chat_id"),
         ),
         sa.Table(
-            "received_requests", meta,
+            "received_requests",
+            meta,
             sa.Column("request_id", sa.BigInteger(), autoincrement=False, nullable=False),
             sa.Column("payload", sa.Text(), nullable=True),
             sa.Column("received_at", sa.Float(), nullable=False),
@@ -117,7 +124,8 @@ def _tables() -> list[sa.Table]:
             sa.Index("ix_received_requests_handled_at", "handled_at"),
         ),
         sa.Table(
-            "language_choices", meta,
+            "language_choices",
+            meta,
             sa.Column("scope", sa.String(length=8), nullable=False),
             sa.Column("ident", sa.BigInteger(), nullable=False),
             sa.Column("code", sa.String(length=16), nullable=False),
@@ -136,8 +144,9 @@ def _complete(table: sa.Table, inspector: sa.Inspector) -> None:
             op.add_column(table.name, sa.Column(column.name, column.type, nullable=True))
     if table.name == "reminders" and op.get_bind().dialect.name != "sqlite":
         # widened from 64 to 160 characters without a step; SQLite never enforced the length
-        op.alter_column("reminders", "recurrence", type_=sa.String(length=160),
-                        existing_nullable=True)
+        op.alter_column(
+            "reminders", "recurrence", type_=sa.String(length=160), existing_nullable=True
+        )
     indexes = {ix["name"] for ix in inspector.get_indexes(table.name)}
     for index in table.indexes:
         if index.name not in indexes:

@@ -21,11 +21,19 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("reminders") as batch:
-        batch.alter_column("state", type_=sa.String(length=16), existing_type=sa.String(length=12),
-                           existing_nullable=False)
+        batch.alter_column(
+            "state",
+            type_=sa.String(length=16),
+            existing_type=sa.String(length=12),
+            existing_nullable=False,
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("reminders") as batch:
-        batch.alter_column("state", type_=sa.String(length=12), existing_type=sa.String(length=16),
-                           existing_nullable=False)
+        batch.alter_column(
+            "state",
+            type_=sa.String(length=12),
+            existing_type=sa.String(length=16),
+            existing_nullable=False,
+        )

@@ -34,8 +34,14 @@ class FileMethods(MessageMethods):
                 raise ApiError(400, "Bad Request: file not found")
             digest, size, name = _hash_file(path), path.stat().st_size, path.name
             extra = {"sent_by": "path", "path": str(path)}
-        document = {"file_id": f"doc-{digest[:16]}", "file_unique_id": digest[:12], "file_name": name,
-                    "file_size": size, "sha256": digest, **extra}
+        document = {
+            "file_id": f"doc-{digest[:16]}",
+            "file_unique_id": digest[:12],
+            "file_name": name,
+            "file_size": size,
+            "sha256": digest,
+            **extra,
+        }
         caption = p.get("caption")
         message = self._bot_message(chat_id, None, p, document=document, caption=caption)
         return self._message_dict(message)
@@ -56,15 +62,26 @@ class FileMethods(MessageMethods):
             name, data = upload.filename, upload.path.read_bytes()
         else:  # by path, as a local Bot API server takes it (TELEGRAM_LOCAL_MODE)
             ref = str(p.get(kind, ""))
-            path = Path(urllib.parse.unquote(urllib.parse.urlsplit(ref).path)) if ref.startswith("file://") else None
+            path = (
+                Path(urllib.parse.unquote(urllib.parse.urlsplit(ref).path))
+                if ref.startswith("file://")
+                else None
+            )
             if path is None or not self.local_mode or not path.is_file():
                 raise ApiError(400, f"Bad Request: there is no {kind} in the request")
             name, data = path.name, path.read_bytes()
         digest = hashlib.sha256(data).hexdigest()
-        media = {"kind": kind, "file_id": f"{kind}-{digest[:16]}", "file_unique_id": digest[:12],
-                 "file_name": name, "file_size": len(data), "data": data,
-                 "thumbnail_data": _attached(p.get("thumbnail"), f) or _attached("attach://thumbnail", f),
-                 "params": {k: v for k, v in p.items() if k not in ("chat_id", "caption")}}
+        media = {
+            "kind": kind,
+            "file_id": f"{kind}-{digest[:16]}",
+            "file_unique_id": digest[:12],
+            "file_name": name,
+            "file_size": len(data),
+            "data": data,
+            "thumbnail_data": _attached(p.get("thumbnail"), f)
+            or _attached("attach://thumbnail", f),
+            "params": {k: v for k, v in p.items() if k not in ("chat_id", "caption")},
+        }
         for key in ("duration", "width", "height"):
             if key in p:
                 media[key] = int(p[key])
@@ -78,7 +95,7 @@ class FileMethods(MessageMethods):
 def _attached(value: Any, files: dict[str, UploadedFile]) -> bytes | None:
     """The bytes of a multipart part named by an ``attach://name`` parameter, if any."""
     if isinstance(value, str) and value.startswith("attach://"):
-        part = files.get(value[len("attach://"):])
+        part = files.get(value[len("attach://") :])
         return part.path.read_bytes() if part is not None and part.path is not None else None
     return None
 

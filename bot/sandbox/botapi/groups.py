@@ -24,7 +24,9 @@ class GroupChanges(EmulatorState):
             created = []
             for n in range(topics):
                 service = self._new_message(chat_id, ANONYMOUS_ADMIN["id"], None)
-                service.raw = {"forum_topic_created": {"name": f"Topic {n + 1}", "icon_color": 7322096}}
+                service.raw = {
+                    "forum_topic_created": {"name": f"Topic {n + 1}", "icon_color": 7322096}
+                }
                 threads.add(service.message_id)
                 created.append(service.message_id)
             return created
@@ -36,8 +38,9 @@ class GroupChanges(EmulatorState):
             if title:
                 self._chat_titles[chat_id] = title
 
-    def upgrade_group(self, old_chat_id: int, new_chat_id: int, *, user_id: int = 1,
-                      announce: bool = True) -> None:
+    def upgrade_group(
+        self, old_chat_id: int, new_chat_id: int, *, user_id: int = 1, announce: bool = True
+    ) -> None:
         """The group ``old_chat_id`` becomes the supergroup ``new_chat_id``.
 
         From now on any call naming the old id answers 400 with ``migrate_to_chat_id`` (PTB's
@@ -59,8 +62,12 @@ class GroupChanges(EmulatorState):
                 note.raw = {**raw, "migrate_to_chat_id": new_chat_id}
                 self._push_update({"message": note.raw})
                 note = self._new_message(new_chat_id, ANONYMOUS_ADMIN["id"], None)
-                note.raw = {**self._message_dict(note), "from": ANONYMOUS_ADMIN,
-                            "sender_chat": self._chat(new_chat_id), "migrate_from_chat_id": old_chat_id}
+                note.raw = {
+                    **self._message_dict(note),
+                    "from": ANONYMOUS_ADMIN,
+                    "sender_chat": self._chat(new_chat_id),
+                    "migrate_from_chat_id": old_chat_id,
+                }
                 self._push_update({"message": note.raw})
             self._migrated[old_chat_id] = new_chat_id
 
@@ -72,8 +79,11 @@ class GroupChanges(EmulatorState):
         """
         private = chat_id > 0
         with self._cond:
-            self._bot_away[chat_id] = ("Forbidden: bot was blocked by the user" if private
-                                       else "Forbidden: bot was kicked from the group chat")
+            self._bot_away[chat_id] = (
+                "Forbidden: bot was blocked by the user"
+                if private
+                else "Forbidden: bot was kicked from the group chat"
+            )
             if announce:
                 self._member_update(chat_id, user_id, "kicked")
             else:
@@ -95,6 +105,14 @@ class GroupChanges(EmulatorState):
                 out["until_date"] = 0
             return out
 
-        self._push_update({"my_chat_member": {
-            "chat": self._chat(chat_id), "from": self.user(user_id), "date": int(time.time()),
-            "old_chat_member": member(old), "new_chat_member": member(status)}})
+        self._push_update(
+            {
+                "my_chat_member": {
+                    "chat": self._chat(chat_id),
+                    "from": self.user(user_id),
+                    "date": int(time.time()),
+                    "old_chat_member": member(old),
+                    "new_chat_member": member(status),
+                }
+            }
+        )

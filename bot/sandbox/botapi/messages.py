@@ -19,8 +19,11 @@ class MessageMethods(EmulatorState):
         except (KeyError, ValueError):
             raise ApiError(400, "Bad Request: chat not found") from None
         if chat_id in self._migrated:
-            raise ApiError(400, "Bad Request: group chat was upgraded to a supergroup chat",
-                           migrate_to_chat_id=self._migrated[chat_id])
+            raise ApiError(
+                400,
+                "Bad Request: group chat was upgraded to a supergroup chat",
+                migrate_to_chat_id=self._migrated[chat_id],
+            )
         if chat_id in self._bot_away:
             raise ApiError(403, self._bot_away[chat_id])
         return chat_id
@@ -44,9 +47,15 @@ class MessageMethods(EmulatorState):
         return None
 
     def _bot_message(self, chat_id: int, text: str | None, p: dict, **extra: Any) -> Message:
-        message = self._new_message(chat_id, self.bot_id, text, reply_to=self._reply_to(p),
-                                    reply_markup=p.get("reply_markup") or None,
-                                    thread_id=self._thread_id(chat_id, p), **extra)
+        message = self._new_message(
+            chat_id,
+            self.bot_id,
+            text,
+            reply_to=self._reply_to(p),
+            reply_markup=p.get("reply_markup") or None,
+            thread_id=self._thread_id(chat_id, p),
+            **extra,
+        )
         self._notify("send", message)
         return message
 
@@ -58,7 +67,10 @@ class MessageMethods(EmulatorState):
         if len(text) > 4096:
             raise ApiError(400, "Bad Request: message is too long")
         for entity in p.get("entities") or []:  # only a user can be mentioned by id, not a chat
-            if entity.get("type") == "text_mention" and int((entity.get("user") or {}).get("id", 0)) <= 0:
+            if (
+                entity.get("type") == "text_mention"
+                and int((entity.get("user") or {}).get("id", 0)) <= 0
+            ):
                 raise ApiError(400, "Bad Request: USER_ID_INVALID")
         return self._message_dict(self._bot_message(chat_id, text, p))
 
@@ -74,9 +86,12 @@ class MessageMethods(EmulatorState):
 
     def _edit(self, message: Message, text: str | None, markup: dict | None) -> dict:
         if text == message.text and (markup or None) == (message.reply_markup or None):
-            raise ApiError(400, "Bad Request: message is not modified: specified new message content "
-                                "and reply markup are exactly the same as a current content and reply "
-                                "markup of the message")
+            raise ApiError(
+                400,
+                "Bad Request: message is not modified: specified new message content "
+                "and reply markup are exactly the same as a current content and reply "
+                "markup of the message",
+            )
         message.text = text
         message.reply_markup = markup or None
         message.history.append((time.monotonic(), text, message.reply_markup))
@@ -106,7 +121,10 @@ class MessageMethods(EmulatorState):
 
     def _api_answercallbackquery(self, p: dict, f: dict) -> bool:
         query_id = str(p.get("callback_query_id", ""))
-        self._callback_answers[query_id] = {"text": p.get("text"), "show_alert": as_bool(p.get("show_alert"))}
+        self._callback_answers[query_id] = {
+            "text": p.get("text"),
+            "show_alert": as_bool(p.get("show_alert")),
+        }
         return True
 
     def _api_getchatmember(self, p: dict, f: dict) -> dict:
@@ -115,10 +133,20 @@ class MessageMethods(EmulatorState):
         status = self._members.get((chat_id, user_id), "member")
         out: dict[str, Any] = {"status": status, "user": self.user(user_id)}
         if status == "administrator":
-            out.update(can_be_edited=False, is_anonymous=False, can_manage_chat=True,
-                       can_delete_messages=True, can_manage_video_chats=True, can_restrict_members=True,
-                       can_promote_members=False, can_change_info=True, can_invite_users=True,
-                       can_post_stories=False, can_edit_stories=False, can_delete_stories=False)
+            out.update(
+                can_be_edited=False,
+                is_anonymous=False,
+                can_manage_chat=True,
+                can_delete_messages=True,
+                can_manage_video_chats=True,
+                can_restrict_members=True,
+                can_promote_members=False,
+                can_change_info=True,
+                can_invite_users=True,
+                can_post_stories=False,
+                can_edit_stories=False,
+                can_delete_stories=False,
+            )
         if status == "creator":
             out.update(is_anonymous=False)
         if status == "restricted":
@@ -128,6 +156,14 @@ class MessageMethods(EmulatorState):
 
     def _api_getchat(self, p: dict, f: dict) -> dict:
         chat = self._chat(self._chat_id(p))
-        return {**chat, "accent_color_id": 0, "max_reaction_count": 11, "accepted_gift_types": {
-            "unlimited_gifts": False, "limited_gifts": False, "unique_gifts": False,
-            "premium_subscription": False}}
+        return {
+            **chat,
+            "accent_color_id": 0,
+            "max_reaction_count": 11,
+            "accepted_gift_types": {
+                "unlimited_gifts": False,
+                "limited_gifts": False,
+                "unique_gifts": False,
+                "premium_subscription": False,
+            },
+        }

@@ -9,8 +9,18 @@ from typing import Any
 
 DEFAULT_TOKEN = "123456789:SANDBOX-token-not-a-real-one_ABCDEFGH"
 # The placeholder senders Telegram puts in ``from`` for messages written as a chat.
-ANONYMOUS_ADMIN: dict[str, Any] = {"id": 1087968824, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"}
-CHANNEL_POSTER: dict[str, Any] = {"id": 136817688, "is_bot": True, "first_name": "Channel", "username": "Channel_Bot"}
+ANONYMOUS_ADMIN: dict[str, Any] = {
+    "id": 1087968824,
+    "is_bot": True,
+    "first_name": "Group",
+    "username": "GroupAnonymousBot",
+}
+CHANNEL_POSTER: dict[str, Any] = {
+    "id": 136817688,
+    "is_bot": True,
+    "first_name": "Channel",
+    "username": "Channel_Bot",
+}
 URL = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
 
 SERVER_ERRORS = {502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
@@ -19,8 +29,13 @@ SERVER_ERRORS = {502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway T
 class ApiError(Exception):
     """An error answer: HTTP status, Telegram ``error_code`` and description."""
 
-    def __init__(self, code: int, description: str, retry_after: int | None = None,
-                 migrate_to_chat_id: int | None = None) -> None:
+    def __init__(
+        self,
+        code: int,
+        description: str,
+        retry_after: int | None = None,
+        migrate_to_chat_id: int | None = None,
+    ) -> None:
         super().__init__(description)
         self.code = code
         self.description = description

@@ -40,7 +40,9 @@ class Observing(EmulatorState):
         """(the next message id above every chat's, the next update id): where a successor
         emulator should start numbering."""
         with self._cond:
-            return max([self.first_message_id, *self._next_message_id.values()]), self._next_update_id
+            return max(
+                [self.first_message_id, *self._next_message_id.values()]
+            ), self._next_update_id
 
     def pending_updates(self) -> int:
         """Updates not yet confirmed by the bot (a ``getUpdates`` offset past them); after a
@@ -52,7 +54,9 @@ class Observing(EmulatorState):
         with self._cond:
             return [c for c in self.calls if c.method == method]
 
-    def wait_for(self, predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
+    def wait_for(
+        self, predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition"
+    ) -> Any:
         """Wait until ``predicate()`` is truthy and return it; raise ``TimeoutError`` at the deadline."""
         deadline = time.monotonic() + timeout
         with self._cond:
@@ -65,8 +69,14 @@ class Observing(EmulatorState):
                     raise TimeoutError(f"timed out after {timeout:.1f}s waiting for {what}")
                 self._cond.wait(min(left, 0.2))
 
-    def wait_reply(self, chat_id: int, after: Message | None = None, *, timeout: float = 10.0,
-                   contains: str | None = None) -> Message:
+    def wait_reply(
+        self,
+        chat_id: int,
+        after: Message | None = None,
+        *,
+        timeout: float = 10.0,
+        contains: str | None = None,
+    ) -> Message:
         """Wait for a new bot message in ``chat_id`` (after ``after``), optionally containing text."""
         floor = after.message_id if after else 0
 
@@ -77,4 +87,8 @@ class Observing(EmulatorState):
                     return m
             return None
 
-        return self.wait_for(find, timeout, f"a bot message in {chat_id}" + (f" with {contains!r}" if contains else ""))
+        return self.wait_for(
+            find,
+            timeout,
+            f"a bot message in {chat_id}" + (f" with {contains!r}" if contains else ""),
+        )

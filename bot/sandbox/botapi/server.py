@@ -50,38 +50,59 @@ def handler_class(emulator: EmulatorState) -> type[BaseHTTPRequestHandler]:
             streamed: tuple[dict, dict] | None = None
             if _is_multipart(content_type):  # read as it arrives: files go to disk, hashed
                 try:
-                    streamed = read_multipart(self.rfile, length, content_type,
-                                              limit=emulator.upload_limit, spool=emulator.spool(),
-                                              rate=emulator.upload_rate)
+                    streamed = read_multipart(
+                        self.rfile,
+                        length,
+                        content_type,
+                        limit=emulator.upload_limit,
+                        spool=emulator.spool(),
+                        rate=emulator.upload_rate,
+                    )
                 except ConnectionError:
                     self.close_connection = True
                     return  # the client gave up mid-body (a cancelled upload): nobody to answer
                 except ValueError as exc:
                     self.close_connection = True
-                    return self._reply(400, {"ok": False, "error_code": 400,
-                                             "description": f"Bad Request: {exc}"})
+                    return self._reply(
+                        400, {"ok": False, "error_code": 400, "description": f"Bad Request: {exc}"}
+                    )
             body = self.rfile.read(length) if length and streamed is None else b""
             if not match:
-                return self._reply(404, {"ok": False, "error_code": 404, "description": "Not Found"})
+                return self._reply(
+                    404, {"ok": False, "error_code": 404, "description": "Not Found"}
+                )
             token, method = match.groups()
             if token != emulator.token:
-                return self._reply(401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
+                return self._reply(
+                    401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
+                )
             try:
                 if streamed is not None:
-                    params = {k: _decode(k, v) for k, v in
-                              {**dict(urllib.parse.parse_qsl(parts.query)), **streamed[0]}.items()}
+                    params = {
+                        k: _decode(k, v)
+                        for k, v in {
+                            **dict(urllib.parse.parse_qsl(parts.query)),
+                            **streamed[0],
+                        }.items()
+                    }
                     files = streamed[1]
                 else:
                     params, files = _parse_params(content_type, body, parts.query)
             except ValueError as exc:
-                return self._reply(400, {"ok": False, "error_code": 400, "description": f"Bad Request: {exc}"})
+                return self._reply(
+                    400, {"ok": False, "error_code": 400, "description": f"Bad Request: {exc}"}
+                )
             call = Call(time.monotonic(), method, params)
             emulator.record_call(call)
             try:
                 result = emulator.handle(method, params, files)
             except ApiError as exc:
                 call.status = exc.code
-                answer: dict[str, Any] = {"ok": False, "error_code": exc.code, "description": exc.description}
+                answer: dict[str, Any] = {
+                    "ok": False,
+                    "error_code": exc.code,
+                    "description": exc.description,
+                }
                 if exc.retry_after is not None:
                     answer["parameters"] = {"retry_after": exc.retry_after}
                 if exc.migrate_to_chat_id is not None:
@@ -116,7 +137,9 @@ def _decode(name: str, value: Any) -> Any:
     return value
 
 
-def _parse_params(content_type: str, body: bytes, query: str) -> tuple[dict[str, Any], dict[str, UploadedFile]]:
+def _parse_params(
+    content_type: str, body: bytes, query: str
+) -> tuple[dict[str, Any], dict[str, UploadedFile]]:
     """Parameters from a query string or an urlencoded/JSON body, as the Bot API accepts
     (multipart bodies are streamed by :func:`bot.sandbox.uploads.read_multipart` instead)."""
     params: dict[str, Any] = {k: v for k, v in urllib.parse.parse_qsl(query)}

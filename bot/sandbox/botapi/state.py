@@ -25,8 +25,16 @@ from bot.sandbox.uploads import UploadedFile
 class EmulatorState:
     """The data every area of the emulator shares, and the queue of updates for the bot."""
 
-    def __init__(self, token: str, *, bot_username: str, upload_limit: int, local_mode: bool,
-                 first_message_id: int, first_update_id: int) -> None:
+    def __init__(
+        self,
+        token: str,
+        *,
+        bot_username: str,
+        upload_limit: int,
+        local_mode: bool,
+        first_message_id: int,
+        first_update_id: int,
+    ) -> None:
         """The arguments are :class:`~bot.sandbox.emulator.BotApiEmulator`'s, which gives the defaults."""
         self.token = token
         self.first_message_id = first_message_id
@@ -73,7 +81,9 @@ class EmulatorState:
         with self._cond:
             self.calls.append(call)
 
-    def user(self, user_id: int, first_name: str | None = None, username: str | None = None) -> dict:
+    def user(
+        self, user_id: int, first_name: str | None = None, username: str | None = None
+    ) -> dict:
         """The ``User`` object for ``user_id`` (created on first use)."""
         with self._cond:
             if user_id not in self._users or first_name or username:
@@ -98,7 +108,12 @@ class EmulatorState:
         return chat
 
     def _bot_user(self) -> dict:
-        return {"id": self.bot_id, "is_bot": True, "first_name": "Errand", "username": self.bot_username}
+        return {
+            "id": self.bot_id,
+            "is_bot": True,
+            "first_name": "Errand",
+            "username": self.bot_username,
+        }
 
     # ------------------------------------------------------------------ internals
     def _notify(self, kind: str, message: Message) -> None:
@@ -121,7 +136,9 @@ class EmulatorState:
             "message_id": message.message_id,
             "date": int(message.date),
             "chat": self._chat(message.chat_id),
-            "from": self._bot_user() if message.from_id == self.bot_id else self.user(message.from_id),
+            "from": self._bot_user()
+            if message.from_id == self.bot_id
+            else self.user(message.from_id),
         }
         if message.text is not None:
             out["text"] = message.text
@@ -129,11 +146,15 @@ class EmulatorState:
             out["reply_markup"] = message.reply_markup
         if message.document:
             out["document"] = {
-                k: message.document[k] for k in ("file_id", "file_unique_id", "file_name", "file_size")
+                k: message.document[k]
+                for k in ("file_id", "file_unique_id", "file_name", "file_size")
             }
         if message.media:
-            out[message.media["kind"]] = {k: v for k, v in message.media.items()
-                                          if k not in ("kind", "data", "thumbnail_data", "params")}
+            out[message.media["kind"]] = {
+                k: v
+                for k, v in message.media.items()
+                if k not in ("kind", "data", "thumbnail_data", "params")
+            }
         if message.caption is not None:
             out["caption"] = message.caption
         if message.thread_id is not None:
@@ -142,7 +163,13 @@ class EmulatorState:
         if message.reply_to and message.reply_to in self._messages.get(message.chat_id, {}):
             original = self._messages[message.chat_id][message.reply_to]
             out["reply_to_message"] = original.raw or self._message_dict(
-                Message(original.chat_id, original.message_id, original.from_id, original.text, original.date)
+                Message(
+                    original.chat_id,
+                    original.message_id,
+                    original.from_id,
+                    original.text,
+                    original.date,
+                )
             )
         return out
 
@@ -164,7 +191,9 @@ class EmulatorState:
     # ------------------------------------------------------------------ webhook delivery
     def _ensure_webhook_thread(self) -> None:
         if self._webhook_thread is None or not self._webhook_thread.is_alive():
-            self._webhook_thread = threading.Thread(target=self._deliver_loop, name="emulator-webhook", daemon=True)
+            self._webhook_thread = threading.Thread(
+                target=self._deliver_loop, name="emulator-webhook", daemon=True
+            )
             self._webhook_thread.start()
 
     def post_webhook(self, update: dict, secret: str | None) -> int:
@@ -195,7 +224,9 @@ class EmulatorState:
             with self._cond:
                 self.webhook_deliveries.append((update["update_id"], status))
                 if 200 <= status < 300:
-                    self._updates = [u for u in self._updates if u["update_id"] != update["update_id"]]
+                    self._updates = [
+                        u for u in self._updates if u["update_id"] != update["update_id"]
+                    ]
                     self._cond.notify_all()
             if not 200 <= status < 300:
                 time.sleep(0.5)  # Telegram retries failed deliveries later, too.

@@ -13,8 +13,12 @@ class UpdateMethods(EmulatorState):
     """``getMe``, ``logOut``/``close``, ``…Webhook``, ``…MyCommands``, ``getUpdates``."""
 
     def _api_getme(self, p: dict, f: dict) -> dict:
-        return {**self._bot_user(), "can_join_groups": True, "can_read_all_group_messages": False,
-                "supports_inline_queries": False}
+        return {
+            **self._bot_user(),
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
 
     def _api_logout(self, p: dict, f: dict) -> bool:
         return True
@@ -33,16 +37,22 @@ class UpdateMethods(EmulatorState):
         if not url:
             self.webhook = {}
             return True
-        self.webhook = {"url": url, "secret_token": p.get("secret_token"),
-                        "allowed_updates": p.get("allowed_updates")}
+        self.webhook = {
+            "url": url,
+            "secret_token": p.get("secret_token"),
+            "allowed_updates": p.get("allowed_updates"),
+        }
         if as_bool(p.get("drop_pending_updates")):
             self._updates.clear()
         self._ensure_webhook_thread()
         return True
 
     def _api_getwebhookinfo(self, p: dict, f: dict) -> dict:
-        return {"url": self.webhook.get("url", ""), "has_custom_certificate": False,
-                "pending_update_count": len(self._updates)}
+        return {
+            "url": self.webhook.get("url", ""),
+            "has_custom_certificate": False,
+            "pending_update_count": len(self._updates),
+        }
 
     def _api_setmycommands(self, p: dict, f: dict) -> bool:
         language = p.get("language_code") or ""
@@ -60,8 +70,11 @@ class UpdateMethods(EmulatorState):
 
     def _api_getupdates(self, p: dict, f: dict) -> list:
         if self.webhook.get("url"):
-            raise ApiError(409, "Conflict: can't use getUpdates method while webhook is active; "
-                                "use deleteWebhook to delete the webhook first")
+            raise ApiError(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; "
+                "use deleteWebhook to delete the webhook first",
+            )
         offset = int(p.get("offset") or 0)
         timeout = min(float(p.get("timeout") or 0), 50.0)
         limit = int(p.get("limit") or 100)

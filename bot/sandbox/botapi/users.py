@@ -33,8 +33,16 @@ class UserActions(Observing):
         with self._cond:
             self._members[(chat_id, user_id)] = status
 
-    def send_text(self, chat_id: int, user_id: int, text: str, *, reply_to: int | None = None,
-                  as_chat: int | None = None, thread_id: int | None = None) -> Message:
+    def send_text(
+        self,
+        chat_id: int,
+        user_id: int,
+        text: str,
+        *,
+        reply_to: int | None = None,
+        as_chat: int | None = None,
+        thread_id: int | None = None,
+    ) -> Message:
         """``user_id`` writes ``text`` in ``chat_id`` (positive: private, negative: a group).
 
         ``as_chat`` sends it the way Telegram shows a message written as a chat: an anonymous
@@ -43,11 +51,16 @@ class UserActions(Observing):
         ``thread_id`` writes in that topic of a forum (:meth:`make_forum`).
         """
         with self._cond:
-            sender = self.user(user_id) if as_chat is None else (
-                ANONYMOUS_ADMIN if as_chat == chat_id else CHANNEL_POSTER)
+            sender = (
+                self.user(user_id)
+                if as_chat is None
+                else (ANONYMOUS_ADMIN if as_chat == chat_id else CHANNEL_POSTER)
+            )
             if thread_id is not None and thread_id not in self._forums.get(chat_id, ()):
                 raise ValueError(f"chat {chat_id} has no topic {thread_id}")
-            message = self._new_message(chat_id, user_id, text, reply_to=reply_to, thread_id=thread_id)
+            message = self._new_message(
+                chat_id, user_id, text, reply_to=reply_to, thread_id=thread_id
+            )
             raw = self._message_dict(message)
             raw["from"] = sender
             if as_chat is not None:
@@ -72,7 +85,9 @@ class UserActions(Observing):
         self._push_update({kind: raw})
         return message
 
-    def press_button(self, message: Message, user_id: int, data: str | None = None, *, index: int = 0) -> str:
+    def press_button(
+        self, message: Message, user_id: int, data: str | None = None, *, index: int = 0
+    ) -> str:
         """``user_id`` presses a button of a bot message (by ``data`` or position); returns the query id."""
         with self._cond:
             buttons = self.get_message(message.chat_id, message.message_id).buttons
@@ -106,8 +121,11 @@ class UserActions(Observing):
         """Answer the next ``times`` calls of ``method`` with an error (default: 429, retry after 1 s)."""
         if description is None:
             description = (
-                f"Too Many Requests: retry after {retry_after}" if code == 429
+                f"Too Many Requests: retry after {retry_after}"
+                if code == 429
                 else SERVER_ERRORS.get(code, "Internal Server Error")
             )
         with self._cond:
-            self._faults.append(Fault(method, code, description, retry_after if code == 429 else None, times))
+            self._faults.append(
+                Fault(method, code, description, retry_after if code == 429 else None, times)
+            )

@@ -65,11 +65,17 @@ async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if chat is not None and faults is not None and faults.allowed_as(chat.id) is not None:
         return  # a group upgraded to a supergroup stays allowed under its old id
     private = chat is not None and chat.type == chat.PRIVATE
-    as_chat = isinstance(update.effective_sender, Chat)  # an anonymous admin: the user id is a placeholder
-    text = texts.refusal(user.id if user and not as_chat else None, chat.id if chat else None, private)
+    as_chat = isinstance(
+        update.effective_sender, Chat
+    )  # an anonymous admin: the user id is a placeholder
+    text = texts.refusal(
+        user.id if user and not as_chat else None, chat.id if chat else None, private
+    )
     if update.callback_query:
         await update.callback_query.answer(text, show_alert=True)
-    elif update.effective_message and (private or (update.effective_message.text or "").startswith("/")):
+    elif update.effective_message and (
+        private or (update.effective_message.text or "").startswith("/")
+    ):
         await update.effective_message.reply_text(text)
     log.info("refused user %s in chat %s", user.id if user else None, chat.id if chat else None)
     raise ApplicationHandlerStop
@@ -79,8 +85,12 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log the exception with a short reference and tell the user, never silence."""
     faults = services_of(context).chat_faults
     chat = update.effective_chat if isinstance(update, Update) else None
-    if faults is not None and chat is not None and context.error is not None \
-            and faults.handle(chat.id, context.error) is not None:
+    if (
+        faults is not None
+        and chat is not None
+        and context.error is not None
+        and faults.handle(chat.id, context.error) is not None
+    ):
         return  # a reply to an upgraded or unreachable chat: rows moved or paused, logged once
     reference = uuid.uuid4().hex[:8]
     log.error("unhandled error (ref %s)", reference, exc_info=context.error)

@@ -36,8 +36,8 @@ from telegram.ext import (
 )
 
 from bot.chats.lifecycle import ChatLifecycle, GoneReason, Paused
+from bot.downloads.errors import Refused
 from bot.downloads.jobs import JobState
-from bot.downloads.service import Refused
 from bot.i18n import _
 from bot.telegram import dates
 from bot.telegram import download_status as render
@@ -79,11 +79,20 @@ def paused_lines(paused: Paused) -> list[str]:
     lines = []
     for row in paused.reminders:
         label = f" “{row.label}”" if row.label else ""
-        lines.append(_("• {ref} {kind}{label} — due {when}").format(
-            ref=row.ref, kind=kind_word(row.kind), label=label, when=f"{dates.absolute(row.due, row.tz)} ({row.tz})"))
+        lines.append(
+            _("• {ref} {kind}{label} — due {when}").format(
+                ref=row.ref,
+                kind=kind_word(row.kind),
+                label=label,
+                when=f"{dates.absolute(row.due, row.tz)} ({row.tz})",
+            )
+        )
     for job in paused.downloads:
-        lines.append(_("• d{id} download {name} (stopped; Resume starts it again)").format(
-            id=job.id, name=render.label(job)))
+        lines.append(
+            _("• d{id} download {name} (stopped; Resume starts it again)").format(
+                id=job.id, name=render.label(job)
+            )
+        )
     if len(lines) > LISTED:
         lines = [*lines[:LISTED], _("…and {count} more.").format(count=len(lines) - LISTED)]
     return lines
@@ -97,12 +106,18 @@ def paused_section(services: Services, chat_id: int) -> tuple[str, InlineKeyboar
     paused = faults.lifecycle.paused(chat_id)
     if not paused:
         return None
-    text = "\n".join([_("⏸ Paused while I could not post here:"), *paused_lines(paused),
-                      _("An admin can resume them:")])
+    text = "\n".join(
+        [
+            _("⏸ Paused while I could not post here:"),
+            *paused_lines(paused),
+            _("An admin can resume them:"),
+        ]
+    )
     return text, resume_markup()
 
 
 # --- supergroup upgrades --------------------------------------------------------------------
+
 
 async def on_migrate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = message_of(update)
@@ -115,9 +130,12 @@ async def on_migrate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 
 # --- removal, blocking, coming back ---------------------------------------------------------
 
+
 def _away(member: ChatMember) -> bool:
     """Left, banned, or restricted and no longer a member (Telegram's state for both)."""
-    return member.status in _AWAY or (isinstance(member, ChatMemberRestricted) and not member.is_member)
+    return member.status in _AWAY or (
+        isinstance(member, ChatMemberRestricted) and not member.is_member
+    )
 
 
 async def on_my_member(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -132,17 +150,26 @@ async def on_my_member(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     elif away_before and not away_now:
         was_gone = faults.lifecycle.mark_back(chat.id)
         paused = faults.lifecycle.paused(chat.id)
-        log.info("back in chat %s (%s); %d paused reminders, %d stopped downloads", chat.id,
-                 "was unreachable" if was_gone else "new", len(paused.reminders), len(paused.downloads))
+        log.info(
+            "back in chat %s (%s); %d paused reminders, %d stopped downloads",
+            chat.id,
+            "was unreachable" if was_gone else "new",
+            len(paused.reminders),
+            len(paused.downloads),
+        )
         if paused:
             await _announce_back(context, chat, paused)
 
 
 async def _announce_back(context: ContextTypes.DEFAULT_TYPE, chat: Chat, paused: Paused) -> None:
-    how = (_("You can resume them with the button below (they are also under /timers).")
-           if chat.type == Chat.PRIVATE else
-           _("An admin can resume them with the button below (they are also under /timers)."))
-    text = "\n".join([_("👋 I'm back. While I could not post here, I paused:"), *paused_lines(paused), how])
+    how = (
+        _("You can resume them with the button below (they are also under /timers).")
+        if chat.type == Chat.PRIVATE
+        else _("An admin can resume them with the button below (they are also under /timers).")
+    )
+    text = "\n".join(
+        [_("👋 I'm back. While I could not post here, I paused:"), *paused_lines(paused), how]
+    )
     try:
         await context.bot.send_message(chat.id, text, reply_markup=resume_markup())
     except TelegramError as exc:
@@ -150,6 +177,7 @@ async def _announce_back(context: ContextTypes.DEFAULT_TYPE, chat: Chat, paused:
 
 
 # --- Resume ---------------------------------------------------------------------------------
+
 
 async def _may_resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
     chat, user = chat_of(update), update.effective_user
@@ -167,7 +195,9 @@ async def _may_resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> boo
 async def resume_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = query_of(update)
     if not await _may_resume(update, context):
-        await query.answer(_("Only an admin of this group can resume what was paused."), show_alert=True)
+        await query.answer(
+            _("Only an admin of this group can resume what was paused."), show_alert=True
+        )
         return
     services = services_of(context)
     chat = chat_of(update)
@@ -175,14 +205,18 @@ async def resume_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     if not taken:
         await query.answer(_("Nothing is paused here any more."))
         return
-    reminders = [] if services.reminders is None else \
-        services.reminders.resume([row.id for row in taken.reminders])
+    reminders = (
+        []
+        if services.reminders is None
+        else services.reminders.resume([row.id for row in taken.reminders])
+    )
     started = 0
     for job in taken.downloads:
         started += await _restart_download(services, context, job)
     by = display_name(update.effective_sender)
-    summary = _("▶️ Resumed by {name}: timers/reminders: {reminders}, downloads: {downloads}.").format(
-        name=by, reminders=len(reminders), downloads=started)
+    summary = _(
+        "▶️ Resumed by {name}: timers/reminders: {reminders}, downloads: {downloads}."
+    ).format(name=by, reminders=len(reminders), downloads=started)
     await query.answer(summary)
     if query.message is not None:
         try:
@@ -201,24 +235,37 @@ async def _restart_download(services: Services, context: ContextTypes.DEFAULT_TY
     if job.state == JobState.DONE and not job.delivered:
         await notifier.deliver(job)
         return 1
-    status = await context.bot.send_message(job.chat_id, render.checking(job.url),
-                                            message_thread_id=job.thread_id)
+    status = await context.bot.send_message(
+        job.chat_id, render.checking(job.url), message_thread_id=job.thread_id
+    )
     try:
         await asyncio.to_thread(
-            downloads.submit, chat_id=job.chat_id, thread_id=job.thread_id, user_id=job.user_id,
-            user_name=job.user_name, url=job.url, name=job.requested_name, request_message_id=None,
-            status_message_id=status.message_id)
+            downloads.submit,
+            chat_id=job.chat_id,
+            thread_id=job.thread_id,
+            user_id=job.user_id,
+            user_name=job.user_name,
+            url=job.url,
+            name=job.requested_name,
+            request_message_id=None,
+            status_message_id=status.message_id,
+        )
     except Refused as exc:
-        await status.edit_text(_("❌ Not started again: {reason}.").format(reason=explain_error(exc)))
+        await status.edit_text(
+            _("❌ Not started again: {reason}.").format(reason=explain_error(exc))
+        )
         return 0
     return 1
 
 
 # --- wiring ---------------------------------------------------------------------------------
 
+
 def register(app: Application, services: Services) -> None:
     downloads = services.downloads
-    lifecycle = ChatLifecycle(services.sessions, downloads.cancel if downloads is not None else None)
+    lifecycle = ChatLifecycle(
+        services.sessions, downloads.cancel if downloads is not None else None
+    )
     faults = ChatFaults(lifecycle, services.settings)
     services.chat_faults = faults
     notifier = services.download_notifier
@@ -232,7 +279,9 @@ def register(app: Application, services: Services) -> None:
     for new_id in {lifecycle.current_id(old) for old in lifecycle.upgraded_ids()}:
         faults.warn_allowed_id(new_id)  # once per start, for as long as the setting is not updated
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, on_migrate), group=CHATS_GROUP)
-    app.add_handler(ChatMemberHandler(on_my_member, ChatMemberHandler.MY_CHAT_MEMBER), group=CHATS_GROUP)
+    app.add_handler(
+        ChatMemberHandler(on_my_member, ChatMemberHandler.MY_CHAT_MEMBER), group=CHATS_GROUP
+    )
     app.add_handler(CallbackQueryHandler(resume_button, pattern=f"^{RESUME_DATA}$"))
 
 

@@ -21,19 +21,22 @@ from telegram.ext import (
     filters,
 )
 
-from bot.downloads.netguard import check_url_syntax
-from bot.downloads.service import DownloadService, Refused
+from bot.downloads.errors import Refused
+from bot.downloads.netguard import url_problem
+from bot.downloads.service import DownloadService
 from bot.humanize import human_size
 from bot.i18n import N_, _
 from bot.telegram import download_status as render
 from bot.telegram import media_choice
 from bot.telegram.callback_data import parse_number
 from bot.telegram.download_notifier import DownloadNotifier
+from bot.telegram.download_reasons import explain, explain_error
 from bot.telegram.handlers.cancel import add_canceller
 from bot.telegram.permissions import can_manage, is_bot_admin, sender_id
-from bot.telegram.services import Services, services_of
+from bot.telegram.services import Services, required, services_of
 from bot.telegram.texts import display_name
 from bot.telegram.topics import topic_first, topic_of
+from bot.telegram.update_parts import chat_of, message_of, query_of, user_of
 
 log = logging.getLogger(__name__)
 
@@ -51,19 +54,22 @@ _LINKISH = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:\S+$")
 
 
 def _service(context: ContextTypes.DEFAULT_TYPE) -> DownloadService:
-    return services_of(context).downloads
+    return required(services_of(context).downloads)
 
 
 def _notifier(context: ContextTypes.DEFAULT_TYPE) -> DownloadNotifier:
-    return services_of(context).download_notifier
+    return required(services_of(context).download_notifier)
 
 
 def _urls_in(message: Message | None) -> list[str]:
     if message is None:
         return []
     found = message.parse_entities([MessageEntity.URL, MessageEntity.TEXT_LINK])
-    urls = [entity.url if entity.type == MessageEntity.TEXT_LINK else text for entity, text in found.items()]
-    return list(dict.fromkeys(urls))
+    urls = [
+        entity.url if entity.type == MessageEntity.TEXT_LINK else text
+        for entity, text in found.items()
+    ]
+    return list(dict.fromkeys(url for url in urls if url))
 
 
 def parse_request(args: list[str]) -> tuple[list[str], str | None, str | None]:
@@ -76,12 +82,17 @@ def parse_request(args: list[str]) -> tuple[list[str], str | None, str | None]:
     if not links:
         return [], None, _("That doesn't look like a link.")
     for link in links:
-        problem = check_url_syntax(link)
+        problem = url_problem(link)
         if problem:
-            return [], None, problem
+            return [], None, explain(problem)
     if len(links) > MAX_URLS:
-        return [], None, _("That is {count} links; one message can start at most {limit}.").format(
-            count=len(links), limit=MAX_URLS)
+        return (
+            [],
+            None,
+            _("That is {count} links; one message can start at most {limit}.").format(
+                count=len(links), limit=MAX_URLS
+            ),
+        )
     rest = [a for a in args if a not in links]
     name = " ".join(rest).strip() or None
     if name and len(links) > 1:
@@ -90,11 +101,14 @@ def parse_request(args: list[str]) -> tuple[list[str], str | None, str | None]:
 
 
 async def download_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    message = update.effective_message
+    message = message_of(update)
     text = message.text or ""
     if len(text) > MAX_MESSAGE:
-        await message.reply_text(_("That message is too long ({count} characters).").format(count=len(text))
-                                 + "\n" + _(USAGE))
+        await message.reply_text(
+            _("That message is too long ({count} characters).").format(count=len(text))
+            + "\n"
+            + _(USAGE)
+        )
         return
     args = list(context.args or [])
     if not args and message.reply_to_message:
@@ -112,48 +126,67 @@ async def download_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     asked = ASKED.get((name or "").lower())  # "/download URL as audio": not a file name
     for number, url in enumerate(urls, 1):
         # The update counts as handled with its last job stored (a crash before that redoes it).
-        await start_download(update, context, url, None if asked else name, last=number == len(urls),
-                             asked=asked)
+        await start_download(
+            update, context, url, None if asked else name, last=number == len(urls), asked=asked
+        )
 
 
 async def bare_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """In a private chat, a message that is just a link starts a download."""
-    text = (update.effective_message.text or "").strip()
-    urls, _name, problem = parse_request([text])
+    message = message_of(update)
+    urls, _name, problem = parse_request([(message.text or "").strip()])
     if problem:
-        await update.effective_message.reply_text(f"{problem}\n{_(USAGE)}")
+        await message.reply_text(f"{problem}\n{_(USAGE)}")
         return
     await start_download(update, context, urls[0], None)
 
 
-async def start_download(update: Update, context: ContextTypes.DEFAULT_TYPE, url: str, name: str | None,
-                         *, last: bool = True, message: Message | None = None,
-                         asked: str | None = None) -> None:
+async def start_download(
+    update: Update,
+    context: ContextTypes.DEFAULT_TYPE,
+    url: str,
+    name: str | None,
+    *,
+    last: bool = True,
+    message: Message | None = None,
+    asked: str | None = None,
+) -> None:
     """Start one download asked for by ``message`` (default: the update's own message);
     ``asked``: what to take from a web page (see :data:`ASKED`)."""
-    message = message or update.effective_message
+    message = message or message_of(update)
     service = _service(context)
     status = await message.reply_text(render.checking(url), do_quote=True)  # which link is which
     try:
         job = await asyncio.to_thread(
-            service.submit, chat_id=message.chat_id, user_id=sender_id(update), user_name=display_name(update.effective_sender),
-            url=url, name=name, request_message_id=message.message_id, status_message_id=status.message_id,
-            thread_id=topic_of(message), request_id=update.update_id if last else None, asked=asked,
+            service.submit,
+            chat_id=message.chat_id,
+            user_id=sender_id(update),
+            user_name=display_name(update.effective_sender),
+            url=url,
+            name=name,
+            request_message_id=message.message_id,
+            status_message_id=status.message_id,
+            thread_id=topic_of(message),
+            request_id=update.update_id if last else None,
+            asked=asked,
         )
     except Refused as exc:
-        await status.edit_text(_("❌ Not started: {reason}.").format(reason=exc))
+        await status.edit_text(_("❌ Not started: {reason}.").format(reason=explain_error(exc)))
         return
     log.info("download d%s requested by %s in chat %s", job.id, sender_id(update), message.chat_id)
 
 
 async def link_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A "⬇️ Download" button under a plain message with links: start the link it names."""
-    query = update.callback_query
+    query = query_of(update)
     index = parse_number((query.data or "").rsplit(":", 1)[-1])
-    original = query.message.reply_to_message if query.message else None
+    original = query.message.reply_to_message if isinstance(query.message, Message) else None
     urls = _urls_in(original)
     if index is None or index >= len(urls) or update.effective_chat is None:
-        log.warning("download-link button with data %r that does not resolve; answered", (query.data or "")[:80])
+        log.warning(
+            "download-link button with data %r that does not resolve; answered",
+            (query.data or "")[:80],
+        )
         await query.answer(_("That button no longer works; send /download URL instead."))
         return
     urls_ok, _name, problem = parse_request([urls[index]])
@@ -167,23 +200,32 @@ async def link_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 async def list_downloads(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     service = _service(context)
     user_id = sender_id(update)
-    chat = update.effective_chat
+    chat = chat_of(update)
+    message = message_of(update)
     # What was fetched in one chat is nobody's business in another: a group sees its own
     # downloads; a bot admin sees everyone's only in a private chat with the bot.
     admin = is_bot_admin(services_of(context).settings, user_id) and chat.type == chat.PRIVATE
-    jobs = await asyncio.to_thread(service.list_jobs, None if admin else user_id, None if admin else chat.id)
+    jobs = await asyncio.to_thread(
+        service.list_jobs, None if admin else user_id, None if admin else chat.id
+    )
     if not jobs:
-        await update.effective_message.reply_text(_("No downloads yet. Start one with /download URL."))
+        await message.reply_text(_("No downloads yet. Start one with /download URL."))
         return
-    positions = service.registry.positions()
-    jobs = topic_first(jobs, topic_of(update.effective_message))  # this topic's first
-    notifier: DownloadNotifier = services_of(context).download_notifier
-    lines = [render.listing_line(job, positions.get(job.id), show_owner=admin,
-                                 progress=notifier.latest_progress(job.id)) for job in jobs]
+    positions = service.positions()
+    jobs = topic_first(jobs, topic_of(message))  # this topic's first
+    notifier = _notifier(context)
+    lines = [
+        render.listing_line(
+            job, positions.get(job.id), show_owner=admin, progress=notifier.latest_progress(job.id)
+        )
+        for job in jobs
+    ]
     cancellable = next((job for job in jobs if not job.job_state.finished), None)
     if cancellable is not None:
-        lines.append(_("Cancel one with /cancel ID, e.g. /cancel {ref}").format(ref=cancellable.ref))
-    await update.effective_message.reply_text("\n".join(lines))
+        lines.append(
+            _("Cancel one with /cancel ID, e.g. /cancel {ref}").format(ref=cancellable.ref)
+        )
+    await message.reply_text("\n".join(lines))
 
 
 async def _cancel(update: Update, context: ContextTypes.DEFAULT_TYPE, job_id: int) -> str:
@@ -192,12 +234,14 @@ async def _cancel(update: Update, context: ContextTypes.DEFAULT_TYPE, job_id: in
     job = await asyncio.to_thread(service.get, job_id)
     if job is None:
         return _("There is no download d{id}.").format(id=job_id)
-    if job.chat_id != update.effective_chat.id and not is_bot_admin(services_of(context).settings,
-                                                                      update.effective_user.id):
+    if job.chat_id != chat_of(update).id and not is_bot_admin(
+        services_of(context).settings, user_of(update).id
+    ):
         return _("There is no download d{id} in this chat.").format(id=job_id)
     if not await can_manage(update, context, job.user_id):
         return _("Only {name} or an admin can cancel d{id}.").format(
-            name=job.user_name or _("the person who started it"), id=job_id)
+            name=job.user_name or _("the person who started it"), id=job_id
+        )
     if _notifier(context).cancel_upload(job_id, display_name(update.effective_sender)):
         return _("Cancelling the sending of d{id}.").format(id=job_id)
     if not await asyncio.to_thread(service.cancel, job_id, display_name(update.effective_sender)):
@@ -206,14 +250,16 @@ async def _cancel(update: Update, context: ContextTypes.DEFAULT_TYPE, job_id: in
 
 
 async def cancel_by_id(update: Update, context: ContextTypes.DEFAULT_TYPE, number: int) -> None:
-    await update.effective_message.reply_text(await _cancel(update, context, number))
+    await message_of(update).reply_text(await _cancel(update, context, number))
 
 
 async def cancel_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    query = update.callback_query
+    query = query_of(update)
     job_id = parse_number((query.data or "").rsplit(":", 1)[-1])
     if job_id is None or update.effective_chat is None:
-        log.warning("download button with data %r that does not parse; answered", (query.data or "")[:80])
+        log.warning(
+            "download button with data %r that does not parse; answered", (query.data or "")[:80]
+        )
         await query.answer(_("That button no longer works."))
         return
     await query.answer(await _cancel(update, context, job_id))
@@ -235,8 +281,9 @@ def register(app: Application, services: Services) -> None:
         notifier.loop = asyncio.get_running_loop()
         await asyncio.to_thread(service.start)
         if application.job_queue is not None:
-            application.job_queue.run_repeating(housekeeping, HOUSEKEEPING_EVERY, first=60,
-                                                name="download-housekeeping")
+            application.job_queue.run_repeating(
+                housekeeping, HOUSEKEEPING_EVERY, first=60, name="download-housekeeping"
+            )
 
     async def stop(application: Application) -> None:
         await notifier.close()
@@ -244,21 +291,31 @@ def register(app: Application, services: Services) -> None:
 
     def stat_lines() -> list[str]:
         numbers = service.stats()
-        return [_("Downloads: {running} running, {queued} queued").format(
-                    running=numbers["running"], queued=numbers["queued"]),
-                _("Downloaded today: {size}").format(size=human_size(numbers["bytes_today"]))]
+        return [
+            _("Downloads: {running} running, {queued} queued").format(
+                running=numbers.running, queued=numbers.queued
+            ),
+            _("Downloaded today: {size}").format(size=human_size(numbers.bytes_today)),
+        ]
 
     services.add_stats(stat_lines)
     services.add_startup(start)
     services.add_shutdown(stop)
     # New messages only: editing a /download message must not fetch the file a second time.
-    app.add_handler(CommandHandler("download", download_command, filters=filters.UpdateType.MESSAGE))
+    app.add_handler(
+        CommandHandler("download", download_command, filters=filters.UpdateType.MESSAGE)
+    )
     app.add_handler(CommandHandler("downloads", list_downloads, filters=filters.UpdateType.MESSAGE))
     app.add_handler(CallbackQueryHandler(cancel_button, pattern=r"^dl:cancel:\d+$"))
     app.add_handler(CallbackQueryHandler(link_button, pattern=r"^dl:link:\d+$"))
     app.add_handler(CallbackQueryHandler(media_choice.button, pattern=media_choice.PATTERN))
-    app.add_handler(MessageHandler(
-        filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND
-        & filters.Regex(r"^\s*https?://\S+\s*$"),
-        bare_link,
-    ))
+    app.add_handler(
+        MessageHandler(
+            filters.UpdateType.MESSAGE
+            & filters.ChatType.PRIVATE
+            & filters.TEXT
+            & ~filters.COMMAND
+            & filters.Regex(r"^\s*https?://\S+\s*$"),
+            bare_link,
+        )
+    )

@@ -30,21 +30,30 @@ async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     if message.chat.type != Chat.PRIVATE and "@" not in command:
         return
     name = command.split("@", 1)[0][:40]
-    await message.reply_text(_("I don't know {command}. Send /help for the list of commands.").format(command=name))
+    await message.reply_text(
+        _("I don't know {command}. Send /help for the list of commands.").format(command=name)
+    )
 
 
 async def edited_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = message_of(update)
     command = (message.text or "").split(maxsplit=1)[0]
-    ours = command.split("@", 1)[0][1:] in context.application.bot_data.get("available_commands", ())
+    ours = command.split("@", 1)[0][1:] in context.application.bot_data.get(
+        "available_commands", ()
+    )
     if message.chat.type != Chat.PRIVATE and "@" not in command and not ours:
         return
     await message.reply_text(
-        _("I don't apply edits to a command. To change it, /cancel the old one and send a new command."))
+        _(
+            "I don't apply edits to a command. To change it, /cancel the old one and send a new command."
+        )
+    )
 
 
-PLAIN_ANSWER = N_("I run errands rather than chat: /download URL fetches a file for you, "
-                  "/timer 5m tea and /remind tomorrow 9am standup ring you on time. /help lists everything.")
+PLAIN_ANSWER = N_(
+    "I run errands rather than chat: /download URL fetches a file for you, "
+    "/timer 5m tea and /remind tomorrow 9am standup ring you on time. /help lists everything."
+)
 
 
 async def plain_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -54,18 +63,31 @@ async def plain_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     if not urls:
         await message.reply_text(_(PLAIN_ANSWER))
         return
-    buttons = [[InlineKeyboardButton(f"⬇️ {display_url(url, 40)}", callback_data=f"dl:link:{i}")]
-               for i, url in enumerate(urls)]
-    question = (_("Download this link? Press to start (or send /download URL).") if len(urls) == 1 else
-                _("Download one of these links? Press to start (or send /download URL)."))
-    await message.reply_text(question,
-                             reply_markup=InlineKeyboardMarkup(buttons),
-                             reply_parameters=ReplyParameters(message.message_id))
+    buttons = [
+        [InlineKeyboardButton(f"⬇️ {display_url(url, 40)}", callback_data=f"dl:link:{i}")]
+        for i, url in enumerate(urls)
+    ]
+    question = (
+        _("Download this link? Press to start (or send /download URL).")
+        if len(urls) == 1
+        else _("Download one of these links? Press to start (or send /download URL).")
+    )
+    await message.reply_text(
+        question,
+        reply_markup=InlineKeyboardMarkup(buttons),
+        reply_parameters=ReplyParameters(message.message_id),
+    )
 
 
 def register(app: Application, services: Services) -> None:
     app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.COMMAND, unknown_command))
-    app.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE & filters.COMMAND, edited_command))
-    app.add_handler(MessageHandler(
-        filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, plain_message))
+    app.add_handler(
+        MessageHandler(filters.UpdateType.EDITED_MESSAGE & filters.COMMAND, edited_command)
+    )
+    app.add_handler(
+        MessageHandler(
+            filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND,
+            plain_message,
+        )
+    )
     app.add_handler(CallbackQueryHandler(unknown_button))

@@ -23,9 +23,13 @@ AUTO = "auto"
 
 
 def _choices_line() -> str:
-    names = format_list([f"/lang {code} ({lang.name})" for code, lang in i18n.available().items()],
-                        locale=i18n.current_locale())
-    return _("Choose: {choices}, or /lang auto to follow your Telegram language.").format(choices=names)
+    names = format_list(
+        [f"/lang {code} ({lang.name})" for code, lang in i18n.available().items()],
+        locale=i18n.current_locale(),
+    )
+    return _("Choose: {choices}, or /lang auto to follow your Telegram language.").format(
+        choices=names
+    )
 
 
 def _parse(word: str) -> str | None:
@@ -47,7 +51,8 @@ def _current_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
         head = _("Your language is {language} (your choice).").format(language=name)
     else:
         head = _("Your language is {language} (automatic, from your Telegram settings).").format(
-            language=name)
+            language=name
+        )
     return f"{head}\n{_choices_line()}"
 
 
@@ -69,14 +74,21 @@ async def lang_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         return
     choice = _parse(context.args[0])
     if choice is None:
-        await message.reply_text(_("“{word}” is not a language I speak.").format(word=context.args[0][:20])
-                                 + "\n" + _choices_line())
+        await message.reply_text(
+            _("“{word}” is not a language I speak.").format(word=context.args[0][:20])
+            + "\n"
+            + _choices_line()
+        )
         return
     choices = choices_of(services_of(context))
     group = chat.type != Chat.PRIVATE
     if group and not await _may_set_group(update, context):
-        await message.reply_text(_("Only a group admin can change this group's language. "
-                                   "For your own, send /lang to me in a private chat."))
+        await message.reply_text(
+            _(
+                "Only a group admin can change this group's language. "
+                "For your own, send /lang to me in a private chat."
+            )
+        )
         return
     code = None if choice == AUTO else choice
     if group:
@@ -87,12 +99,15 @@ async def lang_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     with i18n.use(new_code):
         name = i18n.current().name
         if group and code is None:
-            text = _("This group has no language of its own now: each person gets replies in theirs.")
+            text = _(
+                "This group has no language of its own now: each person gets replies in theirs."
+            )
         elif group:
             text = _("This group's language is now {language}.").format(language=name)
         elif code is None:
             text = _("Language: automatic, from your Telegram settings (now {language}).").format(
-                language=name)
+                language=name
+            )
         else:
             text = _("Language set to {language}.").format(language=name)
         await message.reply_text(text)

@@ -37,9 +37,13 @@ from bot.telegram.update_parts import chat_of, message_of, query_of
 log = logging.getLogger(__name__)
 
 MAX_ARGS = 1000  # characters of a command worth reading; longer is refused, not parsed
-TIMER_USAGE = N_("Usage: /timer DURATION [label] — a bare number is seconds.\nExamples: /timer 90, /timer 5m tea")
-REMIND_USAGE = N_("Usage: /remind WHEN TEXT\nExamples: /remind tomorrow 9am standup, "
-                  "/remind every monday 10:00 report, /remind 明天早上9点 开会\nAll forms: /help remind")
+TIMER_USAGE = N_(
+    "Usage: /timer DURATION [label] — a bare number is seconds.\nExamples: /timer 90, /timer 5m tea"
+)
+REMIND_USAGE = N_(
+    "Usage: /remind WHEN TEXT\nExamples: /remind tomorrow 9am standup, "
+    "/remind every monday 10:00 report, /remind 明天早上9点 开会\nAll forms: /help remind"
+)
 
 
 def _service(context: ContextTypes.DEFAULT_TYPE) -> ReminderService:
@@ -52,8 +56,14 @@ def _notifier(context: ContextTypes.DEFAULT_TYPE) -> ReminderNotifier:
 
 def _owner(update: Update) -> Owner:
     chat, message = chat_of(update), message_of(update)
-    return Owner(chat_id=chat.id, user_id=sender_id(update), user_name=display_name(update.effective_sender),
-                 chat_type=chat.type, reply_to=message.message_id, thread_id=topic_of(message))
+    return Owner(
+        chat_id=chat.id,
+        user_id=sender_id(update),
+        user_name=display_name(update.effective_sender),
+        chat_type=chat.type,
+        reply_to=message.message_id,
+        thread_id=topic_of(message),
+    )
 
 
 def _args(update: Update) -> str | None:
@@ -77,6 +87,7 @@ async def _args_or_usage(update: Update, usage: str) -> str | None:
 
 # --- commands -------------------------------------------------------------------------------
 
+
 async def timer_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = message_of(update)
     args = await _args_or_usage(update, TIMER_USAGE)
@@ -87,7 +98,9 @@ async def timer_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     except ReminderInputError as exc:
         await message.reply_text(explain(exc))
         return
-    sent = await message.reply_text(status.countdown_text(row), reply_markup=status.cancel_markup(row))
+    sent = await message.reply_text(
+        status.countdown_text(row), reply_markup=status.cancel_markup(row)
+    )
     _service(context).set_status_message(row.id, sent.message_id)
     row.status_message_id = sent.message_id
     _notifier(context).schedule_tick(row)
@@ -99,12 +112,15 @@ async def remind_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     if args is None:
         return
     try:
-        row = await asyncio.to_thread(_service(context).add_reminder, _owner(update), args,
-                                      update.update_id)
+        row = await asyncio.to_thread(
+            _service(context).add_reminder, _owner(update), args, update.update_id
+        )
     except ReminderInputError as exc:
         await message.reply_text(explain(exc))
         return
-    sent = await message.reply_text(status.reminder_text(row), reply_markup=status.cancel_markup(row))
+    sent = await message.reply_text(
+        status.reminder_text(row), reply_markup=status.cancel_markup(row)
+    )
     _service(context).set_status_message(row.id, sent.message_id)
 
 
@@ -117,7 +133,9 @@ async def list_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         await message.reply_text(paused[0], reply_markup=paused[1])
     if not rows:
         if paused is None:
-            await message.reply_text(_("Nothing pending here. Start one: /timer 5m tea or /remind in 1h stretch"))
+            await message.reply_text(
+                _("Nothing pending here. Start one: /timer 5m tea or /remind in 1h stretch")
+            )
         return
     topic = topic_of(message)
     await message.reply_text(status.pending_list(topic_first(rows, topic), group, topic))
@@ -129,16 +147,22 @@ async def tz_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     if not args:
         zone = service.zones.zone_of(sender_id(update))
         now = datetime.now(zone)
-        await message.reply_text(_("Your time zone is {zone} (now {time}). Change it: /tz Europe/Berlin").format(
-            zone=zone.key, time=dates.clock(now, zone)))
+        await message.reply_text(
+            _("Your time zone is {zone} (now {time}). Change it: /tz Europe/Berlin").format(
+                zone=zone.key, time=dates.clock(now, zone)
+            )
+        )
         return
     try:
         zone = service.zones.set_zone(sender_id(update), args)
     except ReminderInputError as exc:
         await message.reply_text(explain(exc))
         return
-    await message.reply_text(_("Time zone set to {zone} (now {time}). New timers and reminders use it.").format(
-        zone=zone.key, time=dates.clock(datetime.now(zone), zone)))
+    await message.reply_text(
+        _("Time zone set to {zone} (now {time}). New timers and reminders use it.").format(
+            zone=zone.key, time=dates.clock(datetime.now(zone), zone)
+        )
+    )
 
 
 async def _cancel(update: Update, context: ContextTypes.DEFAULT_TYPE, number: int) -> str:
@@ -146,16 +170,23 @@ async def _cancel(update: Update, context: ContextTypes.DEFAULT_TYPE, number: in
     service = _service(context)
     row = service.get(number)
     if row is None or row.chat_id != chat_of(update).id:
-        return _("There is no timer or reminder t{number} in this chat. See /timers").format(number=number)
+        return _("There is no timer or reminder t{number} in this chat. See /timers").format(
+            number=number
+        )
     if row.state != ReminderState.PENDING:
-        return _("{ref} is no longer pending ({state}).").format(ref=row.ref, state=status.state_word(row.state))
+        return _("{ref} is no longer pending ({state}).").format(
+            ref=row.ref, state=status.state_word(row.state)
+        )
     if not await can_manage(update, context, row.user_id):
         return _("Only {name} or a group admin can cancel {ref}.").format(
-            name=row.user_name or _("its creator"), ref=row.ref)
+            name=row.user_name or _("its creator"), ref=row.ref
+        )
     if service.cancel(number) is None:
         return _("{ref} is no longer pending.").format(ref=row.ref)
     if row.status_message_id:
-        await _notifier(context).edit_status(row.chat_id, row.status_message_id, status.cancelled_status(row))
+        await _notifier(context).edit_status(
+            row.chat_id, row.status_message_id, status.cancelled_status(row)
+        )
     return status.cancelled_reply(row)
 
 
@@ -169,7 +200,9 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     parts = (query.data or "").split(":")
     number = parse_number(parts[2] if len(parts) > 2 else "")
     if number is None or update.effective_chat is None:
-        log.warning("reminder button with data %r that does not parse; answered", (query.data or "")[:80])
+        log.warning(
+            "reminder button with data %r that does not parse; answered", (query.data or "")[:80]
+        )
         await query.answer(_("That button no longer works."))
         return
     if parts[1] == "cancel":
@@ -181,10 +214,19 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await query.answer(_("That reminder no longer exists."))
         return
     if not await can_manage(update, context, row.user_id):
-        await query.answer(_("Only {name} or a group admin can snooze this.").format(name=row.user_name or _("its creator")))
+        await query.answer(
+            _("Only {name} or a group admin can snooze this.").format(
+                name=row.user_name or _("its creator")
+            )
+        )
         return
-    owner = Owner(row.chat_id, row.user_id, row.user_name, row.chat_type,
-                  query.message.message_id if query.message else None)
+    owner = Owner(
+        row.chat_id,
+        row.user_id,
+        row.user_name,
+        row.chat_type,
+        query.message.message_id if query.message else None,
+    )
     try:
         new = service.snooze(number, parts[3] if len(parts) > 3 else "", owner)
     except ReminderInputError as exc:
@@ -200,16 +242,22 @@ def register(app: Application, services: Services) -> None:
     # One scheduler per process: the rings and the countdown edits are jobs on the JobQueue's,
     # beside download housekeeping; the application starts and stops it.
     scheduler = app.job_queue.scheduler if app.job_queue is not None else None
-    service = ReminderService(services.sessions, lambda row, late: notifier.ring(row, late),
-                              limits=Limits.from_settings(services.settings),
-                              default_tz=services.settings.default_tz, scheduler=scheduler)
+    service = ReminderService(
+        services.sessions,
+        lambda row, late: notifier.ring(row, late),
+        limits=Limits.from_settings(services.settings),
+        default_tz=services.settings.default_tz,
+        scheduler=scheduler,
+    )
     notifier = ReminderNotifier(app, service, Alarms(service.scheduler))
     services.reminders = service
     services.reminder_notifier = notifier
     add_canceller(services, "t", cancel_by_id)
     services.add_startup(notifier.start)
     services.add_shutdown(notifier.stop)
-    services.add_stats(lambda: [_("Timers and reminders pending: {count}").format(count=service.pending_count())])
+    services.add_stats(
+        lambda: [_("Timers and reminders pending: {count}").format(count=service.pending_count())]
+    )
     # New messages only: editing "/timer 5" into "/timer 10" must not start a second timer.
     new_only = filters.UpdateType.MESSAGE
     app.add_handler(CommandHandler("timer", timer_command, filters=new_only))

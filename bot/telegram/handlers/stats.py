@@ -10,10 +10,11 @@ from telegram import Update
 from telegram.ext import Application, CommandHandler, ContextTypes
 
 from bot import __version__
-from bot.humanize import human_duration, human_size
+from bot.humanize import MiB, human_duration, human_size
 from bot.i18n import _
 from bot.telegram.permissions import is_bot_admin
 from bot.telegram.services import Services, services_of
+from bot.telegram.update_parts import message_of, user_of
 
 
 def _media_line() -> str:
@@ -34,8 +35,10 @@ def _report(services: Services) -> str:
         _("Up {duration}").format(duration=human_duration(time.time() - services.started_at)),
         *services.stats_lines(),
         _("Disk free: {free} of {total} (reserve {reserve})").format(
-            free=human_size(disk.free), total=human_size(disk.total),
-            reserve=human_size(settings.disk_reserve_mb * 1024 * 1024)),
+            free=human_size(disk.free),
+            total=human_size(disk.total),
+            reserve=human_size(settings.disk_reserve_mb * MiB),
+        ),
         _media_line(),
     ]
     return "\n".join(lines)
@@ -43,10 +46,11 @@ def _report(services: Services) -> str:
 
 async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     services = services_of(context)
-    if not is_bot_admin(services.settings, update.effective_user.id):
-        await update.effective_message.reply_text(_("/stats is for the bot's admins (ADMIN_USERS)."))
+    message = message_of(update)
+    if not is_bot_admin(services.settings, user_of(update).id):
+        await message.reply_text(_("/stats is for the bot's admins (ADMIN_USERS)."))
         return
-    await update.effective_message.reply_text(await asyncio.to_thread(_report, services))
+    await message.reply_text(await asyncio.to_thread(_report, services))
 
 
 def register(app: Application, services: Services) -> None:

@@ -11,15 +11,29 @@ from bot.downloads.service import DownloadService
 from bot.storage import open_database
 
 
-def make_job(service: DownloadService, sessions, folder: str, finished_hours_ago: float,
-             state: JobState = JobState.DONE) -> tuple[int, Path]:
+def make_job(
+    service: DownloadService,
+    sessions,
+    folder: str,
+    finished_hours_ago: float,
+    state: JobState = JobState.DONE,
+) -> tuple[int, Path]:
     path = service.root / folder / "file.bin"
     path.parent.mkdir(parents=True)
     path.write_bytes(b"x" * 100)
     with sessions.begin() as session:
-        job = DownloadJob(chat_id=1, user_id=1, url="https://example.com/file.bin", name="file.bin",
-                          folder=folder, state=state, size=100, done_bytes=100, delivered=True,
-                          finished_at=time.time() - finished_hours_ago * 3600)
+        job = DownloadJob(
+            chat_id=1,
+            user_id=1,
+            url="https://example.com/file.bin",
+            name="file.bin",
+            folder=folder,
+            state=state,
+            size=100,
+            done_bytes=100,
+            delivered=True,
+            finished_at=time.time() - finished_hours_ago * 3600,
+        )
         session.add(job)
     return job.id, path
 

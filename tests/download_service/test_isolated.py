@@ -16,7 +16,9 @@ from bot.downloads.errors import DownloadCancelled
 from bot.downloads.isolated import CANCEL_GRACE, IsolatedDownloader
 from tests.origin import Origin
 
-LOOPBACK = DownloadOptions(connections=4, allow_networks=(ip_network("127.0.0.0/8"),), max_retries=0)
+LOOPBACK = DownloadOptions(
+    connections=4, allow_networks=(ip_network("127.0.0.0/8"),), max_retries=0
+)
 
 
 def test_result_and_progress_come_back_from_the_child(tmp_path: Path) -> None:
@@ -24,7 +26,9 @@ def test_result_and_progress_come_back_from_the_child(tmp_path: Path) -> None:
     seen = []
     with Origin() as origin:
         origin.add_file("/f.bin", data)
-        result = IsolatedDownloader(origin.url("/f.bin"), tmp_path, LOOPBACK, on_progress=seen.append).run()
+        result = IsolatedDownloader(
+            origin.url("/f.bin"), tmp_path, LOOPBACK, on_progress=seen.append
+        ).run()
     assert result.path.read_bytes() == data
     assert result.sha256 == hashlib.sha256(data).hexdigest()
     assert seen and seen[-1].done == len(data)
@@ -74,7 +78,9 @@ def test_cancel_ends_a_child_stuck_on_a_trickling_server(tmp_path: Path) -> None
 
     worker = threading.Thread(target=run)
     worker.start()
-    time.sleep(3)  # let it get stuck in the body (there is nothing to wait for: the server never ends)
+    time.sleep(
+        3
+    )  # let it get stuck in the body (there is nothing to wait for: the server never ends)
     asked = time.monotonic()
     downloader.cancel(keep_partial=False)
     worker.join(CANCEL_GRACE + 5)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from bot.downloads.registry import Registry
+from bot.downloads.registry import Registry, WaitReason
 
 
 def test_global_and_per_user_limits_keep_order() -> None:
@@ -64,3 +64,18 @@ def test_a_job_still_being_probed_keeps_its_place_for_its_user() -> None:
     reg.mark_ready(2)
     assert [r.job_id for r in reg.take_startable()] == [2]
     assert reg.position(3) == 1
+
+
+def test_why_a_queued_job_waits_when_it_is_not_for_a_slot() -> None:
+    reg = Registry(max_active=3, max_per_user=1)
+    reg.enqueue(1, 10)
+    reg.enqueue(2, 10)
+    reg.enqueue(3, 20, ready=False)
+    assert [r.job_id for r in reg.take_startable()] == [1]
+    assert reg.wait_reason(10) is WaitReason.OWN_RUNNING  # 2 waits for the same person's 1
+    assert reg.wait_reason(20) is WaitReason.EARLIER_PROBE  # slots are free: 3 is still checked
+    reg.enqueue(4, 30)
+    reg.enqueue(5, 40)
+    reg.mark_ready(3)
+    assert [r.job_id for r in reg.take_startable()] == [3, 4]
+    assert reg.wait_reason(40) is None  # every slot is taken: it simply waits its turn
