@@ -34,7 +34,8 @@ def bot_env(
     """The environment of a bot that talks to ``emulator`` and keeps its state in ``data_dir``.
 
     ``allowed`` are the user ids in ``ALLOWED_USERS``; ``settings`` (``max_file_mb="4096"``…) are
-    Errand settings by name, upper-cased. The log level is WARNING unless ``settings`` say otherwise.
+    Errand settings by name, upper-cased. The log level is WARNING unless ``settings`` say
+    otherwise.
     """
     return {
         **{k: v for k, v in os.environ.items() if not k.startswith(_NOT_INHERITED)},
@@ -71,7 +72,8 @@ def running_bot(
 
 
 def stop(bot: subprocess.Popen, *, own_session: bool = False) -> None:
-    """SIGTERM, then SIGKILL (to its session when it has its own) if it is still there after 20 s."""
+    """SIGTERM, then SIGKILL (to its session when it has its own) if it is still there after 20
+    s."""
     if bot.poll() is not None:
         return
     bot.send_signal(signal.SIGTERM)
@@ -88,7 +90,8 @@ def stop(bot: subprocess.Popen, *, own_session: bool = False) -> None:
 def reply_latency(
     emulator: BotApiEmulator, chat_id: int, text: str, *, contains: str, timeout: float = 30.0
 ) -> float:
-    """Seconds from ``text`` sent in private chat ``chat_id`` to the bot's reply containing ``contains``."""
+    """Seconds from ``text`` sent in private chat ``chat_id`` to the bot's reply containing
+    ``contains``."""
     started = time.monotonic()
     sent = emulator.send_text(chat_id, chat_id, text)
     emulator.wait_reply(chat_id, sent, contains=contains, timeout=timeout)

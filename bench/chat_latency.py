@@ -51,7 +51,8 @@ def measure(emulator: BotApiEmulator, samples: int) -> list[float]:
 
 
 def compare(emulator: BotApiEmulator, port: int, args: argparse.Namespace) -> None:
-    """Replies with nothing running, then beside ``args.downloads`` downloads; prints both and their ratio."""
+    """Replies with nothing running, then beside ``args.downloads`` downloads; prints both and their
+    ratio."""
     measure(emulator, 6)  # warm-up
     idle = measure(emulator, args.samples)
     for i in range(args.downloads):
@@ -77,7 +78,8 @@ def compare(emulator: BotApiEmulator, port: int, args: argparse.Namespace) -> No
     for name, values in (("idle", idle), ("4 downloads", busy)):
         print(
             f"{name:12s} p50 {percentile(values, 0.5) * 1000:7.1f} ms   "
-            f"p95 {percentile(values, 0.95) * 1000:7.1f} ms   mean {statistics.mean(values) * 1000:7.1f} ms"
+            f"p95 {percentile(values, 0.95) * 1000:7.1f} ms   mean "
+            f"{statistics.mean(values) * 1000:7.1f} ms"
         )
     print(
         f"ratio busy/idle: p50 {percentile(busy, 0.5) / percentile(idle, 0.5):.2f}x, "

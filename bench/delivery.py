@@ -67,7 +67,8 @@ class Outcome:
             return "—" if value is None else f"{value:.1f} s"
 
         return (
-            f"| {self.what} | {self.size_mb} MB | {self.peak / MiB:.0f} MiB | {self.hwm_sum / MiB:.0f} MiB "
+            f"| {self.what} | {self.size_mb} MB | {self.peak / MiB:.0f} MiB | "
+            f"{self.hwm_sum / MiB:.0f} MiB "
             f"| {secs(self.total)} | {secs(self.delivery)} | {self.note}{self.chat} |"
         )
 
@@ -114,7 +115,10 @@ def chat_while_sending(emulator: BotApiEmulator, stop: threading.Event, out: lis
 
 def ms(values: list[float]) -> str:
     ordered = sorted(values)
-    return f"p50 {ordered[len(ordered) // 2] * 1000:.0f} ms, max {ordered[-1] * 1000:.0f} ms ({len(values)})"
+    return (
+        f"p50 {ordered[len(ordered) // 2] * 1000:.0f} ms, "
+        f"max {ordered[-1] * 1000:.0f} ms ({len(values)})"
+    )
 
 
 def watch_cap(
@@ -200,7 +204,8 @@ def measure(
     chat: bool,
     done: threading.Event,
 ) -> Outcome:
-    """``/download url`` to the running ``bot``, then its document: time, memory, replies meanwhile."""
+    """``/download url`` to the running ``bot``, then its document: time, memory, replies
+    meanwhile."""
     memory = TreeMemory(bot.pid)
     hit = threading.Event()
     idle = [help_latency(emulator) for _ in range(10)] if chat else []
@@ -330,7 +335,8 @@ def main() -> int:
         shutil.rmtree(tmp, ignore_errors=True)
     print()
     print(
-        "| what | file | peak RSS of the tree (sampled) | sum of VmHWM | /download → document | delivery | notes |"
+        "| what | file | peak RSS of the tree (sampled) | sum of VmHWM | /download → document | "
+        "delivery | notes |"
     )
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for outcome in rows:

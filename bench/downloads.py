@@ -428,7 +428,8 @@ def main() -> int:
             peers.append(peer)
         else:
             print(
-                f"skipping {peer}: not installed (apt-get install {'aria2' if peer == 'aria2c' else peer})"
+                f"skipping {peer}: not installed (apt-get install "
+                f"{'aria2' if peer == 'aria2c' else peer})"
             )
 
     tmp = Path(args.workdir or tempfile.mkdtemp(prefix="errand-bench-"))
@@ -513,7 +514,8 @@ def main() -> int:
             if case == "capped":
                 ideal = size_mb * MiB / (2 * _rate_bytes(args.capped_rate))
                 print(
-                    f"  ideal (two connections at {args.capped_rate}B/s all the time): {ideal:.2f} s"
+                    f"  ideal (two connections at {args.capped_rate}B/s all the time): "
+                    f"{ideal:.2f} s"
                 )
                 summary.append(f"| capped | ideal | {ideal:.2f} | | | | |")
             case_peers = [
@@ -557,7 +559,8 @@ def main() -> int:
     print("\n".join(summary))
     if cases:
         print(
-            f"\nload average (1, 5, 15 min) at start {_load(load_before)}, at end {_load(os.getloadavg())}; "
+            f"\nload average (1, 5, 15 min) at start {_load(load_before)}, at end "
+            f"{_load(os.getloadavg())}; "
             f"{os.cpu_count()} cores"
         )
     return 0

@@ -3,9 +3,10 @@
 Starts the Bot API emulator (in this process) and the real ``errandbot run``. One user sends
 ``--flood`` ``/timers`` commands at once; while the bot works through them (about one reply a
 second to that chat, Telegram's per-chat pace), a second user sends ``/help`` every
-``--gap`` seconds (a quiet person: within its own chat's pace of about one a second) and the time from each ``/help`` to its reply is recorded. The same ``/help``
-samples are first taken with nothing else going on (baseline). Prints p50/p95 for both, their
-ratio, and how many flood replies went out meanwhile. Not a test: it never fails on timing.
+``--gap`` seconds (a quiet person: within its own chat's pace of about one a second) and the time
+from each ``/help`` to its reply is recorded. The same ``/help`` samples are first taken with
+nothing else going on (baseline). Prints p50/p95 for both, their ratio, and how many flood replies
+went out meanwhile. Not a test: it never fails on timing.
 
     .venv/bin/python bench/flood_latency.py [--flood 600] [--samples 40] [--gap 1.1]
 """

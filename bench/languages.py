@@ -105,7 +105,8 @@ def main() -> int:
         print(f"{name:24s} start-up {startup * 1000:7.0f} ms   idle RSS {rss:6.1f} MiB")
     (b_start, b_rss), (a_start, a_rss) = medians.values()
     print(
-        f"ratio (with / before)    start-up {a_start / b_start:7.2f}×     idle RSS {a_rss / b_rss:6.2f}×"
+        f"ratio (with / before)    start-up {a_start / b_start:7.2f}×     idle RSS "
+        f"{a_rss / b_rss:6.2f}×"
     )
     return 0
 

@@ -165,7 +165,8 @@ def main() -> None:
         segments = sorted((root / "hls").glob("seg*.ts"))
         size = sum(p.stat().st_size for p in segments)
         print(
-            f"stream: {len(segments)} segments, {size / 1e6:.1f} MB; origin: {args.rate / 1000:g} kB/s "
+            f"stream: {len(segments)} segments, {size / 1e6:.1f} MB; "
+            f"origin: {args.rate / 1000:g} kB/s "
             f"per connection, {args.latency * 1000:g} ms per answer; {args.rounds} rounds"
         )
         times: dict[str, list[float]] = {}

@@ -1,6 +1,7 @@
-"""Parse time of the time grammar per phrase over the acceptance corpus (tests/reminders/corpus.txt),
-beside dateparser on the same phrases in the same run (the general date library the grammar no
-longer trusts; it is the peer, not a competitor in meaning: it misreads many of them).
+"""Parse time of the time grammar per phrase over the acceptance corpus
+(tests/reminders/corpus.txt), beside dateparser on the same phrases in the same run (the general
+date library the grammar no longer trusts; it is the peer, not a competitor in meaning: it misreads
+many of them).
 
     .venv/bin/python bench/phrases.py [--repeat 20]
 

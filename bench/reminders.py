@@ -85,7 +85,8 @@ def bench_load(count: int, tmp: Path) -> None:
         return took
 
     async def memory() -> float:
-        """Python memory still held once loaded (tracemalloc: the scheduler's jobs and their args)."""
+        """Python memory still held once loaded (tracemalloc: the scheduler's jobs and their
+        args)."""
         tracemalloc.start()
         service = ReminderService(sessions, ring)
         service.start()
@@ -146,7 +147,8 @@ def bench_lateness(count: int, tmp: Path) -> None:
         pct(peer, 0.99) * 1000,
     )
     print(
-        f"ring lateness, {count} pending over 4 s: p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {max(ours) * 1000:.1f} ms "
+        f"ring lateness, {count} pending over 4 s: p50 {p50:.1f} ms, p99 {p99:.1f} ms, max "
+        f"{max(ours) * 1000:.1f} ms "
         f"(peer loop.call_at: p50 {peer50:.1f} ms, p99 {peer99:.1f} ms)"
     )
 
@@ -189,9 +191,11 @@ def bench_burst(chats: int, tmp: Path) -> None:
                 c.date for c in commands.values()
             )
             print(
-                f"burst: {chats} timers in {chats} chats (set within {commands_spread:.2f} s): all rang "
+                f"burst: {chats} timers in {chats} chats "
+                f"(set within {commands_spread:.2f} s): all rang "
                 f"{times[-1] - times[0]:.2f} s apart first to last; peak {peak} rings in any 1 s "
-                f"(Telegram limit 30/s); lateness p50 {statistics.median(late):.2f} s, max {max(late):.2f} s"
+                f"(Telegram limit 30/s); lateness p50 {statistics.median(late):.2f} s, max "
+                f"{max(late):.2f} s"
             )
         finally:
             bot.close()

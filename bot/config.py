@@ -202,7 +202,8 @@ class Settings(BaseSettings):
         if self.webhook_url and not self.webhook_secret:
             # Without a secret, anyone who finds the URL could post forged updates.
             raise ValueError(
-                "WEBHOOK_SECRET: required when WEBHOOK_URL is set (any random string of A-Z, a-z, 0-9, _ and -)"
+                "WEBHOOK_SECRET: required when WEBHOOK_URL is set "
+                "(any random string of A-Z, a-z, 0-9, _ and -)"
             )
         if self.download_dir is None:
             self.download_dir = self.data_dir / "downloads"

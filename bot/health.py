@@ -1,4 +1,5 @@
-"""``errandbot check``: is this installation ready to run? One line per check, exit 0 only if all pass.
+"""``errandbot check``: is this installation ready to run? One line per check, exit 0 only if all
+pass.
 
 Operators run it after editing the configuration, and Docker runs it as the ``HEALTHCHECK``, so it
 must be quick (short timeouts), must not change anything that matters (it creates the data
@@ -267,7 +268,8 @@ def _check_webhook(settings: Settings) -> Result | None:
 
 
 def _check_media(settings: Settings) -> Result | None:
-    """yt-dlp's version (sites change weekly: ``pip install -U yt-dlp``) and whether ffmpeg is there."""
+    """yt-dlp's version (sites change weekly: ``pip install -U yt-dlp``) and whether ffmpeg is
+    there."""
     if not settings.media_extract:
         return Result(
             "media pages", True, "off (MEDIA_EXTRACT=false): a page is downloaded as a file"

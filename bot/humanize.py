@@ -1,8 +1,8 @@
 """Human-readable sizes, speeds and durations: one wording for the CLI, downloads and reminders.
 
 Formatted with Babel's CLDR data for the current reply language (:func:`bot.i18n.current_locale`,
-English unless the chat layer chose another): ``1.5 GB``, ``1 hr 2 min``; ``1.5 GB``, ``1小时2分钟``.
-Sizes are binary multiples, as file managers show them.
+English unless the chat layer chose another): ``1.5 GB``, ``1 hr 2 min``; ``1.5 GB``,
+``1小时2分钟``. Sizes are binary multiples, as file managers show them.
 """
 
 from __future__ import annotations

@@ -56,6 +56,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def _on_postgres(item: pytest.Item) -> bool:
-    """The ``postgresql`` case of tests/db's ``database_url`` (which starts the server on demand)."""
+    """The ``postgresql`` case of tests/db's ``database_url`` (which starts the server on
+    demand)."""
     callspec = getattr(item, "callspec", None)
     return callspec is not None and callspec.params.get("database_url") == "postgresql"

@@ -17,13 +17,13 @@ whatever was asked), ``lie_length`` (promise more bytes than sent), ``dispositio
 ``rate`` (bytes/s per response) or ``rates`` (a list: TCP connection i gets ``rates[i % len]``
 for all its responses).
 Misbehaviours seen on real servers: ``then`` (other content after the first ``then_after``
-requests: a size that changes after the probe), ``probe_whole`` (answer ``bytes=0-0`` with the whole file and its
-whole ``Content-Range``, as busybox httpd does), ``headers_only_ranges`` (answer other ranges with
-headers and no body, as lighttpd before a buffered CGI; with ``headers_only_after`` only once that
-many ranges other than the probe's were answered whole), ``max_conns`` (answer 503 beyond N
-requests at once, as nginx ``limit_conn``), ``silent`` (accept, read the request, never answer),
-``extra_headers`` (that many more header lines), ``piece`` (bytes per write; with ``rate``: ``piece=1, rate=0.2`` sends one byte every five seconds).
-``Origin(tls=(cert, key))`` serves HTTPS.
+requests: a size that changes after the probe), ``probe_whole`` (answer ``bytes=0-0`` with the whole
+file and its whole ``Content-Range``, as busybox httpd does), ``headers_only_ranges`` (answer other
+ranges with headers and no body, as lighttpd before a buffered CGI; with ``headers_only_after`` only
+once that many ranges other than the probe's were answered whole), ``max_conns`` (answer 503 beyond
+N requests at once, as nginx ``limit_conn``), ``silent`` (accept, read the request, never answer),
+``extra_headers`` (that many more header lines), ``piece`` (bytes per write; with ``rate``:
+``piece=1, rate=0.2`` sends one byte every five seconds). ``Origin(tls=(cert, key))`` serves HTTPS.
 :meth:`add_redirect` adds a redirect to a path or any URL.
 """
 

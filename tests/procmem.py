@@ -40,7 +40,8 @@ def descendants(root: int) -> list[int]:
 
 
 def status_kib(pid: int, *keys: str) -> dict[str, int]:
-    """Fields of ``/proc/PID/status`` in KiB (``VmRSS``, ``VmHWM``); empty once the process exited."""
+    """Fields of ``/proc/PID/status`` in KiB (``VmRSS``, ``VmHWM``); empty once the process
+    exited."""
     try:
         lines = (PROC / str(pid) / "status").read_text().splitlines()
     except OSError:
@@ -87,7 +88,8 @@ class TreeMemory:
         return self
 
     def stop(self) -> TreeMemory:
-        """Stop sampling (call while the processes still run, to read their last high-water marks)."""
+        """Stop sampling (call while the processes still run, to read their last high-water
+        marks)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(5)

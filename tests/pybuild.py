@@ -9,7 +9,8 @@ from pathlib import Path
 
 
 def build(kind: str, tree: Path, outdir: Path) -> Path:
-    """Build ``kind`` ("sdist" or "wheel") of the project in ``tree`` into ``outdir``; the file made."""
+    """Build ``kind`` ("sdist" or "wheel") of the project in ``tree`` into ``outdir``; the file
+    made."""
     result = subprocess.run(
         [sys.executable, "-m", "build", f"--{kind}", "--outdir", str(outdir), str(tree)],
         capture_output=True,

@@ -119,7 +119,8 @@ def test_bad_setting_exits_2_with_one_line(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "errandbot: bad setting ALLOWED_USERS: 'x' is not a numeric id (use ids separated by commas, or *)"
+        "errandbot: bad setting ALLOWED_USERS: 'x' is not a numeric id (use ids separated by "
+        "commas, or *)"
     ]
     assert "Traceback" not in result.stderr
 

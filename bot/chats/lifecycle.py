@@ -123,7 +123,8 @@ class ChatLifecycle:
             return list(self._moved_to)
 
     def earlier_ids(self, chat_id: int) -> list[int]:
-        """Every id ``chat_id`` had before upgrades (oldest last); empty for a chat never upgraded."""
+        """Every id ``chat_id`` had before upgrades (oldest last); empty for a chat never
+        upgraded."""
         with self._lock:
             found, frontier = [], [chat_id]
             while frontier:

@@ -20,7 +20,8 @@ class GoneReason(enum.StrEnum):
 
 
 class ChatMigration(Base):
-    """A group upgraded to a supergroup: Telegram gave it ``new_chat_id`` in place of ``old_chat_id``."""
+    """A group upgraded to a supergroup: Telegram gave it ``new_chat_id`` in place of
+    ``old_chat_id``."""
 
     __tablename__ = "chat_migrations"
 

@@ -1,4 +1,5 @@
-"""Bring a database to the newest migration (``bot/migrations``): at start-up and ``errandbot db upgrade``.
+"""Bring a database to the newest migration (``bot/migrations``): at start-up and
+``errandbot db upgrade``.
 
 Several processes may start at once against one PostgreSQL database (replicas, workers), so the
 upgrade runs under a lock: a PostgreSQL advisory lock held by the migrating connection (released
@@ -38,7 +39,8 @@ from bot.dbfile import sqlite_path
 from bot.schema import SchemaError, backup_sqlite, schema_version
 
 log = logging.getLogger(__name__)
-# Alembic says "Context impl SQLiteImpl." and the like on every look; our own line says what changed.
+# Alembic says "Context impl SQLiteImpl." and the like on every look; our own line says what
+# changed.
 for _name in ("alembic.runtime.migration", "alembic.runtime.plugins"):
     logging.getLogger(_name).setLevel(logging.WARNING)
 

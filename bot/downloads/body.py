@@ -4,9 +4,9 @@ urllib3's ``read1()`` returns a fresh ``bytes`` for every chunk; at loopback spe
 connections the allocations (and the page faults of fresh memory) cost as much CPU as the copy
 itself. :class:`BodyReader` reads with ``readinto`` from the ``http.client`` response under
 urllib3's (which still enforces ``Content-Length`` and decodes chunked framing; a body cut
-short just ends early, and the engine counts what arrived) into one buffer per worker. The read size adapts: big while
-bytes arrive quickly, small on a slow connection so that progress, stealing and stall detection
-stay fine-grained. A failed read raises Errand's own network errors
+short just ends early, and the engine counts what arrived) into one buffer per worker. The read size
+adapts: big while bytes arrive quickly, small on a slow connection so that progress, stealing and
+stall detection stay fine-grained. A failed read raises Errand's own network errors
 (:func:`bot.downloads.transport.network_errors`).
 """
 

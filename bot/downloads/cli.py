@@ -63,7 +63,10 @@ class _Bar:
             pct = 100 * p.done / p.total
             width = 24
             fill = int(width * p.done / p.total)
-            head = f"[{'#' * fill}{'.' * (width - fill)}] {pct:5.1f}% {human_size(p.done)}/{human_size(p.total)}"
+            head = (
+                f"[{'#' * fill}{'.' * (width - fill)}] {pct:5.1f}% "
+                f"{human_size(p.done)}/{human_size(p.total)}"
+            )
         else:
             head = f"{human_size(p.done)}"
         eta = f" ETA {human_duration(p.eta)}" if p.eta is not None else ""

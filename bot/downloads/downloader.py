@@ -63,7 +63,8 @@ class DownloaderFactory:
         isolated: bool = False,
         max_bytes: int | None = None,
     ) -> JobDownloader:
-        """The engine for ``job``: in this process for the probe, in a child process for the bytes."""
+        """The engine for ``job``: in this process for the probe, in a child process for the
+        bytes."""
         # The engine is imported when a job first needs it, not when the bot starts.
         from bot.downloads.engine import Downloader
         from bot.downloads.isolated import IsolatedDownloader

@@ -84,7 +84,8 @@ def why_of(exc: BaseException) -> Why:
 
 class Refused(DownloadRefused):
     """The download service will not start or go on with a request: a limit (quota, file size,
-    disk space, how many per person) or a page it cannot fetch; ``why`` says which and by how much."""
+    disk space, how many per person) or a page it cannot fetch; ``why`` says which and by how
+    much."""
 
 
 class NetworkFailed(DownloadError):
@@ -106,4 +107,5 @@ class Retryable(Exception):
 
 
 class NetworkRetryable(Retryable):
-    """A :class:`Retryable` that came from the network (not from a status code): a stop may be why."""
+    """A :class:`Retryable` that came from the network (not from a status code): a stop may be
+    why."""

@@ -41,7 +41,8 @@ class EventKind(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Event:
-    """Something happened to a job; which fields are set depends on ``kind`` (see :class:`EventKind`)."""
+    """Something happened to a job; which fields are set depends on ``kind`` (see
+    :class:`EventKind`)."""
 
     kind: EventKind
     job: DownloadJob

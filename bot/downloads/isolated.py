@@ -141,7 +141,8 @@ def _child(
 
 
 class IsolatedDownloader:
-    """A download that runs in a child process; same ``probe``/``run``/``cancel`` as the engine's."""
+    """A download that runs in a child process; same ``probe``/``run``/``cancel`` as the
+    engine's."""
 
     #: What the child process runs: a class with the engine's constructor, ``run`` and ``cancel``
     #: (:class:`bot.media.job.MediaDownloader` for media pages).

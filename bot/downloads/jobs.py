@@ -58,7 +58,8 @@ class DownloadJob(Base):
     started_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     elapsed: Mapped[float | None] = mapped_column(Float, nullable=True)
-    #: The reply language it was asked in (a catalog code, e.g. ``zh``), for its result; None: English.
+    #: The reply language it was asked in (a catalog code, e.g. ``zh``), for its result; None:
+    #: English.
     lang: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
     @property

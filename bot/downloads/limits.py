@@ -63,7 +63,8 @@ class Limits:
         self.reserve = settings.disk_reserve_mb * MiB  # disk space no download may take
 
     def bytes_today(self, user_id: int, exclude: int | None = None) -> int:
-        """Bytes this user has downloaded or reserved since 00:00 UTC (failed jobs count what moved).
+        """Bytes this user has downloaded or reserved since 00:00 UTC (failed jobs count what
+        moved).
 
         Running downloads count what they have really received when that is more than their
         announced size (:mod:`bot.downloads.ledger`); ``exclude`` leaves one job out.

@@ -33,7 +33,8 @@ Param = str | int | float
 
 
 class Reason(StrEnum):
-    """Every reason the download core, the download service and bot.media can give; see ``ENGLISH``."""
+    """Every reason the download core, the download service and bot.media can give; see
+    ``ENGLISH``."""
 
     # --- the URL, judged without the network (netguard.url_problem); also the bot's "bad URL"
     NO_URL = "no_url"
@@ -209,13 +210,19 @@ ENGLISH: dict[Reason, str] = {
     Reason.RANGES_EMPTY: "the server answers ranges without their bytes",
     Reason.CHANGED_SIZE: "the file changed on the server (size differs); starting over",
     Reason.CHANGED_ETAG: "the file changed on the server (ETag differs); starting over",
-    Reason.CHANGED_LAST_MODIFIED: "the file changed on the server (Last-Modified differs); starting over",
+    Reason.CHANGED_LAST_MODIFIED: (
+        "the file changed on the server (Last-Modified differs); starting over"
+    ),
     Reason.CHANGED_GREW: "the server sent more than the file's size; starting over",
-    Reason.CHANGED_BYTES: "the server's answer differs from the bytes already fetched; starting over",
+    Reason.CHANGED_BYTES: (
+        "the server's answer differs from the bytes already fetched; starting over"
+    ),
     Reason.KEEPS_CHANGING: "the file keeps changing on the server; try again later",
     Reason.RESUME_DAMAGED: "the resume record is damaged; starting over",
     Reason.PARTIAL_MISMATCH: "the partial file does not match the server; starting over",
-    Reason.PARTIAL_RECORD_MISMATCH: "the partial file does not match its resume record; starting over",
+    Reason.PARTIAL_RECORD_MISMATCH: (
+        "the partial file does not match its resume record; starting over"
+    ),
     Reason.TOO_SLOW: "too slow: less than {speed_bps} for {window_seconds}",
     Reason.TOOK_TOO_LONG: "took longer than the {limit_seconds} limit for one download",
     Reason.TOO_LARGE: "file is {size_bytes}, over the {limit_bytes} limit",
@@ -240,27 +247,47 @@ ENGLISH: dict[Reason, str] = {
         "{limit}); cancel one or wait"
     ),
     Reason.QUOTA_USED_UP: "your daily quota of {quota_bytes} is used up; it resets at 00:00 UTC",
-    Reason.QUOTA_EXCEEDED: "it would exceed your daily quota of {quota_bytes} by {over_bytes} ({used_bytes} used today)",
-    Reason.QUOTA_BUDGET: "it would exceed your daily quota of {quota_bytes} ({used_bytes} used today)",
-    Reason.QUOTA_RUNNING: "it would exceed your daily quota of {quota_bytes} ({used_bytes} received or reserved today)",
-    Reason.OVER_MAX_FILE: "the file is {size_bytes}, over the {limit_bytes} limit (MAX_FILE_MB) by {over_bytes}",
+    Reason.QUOTA_EXCEEDED: (
+        "it would exceed your daily quota of {quota_bytes} by {over_bytes} ({used_bytes} used "
+        "today)"
+    ),
+    Reason.QUOTA_BUDGET: (
+        "it would exceed your daily quota of {quota_bytes} ({used_bytes} used today)"
+    ),
+    Reason.QUOTA_RUNNING: (
+        "it would exceed your daily quota of {quota_bytes} ({used_bytes} received or reserved "
+        "today)"
+    ),
+    Reason.OVER_MAX_FILE: (
+        "the file is {size_bytes}, over the {limit_bytes} limit (MAX_FILE_MB) by {over_bytes}"
+    ),
     Reason.OVER_MAX_FILE_RUNNING: "the file is over the {limit_bytes} limit (MAX_FILE_MB)",
-    Reason.DISK_NEEDS: "not enough disk space: it needs {size_bytes}, and {free_bytes} is free above the reserve",
+    Reason.DISK_NEEDS: (
+        "not enough disk space: it needs {size_bytes}, and {free_bytes} is free above the reserve"
+    ),
     Reason.DISK_FREE: "not enough disk space: {free_bytes} is free above the reserve",
-    Reason.DISK_RESERVE: "not enough disk space: the disk is down to its reserve of {reserve_bytes}",
+    Reason.DISK_RESERVE: (
+        "not enough disk space: the disk is down to its reserve of {reserve_bytes}"
+    ),
     Reason.MEDIA_NEEDS_FFMPEG: (
         "this is a web page, and fetching its video needs ffmpeg, which is not installed "
         "on the server (/download URL as file keeps the page itself)"
     ),
-    Reason.FFMPEG_MISSING: "media pages need ffmpeg, which is not installed on the server (apt-get install ffmpeg)",
+    Reason.FFMPEG_MISSING: (
+        "media pages need ffmpeg, which is not installed on the server (apt-get install ffmpeg)"
+    ),
     Reason.FFPROBE_MISSING: "ffprobe is not installed on the server",
-    Reason.MEDIA_NONE: "no video or audio found on this page (/download URL as file keeps the page itself)",
+    Reason.MEDIA_NONE: (
+        "no video or audio found on this page (/download URL as file keeps the page itself)"
+    ),
     Reason.MEDIA_SAID: "cannot get the video from this page; yt-dlp says: {detail}",
     Reason.MEDIA_DRM: "the video is protected by DRM, which Errand cannot fetch",
     Reason.MEDIA_GEO: "the site does not offer this video in the server's country",
     Reason.MEDIA_LIVE: "this is a live stream; only recordings (VOD) can be downloaded",
     Reason.MEDIA_ENCRYPTED: "the stream is encrypted (HLS AES), which Errand does not fetch yet",
-    Reason.MEDIA_PROTOCOL: "the page's media is served over {protocol}, which Errand does not fetch",
+    Reason.MEDIA_PROTOCOL: (
+        "the page's media is served over {protocol}, which Errand does not fetch"
+    ),
     Reason.MEDIA_READ_TOO_LONG: "reading the page took longer than {limit_seconds}",
     Reason.MEDIA_READ_FAILED: "reading the page failed ({name})",
     Reason.MEDIA_READER_STOPPED: "reading the page failed (the helper process stopped)",
@@ -320,7 +347,8 @@ class Why:
 
     @classmethod
     def text(cls, text: str) -> Why:
-        """Words that come with no code (an old row's, an exception from elsewhere): shown as they are."""
+        """Words that come with no code (an old row's, an exception from elsewhere): shown as they
+        are."""
         return cls(Reason.OTHER, {"text": text})
 
     def english(self) -> str:

@@ -36,7 +36,8 @@ BOOT_ID_PATH = Path("/proc/sys/kernel/random/boot_id")
 
 
 def current_boot_id() -> str:
-    """The running kernel's boot id ("" where there is none: then every record counts as synced-only)."""
+    """The running kernel's boot id ("" where there is none: then every record counts as
+    synced-only)."""
     try:
         return BOOT_ID_PATH.read_text().strip()
     except OSError:

@@ -59,7 +59,8 @@ def reset(token) -> None:
 
 @contextmanager
 def use(code: str | None) -> Iterator[Language]:
-    """``with use(row.lang):`` — words inside are in that language (for work done from no update)."""
+    """``with use(row.lang):`` — words inside are in that language (for work done from no
+    update)."""
     token = activate(code)
     try:
         yield current()

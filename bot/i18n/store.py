@@ -1,4 +1,5 @@
-"""Who chose which reply language: a person (``/lang`` in private) or a group (``/lang`` by an admin).
+"""Who chose which reply language: a person (``/lang`` in private) or a group (``/lang`` by an
+admin).
 
 Read on every update, written rarely: answers are cached in memory after the first read and the
 cache is updated on every write, so an update costs no database query once its sender and chat are

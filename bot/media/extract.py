@@ -40,7 +40,8 @@ def version() -> str:
 
 
 def selector(request: MediaRequest) -> str:
-    """The yt-dlp format selection for ``request``: best within the height limit, smaller, or audio."""
+    """The yt-dlp format selection for ``request``: best within the height limit, smaller, or
+    audio."""
     if request.format:
         return request.format
     if request.mode is MediaMode.AUDIO:
@@ -138,7 +139,8 @@ def extract(
     allow: Iterable[Network] = (),
     cancelled: Callable[[], bool] = lambda: False,
 ) -> MediaPlan:
-    """Read ``url`` with yt-dlp and return what to fetch; raises :class:`DownloadError` with the reason."""
+    """Read ``url`` with yt-dlp and return what to fetch; raises :class:`DownloadError` with the
+    reason."""
     info = extract_info(url, request, allow, cancelled)
     try:
         return plan_from_info(info)

@@ -142,7 +142,8 @@ def audio_container(codec: str | None) -> str:
 
 
 def thumbnail(video: Path, out: Path, duration: float | None, stop: threading.Event) -> bool:
-    """A small JPEG from the first second (Telegram shows it before the video loads); False if none."""
+    """A small JPEG from the first second (Telegram shows it before the video loads); False if
+    none."""
     at = f"{min(1.0, (duration or 0) / 2):.2f}"
     cmd = [
         ffmpeg_path() or "ffmpeg",

@@ -46,7 +46,8 @@ class _NoCookies(http.cookiejar.DefaultCookiePolicy):
 
 
 class _GuardedResponse(Response):
-    """A streamed ``requests`` response as yt-dlp's :class:`Response` (errors mapped to its types)."""
+    """A streamed ``requests`` response as yt-dlp's :class:`Response` (errors mapped to its
+    types)."""
 
     def __init__(self, res: requests.Response) -> None:
         super().__init__(

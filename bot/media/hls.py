@@ -60,7 +60,8 @@ def fragments_of(playlist: m3u8.M3U8) -> tuple[Fragment, ...]:
 
 
 def _range(spec: str | None, url: str, next_offset: dict[str, int]) -> tuple[int, int] | None:
-    """``EXT-X-BYTERANGE`` ``length[@offset]`` as (first, last); no offset continues the last range."""
+    """``EXT-X-BYTERANGE`` ``length[@offset]`` as (first, last); no offset continues the last
+    range."""
     if not spec:
         return None
     length_text, _, offset_text = str(spec).partition("@")

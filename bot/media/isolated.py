@@ -7,6 +7,7 @@ from bot.media.job import MediaDownloader
 
 
 class IsolatedMediaDownloader(IsolatedDownloader):
-    """:class:`IsolatedDownloader` whose child runs :class:`MediaDownloader` instead of the engine."""
+    """:class:`IsolatedDownloader` whose child runs :class:`MediaDownloader` instead of the
+    engine."""
 
     engine = MediaDownloader

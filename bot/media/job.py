@@ -34,7 +34,8 @@ THUMB_NAME = ".thumb.jpg"
 
 
 class MediaDownloader:
-    """Fetch the media of the page at ``url`` into ``dest_dir``; the request is read from its record."""
+    """Fetch the media of the page at ``url`` into ``dest_dir``; the request is read from its
+    record."""
 
     def __init__(
         self,

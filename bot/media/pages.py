@@ -38,8 +38,8 @@ def is_media_candidate(content_type: str | None, url: str) -> bool:
 
 
 def save_asked(folder: Path, asked: str, item: int | None = None) -> None:
-    """Remember what the person asked with the link: ``file`` (the page itself) or a :class:`MediaMode`,
-    and for one item of a playlist page, which (``item``, from 1)."""
+    """Remember what the person asked with the link: ``file`` (the page itself) or a
+    :class:`MediaMode`, and for one item of a playlist page, which (``item``, from 1)."""
     if asked != AS_FILE:
         MediaMode(asked)  # ValueError on anything else
     folder.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,5 @@
-"""The typed values a media download passes around: what was asked, what yt-dlp chose, what came out."""
+"""The typed values a media download passes around: what was asked, what yt-dlp chose, what came
+out."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ class Protocol(enum.StrEnum):
 
 @dataclass(frozen=True)
 class MediaRequest:
-    """What the person asked for. ``format`` is a yt-dlp format selection that overrides ``mode``."""
+    """What the person asked for. ``format`` is a yt-dlp format selection that overrides
+    ``mode``."""
 
     mode: MediaMode = MediaMode.BEST
     format: str | None = None
@@ -35,7 +37,8 @@ class MediaRequest:
 
 @dataclass(frozen=True)
 class Fragment:
-    """One piece of a stream; ``byte_range`` is ``(first, last)`` inclusive when only part of ``url``."""
+    """One piece of a stream; ``byte_range`` is ``(first, last)`` inclusive when only part of
+    ``url``."""
 
     url: str
     byte_range: tuple[int, int] | None = None

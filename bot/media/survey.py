@@ -1,9 +1,10 @@
 """Before fetching: what a page offers, so the person can choose (best, smaller, audio only).
 
-:func:`survey` reads the page with yt-dlp (through the guard, like :func:`bot.media.extract.extract`)
-and sums up its formats as at most three :class:`Choice` s with their heights and estimated sizes.
-The bot calls :func:`survey_in_child`: yt-dlp runs in a short-lived child process with a deadline,
-never in the bot's process (a stuck extractor is killed, not waited for).
+:func:`survey` reads the page with yt-dlp (through the guard, like
+:func:`bot.media.extract.extract`) and sums up its formats as at most three :class:`Choice` s with
+their heights and estimated sizes. The bot calls :func:`survey_in_child`: yt-dlp runs in a
+short-lived child process with a deadline, never in the bot's process (a stuck extractor is killed,
+not waited for).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ CANCEL_POLL = 0.5  # seconds between looks at whether the job was cancelled mean
 
 @dataclass(frozen=True)
 class Choice:
-    """One way to take a page's media; ``size`` is an estimate in bytes when the page says enough."""
+    """One way to take a page's media; ``size`` is an estimate in bytes when the page says
+    enough."""
 
     mode: MediaMode
     height: int | None = None
@@ -139,7 +141,8 @@ def survey_in_child(
     max_upload: int | None = None,
     cancelled: Callable[[], bool] = lambda: False,
 ) -> Survey:
-    """:func:`survey` in a child process, killed after the extraction deadline or on ``cancelled()``."""
+    """:func:`survey` in a child process, killed after the extraction deadline or on
+    ``cancelled()``."""
     context = multiprocessing.get_context("spawn")
     ours, theirs = context.Pipe(duplex=False)
     process = context.Process(

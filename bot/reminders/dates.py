@@ -1,7 +1,7 @@
 """Days as people say them: ``today``, ``tomorrow``, ``the day after tomorrow``, ``friday``,
 ``next friday``, ``this friday``, ``dec 24``, ``24 december``, ``the 15th``, ``2026-12-24``,
-``24.12.``, ``24.12.2026``; ``今天``, ``明天``, ``后天``, ``大后天``, ``周五``, ``下周一``, ``这周六``,
-``12月24日``, ``2026年12月24日``, ``15号``.
+``24.12.``, ``24.12.2026``; ``今天``, ``明天``, ``后天``, ``大后天``, ``周五``, ``下周一``,
+``这周六``, ``12月24日``, ``2026年12月24日``, ``15号``.
 
 A :class:`DayRef` is what was said; :func:`resolve_day` turns it into a date once the time of day
 is known, because "friday 7pm" on a Friday evening is today at 19:00 but next week at 21:00.

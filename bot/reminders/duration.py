@@ -1,6 +1,6 @@
-"""Durations: ``/timer 5`` (seconds), ``90s``, ``5 min``, ``1h30m``, ``2.5m``, ``1:30``, ``an hour``,
-``half an hour``, ``2 hours and 30 minutes``, ``3 weeks``, ``1 month``; ``10分钟``, ``半小时``,
-``一个半小时``, ``2小时30分钟``, ``两周``, ``一个月``, ``一刻钟``.
+"""Durations: ``/timer 5`` (seconds), ``90s``, ``5 min``, ``1h30m``, ``2.5m``, ``1:30``,
+``an hour``, ``half an hour``, ``2 hours and 30 minutes``, ``3 weeks``, ``1 month``; ``10分钟``,
+``半小时``, ``一个半小时``, ``2小时30分钟``, ``两周``, ``一个月``, ``一刻钟``.
 
 A duration is a :class:`Span`: calendar months, calendar days and exact seconds. Months and days
 are counted on the calendar in the person's zone (``in 1 month`` from Jan 31 is Feb 28 or 29, at
@@ -148,7 +148,8 @@ def _span_of(amount: float, unit: str) -> Span:
 
 
 def _take_part(t: Tokens, i: int) -> tuple[Span, int, str] | None:
-    """One ``number unit`` (or half / quarter form) at ``i``: the span, the index after, the unit."""
+    """One ``number unit`` (or half / quarter form) at ``i``: the span, the index after, the
+    unit."""
     # 一刻钟 / 三刻钟
     for phrase, minutes in (("一刻钟", 15), ("三刻钟", 45)):
         end = t.cjk(i, phrase)

@@ -19,7 +19,8 @@ from typing import Any
 
 
 class Part(StrEnum):
-    """The parts of a time phrase, as :attr:`Problem.CONFLICT` and :attr:`Problem.MISMATCH` name them."""
+    """The parts of a time phrase, as :attr:`Problem.CONFLICT` and :attr:`Problem.MISMATCH` name
+    them."""
 
     OFFSET = "offset"  # in 2 hours
     DAY = "day"
@@ -54,10 +55,13 @@ class Problem(StrEnum):
     AMBIGUOUS_MIDNIGHT = "ambiguous_midnight"  # friday midnight; params: part
     AMBIGUOUS_ZONE = "ambiguous_zone"  # CST; params: part, readings
     UNKNOWN_ZONE = "unknown_zone"  # params: part
-    IN_THE_PAST = "in_the_past"  # 5 minutes ago, yesterday, a passed time; params: when (the word, or a datetime)
+    # 5 minutes ago, yesterday, a passed time; params: when (the word, or a datetime)
+    IN_THE_PAST = "in_the_past"
     PASSED_THIS_WEEK = "passed_this_week"  # "this monday" on a Wednesday; params: part
     CONFLICT = "conflict"  # a part said twice (two days, two times); params: part (Part)
-    MISMATCH = "mismatch"  # parts that cannot both hold (Fri 2026-12-24, in 2 hours at 10am); params: first, second (Part, or the words)
+    # parts that cannot both hold (Fri 2026-12-24, in 2 hours at 10am); params: first, second (Part,
+    # or the words)
+    MISMATCH = "mismatch"
     UNKNOWN_UNIT = "unknown_unit"  # "in 1 fortnight"; params: part
     UNIT_MISSING = "unit_missing"  # "in 90"; params: part
     NOT_POSITIVE = "not_positive"  # 0 minutes

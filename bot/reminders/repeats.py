@@ -335,7 +335,8 @@ def take_repeat(t: Tokens, i: int, original: str) -> tuple[Repeat, int] | None:
 
 
 def take_end(t: Tokens, i: int) -> tuple[str, int, int] | None:
-    """The start of a repeat's end: ``("until", index of the date)`` or ``("count", n, index after)``.
+    """The start of a repeat's end: ``("until", index of the date)`` or
+    ``("count", n, index after)``.
 
     ``until`` is followed by a day that :mod:`bot.reminders.dates` reads.
     """

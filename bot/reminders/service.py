@@ -220,7 +220,8 @@ class ReminderService:
         )
 
     def add_reminder(self, owner: Owner, args: str, request_id: int | None = None) -> Reminder:
-        """``/remind WHEN TEXT``; raises :class:`ReminderInputError` naming the part not understood."""
+        """``/remind WHEN TEXT``; raises :class:`ReminderInputError` naming the part not
+        understood."""
         now = datetime.fromtimestamp(self.clock(), UTC)
         plan = parse_when(args, now, self.zones.zone_of(owner.user_id), self.limits.min_interval)
         self._check_span(plan.due - now)

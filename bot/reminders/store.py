@@ -66,7 +66,8 @@ class Reminder(Base):
     duration: Mapped[float | None] = mapped_column(Float, nullable=True)
     state: Mapped[str] = mapped_column(String(16), default=ReminderState.PENDING)
     created_at: Mapped[float] = mapped_column(Float)
-    #: The reply language it was created in (a catalog code, e.g. ``zh``), for the ring; None: English.
+    #: The reply language it was created in (a catalog code, e.g. ``zh``), for the ring; None:
+    #: English.
     lang: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
     @property

@@ -3,8 +3,8 @@
 The phrase is cut into tokens (:mod:`bot.reminders.tokens`), then the *when* is read from its
 start, from its end, or both (``tomorrow buy milk at 5pm``), as a sequence of parts, each said
 at most once: a duration (``in 10 minutes``, ``10分钟后``), a day (:mod:`~bot.reminders.dates`), a
-time of day (:mod:`~bot.reminders.times_of_day`), a zone (:mod:`~bot.reminders.zones`), a repeat and its
-end (:mod:`~bot.reminders.repeats`). What lies between is the reminder's text.
+time of day (:mod:`~bot.reminders.times_of_day`), a zone (:mod:`~bot.reminders.zones`), a repeat and
+its end (:mod:`~bot.reminders.repeats`). What lies between is the reminder's text.
 
 Certainty over coverage: a part must end at a word boundary (``12:40!1mo`` is not 12:40), a
 second time left inside the text is refused rather than ignored, and no general date library

@@ -1,4 +1,5 @@
-"""A Bot API emulator: a real HTTP server on loopback that speaks the part of the Bot API Errand uses.
+"""A Bot API emulator: a real HTTP server on loopback that speaks the part of the Bot API Errand
+uses.
 
 Why it exists: end-to-end tests and the offline sandbox must run the real ``errandbot run`` process,
 unchanged, with no token and no network. The bot is pointed at this server with

@@ -72,13 +72,16 @@ class TerminalChat:
         body = message.text if message.text is not None else ""
         if message.document:
             doc = message.document
-            body = f"📎 {doc['file_name']} ({doc['file_size']} bytes)\n{message.caption or ''}".rstrip()
+            body = (
+                f"📎 {doc['file_name']} ({doc['file_size']} bytes)\n{message.caption or ''}"
+            ).rstrip()
         if message.media:  # sendVideo / sendAudio (a page's video, bot.media)
             media = message.media
             icon = "🎬" if media["kind"] == "video" else "🎵"
             size = f"{media['width']}x{media['height']}, " if media.get("width") else ""
             body = (
-                f"{icon} {media['file_name']} ({size}{media.get('duration', '?')} s, {media['file_size']} bytes)"
+                f"{icon} {media['file_name']} "
+                f"({size}{media.get('duration', '?')} s, {media['file_size']} bytes)"
                 f"\n{message.caption or ''}"
             ).rstrip()
         mark = {

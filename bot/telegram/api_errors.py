@@ -18,7 +18,8 @@ exception                 meaning                                   what the pol
 ``BadRequest``            our request is wrong for this chat        give up at once
                           (message gone, text empty, chat not
                           found)
-``Forbidden``             the bot was blocked or removed            give up: :attr:`Failure.FORBIDDEN`
+``Forbidden``             the bot was blocked or removed            give up:
+                                                                    :attr:`Failure.FORBIDDEN`
 ``ChatMigrated``          a group became a supergroup               give up:
                                                                     :attr:`Failure.CHAT_MIGRATED`
                                                                     (the new id is on the error)
@@ -64,7 +65,8 @@ class Failure(StrEnum):
 
     @property
     def chat_unreachable(self) -> bool:
-        """The chat itself cannot be written to (blocked, removed, migrated): not this message's fault."""
+        """The chat itself cannot be written to (blocked, removed, migrated): not this message's
+        fault."""
         return self in (Failure.FORBIDDEN, Failure.CHAT_MIGRATED)
 
 
@@ -109,7 +111,8 @@ class ChatFault:
 
 
 def chat_fault(chat_id: int, error: BaseException) -> ChatFault | None:
-    """The chat fault behind ``error`` (by :func:`classify`), or None when it is about something else."""
+    """The chat fault behind ``error`` (by :func:`classify`), or None when it is about something
+    else."""
     kind = classify(error)
     if not kind.chat_unreachable:
         return None

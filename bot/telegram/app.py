@@ -3,9 +3,9 @@
 The application talks to ``{TELEGRAM_API_URL}/bot{token}/``, sends through the fair send queue
 (:mod:`bot.telegram.send_queue`: Telegram's limits, chats taking turns, rings first, failed sends
 retried by one policy), takes updates in through :mod:`bot.telegram.intake` (stored before they are
-acknowledged, each handled once, a flooding chat limited to its own slots), registers the command menu
-with ``setMyCommands`` and hands each feature module its :class:`Services`. Adding a feature means
-adding its module to :data:`FEATURES`; nothing else here changes.
+acknowledged, each handled once, a flooding chat limited to its own slots), registers the command
+menu with ``setMyCommands`` and hands each feature module its :class:`Services`. Adding a feature
+means adding its module to :data:`FEATURES`; nothing else here changes.
 """
 
 from __future__ import annotations

@@ -8,9 +8,10 @@ queue's retry policy treats them as final) and a traceback is noise:
 - ``Forbidden``: the bot was removed from the group or blocked by the person; the chat is marked
   unreachable, its reminders paused and downloads stopped, with one warning line.
 
-Call sites use :meth:`ChatFaults.send` (``await faults.send(chat_id, lambda chat: bot.send_message(chat, …))``),
-or, where an error was already caught, :meth:`ChatFaults.handle`. Membership updates and service
-messages reach the same lifecycle through :mod:`bot.telegram.handlers.chats`.
+Call sites use :meth:`ChatFaults.send`
+(``await faults.send(chat_id, lambda chat: bot.send_message(chat, …))``), or, where an error was
+already caught, :meth:`ChatFaults.handle`. Membership updates and service messages reach the same
+lifecycle through :mod:`bot.telegram.handlers.chats`.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ MoveListener = Callable[[Migration], None]
 
 
 class ChatFaults:
-    """The chat layer's side of :class:`~bot.chats.lifecycle.ChatLifecycle`: errors in, rows moved."""
+    """The chat layer's side of :class:`~bot.chats.lifecycle.ChatLifecycle`: errors in, rows
+    moved."""
 
     def __init__(self, lifecycle: ChatLifecycle, settings: Settings) -> None:
         self.lifecycle = lifecycle

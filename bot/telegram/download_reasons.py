@@ -93,19 +93,22 @@ WORDS: dict[Reason, str] = {
     Reason.INTERNAL_CHILD: N_("internal error in the download process ({name})"),
     Reason.INTERNAL_SERVICE: N_("internal error (see the bot's log)"),
     Reason.TOO_MANY_PENDING: N_(
-        "you already have {pending} downloads waiting or running (the limit is {limit}); cancel one or wait"
+        "you already have {pending} downloads waiting or running (the limit is {limit}); cancel "
+        "one or wait"
     ),
     Reason.QUOTA_USED_UP: N_(
         "your daily quota of {quota_bytes} is used up; it resets at 00:00 UTC"
     ),
     Reason.QUOTA_EXCEEDED: N_(
-        "it would exceed your daily quota of {quota_bytes} by {over_bytes} ({used_bytes} used today)"
+        "it would exceed your daily quota of {quota_bytes} by {over_bytes} ({used_bytes} used "
+        "today)"
     ),
     Reason.QUOTA_BUDGET: N_(
         "it would exceed your daily quota of {quota_bytes} ({used_bytes} used today)"
     ),
     Reason.QUOTA_RUNNING: N_(
-        "it would exceed your daily quota of {quota_bytes} ({used_bytes} received or reserved today)"
+        "it would exceed your daily quota of {quota_bytes} ({used_bytes} received or reserved "
+        "today)"
     ),
     Reason.OVER_MAX_FILE: N_(
         "the file is {size_bytes}, over the {limit_bytes} limit (MAX_FILE_MB) by {over_bytes}"
@@ -120,7 +123,8 @@ WORDS: dict[Reason, str] = {
     ),
     # media pages (bot.media)
     Reason.MEDIA_NEEDS_FFMPEG: N_(
-        "this is a web page, and fetching its video needs ffmpeg, which is not installed on the server (/download URL as file keeps the page itself)"
+        "this is a web page, and fetching its video needs ffmpeg, which is not installed on the "
+        "server (/download URL as file keeps the page itself)"
     ),
     Reason.FFMPEG_MISSING: N_(
         "media pages need ffmpeg, which is not installed on the server (apt-get install ffmpeg)"

@@ -21,7 +21,8 @@ BAR_WIDTH = 12
 
 
 def display_url(url: str, limit: int = 60) -> str:
-    """Host and path without credentials or query, shortened: what a person needs to recognise it."""
+    """Host and path without credentials or query, shortened: what a person needs to recognise
+    it."""
     parts = urlsplit(url)
     shown = f"{parts.hostname or ''}{parts.path}"
     return shown if len(shown) <= limit else shown[: limit - 1] + "…"
@@ -53,7 +54,8 @@ def bar(fraction: float) -> str:
 
 
 def retrying(retry) -> str:
-    """``🔁 Retrying, 2 of 6: connection failed`` (``retry`` is a bot.downloads.progress.Retrying)."""
+    """``🔁 Retrying, 2 of 6: connection failed`` (``retry`` is a
+    bot.downloads.progress.Retrying)."""
     return _("🔁 Retrying, {attempt} of {total}: {reason}").format(
         attempt=retry.attempt, total=retry.total, reason=explain(retry.reason)
     )
@@ -97,7 +99,8 @@ def running(job: DownloadJob, progress, max_upload: int, retry=None, note=None) 
     if total:
         fraction = progress.done / total
         lines.append(
-            f"{bar(fraction)} {int(fraction * 100)}%  {human_size(progress.done)} / {human_size(total)}"
+            f"{bar(fraction)} {int(fraction * 100)}%  "
+            f"{human_size(progress.done)} / {human_size(total)}"
         )
     else:
         lines.append(_("{size} so far").format(size=human_size(progress.done)))

@@ -113,7 +113,8 @@ def _chat_of(update: object) -> int | None:
 
 
 class PerChatUpdateProcessor(BaseUpdateProcessor):
-    """At most ``per_chat`` updates of one chat run at once, at most ``max_concurrent_updates`` in all.
+    """At most ``per_chat`` updates of one chat run at once, at most ``max_concurrent_updates`` in
+    all.
 
     A chat's extra updates wait for their chat's turn *before* taking one of the overall slots,
     so a flood from one chat leaves the other slots to everyone else.

@@ -1,4 +1,5 @@
-"""The choice a media page offers — best video, a smaller one, audio only — as one message with buttons.
+"""The choice a media page offers — best video, a smaller one, audio only — as one message with
+buttons.
 
 The service asks (event ``choose`` with a :class:`bot.media.survey.Survey`); this module words the
 question and handles the buttons. Without a press, the service takes the default after

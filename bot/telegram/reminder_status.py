@@ -198,7 +198,8 @@ def pending_list(rows: Sequence[Reminder], group: bool, topic: int | None) -> st
         how = f", {_repeat(row)}" if row.recurrence else ""
         who = f" — {row.user_name}" if group else ""
         lines.append(
-            f"{row.ref} {kind_word(row.kind)}{_label(row)} — {when_short(row.due, row.tz)} ({row.tz}){how}{who}"
+            f"{row.ref} {kind_word(row.kind)}{_label(row)} — "
+            f"{when_short(row.due, row.tz)} ({row.tz}){how}{who}"
         )
     if len(rows) > LIST_LIMIT:
         lines.append(_("…and {count} more.").format(count=len(rows) - LIST_LIMIT))

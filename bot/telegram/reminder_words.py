@@ -20,7 +20,8 @@ from bot.reminders.duration import format_duration
 from bot.reminders.errors import CalendarDay, Part, Problem, ReminderInputError
 
 EXAMPLES = N_(
-    "Examples: /remind in 10 minutes stretch, /remind tomorrow 9am standup, /remind 明天早上9点 开会"
+    "Examples: /remind in 10 minutes stretch, /remind tomorrow 9am standup, /remind 明天早上9点 "
+    "开会"
 )
 TIMER_EXAMPLES = N_("Examples: /timer 90 (seconds), /timer 5m tea, /timer 1h30m, /timer 半小时")
 REPEAT_EXAMPLES = N_("Examples: /remind every monday 10:00 report, /remind 每天早上8点 吃药")
@@ -33,7 +34,8 @@ _WORDS: dict[Problem, tuple[str, str | None]] = {
     Problem.NOT_UNDERSTOOD: (N_("I don't understand “{part}”."), EXAMPLES),
     Problem.TIME_IN_TEXT: (
         N_(
-            "There is a second time, “{part}”, inside the text; I won't guess which one you mean. Example: /remind tomorrow 5pm call mom"
+            "There is a second time, “{part}”, inside the text; I won't guess which one you mean. "
+            "Example: /remind tomorrow 5pm call mom"
         ),
         None,
     ),
@@ -56,13 +58,15 @@ _WORDS: dict[Problem, tuple[str, str | None]] = {
     ),
     Problem.AMBIGUOUS_MIDNIGHT: (
         N_(
-            "“{part}” could be the start or the end of that day. Examples: saturday 00:00, friday 23:59."
+            "“{part}” could be the start or the end of that day. Examples: saturday 00:00, friday "
+            "23:59."
         ),
         None,
     ),
     Problem.AMBIGUOUS_ZONE: (
         N_(
-            "“{part}” is the name of more than one time zone ({readings}). Example: at 15:00 Asia/Shanghai."
+            "“{part}” is the name of more than one time zone ({readings}). Example: at 15:00 "
+            "Asia/Shanghai."
         ),
         None,
     ),
@@ -94,7 +98,8 @@ _WORDS: dict[Problem, tuple[str, str | None]] = {
     ),
     Problem.TIMER_TOO_LONG: (
         N_(
-            "That is too long for a timer. Use /remind with a date instead. Example: /remind 2026-12-24 18:00 dinner"
+            "That is too long for a timer. Use /remind with a date instead. Example: /remind "
+            "2026-12-24 18:00 dinner"
         ),
         None,
     ),
@@ -111,13 +116,15 @@ _WORDS: dict[Problem, tuple[str, str | None]] = {
     Problem.REPEAT_NOT_UNDERSTOOD: (N_("I don't understand the repeat “{part}”."), REPEAT_EXAMPLES),
     Problem.REPEAT_ENDS_BEFORE_START: (
         N_(
-            "The repeat would end ({until}) before it first rings. Example: /remind every day 9:00 until 2027-01-31 pills"
+            "The repeat would end ({until}) before it first rings. Example: /remind every day 9:00 "
+            "until 2027-01-31 pills"
         ),
         None,
     ),
     Problem.BAD_CRON: (
         N_(
-            "“{part}” is not a cron expression I can run (five fields: minute hour day month weekday; not both a day and a weekday). Example: /remind cron 0 9 * * 1-5 standup"
+            "“{part}” is not a cron expression I can run (five fields: minute hour day month "
+            "weekday; not both a day and a weekday). Example: /remind cron 0 9 * * 1-5 standup"
         ),
         None,
     ),
@@ -131,7 +138,8 @@ _WORDS: dict[Problem, tuple[str, str | None]] = {
     ),
     Problem.TOO_MANY_PENDING: (
         N_(
-            "You already have {pending} pending timers and reminders, the most allowed ({limit}). Cancel some first: /timers"
+            "You already have {pending} pending timers and reminders, the most allowed ({limit}). "
+            "Cancel some first: /timers"
         ),
         None,
     ),

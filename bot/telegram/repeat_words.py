@@ -1,8 +1,8 @@
 """A repeat (:class:`~bot.reminders.recurrence.Recurrence`) in the reader's language.
 
 In English it is the grammar's own phrase (``every monday wednesday at 10:00``), which reads back
-as a command; other languages word it from its parts through the catalog (``每星期一、星期三 10:00``),
-with day and month names from Babel.
+as a command; other languages word it from its parts through the catalog
+(``每星期一、星期三 10:00``), with day and month names from Babel.
 """
 
 from __future__ import annotations

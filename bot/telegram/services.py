@@ -41,7 +41,8 @@ class Services:
     started_at: float = 0.0
     #: The reply language each person and chat chose (:mod:`bot.telegram.i18n`).
     languages: LanguageChoices | None = None
-    #: Timers and reminders (:mod:`bot.telegram.handlers.reminders`), and their rings and countdowns.
+    #: Timers and reminders (:mod:`bot.telegram.handlers.reminders`), and their rings and
+    #: countdowns.
     reminders: ReminderService | None = None
     reminder_notifier: ReminderNotifier | None = None
     #: Downloads (:mod:`bot.telegram.handlers.downloads`), and their status messages and deliveries.
@@ -49,7 +50,8 @@ class Services:
     download_notifier: DownloadNotifier | None = None
     #: Chats upgraded, left or blocked (:mod:`bot.telegram.handlers.chats`).
     chat_faults: ChatFaults | None = None
-    #: ``/cancel`` by the id's letter (``t``, ``d``): :func:`bot.telegram.handlers.cancel.add_canceller`.
+    #: ``/cancel`` by the id's letter (``t``, ``d``):
+    #: :func:`bot.telegram.handlers.cancel.add_canceller`.
     cancellers: dict[str, Canceller] = field(default_factory=dict)
     _startup: list[Hook] = field(default_factory=list)
     _shutdown: list[Hook] = field(default_factory=list)

@@ -72,8 +72,8 @@ class StatusMessage:
         """Edit to ``text`` unless unchanged; wait out the interval since the last edit first
         (only :data:`FINAL_EDIT_GAP` for a ``final`` or ``soon`` one: someone is waiting for it).
 
-        Once a ``final`` text (delivered, failed, cancelled) was asked for, nothing else replaces it: a late
-        "Starting…" or progress report must not flip a delivered download back."""
+        Once a ``final`` text (delivered, failed, cancelled) was asked for, nothing else replaces
+        it: a late "Starting…" or progress report must not flip a delivered download back."""
         if self.final and not final:
             return
         self.final = self.final or final

@@ -14,7 +14,8 @@ from bot.reminders.store import ReminderKind
 
 @dataclass(frozen=True)
 class CommandInfo:
-    """One command; ``usage``, ``description`` and ``example`` are English, translated when shown."""
+    """One command; ``usage``, ``description`` and ``example`` are English, translated when
+    shown."""
 
     name: str
     usage: str
@@ -109,7 +110,8 @@ def refusal(user_id: int | None, chat_id: int | None, private: bool) -> str:
 def display_name(sender) -> str:
     """How a sender is named in messages: ``@username``, else a first name or a chat's title.
 
-    ``sender`` is a User, or a Chat for an anonymous group admin or a channel (``effective_sender``).
+    ``sender`` is a User, or a Chat for an anonymous group admin or a channel
+    (``effective_sender``).
     """
     if sender is None:
         return _("someone")

@@ -57,7 +57,8 @@ class UploadProgress:
 
     @property
     def speed(self) -> float | None:
-        """Average bytes per second since the first byte of this try (None before a second passed)."""
+        """Average bytes per second since the first byte of this try (None before a second
+        passed)."""
         if self.started is None:
             return None
         elapsed = self.clock() - self.started

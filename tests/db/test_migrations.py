@@ -66,7 +66,8 @@ def test_postgres_database_of_an_old_release_upgrades_with_its_rows(postgres_url
             conn.execute(
                 sa.text(
                     "CREATE TABLE reminders (id SERIAL PRIMARY KEY, kind VARCHAR(8) NOT NULL, "
-                    "chat_id BIGINT NOT NULL, chat_type VARCHAR(16) NOT NULL, user_id BIGINT NOT NULL, "
+                    "chat_id BIGINT NOT NULL, chat_type VARCHAR(16) NOT NULL, "
+                    "user_id BIGINT NOT NULL, "
                     "user_name VARCHAR(64) NOT NULL, label VARCHAR(200) NOT NULL, "
                     "due_at FLOAT NOT NULL, recurrence VARCHAR(64), tz VARCHAR(64) NOT NULL, "
                     "reply_to BIGINT, status_message_id BIGINT, duration FLOAT, "
@@ -76,7 +77,8 @@ def test_postgres_database_of_an_old_release_upgrades_with_its_rows(postgres_url
             conn.execute(
                 sa.text(
                     "INSERT INTO reminders (kind, chat_id, chat_type, user_id, user_name, label, "
-                    "due_at, recurrence, tz, state, created_at) VALUES ('reminder', 42, 'private', 42, "
+                    "due_at, recurrence, tz, state, created_at) "
+                    "VALUES ('reminder', 42, 'private', 42, "
                     "'Ann', 'standup', 1764320000.0, 'weekly', 'UTC', 'pending', 1764300000.0)"
                 )
             )
@@ -149,7 +151,8 @@ def test_sqlite_upgrade_waits_for_the_lock_beside_the_file(tmp_path):
 
 def test_new_revision_of_unchanged_models_changes_nothing(tmp_path, monkeypatch):
     """The developer's tool (``python -m bot.db.migrate revision``) on today's models: the next
-    number, after the head, with nothing to do (no table of ours, nor ``schema_version``, dropped)."""
+    number, after the head, with nothing to do (no table of ours, nor ``schema_version``,
+    dropped)."""
     scripts = tmp_path / "migrations"
     shutil.copytree(migrate.SCRIPT_LOCATION, scripts, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(migrate, "SCRIPT_LOCATION", scripts)

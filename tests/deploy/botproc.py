@@ -23,7 +23,8 @@ def launch(
     prefix: tuple[str, ...] = (),
     timeout: float = 20.0,
 ) -> BotProcess:
-    """Run ``prefix + (errandbot, run)`` for ``bot`` and wait (with a deadline) until ``ready()``."""
+    """Run ``prefix + (errandbot, run)`` for ``bot`` and wait (with a deadline) until
+    ``ready()``."""
     bot.starts += 1
     with bot.log_path.open("a") as log:
         log.write(f"\n===== start {bot.starts} =====\n")

@@ -135,7 +135,8 @@ def test_300_mb_upload_streams_from_disk_with_bounded_memory(emulator, make_bot,
         bot.proc.pid
     ]  # the kernel's own peak of the bot process: no spike escapes it
     assert bot_hwm < MEMORY_BOUND, f"the bot process peaked at {bot_hwm / MiB:.0f} MiB"
-    # Upload progress in the status is asserted on a slow uplink (test_upload_shows_bytes_and_speed_and_can_be_cancelled): on loopback
+    # Upload progress in the status is asserted on a slow uplink
+    # (test_upload_shows_bytes_and_speed_and_can_be_cancelled): on loopback
     # a 300 MB upload can end before the first edit is due.
 
 

@@ -304,7 +304,8 @@ def test_removed_group_pauses_leaves_others_alone_and_resumes_when_back(
 def test_blocked_in_private_stops_at_the_first_403_and_unblocking_offers_resume(
     emulator: BotApiEmulator, make_bot, origin
 ) -> None:
-    """No my_chat_member update reaches the bot: a 403 (of a ring or a progress edit) is the news."""
+    """No my_chat_member update reaches the bot: a 403 (of a ring or a progress edit) is the
+    news."""
     bot = make_bot()
     data = payload(500_000, seed=10)
     origin.add_file("/album.zip", data, ranges=False, rate=25_000)  # 20 s: stopped mid-way

@@ -1,4 +1,5 @@
-"""``/download`` of a page with a video, end to end: the real bot, the emulator, a real media origin.
+"""``/download`` of a page with a video, end to end: the real bot, the emulator, a real media
+origin.
 
 The media are made by ffmpeg at set-up (tests/media/media_files.py); yt-dlp reads the pages, the
 bot's child process fetches and joins, and the emulator receives a real video or audio upload,

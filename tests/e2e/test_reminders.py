@@ -118,7 +118,8 @@ def test_group_ring_mentions_creator_and_snooze_button(
 def test_anonymous_admin_timer_rings_for_the_group(
     emulator: BotApiEmulator, bot: BotProcess
 ) -> None:
-    """Written as the group (anonymous admin): owned by the group, named by its title, no mention by id."""
+    """Written as the group (anonymous admin): owned by the group, named by its title, no mention by
+    id."""
     command = emulator.send_text(GROUP, OTHER, "/timer 1 tea", as_chat=GROUP)
     ring = _wait_rings(emulator, GROUP, command)[0]
     assert (

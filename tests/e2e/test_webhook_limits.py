@@ -85,7 +85,10 @@ def test_big_bodies_without_secret_do_not_grow_the_bot(
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
                 sock.sendall(
-                    f"POST {PATH} HTTP/1.1\r\nHost: x\r\nContent-Length: {95 * 1024 * 1024}\r\n\r\n".encode()
+                    (
+                        f"POST {PATH} HTTP/1.1\r\nHost: x\r\n"
+                        f"Content-Length: {95 * 1024 * 1024}\r\n\r\n"
+                    ).encode()
                 )
                 for _ in range(95):
                     sock.sendall(chunk)

@@ -56,7 +56,8 @@ class MediaOrigin:
         self._lock = threading.Lock()
         self._server = _QuietServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
-        # poll_interval: shutdown() waits for the loop to notice, 0.5 s by default at every test's end
+        # poll_interval: shutdown() waits for the loop to notice, 0.5 s by default at every test's
+        # end
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )

@@ -1,4 +1,5 @@
-"""``errandbot download`` of a page (video, ``--audio``, ``--format``) and ``errandbot check``'s media line."""
+"""``errandbot download`` of a page (video, ``--audio``, ``--format``) and ``errandbot check``'s
+media line."""
 
 from __future__ import annotations
 

@@ -25,7 +25,8 @@ from tests.origin import Origin
 
 
 def wrapped(error: ExtractorError) -> YtDlpDownloadError:
-    """What ``YoutubeDL.extract_info`` raises: its own DownloadError holding the extractor's error."""
+    """What ``YoutubeDL.extract_info`` raises: its own DownloadError holding the extractor's
+    error."""
     try:
         raise error
     except ExtractorError:

@@ -38,7 +38,8 @@ def multipart(fields: dict[str, str], filename: str, data: bytes) -> bytes:
 def post(
     emulator: BotApiEmulator, body: bytes, *, send: int | None = None
 ) -> tuple[int, dict | None]:
-    """POST a multipart body to sendDocument; with ``send``, stop after that many bytes and hang up."""
+    """POST a multipart body to sendDocument; with ``send``, stop after that many bytes and hang
+    up."""
     host, port = urllib.parse.urlsplit(emulator.url).netloc.split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=30)
     conn.putrequest("POST", f"/bot{emulator.token}/sendDocument")

@@ -1,6 +1,7 @@
 """The Bot API emulator's parts, one area each; :mod:`bot.sandbox.emulator` puts them together.
 
-- :mod:`.objects`: what the API exchanges (messages, calls, faults, errors) and Telegram's constants;
+- :mod:`.objects`: what the API exchanges (messages, calls, faults, errors) and Telegram's
+  constants;
 - :mod:`.state`: the chats, messages and updates behind one condition variable, the update queue
   and webhook delivery, and the dispatch of a method to its handler;
 - :mod:`.observing`: what tests read and wait for;

@@ -14,7 +14,8 @@ from bot.sandbox.uploads import UploadedFile
 
 
 class FileMethods(MessageMethods):
-    """``sendDocument``, ``sendVideo``, ``sendAudio``: the upload limit, local mode, what tests check."""
+    """``sendDocument``, ``sendVideo``, ``sendAudio``: the upload limit, local mode, what tests
+    check."""
 
     def _api_senddocument(self, p: dict, f: dict) -> dict:
         chat_id = self._chat_id(p)

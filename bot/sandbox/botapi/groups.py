@@ -1,5 +1,5 @@
-"""Groups that change under the bot, as on Telegram: forums and their topics, a basic group upgraded to
-a supergroup with a new id, and the bot removed, blocked or added back."""
+"""Groups that change under the bot, as on Telegram: forums and their topics, a basic group upgraded
+to a supergroup with a new id, and the bot removed, blocked or added back."""
 
 from __future__ import annotations
 
@@ -72,7 +72,8 @@ class GroupChanges(EmulatorState):
             self._migrated[old_chat_id] = new_chat_id
 
     def remove_bot(self, chat_id: int, user_id: int, *, announce: bool = True) -> None:
-        """``user_id`` removes the bot from group ``chat_id``, or (``chat_id == user_id``) blocks it.
+        """``user_id`` removes the bot from group ``chat_id``, or (``chat_id == user_id``) blocks
+        it.
 
         Every call for that chat then answers 403 Forbidden. With ``announce`` the bot gets the
         ``my_chat_member`` update Telegram sends; without, the 403 is the only sign.

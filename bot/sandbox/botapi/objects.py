@@ -1,5 +1,5 @@
-"""What the emulated Bot API exchanges: messages with their history, the calls the bot made, injected
-faults and error answers, and the constants Telegram uses for senders and server errors."""
+"""What the emulated Bot API exchanges: messages with their history, the calls the bot made,
+injected faults and error answers, and the constants Telegram uses for senders and server errors."""
 
 from __future__ import annotations
 

@@ -57,7 +57,8 @@ class Observing(EmulatorState):
     def wait_for(
         self, predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition"
     ) -> Any:
-        """Wait until ``predicate()`` is truthy and return it; raise ``TimeoutError`` at the deadline."""
+        """Wait until ``predicate()`` is truthy and return it; raise ``TimeoutError`` at the
+        deadline."""
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
@@ -77,7 +78,8 @@ class Observing(EmulatorState):
         timeout: float = 10.0,
         contains: str | None = None,
     ) -> Message:
-        """Wait for a new bot message in ``chat_id`` (after ``after``), optionally containing text."""
+        """Wait for a new bot message in ``chat_id`` (after ``after``), optionally containing
+        text."""
         floor = after.message_id if after else 0
 
         def find() -> Message | None:

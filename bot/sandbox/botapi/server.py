@@ -1,5 +1,6 @@
-"""The emulator's HTTP side: ``/bot<token>/<method>`` with parameters in the query, a JSON or urlencoded
-body, or a multipart body streamed to disk; answers in Telegram's ``{"ok": …}`` shapes."""
+"""The emulator's HTTP side: ``/bot<token>/<method>`` with parameters in the query, a JSON or
+urlencoded body, or a multipart body streamed to disk; answers in Telegram's ``{"ok": …}``
+shapes."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ JSON_FIELDS = {
 
 
 def handler_class(emulator: EmulatorState) -> type[BaseHTTPRequestHandler]:
-    """The request handler of the emulator's HTTP server: parse a call, run it, answer as Telegram."""
+    """The request handler of the emulator's HTTP server: parse a call, run it, answer as
+    Telegram."""
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"

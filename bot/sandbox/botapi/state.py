@@ -35,7 +35,8 @@ class EmulatorState:
         first_message_id: int,
         first_update_id: int,
     ) -> None:
-        """The arguments are :class:`~bot.sandbox.emulator.BotApiEmulator`'s, which gives the defaults."""
+        """The arguments are :class:`~bot.sandbox.emulator.BotApiEmulator`'s, which gives the
+        defaults."""
         self.token = token
         self.first_message_id = first_message_id
         self.bot_id = int(token.split(":", 1)[0])
@@ -197,7 +198,8 @@ class EmulatorState:
             self._webhook_thread.start()
 
     def post_webhook(self, update: dict, secret: str | None) -> int:
-        """POST one update to the registered webhook with ``secret`` as the secret header; return the status."""
+        """POST one update to the registered webhook with ``secret`` as the secret header; return
+        the status."""
         url = self.webhook["url"]
         request = urllib.request.Request(url, data=json.dumps(update).encode(), method="POST")
         request.add_header("Content-Type", "application/json")

@@ -1,4 +1,5 @@
-"""Acting as users: writing, editing, pressing buttons, holding a role in a chat; and faults to inject."""
+"""Acting as users: writing, editing, pressing buttons, holding a role in a chat; and faults to
+inject."""
 
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ class UserActions(Observing):
     """What a person does in a chat, as updates for the bot; and errors the API should answer."""
 
     def set_user_language(self, user_id: int, language_code: str | None) -> None:
-        """Make ``user_id`` a Telegram user whose app is in ``language_code`` (``zh-hans``, ``en``…);
-        None removes it, as for a client that sends none."""
+        """Make ``user_id`` a Telegram user whose app is in ``language_code`` (``zh-hans``,
+        ``en``…); None removes it, as for a client that sends none."""
         with self._cond:
             user = self.user(user_id)
             if language_code:
@@ -88,7 +89,8 @@ class UserActions(Observing):
     def press_button(
         self, message: Message, user_id: int, data: str | None = None, *, index: int = 0
     ) -> str:
-        """``user_id`` presses a button of a bot message (by ``data`` or position); returns the query id."""
+        """``user_id`` presses a button of a bot message (by ``data`` or position); returns the
+        query id."""
         with self._cond:
             buttons = self.get_message(message.chat_id, message.message_id).buttons
             if data is None:
@@ -118,7 +120,8 @@ class UserActions(Observing):
         description: str | None = None,
         times: int = 1,
     ) -> None:
-        """Answer the next ``times`` calls of ``method`` with an error (default: 429, retry after 1 s)."""
+        """Answer the next ``times`` calls of ``method`` with an error (default: 429, retry after 1
+        s)."""
         if description is None:
             description = (
                 f"Too Many Requests: retry after {retry_after}"

@@ -19,7 +19,8 @@ from bot.telegram.update_parts import message_of
 Canceller = Callable[[Update, ContextTypes.DEFAULT_TYPE, int], Awaitable[None]]
 _ID = re.compile(r"([a-z])(\d{1,12})")
 USAGE = N_(
-    "Usage: /cancel ID — the id from /downloads (like d7) or /timers (like t12).\nExample: /cancel t12"
+    "Usage: /cancel ID — the id from /downloads (like d7) or /timers (like t12).\n"
+    "Example: /cancel t12"
 )
 
 

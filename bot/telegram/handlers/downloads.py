@@ -45,7 +45,8 @@ MAX_URLS = 5  # downloads started by one message
 HOUSEKEEPING_EVERY = 3600.0
 USAGE = N_(
     "Usage: /download URL [name] — several links in one message start several downloads.\n"
-    "A page with a video: /download URL (the video), URL as audio, URL as small, URL as file (the page).\n"
+    "A page with a video: /download URL (the video), URL as audio, URL as small, "
+    "URL as file (the page).\n"
     "Example: /download https://example.com/file.iso"
 )
 # "/download URL as audio": what to take from a web page (see bot.media.pages), not a file name.

@@ -45,7 +45,8 @@ async def edited_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         return
     await message.reply_text(
         _(
-            "I don't apply edits to a command. To change it, /cancel the old one and send a new command."
+            "I don't apply edits to a command. "
+            "To change it, /cancel the old one and send a new command."
         )
     )
 
