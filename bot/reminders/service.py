@@ -1,5 +1,8 @@
 """The reminder service: create, list, cancel, snooze and ring timers and reminders, on time.
 
+The ringing itself (alarms for pending rows at start-up, one ring and what it does to its row) is
+:mod:`bot.reminders.ringing`; this module is the face the chat layer calls.
+
 Rows in the database are the truth; APScheduler's in-memory job store is only the alarm clock
 for them. At start-up :meth:`ReminderService.start` reads every pending row and adds one
 ``date`` job per row (no thread per timer: the scheduler runs the ring coroutine on the bot's
@@ -25,17 +28,14 @@ under one lock, so concurrent commands cannot pass it together.
 
 from __future__ import annotations
 
-import asyncio
-import enum
 import logging
 import threading
 import time
 import unicodedata
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -44,7 +44,7 @@ from bot.inbox import mark_handled
 from bot.reminders.alarms import Alarms
 from bot.reminders.duration import split_duration
 from bot.reminders.errors import Problem, ReminderInputError
-from bot.reminders.recurrence import Recurrence
+from bot.reminders.ringing import RingCallback, Ringer, RingOutcome, StartupReport, next_due
 from bot.reminders.store import LABEL_MAX, Reminder, ReminderKind, ReminderState
 from bot.reminders.user_zones import UserZones
 from bot.reminders.when import parse_when
@@ -56,20 +56,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-
-class RingOutcome(enum.StrEnum):
-    """What became of a ring: the chat has it, or it never can (blocked, chat gone)."""
-
-    DELIVERED = "delivered"
-    UNDELIVERABLE = "undeliverable"
-
-
-#: ``await ring(reminder, late_by)``: deliver a ring, retrying as needed, and say how it went;
-#: ``late_by`` is how late it is (>= 0). Raising leaves the row pending, tried again later.
-RingCallback = Callable[[Reminder, timedelta], Awaitable[RingOutcome]]
-
-#: After a ring callback raised something unexpected, try that row again this much later.
-RETRY_UNEXPECTED = timedelta(seconds=60)
 
 #: Rings later than this are announced as "late by …" (a healthy ring is a few ms late).
 LATE_THRESHOLD = timedelta(seconds=2)
@@ -107,15 +93,6 @@ class Owner:
     thread_id: int | None = None  # the forum topic it was asked in: rings go there too
 
 
-@dataclass
-class StartupReport:
-    """What :meth:`ReminderService.start` found: how many rows it scheduled, which were missed."""
-
-    scheduled: int = 0
-    late: int = 0
-    missed: dict[int, list[Reminder]] = field(default_factory=dict)
-
-
 def clean_label(text: str, limits: Limits) -> str:
     """Whitespace collapsed; refuses control characters and labels over the length limit."""
     label = " ".join(text.split())
@@ -150,6 +127,7 @@ class ReminderService:
         self.zones = UserZones(sessions, default_tz)
         self.clock = clock
         self.alarms = Alarms(scheduler)
+        self.ringer = Ringer(sessions, ring, self.alarms, clock)
 
     @property
     def scheduler(self) -> BaseScheduler:
@@ -160,33 +138,7 @@ class ReminderService:
 
     def start(self) -> StartupReport:
         """Schedule every pending row (inside a running event loop); start an own scheduler."""
-        report = StartupReport()
-        now = self.clock()
-        grace = self.limits.missed_grace.total_seconds()
-        with self.sessions() as session:
-            # Plain tuples, not ORM objects: 10,000 pending rows load in a fraction of a second.
-            pending = session.execute(
-                select(Reminder.id, Reminder.due_at).where(Reminder.state == ReminderState.PENDING)
-            ).all()
-            overdue = {rid for rid, due_at in pending if due_at < now - grace}
-            moved: dict[int, float] = {}  # recurring ones, moved past what they missed
-            if overdue:
-                for row in session.scalars(select(Reminder).where(Reminder.id.in_(overdue))):
-                    report.missed.setdefault(row.chat_id, []).append(row)
-                    following = self._next_due(row, now) if row.recurrence else None
-                    if following is not None:
-                        row.due_at = moved[row.id] = following.timestamp()
-                    else:
-                        row.state = ReminderState.MISSED
-                session.commit()
-        for rid, due_at in pending:
-            if rid in overdue and rid not in moved:
-                continue  # a one-off, missed: listed, not rung
-            due_at = moved.get(rid, due_at)
-            if due_at <= now:
-                report.late += 1
-            self._schedule(rid, due_at)
-            report.scheduled += 1
+        report = self.ringer.schedule_pending(self.limits.missed_grace)
         self.alarms.start()
         log.info(
             "reminders: %d scheduled (%d late), %d chats with missed ones",
@@ -321,7 +273,7 @@ class ReminderService:
             session.add(row)
             mark_handled(session, request_id)
             session.commit()
-        self._schedule(row.id, row.due_at)
+        self.ringer.schedule(row.id, row.due_at)
         return row
 
     # --- reading and cancelling ------------------------------------------------------------
@@ -390,14 +342,12 @@ class ReminderService:
             )
             for row in rows:
                 row.state = ReminderState.PENDING
-                following = (
-                    self._next_due(row, now) if row.recurrence and row.due_at < now else None
-                )
+                following = next_due(row, now) if row.recurrence and row.due_at < now else None
                 if following is not None:
                     row.due_at = following.timestamp()
             session.commit()
         for row in rows:
-            self._schedule(row.id, row.due_at)
+            self.ringer.schedule(row.id, row.due_at)
         return rows
 
     def set_status_message(self, reminder_id: int, message_id: int) -> None:
@@ -406,51 +356,6 @@ class ReminderService:
             if row is not None:
                 row.status_message_id = message_id
                 session.commit()
-
-    # --- ringing ---------------------------------------------------------------------------
-
-    def _schedule(self, reminder_id: int, due_at: float) -> None:
-        self.alarms.set(
-            f"t{reminder_id}", datetime.fromtimestamp(due_at, UTC), self._fire, reminder_id
-        )
-
-    def _next_due(self, row: Reminder, after: float) -> datetime | None:
-        """The next ring of a repeating row; None once its repeat has ended (until / count)."""
-        recurrence = Recurrence.from_spec(row.recurrence or "")
-        return recurrence.next_after(
-            datetime.fromtimestamp(after, UTC), ZoneInfo(row.tz), anchor=row.due
-        )
-
-    async def _fire(self, reminder_id: int) -> None:
-        now = self.clock()
-        with self.sessions() as session:
-            row = session.get(Reminder, reminder_id)
-            if row is None or row.state != ReminderState.PENDING:
-                return
-        late = timedelta(seconds=max(0.0, now - row.due_at))
-        try:
-            outcome = await self.ring(row, late)
-        except asyncio.CancelledError:  # the bot is stopping (Alarms.stop): rung next start
-            log.info("t%d not rung yet at shutdown; it stays pending", reminder_id)
-            return
-        except Exception:  # one failed ring must not stop the others; this one stays pending
-            log.exception("ringing t%d failed; trying again in %s", reminder_id, RETRY_UNEXPECTED)
-            self._schedule(reminder_id, self.clock() + RETRY_UNEXPECTED.total_seconds())
-            return
-        with self.sessions() as session:
-            row = session.get(Reminder, reminder_id)
-            if row is None or row.state != ReminderState.PENDING:
-                return
-            following = self._next_due(row, max(now, row.due_at)) if row.recurrence else None
-            if outcome is RingOutcome.UNDELIVERABLE:
-                row.state = ReminderState.UNDELIVERABLE
-                log.warning("t%d is undeliverable to chat %s; marked so", reminder_id, row.chat_id)
-            elif following is not None:
-                row.due_at = following.timestamp()
-                self._schedule(row.id, row.due_at)
-            else:
-                row.state = ReminderState.DONE
-            session.commit()
 
 
 def is_late(late: timedelta) -> bool:
