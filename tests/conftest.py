@@ -60,3 +60,20 @@ def _on_postgres(item: pytest.Item) -> bool:
     demand)."""
     callspec = getattr(item, "callspec", None)
     return callspec is not None and callspec.params.get("database_url") == "postgresql"
+
+
+@pytest.fixture
+def cli(monkeypatch, tmp_path, capsys):
+    """``cli(*argv)`` runs ``errandbot download *argv`` in-process, in a temporary folder with
+    loopback allowed; returns (exit code, stdout, stderr)."""
+    from bot.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DOWNLOAD_ALLOW_NETWORKS", "127.0.0.0/8")
+
+    def invoke(*argv: str):
+        code = main(["download", *argv])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return invoke

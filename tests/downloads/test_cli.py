@@ -4,23 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.cli import main
 from tests.downloads.conftest import payload, sha
 
 pytestmark = pytest.mark.timeout(30)
-
-
-@pytest.fixture
-def cli(monkeypatch, tmp_path, capsys):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DOWNLOAD_ALLOW_NETWORKS", "127.0.0.0/8")
-
-    def invoke(*argv: str):
-        code = main(["download", *argv])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return invoke
 
 
 def test_success_prints_the_path(cli, origin, tmp_path):

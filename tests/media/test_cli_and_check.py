@@ -6,25 +6,11 @@ from __future__ import annotations
 import pytest
 import yt_dlp
 
-from bot.cli import main
 from bot.config import load_settings
 from bot.health import run_checks
 from tests.media.media_files import DURATION, probe
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture
-def cli(monkeypatch, tmp_path, capsys):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DOWNLOAD_ALLOW_NETWORKS", "127.0.0.0/8")
-
-    def invoke(*argv: str):
-        code = main(["download", *argv])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return invoke
 
 
 @pytest.mark.e2e  # the whole command, through yt-dlp and ffmpeg
