@@ -76,6 +76,7 @@ class RangedFetch:
         self._server_limit = ServerLimit(connections)  # learnt from 429/503 answers
         self._conn_limit = self._ramp.limit  # raised by the ramp, capped by the server's limit
         self._empty_answers = 0  # ranged answers that ended before their first byte
+        self._answered_now = 0  # requests answered and still being read, at this moment
 
     def run(
         self, fd: int, segmap: SegmentMap, probe: ProbeResult, checkpoints: Checkpoints
@@ -208,11 +209,16 @@ class RangedFetch:
                 headers["If-Range"] = probe.validator
             resp = None
             progressed = False
+            answering = False
             try:
                 resp = self.client.open(probe.final_url, headers)
                 check_ranged(resp, first, last, probe.size, probe.validator)
+                # What the server accepted is what it answers at once, not how many ranges are
+                # taken: at the start all eight are taken while six of them are being refused.
                 with self._lock:
-                    self._server_limit.answered(segmap.active_count())
+                    self._answered_now += 1
+                    answering = True
+                    self._server_limit.answered(self._answered_now)
                 body = BodyReader(resp, buffer)
                 started_at = seg.pos
                 while not seg.finished:
@@ -245,6 +251,9 @@ class RangedFetch:
                     self._refused(segmap)
                 tries.failed(exc, progressed)
             finally:
+                if answering:
+                    with self._lock:
+                        self._answered_now -= 1
                 if resp is not None:
                     self.client.release(resp, reuse=consumed)
 
