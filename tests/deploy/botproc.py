@@ -21,21 +21,25 @@ def launch(
     what: str,
     *,
     prefix: tuple[str, ...] = (),
+    command: str = "run",
+    new_session: bool = False,
     timeout: float = 20.0,
 ) -> BotProcess:
-    """Run ``prefix + (errandbot, run)`` for ``bot`` and wait (with a deadline) until
-    ``ready()``."""
+    """Run ``prefix + (errandbot, command)`` for ``bot`` and wait (with a deadline) until
+    ``ready()``. ``new_session`` gives the process its own process group, so that a test can
+    signal it with its children (a machine that dies takes the download children too)."""
     bot.starts += 1
     with bot.log_path.open("a") as log:
         log.write(f"\n===== start {bot.starts} =====\n")
         log.flush()
         bot.proc = subprocess.Popen(
-            [*prefix, ERRANDBOT, "run"],
+            [*prefix, ERRANDBOT, command],
             env=bot.env,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             cwd=bot.data_dir.parent,
+            start_new_session=new_session,
         )
 
     def alive_and_ready() -> bool:

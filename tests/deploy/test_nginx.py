@@ -6,16 +6,10 @@ parts or dot files. Skipped where nginx or openssl is absent.
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import socket
 import subprocess
 import threading
-import time
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -24,13 +18,15 @@ import requests
 import urllib3
 
 from bot.sandbox.emulator import BotApiEmulator
+from tests.deploy import nginxproc
 from tests.deploy.botproc import WebhookBot, free_port
 from tests.e2e.harness import USER
 
 CONF = Path(__file__).resolve().parents[2] / "deploy" / "nginx.conf"
-NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
 OPENSSL = shutil.which("openssl")
-pytestmark = pytest.mark.skipif(not (NGINX and OPENSSL), reason="nginx or openssl not installed")
+pytestmark = pytest.mark.skipif(
+    not (nginxproc.NGINX and OPENSSL), reason="nginx or openssl not installed"
+)
 
 
 def _site(tmp: Path, http_port: int, https_port: int, bot_port: int, downloads: Path) -> Path:
@@ -75,19 +71,7 @@ def _site(tmp: Path, http_port: int, https_port: int, bot_port: int, downloads: 
         text = text.replace(old, new)
     site = tmp / "errandbot.conf"
     site.write_text(text)
-    main = tmp / "nginx.conf"
-    temp = {name: tmp / name for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi")}
-    for folder in temp.values():
-        folder.mkdir()
-    main.write_text(
-        ("user root;\n" if os.geteuid() == 0 else "")
-        + f"pid {tmp}/nginx.pid;\nerror_log {tmp}/error.log;\nevents {{}}\nhttp {{\n"
-        f"  access_log off;\n"
-        f"  client_body_temp_path {temp['body']};\n  proxy_temp_path {temp['proxy']};\n"
-        f"  fastcgi_temp_path {temp['fastcgi']};\n  uwsgi_temp_path {temp['uwsgi']};\n"
-        f"  scgi_temp_path {temp['scgi']};\n  include {site};\n}}\n"
-    )
-    return main
+    return nginxproc.main_conf(tmp, site)
 
 
 class _BotStub(BaseHTTPRequestHandler):
@@ -106,36 +90,6 @@ class _BotStub(BaseHTTPRequestHandler):
         pass
 
 
-@contextmanager
-def _nginx(tmp: Path, main: Path, https_port: int) -> Iterator[None]:
-    """nginx in the foreground on the test config; ready once its HTTPS port accepts."""
-    proc = subprocess.Popen(
-        [NGINX, "-p", str(tmp), "-e", str(tmp / "error.log"), "-c", str(main), "-g", "daemon off;"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", https_port), timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    proc.kill()
-                    stderr = proc.communicate()[1].decode()
-                    raise AssertionError(f"nginx did not start: {stderr}") from None
-                time.sleep(0.05)
-        yield
-    finally:
-        proc.send_signal(signal.SIGQUIT)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 @pytest.fixture
 def nginx_site(tmp_path):
     bot = ThreadingHTTPServer(("127.0.0.1", 0), _BotStub)
@@ -149,7 +103,7 @@ def nginx_site(tmp_path):
     main = _site(tmp_path, http_port, https_port, bot.server_address[1], downloads)
     _BotStub.seen = []
     try:
-        with _nginx(tmp_path, main, https_port):
+        with nginxproc.running(tmp_path, main, https_port):
             yield http_port, https_port, _BotStub.seen
     finally:
         bot.shutdown()
@@ -159,12 +113,7 @@ def nginx_site(tmp_path):
 @pytest.mark.timeout(60)
 def test_config_passes_nginx_t(tmp_path):
     main = _site(tmp_path, free_port(), free_port(), free_port(), tmp_path)
-    result = subprocess.run(
-        [NGINX, "-t", "-p", str(tmp_path), "-e", str(tmp_path / "error.log"), "-c", str(main)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = nginxproc.check(tmp_path, main)
     assert result.returncode == 0, result.stderr
     assert "test is successful" in result.stderr
 
@@ -235,7 +184,7 @@ def test_webhook_through_nginx_to_the_real_bot(tmp_path, monkeypatch):
     monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "cert.pem"))
     data = tmp_path / "data"
     data.mkdir()
-    with BotApiEmulator() as emulator, _nginx(tmp_path, main, https_port):
+    with BotApiEmulator() as emulator, nginxproc.running(tmp_path, main, https_port):
         bot = WebhookBot(
             emulator,
             data,
