@@ -62,7 +62,9 @@ class Replica(BotProcess):
             except OSError:
                 return False
 
-        launch(self, serving, f"{self.name} to serve its webhook", new_session=True, timeout=timeout)
+        launch(
+            self, serving, f"{self.name} to serve its webhook", new_session=True, timeout=timeout
+        )
         return self
 
     @property
@@ -71,7 +73,7 @@ class Replica(BotProcess):
 
 
 class Worker(BotProcess):
-    """``errandbot worker``: ready once it says it takes jobs (its log's ``worker running`` line)."""
+    """``errandbot worker``: ready once its log says ``worker running``."""
 
     READY_LINE = "worker running"
 
@@ -108,6 +110,12 @@ class Balancer:
         }.items():
             assert old in text, f"{BALANCER_CONF.name} no longer has {old!r}; update the rig"
             text = text.replace(old, new)
+        # which replica took each request (``upstream_addr``: several when nginx moved on)
+        self.access_log = folder / "access.log"
+        text = "log_format errand_upstreams '$upstream_addr|$status';\n" + text.replace(
+            "    server_tokens off;",
+            f"    server_tokens off;\n    access_log {self.access_log} errand_upstreams;",
+        )
         site = folder / "replicas.conf"
         site.write_text(text)
         self.main = nginxproc.main_conf(folder, site)
@@ -116,6 +124,17 @@ class Balancer:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}{WEBHOOK_PATH}"
+
+    def requests(self) -> list[tuple[list[int], int]]:
+        """Every webhook request so far: (the replica ports tried in order, nginx's status)."""
+        if not self.access_log.exists():
+            return []
+        seen = []
+        for line in self.access_log.read_text().splitlines():
+            upstreams, _, status = line.rpartition("|")
+            ports = [int(a.rpartition(":")[2]) for a in upstreams.split(", ") if ":" in a]
+            seen.append((ports, int(status)))
+        return seen
 
     def start(self) -> Balancer:
         self.proc = nginxproc.start(self.folder, self.main, self.port)
@@ -245,9 +264,7 @@ class ScaleRig:
         """Names of the processes whose output shows the bot token or the webhook secret."""
         token = self.emulator.token.split(":", 1)[1]
         return [
-            p.data_dir.name
-            for p in self.processes
-            if token in p.output or self.secret in p.output
+            p.data_dir.name for p in self.processes if token in p.output or self.secret in p.output
         ]
 
 
