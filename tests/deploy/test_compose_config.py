@@ -19,9 +19,12 @@ yaml = pytest.importorskip("yaml", reason="PyYAML is not installed (pip install 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 TOKEN = "123456:AASecretTokenThatMustStayWithErrand"
 SECRET = "webhook-secret-that-must-stay-with-errand"
+PG_PASSWORD = "pg-password-only-for-the-database"
 ENV = (
     f"BOT_TOKEN={TOKEN}\nWEBHOOK_SECRET={SECRET}\nALLOWED_USERS=1\n"
     "TELEGRAM_API_ID=12345\nTELEGRAM_API_HASH=0123456789abcdef\n"
+    f"POSTGRES_PASSWORD={PG_PASSWORD}\n"
+    f"DATABASE_URL=postgresql+psycopg://errand:{PG_PASSWORD}@postgres:5432/errand\n"
 )
 
 
@@ -45,41 +48,47 @@ def _tools() -> list[tuple[str, list[str]]]:
 TOOLS = _tools()
 
 
-@pytest.mark.skipif(
+needs_compose = pytest.mark.skipif(
     not TOOLS,
     reason="neither `docker compose` (v2) nor `docker-compose` is "
     "installed (apt-get install docker-compose)",
 )
-@pytest.mark.parametrize("tool", TOOLS, ids=[name for name, _ in TOOLS])
-@pytest.mark.timeout(120)
-def test_compose_config_accepts_the_file_and_keeps_secrets_from_the_bot_api(tmp_path, tool):
-    _, command = tool
+
+
+def compose_config(tmp_path: Path, command: list[str], *profiles: str) -> dict:
+    """``config`` of a copy of deploy/ run from the repository root, as the guide says, with
+    ``profiles``; asserts it passes without warnings and returns the services those profiles
+    start (compose v2 lists only those; 1.29 lists all, each with its ``profiles``)."""
     (tmp_path / "deploy").mkdir()
-    shutil.copy(DEPLOY / "docker-compose.yml", tmp_path / "deploy")
+    for name in ("docker-compose.yml", "nginx-replicas.conf"):
+        shutil.copy(DEPLOY / name, tmp_path / "deploy")
     (tmp_path / ".env").write_text(ENV)
-    # run from the repository root, as the guide says; --env-file names the same .env for the
-    # ${...} values (compose v2 also reads ./.env by itself, 1.29 only deploy/.env)
+    # --env-file names the same .env for the ${...} values (compose v2 also reads ./.env by
+    # itself, 1.29 only deploy/.env)
+    chosen = [arg for profile in profiles for arg in ("--profile", profile)]
     result = subprocess.run(
-        [
-            *command,
-            "--env-file",
-            ".env",
-            "-f",
-            "deploy/docker-compose.yml",
-            "--profile",
-            "bigfiles",
-            "--profile",
-            "files",
-            "config",
-        ],
+        [*command, "--env-file", ".env", "-f", "deploy/docker-compose.yml", *chosen, "config"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=100,
     )
     assert result.returncode == 0, result.stderr
-    config = yaml.safe_load(result.stdout)
-    services = config["services"]
+    assert "warn" not in result.stderr.lower(), result.stderr
+    services = yaml.safe_load(result.stdout)["services"]
+    return {
+        name: service
+        for name, service in services.items()
+        if not service.get("profiles") or set(service["profiles"]) & set(profiles)
+    }
+
+
+@needs_compose
+@pytest.mark.parametrize("tool", TOOLS, ids=[name for name, _ in TOOLS])
+@pytest.mark.timeout(120)
+def test_compose_config_accepts_the_file_and_keeps_secrets_from_the_bot_api(tmp_path, tool):
+    _, command = tool
+    services = compose_config(tmp_path, command, "bigfiles", "files")
     assert set(services) == {"errand", "telegram-bot-api", "files"}
     assert services["errand"]["environment"]["BOT_TOKEN"] == TOKEN
     api_env = services["telegram-bot-api"]["environment"]
@@ -87,4 +96,49 @@ def test_compose_config_accepts_the_file_and_keeps_secrets_from_the_bot_api(tmp_
     assert api_env["TELEGRAM_API_HASH"] == "0123456789abcdef"
     assert TOKEN not in str(services["telegram-bot-api"]) + str(services["files"])
     assert SECRET not in str(services["telegram-bot-api"]) + str(services["files"])
-    assert "warn" not in result.stderr.lower(), result.stderr
+
+
+@needs_compose
+@pytest.mark.parametrize("tool", TOOLS, ids=[name for name, _ in TOOLS])
+@pytest.mark.timeout(120)
+def test_default_is_the_single_container(tmp_path, tool):
+    assert set(compose_config(tmp_path, tool[1])) == {"errand"}
+
+
+@needs_compose
+@pytest.mark.parametrize("tool", TOOLS, ids=[name for name, _ in TOOLS])
+@pytest.mark.timeout(120)
+def test_scale_profile_runs_postgres_two_replicas_behind_nginx_and_two_workers(tmp_path, tool):
+    services = compose_config(tmp_path, tool[1], "scale")
+    assert set(services) == {"errand", "errand-2", "worker-1", "worker-2", "postgres", "balancer"}
+    bots = ("errand", "errand-2", "worker-1", "worker-2")
+    for name in bots:
+        env = services[name]["environment"]
+        assert env["DATABASE_URL"].startswith("postgresql+psycopg://errand:"), name
+        assert env["BOT_TOKEN"] == TOKEN, name
+        assert services[name]["image"] == "errandbot:local", name
+        assert services[name]["read_only"] is True and services[name]["cap_drop"] == ["ALL"]
+        assert any(
+            str(v).endswith(":/downloads:rw") or "/downloads" in str(v)
+            for v in services[name]["volumes"]
+        ), name
+    assert services["errand-2"]["environment"]["RUN_WORKER"] in ("false", False)
+    assert services["errand-2"]["environment"]["WEBHOOK_LISTEN"] == "0.0.0.0:8080"
+    for worker in ("worker-1", "worker-2"):
+        assert services[worker]["command"] == ["worker"]
+        assert "ports" not in services[worker]
+    # the database gets its own password and nothing of the bot's; the balancer gets nothing
+    assert services["postgres"]["environment"]["POSTGRES_PASSWORD"] == PG_PASSWORD
+    assert "ports" not in services["postgres"]
+    for name in ("postgres", "balancer"):
+        assert TOKEN not in str(services[name]) and SECRET not in str(services[name]), name
+    assert PG_PASSWORD not in str(services["balancer"])
+    # the balancer runs the shipped upstream config, on the host's loopback only
+    [mount] = services["balancer"]["volumes"]
+    assert "nginx-replicas.conf:/etc/nginx/conf.d/default.conf:ro" in str(mount)
+    [port] = services["balancer"]["ports"]
+    assert str(port).startswith("127.0.0.1:8088:8080")
+    # the secrets come from .env, never from the compose file itself
+    text = (DEPLOY / "docker-compose.yml").read_text()
+    assert "POSTGRES_PASSWORD: ${POSTGRES_PASSWORD" in text
+    assert "DATABASE_URL:" not in text and "BOT_TOKEN:" not in text
