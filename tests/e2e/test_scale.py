@@ -2,6 +2,8 @@
 (webhook, ``RUN_WORKER=false``) behind nginx on ``deploy/nginx-replicas.conf``, two
 ``errandbot worker`` processes and one PostgreSQL database (:mod:`tests.e2e.scalerig`).
 
+- 200 chats each set a timer due in the same few seconds and a worker is ``kill -9``ed as they
+  fall due: every chat gets its ring, at most the ones in flight at the kill twice;
 - a replica ``kill -9``ed: the next commands are still answered (nginx moves on to the other);
 """
 
@@ -12,10 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.sandbox.emulator import BotApiEmulator
+from bot.sandbox.emulator import BotApiEmulator, Message
 from tests.e2e.scalerig import ScaleRig, scale_rig
 
 pytestmark = pytest.mark.timeout(300)
+
+#: How many rings one worker can have sent but not yet recorded when it is killed: a duplicate
+#: beyond this would be a ring rung twice for another reason than the kill.
+IN_FLIGHT = 30
 
 
 @pytest.fixture
@@ -29,6 +35,36 @@ def ask_each(rig: ScaleRig, chats: range, text: str) -> None:
     sent = {chat: rig.emulator.send_text(chat, chat, text) for chat in chats}
     for chat, message in sent.items():
         rig.emulator.wait_reply(chat, message, timeout=30)
+
+
+def rings(rig: ScaleRig, chat: int, command: Message) -> list[Message]:
+    """The rings of the timer set by ``command``: replies to it with snooze buttons."""
+    return [
+        m
+        for m in rig.received(chat)
+        if m.reply_to == command.message_id
+        and any("snooze" in b.get("callback_data", "") for b in m.buttons)
+    ]
+
+
+def test_200_timers_ring_once_each_with_a_worker_killed_as_they_fall_due(rig: ScaleRig) -> None:
+    emulator = rig.emulator
+    chats = range(7001, 7201)
+    commands = {chat: emulator.send_text(chat, chat, "/timer 25 stretch") for chat in chats}
+    for chat, command in commands.items():
+        assert "25 sec" in emulator.wait_reply(chat, command, timeout=60).text
+    rung = lambda: [chat for chat, c in commands.items() if rings(rig, chat, c)]  # noqa: E731
+    rig.wait_for(rung, 60, "the first ring")
+    victim = rig.workers[0]
+    rig.kill9(victim)
+    assert len(rung()) < len(chats), "the kill came after every ring: it tests nothing"
+
+    rig.wait_for(lambda: len(rung()) == len(chats), 120, "every chat's ring")
+    counts = {chat: len(rings(rig, chat, c)) for chat, c in commands.items()}
+    assert all("stretch" in rings(rig, chat, c)[0].text for chat, c in commands.items())
+    twice = [chat for chat, n in counts.items() if n > 1]
+    assert max(counts.values()) <= 2, counts
+    assert len(twice) <= IN_FLIGHT, f"{len(twice)} chats rung twice: {twice}"
 
 
 def test_a_replica_killed_the_next_commands_are_still_answered(rig: ScaleRig) -> None:
