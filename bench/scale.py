@@ -69,6 +69,17 @@ def peak_per_second(times: list[float]) -> int:
     return best
 
 
+def paced_lateness(due_times: list[float], per_second: float) -> list[float]:
+    """The lateness the shared pace alone forces: ring k goes at max(its due time, one step
+    after ring k-1), the best any set of processes can do at ``per_second`` (due_times sorted)."""
+    lateness, free = [], float("-inf")
+    for due in due_times:
+        at = max(due, free)
+        lateness.append(at - due)
+        free = at + 1.0 / per_second
+    return lateness
+
+
 @dataclass
 class Sends:
     """Every message the bot sent, with the wall time it reached the emulator."""
@@ -142,6 +153,8 @@ class RingResult:
     repeated: int
     late_before: list[float]
     late_after: list[float]
+    floor_before: list[float]
+    floor_after: list[float]
     peak: int
     stray: int
     span: float
@@ -151,8 +164,11 @@ class RingResult:
         return (
             f"{label}: lost {self.lost}, repeated {self.repeated}, stray {self.stray}; lateness "
             f"before the kill p50 {ms(pct(self.late_before, 0.5))} p99 "
-            f"{ms(pct(self.late_before, 0.99))}, after it p50 {ms(pct(self.late_after, 0.5))} "
-            f"p99 {ms(pct(self.late_after, 0.99))} (max {ms(max(self.late_after or [0]))}); "
+            f"{ms(pct(self.late_before, 0.99))} (the pace alone: p50 "
+            f"{ms(pct(self.floor_before, 0.5))} p99 {ms(pct(self.floor_before, 0.99))}), after "
+            f"it p50 {ms(pct(self.late_after, 0.5))} p99 {ms(pct(self.late_after, 0.99))} "
+            f"(the pace alone: p99 {ms(pct(self.floor_after, 0.99))}; max "
+            f"{ms(max(self.late_after or [0]))}); "
             f"peak {self.peak} sends in any 1 s; last ring {self.span:.1f} s after the first due"
         )
 
@@ -210,11 +226,16 @@ def run_rings(
             stray += 1
     late_before = [first[i] - due_times[i] for i in first if due_times[i] < killed_at]
     late_after = [first[i] - due_times[i] for i in first if due_times[i] >= killed_at]
+    floor = paced_lateness(due_times, args.pace)
+    floor_before = [floor[i] for i in range(args.due) if due_times[i] < killed_at]
+    floor_after = [floor[i] for i in range(args.due) if due_times[i] >= killed_at]
     return RingResult(
         lost=args.due - len(first),
         repeated=sum(c - 1 for c in counts.values()),
         late_before=late_before,
         late_after=late_after,
+        floor_before=floor_before,
+        floor_after=floor_after,
         peak=peak_per_second([t for t, _, _ in sends.since(0)]),
         stray=stray,
         span=max(first.values(), default=first_due) - first_due,
@@ -283,6 +304,12 @@ def main() -> None:
     parser.add_argument("--due", type=int, default=3_000)
     parser.add_argument("--window", type=float, default=30.0)
     parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument(
+        "--pace",
+        type=float,
+        default=29.0,
+        help="the deployment's shared messages/s (Telegram's 30/s, spaced evenly: 29)",
+    )
     parser.add_argument("--lead", type=float, default=LEAD, help="seconds before the first due")
     parser.add_argument("--downloads", type=int, default=20)
     parser.add_argument("--size", type=int, default=8, help="MB per download")
