@@ -135,6 +135,7 @@ class SharedDownloads:
                 service.redeliver(job_id)  # finished, but its worker stopped before sending it
                 await self._watch(service, job_id)
             return
+        log.info("download d%s runs on this worker (%s)", job_id, taken.taken.value)
         if taken.taken is Taken.TAKEN_OVER:
             why = self._taken_over(service, job)
             log.info("download d%s taken over from a worker that stopped: %s", job_id, why)
