@@ -21,6 +21,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from procrastinate import JobContext, RetryStrategy
@@ -55,6 +56,17 @@ class Requeue(Exception):
 
 def lock_of(job_id: int) -> str:
     return f"download-{job_id}"
+
+
+def takeover_reason(root: Path, job: DownloadJob) -> Why:
+    """What to tell the chat when a worker takes over ``job`` from one that stopped: resumed
+    when its partial file and resume record are in this worker's ``DOWNLOAD_DIR`` (shared
+    storage), started over otherwise (the engine then begins at byte 0)."""
+    folder = root / job.folder
+    if any(part.is_file() and control_path(part).is_file() for part in folder.glob("*.part")):
+        percent = int(100 * job.done_bytes / job.size) if job.size else 0
+        return Why.of(Reason.WORKER_LOST_RESUMED, percent=percent)
+    return Why.of(Reason.WORKER_LOST_RESTARTED)
 
 
 class SharedDownloads:
@@ -137,7 +149,7 @@ class SharedDownloads:
             return
         log.info("download d%s runs on this worker (%s)", job_id, taken.taken.value)
         if taken.taken is Taken.TAKEN_OVER:
-            why = self._taken_over(service, job)
+            why = takeover_reason(service.root, job)
             log.info("download d%s taken over from a worker that stopped: %s", job_id, why)
             service.tell(job_id, why)
         if not await asyncio.to_thread(service.take, job_id):
@@ -151,14 +163,6 @@ class SharedDownloads:
         current = await asyncio.to_thread(service.get, job_id)
         if current is not None and not current.job_state.finished:
             raise Requeue(f"d{job_id}: paused here (this worker is stopping)")
-
-    def _taken_over(self, service: DownloadService, job: DownloadJob) -> Why:
-        """Resumed when the partial file and its resume record are here (shared storage)."""
-        folder = service.root / job.folder
-        if any(part.is_file() and control_path(part).is_file() for part in folder.glob("*.part")):
-            percent = int(100 * job.done_bytes / job.size) if job.size else 0
-            return Why.of(Reason.WORKER_LOST_RESUMED, percent=percent)
-        return Why.of(Reason.WORKER_LOST_RESTARTED)
 
     async def _watch(self, service: DownloadService, job_id: int) -> None:
         """Until the job is over in this process: not queued, probing or running here, and not
