@@ -190,6 +190,44 @@ def _check_database(settings: Settings) -> Result:
     return Result("database", True, f"{where}, migration {found.head} (current)")
 
 
+def _check_queue(settings: Settings) -> Result | None:
+    """PostgreSQL mode: jobs waiting (the oldest one's age), running, workers seen lately."""
+    if not settings.uses_postgres:
+        return None
+    from bot.humanize import human_duration
+    from bot.storage import make_engine
+    from bot.work.report import SEEN_WITHIN, queue_report
+
+    try:
+        engine = make_engine(settings.db_url)
+        try:
+            with engine.connect() as conn:
+                found = queue_report(conn)
+        finally:
+            engine.dispose()
+    except Exception as exc:  # the database line above says why it cannot be reached
+        return Result("queue", False, f"cannot read it ({exc.__class__.__name__})")
+    if found is None:
+        return Result("queue", True, "not created yet; the bot creates it on first start")
+    oldest = (
+        f" (the oldest for {human_duration(found.oldest_wait)})"
+        if found.oldest_wait is not None
+        else ""
+    )
+    message = (
+        f"{found.waiting} job(s) waiting{oldest}, {found.running} running; "
+        f"{found.workers} worker(s) seen in the last {SEEN_WITHIN} s"
+    )
+    if found.workers == 0:
+        return Result(
+            "queue",
+            True,
+            f"{message}: nothing runs downloads (start errandbot worker, or RUN_WORKER=true)",
+            warning=True,
+        )
+    return Result("queue", True, message)
+
+
 #: Telegram's own Bot API servers take uploads up to 50 MB; only a local server takes more.
 PUBLIC_API_HOST = "api.telegram.org"
 PUBLIC_UPLOAD_MB = 50
@@ -298,6 +336,7 @@ CHECKS: tuple[Callable[[Settings], Result | None], ...] = (
     _check_local_mode,
     _check_webhook,
     _check_media,
+    _check_queue,
 )
 
 

@@ -49,6 +49,9 @@ class DownloadNotifier:
             int, Retrying
         ] = {}  # job id -> the latest Retrying while bytes do not flow
         self._tickers: dict[int, asyncio.Task[None]] = {}
+        #: Jobs whose file is being handed over, from the moment "done" is reported (on the
+        #: worker thread) until delivery ends: a queue worker's task waits for it (bot.work).
+        self._delivering: set[int] = set()
 
     @property
     def service(self) -> DownloadService:
@@ -60,6 +63,8 @@ class DownloadNotifier:
         loop = self.loop
         if loop is None or loop.is_closed():
             return
+        if event.kind == EventKind.DONE:
+            self._delivering.add(event.job.id)
         try:
             loop.call_soon_threadsafe(self._dispatch, event)
         except RuntimeError:  # loop closed during shutdown
@@ -191,7 +196,14 @@ class DownloadNotifier:
     # ------------------------------------------------------------------ what others call
     async def deliver(self, job: DownloadJob) -> None:
         """Send the finished file, or say where it is kept (:class:`DownloadDelivery`)."""
-        await self.delivery.deliver(job)
+        try:
+            await self.delivery.deliver(job)
+        finally:
+            self._delivering.discard(job.id)
+
+    def delivering(self, job_id: int) -> bool:
+        """True from "done" until the file was handed over (or that failed)."""
+        return job_id in self._delivering
 
     def cancel_upload(self, job_id: int, by: str) -> bool:
         """Stop sending ``job_id``'s file, if it is being sent; False otherwise."""

@@ -268,10 +268,22 @@ async def cancel_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 
 def register(app: Application, services: Services) -> None:
     notifier = DownloadNotifier(app, services)
-    service = DownloadService(services.settings, services.sessions, notifier.listener)
+    role = services.role
+    shared = None
+    if role.shared_database:  # PostgreSQL: the queue in the database (bot.work)
+        from bot.work import sweeps
+        from bot.work.downloads import SharedDownloads
+        from bot.work.queue import WorkQueue
+
+        work = WorkQueue(services.settings.db_url, services.settings.max_active_downloads)
+        shared = SharedDownloads(work, services.sessions, services.settings)
+    service = DownloadService(services.settings, services.sessions, notifier.listener, shared)
     services.downloads = service
     services.download_notifier = notifier
     add_canceller(services, "d", cancel_by_id)
+    if shared is not None:
+        shared.attach(service, notifier.delivering)
+        sweeps.register(work, services.sessions, shared.requeue, service.housekeeping)
 
     async def housekeeping(_context: ContextTypes.DEFAULT_TYPE) -> None:
         removed = await asyncio.to_thread(service.housekeeping)
@@ -280,6 +292,11 @@ def register(app: Application, services: Services) -> None:
 
     async def start(application: Application) -> None:
         notifier.loop = asyncio.get_running_loop()
+        if shared is not None:
+            await work.open()
+            if role.runs_work:
+                work.start_worker()  # housekeeping: once per deployment (bot.work.sweeps)
+            return
         await asyncio.to_thread(service.start)
         if application.job_queue is not None:
             application.job_queue.run_repeating(
@@ -287,8 +304,12 @@ def register(app: Application, services: Services) -> None:
             )
 
     async def stop(application: Application) -> None:
+        if shared is not None:
+            work.stop_taking()
         await notifier.close()
         await asyncio.to_thread(service.stop)
+        if shared is not None:
+            await work.close()  # its tasks hand the paused downloads back to the queue
 
     def stat_lines() -> list[str]:
         numbers = service.stats()
