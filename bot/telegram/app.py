@@ -27,6 +27,7 @@ from bot.telegram.intake import (
 )
 from bot.telegram.send_queue import FairRateLimiter
 from bot.telegram.services import Services
+from bot.telegram.shared_pace import SharedPace
 
 #: Feature modules, each with ``register(app, services)``. ``i18n`` and ``basic`` first: they
 #: choose the reply language and install the gate.
@@ -67,6 +68,15 @@ def _available(app: Application) -> set[str]:
     return names
 
 
+def shared_pace(settings: Settings) -> SharedPace | None:
+    """The deployment-wide flood limits with PostgreSQL (several processes may send); None with
+    SQLite (one process: its own send queue is the whole bot's)."""
+    from bot.db.url import POSTGRES_DRIVER, normalize
+
+    url = normalize(settings.db_url)
+    return SharedPace(url.render_as_string(False)) if url.drivername == POSTGRES_DRIVER else None
+
+
 def build_application(settings: Settings) -> Application:
     """A ready-to-run Application: handlers registered, database open, nothing started yet."""
     if not settings.token:
@@ -81,7 +91,7 @@ def build_application(settings: Settings) -> Application:
         .local_mode(settings.telegram_local_mode)  # files by path: see bot/telegram/upload.py
         .application_class(ErrandApplication)
         .update_queue(StoringQueue(sessions))
-        .rate_limiter(FairRateLimiter())
+        .rate_limiter(FairRateLimiter(shared=shared_pace(settings)))
         .concurrent_updates(PerChatUpdateProcessor())
         .post_init(_post_init)
         .post_stop(_post_stop)

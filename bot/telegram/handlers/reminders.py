@@ -248,6 +248,7 @@ def register(app: Application, services: Services) -> None:
         limits=Limits.from_settings(services.settings),
         default_tz=services.settings.default_tz,
         scheduler=scheduler,
+        missed=lambda rows: notifier.list_missed(rows),
     )
     notifier = ReminderNotifier(app, service, Alarms(service.scheduler))
     services.reminders = service
