@@ -54,14 +54,17 @@ def next_edit_in(remaining: float) -> float | None:
 class ReminderNotifier:
     """Sends rings and missed-ring notes, and edits timers' countdowns, for one bot.
 
-    ``alarms`` runs the countdown ticks on the process's scheduler (the one the service's rings
-    are on); :meth:`stop` cancels the edits in progress.
+    ``alarms`` runs the countdown ticks on the process's scheduler; :meth:`stop` cancels the
+    edits in progress. ``rings``: this process runs the ring loop (``services.role.runs_work``).
     """
 
-    def __init__(self, app: Application, service: ReminderService, alarms: Alarms) -> None:
+    def __init__(
+        self, app: Application, service: ReminderService, alarms: Alarms, *, rings: bool = True
+    ) -> None:
         self.app = app
         self.service = service
         self.alarms = alarms
+        self.rings = rings  # this process runs work: it rings (a pure front does not)
 
     # --- ringing ---------------------------------------------------------------------------
 
@@ -163,9 +166,9 @@ class ReminderNotifier:
     # --- start and stop --------------------------------------------------------------------
 
     async def start(self, _app: Application) -> None:
-        """Start ringing (missed rows are listed by :meth:`list_missed` as the ring loop finds
-        them) and resume the countdowns."""
-        self.service.start()
+        """Start ringing where this process runs work (missed rows are listed by
+        :meth:`list_missed` as the ring loop finds them) and resume the countdowns."""
+        self.service.start(ring=self.rings)
         for row in self.service.counting_down():  # countdowns resume after a restart
             self.schedule_tick(row)
 

@@ -21,13 +21,16 @@ from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
 from bot.config import Settings, SettingsError, prepare_dirs
 from bot.dbfile import DamagedDatabase
 from bot.logsetup import scrub, setup_logging
+from bot.work.role import Command, ProcessRole
 
 log = logging.getLogger(__name__)
 
 POLL_TIMEOUT = 10  # seconds a getUpdates long poll waits for news
 
 
-def run_bot(settings: Settings) -> int:
+def run_bot(settings: Settings, command: Command = Command.RUN) -> int:
+    """``errandbot run`` (and ``errandbot worker``: ``command``); returns the exit status."""
+    role = ProcessRole.of(command, settings)
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
     setup_logging(settings.log_level, secrets=(settings.token, secret))
     if not settings.token:
@@ -40,13 +43,13 @@ def run_bot(settings: Settings) -> int:
     _scrub_uncaught((settings.token, secret))
     _quiet_library_tracebacks()
     try:
-        app = build_application(settings)
+        app = build_application(settings, role)
     except (DamagedDatabase, SchemaError) as exc:
         print(f"errandbot: {exc}", file=sys.stderr)
         return 1
-    log.info("Errand starting against %s", settings.telegram_api_url)
+    log.info("Errand starting against %s (%s)", settings.telegram_api_url, role.name)
     try:
-        _run(app, settings, secret)
+        _run(app, settings, secret, role)
     except InvalidToken:
         print("errandbot: Telegram rejected BOT_TOKEN; check it with @BotFather", file=sys.stderr)
         return 2
@@ -122,8 +125,14 @@ def _scrub_uncaught(secrets: tuple[str | None, ...]) -> None:
     threading.excepthook = lambda args: show(args.exc_type, args.exc_value, args.exc_traceback)
 
 
-def _run(app, settings: Settings, secret: str | None) -> None:
-    if settings.webhook_url:
+def _run(app, settings: Settings, secret: str | None, role: ProcessRole) -> None:
+    if not role.receives_updates:
+        import asyncio
+
+        from bot.work.process import serve_work
+
+        asyncio.run(serve_work(app))
+    elif settings.webhook_url:
         host, port = settings.listen_host_port
         path = urlsplit(settings.webhook_url).path.lstrip("/")
         import asyncio

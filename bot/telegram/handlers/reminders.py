@@ -250,7 +250,9 @@ def register(app: Application, services: Services) -> None:
         scheduler=scheduler,
         missed=lambda rows: notifier.list_missed(rows),
     )
-    notifier = ReminderNotifier(app, service, Alarms(service.scheduler))
+    notifier = ReminderNotifier(
+        app, service, Alarms(service.scheduler), rings=services.role.runs_work
+    )
     services.reminders = service
     services.reminder_notifier = notifier
     add_canceller(services, "t", cancel_by_id)
