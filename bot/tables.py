@@ -17,6 +17,7 @@ import bot.downloads.jobs
 import bot.i18n.store
 import bot.inbox
 import bot.reminders.store
+import bot.telegram.shared_pace
 from bot.db_base import Base
 
 #: The modules whose import registers tables on :class:`~bot.db_base.Base`.
@@ -26,6 +27,7 @@ TABLE_MODULES = (
     bot.i18n.store,
     bot.inbox,
     bot.reminders.store,
+    bot.telegram.shared_pace,
 )
 
 

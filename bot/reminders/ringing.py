@@ -1,10 +1,30 @@
-"""Ringing one reminder when its alarm goes off, and moving its row on afterwards.
+"""The ring loop: claim the reminder rows that are due, ring each once, record it right after.
 
 Split from :mod:`bot.reminders.service` (which creates, lists and cancels rows) because this is
-the part with its own rules: the ring callback returns only once the chat has the ring or never
-can; only then is the row marked done, moved to its next occurrence (a repeat), or marked
-undeliverable. A stop (the alarm task is cancelled) or an unexpected error leaves the row pending,
-so it rings again: at-least-once, never lost.
+the part with its own rules. It runs in every process that runs work (with SQLite, the one
+``errandbot run``; with PostgreSQL, each worker and each front that also works), and all of them
+share one path:
+
+- **Claim.** Every :attr:`RingLoop.poll` seconds, and exactly when the earliest pending row falls
+  due (each poll also reads when that is), or when this process adds a row that is due sooner
+  (:meth:`RingLoop.wake_at`), it claims the due rows with a lease (:mod:`bot.reminders.claims`).
+  Each due row is claimed by exactly one process; at most :attr:`RingLoop.max_in_flight` rings
+  are in flight per process, so a backlog spreads over the processes.
+- **Ring.** Each claimed row is rung by its own task: the ring callback returns only once the
+  chat has the ring or never can. Meanwhile the loop renews the leases of the rings in flight.
+- **Record.** Right after the send, one statement marks the row done (or undeliverable), or moves
+  a repeat to its next time, and releases it. Only a ring in flight when its process dies can
+  therefore repeat: its lease runs out within :attr:`RingLoop.lease` seconds and another process
+  rings it. A stop (the task is cancelled) releases the claims at once, so another process, or the
+  next start, rings them; an unexpected error releases the row to be tried
+  :data:`RETRY_UNEXPECTED` later.
+- **Missed.** Rows that came due more than the grace period ago (everything was down) are not
+  rung: one-offs become ``missed`` and repeats move past what they missed, and the rows are handed
+  to the ``missed`` callback to be listed in their chats; whichever process claims them does so,
+  once (at the loop's start and every :data:`MISSED_SWEEP` after).
+
+Database calls run on worker threads (``asyncio.to_thread``): the event loop never waits on the
+database, and no database lock is held across a send.
 """
 
 from __future__ import annotations
@@ -12,16 +32,16 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import os
+import secrets
+import socket
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.reminders.alarms import Alarms
-from bot.reminders.recurrence import Recurrence
+from bot.reminders import claims
+from bot.reminders.claims import next_due
 from bot.reminders.store import Reminder, ReminderState
 
 log = logging.getLogger(__name__)
@@ -36,109 +56,248 @@ class RingOutcome(enum.StrEnum):
 
 #: ``await ring(reminder, late_by)``: deliver a ring, retrying as needed, and say how it went;
 #: ``late_by`` is how late it is (>= 0). Raising leaves the row pending, tried again later.
-RingCallback = Callable[[Reminder, timedelta], Awaitable[RingOutcome]]
+RingCallback = Callable[[Reminder, timedelta], Awaitable[RingOutcome | None]]
+#: ``await missed(rows)``: list rows missed while nothing ran (already marked so) in their chats.
+MissedCallback = Callable[[list[Reminder]], Awaitable[None]]
 
 #: After a ring callback raised something unexpected, try that row again this much later.
 RETRY_UNEXPECTED = timedelta(seconds=60)
+#: How often the loop looks for rows missed longer than the grace period (besides at its start).
+MISSED_SWEEP = 60.0
+#: Missed rows claimed per statement in a sweep.
+MISSED_BATCH = 500
+#: Tries to record a ring that was sent while the database is away (about a minute in all).
+RECORD_TRIES = 8
 
 
-@dataclass
-class StartupReport:
-    """What :meth:`Ringer.schedule_pending` found: how many rows it scheduled, which were missed."""
-
-    scheduled: int = 0
-    late: int = 0
-    missed: dict[int, list[Reminder]] = field(default_factory=dict)
+def claimant_name() -> str:
+    """This loop's name in ``claimed_by``: host and pid (for people reading the table) and a
+    random tail (a restarted process with the same pid is another claimant)."""
+    host = socket.gethostname()[:32]
+    return f"{host}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
-def next_due(row: Reminder, after: float) -> datetime | None:
-    """The next ring of a repeating row; None once its repeat has ended (until / count)."""
-    recurrence = Recurrence.from_spec(row.recurrence or "")
-    return recurrence.next_after(
-        datetime.fromtimestamp(after, UTC), ZoneInfo(row.tz), anchor=row.due
-    )
+__all__ = ["RingLoop", "RingOutcome", "RingCallback", "MissedCallback", "next_due"]
 
 
-class Ringer:
-    """Sets each row's alarm (job ``t{id}``) and rings it when the alarm goes off."""
+class RingLoop:
+    """Claims due rows and rings them (see the module docstring); one per process that works.
+
+    ``poll``: seconds between looks for rows other processes added (this process's own rows wake
+    it on time); ``lease``: how long a claim lasts unless renewed (a dead process's rings are
+    taken over after this); ``max_in_flight``: rings at once in this process.
+    """
 
     def __init__(
         self,
         sessions: sessionmaker[Session],
         ring: RingCallback,
-        alarms: Alarms,
         clock: Callable[[], float],
+        *,
+        missed: MissedCallback | None = None,
+        missed_grace: timedelta = timedelta(hours=24),
+        poll: float = 0.25,
+        lease: float = 10.0,
+        max_in_flight: int = 100,
     ) -> None:
         self.sessions = sessions
         self.ring = ring
-        self.alarms = alarms
+        self.missed = missed
         self.clock = clock
+        self.missed_grace = missed_grace
+        self.poll = poll
+        self.lease = lease
+        self.max_in_flight = max_in_flight
+        self.claimant = claimant_name()
+        self._in_flight: dict[int, asyncio.Task[None]] = {}
+        self._wake = asyncio.Event()
+        self._wake_at: float | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
 
-    def schedule_pending(self, missed_grace: timedelta) -> StartupReport:
-        """Set an alarm for every pending row. What came due while the bot was down rings at once
-        if it is within ``missed_grace``; an older one-off is marked missed and reported; an older
-        repeat moves past what it missed (and is reported too)."""
-        report = StartupReport()
-        now = self.clock()
-        grace = missed_grace.total_seconds()
-        with self.sessions() as session:
-            # Plain tuples, not ORM objects: 10,000 pending rows load in a fraction of a second.
-            pending = session.execute(
-                select(Reminder.id, Reminder.due_at).where(Reminder.state == ReminderState.PENDING)
-            ).all()
-            overdue = {rid for rid, due_at in pending if due_at < now - grace}
-            moved: dict[int, float] = {}  # recurring ones, moved past what they missed
-            if overdue:
-                for row in session.scalars(select(Reminder).where(Reminder.id.in_(overdue))):
-                    report.missed.setdefault(row.chat_id, []).append(row)
-                    following = next_due(row, now) if row.recurrence else None
-                    if following is not None:
-                        row.due_at = moved[row.id] = following.timestamp()
-                    else:
-                        row.state = ReminderState.MISSED
-                session.commit()
-        for rid, due_at in pending:
-            if rid in overdue and rid not in moved:
-                continue  # a one-off, missed: listed, not rung
-            due_at = moved.get(rid, due_at)
-            if due_at <= now:
-                report.late += 1
-            self.schedule(rid, due_at)
-            report.scheduled += 1
-        return report
+    # --- lifecycle -------------------------------------------------------------------------
 
-    def schedule(self, reminder_id: int, due_at: float) -> None:
-        self.alarms.set(
-            f"t{reminder_id}", datetime.fromtimestamp(due_at, UTC), self.fire, reminder_id
-        )
+    def start(self) -> None:
+        """Start claiming and ringing (inside the running event loop)."""
+        if self._task is None:
+            self._loop = asyncio.get_running_loop()
+            self._task = self._loop.create_task(self._run(), name="ring-loop")
 
-    async def fire(self, reminder_id: int) -> None:
-        now = self.clock()
-        with self.sessions() as session:
-            row = session.get(Reminder, reminder_id)
-            if row is None or row.state != ReminderState.PENDING:
+    async def stop(self) -> None:
+        """Stop claiming; cancel the rings in flight and release their rows to be rung by
+        another process (or at the next start)."""
+        left = list(self._in_flight)
+        tasks = [t for t in (self._task, *self._in_flight.values()) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._task = None
+        self._in_flight.clear()
+        if left:
+            await asyncio.to_thread(claims.release, self.sessions, left, self.claimant)
+            log.info("%d rings in flight at stop released; they stay pending", len(left))
+
+    def stop_now(self) -> None:
+        """Cancel everything without waiting (no running loop to await on): the leases run out."""
+        for task in (self._task, *self._in_flight.values()):
+            if task is not None:
+                task.cancel()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._in_flight)
+
+    def wake_at(self, due_at: float) -> None:
+        """Look for due rows at ``due_at`` (a row this process added); any thread may call this."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            loop.call_soon_threadsafe(self._set_wake, due_at)
+        except RuntimeError:  # the loop closed meanwhile
+            pass
+
+    def _set_wake(self, due_at: float) -> None:
+        if self._wake_at is None or due_at < self._wake_at:
+            self._wake_at = due_at
+            self._wake.set()
+
+    # --- the loop --------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        next_sweep, failures = 0.0, 0
+        next_renew = self.clock() + self.lease / 4
+        while True:
+            now = self.clock()
+            try:
+                if now >= next_sweep:
+                    await self._sweep_missed(now)
+                    next_sweep = now + MISSED_SWEEP
+                if now >= next_renew:
+                    await self._renew(now)
+                    next_renew = now + self.lease / 4
+                tick = await asyncio.to_thread(
+                    claims.claim_due,
+                    self.sessions,
+                    self.claimant,
+                    now=now,
+                    not_before=now - self.missed_grace.total_seconds(),
+                    lease=self.lease,
+                    limit=self.max_in_flight - len(self._in_flight),
+                )
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database is away: say so now and then, try again
+                failures += 1
+                if failures == 1 or failures % 100 == 0:
+                    log.exception(
+                        "claiming due reminders failed (%d times); trying again", failures
+                    )
+                tick = claims.Tick([], None)
+            for row in tick.claimed:
+                if row.id not in self._in_flight:  # (our own lease, renewed late: already ringing)
+                    task = asyncio.create_task(self._ring(row, now), name=f"ring-t{row.id}")
+                    self._in_flight[row.id] = task
+            await self._sleep(now, tick)
+
+    async def _sleep(self, now: float, tick: claims.Tick) -> None:
+        """Until the next poll, the next row's due time, or a wake (a row added here, a ring
+        finished while all slots were taken), whichever comes first."""
+        until = now + self.poll
+        if tick.next_at is not None:
+            until = min(until, tick.next_at)
+        if self._wake_at is not None:
+            until = min(until, self._wake_at)
+        self._wake.clear()
+        delay = until - self.clock()
+        if delay > 0:
+            try:
+                await asyncio.wait_for(self._wake.wait(), delay)
+            except TimeoutError:
+                pass
+        if self._wake_at is not None and self._wake_at <= self.clock():
+            self._wake_at = None
+
+    async def _renew(self, now: float) -> None:
+        if self._in_flight:
+            await asyncio.to_thread(
+                claims.renew, self.sessions, list(self._in_flight), self.claimant, now + self.lease
+            )
+
+    async def _sweep_missed(self, now: float) -> None:
+        before = now - self.missed_grace.total_seconds()
+        while True:
+            rows = await asyncio.to_thread(
+                claims.claim_missed,
+                self.sessions,
+                self.claimant,
+                now=now,
+                before=before,
+                lease=self.lease,
+                limit=MISSED_BATCH,
+            )
+            if not rows:
                 return
-        late = timedelta(seconds=max(0.0, now - row.due_at))
+            settled = await asyncio.to_thread(
+                claims.settle_missed, self.sessions, rows, self.claimant, now
+            )
+            log.info("%d reminders missed while nothing ran; listing them", len(settled))
+            if settled and self.missed is not None:
+                try:
+                    await self.missed(settled)
+                except Exception:  # the rows are settled; a note that failed is only logged
+                    log.exception("listing missed reminders failed")
+            if len(rows) < MISSED_BATCH:
+                return
+
+    # --- one ring --------------------------------------------------------------------------
+
+    async def _ring(self, row: Reminder, claimed_at: float) -> None:
+        try:
+            await self._ring_and_record(row, claimed_at)
+        finally:
+            self._in_flight.pop(row.id, None)
+            self._wake.set()  # room for another claim
+
+    async def _ring_and_record(self, row: Reminder, claimed_at: float) -> None:
+        late = timedelta(seconds=max(0.0, claimed_at - row.due_at))
         try:
             outcome = await self.ring(row, late)
-        except asyncio.CancelledError:  # the bot is stopping (Alarms.stop): rung next start
-            log.info("t%d not rung yet at shutdown; it stays pending", reminder_id)
-            return
+        except asyncio.CancelledError:  # stopping: stop() releases the row
+            log.info("t%d not rung yet at shutdown; it stays pending", row.id)
+            raise
         except Exception:  # one failed ring must not stop the others; this one stays pending
-            log.exception("ringing t%d failed; trying again in %s", reminder_id, RETRY_UNEXPECTED)
-            self.schedule(reminder_id, self.clock() + RETRY_UNEXPECTED.total_seconds())
+            log.exception("ringing t%d failed; trying again in %s", row.id, RETRY_UNEXPECTED)
+            retry_at = self.clock() + RETRY_UNEXPECTED.total_seconds()
+            await asyncio.to_thread(
+                claims.release, self.sessions, [row.id], self.claimant, retry_at
+            )
             return
-        with self.sessions() as session:
-            row = session.get(Reminder, reminder_id)
-            if row is None or row.state != ReminderState.PENDING:
-                return
-            following = next_due(row, max(now, row.due_at)) if row.recurrence else None
-            if outcome is RingOutcome.UNDELIVERABLE:
-                row.state = ReminderState.UNDELIVERABLE
-                log.warning("t%d is undeliverable to chat %s; marked so", reminder_id, row.chat_id)
-            elif following is not None:
-                row.due_at = following.timestamp()
-                self.schedule(row.id, row.due_at)
-            else:
-                row.state = ReminderState.DONE
-            session.commit()
+        following = next_due(row, max(self.clock(), row.due_at)) if row.recurrence else None
+        if outcome is RingOutcome.UNDELIVERABLE:
+            log.warning("t%d is undeliverable to chat %s; marked so", row.id, row.chat_id)
+            recorded = await self._record(row, state=ReminderState.UNDELIVERABLE)
+        elif following is not None:
+            recorded = await self._record(row, due_at=following.timestamp())
+            self._set_wake(following.timestamp())
+        else:
+            recorded = await self._record(row, state=ReminderState.DONE)
+        if not recorded:
+            log.info("t%d rang, but its row changed meanwhile (cancelled, paused or taken)", row.id)
+
+    async def _record(
+        self, row: Reminder, *, state: ReminderState | None = None, due_at: float | None = None
+    ) -> bool:
+        """:func:`claims.settle`, tried again while the database is away (the row stays in
+        flight, its lease renewed); after :data:`RECORD_TRIES` the lease is left to run out and
+        the row rings again: at least once."""
+        for attempt in range(RECORD_TRIES):
+            try:
+                return await asyncio.to_thread(
+                    claims.settle, self.sessions, row, self.claimant, state=state, due_at=due_at
+                )
+            except Exception:
+                log.warning("recording t%d failed (try %d)", row.id, attempt + 1, exc_info=True)
+                await asyncio.sleep(min(2.0**attempt, 10.0))
+        return False

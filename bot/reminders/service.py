@@ -1,25 +1,22 @@
 """The reminder service: create, list, cancel, snooze and ring timers and reminders, on time.
 
-The ringing itself (alarms for pending rows at start-up, one ring and what it does to its row) is
-:mod:`bot.reminders.ringing`; this module is the face the chat layer calls.
-
-Rows in the database are the truth; APScheduler's in-memory job store is only the alarm clock
-for them. At start-up :meth:`ReminderService.start` reads every pending row and adds one
-``date`` job per row (no thread per timer: the scheduler runs the ring coroutine on the bot's
-event loop). The scheduler is the process's one, given by whoever owns it (the bot gives
-python-telegram-bot's ``JobQueue.scheduler``); :mod:`bot.reminders.alarms` explains how rings run
-on it (late rather than never; cancelled, not awaited, when the bot stops).
+The ringing itself is :mod:`bot.reminders.ringing`: in each process that runs work, a loop claims
+the rows that are due (each by exactly one process, :mod:`bot.reminders.claims`), rings them and
+records each right after. Rows in the database are the truth; nothing is kept in memory per
+pending row, so any number of pending rows costs nothing until they fall due, and any process
+may ring a row another process created. This module is the face the chat layer calls.
 
 After a crash, what came due while the bot was down rings at once (its lateness is passed to the
-ring callback) if it is within ``MISSED_GRACE``; older ones are returned from :meth:`start` as
-"missed" so the chat layer can list them in one message per chat. A recurring reminder rings
+ring callback) if it is within ``MISSED_GRACE``; older ones are handed to the ``missed``
+callback so the chat layer can list them in one message per chat. A recurring reminder rings
 once for all it missed and moves to its next occurrence.
 
 Ringing is at-least-once: the ring callback returns only once the chat has the ring
 (:attr:`RingOutcome.DELIVERED`; the chat layer retries sends until then) or it cannot ever have it
 (:attr:`RingOutcome.UNDELIVERABLE`: that row alone becomes ``undelivered``). Only then is the row
 marked done; a crash, a stop or an unexpected error before that leaves it pending, to ring again
-(after :data:`RETRY_UNEXPECTED`, or at the next start).
+(after :data:`~bot.reminders.ringing.RETRY_UNEXPECTED`, or by another process, or at the next
+start).
 
 Each row records the request that created it (:func:`bot.inbox.mark_handled`, same transaction),
 so a command delivered twice creates one row; the per-user limit is checked and the row inserted
@@ -44,7 +41,7 @@ from bot.inbox import mark_handled
 from bot.reminders.alarms import Alarms
 from bot.reminders.duration import split_duration
 from bot.reminders.errors import Problem, ReminderInputError
-from bot.reminders.ringing import RingCallback, Ringer, RingOutcome, StartupReport, next_due
+from bot.reminders.ringing import MissedCallback, RingCallback, RingLoop, RingOutcome, next_due
 from bot.reminders.store import LABEL_MAX, Reminder, ReminderKind, ReminderState
 from bot.reminders.user_zones import UserZones
 from bot.reminders.when import parse_when
@@ -104,10 +101,11 @@ def clean_label(text: str, limits: Limits) -> str:
 
 
 class ReminderService:
-    """Timers and reminders for every chat, rung by jobs on the process's one APScheduler.
+    """Timers and reminders for every chat, rung by the ring loop (:attr:`rings`).
 
-    ``scheduler``: the process's scheduler, started and stopped by its owner; None makes one of
-    its own, started by :meth:`start` and stopped by :meth:`shutdown` (tests, benchmarks).
+    ``scheduler``: the process's scheduler for the chat layer's alarms (countdown edits), started
+    and stopped by its owner; None makes one of its own, started by :meth:`start` and stopped by
+    :meth:`shutdown` (tests, benchmarks). ``missed``: lists rows missed while nothing ran.
     """
 
     def __init__(
@@ -119,6 +117,7 @@ class ReminderService:
         default_tz: str = "UTC",
         clock: Callable[[], float] = time.time,
         scheduler: BaseScheduler | None = None,
+        missed: MissedCallback | None = None,
     ) -> None:
         self.sessions = sessions
         self.ring = ring
@@ -127,29 +126,35 @@ class ReminderService:
         self.zones = UserZones(sessions, default_tz)
         self.clock = clock
         self.alarms = Alarms(scheduler)
-        self.ringer = Ringer(sessions, ring, self.alarms, clock)
+        self.rings = RingLoop(
+            sessions, ring, clock, missed=missed, missed_grace=limits.missed_grace
+        )
 
     @property
     def scheduler(self) -> BaseScheduler:
-        """The scheduler the rings are jobs on (``t{id}``)."""
+        """The scheduler the chat layer's alarms (countdown edits) are jobs on."""
         return self.alarms.scheduler
 
     # --- lifecycle -------------------------------------------------------------------------
 
-    def start(self) -> StartupReport:
-        """Schedule every pending row (inside a running event loop); start an own scheduler."""
-        report = self.ringer.schedule_pending(self.limits.missed_grace)
+    def start(self, *, ring: bool = True) -> None:
+        """Start an own scheduler and, when ``ring`` (this process runs work), the ring loop;
+        inside a running event loop."""
         self.alarms.start()
-        log.info(
-            "reminders: %d scheduled (%d late), %d chats with missed ones",
-            report.scheduled,
-            report.late,
-            len(report.missed),
-        )
-        return report
+        if ring:
+            self.rings.start()
+            log.info("reminders: ringing due rows as %s", self.rings.claimant)
+
+    async def stop(self) -> None:
+        """Stop the ring loop: rings in flight are cancelled and released (they stay pending, to
+        ring in another process or at the next start); stop an own scheduler."""
+        await self.rings.stop()
+        self.alarms.stop()
 
     def shutdown(self) -> None:
-        """Cancel the rings in progress (they stay pending); stop an own scheduler."""
+        """:meth:`stop` without waiting (no loop to wait on): claims left run out by their
+        lease."""
+        self.rings.stop_now()
         self.alarms.stop()
 
     # --- creating --------------------------------------------------------------------------
@@ -273,7 +278,7 @@ class ReminderService:
             session.add(row)
             mark_handled(session, request_id)
             session.commit()
-        self.ringer.schedule(row.id, row.due_at)
+        self.rings.wake_at(row.due_at)
         return row
 
     # --- reading and cancelling ------------------------------------------------------------
@@ -321,7 +326,6 @@ class ReminderService:
                 return None
             row.state = ReminderState.CANCELLED
             session.commit()
-        self.alarms.clear(f"t{reminder_id}")
         return row
 
     def resume(self, reminder_ids: list[int]) -> list[Reminder]:
@@ -342,12 +346,13 @@ class ReminderService:
             )
             for row in rows:
                 row.state = ReminderState.PENDING
+                row.claimed_by = row.claimed_until = None
                 following = next_due(row, now) if row.recurrence and row.due_at < now else None
                 if following is not None:
                     row.due_at = following.timestamp()
             session.commit()
         for row in rows:
-            self.ringer.schedule(row.id, row.due_at)
+            self.rings.wake_at(row.due_at)
         return rows
 
     def set_status_message(self, reminder_id: int, message_id: int) -> None:
@@ -369,6 +374,5 @@ __all__ = [
     "ReminderInputError",
     "ReminderService",
     "RingOutcome",
-    "StartupReport",
     "is_late",
 ]

@@ -4,9 +4,10 @@ A timer and a reminder are the same row with a different ``kind``: both ring in 
 time, the difference is only how they were asked for and shown. Due times are UTC seconds since
 the epoch (a float): SQLite has no time-zone-aware type, and a number compares and sorts plainly.
 The ``state`` (:class:`ReminderState`) moves from ``pending`` to ``done``, ``cancelled`` or
-``missed``; only pending rows are scheduled at start-up. A pending row whose chat the bot can no
-longer post in (removed from the group, blocked) becomes ``undeliverable`` until someone there
-resumes it (:mod:`bot.chats`).
+``missed``; only pending rows ring, each due one claimed by one process for a short lease
+(``claimed_by``, ``claimed_until``: :mod:`bot.reminders.claims`). A pending row whose chat the
+bot can no longer post in (removed from the group, blocked) becomes ``undeliverable`` until
+someone there resumes it (:mod:`bot.chats`).
 """
 
 from __future__ import annotations
@@ -69,6 +70,11 @@ class Reminder(Base):
     #: The reply language it was created in (a catalog code, e.g. ``zh``), for the ring; None:
     #: English.
     lang: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    #: The ring loop that claimed this row for its due ring (:mod:`bot.reminders.claims`), and
+    #: until when (UTC seconds): a lease, renewed while the ring is retried. A claim whose lease
+    #: has run out (its process died) may be taken by any other; None when nobody rings it now.
+    claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    claimed_until: Mapped[float | None] = mapped_column(Float, nullable=True)
 
     @property
     def ref(self) -> str:

@@ -27,6 +27,7 @@ from bot.telegram.intake import (
 )
 from bot.telegram.send_queue import FairRateLimiter
 from bot.telegram.services import Services
+from bot.telegram.shared_pace import SharedPace
 from bot.work.role import Command, ProcessRole
 
 #: Feature modules, each with ``register(app, services)``. ``i18n`` and ``basic`` first: they
@@ -72,6 +73,16 @@ def _available(app: Application) -> set[str]:
     return names
 
 
+def shared_pace(settings: Settings) -> SharedPace | None:
+    """The deployment-wide flood limits with PostgreSQL (several processes may send); None with
+    SQLite (one process: its own send queue is the whole bot's)."""
+    from bot.db.url import normalize
+
+    if not settings.uses_postgres:
+        return None
+    return SharedPace(normalize(settings.db_url).render_as_string(hide_password=False))
+
+
 def build_application(settings: Settings, role: ProcessRole | None = None) -> Application:
     """A ready-to-run Application: handlers registered, database open, nothing started yet.
 
@@ -94,7 +105,7 @@ def build_application(settings: Settings, role: ProcessRole | None = None) -> Ap
         .local_mode(settings.telegram_local_mode)  # files by path: see bot/telegram/upload.py
         .application_class(ErrandApplication)
         .update_queue(StoringQueue(sessions))
-        .rate_limiter(FairRateLimiter())
+        .rate_limiter(FairRateLimiter(shared=shared_pace(settings)))
         .concurrent_updates(PerChatUpdateProcessor())
         .post_init(_post_init)
         .post_stop(_post_stop)

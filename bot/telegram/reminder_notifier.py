@@ -54,14 +54,17 @@ def next_edit_in(remaining: float) -> float | None:
 class ReminderNotifier:
     """Sends rings and missed-ring notes, and edits timers' countdowns, for one bot.
 
-    ``alarms`` runs the countdown ticks on the process's scheduler (the one the service's rings
-    are on); :meth:`stop` cancels the edits in progress.
+    ``alarms`` runs the countdown ticks on the process's scheduler; :meth:`stop` cancels the
+    edits in progress. ``rings``: this process runs the ring loop (``services.role.runs_work``).
     """
 
-    def __init__(self, app: Application, service: ReminderService, alarms: Alarms) -> None:
+    def __init__(
+        self, app: Application, service: ReminderService, alarms: Alarms, *, rings: bool = True
+    ) -> None:
         self.app = app
         self.service = service
         self.alarms = alarms
+        self.rings = rings  # this process runs work: it rings (a pure front does not)
 
     # --- ringing ---------------------------------------------------------------------------
 
@@ -163,15 +166,20 @@ class ReminderNotifier:
     # --- start and stop --------------------------------------------------------------------
 
     async def start(self, _app: Application) -> None:
-        """Schedule every pending row, list the missed ones per chat, resume the countdowns."""
-        report = self.service.start()
+        """Start ringing where this process runs work (missed rows are listed by
+        :meth:`list_missed` as the ring loop finds them) and resume the countdowns."""
+        self.service.start(ring=self.rings)
+        for row in self.service.counting_down():  # countdowns resume after a restart
+            self.schedule_tick(row)
+
+    async def list_missed(self, rows: list[Reminder]) -> None:
+        """One note per chat (and forum topic) listing the rows missed while nothing ran."""
         by_topic: dict[tuple[int, int | None], list[Reminder]] = {}
-        for rows in report.missed.values():
-            for row in rows:
-                by_topic.setdefault((row.chat_id, row.thread_id), []).append(row)
-        for (chat_id, thread_id), rows in by_topic.items():
-            with use(rows[0].lang):
-                text = status.missed_note(rows)
+        for row in rows:
+            by_topic.setdefault((row.chat_id, row.thread_id), []).append(row)
+        for (chat_id, thread_id), listed in by_topic.items():
+            with use(listed[0].lang):
+                text = status.missed_note(listed)
             try:
                 await chat_send(
                     self.app,
@@ -182,10 +190,8 @@ class ReminderNotifier:
                 )
             except TelegramError as exc:
                 log.warning("could not list missed reminders in chat %s: %s", chat_id, exc)
-        for row in self.service.counting_down():  # countdowns resume after a restart
-            self.schedule_tick(row)
 
     async def stop(self, _app: Application) -> None:
-        """Cancel the countdown edits and rings in progress (rows stay pending)."""
+        """Cancel the countdown edits; stop ringing (rings in flight stay pending, released)."""
         self.alarms.stop()
-        self.service.shutdown()
+        await self.service.stop()

@@ -24,6 +24,11 @@ Failed calls are retried by the one :class:`~bot.telegram.retry.RetryPolicy` cho
 (``rate_limit_args=SendOptions(...)``, or the default for its endpoint); after a 429 the chat is
 paused for ``retry_after`` before anything else is sent to it. A retry goes back into the queue
 rather than holding a slot while it waits.
+
+With several processes (PostgreSQL mode) the limits are the deployment's, not each process's:
+before each message the dispatcher also asks the shared pace in the database
+(:mod:`bot.telegram.shared_pace`), and a refusal pauses the whole queue (the overall limit) or the
+chat (a group's) for as long as it says.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ from telegram.ext import BaseRateLimiter
 
 from bot.telegram import retry
 from bot.telegram.retry import RetryPolicy, retry_after_seconds
+from bot.telegram.shared_pace import SharedPace
 
 log = logging.getLogger(__name__)
 
@@ -152,10 +158,14 @@ class FairRateLimiter(BaseRateLimiter[SendOptions]):
     """See the module docstring. One dispatcher task grants slots; callers wait on a future."""
 
     def __init__(
-        self, limits: Limits = Limits(), clock: Callable[[], float] = time.monotonic
+        self,
+        limits: Limits = Limits(),
+        clock: Callable[[], float] = time.monotonic,
+        shared: SharedPace | None = None,
     ) -> None:
         self.limits = limits
         self.clock = clock
+        self.shared = shared
         self._queues: dict[Any, list[_Ticket]] = {}
         self._windows: dict[Any, _Window] = {}
         self._served: dict[Any, float] = {}
@@ -173,6 +183,8 @@ class FairRateLimiter(BaseRateLimiter[SendOptions]):
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+        if self.shared is not None:
+            await self.shared.close()
         for queue in self._queues.values():
             for ticket in queue:
                 if not ticket.granted.done():  # a Bot API error, which every caller handles
@@ -280,6 +292,26 @@ class FairRateLimiter(BaseRateLimiter[SendOptions]):
             return None, None if soonest is None else soonest - now
         return heapq.heappop(self._queues[best[2]]), 0.0
 
+    async def _shared_turn(self, ticket: _Ticket) -> bool:
+        """Whether the shared pace lets ``ticket`` go now; if not, it goes back in its queue and
+        the queue (overall) or its chat (a group's limit) waits as long as the pace says."""
+        assert self.shared is not None
+        edit = isinstance(ticket.chat, tuple)
+        chat_id = ticket.chat[0] if edit else ticket.chat
+        progress = ticket.priority >= Priority.PROGRESS
+        verdict = await self.shared.take(chat_id, edit=edit, progress=progress)
+        if verdict.granted or ticket.granted.done():
+            return not ticket.granted.done()
+        heapq.heappush(self._queues.setdefault(ticket.chat, []), ticket)
+        now = self.clock()
+        if progress:  # only this chat's edits wait: rings and replies may take the next slot
+            self._pause(ticket.chat, max(verdict.overall, verdict.chat))
+        elif verdict.overall > 0:
+            self._next_global = max(self._next_global, now + verdict.overall)
+        if verdict.chat > 0:
+            self._pause(ticket.chat, verdict.chat)
+        return False
+
     async def _dispatch(self, wake: asyncio.Event) -> None:
         gap = 1.0 / self.limits.overall_per_second
         while True:
@@ -295,8 +327,11 @@ class FairRateLimiter(BaseRateLimiter[SendOptions]):
                 except TimeoutError:
                     pass
                 continue
+            if self.shared is not None and not await self._shared_turn(ticket):
+                continue
             if not self._queues.get(ticket.chat):
                 self._queues.pop(ticket.chat, None)
+            now = self.clock()
             self._window(ticket.chat).take(now)
             self._served[ticket.chat] = now
             self._next_global = now + gap

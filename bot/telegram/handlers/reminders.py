@@ -248,8 +248,11 @@ def register(app: Application, services: Services) -> None:
         limits=Limits.from_settings(services.settings),
         default_tz=services.settings.default_tz,
         scheduler=scheduler,
+        missed=lambda rows: notifier.list_missed(rows),
     )
-    notifier = ReminderNotifier(app, service, Alarms(service.scheduler))
+    notifier = ReminderNotifier(
+        app, service, Alarms(service.scheduler), rings=services.role.runs_work
+    )
     services.reminders = service
     services.reminder_notifier = notifier
     add_canceller(services, "t", cancel_by_id)
