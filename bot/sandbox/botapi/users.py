@@ -9,6 +9,7 @@ from bot.sandbox.botapi.objects import (
     ANONYMOUS_ADMIN,
     CHANNEL_POSTER,
     SERVER_ERRORS,
+    Delay,
     Fault,
     Message,
     entities_in,
@@ -132,3 +133,9 @@ class UserActions(Observing):
             self._faults.append(
                 Fault(method, code, description, retry_after if code == 429 else None, times)
             )
+
+    def slow_down(self, method: str, seconds: float, *, times: int = 1) -> None:
+        """Answer the next ``times`` calls of ``method`` only after ``seconds`` (a slow network
+        or a busy Telegram): lets a test make one bot's reply late on purpose."""
+        with self._cond:
+            self._delays.append(Delay(method, seconds, times))
