@@ -193,7 +193,9 @@ def run_rings(
                     lambda: time.time() >= killed_at, args.lead + args.window, "mid-way"
                 )
                 rig.kill9(rig.workers[-1])
-                print(f"  killed {rig.workers[-1].name} at +{time.time() - first_due:.1f} s")
+                print(
+                    f"  killed {rig.workers[-1].data_dir.name} at +{time.time() - first_due:.1f} s"
+                )
 
             def rung() -> set[int]:
                 return {chat for _, chat, _ in sends.since(0) if chat - DUE_CHATS < args.due}
@@ -246,7 +248,7 @@ def worker_of(rig: ScaleRig, name: str) -> str | None:
     """The worker whose log names the download ``name`` (None: none did)."""
     for worker in rig.workers:
         if name in worker.output:
-            return worker.name
+            return worker.data_dir.name
     return None
 
 

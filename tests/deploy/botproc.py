@@ -21,11 +21,10 @@ def launch(
     what: str,
     *,
     prefix: tuple[str, ...] = (),
-    command: str = "run",
     new_session: bool = False,
     timeout: float = 20.0,
 ) -> BotProcess:
-    """Run ``prefix + (errandbot, command)`` for ``bot`` and wait (with a deadline) until
+    """Run ``prefix + (errandbot, run)`` for ``bot`` and wait (with a deadline) until
     ``ready()``. ``new_session`` gives the process its own process group, so that a test can
     signal it with its children (a machine that dies takes the download children too)."""
     bot.starts += 1
@@ -33,7 +32,7 @@ def launch(
         log.write(f"\n===== start {bot.starts} =====\n")
         log.flush()
         bot.proc = subprocess.Popen(
-            [*prefix, ERRANDBOT, command],
+            [*prefix, ERRANDBOT, "run"],
             env=bot.env,
             stdout=log,
             stderr=subprocess.STDOUT,

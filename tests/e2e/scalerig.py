@@ -24,11 +24,14 @@ import secrets
 import signal
 import socket
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import sqlalchemy as sa
 
 from bot.sandbox.emulator import BotApiEmulator, Message
 from tests.deploy import nginxproc
@@ -63,35 +66,13 @@ class Replica(BotProcess):
                 return False
 
         launch(
-            self, serving, f"{self.name} to serve its webhook", new_session=True, timeout=timeout
-        )
-        return self
-
-    @property
-    def name(self) -> str:
-        return self.data_dir.name
-
-
-class Worker(BotProcess):
-    """``errandbot worker``: ready once its log says ``worker running``."""
-
-    READY_LINE = "worker running"
-
-    def start(self, timeout: float = START_TIMEOUT) -> Worker:
-        seen = len(self.output)
-        launch(
             self,
-            lambda: self.READY_LINE in self.output[seen:],
-            f"{self.name} to take jobs",
-            command="worker",
+            serving,
+            f"{self.data_dir.name} to serve its webhook",
             new_session=True,
             timeout=timeout,
         )
         return self
-
-    @property
-    def name(self) -> str:
-        return self.data_dir.name
 
 
 class Balancer:
@@ -168,6 +149,7 @@ class ScaleRig:
         self.database_url = database_url
         self.folder = folder
         self.secret = secrets.token_urlsafe(24)
+        self._engine: sa.Engine | None = None
         self.downloads = folder / "downloads"
         self.downloads.mkdir(parents=True, exist_ok=True)
         ports = [free_port() for _ in range(replicas)]
@@ -195,7 +177,12 @@ class ScaleRig:
             replica.port = port
             self.replicas.append(replica)
         self.workers = [
-            Worker(emulator, self._data_dir(f"worker-{n}"), {**common, **(worker_env or {})})
+            BotProcess(
+                emulator,
+                self._data_dir(f"worker-{n}"),
+                {**common, **(worker_env or {})},
+                command="worker",
+            )
             for n in range(1, workers + 1)
         ]
 
@@ -221,7 +208,7 @@ class ScaleRig:
         if not processes:
             return
         with ThreadPoolExecutor(len(processes)) as pool:
-            for future in [pool.submit(p.start) for p in processes]:
+            for future in [pool.submit(p.start, START_TIMEOUT) for p in processes]:
                 future.result()
 
     def close(self) -> None:
@@ -229,6 +216,8 @@ class ScaleRig:
         for process in self.processes:
             process.close()
         self.balancer.close()
+        if self._engine is not None:
+            self._engine.dispose()
 
     def __enter__(self) -> ScaleRig:
         try:
@@ -241,6 +230,12 @@ class ScaleRig:
         self.close()
 
     # ------------------------------------------------------------------ faults
+    def freeze(self, process: BotProcess) -> None:
+        """SIGSTOP the process and its group: it does nothing more until :meth:`kill9` (so that
+        a test can read what it held at the instant it dies)."""
+        assert process.proc is not None and process.proc.poll() is None, "not running"
+        os.killpg(process.proc.pid, signal.SIGSTOP)
+
     def kill9(self, process: BotProcess) -> None:
         """``kill -9`` the process and its group (its download children): a machine gone."""
         assert process.proc is not None and process.proc.poll() is None, "not running"
@@ -248,9 +243,28 @@ class ScaleRig:
         process.proc.wait(10)
 
     # ------------------------------------------------------------------ observing
+    def query(self, sql: str, **params: Any) -> list[tuple]:
+        """Rows of one SQL statement on the rig's database."""
+        if self._engine is None:
+            self._engine = sa.create_engine(self.database_url)
+        with self._engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(sa.text(sql), params)]
+
     def wait_for(self, predicate: Callable[[], Any], timeout: float, what: str) -> Any:
         """Wait until ``predicate()`` is truthy (the emulator's condition, with a deadline)."""
         return self.emulator.wait_for(predicate, timeout, what)
+
+    def poll(
+        self, predicate: Callable[[], Any], timeout: float, what: str, every: float = 0.05
+    ) -> Any:
+        """Like :meth:`wait_for`, for conditions on the database or the processes: looked at
+        every ``every`` seconds without holding the emulator's lock, which its server needs."""
+        deadline = time.monotonic() + timeout
+        while not (result := predicate()):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"timed out after {timeout:.1f}s waiting for {what}")
+            time.sleep(every)
+        return result
 
     def received(self, chat_id: int) -> list[Message]:
         """Everything the bot sent to ``chat_id`` (as it is now, edits applied)."""
