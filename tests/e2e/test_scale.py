@@ -4,25 +4,38 @@
 
 - 200 chats each set a timer due in the same few seconds and a worker is ``kill -9``ed as they
   fall due: every chat gets its ring, at most the ones in flight at the kill twice;
+- 4 downloads whose worker is ``kill -9``ed: all delivered with the right sha256 (the other
+  worker resumes them from the shared download folder);
 - a replica ``kill -9``ed: the next commands are still answered (nginx moves on to the other);
+- ``/cancel`` through the replica that did not take the ``/download`` stops it within a second.
+
+The standby poller is tests/e2e/test_replicas.py's; downloads and cancel with one front,
+tests/e2e/test_workers.py's.
 """
 
 from __future__ import annotations
 
+import hashlib
+import random
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bot.sandbox.emulator import BotApiEmulator, Message
-from tests.e2e.scalerig import ScaleRig, scale_rig
+from tests.e2e.harness import USER
+from tests.e2e.scalerig import START_TIMEOUT, ScaleRig, scale_rig
+from tests.e2e.test_workers import RATE, SIZE, SLOW, document_for, started_on, status_for, texts_of
+from tests.origin import Origin
 
 pytestmark = pytest.mark.timeout(300)
 
 
 @pytest.fixture
 def rig(emulator: BotApiEmulator, postgres_url: str, tmp_path: Path) -> Iterator[ScaleRig]:
-    with scale_rig(emulator, postgres_url, tmp_path / "rig") as started:
+    env = {name.upper(): value for name, value in SLOW.items()}
+    with scale_rig(emulator, postgres_url, tmp_path / "rig", env=env) as started:
         yield started
 
 
@@ -90,3 +103,73 @@ def test_a_replica_killed_the_next_commands_are_still_answered(rig: ScaleRig) ->
     assert len(after) >= len(chats)
     assert all(status == 200 and ports[-1] == second for ports, status in after), after
     assert any(first in ports for ports, _ in after), "nginx tried the dead replica and moved on"
+
+
+def test_downloads_of_a_killed_worker_are_all_delivered(rig: ScaleRig, origin: Origin) -> None:
+    emulator = rig.emulator
+    doomed, rescuer = rig.workers
+    rescuer.terminate()  # so that the doomed worker takes all four
+    files = {f"/s{i}.bin": random.Random(i).randbytes(SIZE) for i in range(4)}
+    for path, data in files.items():
+        origin.add_file(path, data, rate=RATE)
+    commands = {
+        path: emulator.send_text(USER, USER, f"/download {origin.url(path)}") for path in files
+    }
+    rig.poll(
+        lambda: len(started_on(doomed)) == 4 and all(origin.bytes_sent(p) for p in files),
+        60,
+        "all four downloads running on one worker",
+    )
+    rescuer.start(START_TIMEOUT)
+    rig.kill9(doomed)
+    documents = {
+        path: rig.wait_for(lambda c=c: document_for(emulator, c), 90, f"the document of {path}")
+        for path, c in commands.items()
+    }
+    for path, document in documents.items():
+        assert document.document["sha256"] == hashlib.sha256(files[path]).hexdigest(), path
+    assert len(started_on(rescuer)) == 4
+    for command in commands.values():
+        said = texts_of(status_for(emulator, command))
+        assert any("another resumed it at" in text for text in said), said
+    assert sum(origin.bytes_sent(p) for p in files) < 1.5 * SIZE * len(files), "resumed, not redone"
+
+
+def test_cancel_through_the_other_replica_stops_the_download(rig: ScaleRig, origin: Origin) -> None:
+    emulator = rig.emulator
+    origin.add_file("/slow.bin", random.Random(7).randbytes(SIZE * 4), rate=RATE)
+    command = emulator.send_text(USER, USER, f"/download {origin.url('/slow.bin')}")
+    rig.poll(
+        lambda: any(started_on(w) for w in rig.workers) and origin.bytes_sent("/slow.bin") > 20_000,
+        60,
+        "the download running on a worker",
+    )
+    [job_id] = {job for w in rig.workers for job in started_on(w)}
+    # the /download is the only update so far; nginx takes the replicas in turn, so the next
+    # update goes to the other one (checked below)
+    [(tried, _)] = rig.balancer.requests()
+    took = tried[-1]
+    before = len(rig.balancer.requests())
+    sent_at = time.monotonic()
+    cancel = emulator.send_text(USER, USER, f"/cancel d{job_id}")
+    rig.poll(
+        lambda: (
+            rig.query("SELECT state FROM download_jobs WHERE id = :id", id=job_id)
+            == [("cancelled",)]
+        ),
+        10,
+        "the row cancelled",
+        every=0.01,
+    )
+    stopped = time.monotonic() - sent_at
+    assert "Cancelling d" in emulator.wait_reply(USER, cancel, timeout=10).text
+    [(tried, status)] = rig.balancer.requests()[before:]
+    assert status == 200 and tried[-1] != took, "the /cancel went to the other replica"
+    rig.wait_for(
+        lambda: "cancelled by" in (status_for(emulator, command).text or ""),
+        10,
+        "the status message saying who cancelled",
+    )
+    assert document_for(emulator, command) is None
+    print(f"\n/cancel through the other replica: stopped in {stopped * 1000:.0f} ms")
+    assert stopped < 1.0, f"stopped {stopped:.2f} s after /cancel"
