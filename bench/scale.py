@@ -45,6 +45,7 @@ from bot.reminders.store import Reminder, ReminderKind, ReminderState  # noqa: E
 from bot.sandbox.emulator import BotApiEmulator, Message  # noqa: E402
 from bot.storage import open_database  # noqa: E402
 from tests.e2e.scalerig import ScaleRig  # noqa: E402
+from tests.e2e.test_workers import started_on  # noqa: E402
 from tests.origin import Origin  # noqa: E402
 from tests.pgcluster import Cluster, start_cluster  # noqa: E402
 
@@ -148,29 +149,46 @@ def fill(url: str, pending: int, due: int, first_due: float, window: float) -> l
 
 
 @dataclass
+class Group:
+    """The first rings of some due reminders: their lateness and what the pace alone forces."""
+
+    name: str
+    late: list[float]
+    floor: list[float]
+
+    def line(self) -> str:
+        ms = lambda v: f"{v * 1000:.0f} ms"  # noqa: E731
+        if not self.late:
+            return f"  {self.name}: none"
+        return (
+            f"  {self.name} ({len(self.late)}): lateness p50 {ms(pct(self.late, 0.5))}, p99 "
+            f"{ms(pct(self.late, 0.99))}, max {ms(max(self.late))} (the pace alone: p50 "
+            f"{ms(pct(self.floor, 0.5))}, p99 {ms(pct(self.floor, 0.99))})"
+        )
+
+
+@dataclass
 class RingResult:
     lost: int
     repeated: int
-    late_before: list[float]
-    late_after: list[float]
-    floor_before: list[float]
-    floor_after: list[float]
+    repeated_not_held: int
+    groups: list[Group]
     peak: int
     stray: int
     span: float
 
-    def line(self, label: str) -> str:
-        ms = lambda v: f"{v * 1000:.0f} ms"  # noqa: E731
-        return (
-            f"{label}: lost {self.lost}, repeated {self.repeated}, stray {self.stray}; lateness "
-            f"before the kill p50 {ms(pct(self.late_before, 0.5))} p99 "
-            f"{ms(pct(self.late_before, 0.99))} (the pace alone: p50 "
-            f"{ms(pct(self.floor_before, 0.5))} p99 {ms(pct(self.floor_before, 0.99))}), after "
-            f"it p50 {ms(pct(self.late_after, 0.5))} p99 {ms(pct(self.late_after, 0.99))} "
-            f"(the pace alone: p99 {ms(pct(self.floor_after, 0.99))}; max "
-            f"{ms(max(self.late_after or [0]))}); "
-            f"peak {self.peak} sends in any 1 s; last ring {self.span:.1f} s after the first due"
+    def lines(self, label: str) -> str:
+        return "\n".join(
+            [
+                f"{label}: lost {self.lost}, repeated {self.repeated} ({self.repeated_not_held} "
+                f"of them not held by the killed worker), stray {self.stray}; peak {self.peak} "
+                f"sends in any 1 s; last first-ring {self.span:.1f} s after the first due time",
+                *(group.line() for group in self.groups),
+            ]
         )
+
+    def p99(self) -> float:
+        return pct(self.groups[0].late, 0.99)
 
 
 def run_rings(
@@ -180,21 +198,36 @@ def run_rings(
     first_due = time.time() + args.lead
     due_times = fill(url, args.pending, args.due, first_due, args.window)
     sends = Sends()
+    held: set[int] = set()  # the due reminders the killed worker had claimed, not yet recorded
+    killed_at = float("inf")
     with BotApiEmulator() as emulator:
         emulator.subscribe(sends)
         with ScaleRig(emulator, url, folder, replicas=1, workers=workers, env=args.env) as rig:
             ready = time.time()
             if ready > first_due:
                 print(f"  (the processes were ready {ready - first_due:.1f} s after the first due)")
-            killed_at = float("inf")
             if kill:
-                killed_at = first_due + args.window / 2
-                emulator.wait_for(
-                    lambda: time.time() >= killed_at, args.lead + args.window, "mid-way"
+                victim = rig.workers[-1]
+                assert victim.proc is not None
+                rig.poll(
+                    lambda: time.time() >= first_due + args.window / 2,
+                    args.lead + args.window,
+                    "mid-way",
+                    every=0.01,
                 )
-                rig.kill9(rig.workers[-1])
+                rig.freeze(victim)
+                killed_at = time.time()
+                held = {
+                    chat - DUE_CHATS
+                    for (chat,) in rig.query(
+                        "SELECT chat_id FROM reminders WHERE state = 'pending' "
+                        f"AND claimed_by LIKE '%:{victim.proc.pid}:%'"
+                    )
+                }
+                rig.kill9(victim)
                 print(
-                    f"  killed {rig.workers[-1].data_dir.name} at +{time.time() - first_due:.1f} s"
+                    f"  killed {victim.data_dir.name} at +{killed_at - first_due:.1f} s, "
+                    f"holding {len(held)} claimed rings"
                 )
 
             def rung() -> set[int]:
@@ -203,17 +236,17 @@ def run_rings(
             try:
                 emulator.wait_for(
                     lambda: len(rung()) >= args.due,
-                    args.window + args.due / 25 + 120,
+                    args.window + args.due / 20 + 120,
                     "every due reminder to ring",
                 )
             except TimeoutError:
                 print(f"  timed out: {args.due - len(rung())} never rang")
-            # repeats (a ring in flight at the kill, sent again) come within the dead-worker
-            # timeout: watch until nothing more is sent for 10 s (bounded)
+            # a repeat (a ring in flight at the kill, sent again) comes once the killed worker's
+            # lease runs out: watch until nothing more is sent for 15 s (bounded)
             settle_end = time.time() + 90
             while time.time() < settle_end:
                 last = max((t for t, _, _ in sends.since(0)), default=0.0)
-                if time.time() - last > 10:
+                if time.time() - last > 15:
                     break
                 time.sleep(1)
     first: dict[int, float] = {}
@@ -226,30 +259,33 @@ def run_rings(
             first.setdefault(index, at)
         else:
             stray += 1
-    late_before = [first[i] - due_times[i] for i in first if due_times[i] < killed_at]
-    late_after = [first[i] - due_times[i] for i in first if due_times[i] >= killed_at]
     floor = paced_lateness(due_times, args.pace)
-    floor_before = [floor[i] for i in range(args.due) if due_times[i] < killed_at]
-    floor_after = [floor[i] for i in range(args.due) if due_times[i] >= killed_at]
+
+    def group(name: str, chosen: list[int]) -> Group:
+        rang = [i for i in chosen if i in first]
+        return Group(name, [first[i] - due_times[i] for i in rang], [floor[i] for i in rang])
+
+    everything = range(args.due)
+    groups = [
+        group(
+            "due before the kill" if kill else "all",
+            [i for i in everything if due_times[i] < killed_at and i not in held],
+        )
+    ]
+    if kill:
+        groups += [
+            group("held by the killed worker", sorted(held)),
+            group("due after the kill", [i for i in everything if due_times[i] >= killed_at]),
+        ]
     return RingResult(
         lost=args.due - len(first),
         repeated=sum(c - 1 for c in counts.values()),
-        late_before=late_before,
-        late_after=late_after,
-        floor_before=floor_before,
-        floor_after=floor_after,
+        repeated_not_held=sum(c - 1 for i, c in counts.items() if i not in held),
+        groups=groups,
         peak=peak_per_second([t for t, _, _ in sends.since(0)]),
         stray=stray,
         span=max(first.values(), default=first_due) - first_due,
     )
-
-
-def worker_of(rig: ScaleRig, name: str) -> str | None:
-    """The worker whose log names the download ``name`` (None: none did)."""
-    for worker in rig.workers:
-        if name in worker.output:
-            return worker.data_dir.name
-    return None
 
 
 def run_downloads(cluster: Cluster, folder: Path, args: argparse.Namespace, workers: int) -> str:
@@ -289,10 +325,7 @@ def run_downloads(cluster: Cluster, folder: Path, args: argparse.Namespace, work
                 for p, m in got.items()
                 if m.document["sha256"] != hashlib.sha256(files[p]).hexdigest()
             ]
-            spread: dict[str, int] = {}
-            for path in files:
-                who = worker_of(rig, path.lstrip("/")) or "?"
-                spread[who] = spread.get(who, 0) + 1
+            spread = {w.data_dir.name: len(started_on(w)) for w in rig.workers}
     assert not wrong, f"wrong content: {wrong}"
     return (
         f"{len(files)} downloads of {args.size} MB at {args.rate} MB/s per connection, "
@@ -333,14 +366,11 @@ def main() -> None:
             folder = Path(tmp)
             if "rings" not in args.skip:
                 result = run_rings(cluster, folder / "rings", args, args.workers, kill=True)
-                print(result.line(f"rings, {args.workers} workers, one killed"))
+                print(result.lines(f"rings, {args.workers} workers, one killed"))
                 if not args.no_peer:
                     peer = run_rings(cluster, folder / "rings-peer", args, 1, kill=False)
-                    print(peer.line("peer: rings, 1 worker, no kill"))
-                    print(
-                        f"p99 ratio (before the kill / peer): "
-                        f"{pct(result.late_before, 0.99) / pct(peer.late_before, 0.99):.2f}"
-                    )
+                    print(peer.lines("peer: rings, 1 worker, no kill"))
+                    print(f"p99 ratio (before the kill / peer): {result.p99() / peer.p99():.2f}")
                 assert result.lost == 0, f"{result.lost} rings lost"
             if "downloads" not in args.skip:
                 print(run_downloads(cluster, folder / "dl", args, args.workers))

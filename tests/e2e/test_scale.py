@@ -59,9 +59,9 @@ def rings(rig: ScaleRig, chat: int, command: Message) -> list[Message]:
 def test_200_timers_ring_once_each_with_a_worker_killed_as_they_fall_due(rig: ScaleRig) -> None:
     emulator = rig.emulator
     chats = range(7001, 7201)
-    commands = {chat: emulator.send_text(chat, chat, "/timer 25 stretch") for chat in chats}
+    commands = {chat: emulator.send_text(chat, chat, "/timer 20 stretch") for chat in chats}
     for chat, command in commands.items():
-        assert "25 sec" in emulator.wait_reply(chat, command, timeout=60).text
+        assert "20 sec" in emulator.wait_reply(chat, command, timeout=60).text
     rung = lambda: [chat for chat, c in commands.items() if rings(rig, chat, c)]  # noqa: E731
     victim = rig.workers[0]
     assert victim.proc is not None
