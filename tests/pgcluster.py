@@ -30,7 +30,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,7 +131,53 @@ class Cluster:
     folder: Path
     port: int
     password: str
-    process: subprocess.Popen
+    command: list[str]  # how the server is run (the same again on restart)
+    process: subprocess.Popen | None = None
+
+    def launch(self) -> bool:
+        """Start the server; True once it accepts connections, False if it exited (its port
+        taken); raises :class:`ClusterUnavailable` if it neither answers nor exits in time."""
+        import psycopg
+
+        with (self.folder / "server.log").open("a") as log:
+            self.process = subprocess.Popen(
+                self.command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=self.folder,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + START_TIMEOUT
+        while self.process.poll() is None and time.monotonic() < deadline:
+            try:
+                psycopg.connect(
+                    host="127.0.0.1",
+                    port=self.port,
+                    user=SUPERUSER,
+                    password=self.password,
+                    dbname="postgres",
+                    connect_timeout=5,
+                ).close()
+                return True
+            except psycopg.OperationalError:
+                time.sleep(0.1)
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+            raise ClusterUnavailable(
+                f"the server did not accept connections within "
+                f"{START_TIMEOUT:.0f} s: {self.log[-500:]}"
+            )
+        return False
+
+    def restart(self, while_down: Callable[[], None] = lambda: None) -> None:
+        """A database restart as an operator does one: fast shutdown, ``while_down()``, then the
+        server again on the same port and data, waited for until it accepts connections."""
+        self._shutdown()
+        while_down()
+        if not self.launch():
+            raise ClusterUnavailable(f"the server would not start again: {self.log[-500:]}")
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://{SUPERUSER}:{self.password}@127.0.0.1:{self.port}/{database}"
@@ -151,15 +197,19 @@ class Cluster:
         ) as conn:
             conn.execute(sql)
 
-    def stop(self) -> None:
-        """Fast shutdown (SIGINT: roll back, disconnect, exit), then remove the folder."""
-        if self.process.poll() is None:
+    def _shutdown(self) -> None:
+        """Fast shutdown (SIGINT: roll back, disconnect, exit)."""
+        if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
             try:
                 self.process.wait(30)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(10)
+
+    def stop(self) -> None:
+        """Fast shutdown, then remove the folder."""
+        self._shutdown()
         shutil.rmtree(self.folder, ignore_errors=True)
 
     @property
@@ -171,7 +221,7 @@ class Cluster:
 def start_cluster() -> Cluster:
     """initdb and start a server; raises :class:`ClusterUnavailable` with the reason."""
     try:
-        import psycopg
+        import psycopg  # noqa: F401  (only whether it is there; Cluster.launch uses it)
     except ImportError as exc:
         raise ClusterUnavailable("psycopg is not installed (pip install -e '.[postgres]')") from exc
     bindir = find_bindir()
@@ -211,45 +261,10 @@ def start_cluster() -> Cluster:
             )
         for _attempt in range(3):  # another process may take the free port before the server
             port = _free_port()
-            with (folder / "server.log").open("a") as log:
-                process = subprocess.Popen(
-                    [
-                        *prefix,
-                        str(bindir / "postgres"),
-                        "-D",
-                        str(data),
-                        "-p",
-                        str(port),
-                        *_SERVER_OPTIONS,
-                    ],
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    cwd=folder,
-                    start_new_session=True,
-                )
-            cluster = Cluster(folder, port, password, process)
-            deadline = time.monotonic() + START_TIMEOUT
-            while process.poll() is None and time.monotonic() < deadline:
-                try:
-                    psycopg.connect(
-                        host="127.0.0.1",
-                        port=port,
-                        user=SUPERUSER,
-                        password=password,
-                        dbname="postgres",
-                        connect_timeout=5,
-                    ).close()
-                    return cluster
-                except psycopg.OperationalError:
-                    time.sleep(0.1)
-            if process.poll() is None:
-                process.kill()
-                process.wait(10)
-                raise ClusterUnavailable(
-                    f"the server did not accept connections within "
-                    f"{START_TIMEOUT:.0f} s: {cluster.log[-500:]}"
-                )
+            command = [*prefix, str(bindir / "postgres"), "-D", str(data), "-p", str(port)]
+            cluster = Cluster(folder, port, password, [*command, *_SERVER_OPTIONS])
+            if cluster.launch():
+                return cluster
         raise ClusterUnavailable(f"the server would not start: {cluster.log[-500:]}")
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)

@@ -7,7 +7,9 @@
 - 4 downloads whose worker is ``kill -9``ed: all delivered with the right sha256 (the other
   worker resumes them from the shared download folder);
 - a replica ``kill -9``ed: the next commands are still answered (nginx moves on to the other);
-- ``/cancel`` through the replica that did not take the ``/download`` stops it within a second.
+- ``/cancel`` through the replica that did not take the ``/download`` stops it within a second;
+- the database restarted: a command sent while it is down is answered once it is back, and a
+  timer set before rings once.
 
 The standby poller is tests/e2e/test_replicas.py's; downloads and cancel with one front,
 tests/e2e/test_workers.py's.
@@ -24,10 +26,11 @@ from pathlib import Path
 import pytest
 
 from bot.sandbox.emulator import BotApiEmulator, Message
-from tests.e2e.harness import USER
+from tests.e2e.harness import OTHER, USER
 from tests.e2e.scalerig import START_TIMEOUT, ScaleRig, scale_rig
 from tests.e2e.test_workers import RATE, SIZE, SLOW, document_for, started_on, status_for, texts_of
 from tests.origin import Origin
+from tests.pgcluster import Cluster
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -173,3 +176,31 @@ def test_cancel_through_the_other_replica_stops_the_download(rig: ScaleRig, orig
     assert document_for(emulator, command) is None
     print(f"\n/cancel through the other replica: stopped in {stopped * 1000:.0f} ms")
     assert stopped < 1.0, f"stopped {stopped:.2f} s after /cancel"
+
+
+def test_a_database_restart_loses_nothing(rig: ScaleRig, postgres_cluster: Cluster) -> None:
+    emulator = rig.emulator
+    timer = emulator.send_text(USER, USER, "/timer 15 tea")
+    emulator.wait_reply(USER, timer, timeout=30)
+    asked: list[Message] = []
+
+    def while_down() -> None:
+        refused = len([s for _, s in emulator.webhook_deliveries if s != 200])
+        asked.append(emulator.send_text(OTHER, OTHER, "/timers"))
+        rig.wait_for(
+            lambda: len([s for _, s in emulator.webhook_deliveries if s != 200]) > refused,
+            30,
+            "the command refused by a replica while the database is down",
+        )
+
+    postgres_cluster.restart(while_down)
+    back = time.monotonic()
+    emulator.wait_reply(OTHER, asked[0], timeout=60)
+    answered = time.monotonic() - back
+    rig.wait_for(lambda: rings(rig, USER, timer), 60, "the timer's ring")
+    rig.poll(
+        lambda: rig.query("SELECT state FROM reminders") == [("done",)], 30, "the ring recorded"
+    )
+    assert len(rings(rig, USER, timer)) == 1
+    assert all(p.proc is not None and p.proc.poll() is None for p in rig.processes), rig.logs()
+    print(f"\nthe command sent while the database was down answered {answered:.1f} s after")
