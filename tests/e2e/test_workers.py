@@ -143,3 +143,27 @@ def test_cancel_on_the_front_stops_the_download_on_its_worker_within_a_second(
         assert document_for(emulator, command) is None
     print(f"\n/cancel on the front → download stopped on the worker in {stopped * 1000:.0f} ms")
     assert stopped < 1.0, f"stopped {stopped:.2f} s after /cancel"
+
+
+def test_sigterm_hands_a_running_download_back_to_the_queue(
+    emulator: BotApiEmulator, make_bot, postgres_url, tmp_path
+) -> None:
+    env = {"database_url": postgres_url, "download_dir": str(tmp_path / "downloads"), **SLOW}
+    make_bot(run_worker="false", **env)
+    first: BotProcess = make_bot(command="worker", **env)
+    data = random.Random(3).randbytes(SIZE)
+    with Origin() as origin:
+        origin.add_file("/f.bin", data, rate=RATE)
+        command = emulator.send_text(USER, USER, f"/download {origin.url('/f.bin')}")
+        emulator.wait_for(
+            lambda: started_on(first) and origin.bytes_sent("/f.bin") > 20_000,
+            60,
+            "the download running on the worker",
+        )
+        assert first.terminate(timeout=10) < 10
+        assert rows(postgres_url, "SELECT state FROM download_jobs") == [("running",)]
+        second: BotProcess = make_bot(command="worker", **env)
+        document = emulator.wait_for(lambda: document_for(emulator, command), 90, "the document")
+    assert document.document["sha256"] == hashlib.sha256(data).hexdigest()
+    assert started_on(second) == started_on(first)
+    assert any("another resumed it at" in t for t in texts_of(status_for(emulator, command)))
