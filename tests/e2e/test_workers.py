@@ -2,7 +2,8 @@
 (``RUN_WORKER=false``) and ``errandbot worker`` processes on one database, against the emulator and
 a local origin. Downloads go through the queue to a worker; a worker ``kill -9``ed mid-download
 has its downloads taken over by another (resumed from the shared ``DOWNLOAD_DIR``) and the chat
-is told; ``/cancel`` on the front stops a download on a worker within a second."""
+is told; one stopped by SIGTERM hands its download back (started over by a worker that does not
+share its folder); ``/cancel`` on the front stops a download on a worker within a second."""
 
 from __future__ import annotations
 
@@ -145,12 +146,14 @@ def test_cancel_on_the_front_stops_the_download_on_its_worker_within_a_second(
     assert stopped < 1.0, f"stopped {stopped:.2f} s after /cancel"
 
 
-def test_sigterm_hands_a_running_download_back_to_the_queue(
+def test_sigterm_hands_a_running_download_back_and_another_worker_starts_it_over(
     emulator: BotApiEmulator, make_bot, postgres_url, tmp_path
 ) -> None:
-    env = {"database_url": postgres_url, "download_dir": str(tmp_path / "downloads"), **SLOW}
+    """Each worker has a download folder of its own here (no shared storage): the one that
+    takes the job over cannot resume it, starts it over, and says so."""
+    env = {"database_url": postgres_url, **SLOW}
     make_bot(run_worker="false", **env)
-    first: BotProcess = make_bot(command="worker", **env)
+    first: BotProcess = make_bot(command="worker", download_dir=str(tmp_path / "a"), **env)
     data = random.Random(3).randbytes(SIZE)
     with Origin() as origin:
         origin.add_file("/f.bin", data, rate=RATE)
@@ -162,8 +165,11 @@ def test_sigterm_hands_a_running_download_back_to_the_queue(
         )
         assert first.terminate(timeout=10) < 10
         assert rows(postgres_url, "SELECT state FROM download_jobs") == [("running",)]
-        second: BotProcess = make_bot(command="worker", **env)
+        second: BotProcess = make_bot(command="worker", download_dir=str(tmp_path / "b"), **env)
         document = emulator.wait_for(lambda: document_for(emulator, command), 90, "the document")
     assert document.document["sha256"] == hashlib.sha256(data).hexdigest()
     assert started_on(second) == started_on(first)
-    assert any("another resumed it at" in t for t in texts_of(status_for(emulator, command)))
+    said = texts_of(status_for(emulator, command))
+    assert any("another started it over" in text for text in said), said
+    assert list((tmp_path / "a").rglob("f.bin.part"))  # paused there, out of the other's reach
+    assert [p.name for p in (tmp_path / "b").rglob("f.bin*")] == ["f.bin"]
