@@ -246,7 +246,14 @@ class DownloadService:
 
     def choose(self, job_id: int, mode: MediaMode) -> bool:
         """Take ``mode`` for a media page waiting for a choice; False when it is not waiting
-        (already chosen, cancelled, finished)."""
+        (already chosen, cancelled, finished). With a shared queue, a choice another worker is
+        waiting for is passed on to it (True while the job is open: that worker decides)."""
+        if self._shared is not None and self._choices.waiting(job_id) is None:
+            job = self.get(job_id)
+            if job is None or job.job_state.finished:
+                return False
+            self._shared.relay_choice(job_id, mode.value)
+            return True
         return self._choices.choose(job_id, mode)
 
     def waiting_choice(self, job_id: int) -> Survey | None:

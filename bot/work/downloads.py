@@ -8,6 +8,8 @@
 - ``/cancel`` anywhere: a job no worker took yet is cancelled in the queue; a running one gets
   procrastinate's abort, which reaches its worker by LISTEN/NOTIFY at once and cancels the task;
   the task then stops the download (:meth:`DownloadService.cancel_as_asked`).
+- A media page's choice (its buttons, pressed on any front) reaches the worker that asked by
+  NOTIFY on :data:`CHOICES` (:meth:`relay_choice`, :meth:`listen`).
 - A worker that stops (SIGTERM: its downloads pause, their partial files kept) hands its jobs
   back to the queue (:class:`Requeue`); one that dies (``kill -9``) stops sending heartbeats, and
   :mod:`bot.work.sweeps` gives its jobs back. Either way the next worker finds the row still
@@ -18,6 +20,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -46,6 +49,7 @@ log = logging.getLogger(__name__)
 
 TASK = "errand.download"
 WATCH = 0.25  # seconds between looks at a running job (its end, a cancel that came by the row)
+CHOICES = "errand_download_choice"  # NOTIFY channel: {"job": id, "mode": MediaMode value}
 #: ``pg_advisory_lock`` key base for one user's request checks (the user id is added).
 REQUESTS_KEY = 0x4572_7261_6E64 + 2
 
@@ -79,6 +83,7 @@ class SharedDownloads:
         self.settings = settings
         self.service: DownloadService | None = None
         self.delivering: Callable[[int], bool] = lambda job_id: False
+        self._listening: asyncio.Task[None] | None = None
         self.task = work.app.task(
             name=TASK,
             pass_context=True,
@@ -129,7 +134,42 @@ class SharedDownloads:
                 return Withdrawn.WAITING if after is Status.CANCELLED else Withdrawn.RUNNING
         return Withdrawn.UNKNOWN
 
+    def relay_choice(self, job_id: int, mode: str) -> None:
+        payload = json.dumps({"job": job_id, "mode": mode})
+        self.work.call(
+            self.work.app.connector.execute_query_async(
+                "SELECT pg_notify(%(channel)s, %(payload)s)", channel=CHOICES, payload=payload
+            )
+        )
+
     # ------------------------------------------------------------------ a worker
+    def listen(self) -> None:
+        """Take the media choices relayed by fronts (a worker's start-up)."""
+        self._listening = asyncio.get_running_loop().create_task(
+            self.work.app.connector.listen_notify(
+                on_notification=self._on_choice, channels=[CHOICES]
+            ),
+            name="download-choices",
+        )
+
+    async def stop_listening(self) -> None:
+        if self._listening is not None:
+            self._listening.cancel()
+            await asyncio.gather(self._listening, return_exceptions=True)
+
+    async def _on_choice(self, *, channel: str, payload: str) -> None:
+        from bot.media.plan import MediaMode
+
+        try:
+            data = json.loads(payload)
+            job_id, mode = int(data["job"]), MediaMode(data["mode"])
+        except (ValueError, KeyError, TypeError):
+            log.warning("a relayed media choice that does not parse: %r", payload[:80])
+            return
+        service = self.service
+        if service is not None and service.waiting_choice(job_id) is not None:
+            await asyncio.to_thread(service.choose, job_id, mode)
+
     async def _run(self, context: JobContext, job_id: int) -> None:
         service = self.service
         assert service is not None, "the download task ran before the service was attached"
