@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TASK = "errand.download"
-WATCH = 0.25  # seconds between looks at a running job (its end, a cancel that came by the row)
+WATCH = 0.25  # seconds between looks at whether a taken job is over in this process
 CHOICES = "errand_download_choice"  # NOTIFY channel: {"job": id, "mode": MediaMode value}
 #: ``pg_advisory_lock`` key base for one user's request checks (the user id is added).
 REQUESTS_KEY = 0x4572_7261_6E64 + 2
