@@ -7,7 +7,7 @@
   stays in the task until the job is over here, watching at :data:`WATCH` intervals.
 - ``/cancel`` anywhere: a job no worker took yet is cancelled in the queue; a running one gets
   procrastinate's abort, which reaches its worker by LISTEN/NOTIFY at once and cancels the task;
-  the task then stops the download (:meth:`DownloadService.cancel_as_asked`).
+  the task then stops the download (``service.taken.cancel_as_asked``).
 - A media page's choice (its buttons, pressed on any front) reaches the worker that asked by
   NOTIFY on :data:`CHOICES` (:meth:`relay_choice`, :meth:`listen`).
 - A worker that stops (SIGTERM: its downloads pause, their partial files kept) hands its jobs
@@ -174,25 +174,26 @@ class SharedDownloads:
         service = self.service
         assert service is not None, "the download task ran before the service was attached"
         settings = self.settings
-        taken = await asyncio.to_thread(
+        claimed = await asyncio.to_thread(
             claim,
             self.sessions,
             job_id,
             settings.max_active_downloads,
             settings.max_active_per_user,
         )
-        job = taken.job
-        if taken.taken is Taken.FINISHED or job is None:
+        job = claimed.job
+        if claimed.taken is Taken.FINISHED or job is None:
             if job is not None and job.job_state is JobState.DONE and not job.delivered:
-                service.redeliver(job_id)  # finished, but its worker stopped before sending it
+                # Finished, but its worker stopped before sending it.
+                service.taken.redeliver(job_id)
                 await self._watch(service, job_id)
             return
-        log.info("download d%s runs on this worker (%s)", job_id, taken.taken.value)
-        if taken.taken is Taken.TAKEN_OVER:
+        log.info("download d%s runs on this worker (%s)", job_id, claimed.taken.value)
+        if claimed.taken is Taken.TAKEN_OVER:
             why = takeover_reason(service.root, job)
             log.info("download d%s taken over from a worker that stopped: %s", job_id, why)
-            service.tell(job_id, why)
-        if not await asyncio.to_thread(service.take, job_id):
+            service.taken.tell(job_id, why)
+        if not await asyncio.to_thread(service.taken.take, job_id):
             raise Requeue(f"d{job_id}: this worker is stopping")
         try:
             await self._watch(service, job_id)
@@ -207,9 +208,9 @@ class SharedDownloads:
     async def _watch(self, service: DownloadService, job_id: int) -> None:
         """Until the job is over in this process: not queued, probing or running here, and not
         being handed over to the chat."""
-        while service.holds(job_id) or self.delivering(job_id):
+        while service.taken.holds(job_id) or self.delivering(job_id):
             await asyncio.sleep(WATCH)
 
     async def _cancel(self, service: DownloadService, job_id: int) -> None:
-        await asyncio.to_thread(service.cancel_as_asked, job_id)
+        await asyncio.to_thread(service.taken.cancel_as_asked, job_id)
         await self._watch(service, job_id)
