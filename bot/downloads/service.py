@@ -16,8 +16,9 @@ running ones first, and the engine resumes their partial files.
 
 With PostgreSQL (several processes, one database) the queue is shared instead: ``submit`` stores
 the row and hands it to the :class:`~bot.downloads.sharing.SharedQueue`, a worker that takes it
-calls :meth:`DownloadService.take` (probe, run and report here, as above), and ``cancel`` reaches
-whichever worker runs it. Nothing is re-queued at start-up then: the shared queue holds the jobs.
+calls ``taken.take`` (:mod:`bot.downloads.taking`: probe, run and report here, as above), and
+``cancel`` reaches whichever worker runs it. Nothing is re-queued at start-up then: the shared
+queue holds the jobs.
 
 This class is the face the chat layer calls; each part behind it is its own small object.
 """
@@ -47,6 +48,7 @@ from bot.downloads.reasons import Reason, Why
 from bot.downloads.registry import Registry, WaitReason
 from bot.downloads.running import JobRunner
 from bot.downloads.sharing import SharedQueue, Withdrawn
+from bot.downloads.taking import TakenJobs
 from bot.downloads.workers import Workers
 
 if TYPE_CHECKING:
@@ -107,6 +109,8 @@ class DownloadService:
         self._runner = JobRunner(parts, pump=self._workers.pump)
         self._choices = MediaChoices(parts, admit=self._workers.admit)
         self._prober = Prober(parts, self._choices, self._workers)
+        #: The jobs a worker took from the shared queue (PostgreSQL mode; bot.work.downloads).
+        self.taken = TakenJobs(parts, self._prober, self._workers, self.cancel, self._end_cancelled)
 
     # ------------------------------------------------------------------ requests
     @property
@@ -166,7 +170,7 @@ class DownloadService:
         job = self.get(job_id)
         if job is None or job.job_state.finished:
             return False
-        if self._shared is not None and not self.holds(job_id):
+        if self._shared is not None and not self.taken.holds(job_id):
             return self._withdraw(job, by, self._shared)
         running = self._registry.running(job_id)
         if running is not None:
@@ -188,65 +192,30 @@ class DownloadService:
 
     def _withdraw(self, job: DownloadJob, by: str, shared: SharedQueue) -> bool:
         """Cancel a job this process does not hold: still in the shared queue, or run by another
-        worker (which reads who cancelled from the row, see :meth:`cancel_as_asked`)."""
+        worker (which reads who cancelled from the row: ``taken.cancel_as_asked``)."""
         self._store.update(job.id, error=Why.of(Reason.CANCELLED_BY, by=by).dump())
         if shared.withdraw(job.id) is Withdrawn.RUNNING:
             return True  # that worker reports "cancelled" when its engine has stopped
         current = self.get(job.id)
         if current is None or current.job_state.finished:
             return False
+        self._end_cancelled(job, by)
+        return True
+
+    def _end_cancelled(self, job: DownloadJob, by: str) -> None:
         self._store.end(job, JobState.CANCELLED, error=Why.of(Reason.CANCELLED_BY, by=by).dump())
         self._reporter.emit(EventKind.CANCELLED, job.id, by=by)
-        return True
-
-    def cancel_as_asked(self, job_id: int) -> bool:
-        """Another process asked (through the shared queue) to cancel a job this one runs: cancel
-        it in the name the row holds."""
-        job = self.get(job_id)
-        if job is None or job.job_state.finished:
-            return False
-        why = Why.load(job.error)
-        by = str(why.params.get("by") or "someone") if why is not None else "someone"
-        if self.holds(job_id):
-            return self.cancel(job_id, by)
-        # Taken from the queue but not started here yet: nothing to stop, only to record.
-        self._store.end(job, JobState.CANCELLED, error=Why.of(Reason.CANCELLED_BY, by=by).dump())
-        self._reporter.emit(EventKind.CANCELLED, job_id, by=by)
-        return True
-
-    def take(self, job_id: int) -> bool:
-        """A worker took ``job_id`` from the shared queue: probe (unless done before) and run it
-        here, reporting as for a local job; False when there is nothing to run (finished, or this
-        process is stopping). :meth:`holds` says when it is over."""
-        job = self.get(job_id)
-        if self._stopping.is_set() or job is None or job.job_state.finished:
-            return False
-        if job.name is None and not job.resumed:
-            self._registry.enqueue(job.id, job.user_id, ready=False)
-            self._prober.submit(job.id, job.user_id)
-        else:
-            self._registry.enqueue(job.id, job.user_id)
-            self._workers.pump()
-        return True
-
-    def holds(self, job_id: int) -> bool:
-        """True while this process has the job queued, probing or running."""
-        return (
-            self._registry.position(job_id) is not None
-            or self._registry.running(job_id) is not None
-        )
-
-    def redeliver(self, job_id: int) -> None:
-        """The file is complete but was never handed over (its worker stopped): do it now."""
-        self._reporter.emit(EventKind.DONE, job_id)
-
-    def tell(self, job_id: int, why: Why) -> None:
-        """Say something about a job in its status (e.g. that it moved to another worker)."""
-        self._reporter.emit(EventKind.NOTICE, job_id, reason=why)
 
     def choose(self, job_id: int, mode: MediaMode) -> bool:
         """Take ``mode`` for a media page waiting for a choice; False when it is not waiting
-        (already chosen, cancelled, finished)."""
+        (already chosen, cancelled, finished). With a shared queue, a choice another worker is
+        waiting for is passed on to it (True while the job is open: that worker decides)."""
+        if self._shared is not None and self._choices.waiting(job_id) is None:
+            job = self.get(job_id)
+            if job is None or job.job_state.finished:
+                return False
+            self._shared.relay_choice(job_id, mode.value)
+            return True
         return self._choices.choose(job_id, mode)
 
     def waiting_choice(self, job_id: int) -> Survey | None:

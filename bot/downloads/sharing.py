@@ -38,3 +38,7 @@ class SharedQueue(Protocol):
     def withdraw(self, job_id: int) -> Withdrawn:
         """Cancel the queued job, or ask the worker running it to stop."""
         ...
+
+    def relay_choice(self, job_id: int, mode: str) -> None:
+        """Pass a media choice (a ``MediaMode`` value) to whichever worker asked for it."""
+        ...

@@ -7,7 +7,9 @@
   stays in the task until the job is over here, watching at :data:`WATCH` intervals.
 - ``/cancel`` anywhere: a job no worker took yet is cancelled in the queue; a running one gets
   procrastinate's abort, which reaches its worker by LISTEN/NOTIFY at once and cancels the task;
-  the task then stops the download (:meth:`DownloadService.cancel_as_asked`).
+  the task then stops the download (``service.taken.cancel_as_asked``).
+- A media page's choice (its buttons, pressed on any front) reaches the worker that asked by
+  NOTIFY on :data:`CHOICES` (:meth:`relay_choice`, :meth:`listen`).
 - A worker that stops (SIGTERM: its downloads pause, their partial files kept) hands its jobs
   back to the queue (:class:`Requeue`); one that dies (``kill -9``) stops sending heartbeats, and
   :mod:`bot.work.sweeps` gives its jobs back. Either way the next worker finds the row still
@@ -18,6 +20,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -45,7 +48,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TASK = "errand.download"
-WATCH = 0.25  # seconds between looks at a running job (its end, a cancel that came by the row)
+WATCH = 0.25  # seconds between looks at whether a taken job is over in this process
+CHOICES = "errand_download_choice"  # NOTIFY channel: {"job": id, "mode": MediaMode value}
 #: ``pg_advisory_lock`` key base for one user's request checks (the user id is added).
 REQUESTS_KEY = 0x4572_7261_6E64 + 2
 
@@ -79,6 +83,7 @@ class SharedDownloads:
         self.settings = settings
         self.service: DownloadService | None = None
         self.delivering: Callable[[int], bool] = lambda job_id: False
+        self._listening: asyncio.Task[None] | None = None
         self.task = work.app.task(
             name=TASK,
             pass_context=True,
@@ -129,30 +134,66 @@ class SharedDownloads:
                 return Withdrawn.WAITING if after is Status.CANCELLED else Withdrawn.RUNNING
         return Withdrawn.UNKNOWN
 
+    def relay_choice(self, job_id: int, mode: str) -> None:
+        payload = json.dumps({"job": job_id, "mode": mode})
+        self.work.call(
+            self.work.app.connector.execute_query_async(
+                "SELECT pg_notify(%(channel)s, %(payload)s)", channel=CHOICES, payload=payload
+            )
+        )
+
     # ------------------------------------------------------------------ a worker
+    def listen(self) -> None:
+        """Take the media choices relayed by fronts (a worker's start-up)."""
+        self._listening = asyncio.get_running_loop().create_task(
+            self.work.app.connector.listen_notify(
+                on_notification=self._on_choice, channels=[CHOICES]
+            ),
+            name="download-choices",
+        )
+
+    async def stop_listening(self) -> None:
+        if self._listening is not None:
+            self._listening.cancel()
+            await asyncio.gather(self._listening, return_exceptions=True)
+
+    async def _on_choice(self, *, channel: str, payload: str) -> None:
+        from bot.media.plan import MediaMode
+
+        try:
+            data = json.loads(payload)
+            job_id, mode = int(data["job"]), MediaMode(data["mode"])
+        except (ValueError, KeyError, TypeError):
+            log.warning("a relayed media choice that does not parse: %r", payload[:80])
+            return
+        service = self.service
+        if service is not None and service.waiting_choice(job_id) is not None:
+            await asyncio.to_thread(service.choose, job_id, mode)
+
     async def _run(self, context: JobContext, job_id: int) -> None:
         service = self.service
         assert service is not None, "the download task ran before the service was attached"
         settings = self.settings
-        taken = await asyncio.to_thread(
+        claimed = await asyncio.to_thread(
             claim,
             self.sessions,
             job_id,
             settings.max_active_downloads,
             settings.max_active_per_user,
         )
-        job = taken.job
-        if taken.taken is Taken.FINISHED or job is None:
+        job = claimed.job
+        if claimed.taken is Taken.FINISHED or job is None:
             if job is not None and job.job_state is JobState.DONE and not job.delivered:
-                service.redeliver(job_id)  # finished, but its worker stopped before sending it
+                # Finished, but its worker stopped before sending it.
+                service.taken.redeliver(job_id)
                 await self._watch(service, job_id)
             return
-        log.info("download d%s runs on this worker (%s)", job_id, taken.taken.value)
-        if taken.taken is Taken.TAKEN_OVER:
+        log.info("download d%s runs on this worker (%s)", job_id, claimed.taken.value)
+        if claimed.taken is Taken.TAKEN_OVER:
             why = takeover_reason(service.root, job)
             log.info("download d%s taken over from a worker that stopped: %s", job_id, why)
-            service.tell(job_id, why)
-        if not await asyncio.to_thread(service.take, job_id):
+            service.taken.tell(job_id, why)
+        if not await asyncio.to_thread(service.taken.take, job_id):
             raise Requeue(f"d{job_id}: this worker is stopping")
         try:
             await self._watch(service, job_id)
@@ -167,9 +208,9 @@ class SharedDownloads:
     async def _watch(self, service: DownloadService, job_id: int) -> None:
         """Until the job is over in this process: not queued, probing or running here, and not
         being handed over to the chat."""
-        while service.holds(job_id) or self.delivering(job_id):
+        while service.taken.holds(job_id) or self.delivering(job_id):
             await asyncio.sleep(WATCH)
 
     async def _cancel(self, service: DownloadService, job_id: int) -> None:
-        await asyncio.to_thread(service.cancel_as_asked, job_id)
+        await asyncio.to_thread(service.taken.cancel_as_asked, job_id)
         await self._watch(service, job_id)

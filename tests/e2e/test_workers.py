@@ -2,7 +2,9 @@
 (``RUN_WORKER=false``) and ``errandbot worker`` processes on one database, against the emulator and
 a local origin. Downloads go through the queue to a worker; a worker ``kill -9``ed mid-download
 has its downloads taken over by another (resumed from the shared ``DOWNLOAD_DIR``) and the chat
-is told; ``/cancel`` on the front stops a download on a worker within a second."""
+is told; one stopped by SIGTERM hands its download back (started over by a worker that does not
+share its folder); ``/cancel`` on the front stops a download on a worker within a second; a
+media page's choice pressed on the front reaches the worker that asked."""
 
 from __future__ import annotations
 
@@ -10,13 +12,18 @@ import hashlib
 import random
 import re
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from bot.sandbox.emulator import BotApiEmulator, Message
 from tests.e2e.harness import USER, BotProcess
+from tests.e2e.test_media_pages import answer, choice_message, media_dir, press  # noqa: F401
 from tests.e2e.test_postgres import rows
+from tests.media.media_files import have_ffmpeg
+from tests.media.origin import MediaOrigin
 from tests.origin import Origin
 
 pytestmark = pytest.mark.timeout(180)
@@ -143,3 +150,55 @@ def test_cancel_on_the_front_stops_the_download_on_its_worker_within_a_second(
         assert document_for(emulator, command) is None
     print(f"\n/cancel on the front → download stopped on the worker in {stopped * 1000:.0f} ms")
     assert stopped < 1.0, f"stopped {stopped:.2f} s after /cancel"
+
+
+def test_sigterm_hands_a_running_download_back_and_another_worker_starts_it_over(
+    emulator: BotApiEmulator, make_bot, postgres_url, tmp_path
+) -> None:
+    """Each worker has a download folder of its own here (no shared storage): the one that
+    takes the job over cannot resume it, starts it over, and says so."""
+    env = {"database_url": postgres_url, **SLOW}
+    make_bot(run_worker="false", **env)
+    first: BotProcess = make_bot(command="worker", download_dir=str(tmp_path / "a"), **env)
+    data = random.Random(3).randbytes(SIZE)
+    with Origin() as origin:
+        origin.add_file("/f.bin", data, rate=RATE)
+        command = emulator.send_text(USER, USER, f"/download {origin.url('/f.bin')}")
+        emulator.wait_for(
+            lambda: started_on(first) and origin.bytes_sent("/f.bin") > 20_000,
+            60,
+            "the download running on the worker",
+        )
+        assert first.terminate(timeout=10) < 10
+        assert rows(postgres_url, "SELECT state FROM download_jobs") == [("running",)]
+        second: BotProcess = make_bot(command="worker", download_dir=str(tmp_path / "b"), **env)
+        document = emulator.wait_for(lambda: document_for(emulator, command), 90, "the document")
+    assert document.document["sha256"] == hashlib.sha256(data).hexdigest()
+    assert started_on(second) == started_on(first)
+    said = texts_of(status_for(emulator, command))
+    assert any("another started it over" in text for text in said), said
+    assert list((tmp_path / "a").rglob("f.bin.part"))  # paused there, out of the other's reach
+    assert [p.name for p in (tmp_path / "b").rglob("f.bin*")] == ["f.bin"]
+
+
+@pytest.fixture
+def media_origin(media_dir: Path) -> Iterator[MediaOrigin]:  # noqa: F811
+    with MediaOrigin(media_dir) as server:
+        yield server
+
+
+@pytest.mark.skipif(not have_ffmpeg(), reason="ffmpeg is not installed (apt-get install ffmpeg)")
+def test_a_media_choice_pressed_on_the_front_reaches_the_worker(
+    emulator: BotApiEmulator, make_bot, postgres_url, media_origin: MediaOrigin
+) -> None:
+    env = {"database_url": postgres_url}
+    make_bot(run_worker="false", **env)
+    make_bot(command="worker", **env)
+    origin = media_origin
+    page = origin.add_page("/two.html", '<body><video src="/hls/master.m3u8"></video></body>')
+    sent = emulator.send_text(USER, USER, f"/download {page}")
+    question = choice_message(emulator, sent)  # asked by the worker, which read the page
+    assert "smaller" in press(emulator, question, USER, 1)  # answered by the front
+    video = answer(emulator, sent, "video")
+    assert video.media["width"] == 160 and video.media["height"] == 120
+    assert not origin.hits_under("/hls/seg"), "only the chosen rendition was fetched"

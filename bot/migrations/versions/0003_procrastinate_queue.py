@@ -32,7 +32,9 @@ def upgrade() -> None:
 
     # Several statements with no parameters: psycopg sends them as one simple query, and no
     # "%" in procrastinate's SQL is taken for a placeholder.
-    op.get_bind().connection.driver_connection.execute(SchemaManager.get_schema())
+    driver = op.get_bind().connection.driver_connection
+    assert driver is not None, "no psycopg connection under the migration's"
+    driver.execute(SchemaManager.get_schema())
 
 
 def downgrade() -> None:

@@ -296,6 +296,7 @@ def register(app: Application, services: Services) -> None:
             await work.open()
             if role.runs_work:
                 work.start_worker()  # housekeeping: once per deployment (bot.work.sweeps)
+                shared.listen()
             return
         await asyncio.to_thread(service.start)
         if application.job_queue is not None:
@@ -306,6 +307,7 @@ def register(app: Application, services: Services) -> None:
     async def stop(application: Application) -> None:
         if shared is not None:
             work.stop_taking()
+            await shared.stop_listening()
         await notifier.close()
         await asyncio.to_thread(service.stop)
         if shared is not None:
