@@ -207,3 +207,28 @@ def release(
             .execution_options(synchronize_session=False)
         )
         session.commit()
+
+
+def sole_process(sessions: sessionmaker[Session]) -> bool:
+    """Whether this database has one process by design (SQLite: ``errandbot worker`` refuses it),
+    so that claims found at start-up are a previous run's, dead, not another process's."""
+    with sessions() as session:
+        return session.get_bind().dialect.name == "sqlite"
+
+
+def release_all(sessions: sessionmaker[Session], claimant: str | None = None) -> int:
+    """Release every claim of ``claimant`` (a loop that stops), or of anyone (a
+    :func:`sole_process` database at start-up: the claimant that held them is this process's
+    previous run, gone). Returns how many were released."""
+    whose = (
+        Reminder.claimed_by.is_not(None) if claimant is None else Reminder.claimed_by == claimant
+    )
+    with sessions() as session:
+        result = session.execute(
+            update(Reminder)
+            .where(whose, Reminder.state == ReminderState.PENDING)
+            .values(claimed_by=None, claimed_until=None)
+            .execution_options(synchronize_session=False)
+        )
+        session.commit()
+    return int(getattr(result, "rowcount", 0) or 0)
