@@ -14,24 +14,16 @@ import os
 import signal
 
 import pytest
-import sqlalchemy as sa
 
 from bot.sandbox.emulator import BotApiEmulator, Message
 from tests.e2e.harness import BotProcess
+from tests.e2e.test_postgres import rows
+from tests.telegram.paceproc import peak
 
 pytestmark = pytest.mark.timeout(240)
 
 CHATS = 60
 FIRST_USER = 7000
-
-
-def rows(url: str, query: str) -> list[tuple]:
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return [tuple(r) for r in conn.execute(sa.text(query))]
-    finally:
-        engine.dispose()
 
 
 def rings(emulator: BotApiEmulator, commands: dict[int, Message]) -> list[Message]:
@@ -41,15 +33,6 @@ def rings(emulator: BotApiEmulator, commands: dict[int, Message]) -> list[Messag
         for m in emulator.bot_messages(user)
         if m.reply_to == command.message_id and m.buttons and "snooze" in str(m.buttons)
     ]
-
-
-def peak(times: list[float], window: float = 1.0) -> int:
-    times, best, first = sorted(times), 0, 0
-    for last, at in enumerate(times):
-        while at - times[first] >= window:
-            first += 1
-        best = max(best, last - first + 1)
-    return best
 
 
 def test_every_chat_rung_once_across_workers_and_a_kill_9(
