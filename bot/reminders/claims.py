@@ -193,17 +193,40 @@ def renew(sessions: sessionmaker[Session], ids: Sequence[int], claimant: str, un
         session.commit()
 
 
-def release(
-    sessions: sessionmaker[Session], ids: Sequence[int], claimant: str, until: float | None = None
-) -> None:
-    """Give up this claimant's claim on ``ids``: claimable by anyone at ``until`` (None: now)."""
-    if not ids:
-        return
+def _release(
+    sessions: sessionmaker[Session], whose: ColumnElement[bool], until: float | None
+) -> int:
     with sessions() as session:
-        session.execute(
+        result = session.execute(
             update(Reminder)
-            .where(Reminder.id.in_(list(ids)), Reminder.claimed_by == claimant)
+            .where(whose, Reminder.state == ReminderState.PENDING)
             .values(claimed_by=None, claimed_until=until)
             .execution_options(synchronize_session=False)
         )
         session.commit()
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def release(
+    sessions: sessionmaker[Session], ids: Sequence[int], claimant: str, until: float | None = None
+) -> None:
+    """Give up this claimant's claim on ``ids``: claimable by anyone at ``until`` (None: now)."""
+    if ids:
+        _release(sessions, Reminder.id.in_(list(ids)) & (Reminder.claimed_by == claimant), until)
+
+
+def sole_process(sessions: sessionmaker[Session]) -> bool:
+    """Whether this database has one process by design (SQLite: ``errandbot worker`` refuses it),
+    so that claims found at start-up are a previous run's, dead, not another process's."""
+    with sessions() as session:
+        return session.get_bind().dialect.name == "sqlite"
+
+
+def release_all(sessions: sessionmaker[Session], claimant: str | None = None) -> int:
+    """Release every claim of ``claimant`` (a loop that stops), or of anyone (a
+    :func:`sole_process` database at start-up: the claimant that held them is this process's
+    previous run, gone). Returns how many were released."""
+    whose = (
+        Reminder.claimed_by.is_not(None) if claimant is None else Reminder.claimed_by == claimant
+    )
+    return _release(sessions, whose, None)

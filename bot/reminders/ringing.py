@@ -68,6 +68,8 @@ MISSED_SWEEP = 60.0
 MISSED_BATCH = 500
 #: Tries to record a ring that was sent while the database is away (about a minute in all).
 RECORD_TRIES = 8
+#: How long a stop waits for rings already sent to be recorded.
+STOP_RECORD_WAIT = 5.0
 
 
 def claimant_name() -> str:
@@ -110,32 +112,42 @@ class RingLoop:
         self.max_in_flight = max_in_flight
         self.claimant = claimant_name()
         self._in_flight: dict[int, asyncio.Task[None]] = {}
+        self._recording: set[int] = set()  # sent, being recorded: a stop lets them finish
         self._wake = asyncio.Event()
         self._wake_at: float | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     # --- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
         """Start claiming and ringing (inside the running event loop)."""
         if self._task is None:
+            self._stopping = False
             self._loop = asyncio.get_running_loop()
             self._task = self._loop.create_task(self._run(), name="ring-loop")
 
     async def stop(self) -> None:
         """Stop claiming; cancel the rings in flight and release their rows to be rung by
         another process (or at the next start)."""
-        left = list(self._in_flight)
-        tasks = [t for t in (self._task, *self._in_flight.values()) if t is not None]
+        self._stopping = True
+        ringing = [rid for rid in self._in_flight if rid not in self._recording]
+        recording = [t for rid, t in self._in_flight.items() if rid in self._recording]
+        tasks = [t for t in (self._task, *(self._in_flight[rid] for rid in ringing)) if t]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if recording:  # sent: let them record (else they would ring again), briefly
+            await asyncio.wait(recording, timeout=STOP_RECORD_WAIT)
+            for task in recording:
+                task.cancel()
         self._task = None
         self._in_flight.clear()
-        if left:
-            await asyncio.to_thread(claims.release, self.sessions, left, self.claimant)
-            log.info("%d rings in flight at stop released; they stay pending", len(left))
+        # Everything still claimed: the rings cancelled, and a claim the cancelled poll made.
+        released = await asyncio.to_thread(claims.release_all, self.sessions, self.claimant)
+        if released:
+            log.info("%d rings not rung at stop released; they stay pending", released)
 
     def stop_now(self) -> None:
         """Cancel everything without waiting (no running loop to await on): the leases run out."""
@@ -165,9 +177,15 @@ class RingLoop:
     # --- the loop --------------------------------------------------------------------------
 
     async def _run(self) -> None:
+        if await asyncio.to_thread(claims.sole_process, self.sessions):
+            # SQLite: one process; claims left by its previous run (kill -9) need no lease to
+            # run out before they ring.
+            released = await asyncio.to_thread(claims.release_all, self.sessions)
+            if released:
+                log.info("%d rings claimed by the previous run released", released)
         next_sweep, failures = 0.0, 0
         next_renew = self.clock() + self.lease / 4
-        while True:
+        while not self._stopping:
             now = self.clock()
             try:
                 if now >= next_sweep:
@@ -212,8 +230,11 @@ class RingLoop:
         self._wake.clear()
         delay = until - self.clock()
         if delay > 0:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for loses a cancellation that
+            # arrives as the event is set (a stop cancelling the rings, which set it as they end).
             try:
-                await asyncio.wait_for(self._wake.wait(), delay)
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
         if self._wake_at is not None and self._wake_at <= self.clock():
@@ -258,6 +279,7 @@ class RingLoop:
             await self._ring_and_record(row, claimed_at)
         finally:
             self._in_flight.pop(row.id, None)
+            self._recording.discard(row.id)
             self._wake.set()  # room for another claim
 
     async def _ring_and_record(self, row: Reminder, claimed_at: float) -> None:
@@ -274,6 +296,7 @@ class RingLoop:
                 claims.release, self.sessions, [row.id], self.claimant, retry_at
             )
             return
+        self._recording.add(row.id)
         following = next_due(row, max(self.clock(), row.due_at)) if row.recurrence else None
         if outcome is RingOutcome.UNDELIVERABLE:
             log.warning("t%d is undeliverable to chat %s; marked so", row.id, row.chat_id)

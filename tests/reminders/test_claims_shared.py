@@ -19,7 +19,13 @@ import sqlalchemy as sa
 
 from bot.reminders.store import Reminder, ReminderState
 from bot.storage import open_database
-from tests.reminders.ringproc import LOG_TABLE, LoopOptions, ring_log, start_ring_process
+from tests.reminders.ringproc import (
+    LOG_TABLE,
+    LoopOptions,
+    add_timers,
+    ring_log,
+    start_ring_process,
+)
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -30,19 +36,8 @@ def prepare(url: str, count: int, first: float, spread: float, repeats: int = 0)
     engine, sessions = open_database(url)
     with engine.begin() as conn:
         conn.execute(sa.text(LOG_TABLE))
+    add_timers(sessions, count, first, spread)
     with sessions() as session:
-        session.add_all(
-            Reminder(
-                kind="timer",
-                chat_id=1000 + i,
-                user_id=1000 + i,
-                due_at=first + spread * i / max(1, count - 1),
-                tz="UTC",
-                state=ReminderState.PENDING,
-                created_at=time.time(),
-            )
-            for i in range(count)
-        )
         session.add_all(
             Reminder(
                 kind="reminder",

@@ -114,7 +114,9 @@ def test_a_ring_callback_that_raises_leaves_the_row_pending(tmp_path: Path) -> N
         svc.start()
         row = svc.add_timer(ME, "0.2")
         await asyncio.wait_for(rang.wait(), 5)
+        deadline = time.monotonic() + 10
         while svc.get(row.id).claimed_by is not None:  # released, to be tried again later
+            assert time.monotonic() < deadline, "never released"
             await asyncio.sleep(0.02)
         rung_at = time.time()
         again = svc.get(row.id)
@@ -125,3 +127,27 @@ def test_a_ring_callback_that_raises_leaves_the_row_pending(tmp_path: Path) -> N
     # Pending, and claimable again (by any process) about RETRY_UNEXPECTED later.
     assert state == ReminderState.PENDING
     assert RETRY_UNEXPECTED.total_seconds() - 5 < retry_in <= RETRY_UNEXPECTED.total_seconds()
+
+
+def test_a_stop_releases_the_rings_in_flight_at_once(tmp_path: Path) -> None:
+    """A ring still waiting for Telegram at a stop (SIGTERM) stays pending and is released, not
+    left to its lease: another process (or the next start) rings it at once."""
+
+    async def scenario() -> Reminder:
+        sending = asyncio.Event()
+
+        async def ring(row: Reminder, late: timedelta) -> RingOutcome:
+            sending.set()
+            await asyncio.Event().wait()  # Telegram never answers
+            return RingOutcome.DELIVERED
+
+        svc = service(tmp_path, ring)
+        svc.start()
+        row = svc.add_timer(ME, "0.1")
+        await asyncio.wait_for(sending.wait(), 5)
+        assert svc.get(row.id).claimed_by == svc.rings.claimant
+        await svc.stop()
+        return svc.get(row.id)
+
+    row = asyncio.run(scenario())
+    assert (row.state, row.claimed_by, row.claimed_until) == (ReminderState.PENDING, None, None)

@@ -224,3 +224,33 @@ def test_ten_thousand_pending_cost_nothing_until_due_and_the_due_ones_ring(
         assert all(r[2] >= r[3] for r in rings.got)  # none early
 
     asyncio.run(scenario())
+
+
+def test_rows_claimed_by_a_previous_run_ring_at_once_with_sqlite(tmp_path: Path) -> None:
+    """A kill -9 leaves rows claimed with a running lease; with SQLite (one process) the next
+    start rings them at once instead of waiting for the lease."""
+    service, rings = make(tmp_path)
+    now = time.time()
+    with service.sessions() as session:
+        session.add(
+            Reminder(
+                kind="timer",
+                chat_id=42,
+                user_id=42,
+                due_at=now - 1,
+                tz="UTC",
+                state=ReminderState.PENDING,
+                created_at=now - 10,
+                claimed_by="host:1:dead",
+                claimed_until=now + 3600,
+            )
+        )
+        session.commit()
+
+    async def scenario() -> None:
+        service.start()
+        await rings.wait(1)
+        await settled(service, 1, ReminderState.DONE)
+        await service.stop()
+
+    asyncio.run(scenario())
