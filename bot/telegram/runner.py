@@ -4,6 +4,10 @@ python-telegram-bot's ``run_polling`` (and :func:`bot.telegram.webhook.serve`, w
 webhook secret before reading a body) install handlers for SIGINT and SIGTERM and shut down in
 order (stop fetching updates, finish handlers, run ``post_stop``), which is what keeps a SIGTERM
 stop under the 10 s the service manager allows.
+
+Only one process polls per database: a second one stands by (:mod:`bot.telegram.standby`) and
+takes over when the first dies. Webhook replicas all serve at once; each update is handled once,
+each chat in order (:mod:`bot.telegram.intake`).
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ def run_bot(settings: Settings) -> int:
         return 1
     log.info("Errand starting against %s", settings.telegram_api_url)
     try:
-        _run(app, settings, secret)
+        code = _run(app, settings, secret)
     except InvalidToken:
         print("errandbot: Telegram rejected BOT_TOKEN; check it with @BotFather", file=sys.stderr)
         return 2
@@ -75,7 +79,7 @@ def run_bot(settings: Settings) -> int:
         )
         return 1
     log.info("Errand stopped")
-    return 0
+    return code
 
 
 class _NoLibraryTracebacks(logging.Filter):
@@ -122,7 +126,7 @@ def _scrub_uncaught(secrets: tuple[str | None, ...]) -> None:
     threading.excepthook = lambda args: show(args.exc_type, args.exc_value, args.exc_traceback)
 
 
-def _run(app, settings: Settings, secret: str | None) -> None:
+def _run(app, settings: Settings, secret: str | None) -> int:
     if settings.webhook_url:
         host, port = settings.listen_host_port
         path = urlsplit(settings.webhook_url).path.lstrip("/")
@@ -133,5 +137,20 @@ def _run(app, settings: Settings, secret: str | None) -> None:
         asyncio.run(
             serve(app, host=host, port=port, path=path, url=settings.webhook_url, secret=secret)
         )
-    else:
+        return 0
+    from bot.telegram.standby import PollingLock
+
+    lock = PollingLock(settings.db_url)
+    try:
+        if not lock.wait():  # a standby stopped before its turn came
+            return 0
+        lock.watch(app)
         app.run_polling(allowed_updates=Update.ALL_TYPES, timeout=POLL_TIMEOUT)
+    finally:
+        lock.release()
+    if lock.lost:
+        print(
+            "errandbot: lost the polling lock; stopped so that one process polls", file=sys.stderr
+        )
+        return 1
+    return 0
