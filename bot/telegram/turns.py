@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
 from bot.db.locks import AdvisoryLocks, two_keys
 
@@ -35,15 +37,20 @@ log = logging.getLogger(__name__)
 TURN_SPACE = 0x4572
 #: Seconds between tries while another process holds a chat's turn: doubling from the first.
 RETRY_FIRST, RETRY_MOST = 0.005, 0.05
+#: Tries to reconnect (a second apart) before a turn gives up on a failed database connection.
+RECONNECTS = 10
 
 
 class ChatTurns:
     """``async with turns.turn(chat_id):`` – the chat's turn, here and (PostgreSQL) everywhere."""
 
-    def __init__(self, engine: Engine | None = None) -> None:
+    def __init__(self, engine: Engine | None = None, name: str | None = None) -> None:
+        """``engine``: PostgreSQL makes turns shared between processes (others: this process
+        only); ``name``: the lock connection's ``application_name``, as ``pg_stat_activity``
+        shows it."""
         self._local: dict[int, tuple[asyncio.Lock, int]] = {}  # chat -> (lock, users)
         self._shared = (
-            AdvisoryLocks(engine, "errandbot-turns")
+            AdvisoryLocks(engine, name or f"errandbot-turns pid {os.getpid()}")
             if engine is not None and engine.dialect.name == "postgresql"
             else None
         )
@@ -74,8 +81,18 @@ class ChatTurns:
 
     async def _take(self, keys: tuple[int, int]) -> None:
         assert self._shared is not None
-        wait = RETRY_FIRST
-        while not await asyncio.to_thread(self._shared.try_lock, *keys):
+        wait, failures = RETRY_FIRST, 0
+        while True:
+            try:
+                if await asyncio.to_thread(self._shared.try_lock, *keys):
+                    return
+            except DBAPIError:
+                failures += 1
+                if failures > RECONNECTS:
+                    raise
+                log.warning("the chat turns' database connection failed; reconnecting")
+                await asyncio.sleep(1.0)
+                continue
             await asyncio.sleep(wait)
             wait = min(wait * 2, RETRY_MOST)
 

@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from bot.sandbox.emulator import BotApiEmulator
 from tests.deploy.botproc import WebhookBot, free_port, launch
@@ -90,6 +91,14 @@ def balancer(tmp: Path, port: int, upstreams: list[int]) -> Iterator[None]:
 
 
 @pytest.fixture
+def emulator() -> Iterator[BotApiEmulator]:
+    """Update ids from 1000: ids below are free for updates a test leaves as a dead replica
+    would (older than everything the emulator sends)."""
+    with BotApiEmulator(first_update_id=1000) as emu:
+        yield emu
+
+
+@pytest.fixture
 def replicas(
     emulator: BotApiEmulator, tmp_path: Path, postgres_url: str
 ) -> Iterator[list[WebhookBot]]:
@@ -122,20 +131,23 @@ def replicas(
 
 
 def _forged(update_id: int, message_id: int, text: str) -> bytes:
+    return json.dumps(_update(update_id, message_id, text)).encode()
+
+
+def _update(update_id: int, message_id: int, text: str) -> dict:
+    """A message from OTHER in their private chat, as Telegram posts it."""
     command = text.split()[0]
-    return json.dumps(
-        {
-            "update_id": update_id,
-            "message": {
-                "message_id": message_id,
-                "date": int(time.time()),
-                "chat": {"id": OTHER, "type": "private", "first_name": "Bo"},
-                "from": {"id": OTHER, "is_bot": False, "first_name": "Bo"},
-                "text": text,
-                "entities": [{"type": "bot_command", "offset": 0, "length": len(command)}],
-            },
-        }
-    ).encode()
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": message_id,
+            "date": int(time.time()),
+            "chat": {"id": OTHER, "type": "private", "first_name": "Bo"},
+            "from": {"id": OTHER, "is_bot": False, "first_name": "Bo"},
+            "text": text,
+            "entities": [{"type": "bot_command", "offset": 0, "length": len(command)}],
+        },
+    }
 
 
 def _post(port: int, body: bytes) -> int:
@@ -204,6 +216,42 @@ def test_replicas_behind_nginx_dedupe_keep_order_and_survive_a_kill(
     )
     assert _answers(emulator, USER, "late") == list(NAMES[:4])
     assert emulator.pending_updates() == 0
+
+
+def _left_behind(postgres_url: str, update: dict, age: float) -> None:
+    """Store ``update`` as a replica does before its 200, and leave it unhandled, as a replica
+    ``kill -9``ed right after its 200 does."""
+    engine = sa.create_engine(postgres_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO received_requests (request_id, payload, chat_id, received_at) "
+                    "VALUES (:id, :payload, :chat, :at)"
+                ),
+                {
+                    "id": update["update_id"],
+                    "payload": json.dumps(update),
+                    "chat": OTHER,
+                    "at": time.time() - age,
+                },
+            )
+    finally:
+        engine.dispose()
+
+
+def test_updates_a_dead_replica_stored_are_taken_over(
+    emulator: BotApiEmulator, replicas: list[WebhookBot], postgres_url: str
+) -> None:
+    # Left by a dead replica, then the chat writes again: its turn handles the older one first.
+    _left_behind(postgres_url, _update(500, 5100, "/remind in 3h orphan alpha"), 0)
+    emulator.send_text(OTHER, OTHER, "/remind in 3h orphan bravo")
+    emulator.wait_for(lambda: len(_answers(emulator, OTHER, "orphan")) == 2, 30, "both answered")
+    assert _answers(emulator, OTHER, "orphan") == ["alpha", "bravo"]
+    # Left by a dead replica in a chat that says nothing more: a live replica's sweep takes it.
+    _left_behind(postgres_url, _update(600, 5200, "/remind in 3h swept alpha"), 60)
+    emulator.wait_for(lambda: _answers(emulator, OTHER, "swept"), 40, "the sweep")
+    assert _answers(emulator, OTHER, "swept") == ["alpha"]
 
 
 def _polls_since(emulator: BotApiEmulator, since: float) -> list[float]:
