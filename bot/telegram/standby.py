@@ -89,11 +89,7 @@ class PollingLock:
             except BlockingIOError:
                 handle.close()
                 return False
-            handle.seek(0)
-            handle.truncate()
-            handle.write(f"{os.getpid()}\n")  # who polls, for whoever looks
-            handle.flush()
-            self._file = handle
+            self._file = handle  # empty: a file with bytes beside the database looks like a backup
             self.held = True
         else:
             self.held = True
@@ -160,3 +156,44 @@ class PollingLock:
             self._file.close()
             self._file = None
         self.held = False
+
+
+def who_polls(db_url: str) -> str | None:
+    """Who holds the polling lock now, in words, or None if nobody does (``errandbot check``).
+
+    Looks without creating anything: a SQLite lock file that does not exist means nobody.
+    """
+    if db_url.startswith("postgres"):
+        from sqlalchemy import text
+
+        from bot.storage import make_engine
+
+        engine = make_engine(db_url)
+        try:
+            with engine.connect() as conn:
+                row = conn.execute(
+                    text(
+                        "SELECT a.application_name, host(a.client_addr) FROM pg_locks l "
+                        "JOIN pg_stat_activity a ON a.pid = l.pid "
+                        "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+                        "AND l.classid::bigint = :high AND l.objid::bigint = :low"
+                    ),
+                    {"high": POLL_KEY >> 32, "low": POLL_KEY & 0xFFFF_FFFF},
+                ).first()
+        finally:
+            engine.dispose()
+        if row is None:
+            return None
+        name, host = row
+        return f"{name or 'a process'} (from {host or 'a local socket'})"
+    path = sqlite_path(db_url)
+    lock_file = Path(f"{path}.poll-lock") if path is not None else None
+    if lock_file is None or not lock_file.exists():
+        return None
+    with lock_file.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return f"a process on this machine (flock on {lock_file})"
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return None

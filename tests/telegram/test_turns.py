@@ -22,7 +22,7 @@ from sqlalchemy.orm import sessionmaker
 
 from bot import inbox
 from bot.storage import open_database
-from bot.telegram.standby import PollingLock
+from bot.telegram.standby import PollingLock, who_polls
 from bot.telegram.turns import ChatTurns
 
 pytestmark = pytest.mark.timeout(60)
@@ -150,7 +150,10 @@ def test_a_chats_turn_excludes_the_other_process_until_its_holder_dies(postgres_
 def test_one_polling_lock_the_other_takes_it_when_the_first_ends(database_url: str) -> None:
     first, second = PollingLock(database_url), PollingLock(database_url)
     try:
+        assert who_polls(database_url) is None
         assert first.try_take()
+        holder = who_polls(database_url)
+        assert holder is not None and ("errandbot-poller pid" in holder or "flock" in holder)
         assert not second.try_take()
         assert first.still_held()
         first.release()
