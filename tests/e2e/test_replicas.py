@@ -15,10 +15,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import signal
-import socket
-import subprocess
 import threading
 import time
 import urllib.request
@@ -31,32 +27,21 @@ import sqlalchemy as sa
 
 from bot.sandbox.emulator import BotApiEmulator
 from tests.deploy.botproc import WebhookBot, free_port, launch
+from tests.deploy.test_nginx import NGINX
+from tests.deploy.test_nginx import _nginx as nginx
 from tests.e2e.harness import OTHER, USER, BotProcess
 
 pytestmark = pytest.mark.timeout(240)
 
-NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
 SECRET = "replicas-secret_0123456789"
 PATH = "/errand/hook"
-
-
-def _wait_port(port: int, proc: subprocess.Popen, what: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"{what} did not start listening on {port}") from None
-            time.sleep(0.05)
 
 
 @contextmanager
 def balancer(tmp: Path, port: int, upstreams: list[int]) -> Iterator[None]:
     """nginx on ``port`` passing ``PATH`` to ``upstreams`` in turn (a refused connection or a
     timeout goes to the next one, nginx's default)."""
-    temp = {name: tmp / name for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi")}
+    temp = {name: tmp / name for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")}
     for folder in temp.values():
         folder.mkdir(exist_ok=True)
     servers = "".join(f"    server 127.0.0.1:{p} max_fails=1 fail_timeout=5s;\n" for p in upstreams)
@@ -66,36 +51,14 @@ def balancer(tmp: Path, port: int, upstreams: list[int]) -> Iterator[None]:
         + f"worker_processes 1;\npid {tmp}/nginx.pid;\nerror_log {tmp}/error.log;\n"
         "events { worker_connections 256; }\nhttp {\n"
         f"  access_log {tmp}/access.log;\n"
-        + "".join(f"  {name}_temp_path {path};\n" for name, path in temp.items() if name != "body")
-        + f"  client_body_temp_path {temp['body']};\n"
-        f"  upstream replicas {{\n{servers}  }}\n"
+        + "".join(f"  {name}_temp_path {path};\n" for name, path in temp.items())
+        + f"  upstream replicas {{\n{servers}  }}\n"
         f"  server {{\n    listen 127.0.0.1:{port};\n"
         f"    location = {PATH} {{\n      proxy_pass http://replicas;\n"
         "      proxy_connect_timeout 2s;\n      proxy_read_timeout 20s;\n    }\n  }\n}\n"
     )
-    proc = subprocess.Popen(
-        [NGINX, "-p", str(tmp), "-e", str(tmp / "error.log"), "-c", str(conf), "-g", "daemon off;"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        _wait_port(port, proc, "nginx")
+    with nginx(tmp, conf, port):
         yield
-    finally:
-        proc.send_signal(signal.SIGQUIT)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-@pytest.fixture
-def emulator() -> Iterator[BotApiEmulator]:
-    """Update ids from 1000: ids below are free for updates a test leaves as a dead replica
-    would (older than everything the emulator sends)."""
-    with BotApiEmulator(first_update_id=1000) as emu:
-        yield emu
 
 
 @pytest.fixture
@@ -130,30 +93,10 @@ def replicas(
                 assert emulator.token.split(":", 1)[1] not in bot.output, "the token leaked"
 
 
-def _forged(update_id: int, message_id: int, text: str) -> bytes:
-    return json.dumps(_update(update_id, message_id, text)).encode()
-
-
-def _update(update_id: int, message_id: int, text: str) -> dict:
-    """A message from OTHER in their private chat, as Telegram posts it."""
-    command = text.split()[0]
-    return {
-        "update_id": update_id,
-        "message": {
-            "message_id": message_id,
-            "date": int(time.time()),
-            "chat": {"id": OTHER, "type": "private", "first_name": "Bo"},
-            "from": {"id": OTHER, "is_bot": False, "first_name": "Bo"},
-            "text": text,
-            "entities": [{"type": "bot_command", "offset": 0, "length": len(command)}],
-        },
-    }
-
-
-def _post(port: int, body: bytes) -> int:
+def _post(port: int, update: dict) -> int:
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}{PATH}",
-        data=body,
+        data=json.dumps(update).encode(),
         headers={"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET},
         method="POST",
     )
@@ -179,10 +122,12 @@ def test_replicas_behind_nginx_dedupe_keep_order_and_survive_a_kill(
 ) -> None:
     # The same update posted to both replicas at once (as a redelivery racing the first) is
     # handled once: one reply.
-    body = _forged(900_001, 5001, "/remind in 3h twice alpha")
+    update = emulator.forge_update(OTHER, OTHER, "/remind in 3h twice alpha")
     ports = [int(bot.env["WEBHOOK_LISTEN"].rpartition(":")[2]) for bot in replicas]
     statuses: list[int] = []
-    threads = [threading.Thread(target=lambda p=p: statuses.append(_post(p, body))) for p in ports]
+    threads = [
+        threading.Thread(target=lambda p=p: statuses.append(_post(p, update))) for p in ports
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -190,9 +135,9 @@ def test_replicas_behind_nginx_dedupe_keep_order_and_survive_a_kill(
     assert statuses == [200, 200]
     emulator.wait_for(lambda: _answers(emulator, OTHER, "twice"), 30, "the forged command answered")
     emulator.wait_for(
-        lambda: all("update 900001" in bot.output for bot in replicas),
+        lambda: all(f"update {update['update_id']}" in bot.output for bot in replicas),
         30,
-        "both replicas to have seen update 900001",
+        "both replicas to have seen the update",
     )
     emulator.send_text(OTHER, OTHER, "/remind in 3h after alpha")  # handled after both
     emulator.wait_reply(OTHER, None, timeout=30, contains="after alpha")
@@ -244,12 +189,14 @@ def test_updates_a_dead_replica_stored_are_taken_over(
     emulator: BotApiEmulator, replicas: list[WebhookBot], postgres_url: str
 ) -> None:
     # Left by a dead replica, then the chat writes again: its turn handles the older one first.
-    _left_behind(postgres_url, _update(500, 5100, "/remind in 3h orphan alpha"), 0)
+    orphan = emulator.forge_update(OTHER, OTHER, "/remind in 3h orphan alpha")
+    _left_behind(postgres_url, orphan, 0)
     emulator.send_text(OTHER, OTHER, "/remind in 3h orphan bravo")
     emulator.wait_for(lambda: len(_answers(emulator, OTHER, "orphan")) == 2, 30, "both answered")
     assert _answers(emulator, OTHER, "orphan") == ["alpha", "bravo"]
     # Left by a dead replica in a chat that says nothing more: a live replica's sweep takes it.
-    _left_behind(postgres_url, _update(600, 5200, "/remind in 3h swept alpha"), 60)
+    swept = emulator.forge_update(OTHER, OTHER, "/remind in 3h swept alpha")
+    _left_behind(postgres_url, swept, 60)
     emulator.wait_for(lambda: _answers(emulator, OTHER, "swept"), 40, "the sweep")
     assert _answers(emulator, OTHER, "swept") == ["alpha"]
 
