@@ -285,3 +285,23 @@ def test_a_second_getupdates_ends_the_first_with_409(emulator: BotApiEmulator) -
     assert api(emulator, "getUpdates", timeout=0)[0] == 200
     first.join(10)
     assert answers == [409]
+
+
+def test_a_forged_update_takes_the_next_id_and_is_not_queued(emulator: BotApiEmulator) -> None:
+    forged = emulator.forge_update(42, 42, "/help")
+    assert forged["message"]["text"] == "/help"
+    assert forged["message"]["entities"][0]["type"] == "bot_command"
+    assert emulator.pending_updates() == 0
+    emulator.send_text(42, 42, "/timer 5")
+    queued = api(emulator, "getUpdates", timeout=0)[1]["result"]
+    assert [u["update_id"] for u in queued] == [forged["update_id"] + 1]
+
+
+def test_slow_down_delays_the_next_answers_only(emulator: BotApiEmulator) -> None:
+    emulator.slow_down("getMe", 1.0)
+    started = time.monotonic()
+    assert api(emulator, "getMe")[0] == 200
+    assert time.monotonic() - started >= 1.0
+    started = time.monotonic()
+    assert api(emulator, "getMe")[0] == 200
+    assert time.monotonic() - started < 1.0
