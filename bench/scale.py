@@ -357,13 +357,20 @@ def main() -> None:
         help="an Errand setting for every process (repeatable)",
     )
     parser.add_argument("--no-peer", action="store_true", help="skip the one-worker runs")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the processes' logs (the folder is printed)"
+    )
     parser.add_argument("--skip", choices=("rings", "downloads"), action="append", default=[])
     args = parser.parse_args()
     args.env = dict(item.split("=", 1) for item in args.set) | {"LOG_LEVEL": "INFO"}
     cluster = start_cluster()
     try:
         with tempfile.TemporaryDirectory(prefix="errand-bench-scale-") as tmp:
-            folder = Path(tmp)
+            folder = (
+                Path(tempfile.mkdtemp(prefix="errand-bench-scale-")) if args.keep else Path(tmp)
+            )
+            if args.keep:
+                print(f"logs kept in {folder}")
             if "rings" not in args.skip:
                 result = run_rings(cluster, folder / "rings", args, args.workers, kill=True)
                 print(result.lines(f"rings, {args.workers} workers, one killed"))
