@@ -45,7 +45,8 @@ def test_guide_nginx_and_unit_agree_on_webhook_and_files():
 
 
 def test_guide_file_server_port_matches_compose():
-    [published] = re.findall(r'"127\.0\.0\.1:(\d+):\d+"', COMPOSE.split("  files:")[1])
+    files = COMPOSE.split("\n  files:\n")[1].split("\n\n")[0]  # the service, to its blank line
+    [published] = re.findall(r'"127\.0\.0\.1:(\d+):\d+"', files)
     assert f"proxy_pass http://127.0.0.1:{published}/files/;" in GUIDE
     assert "proxy_intercept_errors on;" in GUIDE  # so that nginx's page for a gone file shows
 
