@@ -10,9 +10,11 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
@@ -99,3 +101,41 @@ def running(folder: Path, main: Path, port: int) -> Iterator[subprocess.Popen]:
         yield proc
     finally:
         stop(proc)
+
+
+class Upstream(ThreadingHTTPServer):
+    """What stands behind nginx in a test instead of the bot: answers every POST with 200 and
+    records it in :attr:`seen` as (method, path, headers, body)."""
+
+    seen: list[tuple[str, str, dict[str, str], bytes]]
+
+    @property
+    def port(self) -> int:
+        return self.server_address[1]
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    server: Upstream
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.server.seen.append(("POST", self.path, dict(self.headers), body))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def upstream() -> Iterator[Upstream]:
+    """A recording :class:`Upstream` on a free loopback port, for the length of the block."""
+    server = Upstream(("127.0.0.1", 0), _Recorder)
+    server.seen = []
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}).start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()

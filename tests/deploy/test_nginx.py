@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import threading
 import warnings
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -74,40 +72,18 @@ def _site(tmp: Path, http_port: int, https_port: int, bot_port: int, downloads: 
     return nginxproc.main_conf(tmp, site)
 
 
-class _BotStub(BaseHTTPRequestHandler):
-    """Stands in for Errand's webhook listener: records what nginx forwarded."""
-
-    seen: list[tuple[str, str, dict[str, str], bytes]] = []
-
-    def do_POST(self) -> None:  # noqa: N802
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self.seen.append(("POST", self.path, dict(self.headers), body))
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args) -> None:
-        pass
-
-
 @pytest.fixture
 def nginx_site(tmp_path):
-    bot = ThreadingHTTPServer(("127.0.0.1", 0), _BotStub)
-    threading.Thread(target=bot.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     downloads = tmp_path / "downloads"
     downloads.mkdir()
     (downloads / "report.html").write_text("<script>alert(1)</script>")
     (downloads / "big.iso.part").write_bytes(b"\0" * 10)
     (downloads / ".big.iso.segments").write_text("{}")
     http_port, https_port = free_port(), free_port()
-    main = _site(tmp_path, http_port, https_port, bot.server_address[1], downloads)
-    _BotStub.seen = []
-    try:
+    with nginxproc.upstream() as bot:
+        main = _site(tmp_path, http_port, https_port, bot.port, downloads)
         with nginxproc.running(tmp_path, main, https_port):
-            yield http_port, https_port, _BotStub.seen
-    finally:
-        bot.shutdown()
-        bot.server_close()
+            yield http_port, https_port, bot.seen
 
 
 @pytest.mark.timeout(60)
