@@ -21,10 +21,11 @@ from tests.deploy.botproc import WebhookBot, free_port
 from tests.e2e.harness import USER
 
 CONF = Path(__file__).resolve().parents[2] / "deploy" / "nginx.conf"
+NGINX = nginxproc.NGINX
+#: nginx in the foreground on a test config (tests/e2e/test_replicas.py imports it from here).
+_nginx = nginxproc.running
 OPENSSL = shutil.which("openssl")
-pytestmark = pytest.mark.skipif(
-    not (nginxproc.NGINX and OPENSSL), reason="nginx or openssl not installed"
-)
+pytestmark = pytest.mark.skipif(not (NGINX and OPENSSL), reason="nginx or openssl not installed")
 
 
 def _site(tmp: Path, http_port: int, https_port: int, bot_port: int, downloads: Path) -> Path:
