@@ -26,13 +26,17 @@ from pathlib import Path
 import pytest
 
 from bot.sandbox.emulator import BotApiEmulator, Message
+from tests.deploy import nginxproc
 from tests.e2e.harness import OTHER, USER
 from tests.e2e.scalerig import START_TIMEOUT, ScaleRig, scale_rig
 from tests.e2e.test_workers import RATE, SIZE, SLOW, document_for, started_on, status_for, texts_of
 from tests.origin import Origin
 from tests.pgcluster import Cluster
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [
+    pytest.mark.timeout(300),
+    pytest.mark.skipif(not nginxproc.NGINX, reason="nginx not installed (the balancer)"),
+]
 
 
 @pytest.fixture
