@@ -21,9 +21,16 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # A database from before Alembic may have been made from newer models (see 0001): only
+    # what is missing is added.
+    inspector = sa.inspect(op.get_bind())
+    columns = {c["name"] for c in inspector.get_columns("received_requests")}
+    indexes = {i["name"] for i in inspector.get_indexes("received_requests")}
     with op.batch_alter_table("received_requests") as batch:
-        batch.add_column(sa.Column("chat_id", sa.BigInteger(), nullable=True))
-        batch.create_index("ix_received_requests_chat_id", ["chat_id", "request_id"])
+        if "chat_id" not in columns:
+            batch.add_column(sa.Column("chat_id", sa.BigInteger(), nullable=True))
+        if "ix_received_requests_chat_id" not in indexes:
+            batch.create_index("ix_received_requests_chat_id", ["chat_id", "request_id"])
 
 
 def downgrade() -> None:
