@@ -305,6 +305,21 @@ def _check_webhook(settings: Settings) -> Result | None:
     return Result("webhook", True, f"{scrub(settings.webhook_url)} served on {host}:{port}")
 
 
+def _check_polling(settings: Settings) -> Result | None:
+    """Who polls: one process per database does, any other ``errandbot run`` stands by."""
+    if settings.webhook_url:
+        return None
+    from bot.telegram.standby import who_polls
+
+    try:
+        holder = who_polls(settings.db_url)
+    except Exception as exc:  # noqa: BLE001 - the database line says what is wrong with it
+        return Result("polling", True, f"cannot tell who polls ({type(exc).__name__})", True)
+    if holder is None:
+        return Result("polling", True, "no errandbot run polls now; the first to start will")
+    return Result("polling", True, f"{holder} polls; another errandbot run would stand by")
+
+
 def _check_media(settings: Settings) -> Result | None:
     """yt-dlp's version (sites change weekly: ``pip install -U yt-dlp``) and whether ffmpeg is
     there."""
@@ -335,6 +350,7 @@ CHECKS: tuple[Callable[[Settings], Result | None], ...] = (
     _check_upload_limit,
     _check_local_mode,
     _check_webhook,
+    _check_polling,
     _check_media,
     _check_queue,
 )
