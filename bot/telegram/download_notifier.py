@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from telegram.ext import Application
@@ -52,6 +53,9 @@ class DownloadNotifier:
         #: Jobs whose file is being handed over, from the moment "done" is reported (on the
         #: worker thread) until delivery ends: a queue worker's task waits for it (bot.work).
         self._delivering: set[int] = set()
+        #: PostgreSQL mode: passes a cancel of a file being sent to the worker that sends it
+        #: (bot.work.downloads; called on a thread).
+        self.relay_upload_cancel: Callable[[int, str], None] | None = None
 
     @property
     def service(self) -> DownloadService:

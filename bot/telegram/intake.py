@@ -34,7 +34,7 @@ from telegram import Update
 from telegram.ext import Application, BaseUpdateProcessor
 
 from bot import inbox
-from bot.telegram.turns import ChatTurns
+from bot.telegram.turns import ChatTurns, PerChat
 
 log = logging.getLogger(__name__)
 
@@ -220,25 +220,14 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
     def __init__(self, max_concurrent_updates: int = 256, per_chat: int = 4) -> None:
         super().__init__(max_concurrent_updates)
         self.per_chat = per_chat
-        self._chats: dict[int | None, tuple[asyncio.Semaphore, int]] = {}
+        self._chats: PerChat[asyncio.Semaphore] = PerChat(lambda: asyncio.Semaphore(per_chat))
 
     # PTB marks process_update final: its own version takes the overall slot first. Waiting for
     # the chat's turn has to come before that, so this overrides it all the same (PTB 22.x).
     async def process_update(self, update: object, coroutine: Awaitable[Any]) -> None:  # type: ignore[misc]
-        chat = chat_of(update)
-        semaphore, users = self._chats.get(chat, (None, 0))
-        if semaphore is None:
-            semaphore = asyncio.Semaphore(self.per_chat)
-        self._chats[chat] = (semaphore, users + 1)
-        try:
+        with self._chats.use(chat_of(update)) as semaphore:
             async with semaphore:
                 await super().process_update(update, coroutine)
-        finally:
-            semaphore, users = self._chats[chat]
-            if users <= 1:
-                del self._chats[chat]
-            else:
-                self._chats[chat] = (semaphore, users - 1)
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         await coroutine

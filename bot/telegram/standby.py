@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 #: ``pg_advisory_lock`` key of the polling lock ("ErrandP"; the migration lock is "Errand").
 POLL_KEY = 0x4572_7261_6E64_50
 TRY_EVERY = 0.5  # seconds between a standby's tries
-CHECK_EVERY = 5.0  # seconds between the poller's checks that it still holds the lock
+CHECK_EVERY = 1.0  # seconds between the poller's checks that it still holds the lock
 
 
 class PollingLock:

@@ -23,8 +23,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Generic, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
@@ -32,6 +33,7 @@ from sqlalchemy.exc import DBAPIError
 from bot.db.locks import AdvisoryLocks, two_keys
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: The first key of every chat turn's advisory lock ("Er"); the second is the folded chat id.
 TURN_SPACE = 0x4572
@@ -41,6 +43,31 @@ RETRY_FIRST, RETRY_MOST = 0.005, 0.05
 RECONNECTS = 10
 
 
+class PerChat(Generic[T]):
+    """One ``T`` per chat, made by ``factory`` on first use and dropped when its last user is
+    done: chats with nothing in flight cost nothing."""
+
+    def __init__(self, factory: Callable[[], T]) -> None:
+        self._factory = factory
+        self._items: dict[int | None, tuple[T, int]] = {}  # chat -> (item, users)
+
+    @contextmanager
+    def use(self, chat: int | None) -> Iterator[T]:
+        item, users = self._items.get(chat) or (self._factory(), 0)
+        self._items[chat] = (item, users + 1)
+        try:
+            yield item
+        finally:
+            item, users = self._items[chat]
+            if users <= 1:
+                del self._items[chat]
+            else:
+                self._items[chat] = (item, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
 class ChatTurns:
     """``async with turns.turn(chat_id):`` – the chat's turn, here and (PostgreSQL) everywhere."""
 
@@ -48,7 +75,7 @@ class ChatTurns:
         """``engine``: PostgreSQL makes turns shared between processes (others: this process
         only); ``name``: the lock connection's ``application_name``, as ``pg_stat_activity``
         shows it."""
-        self._local: dict[int, tuple[asyncio.Lock, int]] = {}  # chat -> (lock, users)
+        self._local: PerChat[asyncio.Lock] = PerChat(asyncio.Lock)
         self._shared = (
             AdvisoryLocks(engine, name or f"errandbot-turns pid {os.getpid()}")
             if engine is not None and engine.dialect.name == "postgresql"
@@ -57,11 +84,7 @@ class ChatTurns:
 
     @asynccontextmanager
     async def turn(self, chat_id: int) -> AsyncIterator[None]:
-        lock, users = self._local.get(chat_id, (None, 0))
-        if lock is None:
-            lock = asyncio.Lock()
-        self._local[chat_id] = (lock, users + 1)
-        try:
+        with self._local.use(chat_id) as lock:
             async with lock:
                 if self._shared is None:
                     yield
@@ -72,12 +95,6 @@ class ChatTurns:
                     yield
                 finally:
                     await asyncio.to_thread(self._shared.unlock, *keys)
-        finally:
-            lock, users = self._local[chat_id]
-            if users <= 1:
-                del self._local[chat_id]
-            else:
-                self._local[chat_id] = (lock, users - 1)
 
     async def _take(self, keys: tuple[int, int]) -> None:
         assert self._shared is not None

@@ -8,8 +8,9 @@
 - ``/cancel`` anywhere: a job no worker took yet is cancelled in the queue; a running one gets
   procrastinate's abort, which reaches its worker by LISTEN/NOTIFY at once and cancels the task;
   the task then stops the download (``service.taken.cancel_as_asked``).
-- A media page's choice (its buttons, pressed on any front) reaches the worker that asked by
-  NOTIFY on :data:`CHOICES` (:meth:`relay_choice`, :meth:`listen`).
+- A media page's choice (its buttons, pressed on any front) reaches the worker that asked, and
+  ``/cancel`` of a file being sent reaches the worker sending it, by NOTIFY on :data:`RELAY`
+  (:meth:`relay_choice`, :meth:`relay_upload_cancel`, :meth:`listen`).
 - A worker that stops (SIGTERM: its downloads pause, their partial files kept) hands its jobs
   back to the queue (:class:`Requeue`); one that dies (``kill -9``) stops sending heartbeats, and
   :mod:`bot.work.sweeps` gives its jobs back. Either way the next worker finds the row still
@@ -49,7 +50,9 @@ log = logging.getLogger(__name__)
 
 TASK = "errand.download"
 WATCH = 0.25  # seconds between looks at whether a taken job is over in this process
-CHOICES = "errand_download_choice"  # NOTIFY channel: {"job": id, "mode": MediaMode value}
+#: NOTIFY channel from fronts to workers: ``{"job": id, "choose": MediaMode value}`` or
+#: ``{"job": id, "cancel_upload": who}``.
+RELAY = "errand_download_relay"
 #: ``pg_advisory_lock`` key base for one user's request checks (the user id is added).
 REQUESTS_KEY = 0x4572_7261_6E64 + 2
 
@@ -83,6 +86,7 @@ class SharedDownloads:
         self.settings = settings
         self.service: DownloadService | None = None
         self.delivering: Callable[[int], bool] = lambda job_id: False
+        self.cancel_upload: Callable[[int, str], bool] = lambda job_id, by: False
         self._listening: asyncio.Task[None] | None = None
         self.task = work.app.task(
             name=TASK,
@@ -90,11 +94,18 @@ class SharedDownloads:
             retry=RetryStrategy(wait=1, retry_exceptions={SlotBusy, Requeue}),
         )(self._run)
 
-    def attach(self, service: DownloadService, delivering: Callable[[int], bool]) -> None:
-        """The service that runs taken jobs, and whether the chat layer is still handing a
-        finished one over (the task stays until it has)."""
+    def attach(
+        self,
+        service: DownloadService,
+        delivering: Callable[[int], bool],
+        cancel_upload: Callable[[int, str], bool],
+    ) -> None:
+        """The service that runs taken jobs; whether the chat layer is still handing a finished
+        one over (the task stays until it has); how it stops sending one (for a relayed cancel;
+        called on the loop)."""
         self.service = service
         self.delivering = delivering
+        self.cancel_upload = cancel_upload
 
     # ------------------------------------------------------------------ any process (threads)
     @contextmanager
@@ -135,20 +146,27 @@ class SharedDownloads:
         return Withdrawn.UNKNOWN
 
     def relay_choice(self, job_id: int, mode: str) -> None:
-        payload = json.dumps({"job": job_id, "mode": mode})
+        self._relay({"job": job_id, "choose": mode})
+
+    def relay_upload_cancel(self, job_id: int, by: str) -> None:
+        """``/cancel`` of a finished download whose file a worker may be sending."""
+        self._relay({"job": job_id, "cancel_upload": by})
+
+    def _relay(self, message: dict[str, int | str]) -> None:
         self.work.call(
             self.work.app.connector.execute_query_async(
-                "SELECT pg_notify(%(channel)s, %(payload)s)", channel=CHOICES, payload=payload
+                "SELECT pg_notify(%(channel)s, %(payload)s)",
+                channel=RELAY,
+                payload=json.dumps(message),
             )
         )
 
     # ------------------------------------------------------------------ a worker
     def listen(self) -> None:
-        """Take the media choices relayed by fronts (a worker's start-up)."""
+        """Take what fronts relay: media choices, cancels of files being sent (a worker's
+        start-up)."""
         self._listening = asyncio.get_running_loop().create_task(
-            self.work.app.connector.listen_notify(
-                on_notification=self._on_choice, channels=[CHOICES]
-            ),
+            self.work.app.connector.listen_notify(on_notification=self._on_relay, channels=[RELAY]),
             name="download-choices",
         )
 
@@ -157,17 +175,21 @@ class SharedDownloads:
             self._listening.cancel()
             await asyncio.gather(self._listening, return_exceptions=True)
 
-    async def _on_choice(self, *, channel: str, payload: str) -> None:
+    async def _on_relay(self, *, channel: str, payload: str) -> None:
         from bot.media.plan import MediaMode
 
         try:
             data = json.loads(payload)
-            job_id, mode = int(data["job"]), MediaMode(data["mode"])
+            job_id = int(data["job"])
+            mode = MediaMode(data["choose"]) if "choose" in data else None
+            by = str(data["cancel_upload"]) if "cancel_upload" in data else None
         except (ValueError, KeyError, TypeError):
-            log.warning("a relayed media choice that does not parse: %r", payload[:80])
+            log.warning("a relayed message that does not parse: %r", payload[:80])
             return
         service = self.service
-        if service is not None and service.waiting_choice(job_id) is not None:
+        if by is not None:
+            self.cancel_upload(job_id, by)  # False: not sending it here
+        elif mode is not None and service is not None and service.waiting_choice(job_id):
             await asyncio.to_thread(service.choose, job_id, mode)
 
     async def _run(self, context: JobContext, job_id: int) -> None:

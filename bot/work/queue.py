@@ -41,6 +41,10 @@ class WorkQueue:
     """The procrastinate App of this process, its lifecycle, and a way in from threads."""
 
     def __init__(self, database_url: str, concurrency: int) -> None:
+        if not log.isEnabledFor(logging.DEBUG):
+            # procrastinate says "Starting job …" and "… ended" at INFO for every job, the
+            # sweep's every 5 s included; our own lines say what matters (bot.work.downloads).
+            logging.getLogger("procrastinate").setLevel(logging.WARNING)
         self.app = App(connector=PsycopgConnector(conninfo=libpq_url(database_url)))
         self.concurrency = concurrency + EXTRA_TASKS
         self.loop: asyncio.AbstractEventLoop | None = None

@@ -6,8 +6,11 @@ PostgreSQL server:
   of commands is answered in the order sent although consecutive updates land on different
   replicas and the first reply is slow; a replica ``kill -9``ed mid-way, the next commands are
   still answered (the emulator retries until a 2xx, nginx passes to the live replica);
+- updates a replica stored and left (``kill -9`` after its 200) are handled by a live one: first
+  in the chat's turn when the chat writes again, else by the sweep;
 - polling: a second ``errandbot run`` stands by while the first polls (no 409 between them) and
-  takes over within 5 s of the first's ``kill -9``.
+  takes over within 5 s of the first's ``kill -9``; on SQLite too (an flock beside the file),
+  where a standby stops cleanly on SIGTERM.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import pytest
 import sqlalchemy as sa
 
 from bot.sandbox.emulator import BotApiEmulator
+from bot.telegram.standby import POLL_KEY
 from tests.deploy.botproc import WebhookBot, free_port, launch
 from tests.deploy.test_nginx import NGINX
 from tests.deploy.test_nginx import _nginx as nginx
@@ -227,3 +231,47 @@ def test_standby_poller_takes_over_within_5_s_of_a_kill(
     print(f"standby took over polling {takeover:.2f} s after kill -9")
     assert takeover < 5, f"the standby took {takeover:.1f} s to poll"
     assert "took over polling" in second.output
+
+    # The poller's lock connection drops (a database restart, a network cut) and another process
+    # takes the lock first: the poller notices within seconds and stops, exiting with an error.
+    third: BotProcess = make_bot(start=False, database_url=postgres_url)
+    launch(third, lambda: "standing by" in third.output, "the third bot to stand by", timeout=60)
+    with _lock_taken_from(postgres_url, second.proc.pid):
+        assert second.proc.wait(30) == 1
+        assert "lost the polling lock" in second.output
+        assert "took over polling" not in third.output  # the lock is the test's meanwhile
+    emulator.wait_for(lambda: "took over polling" in third.output, 30, "the third to take over")
+    sent = emulator.send_text(USER, USER, "/remind in 3h standby charlie")
+    emulator.wait_reply(USER, sent, timeout=30, contains="standby charlie")
+
+
+@contextmanager
+def _lock_taken_from(postgres_url: str, pid: int) -> Iterator[None]:
+    """End the lock connection of errandbot ``pid`` and take the polling lock in the same round
+    trip (queued before anyone's next try); hold it for the block."""
+    engine = sa.create_engine(postgres_url)
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                f"WHERE application_name = 'errandbot-poller pid {int(pid)}'; "
+                f"SELECT pg_advisory_lock({POLL_KEY})"
+            )
+            yield
+    finally:
+        engine.dispose()
+
+
+def test_a_standby_on_sqlite_stops_cleanly_on_sigterm(
+    emulator: BotApiEmulator, make_bot, tmp_path: Path
+) -> None:
+    shared = f"sqlite:///{tmp_path / 'shared.db'}"  # one database, two processes
+    make_bot(database_url=shared)
+    second: BotProcess = make_bot(start=False, database_url=shared)
+    launch(second, lambda: "standing by" in second.output, "the second bot to stand by", timeout=60)
+    assert "shared.db.poll-lock" in second.output
+    took = second.terminate(timeout=15)
+    assert took < 10 and second.proc.returncode == 0, second.output[-2000:]
+    assert "stopped while standing by" in second.output
+    # the first went on polling alone: no poll of its was ended by another
+    assert [c for c in emulator.calls_of("getUpdates") if c.status == 409] == []

@@ -3,8 +3,9 @@
 a local origin. Downloads go through the queue to a worker; a worker ``kill -9``ed mid-download
 has its downloads taken over by another (resumed from the shared ``DOWNLOAD_DIR``) and the chat
 is told; one stopped by SIGTERM hands its download back (started over by a worker that does not
-share its folder); ``/cancel`` on the front stops a download on a worker within a second; a
-media page's choice pressed on the front reaches the worker that asked."""
+share its folder); ``/cancel`` on the front stops a download on a worker within a second, and
+the sending of a finished one; a media page's choice pressed on the front reaches the worker that
+asked."""
 
 from __future__ import annotations
 
@@ -202,3 +203,39 @@ def test_a_media_choice_pressed_on_the_front_reaches_the_worker(
     video = answer(emulator, sent, "video")
     assert video.media["width"] == 160 and video.media["height"] == 120
     assert not origin.hits_under("/hls/seg"), "only the chosen rendition was fetched"
+
+
+def test_cancel_on_the_front_stops_the_worker_sending_the_file(
+    emulator: BotApiEmulator, make_bot, postgres_url
+) -> None:
+    emulator.upload_rate = 256_000  # a slow uplink: the file takes about 8 s to send
+    env = {"database_url": postgres_url, "progress_interval": "1"}
+    make_bot(run_worker="false", **env)
+    make_bot(command="worker", **env)
+    with Origin() as origin:
+        origin.add_file("/big.bin", random.Random(9).randbytes(2_000_000))
+        command = emulator.send_text(USER, USER, f"/download {origin.url('/big.bin')}")
+        status = emulator.wait_for(
+            lambda: next(
+                (
+                    m
+                    for m in emulator.bot_messages(USER)
+                    if m.reply_to == command.message_id
+                    and (m.text or "").startswith("📤 Sending big.bin")
+                ),
+                None,
+            ),
+            60,
+            "the worker sending the file",
+        )
+        query = emulator.press_button(emulator.get_message(USER, status.message_id), USER)
+        answer = emulator.wait_for(lambda: emulator.callback_answer(query), 10, "the answer")
+        assert "Cancelling the sending of d1" in answer["text"]
+        final = emulator.wait_for(
+            lambda: "🚫" in (t := emulator.get_message(USER, status.message_id).text or "") and t,
+            30,
+            "the cancelled status",
+        )
+    assert "sending cancelled by" in final
+    assert document_for(emulator, command) is None
+    assert rows(postgres_url, "SELECT state FROM download_jobs") == [("cancelled",)]

@@ -168,6 +168,8 @@ def test_nothing_is_lost_while_the_receiver_is_down(emulator: BotApiEmulator) ->
         emulator.send_text(42 + n % 2, 42 + n % 2, f"/timer {n + 1}")
 
     def refused() -> dict | None:
+        if len({update_id for update_id, _ in list(emulator.webhook_deliveries)}) < 2:
+            return None  # each chat's first update tried once
         info = api(emulator, "getWebhookInfo")[1]["result"]
         return info if info.get("last_error_message") == "Connection refused" else None
 

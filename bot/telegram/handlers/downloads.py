@@ -22,6 +22,7 @@ from telegram.ext import (
 )
 
 from bot.downloads.errors import Refused
+from bot.downloads.jobs import JobState
 from bot.downloads.netguard import url_problem
 from bot.downloads.service import DownloadService
 from bot.humanize import human_size
@@ -243,9 +244,15 @@ async def _cancel(update: Update, context: ContextTypes.DEFAULT_TYPE, job_id: in
         return _("Only {name} or an admin can cancel d{id}.").format(
             name=job.user_name or _("the person who started it"), id=job_id
         )
-    if _notifier(context).cancel_upload(job_id, display_name(update.effective_sender)):
+    notifier = _notifier(context)
+    by = display_name(update.effective_sender)
+    if notifier.cancel_upload(job_id, by):
         return _("Cancelling the sending of d{id}.").format(id=job_id)
-    if not await asyncio.to_thread(service.cancel, job_id, display_name(update.effective_sender)):
+    relay = notifier.relay_upload_cancel
+    if relay is not None and job.job_state is JobState.DONE and not job.delivered:
+        await asyncio.to_thread(relay, job_id, by)  # a worker is sending it (PostgreSQL mode)
+        return _("Cancelling the sending of d{id}.").format(id=job_id)
+    if not await asyncio.to_thread(service.cancel, job_id, by):
         return _("d{id} has already finished.").format(id=job_id)
     return _("Cancelling d{id}.").format(id=job_id)
 
@@ -282,7 +289,8 @@ def register(app: Application, services: Services) -> None:
     services.download_notifier = notifier
     add_canceller(services, "d", cancel_by_id)
     if shared is not None:
-        shared.attach(service, notifier.delivering)
+        shared.attach(service, notifier.delivering, notifier.cancel_upload)
+        notifier.relay_upload_cancel = shared.relay_upload_cancel
         sweeps.register(work, services.sessions, shared.requeue, service.housekeeping)
 
     async def housekeeping(_context: ContextTypes.DEFAULT_TYPE) -> None:
