@@ -83,7 +83,13 @@ def bench_load(count: int, tmp: Path) -> None:
         started = time.perf_counter()
         service.start()
         tick = claims.claim_due(
-            sessions, "bench", now=time.time(), not_before=0.0, lease=10.0, limit=100
+            sessions,
+            "bench",
+            now=time.time(),
+            horizon=time.time(),
+            not_before=0.0,
+            lease=10.0,
+            limit=100,
         )
         took = time.perf_counter() - started
         assert not tick.claimed and tick.next_at is not None

@@ -3,11 +3,12 @@
 Two measurements on a private PostgreSQL server started for the run (``tests/pgcluster.py``):
 
 1. **Ring lateness with K processes**: N one-off rows due over S seconds; K real processes run the
-   real ring loop (``tests/reminders/ringproc.py``: its ring callback writes the ring to a table,
-   standing in for Telegram, 5–30 ms per send). Lateness = when the ring was written − due time,
-   p50/p99/max; rows lost (never rung) and rung twice. ``--kill`` ``kill -9``s one process when a
-   third has rung: lateness is then reported before the kill and overall. Peer: the same rows and
-   callback in one process on a SQLite file (the single-process path).
+   real ring loop (``tests/reminders/ringproc.py``: its ring callback stands in for Telegram,
+   5–30 ms per send, and writes the ring to a table). Lateness = when the ring callback was called
+   − due time (as in ``bench/reminders.py``), p50/p99/max; rows lost (never rung) and rung twice.
+   ``--kill`` ``kill -9``s one process when a third has rung: lateness is then reported before the
+   kill and overall (the killed one's claims wait for their lease). Peer: the same rows in one
+   process on a SQLite file (the single-process path).
 2. **Limiter cost per message**: ``SharedPace.take`` (one statement, one round trip) called M times
    in a row with limits too high to bind, per call p50/p99; peer: ``SELECT 1`` on the same kind of
    connection (psycopg, autocommit), in the same run.

@@ -91,21 +91,23 @@ def claim_due(
     claimant: str,
     *,
     now: float,
+    horizon: float,
     not_before: float,
     lease: float,
     limit: int,
 ) -> Tick:
-    """Claim up to ``limit`` pending rows due by ``now`` (but not before ``not_before``: older ones
-    are :func:`claim_missed`'s), earliest first, for ``lease`` seconds; and say when the next
-    pending row falls due, so the caller can sleep until then."""
+    """Claim up to ``limit`` pending rows due by ``horizon`` (``now`` or a little later: the
+    caller rings each at its time), but not before ``not_before`` (older ones are
+    :func:`claim_missed`'s), earliest first, for ``lease`` seconds; and say when the next pending
+    row after ``horizon`` falls due, so the caller can sleep until then."""
     with sessions() as session:
         claimed: list[Reminder] = []
         if limit > 0:
-            where = _claimable(now) & (Reminder.due_at <= now) & (Reminder.due_at >= not_before)
+            where = _claimable(now) & (Reminder.due_at <= horizon) & (Reminder.due_at >= not_before)
             claimed = _claim(session, where, claimant, now + lease, limit)
         next_at = session.scalar(
             select(func.min(Reminder.due_at)).where(
-                Reminder.state == ReminderState.PENDING, Reminder.due_at > now
+                Reminder.state == ReminderState.PENDING, Reminder.due_at > horizon
             )
         )
         session.commit()

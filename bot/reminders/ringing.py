@@ -5,9 +5,10 @@ the part with its own rules. It runs in every process that runs work (with SQLit
 ``errandbot run``; with PostgreSQL, each worker and each front that also works), and all of them
 share one path:
 
-- **Claim.** Every :attr:`RingLoop.poll` seconds, and exactly when the earliest pending row falls
+- **Claim.** Every :attr:`RingLoop.poll` seconds, and just before the earliest pending row falls
   due (each poll also reads when that is), or when this process adds a row that is due sooner
-  (:meth:`RingLoop.wake_at`), it claims the due rows with a lease (:mod:`bot.reminders.claims`).
+  (:meth:`RingLoop.wake_at`), it claims the rows due within :attr:`RingLoop.ahead` with a lease
+  (:mod:`bot.reminders.claims`); each rings at its due time (unless cancelled meanwhile).
   Each due row is claimed by exactly one process; at most :attr:`RingLoop.max_in_flight` rings
   are in flight per process, so a backlog spreads over the processes.
 - **Ring.** Each claimed row is rung by its own task: the ring callback returns only once the
@@ -37,6 +38,7 @@ import secrets
 import socket
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -86,8 +88,10 @@ class RingLoop:
     """Claims due rows and rings them (see the module docstring); one per process that works.
 
     ``poll``: seconds between looks for rows other processes added (this process's own rows wake
-    it on time); ``lease``: how long a claim lasts unless renewed (a dead process's rings are
-    taken over after this); ``max_in_flight``: rings at once in this process.
+    it on time); ``ahead``: rows due this much later are claimed now and rung on time (fewer,
+    larger claims when many fall due together); ``lease``: how long a claim lasts unless renewed
+    (a dead process's rings are taken over after this); ``max_in_flight``: rings at once in this
+    process.
     """
 
     def __init__(
@@ -99,6 +103,7 @@ class RingLoop:
         missed: MissedCallback | None = None,
         missed_grace: timedelta = timedelta(hours=24),
         poll: float = 0.25,
+        ahead: float = 0.25,
         lease: float = 10.0,
         max_in_flight: int = 100,
     ) -> None:
@@ -108,11 +113,13 @@ class RingLoop:
         self.clock = clock
         self.missed_grace = missed_grace
         self.poll = poll
+        self.ahead = ahead
         self.lease = lease
         self.max_in_flight = max_in_flight
         self.claimant = claimant_name()
         self._in_flight: dict[int, asyncio.Task[None]] = {}
         self._recording: set[int] = set()  # sent, being recorded: a stop lets them finish
+        self._early: set[int] = set()  # claimed ahead, waiting for their time
         self._wake = asyncio.Event()
         self._wake_at: float | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -161,13 +168,28 @@ class RingLoop:
 
     def wake_at(self, due_at: float) -> None:
         """Look for due rows at ``due_at`` (a row this process added); any thread may call this."""
+        self._from_any_thread(self._set_wake, due_at)
+
+    def forget(self, row_id: int) -> None:
+        """A row was cancelled in this process: if it was claimed ahead of its time and waits for
+        it, it does not ring. (A cancel in another process within :attr:`ahead` of the due time
+        comes too late, as one a moment after it would: the ring goes, the row stays cancelled.)
+        Any thread may call this."""
+        self._from_any_thread(self._forget, row_id)
+
+    def _from_any_thread(self, method: Callable[[Any], None], arg: object) -> None:
         loop = self._loop
         if loop is None or loop.is_closed():
-            return
+            return  # not ringing here (a pure front), or stopped
         try:
-            loop.call_soon_threadsafe(self._set_wake, due_at)
+            loop.call_soon_threadsafe(method, arg)
         except RuntimeError:  # the loop closed meanwhile
             pass
+
+    def _forget(self, row_id: int) -> None:
+        task = self._in_flight.get(row_id)
+        if task is not None and row_id in self._early:
+            task.cancel()
 
     def _set_wake(self, due_at: float) -> None:
         if self._wake_at is None or due_at < self._wake_at:
@@ -199,6 +221,7 @@ class RingLoop:
                     self.sessions,
                     self.claimant,
                     now=now,
+                    horizon=now + self.ahead,
                     not_before=now - self.missed_grace.total_seconds(),
                     lease=self.lease,
                     limit=self.max_in_flight - len(self._in_flight),
@@ -215,7 +238,7 @@ class RingLoop:
                 tick = claims.Tick([], None)
             for row in tick.claimed:
                 if row.id not in self._in_flight:  # (our own lease, renewed late: already ringing)
-                    task = asyncio.create_task(self._ring(row, now), name=f"ring-t{row.id}")
+                    task = asyncio.create_task(self._ring(row), name=f"ring-t{row.id}")
                     self._in_flight[row.id] = task
             await self._sleep(now, tick)
 
@@ -224,9 +247,9 @@ class RingLoop:
         finished while all slots were taken), whichever comes first."""
         until = now + self.poll
         if tick.next_at is not None:
-            until = min(until, tick.next_at)
+            until = min(until, tick.next_at - self.ahead)
         if self._wake_at is not None:
-            until = min(until, self._wake_at)
+            until = min(until, self._wake_at - self.ahead)
         self._wake.clear()
         delay = until - self.clock()
         if delay > 0:
@@ -237,7 +260,7 @@ class RingLoop:
                     await self._wake.wait()
             except TimeoutError:
                 pass
-        if self._wake_at is not None and self._wake_at <= self.clock():
+        if self._wake_at is not None and self._wake_at - self.ahead <= self.clock():
             self._wake_at = None
 
     async def _renew(self, now: float) -> None:
@@ -274,16 +297,26 @@ class RingLoop:
 
     # --- one ring --------------------------------------------------------------------------
 
-    async def _ring(self, row: Reminder, claimed_at: float) -> None:
+    async def _ring(self, row: Reminder) -> None:
         try:
-            await self._ring_and_record(row, claimed_at)
+            early = row.due_at - self.clock()
+            if early > 0:  # claimed ahead of its time: ring on time (unless forgotten meanwhile)
+                self._early.add(row.id)
+                await asyncio.sleep(early)
+                self._early.discard(row.id)
+            await self._ring_and_record(row)
+        except asyncio.CancelledError:
+            if row.id not in self._early:
+                raise
+            # forgotten before its time (cancelled here): nothing to ring; its claim is moot
         finally:
+            self._early.discard(row.id)
             self._in_flight.pop(row.id, None)
             self._recording.discard(row.id)
             self._wake.set()  # room for another claim
 
-    async def _ring_and_record(self, row: Reminder, claimed_at: float) -> None:
-        late = timedelta(seconds=max(0.0, claimed_at - row.due_at))
+    async def _ring_and_record(self, row: Reminder) -> None:
+        late = timedelta(seconds=max(0.0, self.clock() - row.due_at))
         try:
             outcome = await self.ring(row, late)
         except asyncio.CancelledError:  # stopping: stop() releases the row

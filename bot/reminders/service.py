@@ -326,6 +326,7 @@ class ReminderService:
                 return None
             row.state = ReminderState.CANCELLED
             session.commit()
+        self.rings.forget(reminder_id)
         return row
 
     def resume(self, reminder_ids: list[int]) -> list[Reminder]:

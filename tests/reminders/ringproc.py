@@ -3,8 +3,9 @@
 :func:`start_ring_process` starts a child process (``spawn``: a fresh interpreter, its own
 connections) running the real :class:`~bot.reminders.ringing.RingLoop` until it is killed. Its
 ring callback stands in for Telegram: it waits ``send_delay`` seconds (a send), then writes the
-ring to the ``ring_log`` table in its own transaction — what "the chat has the ring" means here —
-and returns delivered. A ``kill -9`` between that write and the loop's record is a ring in flight.
+ring (with the time the callback was called) to the ``ring_log`` table in its own transaction —
+what "the chat has the ring" means here — and returns delivered. A ``kill -9`` between that
+write and the loop's record is a ring in flight.
 """
 
 from __future__ import annotations
@@ -69,14 +70,15 @@ def _run(url: str, options: LoopOptions, ready) -> None:  # in the child process
         "INSERT INTO ring_log (reminder_id, due_at, claimant, at) VALUES (:id, :due, :who, :at)"
     )
 
-    def log_ring(row_id: int, due_at: float, who: str) -> None:
+    def log_ring(row_id: int, due_at: float, who: str, at: float) -> None:
         with engine.begin() as conn:
-            conn.execute(insert, {"id": row_id, "due": due_at, "who": who, "at": time.time()})
+            conn.execute(insert, {"id": row_id, "due": due_at, "who": who, "at": at})
 
     async def main() -> None:
         async def ring(row, late: timedelta) -> RingOutcome:
+            called = time.time()  # the ring's time: when it is handed to "Telegram"
             await asyncio.sleep(random.uniform(*options.send_delay))
-            await asyncio.to_thread(log_ring, row.id, row.due_at, row.claimed_by or "")
+            await asyncio.to_thread(log_ring, row.id, row.due_at, row.claimed_by or "", called)
             return RingOutcome.DELIVERED
 
         loop = RingLoop(

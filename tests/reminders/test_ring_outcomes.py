@@ -151,3 +151,34 @@ def test_a_stop_releases_the_rings_in_flight_at_once(tmp_path: Path) -> None:
 
     row = asyncio.run(scenario())
     assert (row.state, row.claimed_by, row.claimed_until) == (ReminderState.PENDING, None, None)
+
+
+def test_a_timer_cancelled_after_its_claim_ahead_of_time_does_not_ring(tmp_path: Path) -> None:
+    """Rows due within RingLoop.ahead are claimed early and rung on time; a cancel in between
+    (here, in the same process) still stops the ring."""
+
+    async def scenario() -> list[int]:
+        rung: list[int] = []
+
+        async def ring(row: Reminder, late: timedelta) -> RingOutcome:
+            rung.append(row.id)
+            return RingOutcome.DELIVERED
+
+        svc = service(tmp_path, ring)
+        svc.rings.ahead = 1.0
+        svc.start()
+        doomed = svc.add_timer(ME, "1.5")
+        deadline = time.monotonic() + 10
+        while svc.get(doomed.id).claimed_by is None:  # claimed, waiting for its time
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.02)
+        assert svc.cancel(doomed.id) is not None
+        marker = svc.add_timer(ME, "1.8")
+        while not rung:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.02)
+        await svc.stop()
+        assert marker.id in rung
+        return rung
+
+    assert asyncio.run(scenario()) == [2]

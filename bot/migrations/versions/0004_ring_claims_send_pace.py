@@ -22,9 +22,21 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("reminders") as batch:
-        batch.add_column(sa.Column("claimed_by", sa.String(length=64), nullable=True))
-        batch.add_column(sa.Column("claimed_until", sa.Float(), nullable=True))
+    # What is there already is kept: a database whose tables were made from today's models
+    # before it was versioned (the baseline brings such a one here) has these columns.
+    inspector = sa.inspect(op.get_bind())
+    columns = {c["name"] for c in inspector.get_columns("reminders")}
+    missing = [
+        sa.Column(name, type_, nullable=True)
+        for name, type_ in (("claimed_by", sa.String(length=64)), ("claimed_until", sa.Float()))
+        if name not in columns
+    ]
+    if missing:
+        with op.batch_alter_table("reminders") as batch:
+            for column in missing:
+                batch.add_column(column)
+    if inspector.has_table("send_pace"):
+        return
     op.create_table(
         "send_pace",
         sa.Column("key", sa.String(length=64), nullable=False),
