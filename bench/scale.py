@@ -275,7 +275,10 @@ def run_rings(
     if kill:
         groups += [
             group("held by the killed worker", sorted(held)),
-            group("due after the kill", [i for i in everything if due_times[i] >= killed_at]),
+            group(
+                "due after the kill",
+                [i for i in everything if due_times[i] >= killed_at and i not in held],
+            ),
         ]
     return RingResult(
         lost=args.due - len(first),
