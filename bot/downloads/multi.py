@@ -43,7 +43,7 @@ from bot.downloads.reasons import Reason, Why
 from bot.downloads.retries import RetryPolicy
 from bot.downloads.segments import Segment, SegmentMap
 from bot.downloads.serverlimit import ServerLimit
-from bot.downloads.tail import TailRestart
+from bot.downloads.tail import TailRestart, read_limit
 
 log = logging.getLogger(__name__)
 
@@ -275,7 +275,7 @@ class RangedFetch:
                 body = BodyReader(resp, buffer)
                 started_at = seg.pos
                 while not seg.finished:
-                    chunk = body.read()
+                    chunk = body.read(read_limit(seg.remaining))
                     if not chunk:
                         break
                     offset = seg.pos

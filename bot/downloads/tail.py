@@ -34,6 +34,16 @@ STALL_SECONDS = 0.2  # no byte for this long; lighttpd's step is a second
 TAIL_BYTES = 256 * 1024  # at most this much left of the range
 EXPECTED_SHARE = 0.25  # at its own speed the rest would take less than this share of the stall
 MIN_SPAN = 0.01  # seconds: a range's first bytes in one burst count as this long
+TAIL_READ = 64 * 1024  # near a range's end, reads of at most this much (read_limit)
+
+
+def read_limit(remaining: int) -> int | None:
+    """How much one read may ask for with ``remaining`` bytes of the range left: near its end,
+    little at a time. A read waits until it is full, so bytes that came just before a stall
+    would sit uncounted in a half-full read and the range would look further from its end
+    than it is (against lighttpd at 8 connections, a 512 KiB read hid the stall from the rule).
+    ``None``: no limit."""
+    return TAIL_READ if remaining <= 2 * TAIL_BYTES else None
 
 
 @dataclass(frozen=True)

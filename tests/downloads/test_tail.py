@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.downloads.segments import Segment
-from bot.downloads.tail import STALL_SECONDS, TAIL_BYTES, TailRestart
+from bot.downloads.tail import STALL_SECONDS, TAIL_BYTES, TAIL_READ, TailRestart, read_limit
 
 KB = 1024
 MB = 1 << 20
@@ -63,3 +63,12 @@ def test_wait_says_when_to_look_and_nothing_once_that_moment_passed():
     assert rule.wait(seg, moved=1.0, now=1.0 + STALL_SECONDS, pending=False) is None
     assert rule.wait(seg, moved=1.0, now=1.05, pending=True) is None
     assert rule.wait(segment(4 * MB, MB), moved=1.0, now=1.05, pending=False) is None
+
+
+def test_reads_are_small_near_a_ranges_end_only():
+    # A read waits until it is full: near the end, bytes that came before a stall must be
+    # counted, or the range looks further from its end than it is.
+    assert read_limit(4 * MB) is None
+    assert read_limit(2 * TAIL_BYTES + 1) is None
+    assert read_limit(2 * TAIL_BYTES) == TAIL_READ
+    assert read_limit(1) == TAIL_READ
