@@ -96,6 +96,7 @@ class RangedFetch:
         self._reading: dict[Segment, _Reading] = {}  # answers being read, by range
         self._tail = TailRestart()
         self._restarted: set[Segment] = set()  # ranges asked for again once already
+        self._round_trip = float("inf")  # the quickest answer to a range request, in seconds
 
     def run(
         self, fd: int, segmap: SegmentMap, probe: ProbeResult, checkpoints: Checkpoints
@@ -191,7 +192,9 @@ class RangedFetch:
             waits = [self._ramp.wait(now)]
             if not self._ramp.held:
                 waits += [
-                    self._tail.wait(seg, reading.moved, now, pending=pending)
+                    self._tail.wait(
+                        seg, reading.moved, now, pending=pending, round_trip=self._round_trip
+                    )
                     for seg, reading in self._reading.items()
                     if seg not in self._restarted
                 ]
@@ -208,7 +211,7 @@ class RangedFetch:
             now = time.monotonic()
             for seg, reading in self._reading.items():
                 if seg in self._restarted or not self._tail.due(
-                    seg, reading.moved, now, pending=pending
+                    seg, reading.moved, now, pending=pending, round_trip=self._round_trip
                 ):
                     continue
                 self._restarted.add(seg)
@@ -263,7 +266,9 @@ class RangedFetch:
             progressed = False
             answering = False
             try:
+                asked = time.monotonic()
                 resp = self.client.open(probe.final_url, headers)
+                answered = time.monotonic()
                 check_ranged(resp, first, last, probe.size, probe.validator)
                 # What the server accepted is what it answers at once, not how many ranges are
                 # taken: at the start all eight are taken while six of them are being refused.
@@ -271,7 +276,8 @@ class RangedFetch:
                     self._answered_now += 1
                     answering = True
                     self._server_limit.answered(self._answered_now)
-                    reading = self._reading[seg] = _Reading(resp, time.monotonic())
+                    reading = self._reading[seg] = _Reading(resp, answered)
+                    self._round_trip = min(self._round_trip, answered - asked)
                 body = BodyReader(resp, buffer)
                 started_at = seg.pos
                 while not seg.finished:

@@ -19,7 +19,10 @@ The rule is narrow, so that it never becomes reconnecting to get round a throttl
   connection, at the speed it had until it stopped, would bring them in a small fraction of
   the stall (a steady slow connection is not stalled; stealing relieves it,
   :mod:`bot.downloads.segments`);
-- only after :data:`STALL_SECONDS` without a byte, and once per range;
+- only after :data:`STALL_SECONDS` without a byte, or :data:`ROUND_TRIPS` round trips if that
+  is longer (on a far server the last bytes of a range may simply be one round trip away; the
+  round trip is estimated by the quickest answer of the download's requests), and once per
+  range;
 - never after the server refused a request (429/503): a new connection could be one more than
   it accepts (the caller checks that, :class:`bot.downloads.multi.RangedFetch`).
 """
@@ -33,6 +36,7 @@ from bot.downloads.segments import Segment
 STALL_SECONDS = 0.2  # no byte for this long; lighttpd's step is a second
 TAIL_BYTES = 256 * 1024  # at most this much left of the range
 EXPECTED_SHARE = 0.25  # at its own speed the rest would take less than this share of the stall
+ROUND_TRIPS = 3  # ... or this many round trips, whichever is longer
 MIN_SPAN = 0.01  # seconds: a range's first bytes in one burst count as this long
 TAIL_READ = 64 * 1024  # near a range's end, reads of at most this much (read_limit)
 
@@ -53,20 +57,31 @@ class TailRestart:
     stall: float = STALL_SECONDS
     most: int = TAIL_BYTES
 
-    def due(self, seg: Segment, moved: float, now: float, *, pending: bool) -> bool:
-        """``seg`` last received a byte at ``moved``; ``pending``: ranges are still unassigned."""
+    def due(
+        self, seg: Segment, moved: float, now: float, *, pending: bool, round_trip: float = 0.0
+    ) -> bool:
+        """``seg`` last received a byte at ``moved``; ``pending``: ranges are still unassigned;
+        ``round_trip``: the quickest answer to a request of this download, in seconds."""
         if pending or seg.finished or seg.remaining > self.most:
             return False
-        if now - moved < self.stall:
+        stall = self.stall_for(round_trip)
+        if now - moved < stall:
             return False
         # The speed it had while bytes came (the stall itself left out): a steady slow
         # connection, whose chunks come further apart than the stall, is not stalled.
         speed = (seg.written - seg.start) / max(moved - seg.started, MIN_SPAN)
-        return seg.remaining < speed * self.stall * EXPECTED_SHARE
+        return seg.remaining < speed * stall * EXPECTED_SHARE
 
-    def wait(self, seg: Segment, moved: float, now: float, *, pending: bool) -> float | None:
+    def wait(
+        self, seg: Segment, moved: float, now: float, *, pending: bool, round_trip: float = 0.0
+    ) -> float | None:
         """Seconds until :meth:`due` may first say yes for ``seg`` if no byte comes; ``None``
         when that moment has passed (it was decided then) or cannot come yet."""
-        if pending or seg.finished or seg.remaining > self.most or now >= moved + self.stall:
+        at = moved + self.stall_for(round_trip)
+        if pending or seg.finished or seg.remaining > self.most or now >= at:
             return None
-        return moved + self.stall - now
+        return at - now
+
+    def stall_for(self, round_trip: float) -> float:
+        """How long without a byte counts as stalled, given the round trip."""
+        return max(self.stall, ROUND_TRIPS * round_trip)

@@ -72,3 +72,14 @@ def test_reads_are_small_near_a_ranges_end_only():
     assert read_limit(2 * TAIL_BYTES + 1) is None
     assert read_limit(2 * TAIL_BYTES) == TAIL_READ
     assert read_limit(1) == TAIL_READ
+
+
+def test_a_far_server_gets_a_few_round_trips_before_its_last_bytes_count_as_stalled():
+    rule = TailRestart()
+    seg = segment(MB, MB - 1200)
+    # 0.3 s round trip: the last bytes may just be one round trip away; wait three.
+    assert not rule.due(seg, moved=1.0, now=1.5, pending=False, round_trip=0.3)
+    assert rule.due(seg, moved=1.0, now=1.95, pending=False, round_trip=0.3)
+    assert rule.wait(seg, moved=1.0, now=1.5, pending=False, round_trip=0.3) == pytest.approx(0.4)
+    # On a near server the floor holds.
+    assert rule.due(seg, moved=1.0, now=1.01 + STALL_SECONDS, pending=False, round_trip=0.001)
