@@ -3,8 +3,8 @@
 What must survive a crash (reminders, download jobs) is a row here. SQLite in ``DATA_DIR`` by
 default, in WAL mode so readers never wait on the writer; ``DATABASE_URL`` can point elsewhere.
 Each feature declares its own tables in its own package (``bot/reminders/store.py``,
-``bot/downloads/jobs.py``) on :class:`bot.db_base.Base`; :mod:`bot.tables` lists them all and
-:func:`open_database` creates what is missing.
+``bot/downloads/jobs.py``) on :class:`bot.db_base.Base`; :mod:`bot.tables` lists them all, and the
+Alembic migrations in ``bot/migrations`` create them (:func:`open_database` applies the missing).
 """
 
 from __future__ import annotations
@@ -37,11 +37,8 @@ def open_database(url: str) -> tuple[Engine, sessionmaker]:
     """Open the database at ``url``, upgrade its schema, and return (engine, session factory)."""
     from bot.db.migrate import upgrade
     from bot.dbfile import check_existing
-    from bot.tables import all_tables
 
     check_existing(url)  # never create a new database over a damaged or emptied file
     engine = make_engine(url)
-    upgrade(engine)
-    # Tables added since the last schema step (new features in development) are created too.
-    all_tables().create_all(engine)
+    upgrade(engine)  # the migrations make every table; tests/db checks they match the models
     return engine, sessionmaker(engine, expire_on_commit=False)

@@ -99,7 +99,8 @@ def absolute_when(due: datetime, zone_name: str) -> str:
     """``Sat 2026-11-28 09:00 (Europe/Berlin)``: weekday, date, time and zone, never relative, so
     that a misreading shows at once."""
     zone = ZoneInfo(zone_name)
-    return f"{dates.absolute(due, zone)} ({zone_label(zone)})"
+    # TRANSLATORS: a date and time, then the time zone it is in (full-width brackets in Chinese).
+    return _("{when} ({zone})").format(when=dates.absolute(due, zone), zone=zone_label(zone))
 
 
 def reminder_text(row: Reminder) -> str:

@@ -186,7 +186,7 @@ def test_remind_with_a_chinese_phrase_in_chinese(emulator: BotApiEmulator, bot: 
     emulator.set_user_language(USER, "zh-hans")
     ask(emulator, USER, USER, "/tz Asia/Shanghai")
     confirmation = ask(emulator, USER, USER, "/remind 明天早上9点 开会")
-    assert confirmation.startswith("⏰ t1 “开会” — ") and "09:00 (Asia/Shanghai" in confirmation
+    assert confirmation.startswith("⏰ t1 “开会” — ") and "09:00（Asia/Shanghai" in confirmation
     assert re.search(r"\d{4}年\d{1,2}月\d{1,2}日 周[一二三四五六日] 09:00", confirmation), (
         confirmation
     )
