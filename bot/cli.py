@@ -1,4 +1,5 @@
-"""The ``errandbot`` command line: ``run``, ``sandbox``, ``download``, ``check``, ``db``.
+"""The ``errandbot`` command line: ``run``, ``worker``, ``sandbox``, ``download``, ``check``,
+``db``.
 
 With no subcommand it runs the real bot when ``BOT_TOKEN`` is set and the offline sandbox
 otherwise, and says which on its first line. Each subcommand lives in the package it drives;
@@ -37,6 +38,12 @@ def _build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="on a bad setting, say so once and wait for SIGTERM instead of exiting "
         "(the Docker image's default: a restart policy would retry it in a loop)",
+    )
+
+    sub.add_parser(
+        "worker",
+        help="PostgreSQL mode: run downloads and rings from the shared database, no updates "
+        "(start any number)",
     )
 
     sandbox = sub.add_parser("sandbox", help="try the bot offline in a terminal chat")
@@ -110,6 +117,16 @@ def main(argv: list[str] | None = None) -> int:
             from bot.telegram.runner import run_bot
 
             return run_bot(settings)
+        if command == "worker":
+            if not settings.uses_postgres:
+                raise SettingsError(
+                    "DATABASE_URL: errandbot worker needs PostgreSQL (postgresql+psycopg://…); "
+                    "with SQLite one errandbot run does everything"
+                )
+            from bot.telegram.runner import run_bot
+            from bot.work.role import Command
+
+            return run_bot(settings, Command.WORKER)
         if command == "sandbox":
             from bot.sandbox.terminal import run_sandbox
 

@@ -80,6 +80,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./data")
     download_dir: Path | None = None
     database_url: str | None = None
+    run_worker: bool = True
 
     # --- downloads ---
     download_allow_networks: Annotated[tuple[Any, ...], NoDecode] = ()
@@ -222,6 +223,12 @@ class Settings(BaseSettings):
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'errand.db').resolve()}"
+
+    @property
+    def uses_postgres(self) -> bool:
+        """PostgreSQL mode: several processes may share the database (bot.work.role)."""
+        scheme = self.db_url.partition(":")[0].partition("+")[0]
+        return scheme in ("postgres", "postgresql")
 
     @property
     def listen_host_port(self) -> tuple[str, int]:

@@ -42,6 +42,7 @@ SETTING_NAMES = frozenset(
         "DATA_DIR",
         "DOWNLOAD_DIR",
         "DATABASE_URL",
+        "RUN_WORKER",
         "DOWNLOAD_ALLOW_NETWORKS",
         "DOWNLOAD_CONNECTIONS",
         "DOWNLOAD_READ_TIMEOUT",

@@ -27,6 +27,7 @@ from bot.telegram.intake import (
 )
 from bot.telegram.send_queue import FairRateLimiter
 from bot.telegram.services import Services
+from bot.work.role import Command, ProcessRole
 
 #: Feature modules, each with ``register(app, services)``. ``i18n`` and ``basic`` first: they
 #: choose the reply language and install the gate.
@@ -46,9 +47,13 @@ FEATURES: tuple[str, ...] = (
 async def _post_init(app: Application) -> None:
     services: Services = app.bot_data["services"]
     available = app.bot_data["available_commands"]
-    await set_menus(app, [(c.name, c.description) for c in texts.COMMANDS if c.name in available])
+    if services.role.receives_updates:  # a worker leaves the menu and the inbox to the front
+        await set_menus(
+            app, [(c.name, c.description) for c in texts.COMMANDS if c.name in available]
+        )
     await services.run_startup(app)
-    await replay_unhandled(app)  # after the features started: their handlers need them
+    if services.role.receives_updates:
+        await replay_unhandled(app)  # after the features started: their handlers need them
 
 
 async def _post_stop(app: Application) -> None:
@@ -67,15 +72,23 @@ def _available(app: Application) -> set[str]:
     return names
 
 
-def build_application(settings: Settings) -> Application:
-    """A ready-to-run Application: handlers registered, database open, nothing started yet."""
+def build_application(settings: Settings, role: ProcessRole | None = None) -> Application:
+    """A ready-to-run Application: handlers registered, database open, nothing started yet.
+
+    ``role`` (default: ``errandbot run``'s) says what the process does; one that receives no
+    updates (``errandbot worker``) is built without an updater: no getUpdates, no webhook, the
+    same Bot, send queue and services otherwise.
+    """
     if not settings.token:
         raise ValueError("BOT_TOKEN is required to build the application")
+    role = role or ProcessRole.of(Command.RUN, settings)
     engine, sessions = open_database(settings.db_url)
-    services = Services(settings=settings, sessions=sessions, started_at=time.time())
+    services = Services(settings=settings, sessions=sessions, started_at=time.time(), role=role)
+    builder = ApplicationBuilder()
+    if not role.receives_updates:
+        builder = builder.updater(None)
     app = (
-        ApplicationBuilder()
-        .token(settings.token)
+        builder.token(settings.token)
         .base_url(f"{settings.telegram_api_url}/bot")
         .base_file_url(f"{settings.telegram_api_url}/file/bot")
         .local_mode(settings.telegram_local_mode)  # files by path: see bot/telegram/upload.py

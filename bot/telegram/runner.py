@@ -4,6 +4,10 @@ python-telegram-bot's ``run_polling`` (and :func:`bot.telegram.webhook.serve`, w
 webhook secret before reading a body) install handlers for SIGINT and SIGTERM and shut down in
 order (stop fetching updates, finish handlers, run ``post_stop``), which is what keeps a SIGTERM
 stop under the 10 s the service manager allows.
+
+Only one process polls per database: a second one stands by (:mod:`bot.telegram.standby`) and
+takes over when the first dies. Webhook replicas all serve at once; each update is handled once,
+each chat in order (:mod:`bot.telegram.intake`).
 """
 
 from __future__ import annotations
@@ -21,13 +25,16 @@ from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
 from bot.config import Settings, SettingsError, prepare_dirs
 from bot.dbfile import DamagedDatabase
 from bot.logsetup import scrub, setup_logging
+from bot.work.role import Command, ProcessRole
 
 log = logging.getLogger(__name__)
 
 POLL_TIMEOUT = 10  # seconds a getUpdates long poll waits for news
 
 
-def run_bot(settings: Settings) -> int:
+def run_bot(settings: Settings, command: Command = Command.RUN) -> int:
+    """``errandbot run`` (and ``errandbot worker``: ``command``); returns the exit status."""
+    role = ProcessRole.of(command, settings)
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
     setup_logging(settings.log_level, secrets=(settings.token, secret))
     if not settings.token:
@@ -40,13 +47,13 @@ def run_bot(settings: Settings) -> int:
     _scrub_uncaught((settings.token, secret))
     _quiet_library_tracebacks()
     try:
-        app = build_application(settings)
+        app = build_application(settings, role)
     except (DamagedDatabase, SchemaError) as exc:
         print(f"errandbot: {exc}", file=sys.stderr)
         return 1
-    log.info("Errand starting against %s", settings.telegram_api_url)
+    log.info("Errand starting against %s (%s)", settings.telegram_api_url, role.name)
     try:
-        _run(app, settings, secret)
+        code = _run(app, settings, secret, role)
     except InvalidToken:
         print("errandbot: Telegram rejected BOT_TOKEN; check it with @BotFather", file=sys.stderr)
         return 2
@@ -75,7 +82,7 @@ def run_bot(settings: Settings) -> int:
         )
         return 1
     log.info("Errand stopped")
-    return 0
+    return code
 
 
 class _NoLibraryTracebacks(logging.Filter):
@@ -122,7 +129,14 @@ def _scrub_uncaught(secrets: tuple[str | None, ...]) -> None:
     threading.excepthook = lambda args: show(args.exc_type, args.exc_value, args.exc_traceback)
 
 
-def _run(app, settings: Settings, secret: str | None) -> None:
+def _run(app, settings: Settings, secret: str | None, role: ProcessRole) -> int:
+    if not role.receives_updates:
+        import asyncio
+
+        from bot.work.process import serve_work
+
+        asyncio.run(serve_work(app))
+        return 0
     if settings.webhook_url:
         host, port = settings.listen_host_port
         path = urlsplit(settings.webhook_url).path.lstrip("/")
@@ -133,5 +147,20 @@ def _run(app, settings: Settings, secret: str | None) -> None:
         asyncio.run(
             serve(app, host=host, port=port, path=path, url=settings.webhook_url, secret=secret)
         )
-    else:
+        return 0
+    from bot.telegram.standby import PollingLock
+
+    lock = PollingLock(settings.db_url)
+    try:
+        if not lock.wait():  # a standby stopped before its turn came
+            return 0
+        lock.watch(app)
         app.run_polling(allowed_updates=Update.ALL_TYPES, timeout=POLL_TIMEOUT)
+    finally:
+        lock.release()
+    if lock.lost:
+        print(
+            "errandbot: lost the polling lock; stopped so that one process polls", file=sys.stderr
+        )
+        return 1
+    return 0

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy.orm import sessionmaker
 
 from bot.config import Settings
+from bot.work.role import ProcessRole
 
 if TYPE_CHECKING:
     from telegram.ext import Application
@@ -39,6 +40,13 @@ class Services:
     settings: Settings
     sessions: sessionmaker
     started_at: float = 0.0
+    #: What this process does (receive updates, run downloads and rings): features start only
+    #: their part of it. The default is SQLite's one process doing everything.
+    role: ProcessRole = field(
+        default_factory=lambda: ProcessRole(
+            receives_updates=True, runs_work=True, shared_database=False
+        )
+    )
     #: The reply language each person and chat chose (:mod:`bot.telegram.i18n`).
     languages: LanguageChoices | None = None
     #: Timers and reminders (:mod:`bot.telegram.handlers.reminders`), and their rings and

@@ -31,12 +31,16 @@ def emulator() -> Iterator[BotApiEmulator]:
 
 @pytest.fixture
 def make_bot(emulator: BotApiEmulator, tmp_path: Path) -> Iterator[Callable[..., BotProcess]]:
-    """``make_bot(**env)`` returns a started bot; extra env entries override the defaults."""
+    """``make_bot(**env)`` returns a started bot; extra env entries override the defaults;
+    ``command="worker"`` starts ``errandbot worker`` instead of ``errandbot run``."""
     made: list[BotProcess] = []
 
-    def factory(start: bool = True, **env: str) -> BotProcess:
+    def factory(start: bool = True, command: str = "run", **env: str) -> BotProcess:
         process = BotProcess(
-            emulator, tmp_path / f"data{len(made)}", {k.upper(): v for k, v in env.items()}
+            emulator,
+            tmp_path / f"data{len(made)}",
+            {k.upper(): v for k, v in env.items()},
+            command=command,
         )
         process.data_dir.mkdir()
         made.append(process)

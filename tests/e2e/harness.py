@@ -23,13 +23,23 @@ ERRANDBOT = str(Path(sys.executable).with_name("errandbot"))
 #: Users and chats the default environment allows; ADMIN is in ADMIN_USERS; STRANGER in neither.
 USER, OTHER, ADMIN, STRANGER = 42, 43, 1, 666
 GROUP = -100123
+#: What ``errandbot worker`` logs once it takes jobs (bot.work.process).
+WORKER_READY = "worker running; stop it with SIGTERM"
 
 
 class BotProcess:
-    """One ``errandbot run`` subprocess; :meth:`start` again after :meth:`kill` to test restarts."""
+    """One ``errandbot run`` subprocess (or ``command="worker"``: ``errandbot worker``, PostgreSQL
+    mode); :meth:`start` again after :meth:`kill` to test restarts."""
 
-    def __init__(self, emulator: BotApiEmulator, data_dir: Path, env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        emulator: BotApiEmulator,
+        data_dir: Path,
+        env: dict[str, str] | None = None,
+        command: str = "run",
+    ):
         self.emulator = emulator
+        self.command = command
         self.data_dir = data_dir
         self.log_path = data_dir.parent / f"{data_dir.name}-bot.log"
         self.env = {
@@ -52,14 +62,15 @@ class BotProcess:
         self.starts = 0
 
     def start(self, timeout: float = 20.0) -> BotProcess:
-        """Start the bot and wait until it polls for updates (it is then ready for messages)."""
+        """Start the bot and wait until it polls for updates (it is then ready for messages); a
+        worker, until it says it runs."""
         polls_before = len(self.emulator.calls_of("getUpdates"))
         self.starts += 1
         log = self.log_path.open("a")
         log.write(f"\n===== start {self.starts} =====\n")
         log.flush()
         self.proc = subprocess.Popen(
-            [ERRANDBOT, "run"],
+            [ERRANDBOT, self.command],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -74,6 +85,8 @@ class BotProcess:
                 raise RuntimeError(
                     f"errandbot exited with {self.proc.returncode}:\n{self.output[-3000:]}"
                 )
+            if self.command == "worker":
+                return self.output.count(WORKER_READY) >= self.starts
             return len(self.emulator.calls_of("getUpdates")) > polls_before
 
         self.emulator.wait_for(ready, timeout, "the bot to start polling")
