@@ -190,6 +190,44 @@ def _check_database(settings: Settings) -> Result:
     return Result("database", True, f"{where}, migration {found.head} (current)")
 
 
+def _check_queue(settings: Settings) -> Result | None:
+    """PostgreSQL mode: jobs waiting (the oldest one's age), running, workers seen lately."""
+    if not settings.uses_postgres:
+        return None
+    from bot.humanize import human_duration
+    from bot.storage import make_engine
+    from bot.work.report import SEEN_WITHIN, queue_report
+
+    try:
+        engine = make_engine(settings.db_url)
+        try:
+            with engine.connect() as conn:
+                found = queue_report(conn)
+        finally:
+            engine.dispose()
+    except Exception:  # noqa: BLE001 - the database line above says why it cannot be read
+        return None
+    if found is None:
+        return Result("queue", True, "not created yet; the bot creates it on first start")
+    oldest = (
+        f" (the oldest for {human_duration(found.oldest_wait)})"
+        if found.oldest_wait is not None
+        else ""
+    )
+    message = (
+        f"{found.waiting} job(s) waiting{oldest}, {found.running} running; "
+        f"{found.workers} worker(s) seen in the last {SEEN_WITHIN} s"
+    )
+    if found.workers == 0:
+        return Result(
+            "queue",
+            True,
+            f"{message}: nothing runs downloads (start errandbot worker, or RUN_WORKER=true)",
+            warning=True,
+        )
+    return Result("queue", True, message)
+
+
 #: Telegram's own Bot API servers take uploads up to 50 MB; only a local server takes more.
 PUBLIC_API_HOST = "api.telegram.org"
 PUBLIC_UPLOAD_MB = 50
@@ -267,6 +305,21 @@ def _check_webhook(settings: Settings) -> Result | None:
     return Result("webhook", True, f"{scrub(settings.webhook_url)} served on {host}:{port}")
 
 
+def _check_polling(settings: Settings) -> Result | None:
+    """Who polls: one process per database does, any other ``errandbot run`` stands by."""
+    if settings.webhook_url:
+        return None
+    from bot.telegram.standby import who_polls
+
+    try:
+        holder = who_polls(settings.db_url)
+    except Exception as exc:  # noqa: BLE001 - the database line says what is wrong with it
+        return Result("polling", True, f"cannot tell who polls ({type(exc).__name__})", True)
+    if holder is None:
+        return Result("polling", True, "no errandbot run polls now; the first to start will")
+    return Result("polling", True, f"{holder} polls; another errandbot run would stand by")
+
+
 def _check_media(settings: Settings) -> Result | None:
     """yt-dlp's version (sites change weekly: ``pip install -U yt-dlp``) and whether ffmpeg is
     there."""
@@ -297,7 +350,9 @@ CHECKS: tuple[Callable[[Settings], Result | None], ...] = (
     _check_upload_limit,
     _check_local_mode,
     _check_webhook,
+    _check_polling,
     _check_media,
+    _check_queue,
 )
 
 

@@ -83,6 +83,17 @@ class JobStore:
         self.finish(job.id, state, error=error)
         self.remove_folder(job)
 
+    def open_counts(self) -> tuple[int, int]:
+        """(running, queued) jobs of everyone, whichever process runs them."""
+        with self.sessions() as session:
+            rows = session.execute(
+                select(DownloadJob.state, func.count())
+                .where(DownloadJob.state.in_(OPEN))
+                .group_by(DownloadJob.state)
+            ).all()
+        counts = {state: count for state, count in rows}
+        return counts.get(JobState.RUNNING, 0), counts.get(JobState.QUEUED, 0)
+
     def open_count(self, user_id: int) -> int:
         """This user's jobs that are queued or running."""
         with self.sessions() as session:

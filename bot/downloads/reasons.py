@@ -111,6 +111,8 @@ class Reason(StrEnum):
     PAUSED = "paused"
     PROCESS_DIED = "process_died"
     STOPPED_TOO_OFTEN = "stopped_too_often"
+    WORKER_LOST_RESUMED = "worker_lost_resumed"  # percent
+    WORKER_LOST_RESTARTED = "worker_lost_restarted"
     INTERNAL = "internal"  # name (of the exception class)
     INTERNAL_CHILD = "internal_child"  # name
     INTERNAL_SERVICE = "internal_service"
@@ -239,6 +241,10 @@ ENGLISH: dict[Reason, str] = {
     Reason.PAUSED: "the download process was stopped; it resumes",
     Reason.PROCESS_DIED: "the download process stopped unexpectedly; it resumes",
     Reason.STOPPED_TOO_OFTEN: "the download process was stopped too many times",
+    Reason.WORKER_LOST_RESUMED: "its worker stopped; another resumed it at {percent}%",
+    Reason.WORKER_LOST_RESTARTED: (
+        "its worker stopped and the partial file was not on shared storage; another started it over"
+    ),
     Reason.INTERNAL: "internal error: {name}",
     Reason.INTERNAL_CHILD: "internal error in the download process ({name})",
     Reason.INTERNAL_SERVICE: "internal error (see the bot's log)",

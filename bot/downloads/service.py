@@ -14,6 +14,12 @@ queue until a slot is free (``MAX_ACTIVE_DOWNLOADS``, ``MAX_ACTIVE_PER_USER``;
 cancelled. At start-up, jobs that were running or queued when the bot stopped are queued again,
 running ones first, and the engine resumes their partial files.
 
+With PostgreSQL (several processes, one database) the queue is shared instead: ``submit`` stores
+the row and hands it to the :class:`~bot.downloads.sharing.SharedQueue`, a worker that takes it
+calls ``taken.take`` (:mod:`bot.downloads.taking`: probe, run and report here, as above), and
+``cancel`` reaches whichever worker runs it. Nothing is re-queued at start-up then: the shared
+queue holds the jobs.
+
 This class is the face the chat layer calls; each part behind it is its own small object.
 """
 
@@ -21,6 +27,7 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,6 +47,8 @@ from bot.downloads.probing import Prober
 from bot.downloads.reasons import Reason, Why
 from bot.downloads.registry import Registry, WaitReason
 from bot.downloads.running import JobRunner
+from bot.downloads.sharing import SharedQueue, Withdrawn
+from bot.downloads.taking import TakenJobs
 from bot.downloads.workers import Workers
 
 if TYPE_CHECKING:
@@ -60,9 +69,14 @@ class DownloadService:
     """Queue and run downloads for many users; thread-safe; reports through ``listener``."""
 
     def __init__(
-        self, settings: Settings, sessions: sessionmaker[Session], listener: Listener | None = None
+        self,
+        settings: Settings,
+        sessions: sessionmaker[Session],
+        listener: Listener | None = None,
+        shared: SharedQueue | None = None,
     ):
         self.settings = settings
+        self._shared = shared  # PostgreSQL mode: the queue every process shares
         self.root = settings.downloads_path.resolve()
         self._store = JobStore(sessions, self.root)
         self._registry = Registry(settings.max_active_downloads, settings.max_active_per_user)
@@ -95,6 +109,8 @@ class DownloadService:
         self._runner = JobRunner(parts, pump=self._workers.pump)
         self._choices = MediaChoices(parts, admit=self._workers.admit)
         self._prober = Prober(parts, self._choices, self._workers)
+        #: The jobs a worker took from the shared queue (PostgreSQL mode; bot.work.downloads).
+        self.taken = TakenJobs(parts, self._prober, self._workers, self.cancel, self._end_cancelled)
 
     # ------------------------------------------------------------------ requests
     @property
@@ -124,7 +140,8 @@ class DownloadService:
         pass a limit together); ``request_id`` is marked handled in the row's transaction.
         ``asked``: for a web page, ``file`` keeps the page, ``best``/``small``/``audio`` pick its
         media (bot.media); ``item``: which item of a playlist page."""
-        with self._submit_lock:
+        shared = self._shared
+        with self._submit_lock, shared.exclusive(user_id) if shared else nullcontext():
             self._limits.check_request(user_id)
             job = self._store.add(
                 chat_id=chat_id,
@@ -141,8 +158,11 @@ class DownloadService:
                 from bot.media.pages import save_asked
 
                 save_asked(self._store.folder(job), asked, item)
-            self._registry.enqueue(job.id, user_id, ready=False)  # its place in line, from now
-            self._prober.submit(job.id, user_id)
+            if shared is None:
+                self._registry.enqueue(job.id, user_id, ready=False)  # its place in line, from now
+                self._prober.submit(job.id, user_id)
+        if shared is not None:
+            shared.submitted(job.id)  # after the row's commit: a worker may take it at once
         return job
 
     def cancel(self, job_id: int, by: str) -> bool:
@@ -150,6 +170,8 @@ class DownloadService:
         job = self.get(job_id)
         if job is None or job.job_state.finished:
             return False
+        if self._shared is not None and not self.taken.holds(job_id):
+            return self._withdraw(job, by, self._shared)
         running = self._registry.running(job_id)
         if running is not None:
             running.cancelled_by = by
@@ -168,9 +190,32 @@ class DownloadService:
         self._workers.pump()
         return True
 
+    def _withdraw(self, job: DownloadJob, by: str, shared: SharedQueue) -> bool:
+        """Cancel a job this process does not hold: still in the shared queue, or run by another
+        worker (which reads who cancelled from the row: ``taken.cancel_as_asked``)."""
+        self._store.update(job.id, error=Why.of(Reason.CANCELLED_BY, by=by).dump())
+        if shared.withdraw(job.id) is Withdrawn.RUNNING:
+            return True  # that worker reports "cancelled" when its engine has stopped
+        current = self.get(job.id)
+        if current is None or current.job_state.finished:
+            return False
+        self._end_cancelled(job, by)
+        return True
+
+    def _end_cancelled(self, job: DownloadJob, by: str) -> None:
+        self._store.end(job, JobState.CANCELLED, error=Why.of(Reason.CANCELLED_BY, by=by).dump())
+        self._reporter.emit(EventKind.CANCELLED, job.id, by=by)
+
     def choose(self, job_id: int, mode: MediaMode) -> bool:
         """Take ``mode`` for a media page waiting for a choice; False when it is not waiting
-        (already chosen, cancelled, finished)."""
+        (already chosen, cancelled, finished). With a shared queue, a choice another worker is
+        waiting for is passed on to it (True while the job is open: that worker decides)."""
+        if self._shared is not None and self._choices.waiting(job_id) is None:
+            job = self.get(job_id)
+            if job is None or job.job_state.finished:
+                return False
+            self._shared.relay_choice(job_id, mode.value)
+            return True
         return self._choices.choose(job_id, mode)
 
     def waiting_choice(self, job_id: int) -> Survey | None:
@@ -221,12 +266,20 @@ class DownloadService:
         return self._limits.bytes_today(user_id, exclude)
 
     def stats(self) -> DownloadStats:
-        running, queued = self._registry.counts()
+        if self._shared is not None:  # every worker's, from the rows
+            running, queued = self._store.open_counts()
+        else:
+            running, queued = self._registry.counts()
         return DownloadStats(running, queued, self._store.moved_since(midnight_utc(time.time())))
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> list[DownloadJob]:
-        """Re-queue what was running or waiting when the bot stopped; returns the resumed jobs."""
+        """Re-queue what was running or waiting when the bot stopped; returns the resumed jobs.
+
+        With a shared queue nothing is re-queued here: it holds every open job, and a worker that
+        stopped has its jobs taken by another (:mod:`bot.work.downloads`)."""
+        if self._shared is not None:
+            return []
         jobs, undelivered = self._store.reopen()
         for job in jobs:
             if job.name is None and not job.resumed:

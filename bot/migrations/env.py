@@ -9,9 +9,15 @@ from bot.tables import all_tables
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:
-    """Autogenerate never proposes dropping a table Errand does not declare: ``schema_version``
-    (kept for releases before Alembic) or an operator's own."""
-    return not (type_ == "table" and reflected and compare_to is None)
+    """Autogenerate never proposes dropping a table Errand does not declare, nor its indexes:
+    ``schema_version`` (kept for releases before Alembic), procrastinate's queue (PostgreSQL mode,
+    revision 0003) or an operator's own."""
+    if not reflected or compare_to is not None:
+        return True
+    if type_ == "table":
+        return False
+    table = getattr(obj, "table", None)
+    return table is None or table.name in all_tables().tables
 
 
 connection = context.config.attributes["connection"]

@@ -196,8 +196,8 @@ def _numeric_date(t: Tokens, i: int, local: date, original: str) -> tuple[DayRef
         return None
     if sep == ".":
         day, month = a, b
-    else:  # slash: refused when both readings are possible
-        if a <= 12 and b <= 12 and a != b:
+    else:  # slash: refused when both readings are possible (a zero makes neither a date)
+        if 1 <= a <= 12 and 1 <= b <= 12 and a != b:
             raise ReminderInputError(
                 Problem.AMBIGUOUS_DATE,
                 part=part,

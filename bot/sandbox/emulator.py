@@ -45,9 +45,10 @@ from bot.sandbox.botapi.objects import (
 from bot.sandbox.botapi.server import handler_class
 from bot.sandbox.botapi.updates import UpdateMethods
 from bot.sandbox.botapi.users import UserActions
+from bot.sandbox.botapi.webhook import WebhookDelivery
 
 
-class BotApiEmulator(UserActions, GroupChanges, FileMethods, UpdateMethods):
+class BotApiEmulator(UserActions, GroupChanges, FileMethods, UpdateMethods, WebhookDelivery):
     """The emulator: start it, point the bot at :attr:`url`, then talk as users.
 
     ``token`` is the only token accepted (others get 401 Unauthorized, as on Telegram).

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from telegram.ext import Application
@@ -49,6 +50,12 @@ class DownloadNotifier:
             int, Retrying
         ] = {}  # job id -> the latest Retrying while bytes do not flow
         self._tickers: dict[int, asyncio.Task[None]] = {}
+        #: Jobs whose file is being handed over, from the moment "done" is reported (on the
+        #: worker thread) until delivery ends: a queue worker's task waits for it (bot.work).
+        self._delivering: set[int] = set()
+        #: PostgreSQL mode: passes a cancel of a file being sent to the worker that sends it
+        #: (bot.work.downloads; called on a thread).
+        self.relay_upload_cancel: Callable[[int, str], None] | None = None
 
     @property
     def service(self) -> DownloadService:
@@ -60,6 +67,8 @@ class DownloadNotifier:
         loop = self.loop
         if loop is None or loop.is_closed():
             return
+        if event.kind == EventKind.DONE:
+            self._delivering.add(event.job.id)
         try:
             loop.call_soon_threadsafe(self._dispatch, event)
         except RuntimeError:  # loop closed during shutdown
@@ -191,7 +200,14 @@ class DownloadNotifier:
     # ------------------------------------------------------------------ what others call
     async def deliver(self, job: DownloadJob) -> None:
         """Send the finished file, or say where it is kept (:class:`DownloadDelivery`)."""
-        await self.delivery.deliver(job)
+        try:
+            await self.delivery.deliver(job)
+        finally:
+            self._delivering.discard(job.id)
+
+    def delivering(self, job_id: int) -> bool:
+        """True from "done" until the file was handed over (or that failed)."""
+        return job_id in self._delivering
 
     def cancel_upload(self, job_id: int, by: str) -> bool:
         """Stop sending ``job_id``'s file, if it is being sent; False otherwise."""

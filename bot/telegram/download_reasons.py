@@ -89,6 +89,10 @@ WORDS: dict[Reason, str] = {
     Reason.PAUSED: N_("the download process was stopped; it resumes"),
     Reason.PROCESS_DIED: N_("the download process stopped unexpectedly; it resumes"),
     Reason.STOPPED_TOO_OFTEN: N_("the download process was stopped too many times"),
+    Reason.WORKER_LOST_RESUMED: N_("its worker stopped; another resumed it at {percent}%"),
+    Reason.WORKER_LOST_RESTARTED: N_(
+        "its worker stopped and the partial file was not on shared storage; another started it over"
+    ),
     Reason.INTERNAL: N_("internal error: {name}"),
     Reason.INTERNAL_CHILD: N_("internal error in the download process ({name})"),
     Reason.INTERNAL_SERVICE: N_("internal error (see the bot's log)"),

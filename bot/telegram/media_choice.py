@@ -25,7 +25,9 @@ from bot.telegram.permissions import can_manage
 from bot.telegram.services import required, services_of
 from bot.telegram.update_parts import chat_of, query_of
 
-PATTERN = r"^dl:media:\d+:(best|small|audio|all)$"
+#: ``all`` carries how many items (``dl:media:7:all:3``): the front that takes the press may not be
+#: the worker that read the page (PostgreSQL mode). Older buttons end at ``all``.
+PATTERN = r"^dl:media:\d+:(best|small|audio|all(:\d+)?)$"
 ALL = "all"  # every item of a playlist page (up to MEDIA_PLAYLIST_MAX), the best video of each
 LABELS = {
     MediaMode.BEST: N_("Best video"),
@@ -79,13 +81,12 @@ def markup(job_id: int, survey: Survey, playlist_max: int) -> InlineKeyboardMark
         for c in survey.choices
     ]
     if survey.item_count > 1:
+        count = min(survey.item_count, playlist_max)
         rows.append(
             [
                 InlineKeyboardButton(
-                    _("All {count} items (best video each)").format(
-                        count=min(survey.item_count, playlist_max)
-                    ),
-                    callback_data=f"dl:media:{job_id}:{ALL}",
+                    _("All {count} items (best video each)").format(count=count),
+                    callback_data=f"dl:media:{job_id}:{ALL}:{count}",
                 )
             ]
         )
@@ -96,7 +97,7 @@ def markup(job_id: int, survey: Survey, playlist_max: int) -> InlineKeyboardMark
 async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A press on one of the choice buttons: only the requester (or an admin) decides."""
     query = query_of(update)
-    job_text, mode_text = (query.data or "").split(":")[2:]
+    job_text, mode_text, *counted = (query.data or "").split(":")[2:]
     job_id = int(job_text)
     every = mode_text == ALL
     mode = MediaMode.BEST if every else MediaMode(mode_text)
@@ -117,10 +118,11 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not await asyncio.to_thread(service.choose, job_id, mode):
         await query.answer(_("d{id} is no longer waiting for a choice.").format(id=job_id))
         return
-    if not every or survey is None:
+    listed = survey.item_count if survey is not None else int(counted[0]) if counted else None
+    if not every or listed is None:
         await query.answer(_("Fetching {what}.").format(what=_(SAID[mode])))
         return
-    count = min(survey.item_count, services.settings.media_playlist_max)
+    count = min(listed, services.settings.media_playlist_max)
     await query.answer(_("Fetching {count} items.").format(count=count))
     for item in range(2, count + 1):  # the first is this job; each other item is a job of its own
         status = await context.bot.send_message(

@@ -4,6 +4,10 @@ python-telegram-bot's ``run_polling`` (and :func:`bot.telegram.webhook.serve`, w
 webhook secret before reading a body) install handlers for SIGINT and SIGTERM and shut down in
 order (stop fetching updates, finish handlers, run ``post_stop``), which is what keeps a SIGTERM
 stop under the 10 s the service manager allows.
+
+Only one process polls per database: a second one stands by (:mod:`bot.telegram.standby`) and
+takes over when the first dies. Webhook replicas all serve at once; each update is handled once,
+each chat in order (:mod:`bot.telegram.intake`).
 """
 
 from __future__ import annotations
@@ -49,7 +53,7 @@ def run_bot(settings: Settings, command: Command = Command.RUN) -> int:
         return 1
     log.info("Errand starting against %s (%s)", settings.telegram_api_url, role.name)
     try:
-        _run(app, settings, secret, role)
+        code = _run(app, settings, secret, role)
     except InvalidToken:
         print("errandbot: Telegram rejected BOT_TOKEN; check it with @BotFather", file=sys.stderr)
         return 2
@@ -78,7 +82,7 @@ def run_bot(settings: Settings, command: Command = Command.RUN) -> int:
         )
         return 1
     log.info("Errand stopped")
-    return 0
+    return code
 
 
 class _NoLibraryTracebacks(logging.Filter):
@@ -125,14 +129,15 @@ def _scrub_uncaught(secrets: tuple[str | None, ...]) -> None:
     threading.excepthook = lambda args: show(args.exc_type, args.exc_value, args.exc_traceback)
 
 
-def _run(app, settings: Settings, secret: str | None, role: ProcessRole) -> None:
+def _run(app, settings: Settings, secret: str | None, role: ProcessRole) -> int:
     if not role.receives_updates:
         import asyncio
 
         from bot.work.process import serve_work
 
         asyncio.run(serve_work(app))
-    elif settings.webhook_url:
+        return 0
+    if settings.webhook_url:
         host, port = settings.listen_host_port
         path = urlsplit(settings.webhook_url).path.lstrip("/")
         import asyncio
@@ -142,5 +147,20 @@ def _run(app, settings: Settings, secret: str | None, role: ProcessRole) -> None
         asyncio.run(
             serve(app, host=host, port=port, path=path, url=settings.webhook_url, secret=secret)
         )
-    else:
+        return 0
+    from bot.telegram.standby import PollingLock
+
+    lock = PollingLock(settings.db_url)
+    try:
+        if not lock.wait():  # a standby stopped before its turn came
+            return 0
+        lock.watch(app)
         app.run_polling(allowed_updates=Update.ALL_TYPES, timeout=POLL_TIMEOUT)
+    finally:
+        lock.release()
+    if lock.lost:
+        print(
+            "errandbot: lost the polling lock; stopped so that one process polls", file=sys.stderr
+        )
+        return 1
+    return 0

@@ -24,19 +24,17 @@ async def serve_work(app: Application) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await app.initialize()
-    try:
+    async with app:  # initialize, and shutdown however the block ends
         if app.post_init:
             await app.post_init(app)
         await app.start()
-        log.info("worker running; stop it with SIGTERM")
-        await stop.wait()
-        log.info("worker stopping")
-    finally:
-        if app.running:
+        try:
+            log.info("worker running; stop it with SIGTERM")
+            await stop.wait()
+            log.info("worker stopping")
+        finally:
             await app.stop()
             if app.post_stop:
                 await app.post_stop(app)
-        await app.shutdown()
-        if app.post_shutdown:
-            await app.post_shutdown(app)
+    if app.post_shutdown:
+        await app.post_shutdown(app)

@@ -114,6 +114,10 @@ def test_every_problem_has_words_and_grammar_refusals_show_an_example() -> None:
         ("in ٣m x", "digits 0-9"),
         ("every", "repeat “every”"),
         ("12/11 x", "12 November or 11 December"),
+        # A zero is neither a day nor a month: not a choice between two dates (hypothesis found
+        # "0/1", whose "readings" 0 January and 1 "month 0" crashed the wording).
+        ("0/1 x", "“0/1” is not a date"),
+        ("1/0/2027 x", "“1/0/2027” is not a date"),
         ("at 9am CST x", "Asia/Shanghai or America/Chicago"),
         ("at 5 call", "05:00 or 17:00"),
         ("in 2 hours at 10am", "duration (in …)"),

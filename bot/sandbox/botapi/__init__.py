@@ -7,5 +7,6 @@
 - :mod:`.observing`: what tests read and wait for;
 - :mod:`.users` and :mod:`.groups`: acting as users, and groups changing under the bot;
 - :mod:`.messages`, :mod:`.files`, :mod:`.updates`: the Bot API methods, by area;
+- :mod:`.webhook`: ``setWebhook`` and delivering updates to it as Telegram does;
 - :mod:`.server`: the HTTP server's request handler.
 """

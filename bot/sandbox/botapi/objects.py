@@ -88,6 +88,15 @@ class Fault:
 
 
 @dataclass
+class Delay:
+    """A slow answer: the next ``times`` calls of ``method`` wait ``seconds`` first."""
+
+    method: str
+    seconds: float
+    times: int
+
+
+@dataclass
 class Call:
     """One Bot API call the bot made, as received."""
 

@@ -96,6 +96,9 @@ def handler_class(emulator: EmulatorState) -> type[BaseHTTPRequestHandler]:
                 )
             call = Call(time.monotonic(), method, params)
             emulator.record_call(call)
+            delay = emulator.delay_of(method)
+            if delay:
+                time.sleep(delay)  # a slow answer (slow_down): outside the state's lock
             try:
                 result = emulator.handle(method, params, files)
             except ApiError as exc:

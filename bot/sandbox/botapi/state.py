@@ -2,23 +2,20 @@
 
 Every area of the emulator (acting as users, groups changing, each group of API methods) works
 on this one state under ``_cond``, an ``RLock``-backed condition: a test's ``wait_for`` wakes on
-any change. Updates are queued here and, while a webhook is set, posted to it by one thread (as
+any change. Updates are queued here and, while a webhook is set, posted to it (:mod:`.webhook`, as
 Telegram does, retrying a failed delivery later). :meth:`EmulatorState.handle` runs one method by
 name, as ``_api_<method>`` of whichever area defines it."""
 
 from __future__ import annotations
 
-import json
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bot.sandbox.botapi.objects import ApiError, Call, Fault, Message
+from bot.sandbox.botapi.objects import ApiError, Call, Delay, Fault, Message
 from bot.sandbox.uploads import UploadedFile
 
 
@@ -51,6 +48,7 @@ class EmulatorState:
         self._updates: list[dict] = []
         self._next_update_id = first_update_id
         self._faults: list[Fault] = []
+        self._delays: list[Delay] = []
         self._members: dict[tuple[int, int], str] = {}
         self._users: dict[int, dict] = {}
         self._chat_titles: dict[int, str] = {}
@@ -66,6 +64,10 @@ class EmulatorState:
         self.command_menus: dict[str, list[dict]] = {}  # language_code ("" for the default) -> menu
         self.webhook: dict[str, Any] = {}
         self.webhook_deliveries: list[tuple[int, int]] = []  # (update_id, HTTP status)
+        self._polls = 0  # getUpdates calls so far: a newer one ends the one waiting
+        self._in_flight: set[int] = set()  # update ids being POSTed to the webhook
+        self._failures: dict[int, Any] = {}  # update id -> its failed deliveries (.webhook)
+        self._webhook_error: tuple[int, str] | None = None  # (unix time, Telegram's words)
         self._listeners: list[Callable[[str, Message], None]] = []
         self._webhook_thread: threading.Thread | None = None
         self._stopping = False
@@ -189,49 +191,17 @@ class EmulatorState:
                 return fault
         return None
 
-    # ------------------------------------------------------------------ webhook delivery
     def _ensure_webhook_thread(self) -> None:
-        if self._webhook_thread is None or not self._webhook_thread.is_alive():
-            self._webhook_thread = threading.Thread(
-                target=self._deliver_loop, name="emulator-webhook", daemon=True
-            )
-            self._webhook_thread.start()
+        """Deliver queued updates to the webhook, if one is set (:mod:`.webhook` does it)."""
 
-    def post_webhook(self, update: dict, secret: str | None) -> int:
-        """POST one update to the registered webhook with ``secret`` as the secret header; return
-        the status."""
-        url = self.webhook["url"]
-        request = urllib.request.Request(url, data=json.dumps(update).encode(), method="POST")
-        request.add_header("Content-Type", "application/json")
-        if secret is not None:
-            request.add_header("X-Telegram-Bot-Api-Secret-Token", secret)
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return response.status
-        except urllib.error.HTTPError as exc:
-            return exc.code
-        except OSError:
-            return 0
-
-    def _deliver_loop(self) -> None:
-        while True:
-            with self._cond:
-                while not self._updates and not self._stopping and self.webhook.get("url"):
-                    self._cond.wait(0.5)
-                if self._stopping or not self.webhook.get("url"):
-                    return
-                update = self._updates[0]
-                secret = self.webhook.get("secret_token")
-            status = self.post_webhook(update, secret)
-            with self._cond:
-                self.webhook_deliveries.append((update["update_id"], status))
-                if 200 <= status < 300:
-                    self._updates = [
-                        u for u in self._updates if u["update_id"] != update["update_id"]
-                    ]
-                    self._cond.notify_all()
-            if not 200 <= status < 300:
-                time.sleep(0.5)  # Telegram retries failed deliveries later, too.
+    def delay_of(self, method: str) -> float:
+        """Seconds to wait before answering this call of ``method`` (``slow_down``)."""
+        with self._cond:
+            for delay in self._delays:
+                if delay.method == method and delay.times > 0:
+                    delay.times -= 1
+                    return delay.seconds
+            return 0.0
 
     # ------------------------------------------------------------------ the API
     def handle(self, method: str, params: dict[str, Any], files: dict[str, UploadedFile]) -> Any:

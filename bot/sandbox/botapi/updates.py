@@ -1,16 +1,20 @@
 """The Bot API methods about the bot itself and how it gets updates: ``getMe``, the command menus,
-``getUpdates`` (long polling on the state's condition) and the webhook."""
+``getUpdates`` (long polling on the state's condition; the webhook is :mod:`.webhook`)."""
 
 from __future__ import annotations
 
 import time
 
-from bot.sandbox.botapi.objects import ApiError, as_bool
+from bot.sandbox.botapi.objects import ApiError
 from bot.sandbox.botapi.state import EmulatorState
 
 
 class UpdateMethods(EmulatorState):
-    """``getMe``, ``logOut``/``close``, ``…Webhook``, ``…MyCommands``, ``getUpdates``."""
+    """``getMe``, ``logOut``/``close``, ``…MyCommands``, ``getUpdates``.
+
+    As on Telegram, only one ``getUpdates`` may wait at a time: a second one ends the first with
+    409 Conflict ("terminated by other getUpdates request"), which is what two bot processes
+    polling with one token see."""
 
     def _api_getme(self, p: dict, f: dict) -> dict:
         return {
@@ -25,34 +29,6 @@ class UpdateMethods(EmulatorState):
 
     def _api_close(self, p: dict, f: dict) -> bool:
         return True
-
-    def _api_deletewebhook(self, p: dict, f: dict) -> bool:
-        self.webhook = {}
-        if as_bool(p.get("drop_pending_updates")):
-            self._updates.clear()
-        return True
-
-    def _api_setwebhook(self, p: dict, f: dict) -> bool:
-        url = str(p.get("url", ""))
-        if not url:
-            self.webhook = {}
-            return True
-        self.webhook = {
-            "url": url,
-            "secret_token": p.get("secret_token"),
-            "allowed_updates": p.get("allowed_updates"),
-        }
-        if as_bool(p.get("drop_pending_updates")):
-            self._updates.clear()
-        self._ensure_webhook_thread()
-        return True
-
-    def _api_getwebhookinfo(self, p: dict, f: dict) -> dict:
-        return {
-            "url": self.webhook.get("url", ""),
-            "has_custom_certificate": False,
-            "pending_update_count": len(self._updates),
-        }
 
     def _api_setmycommands(self, p: dict, f: dict) -> bool:
         language = p.get("language_code") or ""
@@ -80,8 +56,16 @@ class UpdateMethods(EmulatorState):
         limit = int(p.get("limit") or 100)
         if offset:
             self._updates = [u for u in self._updates if u["update_id"] >= offset]
+        self._polls += 1
+        mine = self._polls
         deadline = time.monotonic() + timeout
         while not self._updates and not self._stopping:
+            if self._polls != mine:
+                raise ApiError(
+                    409,
+                    "Conflict: terminated by other getUpdates request; "
+                    "make sure that only one bot instance is running",
+                )
             left = deadline - time.monotonic()
             if left <= 0:
                 break

@@ -9,6 +9,7 @@ from bot.sandbox.botapi.objects import (
     ANONYMOUS_ADMIN,
     CHANNEL_POSTER,
     SERVER_ERRORS,
+    Delay,
     Fault,
     Message,
     entities_in,
@@ -78,13 +79,29 @@ class UserActions(Observing):
 
     def _deliver_user_text(self, message: Message, raw: dict, kind: str) -> Message:
         """Attach the entities Telegram would find in the text and queue the update."""
+        self._push_update({kind: self._with_entities(message, raw)})
+        return message
+
+    @staticmethod
+    def _with_entities(message: Message, raw: dict) -> dict:
         raw.pop("entities", None)
         entities = entities_in(raw.get("text") or "")
         if entities:
             raw["entities"] = entities
         message.raw = raw
-        self._push_update({kind: raw})
-        return message
+        return raw
+
+    def forge_update(self, chat_id: int, user_id: int, text: str) -> dict:
+        """The update :meth:`send_text` would queue, with the next update id, but *not* queued:
+        for a test that delivers it itself (to two receivers at once, or into a database as a
+        bot that crashed after storing it left it). Later updates get higher ids, as on
+        Telegram."""
+        with self._cond:
+            message = self._new_message(chat_id, user_id, text)
+            raw = self._with_entities(message, self._message_dict(message))
+            update = {"update_id": self._next_update_id, "message": raw}
+            self._next_update_id += 1
+            return update
 
     def press_button(
         self, message: Message, user_id: int, data: str | None = None, *, index: int = 0
@@ -132,3 +149,9 @@ class UserActions(Observing):
             self._faults.append(
                 Fault(method, code, description, retry_after if code == 429 else None, times)
             )
+
+    def slow_down(self, method: str, seconds: float, *, times: int = 1) -> None:
+        """Answer the next ``times`` calls of ``method`` only after ``seconds`` (a slow network
+        or a busy Telegram): lets a test make one bot's reply late on purpose."""
+        with self._cond:
+            self._delays.append(Delay(method, seconds, times))

@@ -22,6 +22,7 @@ from telegram.ext import (
 )
 
 from bot.downloads.errors import Refused
+from bot.downloads.jobs import JobState
 from bot.downloads.netguard import url_problem
 from bot.downloads.service import DownloadService
 from bot.humanize import human_size
@@ -243,9 +244,15 @@ async def _cancel(update: Update, context: ContextTypes.DEFAULT_TYPE, job_id: in
         return _("Only {name} or an admin can cancel d{id}.").format(
             name=job.user_name or _("the person who started it"), id=job_id
         )
-    if _notifier(context).cancel_upload(job_id, display_name(update.effective_sender)):
+    notifier = _notifier(context)
+    by = display_name(update.effective_sender)
+    if notifier.cancel_upload(job_id, by):
         return _("Cancelling the sending of d{id}.").format(id=job_id)
-    if not await asyncio.to_thread(service.cancel, job_id, display_name(update.effective_sender)):
+    relay = notifier.relay_upload_cancel
+    if relay is not None and job.job_state is JobState.DONE and not job.delivered:
+        await asyncio.to_thread(relay, job_id, by)  # a worker is sending it (PostgreSQL mode)
+        return _("Cancelling the sending of d{id}.").format(id=job_id)
+    if not await asyncio.to_thread(service.cancel, job_id, by):
         return _("d{id} has already finished.").format(id=job_id)
     return _("Cancelling d{id}.").format(id=job_id)
 
@@ -268,10 +275,23 @@ async def cancel_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 
 def register(app: Application, services: Services) -> None:
     notifier = DownloadNotifier(app, services)
-    service = DownloadService(services.settings, services.sessions, notifier.listener)
+    role = services.role
+    shared = None
+    if role.shared_database:  # PostgreSQL: the queue in the database (bot.work)
+        from bot.work import sweeps
+        from bot.work.downloads import SharedDownloads
+        from bot.work.queue import WorkQueue
+
+        work = WorkQueue(services.settings.db_url, services.settings.max_active_downloads)
+        shared = SharedDownloads(work, services.sessions, services.settings)
+    service = DownloadService(services.settings, services.sessions, notifier.listener, shared)
     services.downloads = service
     services.download_notifier = notifier
     add_canceller(services, "d", cancel_by_id)
+    if shared is not None:
+        shared.attach(service, notifier.delivering, notifier.cancel_upload)
+        notifier.relay_upload_cancel = shared.relay_upload_cancel
+        sweeps.register(work, services.sessions, shared.requeue, service.housekeeping)
 
     async def housekeeping(_context: ContextTypes.DEFAULT_TYPE) -> None:
         removed = await asyncio.to_thread(service.housekeeping)
@@ -280,6 +300,12 @@ def register(app: Application, services: Services) -> None:
 
     async def start(application: Application) -> None:
         notifier.loop = asyncio.get_running_loop()
+        if shared is not None:
+            await work.open()
+            if role.runs_work:
+                work.start_worker()  # housekeeping: once per deployment (bot.work.sweeps)
+                shared.listen()
+            return
         await asyncio.to_thread(service.start)
         if application.job_queue is not None:
             application.job_queue.run_repeating(
@@ -287,8 +313,13 @@ def register(app: Application, services: Services) -> None:
             )
 
     async def stop(application: Application) -> None:
+        if shared is not None:
+            work.stop_taking()
+            await shared.stop_listening()
         await notifier.close()
         await asyncio.to_thread(service.stop)
+        if shared is not None:
+            await work.close()  # its tasks hand the paused downloads back to the queue
 
     def stat_lines() -> list[str]:
         numbers = service.stats()
