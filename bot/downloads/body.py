@@ -34,17 +34,19 @@ class BodyReader:
         self.view = memoryview(self.buffer)
         self.want = min(64 * 1024, len(self.buffer))
 
-    def read(self) -> memoryview:
-        """The next chunk (a view into the buffer, valid until the next call); empty at the end."""
+    def read(self, most: int | None = None) -> memoryview:
+        """The next chunk (a view into the buffer, valid until the next call); empty at the end.
+        ``most``: ask for no more than this (a read waits until it is full)."""
+        size = self.want if most is None else max(1, min(self.want, most))
         started = time.monotonic()
         try:
-            n = self._fp.readinto(self.view[: self.want])
+            n = self._fp.readinto(self.view[:size])
         except (
             LIBRARY_ERRORS
         ) as exc:  # the same mapping as network_errors(), without its cost per chunk
             raise mapped(exc) from exc
         took = time.monotonic() - started
-        if n == self.want and took < FAST:
+        if n == size == self.want and took < FAST:
             self.want = min(len(self.buffer), self.want * 2)
         elif took > SLOW:
             self.want = max(MIN_READ, self.want // 2)

@@ -93,6 +93,10 @@ class Client:
         except Exception:  # noqa: BLE001 - closing a broken connection may fail; it is gone anyway
             pass
 
+    def abort(self, resp: requests.Response) -> None:
+        """Shut down ``resp``'s socket (from any thread): its reader wakes with an error."""
+        abort_response(resp)
+
     def abort_all(self) -> None:
         """Shut down every open response's socket, and every connection still waiting for its
         response headers (from any thread)."""

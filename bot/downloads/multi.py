@@ -5,8 +5,10 @@ exactly that range, checks the answer (:func:`bot.downloads.checks.check_ranged`
 ``os.pwrite``\\ s each chunk at its offset. A worker that finishes steals the upper half of the
 largest range still in flight. The number of connections grows from a few towards the maximum
 only while each is slow (:mod:`~bot.downloads.ramp`), and shrinks to what the server accepts when
-it refuses with 429/503 (:mod:`~bot.downloads.serverlimit`). The supervising thread only starts
-workers and waits; the resume record is kept by :class:`~bot.downloads.checkpoints.Checkpoints`.
+it refuses with 429/503 (:mod:`~bot.downloads.serverlimit`). The supervising thread starts
+workers, and in the tail asks again on a new connection for the last bytes of a range that
+stopped coming (:mod:`~bot.downloads.tail`); the resume record is kept by
+:class:`~bot.downloads.checkpoints.Checkpoints`.
 On failure or cancel everything stops through the run's :class:`~bot.downloads.control.Control`.
 """
 
@@ -17,6 +19,9 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+
+from requests import Response
 
 from bot.downloads.api import ProbeResult
 from bot.downloads.body import MAX_READ, BodyReader
@@ -38,6 +43,7 @@ from bot.downloads.reasons import Reason, Why
 from bot.downloads.retries import RetryPolicy
 from bot.downloads.segments import Segment, SegmentMap
 from bot.downloads.serverlimit import ServerLimit
+from bot.downloads.tail import TailRestart, read_limit
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +57,16 @@ STOP_GRACE = 1.0  # seconds the supervisor waits for workers after a stop
 
 class _OverLimit(Exception):
     """This connection is one more than the server accepts; give the range back."""
+
+
+@dataclass(eq=False)
+class _Reading:
+    """A range's answer being read: when its last byte came, and whether the supervisor shut
+    it down to ask again for the rest (:mod:`~bot.downloads.tail`)."""
+
+    response: Response
+    moved: float
+    restarted: bool = False
 
 
 class RangedFetch:
@@ -77,6 +93,10 @@ class RangedFetch:
         self._conn_limit = self._ramp.limit  # raised by the ramp, capped by the server's limit
         self._empty_answers = 0  # ranged answers that ended before their first byte
         self._answered_now = 0  # requests answered and still being read, at this moment
+        self._reading: dict[Segment, _Reading] = {}  # answers being read, by range
+        self._tail = TailRestart()
+        self._restarted: set[Segment] = set()  # ranges asked for again once already
+        self._round_trip = float("inf")  # the quickest answer to a range request, in seconds
 
     def run(
         self, fd: int, segmap: SegmentMap, probe: ProbeResult, checkpoints: Checkpoints
@@ -129,6 +149,7 @@ class RangedFetch:
             elif segmap.complete:
                 return
             else:
+                self._restart_stalled(segmap)
                 self._ramp_up(segmap, segmap.active_count())
                 if segmap.has_pending() and len(alive) < self._conn_limit:
                     for _ in range(self._conn_limit - len(alive)):
@@ -145,8 +166,7 @@ class RangedFetch:
                     return
             # Wake for the ramp's next decision on time: on a server that throttles each
             # connection, every tenth of a second spent on fewer connections shows at the end.
-            with self._lock:
-                due = self._ramp.wait(time.monotonic())
+            due = self._next_decision(segmap)
             pause = SUPERVISE_INTERVAL if due is None else min(SUPERVISE_INTERVAL, max(due, 0.005))
             if alive:
                 alive[0].join(pause)
@@ -163,6 +183,40 @@ class RangedFetch:
                 else self._ramp.update(now, segmap.done_bytes, active)
             )
             self._conn_limit = min(wanted, self._server_limit.current(now))
+
+    def _next_decision(self, segmap: SegmentMap) -> float | None:
+        """Seconds until the ramp's next decision or the tail rule's next, whichever is first."""
+        pending = segmap.has_pending()
+        with self._lock:
+            now = time.monotonic()
+            waits = [self._ramp.wait(now)]
+            if not self._ramp.held:
+                waits += [
+                    self._tail.wait(
+                        seg, reading.moved, now, pending=pending, round_trip=self._round_trip
+                    )
+                    for seg, reading in self._reading.items()
+                    if seg not in self._restarted
+                ]
+        known = [w for w in waits if w is not None]
+        return min(known) if known else None
+
+    def _restart_stalled(self, segmap: SegmentMap) -> None:
+        """Shut down the answer of each range whose last bytes stopped coming in the tail; its
+        worker asks again for the rest on a new connection (:mod:`~bot.downloads.tail`)."""
+        pending = segmap.has_pending()
+        with self._lock:
+            if self._ramp.held:  # the server refused once: a new connection may be one too many
+                return
+            now = time.monotonic()
+            for seg, reading in self._reading.items():
+                if seg in self._restarted or not self._tail.due(
+                    seg, reading.moved, now, pending=pending, round_trip=self._round_trip
+                ):
+                    continue
+                self._restarted.add(seg)
+                reading.restarted = True
+                self.client.abort(reading.response)
 
     def _worker(
         self, fd: int, segmap: SegmentMap, probe: ProbeResult, meter: ProgressMeter
@@ -208,10 +262,13 @@ class RangedFetch:
             if probe.validator:
                 headers["If-Range"] = probe.validator
             resp = None
+            reading = None
             progressed = False
             answering = False
             try:
+                asked = time.monotonic()
                 resp = self.client.open(probe.final_url, headers)
+                answered = time.monotonic()
                 check_ranged(resp, first, last, probe.size, probe.validator)
                 # What the server accepted is what it answers at once, not how many ranges are
                 # taken: at the start all eight are taken while six of them are being refused.
@@ -219,10 +276,12 @@ class RangedFetch:
                     self._answered_now += 1
                     answering = True
                     self._server_limit.answered(self._answered_now)
+                    reading = self._reading[seg] = _Reading(resp, answered)
+                    self._round_trip = min(self._round_trip, answered - asked)
                 body = BodyReader(resp, buffer)
                 started_at = seg.pos
                 while not seg.finished:
-                    chunk = body.read()
+                    chunk = body.read(read_limit(seg.remaining))
                     if not chunk:
                         break
                     offset = seg.pos
@@ -232,16 +291,21 @@ class RangedFetch:
                             return
                         os.pwrite(fd, chunk[:n], offset)
                         segmap.flushed(seg, n)
+                        reading.moved = time.monotonic()
                         progressed = True
                         meter.tick(segmap.done_bytes, segmap.active_count())
                 consumed = body.consumed
                 if not seg.finished:
+                    if reading.restarted:
+                        continue  # shut down by the tail rule: ask again at once
                     if seg.pos == started_at:
                         self._empty_answer()
                     raise Retryable(Why.of(Reason.CLOSED_EARLY))
             except (NetworkRetryable, NetworkFailed) as exc:
                 if stop.is_set():
                     return
+                if reading is not None and reading.restarted:
+                    continue  # shut down by the tail rule: not a failure of the server
                 if isinstance(exc, NetworkFailed):
                     self.control.check()
                     raise
@@ -254,8 +318,11 @@ class RangedFetch:
                 if answering:
                     with self._lock:
                         self._answered_now -= 1
+                        del self._reading[seg]
                 if resp is not None:
-                    self.client.release(resp, reuse=consumed)
+                    # An answer shut down by the tail rule never goes back to the pool.
+                    reuse = consumed and not (reading is not None and reading.restarted)
+                    self.client.release(resp, reuse=reuse)
 
     def _refused(self, segmap: SegmentMap) -> None:
         """The server refused a request (429/503): learn its limit; a connection over it gives

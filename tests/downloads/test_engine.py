@@ -224,6 +224,37 @@ def test_not_enough_disk_space(origin, options, tmp_path):
         run(origin.url("/big"), tmp_path, options(disk_reserve=1 << 62))
 
 
+def test_stalled_last_bytes_at_the_end_are_asked_for_again(origin, options, tmp_path):
+    # As lighttpd's per-connection throttle does: each range's last bytes wait a whole step.
+    data = payload(4 * MB)
+    left = 4096
+    origin.add_file("/steps", data, stall_after=MB - left, stall_times=100, stall_seconds=60)
+    retries = []
+    started = time.monotonic()
+    result = run(
+        origin.url("/steps"),
+        tmp_path,
+        options(min_split=MB, read_timeout=60),
+        on_retry=retries.append,
+    )
+    assert sha(result.path.read_bytes()) == sha(data)
+    # Waiting out the stalls would take 60 s; the bound leaves a busy machine room.
+    assert time.monotonic() - started < 15
+    hits = ranged_hits(origin, "/steps")
+    whole = [h for h in hits if h.sent == MB - left]
+    again = [h for h in hits if h.sent == left]
+    assert len(whole) == 4 and len(again) == 4 and len(hits) == 8
+    assert all(
+        h.range.endswith(f"-{end}")
+        for h, end in zip(
+            sorted(again, key=lambda h: h.range),
+            sorted(i * MB - 1 for i in range(1, 5)),
+            strict=True,
+        )
+    )
+    assert retries == []  # asked again, not counted as a failure of the server
+
+
 def test_unequal_connection_speeds_are_balanced_by_stealing(origin, options, tmp_path):
     data = payload(2 * MB)
     origin.add_file("/uneven", data, rates=[8 * MB, 8 * MB, 8 * MB, 40_000])
