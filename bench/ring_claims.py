@@ -1,6 +1,6 @@
 """Rings claimed across processes, and the shared flood limiter's cost (issue #16).
 
-Two measurements on a private PostgreSQL server started for the run (``tests/pgcluster.py``):
+Measurements on a private PostgreSQL server started for the run (``tests/pgcluster.py``):
 
 1. **Ring lateness with K processes**: N one-off rows due over S seconds; K real processes run the
    real ring loop (``tests/reminders/ringproc.py``: its ring callback stands in for Telegram,
@@ -12,11 +12,13 @@ Two measurements on a private PostgreSQL server started for the run (``tests/pgc
 2. **Limiter cost per message**: ``SharedPace.take`` (one statement, one round trip) called M times
    in a row with limits too high to bind, per call p50/p99; peer: ``SELECT 1`` on the same kind of
    connection (psycopg, autocommit), in the same run.
+3. With ``--plan N``: the claim statement's plan with N pending rows far ahead and 3,000 due
+   (``EXPLAIN ANALYZE``), and the time of a poll and of a claim.
 
 Not a test: never fails on timing. Loopback only:
 
     .venv/bin/python bench/ring_claims.py [--rows 3000] [--seconds 30] [--procs 3] [--kill] \
-        [--takes 2000]
+        [--takes 2000] [--plan 100000]
 """
 
 from __future__ import annotations
@@ -147,6 +149,47 @@ def cost(url: str, takes: int) -> str:
     )
 
 
+def plan(url: str, pending: int) -> str:
+    """The claim with ``pending`` rows far ahead and 3,000 due: PostgreSQL's plan (the due-time
+    index, the subquery run once) and the time of a poll and of a claim of 100."""
+    from sqlalchemy.dialects import postgresql
+
+    from bot.reminders import claims
+    from bot.reminders.store import Reminder
+
+    engine, sessions = open_database(url)
+    now = time.time()
+    add_timers(sessions, pending, now + 3600, 30 * 86400)
+    add_timers(sessions, 3000, now - 1, 0.5, chat_base=10_000_000)
+    with engine.begin() as conn:
+        conn.execute(sa.text("ANALYZE reminders"))
+    where = claims.claimable(now) & (Reminder.due_at <= now) & (Reminder.due_at >= now - 86400)
+    statement = claims.claim_statement(where, "bench", now + 10, 100)
+    sql = statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
+    with engine.connect() as conn:
+        lines = [r[0] for r in conn.execute(sa.text(f"EXPLAIN ANALYZE {sql}"))]
+        conn.rollback()
+    started = time.perf_counter()
+    for _ in range(20):  # a poll that finds nothing due: only the next due time
+        far = time.time() + 7200
+        claims.claim_due(
+            sessions, "bench", now=far, horizon=far, not_before=0.0, lease=10.0, limit=0
+        )
+    poll = (time.perf_counter() - started) / 20
+    started = time.perf_counter()
+    tick = claims.claim_due(
+        sessions, "bench", now=now, horizon=now, not_before=0.0, lease=10.0, limit=100
+    )
+    took = time.perf_counter() - started
+    engine.dispose()
+    uses_index = any("ix_reminders_state_due" in line for line in lines)
+    return (
+        f"claim with {pending + 3000:,} pending, 3,000 due: {len(tick.claimed)} claimed in "
+        f"{took * 1000:.1f} ms, a poll with nothing due {poll * 1000:.2f} ms; plan uses the "
+        f"(state, due_at) index: {uses_index}\n    " + "\n    ".join(lines)
+    )
+
+
 def single_process(rows: int, seconds: float) -> str:
     """The peer: the same rows in one process on SQLite (the embedded default)."""
     from tests.reminders.test_service import Rings  # the recording ring callback
@@ -180,6 +223,9 @@ def main() -> None:
     parser.add_argument("--procs", type=int, default=3)
     parser.add_argument("--kill", action="store_true")
     parser.add_argument("--takes", type=int, default=2000)
+    parser.add_argument(
+        "--plan", type=int, default=0, help="also show the claim's plan with this many pending"
+    )
     args = parser.parse_args()
     cluster = start_cluster()
     try:
@@ -189,6 +235,9 @@ def main() -> None:
         print(single_process(args.rows, args.seconds))
         cluster.admin('CREATE DATABASE "pace"')
         print(cost(cluster.url("pace"), args.takes))
+        if args.plan:
+            cluster.admin('CREATE DATABASE "plan"')
+            print(plan(cluster.url("plan"), args.plan))
     finally:
         cluster.stop()
 

@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.dml import UpdateBase
 
 from bot.reminders.recurrence import Recurrence
 from bot.reminders.store import Reminder, ReminderState
@@ -48,16 +49,18 @@ def next_due(row: Reminder, after: float) -> datetime | None:
     )
 
 
-def _claimable(now: float) -> ColumnElement[bool]:
+def claimable(now: float) -> ColumnElement[bool]:
     """Pending, and nobody's lease on it is running."""
     return (Reminder.state == ReminderState.PENDING) & or_(
         Reminder.claimed_until.is_(None), Reminder.claimed_until < now
     )
 
 
-def _claim(
-    session: Session, where: ColumnElement[bool], claimant: str, until: float, limit: int
-) -> list[Reminder]:
+def claim_statement(
+    where: ColumnElement[bool], claimant: str, until: float, limit: int
+) -> UpdateBase:
+    """``UPDATE reminders SET claimed_by, claimed_until WHERE id IN (SELECT id … WHERE ``where``
+    ORDER BY due_at LIMIT ``limit`` FOR UPDATE SKIP LOCKED) RETURNING *``."""
     chosen = (
         select(Reminder.id)
         .where(where)
@@ -66,14 +69,19 @@ def _claim(
         .with_for_update(skip_locked=True)
         .scalar_subquery()
     )
-    statement = (
+    return (
         update(Reminder)
         .where(Reminder.id.in_(chosen))
         .values(claimed_by=claimant, claimed_until=until)
         .returning(Reminder)
         .execution_options(synchronize_session=False)
     )
-    rows = list(session.scalars(statement).all())
+
+
+def _claim(
+    session: Session, where: ColumnElement[bool], claimant: str, until: float, limit: int
+) -> list[Reminder]:
+    rows = list(session.scalars(claim_statement(where, claimant, until, limit)).all())
     session.commit()
     return sorted(rows, key=lambda row: row.due_at)
 
@@ -103,7 +111,7 @@ def claim_due(
     with sessions() as session:
         claimed: list[Reminder] = []
         if limit > 0:
-            where = _claimable(now) & (Reminder.due_at <= horizon) & (Reminder.due_at >= not_before)
+            where = claimable(now) & (Reminder.due_at <= horizon) & (Reminder.due_at >= not_before)
             claimed = _claim(session, where, claimant, now + lease, limit)
         next_at = session.scalar(
             select(func.min(Reminder.due_at)).where(
@@ -126,7 +134,7 @@ def claim_missed(
     """Claim up to ``limit`` pending rows that came due before ``before`` (missed while nobody
     ran), for :func:`settle_missed`."""
     with sessions() as session:
-        where = _claimable(now) & (Reminder.due_at < before)
+        where = claimable(now) & (Reminder.due_at < before)
         return _claim(session, where, claimant, now + lease, limit)
 
 

@@ -322,8 +322,9 @@ class FairRateLimiter(BaseRateLimiter[SendOptions]):
             ticket, wait = self._pick(now)
             if ticket is None:
                 wake.clear()
-                try:
-                    await asyncio.wait_for(wake.wait(), timeout=wait)
+                try:  # asyncio.timeout: Python 3.11's wait_for can lose shutdown's cancel
+                    async with asyncio.timeout(wait):
+                        await wake.wait()
                 except TimeoutError:
                     pass
                 continue

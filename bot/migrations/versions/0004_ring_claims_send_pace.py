@@ -6,7 +6,7 @@ that sends (:mod:`bot.telegram.shared_pace`; used with PostgreSQL, created on bo
 the schema is the same).
 
 Revision ID: 0004
-Revises: 0005
+Revises: 0003
 Created: 2026-11-29
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-down_revision = "0005"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

@@ -5,7 +5,7 @@ Nullable: rows stored before this step have no chat and are replayed as before. 
 "this chat's unhandled requests before this one".
 
 Revision ID: 0005
-Revises: 0002
+Revises: 0004
 Created: 2026-11-29
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
