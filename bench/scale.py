@@ -345,8 +345,8 @@ def main() -> None:
     parser.add_argument(
         "--pace",
         type=float,
-        default=29.0,
-        help="the deployment's shared messages/s (Telegram's 30/s, spaced evenly: 29)",
+        default=25.0,
+        help="the deployment's shared messages/s (shared_pace.SharedLimits: 25, evenly)",
     )
     parser.add_argument("--lead", type=float, default=LEAD, help="seconds before the first due")
     parser.add_argument("--downloads", type=int, default=20)

@@ -11,8 +11,8 @@ message may go when ``tat - tolerance <= now``. A key whose limit is ``limit`` m
 ``seconds`` with bursts of ``burst`` gets ``step = seconds / (limit - burst)`` and ``tolerance =
 (burst - 1) * step``: then no window of ``seconds`` holds more than ``limit`` messages, whatever the
 processes do (any ``k`` consecutive grants span at least ``(k - burst) * step``). The keys are
-``*`` (every message: 30/s, sent evenly, i.e. 29 a second with no burst) and ``g:<chat id>`` for a
-group (20/min: bursts of 5, then one per 4 s). Times are the database server's clock, so the
+``*`` (every message: 25 a second, sent evenly — see :class:`SharedLimits` for the margin under
+Telegram's 30) and ``g:<chat id>`` for a group (20/min: bursts of 5, then one per 4 s). Times are the database server's clock, so the
 processes' clocks need not agree.
 
 A message is granted on all its keys or told how long to wait; a key that granted while another
@@ -83,9 +83,14 @@ class Pace:
 
 @dataclass(frozen=True)
 class SharedLimits:
-    """The deployment's limits: overall, and per group."""
+    """The deployment's limits: overall, and per group.
 
-    overall: Pace = Pace(30, 1.0, 1)
+    Overall, 25 a second evenly rather than Telegram's 30: Telegram counts messages when they
+    arrive, and a process descheduled between its grant and its request sends late and bunches
+    with the next ones. Granted at 29 a second, 31-36 arrived in one second on a loaded 2-core
+    machine (BENCHMARKS.md, #16); the margin of five keeps arrivals within 30 there too."""
+
+    overall: Pace = Pace(26, 1.0, 1)
     group: Pace = Pace(20, 60.0, 5)
 
 
