@@ -12,8 +12,8 @@ message may go when ``tat - tolerance <= now``. A key whose limit is ``limit`` m
 (burst - 1) * step``: then no window of ``seconds`` holds more than ``limit`` messages, whatever the
 processes do (any ``k`` consecutive grants span at least ``(k - burst) * step``). The keys are
 ``*`` (every message: 25 a second, sent evenly — see :class:`SharedLimits` for the margin under
-Telegram's 30) and ``g:<chat id>`` for a group (20/min: bursts of 5, then one per 4 s). Times are the database server's clock, so the
-processes' clocks need not agree.
+Telegram's 30) and ``g:<chat id>`` for a group (20/min: bursts of 5, then one per 4 s). Times are
+the database server's clock, so the processes' clocks need not agree.
 
 A message is granted on all its keys or told how long to wait; a key that granted while another
 refused loses that slot (rare: only when a group's limit binds; never more than allowed). Rings go
