@@ -58,5 +58,7 @@ def setup_logging(level: str = "INFO", secrets: tuple[str | None, ...] = (), str
         "apscheduler.executors.default",
         "apscheduler.scheduler",
         "urllib3",
+        # Alembic names each plugin it sets up at import, before bot.db.migrate can quiet it.
+        "alembic.runtime.plugins",
     ):
         logging.getLogger(noisy).setLevel(logging.WARNING)

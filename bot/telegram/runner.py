@@ -19,6 +19,8 @@ import traceback
 from types import TracebackType
 from urllib.parse import urlsplit
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from telegram import Update
 from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
 
@@ -50,6 +52,9 @@ def run_bot(settings: Settings, command: Command = Command.RUN) -> int:
         app = build_application(settings, role)
     except (DamagedDatabase, SchemaError) as exc:
         print(f"errandbot: {exc}", file=sys.stderr)
+        return 1
+    except OperationalError as exc:  # the database server is down, unreachable or refuses us
+        print(_unreachable_database(settings, exc), file=sys.stderr)
         return 1
     log.info("Errand starting against %s (%s)", settings.telegram_api_url, role.name)
     try:
@@ -83,6 +88,20 @@ def run_bot(settings: Settings, command: Command = Command.RUN) -> int:
         return 1
     log.info("Errand stopped")
     return code
+
+
+def _unreachable_database(settings: Settings, exc: OperationalError) -> str:
+    """One line for a database that cannot be reached at start-up, password masked (the
+    service manager restarts the process; a 40-line traceback says no more than this)."""
+    from bot.db.url import shown
+
+    reason = str(exc.orig or exc).strip().splitlines()[0]
+    password = make_url(settings.db_url).password
+    line = (
+        f"errandbot: cannot reach the database at {shown(settings.db_url)} ({reason}); "
+        "check DATABASE_URL and that the server is running"
+    )
+    return scrub(line, (password,)) if password else line
 
 
 class _NoLibraryTracebacks(logging.Filter):

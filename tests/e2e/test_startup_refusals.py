@@ -19,17 +19,26 @@ from tests.e2e.harness import ERRANDBOT, USER, BotProcess
 pytestmark = pytest.mark.timeout(90)
 
 
-def run(tmp_path: Path, api_url: str, token: str) -> subprocess.CompletedProcess:
+def run(
+    tmp_path: Path, api_url: str, token: str, command: str = "run", **more: str
+) -> subprocess.CompletedProcess:
     env = {
         "PATH": "/usr/bin:/bin",
         "BOT_TOKEN": token,
         "TELEGRAM_API_URL": api_url,
         "DATA_DIR": str(tmp_path / "data"),
         "ALLOWED_USERS": str(USER),
+        **more,
     }
     return subprocess.run(
-        [ERRANDBOT, "run"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+        [ERRANDBOT, command], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
     )
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 @pytest.mark.parametrize("content", [b"", b"garbage " * 500, "half"])
@@ -73,10 +82,7 @@ def run_in(bot: BotProcess, emulator: BotApiEmulator) -> subprocess.CompletedPro
 def test_no_network_is_one_clear_line_without_traceback(
     emulator: BotApiEmulator, tmp_path: Path
 ) -> None:
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    result = run(tmp_path, f"http://127.0.0.1:{port}", emulator.token)
+    result = run(tmp_path, f"http://127.0.0.1:{closed_port()}", emulator.token)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr, result.stderr
     assert (
@@ -88,3 +94,18 @@ def test_rejected_token_prints_no_traceback(emulator: BotApiEmulator, tmp_path: 
     result = run(tmp_path, emulator.url, "987654321:AAWrongTokenThatTheServerRejects_xyz")
     assert result.returncode == 2
     assert "Traceback" not in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("command", ["run", "worker"])
+def test_unreachable_database_is_one_line_without_password(
+    emulator: BotApiEmulator, tmp_path: Path, command: str
+) -> None:
+    pytest.importorskip("psycopg", reason="the postgres extra is not installed")
+    url = f"postgresql+psycopg://errand:Sekr1tPass@127.0.0.1:{closed_port()}/errand"
+    result = run(tmp_path, emulator.url, emulator.token, command, DATABASE_URL=url)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr and "Sekr1tPass" not in result.stderr, result.stderr
+    (line,) = [x for x in result.stderr.splitlines() if x.startswith("errandbot:")]
+    assert line.startswith("errandbot: cannot reach the database at postgresql+psycopg://") and (
+        "Connection refused" in line and "check DATABASE_URL" in line
+    ), line
