@@ -161,21 +161,23 @@ async def replay_unhandled(app: Application) -> int:
             len(pending),
         )
     await _prune(sessions)
-    if app.job_queue is not None:  # and every hour, so a bot that never restarts stays small
+    engine = app.bot_data.get("engine")
+    shared = engine is not None and engine.dialect.name == "postgresql"
+    if app.job_queue is None:
+        return len(pending)
+    if shared:  # a replica may die between storing an update and handling it: sweep for those
+
+        async def sweep_job(_context) -> None:
+            await _sweep(app)
+
+        app.job_queue.run_repeating(sweep_job, SWEEP_EVERY, first=SWEEP_EVERY, name="inbox-sweep")
+    else:  # every hour, so a bot that never restarts stays small (with PostgreSQL: once per
+        # deployment, with the other housekeeping in bot.work.sweeps)
 
         async def prune_job(_context) -> None:
             await _prune(sessions)
 
         app.job_queue.run_repeating(prune_job, PRUNE_EVERY, first=PRUNE_EVERY, name="inbox-prune")
-        engine = app.bot_data.get("engine")
-        if engine is not None and engine.dialect.name == "postgresql":
-
-            async def sweep_job(_context) -> None:
-                await _sweep(app)
-
-            app.job_queue.run_repeating(
-                sweep_job, SWEEP_EVERY, first=SWEEP_EVERY, name="inbox-sweep"
-            )
     return len(pending)
 
 

@@ -8,7 +8,8 @@ procrastinate's periodic tasks are deferred by whichever worker is up, each tick
   takes them over, resuming the partial file), dead workers are forgotten, and a download row
   that lost its queue job (a front that died between storing and queueing it, a job aborted at a
   worker's shutdown) is queued again;
-- every hour, the download folders older than ``RETENTION_HOURS`` are removed.
+- every hour, the download folders older than ``RETENTION_HOURS`` are removed, and the update
+  ids handled over :data:`~bot.inbox.KEEP_HANDLED` ago are forgotten (:func:`bot.inbox.prune`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import inbox
 from bot.work.downloads import TASK
 from bot.work.queue import STALLED_AFTER, WorkQueue
 
@@ -84,3 +86,6 @@ def register(
         removed = await asyncio.to_thread(housekeeping)
         if removed:
             log.info("housekeeping removed %d expired download folders", removed)
+        forgot = await asyncio.to_thread(inbox.prune, sessions)
+        if forgot:
+            log.debug("forgot %d handled update ids", forgot)

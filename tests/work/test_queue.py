@@ -5,11 +5,13 @@ wording, and the queue lines of ``errandbot check``."""
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import sqlalchemy as sa
 from procrastinate.jobs import Status
 
+from bot import inbox
 from bot.config import load_settings
 from bot.downloads.reasons import Reason
 from bot.downloads.resume import control_path
@@ -154,3 +156,35 @@ def test_check_reports_waiting_jobs_and_workers(postgres_url, sessions, store, t
 def test_check_says_nothing_of_a_queue_on_sqlite(tmp_path) -> None:
     results = run_checks(settings("", tmp_path))
     assert "queue" not in [r.name for r in results]
+
+
+def test_hourly_housekeeping_also_forgets_old_update_ids(postgres_url, sessions) -> None:
+    """With PostgreSQL no front prunes the inbox on its own timer: the deployment's one hourly
+    housekeeping task does (bot.work.sweeps), keeping the ids handled recently."""
+    for request_id in (1, 2):
+        assert inbox.store(sessions, request_id, "{}")
+        inbox.finish(sessions, request_id)
+    with sessions.begin() as session:  # id 1 was handled three days ago
+        session.execute(
+            sa.update(inbox.ReceivedRequest)
+            .where(inbox.ReceivedRequest.request_id == 1)
+            .values(handled_at=time.time() - 3 * 86400)
+        )
+
+    async def scenario() -> None:
+        work = WorkQueue(postgres_url, concurrency=1)
+
+        async def requeue(job_id: int) -> None:
+            raise AssertionError("nothing to requeue")
+
+        sweeps.register(work, sessions, requeue, lambda: 0)
+        await work.open()
+        try:
+            await work.app.tasks["errand.download-retention"].func(0)
+        finally:
+            await work.close()
+
+    asyncio.run(scenario())
+    with sessions() as session:
+        left = session.scalars(sa.select(inbox.ReceivedRequest.request_id)).all()
+    assert left == [2]
