@@ -161,11 +161,10 @@ async def replay_unhandled(app: Application) -> int:
             len(pending),
         )
     await _prune(sessions)
-    engine = app.bot_data.get("engine")
-    shared = engine is not None and engine.dialect.name == "postgresql"
     if app.job_queue is None:
         return len(pending)
-    if shared:  # a replica may die between storing an update and handling it: sweep for those
+    if app.bot_data["services"].role.shared_database:
+        # A replica may die between storing an update and handling it: sweep for those.
 
         async def sweep_job(_context) -> None:
             await _sweep(app)
