@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import os
+from functools import partial
 
 import pytest
 
-from bot.downloads.engine import DownloadOptions
+from tests.download_options import LOOPBACK as LOOPBACK  # imported from here by test files
+from tests.download_options import loopback_options
 from tests.origin import Origin
-
-LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"),)
 
 
 @pytest.fixture
@@ -22,24 +21,9 @@ def origin():
 
 @pytest.fixture
 def options():
-    """Options that reach the loopback origin, with fast retries and small splits for tests."""
-
-    def make(**overrides) -> DownloadOptions:
-        values = dict(
-            connections=4,
-            allow_networks=LOOPBACK,
-            max_retries=3,
-            backoff=0.05,
-            backoff_max=0.2,
-            read_timeout=2.0,
-            connect_timeout=2.0,
-            min_split=64 * 1024,
-            disk_reserve=0,
-        )
-        values.update(overrides)
-        return DownloadOptions(**values)
-
-    return make
+    """Loopback options (tests/download_options.py) with small splits, so that small test files
+    still split over several connections."""
+    return partial(loopback_options, min_split=64 * 1024)
 
 
 def payload(size: int, seed: int = 0) -> bytes:

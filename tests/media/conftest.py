@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import ipaddress
+from functools import partial
 from pathlib import Path
 
 import pytest
 
-from bot.downloads.engine import DownloadOptions
+from tests.download_options import loopback_options
 from tests.media.media_files import have_ffmpeg, make_media
 from tests.media.origin import MediaOrigin
-
-LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"),)
 
 if not have_ffmpeg():
     pytest.skip("ffmpeg is not installed (apt-get install ffmpeg)", allow_module_level=True)
@@ -30,18 +28,5 @@ def origin(media_dir: Path):
 
 @pytest.fixture
 def options():
-    def make(**overrides) -> DownloadOptions:
-        values = dict(
-            connections=4,
-            allow_networks=LOOPBACK,
-            max_retries=2,
-            backoff=0.05,
-            backoff_max=0.2,
-            read_timeout=5.0,
-            connect_timeout=2.0,
-            disk_reserve=0,
-        )
-        values.update(overrides)
-        return DownloadOptions(**values)
-
-    return make
+    """Loopback options (tests/download_options.py) with two retries and a 5 s read timeout."""
+    return partial(loopback_options, max_retries=2, read_timeout=5.0)

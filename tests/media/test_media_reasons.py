@@ -20,7 +20,7 @@ from bot.media.fragments import ByteLedger, FetchOptions, FragmentFetcher
 from bot.media.plan import Fragment, MediaRequest
 from bot.media.survey import survey_in_child
 from bot.telegram.download_reasons import explain
-from tests.media.conftest import LOOPBACK
+from tests.download_options import LOOPBACK
 from tests.origin import Origin
 
 
