@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 BIN = REPO / ".venv" / "bin"
 
-from tests.media.media_files import probe  # noqa: E402
+from tests.media.media_files import ffmpeg, h264_aac, hls, pattern_and_tone, probe  # noqa: E402
 from tests.media.origin import MediaOrigin  # noqa: E402
 
 SEGMENTS = 200
@@ -41,52 +41,11 @@ SEGMENT = 0.2
 
 def make_stream(folder: Path) -> Path:
     """A 40 s HLS stream in 200 segments of 0.2 s (keyframe every 5 frames at 25 fps)."""
-    duration = SEGMENTS * SEGMENT
     folder.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-nostdin",
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            f"testsrc=size=640x360:rate=25:duration={duration}",
-            "-f",
-            "lavfi",
-            "-i",
-            f"sine=frequency=440:sample_rate=44100:duration={duration}",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-b:v",
-            "1M",
-            "-g",
-            "5",
-            "-keyint_min",
-            "5",
-            "-sc_threshold",
-            "0",
-            "-c:a",
-            "aac",
-            "-b:a",
-            "64k",
-            "-shortest",
-            "-f",
-            "hls",
-            "-hls_time",
-            str(SEGMENT),
-            "-hls_playlist_type",
-            "vod",
-            "-hls_segment_filename",
-            "seg%03d.ts",
-            "index.m3u8",
-        ],
-        check=True,
+    ffmpeg(
+        *pattern_and_tone(SEGMENTS * SEGMENT, "640x360"),
+        *h264_aac(video_bitrate="1M"),
+        *hls(SEGMENT),
         cwd=folder,
         timeout=600,
     )

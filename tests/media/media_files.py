@@ -22,71 +22,88 @@ def have_ffmpeg() -> bool:
     return shutil.which("ffmpeg") is not None and shutil.which("ffprobe") is not None
 
 
-def _ffmpeg(*args: str, cwd: Path | None = None) -> None:
+def ffmpeg(*args: str, cwd: Path | None = None, timeout: float = 120) -> None:
+    """Runs ffmpeg quietly with ``args``, overwriting its output; raises if it fails."""
     subprocess.run(
         ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *args],
         check=True,
         cwd=cwd,
-        timeout=120,
+        timeout=timeout,
     )
 
 
-SOURCES = (
-    "-f",
-    "lavfi",
-    "-i",
-    f"testsrc=size=320x240:rate=25:duration={DURATION}",
-    "-f",
-    "lavfi",
-    "-i",
-    f"sine=frequency=440:sample_rate=44100:duration={DURATION}",
-)
-ENCODE = (
-    "-c:v",
-    "libx264",
-    "-preset",
-    "ultrafast",
-    "-pix_fmt",
-    "yuv420p",
-    "-g",
-    "5",
-    "-keyint_min",
-    "5",
-    "-sc_threshold",
-    "0",
-    "-c:a",
-    "aac",
-    "-b:a",
-    "64k",
-    "-shortest",
-)
+def pattern_and_tone(duration: float, size: str = "320x240") -> tuple[str, ...]:
+    """ffmpeg inputs: a test pattern of ``size`` at 25 fps and a 440 Hz tone, ``duration`` s."""
+    return (
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc=size={size}:rate=25:duration={duration}",
+        "-f",
+        "lavfi",
+        "-i",
+        f"sine=frequency=440:sample_rate=44100:duration={duration}",
+    )
+
+
+def h264_aac(video_bitrate: str | None = None) -> tuple[str, ...]:
+    """ffmpeg output options: H.264 with a keyframe every 5 frames (so that short segments can
+    start anywhere), AAC at 64 kb/s, cut to the shorter input."""
+    bitrate = ("-b:v", video_bitrate) if video_bitrate else ()
+    return (
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        *bitrate,
+        "-g",
+        "5",
+        "-keyint_min",
+        "5",
+        "-sc_threshold",
+        "0",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "64k",
+        "-shortest",
+    )
+
+
+def hls(segment: float, name: str = "index", segments: str = "seg") -> tuple[str, ...]:
+    """ffmpeg output options: a VOD HLS playlist ``name``.m3u8 of ``segment``-second pieces
+    ``segments``000.ts, ``segments``001.ts, … in the working folder."""
+    return (
+        "-f",
+        "hls",
+        "-hls_time",
+        str(segment),
+        "-hls_playlist_type",
+        "vod",
+        "-hls_segment_filename",
+        f"{segments}%03d.ts",
+        f"{name}.m3u8",
+    )
 
 
 def make_media(folder: Path, hls_segment: float = HLS_SEGMENT, duration: float = DURATION) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    sources = tuple(s.replace(f"duration={DURATION}", f"duration={duration}") for s in SOURCES)
-    _ffmpeg(*sources, *ENCODE, "-movflags", "+faststart", str(folder / "clip.mp4"))
-    (folder / "hls").mkdir(exist_ok=True)
-    _ffmpeg(
-        "-i",
-        str(folder / "clip.mp4"),
-        "-c",
-        "copy",
-        "-f",
-        "hls",
-        "-hls_time",
-        str(hls_segment),
-        "-hls_playlist_type",
-        "vod",
-        "-hls_segment_filename",
-        "seg%03d.ts",
-        "index.m3u8",
-        cwd=folder / "hls",
+    clip = str(folder / "clip.mp4")
+    ffmpeg(
+        *pattern_and_tone(duration),
+        *h264_aac(),
+        "-pix_fmt",
+        "yuv420p",
+        "-movflags",
+        "+faststart",
+        clip,
     )
+    (folder / "hls").mkdir(exist_ok=True)
+    ffmpeg("-i", clip, "-c", "copy", *hls(hls_segment), cwd=folder / "hls")
     (folder / "dash").mkdir(exist_ok=True)
-    _ffmpeg(
+    ffmpeg(
         "-i",
-        str(folder / "clip.mp4"),
+        clip,
         "-map",
         "0:v",
         "-map",
@@ -104,32 +121,10 @@ def make_media(folder: Path, hls_segment: float = HLS_SEGMENT, duration: float =
         "manifest.mpd",
         cwd=folder / "dash",
     )
-    _ffmpeg("-i", str(folder / "clip.mp4"), "-vn", "-c:a", "copy", str(folder / "audio.m4a"))
+    ffmpeg("-i", clip, "-vn", "-c:a", "copy", str(folder / "audio.m4a"))
     # A smaller rendition and a master playlist offering both (for the choice buttons).
-    _ffmpeg(
-        "-i",
-        str(folder / "clip.mp4"),
-        "-vf",
-        "scale=160:120",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-g",
-        "5",
-        "-c:a",
-        "copy",
-        "-f",
-        "hls",
-        "-hls_time",
-        "1",
-        "-hls_playlist_type",
-        "vod",
-        "-hls_segment_filename",
-        "small%03d.ts",
-        "small.m3u8",
-        cwd=folder / "hls",
-    )
+    smaller = ("-vf", "scale=160:120", "-c:v", "libx264", "-preset", "ultrafast", "-g", "5")
+    ffmpeg("-i", clip, *smaller, "-c:a", "copy", *hls(1, "small", "small"), cwd=folder / "hls")
     (folder / "hls" / "master.m3u8").write_text(
         "#EXTM3U\n"
         '#EXT-X-STREAM-INF:BANDWIDTH=400000,RESOLUTION=320x240,CODECS="avc1.42c00d,mp4a.40.2"\nindex.m3u8\n'
