@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import socket
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
+from bot.sandbox.emulator import BotApiEmulator
 from tests.e2e.harness import ERRANDBOT, BotProcess
 
 
@@ -63,9 +66,14 @@ class WebhookBot(BotProcess):
     """The harness's bot process in webhook mode (WEBHOOK_URL and WEBHOOK_LISTEN in its env):
     ready when its webhook is registered and its port listens, since it never polls."""
 
+    @property
+    def port(self) -> int:
+        """The loopback port it listens on (from WEBHOOK_LISTEN)."""
+        return int(self.env["WEBHOOK_LISTEN"].rpartition(":")[2])
+
     def start(self, timeout: float = 20.0) -> WebhookBot:
         registered_before = len(self.emulator.calls_of("setWebhook"))
-        port = int(self.env["WEBHOOK_LISTEN"].rpartition(":")[2])
+        port = self.port
 
         def listening() -> bool:
             if len(self.emulator.calls_of("setWebhook")) <= registered_before:
@@ -78,3 +86,31 @@ class WebhookBot(BotProcess):
 
         launch(self, listening, "the bot to register its webhook and listen", timeout=timeout)
         return self
+
+
+@contextmanager
+def webhook_bot_on_loopback(
+    emulator: BotApiEmulator, data_dir: Path, path: str, secret: str
+) -> Iterator[WebhookBot]:
+    """A started bot in webhook mode that the emulator posts to directly, with no proxy between:
+    it listens on a free loopback port and WEBHOOK_URL is that port and ``path``. Closed on exit,
+    then checked: neither the bot token nor the webhook secret may appear in its output."""
+    port = free_port()
+    data_dir.mkdir()
+    bot = WebhookBot(
+        emulator,
+        data_dir,
+        {
+            "WEBHOOK_URL": f"http://127.0.0.1:{port}{path}",
+            "WEBHOOK_LISTEN": f"127.0.0.1:{port}",
+            "WEBHOOK_SECRET": secret,
+        },
+    )
+    bot.start()
+    try:
+        yield bot
+    finally:
+        bot.close()
+    output = bot.output
+    assert emulator.token.split(":", 1)[1] not in output, "the bot token leaked into its output"
+    assert secret not in output, "the webhook secret leaked into the bot's output"

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from bot.sandbox.emulator import BotApiEmulator
-from tests.deploy.botproc import WebhookBot, free_port
+from tests.deploy.botproc import WebhookBot, webhook_bot_on_loopback
 from tests.e2e.harness import USER
 
 pytestmark = pytest.mark.timeout(90)
@@ -33,26 +33,8 @@ def emulator() -> Iterator[BotApiEmulator]:
 
 @pytest.fixture
 def webhook_bot(emulator: BotApiEmulator, tmp_path: Path) -> Iterator[WebhookBot]:
-    port = free_port()
-    data = tmp_path / "data"
-    data.mkdir()
-    bot = WebhookBot(
-        emulator,
-        data,
-        {
-            "WEBHOOK_URL": f"http://127.0.0.1:{port}{PATH}",
-            "WEBHOOK_LISTEN": f"127.0.0.1:{port}",
-            "WEBHOOK_SECRET": SECRET,
-        },
-    )
-    bot.start()
-    try:
+    with webhook_bot_on_loopback(emulator, tmp_path / "data", PATH, SECRET) as bot:
         yield bot
-    finally:
-        bot.close()
-        output = bot.output
-        assert emulator.token.split(":", 1)[1] not in output, "the bot token leaked into its output"
-        assert SECRET not in output, "the webhook secret leaked into the bot's output"
 
 
 def _update(update_id: int, message_id: int, text: str) -> dict:

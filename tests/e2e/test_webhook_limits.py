@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from bot.sandbox.emulator import BotApiEmulator
-from tests.deploy.botproc import WebhookBot, free_port
+from tests.deploy.botproc import WebhookBot, webhook_bot_on_loopback
 from tests.e2e.harness import USER
+from tests.procmem import status_kib
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -25,25 +26,8 @@ PATH = "/hook"
 
 @pytest.fixture
 def webhook_bot(emulator: BotApiEmulator, tmp_path: Path) -> Iterator[WebhookBot]:
-    port = free_port()
-    data = tmp_path / "data"
-    data.mkdir()
-    bot = WebhookBot(
-        emulator,
-        data,
-        {
-            "WEBHOOK_URL": f"http://127.0.0.1:{port}{PATH}",
-            "WEBHOOK_LISTEN": f"127.0.0.1:{port}",
-            "WEBHOOK_SECRET": SECRET,
-        },
-    )
-    bot.start()
-    yield bot
-    bot.close()
-
-
-def port_of(bot: WebhookBot) -> int:
-    return int(bot.env["WEBHOOK_LISTEN"].rpartition(":")[2])
+    with webhook_bot_on_loopback(emulator, tmp_path / "data", PATH, SECRET) as bot:
+        yield bot
 
 
 def status_after_headers(port: int, headers: dict[str, str]) -> int:
@@ -57,27 +41,22 @@ def status_after_headers(port: int, headers: dict[str, str]) -> int:
 
 
 def rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise AssertionError("no VmRSS")
+    return status_kib(pid, "VmRSS")["VmRSS"]
 
 
 def test_no_secret_is_refused_before_the_body_is_read(webhook_bot: WebhookBot) -> None:
-    assert (
-        status_after_headers(port_of(webhook_bot), {"Content-Length": str(95 * 1024 * 1024)}) == 403
-    )
+    assert status_after_headers(webhook_bot.port, {"Content-Length": str(95 * 1024 * 1024)}) == 403
 
 
 def test_a_body_over_1_mb_is_refused_from_its_length(webhook_bot: WebhookBot) -> None:
     headers = {"Content-Length": str(2 * 1024 * 1024), "X-Telegram-Bot-Api-Secret-Token": SECRET}
-    assert status_after_headers(port_of(webhook_bot), headers) == 413
+    assert status_after_headers(webhook_bot.port, headers) == 413
 
 
 def test_big_bodies_without_secret_do_not_grow_the_bot(
     emulator: BotApiEmulator, webhook_bot: WebhookBot
 ) -> None:
-    port, pid = port_of(webhook_bot), webhook_bot.proc.pid
+    port, pid = webhook_bot.port, webhook_bot.proc.pid
     before = rss_kb(pid)
     chunk = b"x" * (1024 * 1024)
 
