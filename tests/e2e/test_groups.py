@@ -13,9 +13,10 @@ import re
 
 import pytest
 
-from bot.sandbox.emulator import BotApiEmulator, Message
+from bot.sandbox.emulator import BotApiEmulator, Call, Message
 from tests.e2e.harness import GROUP, OTHER, USER, BotProcess
 from tests.e2e.test_downloads import payload, sha
+from tests.origin import Origin
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -46,6 +47,59 @@ def ref_in(text: str, letter: str = "t") -> str:
 
 def no_traceback(bot: BotProcess) -> None:
     assert "Traceback" not in bot.output, bot.output[-4000:]
+
+
+def slow_download(
+    emulator: BotApiEmulator, origin: Origin, chat: int, name: str, data: bytes, rate: int
+) -> Message:
+    """Asks, as USER in ``chat``, for ``name`` served whole (no ranges) at ``rate`` bytes a
+    second, and returns its status message once it shows progress."""
+    origin.add_file(f"/{name}", data, ranges=False, rate=rate)
+    request = emulator.send_text(chat, USER, f"/download {origin.url(f'/{name}')}")
+    status = emulator.wait_reply(chat, request)
+    emulator.wait_for(
+        lambda: "%" in (emulator.get_message(chat, status.message_id).text or ""),
+        20,
+        "the download to be under way",
+    )
+    return status
+
+
+def wait_document(
+    emulator: BotApiEmulator,
+    chat: int,
+    what: str,
+    timeout: float = 60,
+    reply_to: Message | None = None,
+) -> Message:
+    """The first document the bot sent in ``chat`` (in reply to ``reply_to``, if given)."""
+    return emulator.wait_for(
+        lambda: next(
+            (
+                m
+                for m in emulator.bot_messages(chat)
+                if m.document and (reply_to is None or m.reply_to == reply_to.message_id)
+            ),
+            None,
+        ),
+        timeout,
+        what,
+    )
+
+
+def callback_answer(
+    emulator: BotApiEmulator, message: Message, user: int, data: str, what: str
+) -> str:
+    """Presses the button ``data`` of ``message`` as ``user``; the text of the bot's answer."""
+    pressed = emulator.press_button(message, user, data)
+    return emulator.wait_for(lambda: emulator.callback_answer(pressed), 10, what)["text"]
+
+
+def forbidden_calls(emulator: BotApiEmulator, chat: int) -> list[Call]:
+    """The bot's calls to ``chat`` that Telegram refused with 403."""
+    return [
+        c for c in emulator.calls if str(c.params.get("chat_id")) == str(chat) and c.status == 403
+    ]
 
 
 def wait_log(emulator: BotApiEmulator, bot: BotProcess, needle: str, timeout: float = 15) -> str:
@@ -103,11 +157,7 @@ def test_download_in_a_topic_is_delivered_to_that_topic(
     request = emulator.send_text(
         GROUP, USER, f"/download {origin.url('/notes.pdf')}", thread_id=topic
     )
-    document = emulator.wait_for(
-        lambda: next((m for m in emulator.bot_messages(GROUP) if m.document), None),
-        60,
-        "the document",
-    )
+    document = wait_document(emulator, GROUP, "the document")
     assert document.thread_id == topic, "the file went to General instead of the topic"
     assert document.document["sha256"] == sha(data)
     status = next(
@@ -200,25 +250,14 @@ def test_upgrade_service_messages_move_downloads_and_reminders(
     emulator.make_basic_group(OLD_GROUP, "Team")
     bot = make_bot(allowed_users=f"{USER},{OTHER},{OLD_GROUP}")
     data = payload(400_000, seed=8)
-    origin.add_file("/slides.pdf", data, ranges=False, rate=60_000)  # about 7 s: still running
-    request = emulator.send_text(OLD_GROUP, USER, f"/download {origin.url('/slides.pdf')}")
-    status = emulator.wait_reply(OLD_GROUP, request)
-    emulator.wait_for(
-        lambda: "%" in (emulator.get_message(OLD_GROUP, status.message_id).text or ""),
-        20,
-        "the download to be under way",
-    )
+    slow_download(emulator, origin, OLD_GROUP, "slides.pdf", data, 60_000)  # about 7 s
     reminder = emulator.send_text(OLD_GROUP, USER, "/remind in 3h retro")
     ref = ref_in(emulator.wait_reply(OLD_GROUP, reminder).text)
 
     emulator.upgrade_group(OLD_GROUP, NEW_GROUP)
     wait_log(emulator, bot, "was upgraded to a supergroup, now chat -1004001")
 
-    document = emulator.wait_for(
-        lambda: next((m for m in emulator.bot_messages(NEW_GROUP) if m.document), None),
-        60,
-        "the document in the new chat",
-    )
+    document = wait_document(emulator, NEW_GROUP, "the document in the new chat")
     assert document.document["sha256"] == sha(data)
     assert not any(m.document for m in emulator.bot_messages(OLD_GROUP))
     listing = emulator.wait_reply(NEW_GROUP, emulator.send_text(NEW_GROUP, USER, "/timers"))
@@ -241,14 +280,7 @@ def test_removed_group_pauses_leaves_others_alone_and_resumes_when_back(
 ) -> None:
     bot = make_bot()
     data = payload(600_000, seed=9)
-    origin.add_file("/video.mp4", data, ranges=False, rate=30_000)  # 20 s: stopped mid-way
-    request = emulator.send_text(GROUP, USER, f"/download {origin.url('/video.mp4')}")
-    status = emulator.wait_reply(GROUP, request)
-    emulator.wait_for(
-        lambda: "%" in (emulator.get_message(GROUP, status.message_id).text or ""),
-        20,
-        "the download to be under way",
-    )
+    status = slow_download(emulator, origin, GROUP, "video.mp4", data, 30_000)  # 20 s: stopped
     soon = emulator.send_text(GROUP, USER, "/timer 8 standup")
     emulator.wait_reply(GROUP, soon)
     later = emulator.send_text(GROUP, OTHER, "/remind in 2h retro")
@@ -260,10 +292,7 @@ def test_removed_group_pauses_leaves_others_alone_and_resumes_when_back(
     wait_log(emulator, bot, "chat -100123 is unreachable (removed")
 
     wait_ring(emulator, USER, "kettle")  # the other chat is unaffected (and standup is overdue)
-    tried = [
-        c for c in emulator.calls if str(c.params.get("chat_id")) == str(GROUP) and c.status == 403
-    ]
-    assert tried == [], "the bot kept trying a group it was removed from"
+    assert forbidden_calls(emulator, GROUP) == [], "the bot kept trying a group it was removed from"
     output = bot.output
     assert output.count("is unreachable") == 1
     assert "paused 2 timers/reminders, stopped 1 downloads" in output
@@ -280,19 +309,13 @@ def test_removed_group_pauses_leaves_others_alone_and_resumes_when_back(
     )
     assert later_ref in listing.text and listing.buttons[0]["text"] == "Resume"
 
-    refused = emulator.press_button(notice, OTHER, "chat:resume")
-    emulator.wait_for(lambda: emulator.callback_answer(refused), 10, "the refusal")
-    assert "Only an admin" in emulator.callback_answer(refused)["text"]
-    pressed = emulator.press_button(notice, GROUP_ADMIN, "chat:resume")
-    emulator.wait_for(lambda: emulator.callback_answer(pressed), 10, "the resume answer")
-    assert "downloads: 1" in emulator.callback_answer(pressed)["text"]
+    refused = callback_answer(emulator, notice, OTHER, "chat:resume", "the refusal")
+    assert "Only an admin" in refused
+    resumed = callback_answer(emulator, notice, GROUP_ADMIN, "chat:resume", "the resume answer")
+    assert "downloads: 1" in resumed
 
     assert "late by" in wait_ring(emulator, GROUP, "standup").text  # came due while away: rings now
-    document = emulator.wait_for(
-        lambda: next((m for m in emulator.bot_messages(GROUP) if m.document), None),
-        90,
-        "the restarted download's document",
-    )
+    document = wait_document(emulator, GROUP, "the restarted download's document", 90)
     assert document.document["sha256"] == sha(data)
     pending = emulator.wait_reply(
         GROUP, emulator.send_text(GROUP, OTHER, "/timers"), contains="Pending"
@@ -308,14 +331,7 @@ def test_blocked_in_private_stops_at_the_first_403_and_unblocking_offers_resume(
     news."""
     bot = make_bot()
     data = payload(500_000, seed=10)
-    origin.add_file("/album.zip", data, ranges=False, rate=25_000)  # 20 s: stopped mid-way
-    request = emulator.send_text(USER, USER, f"/download {origin.url('/album.zip')}")
-    status = emulator.wait_reply(USER, request)
-    emulator.wait_for(
-        lambda: "%" in (emulator.get_message(USER, status.message_id).text or ""),
-        20,
-        "the download to be under way",
-    )
+    slow_download(emulator, origin, USER, "album.zip", data, 25_000)  # 20 s: stopped mid-way
     first = emulator.send_text(USER, USER, "/timer 6 stretch")
     emulator.wait_reply(USER, first)
     later = emulator.send_text(USER, USER, "/remind in 5h water plants")
@@ -327,9 +343,7 @@ def test_blocked_in_private_stops_at_the_first_403_and_unblocking_offers_resume(
         emulator, bot, f"chat {USER} is unreachable (403 Forbidden: bot was blocked by the user)"
     )
     wait_ring(emulator, OTHER, "other")  # later than stretch was due: the others go on
-    forbidden = [
-        c for c in emulator.calls if str(c.params.get("chat_id")) == str(USER) and c.status == 403
-    ]
+    forbidden = forbidden_calls(emulator, USER)
     assert 1 <= len(forbidden) <= 2, [c.method for c in forbidden]  # a ring and an edit may cross
     assert bot.output.count("is unreachable") == 1
     no_traceback(bot)
@@ -337,15 +351,10 @@ def test_blocked_in_private_stops_at_the_first_403_and_unblocking_offers_resume(
     emulator.add_bot(USER, USER)  # unblocked
     notice = emulator.wait_reply(USER, contains="I'm back")
     assert "stretch" in notice.text and later_ref in notice.text and "album.zip" in notice.text
-    pressed = emulator.press_button(notice, USER, "chat:resume")
-    emulator.wait_for(lambda: emulator.callback_answer(pressed), 10, "the resume answer")
-    assert "timers/reminders: 2, downloads: 1" in emulator.callback_answer(pressed)["text"]
+    resumed = callback_answer(emulator, notice, USER, "chat:resume", "the resume answer")
+    assert "timers/reminders: 2, downloads: 1" in resumed
     assert "late by" in wait_ring(emulator, USER, "stretch").text
-    document = emulator.wait_for(
-        lambda: next((m for m in emulator.bot_messages(USER) if m.document), None),
-        90,
-        "the restarted download's document",
-    )
+    document = wait_document(emulator, USER, "the restarted download's document", 90)
     assert document.document["sha256"] == sha(data)
     listing = emulator.wait_reply(
         USER, emulator.send_text(USER, USER, "/timers"), contains="pending"
@@ -371,13 +380,8 @@ def test_a_file_finished_while_the_chat_was_unreachable_is_sent_on_resume(
     emulator.add_bot(USER, USER)
     notice = emulator.wait_reply(USER, request, contains="I'm back")
     assert "scan.pdf" in notice.text
-    pressed = emulator.press_button(notice, USER, "chat:resume")
-    emulator.wait_for(lambda: emulator.callback_answer(pressed), 10, "the resume answer")
-    document = emulator.wait_for(
-        lambda: next((m for m in emulator.bot_messages(USER) if m.document), None),
-        30,
-        "the waiting file",
-    )
+    callback_answer(emulator, notice, USER, "chat:resume", "the resume answer")
+    document = wait_document(emulator, USER, "the waiting file", 30)
     assert document.document["sha256"] == sha(data)
     assert len([c for c in emulator.calls_of("sendDocument") if c.status == 200]) == 1
     no_traceback(bot)
@@ -406,18 +410,7 @@ def test_commands_addressed_by_name_work_and_other_bots_commands_are_left_alone(
     origin.add_file("/shared.bin", payload(100_000, seed=12))
     link = emulator.send_text(GROUP, OTHER, origin.url("/shared.bin"))
     fetch = emulator.send_text(GROUP, USER, "/download@errand_test_bot", reply_to=link.message_id)
-    emulator.wait_for(
-        lambda: next(
-            (
-                m
-                for m in emulator.bot_messages(GROUP)
-                if m.document and m.reply_to == fetch.message_id
-            ),
-            None,
-        ),
-        60,
-        "the shared file",
-    )
+    wait_document(emulator, GROUP, "the shared file", reply_to=fetch)
     assert link.message_id not in {m.reply_to for m in emulator.bot_messages(GROUP)}
     assert len(origin.hits("/shared.bin")) >= 1 and all(
         m.document is None or m.reply_to == fetch.message_id for m in emulator.bot_messages(GROUP)
@@ -425,16 +418,5 @@ def test_commands_addressed_by_name_work_and_other_bots_commands_are_left_alone(
 
     origin.add_file("/a.txt", b"hello group")
     request = emulator.send_text(USER, USER, f"/download@errand_test_bot {origin.url('/a.txt')}")
-    emulator.wait_for(
-        lambda: next(
-            (
-                m
-                for m in emulator.bot_messages(USER)
-                if m.document and m.reply_to == request.message_id
-            ),
-            None,
-        ),
-        60,
-        "the document",
-    )
+    wait_document(emulator, USER, "the document", reply_to=request)
     no_traceback(bot)
