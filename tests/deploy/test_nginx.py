@@ -7,7 +7,6 @@ parts or dot files. Skipped where nginx or openssl is absent.
 from __future__ import annotations
 
 import shutil
-import subprocess
 import warnings
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import requests
 import urllib3
 
 from bot.sandbox.emulator import BotApiEmulator
+from tests.certificates import self_signed
 from tests.deploy import nginxproc
 from tests.deploy.botproc import WebhookBot, free_port
 from tests.e2e.harness import USER
@@ -31,28 +31,12 @@ pytestmark = pytest.mark.skipif(not (NGINX and OPENSSL), reason="nginx or openss
 def _site(tmp: Path, http_port: int, https_port: int, bot_port: int, downloads: Path) -> Path:
     """A runnable copy of deploy/nginx.conf: loopback ports, a test certificate, test folders."""
     cert, key = tmp / "cert.pem", tmp / "key.pem"
-    subprocess.run(
-        [
-            OPENSSL,
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=bot.example.org",
-            "-addext",
-            "subjectAltName=DNS:bot.example.org,IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=30,
+    self_signed(
+        cert,
+        key,
+        "/CN=bot.example.org",
+        "subjectAltName=DNS:bot.example.org,IP:127.0.0.1",
+        days=1,
     )
     text = CONF.read_text()
     replacements = {

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import shutil
 import socket
-import subprocess
 import threading
 import time
 
@@ -20,6 +19,7 @@ from bot.downloads.engine import DownloadCancelled, Downloader, DownloadError
 from bot.downloads.errors import DownloadRefused
 from bot.downloads.progress import Retrying
 from bot.downloads.watchdog import Deadlines, SlowDownload
+from tests.certificates import openssl, self_signed
 from tests.downloads.conftest import payload, sha
 from tests.origin import Origin
 
@@ -46,10 +46,6 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _openssl(*args: str) -> None:
-    subprocess.run(["openssl", *args], check=True, capture_output=True)
-
-
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory):
     """As an operator would make them with openssl: a self-signed certificate, a private CA, and
@@ -57,40 +53,14 @@ def pki(tmp_path_factory):
     if shutil.which("openssl") is None:
         pytest.skip("openssl is not installed (apt-get install openssl)")
     d = tmp_path_factory.mktemp("tls")
-    _openssl(
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "2",
-        "-keyout",
-        str(d / "self.key"),
-        "-out",
-        str(d / "self.pem"),
-        "-subj",
-        "/CN=localhost",
-        "-addext",
-        "subjectAltName=DNS:localhost,IP:127.0.0.1",
+    self_signed(
+        d / "self.pem", d / "self.key", "/CN=localhost", "subjectAltName=DNS:localhost,IP:127.0.0.1"
     )
-    _openssl(
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "2",
-        "-keyout",
-        str(d / "ca.key"),
-        "-out",
-        str(d / "ca.pem"),
-        "-subj",
+    self_signed(
+        d / "ca.pem",
+        d / "ca.key",
         "/CN=Errand test CA",
-        "-addext",
         "basicConstraints=critical,CA:TRUE",
-        "-addext",
         "keyUsage=critical,keyCertSign,cRLSign",
     )
     for name, san in (("leaf", "DNS:localhost,IP:127.0.0.1"), ("other", "DNS:other.example")):
@@ -99,7 +69,7 @@ def pki(tmp_path_factory):
             "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n"
             "authorityKeyIdentifier=keyid\nsubjectKeyIdentifier=hash\n"
         )
-        _openssl(
+        openssl(
             "req",
             "-newkey",
             "rsa:2048",
@@ -111,7 +81,7 @@ def pki(tmp_path_factory):
             "-subj",
             f"/CN={san.split(',')[0][4:]}",
         )
-        _openssl(
+        openssl(
             "x509",
             "-req",
             "-in",
