@@ -17,7 +17,6 @@ tests/e2e/test_workers.py's.
 
 from __future__ import annotations
 
-import hashlib
 import random
 import time
 from collections.abc import Iterator
@@ -29,7 +28,15 @@ from bot.sandbox.emulator import BotApiEmulator, Message
 from tests.deploy import nginxproc
 from tests.e2e.harness import OTHER, USER
 from tests.e2e.scalerig import START_TIMEOUT, ScaleRig, scale_rig
-from tests.e2e.test_workers import RATE, SIZE, SLOW, document_for, started_on, status_for, texts_of
+from tests.e2e.test_workers import (
+    RATE,
+    SIZE,
+    SLOW,
+    FourDownloads,
+    document_for,
+    started_on,
+    status_for,
+)
 from tests.origin import Origin
 from tests.pgcluster import Cluster
 
@@ -116,30 +123,13 @@ def test_downloads_of_a_killed_worker_are_all_delivered(rig: ScaleRig, origin: O
     emulator = rig.emulator
     doomed, rescuer = rig.workers
     rescuer.terminate()  # so that the doomed worker takes all four
-    files = {f"/s{i}.bin": random.Random(i).randbytes(SIZE) for i in range(4)}
-    for path, data in files.items():
-        origin.add_file(path, data, rate=RATE)
-    commands = {
-        path: emulator.send_text(USER, USER, f"/download {origin.url(path)}") for path in files
-    }
-    rig.poll(
-        lambda: len(started_on(doomed)) == 4 and all(origin.bytes_sent(p) for p in files),
-        60,
-        "all four downloads running on one worker",
-    )
+    four = FourDownloads.running_on(doomed, emulator, origin)
     rescuer.start(START_TIMEOUT)
     rig.kill9(doomed)
-    documents = {
-        path: rig.wait_for(lambda c=c: document_for(emulator, c), 90, f"the document of {path}")
-        for path, c in commands.items()
-    }
-    for path, document in documents.items():
-        assert document.document["sha256"] == hashlib.sha256(files[path]).hexdigest(), path
+    four.check_resumed_and_delivered(emulator)
     assert len(started_on(rescuer)) == 4
-    for command in commands.values():
-        said = texts_of(status_for(emulator, command))
-        assert any("another resumed it at" in text for text in said), said
-    assert sum(origin.bytes_sent(p) for p in files) < 1.5 * SIZE * len(files), "resumed, not redone"
+    sent = sum(origin.bytes_sent(p) for p in four.files)
+    assert sent < 1.5 * SIZE * len(four.files), "resumed, not redone"
 
 
 def test_cancel_through_the_other_replica_stops_the_download(rig: ScaleRig, origin: Origin) -> None:

@@ -14,6 +14,7 @@ import random
 import re
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -74,6 +75,49 @@ def poll(predicate, timeout: float, what: str, every: float = 0.01) -> None:
         time.sleep(every)
 
 
+@dataclass
+class FourDownloads:
+    """Four slow downloads asked for by USER (also tests/e2e/test_scale.py's): each file's bytes
+    and the command that asked for it, by path on the origin."""
+
+    files: dict[str, bytes]
+    commands: dict[str, Message]
+
+    @classmethod
+    def running_on(
+        cls, worker: BotProcess, emulator: BotApiEmulator, origin: Origin
+    ) -> FourDownloads:
+        """Asks for four files of SIZE served at RATE, and waits until ``worker`` runs all four
+        and each has begun to come."""
+        files = {f"/f{i}.bin": random.Random(i).randbytes(SIZE) for i in range(4)}
+        for path, data in files.items():
+            origin.add_file(path, data, rate=RATE)
+        commands = {
+            path: emulator.send_text(USER, USER, f"/download {origin.url(path)}") for path in files
+        }
+        poll(
+            lambda: len(started_on(worker)) == 4 and all(origin.bytes_sent(p) for p in files),
+            60,
+            "all four downloads running on one worker",
+        )
+        return cls(files, commands)
+
+    def delivered(self, emulator: BotApiEmulator) -> bool:
+        """Whether any of the four was delivered yet."""
+        return any(document_for(emulator, c) is not None for c in self.commands.values())
+
+    def check_resumed_and_delivered(self, emulator: BotApiEmulator) -> None:
+        """Waits for each document; checks its sha256, and that its status told the chat that
+        another worker resumed it."""
+        for path, command in self.commands.items():
+            document = emulator.wait_for(
+                lambda c=command: document_for(emulator, c), 90, f"the document of {path}"
+            )
+            assert document.document["sha256"] == hashlib.sha256(self.files[path]).hexdigest()
+            said = texts_of(status_for(emulator, command))
+            assert any("another resumed it at" in text for text in said), said
+
+
 def test_downloads_of_a_killed_worker_are_resumed_by_another(
     emulator: BotApiEmulator, make_bot, postgres_url, tmp_path
 ) -> None:
@@ -81,19 +125,9 @@ def test_downloads_of_a_killed_worker_are_resumed_by_another(
     env = {"database_url": postgres_url, "download_dir": str(shared), **SLOW}
     make_bot(run_worker="false", **env)
     doomed: BotProcess = make_bot(command="worker", **env)
-    files = {f"/f{i}.bin": random.Random(i).randbytes(SIZE) for i in range(4)}
     with Origin() as origin:
-        for path, data in files.items():
-            origin.add_file(path, data, rate=RATE)
-        commands = {
-            path: emulator.send_text(USER, USER, f"/download {origin.url(path)}") for path in files
-        }
-        emulator.wait_for(
-            lambda: len(started_on(doomed)) == 4 and all(origin.bytes_sent(p) for p in files),
-            60,
-            "all four downloads running on the first worker",
-        )
-        assert all(document_for(emulator, c) is None for c in commands.values())
+        four = FourDownloads.running_on(doomed, emulator, origin)
+        assert not four.delivered(emulator)
         rescuer: BotProcess = make_bot(command="worker", **env)
         doomed.kill()
         killed_at = time.monotonic()
@@ -101,17 +135,7 @@ def test_downloads_of_a_killed_worker_are_resumed_by_another(
             lambda: len(started_on(rescuer)) == 4, 60, "the second worker taking all four over"
         )
         took_over = time.monotonic() - killed_at
-        documents = {
-            path: emulator.wait_for(
-                lambda c=command: document_for(emulator, c), 90, f"the document of {path}"
-            )
-            for path, command in commands.items()
-        }
-    for path, document in documents.items():
-        assert document.document["sha256"] == hashlib.sha256(files[path]).hexdigest(), path
-    for command in commands.values():
-        said = texts_of(status_for(emulator, command))
-        assert any("another resumed it at" in text for text in said), said
+        four.check_resumed_and_delivered(emulator)
     assert took_over < 30, f"taken over {took_over:.1f} s after the kill"
     print(f"\nkill -9 → all four taken over by the other worker in {took_over:.1f} s")
     assert rows(postgres_url, "SELECT state, delivered FROM download_jobs") == [("done", True)] * 4
