@@ -58,6 +58,18 @@ def started_on(worker: BotProcess) -> set[int]:
     return {int(n) for n in re.findall(r"download d(\d+) runs on this worker", worker.output)}
 
 
+def check_cancelled_in_chat(emulator: BotApiEmulator, command: Message, cancel: Message) -> None:
+    """The chat's side of a download cancelled by ``cancel``: the bot answered it, the status
+    of ``command`` says who cancelled, and no document came."""
+    assert "Cancelling d" in emulator.wait_reply(USER, cancel, timeout=10).text
+    emulator.wait_for(
+        lambda: "cancelled by" in (status_for(emulator, command).text or ""),
+        10,
+        "the status message saying who cancelled",
+    )
+    assert document_for(emulator, command) is None
+
+
 def state_of(engine: sa.Engine, job_id: int) -> str | None:
     with engine.connect() as conn:
         return conn.execute(
@@ -166,13 +178,7 @@ def test_cancel_on_the_front_stops_the_download_on_its_worker_within_a_second(
             stopped = time.monotonic() - sent_at
         finally:
             engine.dispose()
-        assert "Cancelling d" in emulator.wait_reply(USER, cancel, timeout=10).text
-        emulator.wait_for(
-            lambda: "cancelled by" in (status_for(emulator, command).text or ""),
-            10,
-            "the status message saying who cancelled",
-        )
-        assert document_for(emulator, command) is None
+        check_cancelled_in_chat(emulator, command, cancel)
     print(f"\n/cancel on the front → download stopped on the worker in {stopped * 1000:.0f} ms")
     assert stopped < 1.0, f"stopped {stopped:.2f} s after /cancel"
 
