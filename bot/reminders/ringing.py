@@ -120,6 +120,7 @@ class RingLoop:
         self._in_flight: dict[int, asyncio.Task[None]] = {}
         self._recording: set[int] = set()  # sent, being recorded: a stop lets them finish
         self._early: set[int] = set()  # claimed ahead, waiting for their time
+        self._forgotten: set[int] = set()  # cancelled here; a claim that crossed the cancel
         self._wake = asyncio.Event()
         self._wake_at: float | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -187,6 +188,9 @@ class RingLoop:
             pass
 
     def _forget(self, row_id: int) -> None:
+        # Remembered too: a claim that read the row before the cancel may hand it over after
+        # this (its task not made yet, or not started): the ring checks here before it goes.
+        self._forgotten.add(row_id)
         task = self._in_flight.get(row_id)
         if task is not None and row_id in self._early:
             task.cancel()
@@ -208,6 +212,9 @@ class RingLoop:
         next_sweep, failures = 0.0, 0
         next_renew = self.clock() + self.lease / 4
         while not self._stopping:
+            # A row cancelled before this claim starts cannot be claimed: only rows in flight
+            # need their cancel remembered.
+            self._forgotten.intersection_update(self._in_flight)
             now = self.clock()
             try:
                 if now >= next_sweep:
@@ -304,6 +311,8 @@ class RingLoop:
                 self._early.add(row.id)
                 await asyncio.sleep(early)
                 self._early.discard(row.id)
+            if row.id in self._forgotten:  # cancelled here as (or just after) it was claimed
+                return
             await self._ring_and_record(row)
         except asyncio.CancelledError:
             if row.id not in self._early:
@@ -311,6 +320,7 @@ class RingLoop:
             # forgotten before its time (cancelled here): nothing to ring; its claim is moot
         finally:
             self._early.discard(row.id)
+            self._forgotten.discard(row.id)
             self._in_flight.pop(row.id, None)
             self._recording.discard(row.id)
             self._wake.set()  # room for another claim
