@@ -1,7 +1,8 @@
 """Claiming due reminder rows so that each due ring is rung by exactly one process.
 
-Every process that runs work polls the ``reminders`` table for pending rows that are due
-(:func:`claim_due`). One statement takes them: an ``UPDATE … WHERE id IN (SELECT … ORDER BY due_at
+Every process that runs work claims the pending rows of the ``reminders`` table that are due
+(:func:`claim_due`), when they fall due and, where processes share the database, on a short
+poll. One statement takes them: an ``UPDATE … WHERE id IN (SELECT … ORDER BY due_at
 LIMIT n FOR UPDATE SKIP LOCKED) RETURNING …`` that stamps each row with the claimant's name and a
 **lease** (``claimed_until``). On PostgreSQL, ``SKIP LOCKED`` lets several processes claim at the
 same moment without waiting on each other or taking the same row, and the index on
@@ -225,17 +226,10 @@ def release(
         _release(sessions, Reminder.id.in_(list(ids)) & (Reminder.claimed_by == claimant), until)
 
 
-def sole_process(sessions: sessionmaker[Session]) -> bool:
-    """Whether this database has one process by design (SQLite: ``errandbot worker`` refuses it),
-    so that claims found at start-up are a previous run's, dead, not another process's."""
-    with sessions() as session:
-        return session.get_bind().dialect.name == "sqlite"
-
-
 def release_all(sessions: sessionmaker[Session], claimant: str | None = None) -> int:
-    """Release every claim of ``claimant`` (a loop that stops), or of anyone (a
-    :func:`sole_process` database at start-up: the claimant that held them is this process's
-    previous run, gone). Returns how many were released."""
+    """Release every claim of ``claimant`` (a loop that stops), or of anyone (a database no
+    other process shares, at start-up: the claimant that held them is this process's previous
+    run, gone). Returns how many were released."""
     whose = (
         Reminder.claimed_by.is_not(None) if claimant is None else Reminder.claimed_by == claimant
     )

@@ -5,10 +5,13 @@ the part with its own rules. It runs in every process that runs work (with SQLit
 ``errandbot run``; with PostgreSQL, each worker and each front that also works), and all of them
 share one path:
 
-- **Claim.** Every :attr:`RingLoop.poll` seconds, and just before the earliest pending row falls
-  due (each poll also reads when that is), or when this process adds a row that is due sooner
-  (:meth:`RingLoop.wake_at`), it claims the rows due within :attr:`RingLoop.ahead` with a lease
-  (:mod:`bot.reminders.claims`); each rings at its due time (unless cancelled meanwhile).
+- **Claim.** Just before the earliest pending row falls due (each claim also reads when that
+  is), when this process adds a row that is due sooner (:meth:`RingLoop.wake_at`) and, where
+  other processes share the database (:attr:`RingLoop.shared`, the process role's
+  ``shared_database``: PostgreSQL), every :attr:`RingLoop.poll` seconds for the rows they add, it
+  claims the rows due within :attr:`RingLoop.ahead` with a lease (:mod:`bot.reminders.claims`);
+  each rings at its due time (unless cancelled meanwhile). With one process (SQLite) every row
+  comes through this one, which wakes itself for it: it does not poll.
   Each due row is claimed by exactly one process; at most :attr:`RingLoop.max_in_flight` rings
   are in flight per process, so a backlog spreads over the processes.
 - **Ring.** Each claimed row is rung by its own task: the ring callback returns only once the
@@ -64,6 +67,9 @@ MissedCallback = Callable[[list[Reminder]], Awaitable[None]]
 
 #: After a ring callback raised something unexpected, try that row again this much later.
 RETRY_UNEXPECTED = timedelta(seconds=60)
+#: A loop that does not poll wakes this long after the retry time of such a row (its lease is
+#: on the wall clock, the wake-up on the event loop's: a margin for the two to drift apart).
+RETRY_WAKE_MARGIN = 1.0
 #: How often the loop looks for rows missed longer than the grace period (besides at its start).
 MISSED_SWEEP = 60.0
 #: Missed rows claimed per statement in a sweep.
@@ -87,8 +93,12 @@ __all__ = ["RingLoop", "RingOutcome", "RingCallback", "MissedCallback", "next_du
 class RingLoop:
     """Claims due rows and rings them (see the module docstring); one per process that works.
 
-    ``poll``: seconds between looks for rows other processes added (this process's own rows wake
-    it on time); ``ahead``: rows due this much later are claimed now and rung on time (fewer,
+    ``shared``: other processes ring from the same table (the process role's ``shared_database``,
+    PostgreSQL), so the loop polls for their rows and leaves their claims alone; without it, this
+    process is the only one (SQLite): it wakes for what it adds and for the next due row, and
+    claims left at its start are its previous run's, released. ``poll``: with ``shared``, seconds
+    between looks for rows other processes added (and, in any case, before another try after a
+    look failed); ``ahead``: rows due this much later are claimed now and rung on time (fewer,
     larger claims when many fall due together); ``lease``: how long a claim lasts unless renewed
     (a dead process's rings are taken over after this); ``max_in_flight``: rings at once in this
     process.
@@ -100,6 +110,7 @@ class RingLoop:
         ring: RingCallback,
         clock: Callable[[], float],
         *,
+        shared: bool,
         missed: MissedCallback | None = None,
         missed_grace: timedelta = timedelta(hours=24),
         poll: float = 0.25,
@@ -112,6 +123,7 @@ class RingLoop:
         self.missed = missed
         self.clock = clock
         self.missed_grace = missed_grace
+        self.shared = shared
         self.poll = poll
         self.ahead = ahead
         self.lease = lease
@@ -203,8 +215,8 @@ class RingLoop:
     # --- the loop --------------------------------------------------------------------------
 
     async def _run(self) -> None:
-        if await asyncio.to_thread(claims.sole_process, self.sessions):
-            # SQLite: one process; claims left by its previous run (kill -9) need no lease to
+        if not self.shared:
+            # One process (SQLite): claims left by its previous run (kill -9) need no lease to
             # run out before they ring.
             released = await asyncio.to_thread(claims.release_all, self.sessions)
             if released:
@@ -215,6 +227,9 @@ class RingLoop:
             # A row cancelled before this claim starts cannot be claimed: only rows in flight
             # need their cancel remembered.
             self._forgotten.intersection_update(self._in_flight)
+            # Cleared before the claim, not after: a ring that ends during the claim (a slot
+            # freed) or a row added meanwhile wakes the sleep that follows it.
+            self._wake.clear()
             now = self.clock()
             try:
                 if now >= next_sweep:
@@ -247,17 +262,25 @@ class RingLoop:
                 if row.id not in self._in_flight:  # (our own lease, renewed late: already ringing)
                     task = asyncio.create_task(self._ring(row), name=f"ring-t{row.id}")
                     self._in_flight[row.id] = task
-            await self._sleep(now, tick)
+            await self._sleep(self._look_again(now, failures > 0, next_sweep, next_renew), tick)
 
-    async def _sleep(self, now: float, tick: claims.Tick) -> None:
-        """Until the next poll, the next row's due time, or a wake (a row added here, a ring
-        finished while all slots were taken), whichever comes first."""
-        until = now + self.poll
+    def _look_again(self, now: float, failed: bool, next_sweep: float, next_renew: float) -> float:
+        """When to claim again at the latest: a poll later where the database is shared, or
+        after a claim that failed; with one process, at the next sweep for missed rows, or the
+        next lease renewal while rings are in flight (due rows wake it as they come)."""
+        if self.shared or failed:
+            return now + self.poll
+        return min(next_sweep, next_renew) if self._in_flight else next_sweep
+
+    async def _sleep(self, look_again: float, tick: claims.Tick) -> None:
+        """Until ``look_again`` (the next poll; without one, the next sweep or lease renewal),
+        the next row's due time, or a wake (a row added here, a ring finished while all slots
+        were taken), whichever comes first."""
+        until = look_again
         if tick.next_at is not None:
             until = min(until, tick.next_at - self.ahead)
         if self._wake_at is not None:
             until = min(until, self._wake_at - self.ahead)
-        self._wake.clear()
         delay = until - self.clock()
         if delay > 0:
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for loses a cancellation that
@@ -338,6 +361,9 @@ class RingLoop:
             await asyncio.to_thread(
                 claims.release, self.sessions, [row.id], self.claimant, retry_at
             )
+            if not self.shared:  # no poll finds it once its lease is over: wake for it
+                delay = retry_at - self.clock() + RETRY_WAKE_MARGIN
+                asyncio.get_running_loop().call_later(delay, self._wake.set)
             return
         self._recording.add(row.id)
         following = next_due(row, max(self.clock(), row.due_at)) if row.recurrence else None

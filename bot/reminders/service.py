@@ -103,6 +103,8 @@ def clean_label(text: str, limits: Limits) -> str:
 class ReminderService:
     """Timers and reminders for every chat, rung by the ring loop (:attr:`rings`).
 
+    ``shared_database``: other processes ring from the same database (the process role's, i.e.
+    PostgreSQL); the ring loop then polls for their rows (:class:`RingLoop`).
     ``scheduler``: the process's scheduler for the chat layer's alarms (countdown edits), started
     and stopped by its owner; None makes one of its own, started by :meth:`start` and stopped by
     :meth:`shutdown` (tests, benchmarks). ``missed``: lists rows missed while nothing ran.
@@ -118,6 +120,7 @@ class ReminderService:
         clock: Callable[[], float] = time.time,
         scheduler: BaseScheduler | None = None,
         missed: MissedCallback | None = None,
+        shared_database: bool = False,
     ) -> None:
         self.sessions = sessions
         self.ring = ring
@@ -127,7 +130,12 @@ class ReminderService:
         self.clock = clock
         self.alarms = Alarms(scheduler)
         self.rings = RingLoop(
-            sessions, ring, clock, missed=missed, missed_grace=limits.missed_grace
+            sessions,
+            ring,
+            clock,
+            shared=shared_database,
+            missed=missed,
+            missed_grace=limits.missed_grace,
         )
 
     @property

@@ -85,6 +85,7 @@ def _run(url: str, options: LoopOptions, ready) -> None:  # in the child process
             sessions,
             ring,
             time.time,
+            shared=True,
             poll=options.poll,
             lease=options.lease,
             max_in_flight=options.max_in_flight,

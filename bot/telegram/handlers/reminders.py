@@ -249,6 +249,7 @@ def register(app: Application, services: Services) -> None:
         default_tz=services.settings.default_tz,
         scheduler=scheduler,
         missed=lambda rows: notifier.list_missed(rows),
+        shared_database=services.role.shared_database,
     )
     notifier = ReminderNotifier(
         app, service, Alarms(service.scheduler), rings=services.role.runs_work
