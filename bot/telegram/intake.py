@@ -86,7 +86,9 @@ class ErrandApplication(Application):
     def chat_turns(self) -> ChatTurns:
         turns = self.bot_data.get("chat_turns")
         if turns is None:
-            turns = self.bot_data["chat_turns"] = ChatTurns(self.bot_data.get("engine"))
+            shared = self.bot_data["services"].role.shared_database
+            engine = self.bot_data.get("engine") if shared else None
+            turns = self.bot_data["chat_turns"] = ChatTurns(engine)
         return turns
 
     async def process_update(self, update: object) -> None:

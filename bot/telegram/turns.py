@@ -7,8 +7,9 @@ after another, but the next one follows the receiver's 200, and the 200 means "s
 another replica while the first is still being handled; in one process, several updates of a
 chat may run at once. Either way a slow first reply could come after a quick second one.
 
-A turn is an :class:`asyncio.Lock` per chat in this process and, with PostgreSQL, a session
-advisory lock keyed by the chat (:mod:`bot.db.locks`), taken with ``pg_try_advisory_lock`` on the
+A turn is an :class:`asyncio.Lock` per chat in this process and, where processes share the
+database (the process role's ``shared_database``: PostgreSQL), a session advisory lock keyed by
+the chat (:mod:`bot.db.locks`), taken with ``pg_try_advisory_lock`` on the
 one connection this process keeps for turns and tried again every few milliseconds while another
 process holds it. Chosen over the blocking ``pg_advisory_xact_lock``: that holds a pooled
 connection per waiting chat, and a burst across many chats would drain the pool the handlers
@@ -71,16 +72,22 @@ class PerChat(Generic[T]):
 class ChatTurns:
     """``async with turns.turn(chat_id):`` – the chat's turn, here and (PostgreSQL) everywhere."""
 
-    def __init__(self, engine: Engine | None = None, name: str | None = None) -> None:
-        """``engine``: PostgreSQL makes turns shared between processes (others: this process
-        only); ``name``: the lock connection's ``application_name``, as ``pg_stat_activity``
-        shows it."""
+    def __init__(self, shared: Engine | None = None, name: str | None = None) -> None:
+        """``shared``: the (PostgreSQL) database through which other processes take this bot's
+        updates too, given where the process role says so (``shared_database``): turns are then
+        held there as well; None: turns in this process only. ``name``: the lock connection's
+        ``application_name``, as ``pg_stat_activity`` shows it."""
         self._local: PerChat[asyncio.Lock] = PerChat(asyncio.Lock)
         self._shared = (
-            AdvisoryLocks(engine, name or f"errandbot-turns pid {os.getpid()}")
-            if engine is not None and engine.dialect.name == "postgresql"
+            AdvisoryLocks(shared, name or f"errandbot-turns pid {os.getpid()}")
+            if shared is not None
             else None
         )
+
+    @property
+    def shared(self) -> bool:
+        """Whether a turn is held across processes, not only in this one."""
+        return self._shared is not None
 
     @asynccontextmanager
     async def turn(self, chat_id: int) -> AsyncIterator[None]:

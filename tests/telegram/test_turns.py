@@ -5,7 +5,8 @@ processes: each has its own connections, as separate processes do.
 - :func:`bot.inbox.receive` is atomic: one update stored at once through both engines is new to
   exactly one of them, pending to the others, and handled once marked;
 - a chat's turn (:class:`bot.telegram.turns.ChatTurns`) excludes the other process for that chat
-  only, and a dead holder's turn is free at once (its connection ended);
+  only, and a dead holder's turn is free at once (its connection ended); the application holds
+  turns across processes where the process role says the database is shared;
 - the polling lock (:class:`bot.telegram.standby.PollingLock`) is held by one process; the other
   takes it when the first ends, and the first notices a lost lock.
 """
@@ -19,11 +20,16 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
+from telegram.ext import ApplicationBuilder
 
 from bot import inbox
+from bot.config import Settings
 from bot.storage import open_database
+from bot.telegram.intake import ErrandApplication
+from bot.telegram.services import Services
 from bot.telegram.standby import PollingLock, who_polls
 from bot.telegram.turns import ChatTurns
+from bot.work.role import ProcessRole
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -109,6 +115,23 @@ def test_turns_in_one_process_go_in_the_order_asked() -> None:
 
     asyncio.run(asyncio.wait_for(main(), 10))
     assert len(turns._local) == 0  # nothing kept for chats without updates in flight
+
+
+@pytest.mark.parametrize("shared_database", [False, True])
+def test_the_application_shares_turns_where_the_process_role_says(
+    tmp_path, shared_database: bool
+) -> None:
+    """As every feature decides (``services.role``), not by a second look at the engine."""
+    engine, sessions = open_database(f"sqlite:///{tmp_path / 'errand.db'}")
+    settings = Settings(_env_file=None, bot_token="123:abc", data_dir=tmp_path)
+    role = ProcessRole(receives_updates=True, runs_work=True, shared_database=shared_database)
+    app = ApplicationBuilder().token("123:abc").application_class(ErrandApplication).build()
+    app.bot_data["services"] = Services(settings=settings, sessions=sessions, role=role)
+    app.bot_data["engine"] = engine
+    try:
+        assert app.chat_turns.shared is shared_database
+    finally:
+        engine.dispose()
 
 
 def test_a_chats_turn_excludes_the_other_process_until_its_holder_dies(postgres_url: str) -> None:
