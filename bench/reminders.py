@@ -36,23 +36,11 @@ from bot.reminders import claims  # noqa: E402
 from bot.reminders.service import ReminderService  # noqa: E402
 from bot.reminders.store import Reminder, ReminderState  # noqa: E402
 from bot.storage import open_database  # noqa: E402
+from tests.reminders.rows import add_timers  # noqa: E402
 
 
 def fill(sessions, count: int, first_due: float, spacing: float) -> None:
-    with sessions() as session:
-        session.add_all(
-            Reminder(
-                kind="timer",
-                chat_id=1000 + i,
-                user_id=1000 + i,
-                due_at=first_due + i * spacing,
-                tz="UTC",
-                state=ReminderState.PENDING,
-                created_at=time.time(),
-            )
-            for i in range(count)
-        )
-        session.commit()
+    add_timers(sessions, count, first_due, spacing * (count - 1))
 
 
 def pct(values: list[float], q: float) -> float:

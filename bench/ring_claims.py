@@ -44,10 +44,10 @@ from tests.pgcluster import start_cluster  # noqa: E402
 from tests.reminders.ringproc import (  # noqa: E402
     LOG_TABLE,
     LoopOptions,
-    add_timers,
     ring_log,
     start_ring_process,
 )
+from tests.reminders.rows import add_timers  # noqa: E402
 
 
 def pct(values: list[float], q: float) -> float:

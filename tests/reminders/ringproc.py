@@ -29,27 +29,6 @@ CREATE TABLE IF NOT EXISTS ring_log (
 """
 
 
-def add_timers(sessions, count: int, first: float, spread: float, chat_base: int = 1000) -> None:
-    """``count`` pending one-off timers, one per chat from ``chat_base``, due from ``first``
-    evenly over ``spread`` seconds."""
-    from bot.reminders.store import Reminder, ReminderState
-
-    with sessions() as session:
-        session.add_all(
-            Reminder(
-                kind="timer",
-                chat_id=chat_base + i,
-                user_id=chat_base + i,
-                due_at=first + spread * i / max(1, count - 1),
-                tz="UTC",
-                state=ReminderState.PENDING,
-                created_at=time.time(),
-            )
-            for i in range(count)
-        )
-        session.commit()
-
-
 @dataclass(frozen=True)
 class LoopOptions:
     lease: float = 2.0

@@ -17,15 +17,9 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from bot.reminders.store import Reminder, ReminderState
 from bot.storage import open_database
-from tests.reminders.ringproc import (
-    LOG_TABLE,
-    LoopOptions,
-    add_timers,
-    ring_log,
-    start_ring_process,
-)
+from tests.reminders.ringproc import LOG_TABLE, LoopOptions, ring_log, start_ring_process
+from tests.reminders.rows import add, add_timers, pending
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -37,21 +31,10 @@ def prepare(url: str, count: int, first: float, spread: float, repeats: int = 0)
     with engine.begin() as conn:
         conn.execute(sa.text(LOG_TABLE))
     add_timers(sessions, count, first, spread)
-    with sessions() as session:
-        session.add_all(
-            Reminder(
-                kind="reminder",
-                chat_id=5000 + i,
-                user_id=5000 + i,
-                due_at=first,
-                recurrence="every 1",
-                tz="UTC",
-                state=ReminderState.PENDING,
-                created_at=time.time(),
-            )
-            for i in range(repeats)
-        )
-        session.commit()
+    add(
+        sessions,
+        *(pending(5000 + i, first, kind="reminder", recurrence="every 1") for i in range(repeats)),
+    )
     engine.dispose()
 
 

@@ -20,6 +20,7 @@ from bot.reminders import ringing
 from bot.reminders.ringing import RingLoop, RingOutcome
 from bot.reminders.store import Reminder, ReminderState
 from bot.storage import open_database
+from tests.reminders.rows import add, pending
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -38,19 +39,8 @@ class Database:
 
     def add(self, due_at: float, chat_id: int = 42) -> int:
         """A pending one-off row, written straight to the table (as another process would)."""
-        with self.sessions() as session:
-            row = Reminder(
-                kind="timer",
-                chat_id=chat_id,
-                user_id=chat_id,
-                due_at=due_at,
-                tz="UTC",
-                state=ReminderState.PENDING,
-                created_at=time.time(),
-            )
-            session.add(row)
-            session.commit()
-            return row.id
+        [row_id] = add(self.sessions, pending(chat_id, due_at))
+        return row_id
 
     def state(self, row_id: int) -> str:
         with self.sessions() as session:

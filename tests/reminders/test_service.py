@@ -16,6 +16,7 @@ from bot.reminders.service import Limits, Owner, ReminderService
 from bot.reminders.store import Reminder, ReminderState
 from bot.storage import open_database
 from bot.telegram.reminder_words import explain
+from tests.reminders.rows import add, pending
 
 pytestmark = pytest.mark.timeout(30)
 ME = Owner(chat_id=42, user_id=42, user_name="@me")
@@ -160,26 +161,17 @@ def test_start_up_rings_recent_late_and_lists_old_missed(tmp_path: Path) -> None
 
         service, rings = make(tmp_path, missed=missed, missed_grace=timedelta(hours=1))
         now = time.time()
-        with service.sessions() as session:
-            for due, recurrence in (
-                (now - 60, None),
-                (now - 7200, None),
-                (now - 7200, "every 600"),
-            ):
-                session.add(
-                    Reminder(
-                        kind="timer",
-                        chat_id=42,
-                        user_id=42,
-                        due_at=due,
-                        recurrence=recurrence,
-                        tz="UTC",
-                        state=ReminderState.PENDING,
-                        created_at=now - 9000,
-                    )
+        recent, old, recurring = add(
+            service.sessions,
+            *(
+                pending(42, due, recurrence=recurrence, created_at=now - 9000)
+                for due, recurrence in (
+                    (now - 60, None),
+                    (now - 7200, None),
+                    (now - 7200, "every 600"),
                 )
-            session.commit()
-        recent, old, recurring = 1, 2, 3
+            ),
+        )
         service.start()
         await rings.wait(1)
         assert [r[0] for r in rings.got] == [recent] and rings.got[0][1] >= timedelta(seconds=59)
@@ -201,20 +193,10 @@ def test_ten_thousand_pending_cost_nothing_until_due_and_the_due_ones_ring(
     ones that fall due by the index on (state, due_at). bench/reminders.py measures lateness."""
     service, rings = make(tmp_path)
     now = time.time()
-    with service.sessions() as session:
-        session.add_all(
-            Reminder(
-                kind="timer",
-                chat_id=i,
-                user_id=i,
-                due_at=now + 0.5 + i * 0.001 if i < 200 else now + 3600 + i,
-                tz="UTC",
-                state=ReminderState.PENDING,
-                created_at=now,
-            )
-            for i in range(10_000)
-        )
-        session.commit()
+    add(
+        service.sessions,
+        *(pending(i, now + 0.5 + i * 0.001 if i < 200 else now + 3600 + i) for i in range(10_000)),
+    )
 
     async def scenario() -> None:
         service.start()
@@ -231,21 +213,12 @@ def test_rows_claimed_by_a_previous_run_ring_at_once_with_sqlite(tmp_path: Path)
     start rings them at once instead of waiting for the lease."""
     service, rings = make(tmp_path)
     now = time.time()
-    with service.sessions() as session:
-        session.add(
-            Reminder(
-                kind="timer",
-                chat_id=42,
-                user_id=42,
-                due_at=now - 1,
-                tz="UTC",
-                state=ReminderState.PENDING,
-                created_at=now - 10,
-                claimed_by="host:1:dead",
-                claimed_until=now + 3600,
-            )
-        )
-        session.commit()
+    add(
+        service.sessions,
+        pending(
+            42, now - 1, created_at=now - 10, claimed_by="host:1:dead", claimed_until=now + 3600
+        ),
+    )
 
     async def scenario() -> None:
         service.start()
