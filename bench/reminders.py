@@ -155,7 +155,7 @@ def bench_lateness(count: int, tmp: Path) -> None:
 
 def bench_burst(chats: int, tmp: Path) -> None:
     from bot.sandbox.emulator import BotApiEmulator
-    from tests.e2e.harness import BotProcess
+    from tests.e2e.harness import BotProcess, all_answered, rings_of
 
     with BotApiEmulator() as emulator:
         data = tmp / "burst"
@@ -164,22 +164,10 @@ def bench_burst(chats: int, tmp: Path) -> None:
         try:
             users = range(5000, 5000 + chats)
             commands = {u: emulator.send_text(u, u, "/timer 5") for u in users}
-            emulator.wait_for(
-                lambda: all(
-                    any(m.reply_to == c.message_id for m in emulator.bot_messages(u))
-                    for u, c in commands.items()
-                ),
-                60,
-                "every confirmation",
-            )
+            emulator.wait_for(lambda: all_answered(emulator, commands), 60, "every confirmation")
 
             def rings():
-                return [
-                    m
-                    for u, c in commands.items()
-                    for m in emulator.bot_messages(u)
-                    if m.reply_to == c.message_id and m.text and m.text.startswith("🔔")
-                ]
+                return [m for u, c in commands.items() for m in rings_of(emulator, u, c)]
 
             emulator.wait_for(lambda: len(rings()) >= chats, 60, "every ring")
             got = rings()

@@ -14,9 +14,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
-from bot.sandbox.emulator import BotApiEmulator
+from bot.sandbox.emulator import BotApiEmulator, Message
 
 ERRANDBOT = str(Path(sys.executable).with_name("errandbot"))
 
@@ -25,6 +26,26 @@ USER, OTHER, ADMIN, STRANGER = 42, 43, 1, 666
 GROUP = -100123
 #: What ``errandbot worker`` logs once it takes jobs (bot.work.process).
 WORKER_READY = "worker running; stop it with SIGTERM"
+
+
+def is_ring(message: Message) -> bool:
+    """A timer's or reminder's ring: a message with its snooze buttons."""
+    return any("snooze" in button.get("callback_data", "") for button in message.buttons)
+
+
+def rings_of(emulator: BotApiEmulator, chat_id: int, command: Message) -> list[Message]:
+    """The rings of the timer or reminder that ``command`` set in ``chat_id`` (replies to it)."""
+    return [
+        m for m in emulator.bot_messages(chat_id) if m.reply_to == command.message_id and is_ring(m)
+    ]
+
+
+def all_answered(emulator: BotApiEmulator, commands: Mapping[int, Message]) -> bool:
+    """Whether the bot replied to each of ``commands`` (by the chat each was sent in)."""
+    return all(
+        any(m.reply_to == command.message_id for m in emulator.bot_messages(chat))
+        for chat, command in commands.items()
+    )
 
 
 class BotProcess:

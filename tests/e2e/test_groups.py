@@ -14,7 +14,7 @@ import re
 import pytest
 
 from bot.sandbox.emulator import BotApiEmulator, Call, Message
-from tests.e2e.harness import GROUP, OTHER, USER, BotProcess
+from tests.e2e.harness import GROUP, OTHER, USER, BotProcess, is_ring
 from tests.e2e.test_downloads import payload, sha
 from tests.origin import Origin
 
@@ -26,11 +26,7 @@ GROUP_ADMIN = 77
 
 def rings(emulator: BotApiEmulator, chat: int, label: str) -> list[Message]:
     """Ring messages (with snooze buttons) in ``chat`` that name ``label``."""
-    return [
-        m
-        for m in emulator.bot_messages(chat)
-        if m.buttons and "snooze" in m.buttons[0]["callback_data"] and label in (m.text or "")
-    ]
+    return [m for m in emulator.bot_messages(chat) if is_ring(m) and label in (m.text or "")]
 
 
 def wait_ring(emulator: BotApiEmulator, chat: int, label: str, timeout: float = 20) -> Message:

@@ -16,7 +16,7 @@ import signal
 import pytest
 
 from bot.sandbox.emulator import BotApiEmulator, Message
-from tests.e2e.harness import BotProcess
+from tests.e2e.harness import BotProcess, all_answered, rings_of
 from tests.e2e.test_postgres import rows
 from tests.telegram.paceproc import peak
 
@@ -27,12 +27,7 @@ FIRST_USER = 7000
 
 
 def rings(emulator: BotApiEmulator, commands: dict[int, Message]) -> list[Message]:
-    return [
-        m
-        for user, command in commands.items()
-        for m in emulator.bot_messages(user)
-        if m.reply_to == command.message_id and m.buttons and "snooze" in str(m.buttons)
-    ]
+    return [m for user, command in commands.items() for m in rings_of(emulator, user, command)]
 
 
 def test_every_chat_rung_once_across_workers_and_a_kill_9(
@@ -44,14 +39,7 @@ def test_every_chat_rung_once_across_workers_and_a_kill_9(
     workers: list[BotProcess] = [make_bot(command="worker", **env) for _ in range(2)]
 
     commands = {u: emulator.send_text(u, u, "/timer 8") for u in users}
-    emulator.wait_for(
-        lambda: all(
-            any(m.reply_to == c.message_id for m in emulator.bot_messages(u))
-            for u, c in commands.items()
-        ),
-        90,
-        "every confirmation",
-    )
+    emulator.wait_for(lambda: all_answered(emulator, commands), 90, "every confirmation")
     # As they fall due: kill the worker that holds claims on rows not yet recorded.
     emulator.wait_for(lambda: len(rings(emulator, commands)) >= CHATS // 4, 60, "a quarter rung")
     claimed = dict(

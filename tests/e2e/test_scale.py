@@ -26,7 +26,7 @@ import pytest
 
 from bot.sandbox.emulator import BotApiEmulator, Message
 from tests.deploy import nginxproc
-from tests.e2e.harness import OTHER, USER
+from tests.e2e.harness import OTHER, USER, rings_of
 from tests.e2e.scalerig import START_TIMEOUT, ScaleRig, scale_rig
 from tests.e2e.test_workers import (
     RATE,
@@ -59,23 +59,13 @@ def ask_each(rig: ScaleRig, chats: range, text: str) -> None:
         rig.emulator.wait_reply(chat, message, timeout=30)
 
 
-def rings(rig: ScaleRig, chat: int, command: Message) -> list[Message]:
-    """The rings of the timer set by ``command``: replies to it with snooze buttons."""
-    return [
-        m
-        for m in rig.received(chat)
-        if m.reply_to == command.message_id
-        and any("snooze" in b.get("callback_data", "") for b in m.buttons)
-    ]
-
-
 def test_200_timers_ring_once_each_with_a_worker_killed_as_they_fall_due(rig: ScaleRig) -> None:
     emulator = rig.emulator
     chats = range(7001, 7201)
     commands = {chat: emulator.send_text(chat, chat, "/timer 20 stretch") for chat in chats}
     for chat, command in commands.items():
         assert "20 sec" in emulator.wait_reply(chat, command, timeout=60).text
-    rung = lambda: [chat for chat, c in commands.items() if rings(rig, chat, c)]  # noqa: E731
+    rung = lambda: [chat for chat, c in commands.items() if rings_of(emulator, chat, c)]  # noqa: E731
     victim = rig.workers[0]
     assert victim.proc is not None
     held = (
@@ -90,8 +80,8 @@ def test_200_timers_ring_once_each_with_a_worker_killed_as_they_fall_due(rig: Sc
     assert len(rung()) < len(chats), "the kill came after every ring: it tests nothing"
 
     rig.wait_for(lambda: len(rung()) == len(chats), 120, "every chat's ring")
-    counts = {chat: len(rings(rig, chat, c)) for chat, c in commands.items()}
-    assert all("stretch" in rings(rig, chat, c)[0].text for chat, c in commands.items())
+    counts = {chat: len(rings_of(emulator, chat, c)) for chat, c in commands.items()}
+    assert all("stretch" in rings_of(emulator, chat, c)[0].text for chat, c in commands.items())
     twice = {chat for chat, n in counts.items() if n > 1}
     assert max(counts.values()) <= 2, counts
     assert twice <= in_flight, f"rung twice but not in flight at the kill: {twice - in_flight}"
@@ -184,10 +174,10 @@ def test_a_database_restart_loses_nothing(rig: ScaleRig, postgres_cluster: Clust
     back = time.monotonic()
     emulator.wait_reply(OTHER, asked[0], timeout=60)
     answered = time.monotonic() - back
-    rig.wait_for(lambda: rings(rig, USER, timer), 60, "the timer's ring")
+    rig.wait_for(lambda: rings_of(emulator, USER, timer), 60, "the timer's ring")
     rig.poll(
         lambda: rig.query("SELECT state FROM reminders") == [("done",)], 30, "the ring recorded"
     )
-    assert len(rings(rig, USER, timer)) == 1
+    assert len(rings_of(emulator, USER, timer)) == 1
     assert all(p.proc is not None and p.proc.poll() is None for p in rig.processes), rig.logs()
     print(f"\nthe command sent while the database was down answered {answered:.1f} s after")

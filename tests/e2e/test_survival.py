@@ -13,7 +13,7 @@ import sqlite3
 import pytest
 
 from bot.sandbox.emulator import BotApiEmulator, Message
-from tests.e2e.harness import GROUP, USER, BotProcess
+from tests.e2e.harness import GROUP, USER, BotProcess, rings_of
 from tests.origin import Origin
 
 pytestmark = pytest.mark.timeout(240)
@@ -21,16 +21,6 @@ pytestmark = pytest.mark.timeout(240)
 USERS = [101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112]
 WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"]
 ALLOWED = ",".join(str(u) for u in [USER, *USERS])
-
-
-def rings_for(emulator: BotApiEmulator, chat: int, command: Message) -> list[Message]:
-    return [
-        m
-        for m in emulator.bot_messages(chat)
-        if m.reply_to == command.message_id
-        and m.buttons
-        and "snooze" in m.buttons[0]["callback_data"]
-    ]
 
 
 def db_rows(bot: BotProcess, query: str, args: tuple = ()) -> list[tuple]:
@@ -48,7 +38,7 @@ def test_ring_survives_server_errors_and_flood_control(
     # The next sendMessage calls are the ring: fail them `times` times in a row.
     emulator.add_fault("sendMessage", code=code, retry_after=1, times=times)
     ring = emulator.wait_for(
-        lambda: rings_for(emulator, USER, command), 60, "the ring after the faults"
+        lambda: rings_of(emulator, USER, command), 60, "the ring after the faults"
     )[0]
     assert "R" in ring.text
     failed = [c for c in emulator.calls_of("sendMessage") if c.status == code]
@@ -57,7 +47,7 @@ def test_ring_survives_server_errors_and_flood_control(
     emulator.wait_for(
         lambda: db_rows(bot, "SELECT state FROM reminders") == [("done",)], 10, "the row done"
     )
-    assert len(rings_for(emulator, USER, command)) == 1
+    assert len(rings_of(emulator, USER, command)) == 1
     assert "ringing t1 failed" not in bot.output
 
 
@@ -79,9 +69,9 @@ def test_ring_to_a_chat_that_blocked_the_bot_is_undeliverable_and_others_still_r
     )
     # Not retried for ever, not marked done; the owner's timer in another chat still rings.
     emulator.wait_for(
-        lambda: rings_for(emulator, GROUP, elsewhere), 30, "the owner's group timer to ring"
+        lambda: rings_of(emulator, GROUP, elsewhere), 30, "the owner's group timer to ring"
     )
-    assert rings_for(emulator, USER, first) == []
+    assert rings_of(emulator, USER, first) == []
     assert len([c for c in emulator.calls_of("sendMessage") if c.status == 403]) == 1
 
 

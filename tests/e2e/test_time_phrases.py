@@ -10,26 +10,16 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.sandbox.emulator import BotApiEmulator, Message
-from tests.e2e.harness import USER, BotProcess
+from tests.e2e.harness import USER, BotProcess, rings_of
 
 pytestmark = pytest.mark.timeout(90)
 ABSOLUTE = r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun) (\d{4}-\d\d-\d\d \d\d:\d\d) \(([^)]+)\)"
 
 
 def _ring(emulator: BotApiEmulator, command: Message, timeout: float = 20.0) -> Message:
-    def rung():
-        return next(
-            (
-                m
-                for m in emulator.bot_messages(USER)
-                if m.reply_to == command.message_id
-                and m.buttons
-                and "snooze" in m.buttons[0]["callback_data"]
-            ),
-            None,
-        )
-
-    return emulator.wait_for(rung, timeout, "the ring")
+    return emulator.wait_for(
+        lambda: next(iter(rings_of(emulator, USER, command)), None), timeout, "the ring"
+    )
 
 
 @pytest.mark.parametrize(
