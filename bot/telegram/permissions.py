@@ -68,12 +68,20 @@ async def can_manage(
 ) -> bool:
     """May the person behind ``update`` manage an item owned by ``owner_user_id``?
 
-    Yes for the owner, for ADMIN_USERS, and for an administrator of the group it lives in,
-    including one who writes anonymously (as the group itself).
+    Yes for the owner, and for whoever may act for the group it lives in
+    (:func:`may_act_for_group`).
     """
-    sender, chat = update.effective_sender, update.effective_chat
+    sender = update.effective_sender
     if sender is not None and sender.id == owner_user_id:
         return True
+    return await may_act_for_group(update, context)
+
+
+async def may_act_for_group(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    """May the person behind ``update`` act for the group it comes from (resume what was paused
+    there, set its language, manage anyone's items)? Yes for ADMIN_USERS and for an
+    administrator of the group, including one who writes anonymously (as the group itself)."""
+    sender, chat = update.effective_sender, update.effective_chat
     if isinstance(sender, Chat) and chat is not None and sender.id == chat.id:
         return True  # only the group's administrators can write as the group
     user = update.effective_user

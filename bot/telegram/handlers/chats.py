@@ -43,7 +43,7 @@ from bot.telegram import dates
 from bot.telegram import download_status as render
 from bot.telegram.chat_faults import ChatFaults
 from bot.telegram.download_reasons import explain_error
-from bot.telegram.permissions import is_bot_admin, is_chat_admin
+from bot.telegram.permissions import may_act_for_group
 from bot.telegram.services import Services, services_of
 from bot.telegram.texts import display_name, kind_word
 from bot.telegram.update_parts import chat_of, member_change_of, message_of, query_of
@@ -180,16 +180,9 @@ async def _announce_back(context: ContextTypes.DEFAULT_TYPE, chat: Chat, paused:
 
 
 async def _may_resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
-    chat, user = chat_of(update), update.effective_user
-    if chat.type == Chat.PRIVATE:
+    if chat_of(update).type == Chat.PRIVATE:
         return True
-    if isinstance(update.effective_sender, Chat) and update.effective_sender.id == chat.id:
-        return True  # an anonymous admin
-    if user is None:
-        return False
-    if is_bot_admin(services_of(context).settings, user.id):
-        return True
-    return await is_chat_admin(context, chat, user.id)
+    return await may_act_for_group(update, context)
 
 
 async def resume_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

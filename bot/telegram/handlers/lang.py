@@ -15,7 +15,7 @@ from bot import i18n
 from bot.i18n import _
 from bot.i18n.store import Scope
 from bot.telegram.i18n import choices_of, resolve
-from bot.telegram.permissions import is_bot_admin, is_chat_admin, sender_id
+from bot.telegram.permissions import may_act_for_group, sender_id
 from bot.telegram.services import Services, services_of
 from bot.telegram.update_parts import chat_of, message_of
 
@@ -56,17 +56,6 @@ def _current_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
     return f"{head}\n{_choices_line()}"
 
 
-async def _may_set_group(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
-    chat, sender, user = chat_of(update), update.effective_sender, update.effective_user
-    if isinstance(sender, Chat) and sender.id == chat.id:
-        return True  # an anonymous admin, writing as the group
-    if user is None:
-        return False
-    if is_bot_admin(services_of(context).settings, user.id):
-        return True
-    return await is_chat_admin(context, chat, user.id)
-
-
 async def lang_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message, chat = message_of(update), chat_of(update)
     if not context.args:
@@ -82,7 +71,7 @@ async def lang_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         return
     choices = choices_of(services_of(context))
     group = chat.type != Chat.PRIVATE
-    if group and not await _may_set_group(update, context):
+    if group and not await may_act_for_group(update, context):
         await message.reply_text(
             _(
                 "Only a group admin can change this group's language. "
