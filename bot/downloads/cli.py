@@ -126,6 +126,14 @@ def _interrupt_on_sigterm() -> None:
         pass
 
 
+def _page_without_media(exc: DownloadError, args: argparse.Namespace) -> bool:
+    """The media path found no video or audio on a page it was not asked for explicitly."""
+    from bot.downloads.reasons import Reason
+
+    forced = getattr(args, "audio", False) or getattr(args, "format", None)
+    return not forced and exc.why.code == Reason.MEDIA_NONE
+
+
 def run_download(settings: Settings | DownloadSettings, args: argparse.Namespace) -> int:
     """Download ``args.url`` into ``args.output_dir``; returns the process exit status."""
     reason = check_url_syntax(args.url)
@@ -167,7 +175,15 @@ def run_download(settings: Settings | DownloadSettings, args: argparse.Namespace
     settle_process()
     _interrupt_on_sigterm()
     try:
-        result = downloader.run()
+        try:
+            result = downloader.run()
+        except DownloadError as exc:
+            if downloader is plain or not _page_without_media(exc, args):
+                raise
+            # A page with nothing to extract: keep the page itself, as curl and wget would.
+            bar.line("errandbot: no video or audio found on this page; saving the page itself")
+            downloader = plain
+            result = downloader.run()
     except KeyboardInterrupt:
         downloader.cancel(keep_partial=True)  # run() already saved what is needed to resume
         bar.clear()

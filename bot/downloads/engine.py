@@ -185,6 +185,18 @@ class Downloader:
         )
         return self.probe_result
 
+    def first_bytes(self, count: int = 512) -> bytes:
+        """Up to ``count`` bytes from the start of the probed file (:meth:`probe` first), for a
+        caller that must look at the content, not its label: a server may call any file
+        ``text/html``."""
+        probe = self.probe_result if self.probe_result is not None else self.probe()
+        asked = {"Range": f"bytes=0-{count - 1}"}
+        resp = self._client.request(probe.final_url, asked, self._policy)
+        try:
+            return self._client.read(resp, count)
+        finally:
+            self._client.release(resp)
+
     def run(self) -> DownloadResult:
         """Download (or resume) to the end; returns the result or raises DownloadError."""
         ended = threading.Event()

@@ -1,0 +1,101 @@
+"""``errandbot download`` as an outside tester tried it (session 6): each case failed before.
+
+Real servers showed each one first (busybox httpd, nginx, a tmpfs filled to the brim, an
+environment that sets ``REQUESTS_CA_BUNDLE`` for every program); here the misbehaving origin
+plays the server.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bot.downloads import resume
+from tests.downloads.conftest import payload, sha
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def test_a_file_labelled_as_a_web_page_is_saved_as_it_is(cli, origin, tmp_path):
+    """busybox httpd labels every unknown extension ``text/html``: the bytes are no page."""
+    data = payload(400_000)
+    origin.add_file("/f.bin", data, content_type="text/html")
+    code, out, err = cli(origin.url("/f.bin"), "-o", str(tmp_path / "o"), "-q")
+    assert code == 0, err
+    saved = tmp_path / "o" / "f.bin"
+    assert out.strip() == str(saved.resolve())
+    assert sha(saved.read_bytes()) == sha(data)
+
+
+def test_a_web_page_without_media_is_saved_as_the_page(cli, origin, tmp_path):
+    page = b"<!doctype html>\n<html><body><p>No video here.</p></body></html>\n"
+    origin.add_file("/page.html", page, content_type="text/html; charset=utf-8")
+    code, out, err = cli(origin.url("/page.html"), "-o", str(tmp_path / "o"), "-q")
+    assert code == 0, err
+    assert (tmp_path / "o" / "page.html").read_bytes() == page
+    assert err == "errandbot: no video or audio found on this page; saving the page itself\n"
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["page.html"]
+
+
+def test_a_file_named_like_a_control_file_is_not_taken_over(cli, origin, tmp_path):
+    """``NAME.part.json`` that is not our record (no ``NAME.part`` beside it) is someone's file."""
+    data = payload(200_000)
+    origin.add_file("/f.bin", data)
+    out_dir = tmp_path / "o"
+    out_dir.mkdir()
+    theirs = out_dir / "f.bin.part.json"
+    theirs.write_text('{"my": "settings"}')
+    code, out, err = cli(origin.url("/f.bin"), "-o", str(out_dir), "-q")
+    assert code == 0, err
+    assert theirs.read_text() == '{"my": "settings"}'
+    assert sha((out_dir / "f (1).bin").read_bytes()) == sha(data)
+
+
+def test_a_damaged_record_beside_its_part_file_is_still_ours(cli, origin, tmp_path):
+    data = payload(200_000)
+    origin.add_file("/f.bin", data)
+    out_dir = tmp_path / "o"
+    out_dir.mkdir()
+    (out_dir / "f.bin.part").write_bytes(b"x" * 1000)
+    (out_dir / "f.bin.part.json").write_text("")
+    code, out, err = cli(origin.url("/f.bin"), "-o", str(out_dir), "-q")
+    assert code == 0, err
+    assert sorted(p.name for p in out_dir.iterdir()) == ["f.bin"]
+    assert sha((out_dir / "f.bin").read_bytes()) == sha(data)
+
+
+def test_a_no_range_file_that_shrinks_after_the_probe_starts_over_at_once(cli, origin, tmp_path):
+    """The probe says 300 kB, the GET answers 1000 bytes with a true Content-Length: the file
+    changed, which another try at the same stream cannot mend."""
+    data = payload(300_000)
+    origin.add_file("/s.bin", data, ranges=False, then=data[:1000])
+    code, out, err = cli(origin.url("/s.bin"), "-o", str(tmp_path / "o"), "-q")
+    assert code == 0, err
+    assert (tmp_path / "o" / "s.bin").read_bytes() == data[:1000]
+    # one probe, one GET refused for its size, a new probe, one GET: no retries of the same
+    assert len(origin.hits("/s.bin")) <= 4
+
+
+def test_a_rebuilt_record_claiming_everything_is_checked_before_it_is_trusted(
+    cli, origin, tmp_path
+):
+    """A record whose checksum was recomputed by hand (every range "done") over a ``.part`` of
+    the right size but wrong bytes: the CLI compares a few windows with the server first."""
+    data = payload(2_000_000)
+    origin.add_file("/r.bin", data)
+    out_dir = tmp_path / "o"
+    out_dir.mkdir()
+    url = origin.url("/r.bin")
+    part = out_dir / "r.bin.part"
+    part.write_bytes(b"\0" * len(data))
+    etag = origin._files["/r.bin"].etag
+    state = resume.ResumeState(
+        url=url, size=len(data), validator=etag, final_url=url, done=[(0, len(data) - 1)]
+    )
+    resume.save(resume.control_path(part), state)
+    json.loads(resume.control_path(part).read_text())  # a well-formed, checksummed record
+    code, out, err = cli(url, "-o", str(out_dir), "-q")
+    assert code == 0, err
+    assert sha((out_dir / "r.bin").read_bytes()) == sha(data)
+    assert "does not match" in err
