@@ -12,7 +12,9 @@ import json
 import pytest
 
 from bot.downloads import resume
+from bot.downloads.engine import Downloader
 from tests.downloads.conftest import payload, sha
+from tests.downloads.test_failfast import pki, tls_origin  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -99,3 +101,36 @@ def test_a_rebuilt_record_claiming_everything_is_checked_before_it_is_trusted(
     assert code == 0, err
     assert sha((out_dir / "r.bin").read_bytes()) == sha(data)
     assert "does not match" in err
+
+
+def test_ssl_cert_file_is_honoured_when_requests_ca_bundle_is_also_set(
+    tls_origin,
+    pki,
+    options,
+    tmp_path,
+    monkeypatch,  # noqa: F811 - the imported fixtures
+):
+    """Many machines set ``REQUESTS_CA_BUNDLE`` to the system store for every program; a private
+    CA named in ``SSL_CERT_FILE`` is trusted as well, not shadowed by it."""
+    from requests.certs import where
+
+    data = payload(300_000)
+    tls_origin.add_file("/e.bin", data)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", where())
+    monkeypatch.setenv("SSL_CERT_FILE", str(pki / "ca.pem"))
+    result = Downloader(
+        tls_origin.url("/e.bin", host="localhost"), dest_dir=tmp_path, options=options()
+    ).run()
+    assert sha(result.path.read_bytes()) == sha(data)
+
+
+@pytest.mark.parametrize("content", [None, "not a certificate\n"])
+def test_a_ca_bundle_that_cannot_be_read_is_one_line(cli, tmp_path, monkeypatch, content):
+    bundle = tmp_path / "ca.pem"
+    if content is not None:
+        bundle.write_text(content)
+    monkeypatch.setenv("DOWNLOAD_CA_BUNDLE", str(bundle))
+    code, out, err = cli("https://127.0.0.1:9/x", "-q")
+    assert code == 1 and out == ""
+    assert err.startswith(f"errandbot: TLS failed: cannot load CA certificates from {bundle}")
+    assert err.count("\n") == 1
