@@ -104,11 +104,11 @@ def test_a_rebuilt_record_claiming_everything_is_checked_before_it_is_trusted(
 
 
 def test_ssl_cert_file_is_honoured_when_requests_ca_bundle_is_also_set(
-    tls_origin,
-    pki,
+    tls_origin,  # noqa: F811 - the fixture imported above
+    pki,  # noqa: F811
     options,
     tmp_path,
-    monkeypatch,  # noqa: F811 - the imported fixtures
+    monkeypatch,
 ):
     """Many machines set ``REQUESTS_CA_BUNDLE`` to the system store for every program; a private
     CA named in ``SSL_CERT_FILE`` is trusted as well, not shadowed by it."""
