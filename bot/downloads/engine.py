@@ -282,8 +282,12 @@ class Downloader:
             if ctl.exists():
                 state = resume.load(ctl)
                 # Our own leftover (resumable or not), or a record too damaged to say whose it
-                # is: nothing can be resumed from it, so this run takes the name over.
-                if state is None or state.url == self.url:
+                # is beside its .part: nothing can be resumed from it, so this run takes the name
+                # over. A file of that name alone is someone else's (the engine writes the
+                # record before the .part, and removes the .part first).
+                if (state is None and part.exists()) or (
+                    state is not None and state.url == self.url
+                ):
                     break
             if not (final.exists() or part.exists() or ctl.exists()):
                 break
