@@ -149,9 +149,14 @@ def run_download(settings: Settings | DownloadSettings, args: argparse.Namespace
     )
     if not 1 <= connections <= 16:
         return _fail("connections must be between 1 and 16")
+    # Only --checksum is hashed; what a resume record claims is compared with the server in a
+    # few windows first (a rebuilt record or an overwritten .part must not end as a wrong file).
     overrides: dict[str, Any] = dict(
-        connections=connections, checksum=args.checksum, compute_sha256=False
-    )  # only --checksum is checked
+        connections=connections,
+        checksum=args.checksum,
+        compute_sha256=False,
+        verify_resumed=True,
+    )
     if getattr(args, "allow_private", False):
         overrides["allow_networks"] = EVERYWHERE
     options = DownloadOptions.from_settings(settings, **overrides)
