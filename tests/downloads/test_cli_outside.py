@@ -134,3 +134,77 @@ def test_a_ca_bundle_that_cannot_be_read_is_one_line(cli, tmp_path, monkeypatch,
     assert code == 1 and out == ""
     assert err.startswith(f"errandbot: TLS failed: cannot load CA certificates from {bundle}")
     assert err.count("\n") == 1
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 2 MiB tmpfs, so that a disk really fills (root only; skipped with the reason)."""
+    import os
+    import subprocess
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode:
+        pytest.skip(f"cannot mount a tmpfs: {done.stderr.strip()}")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def _fill(disk) -> None:
+    """Write a file until the disk refuses."""
+    import os
+
+    fd = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        while os.write(fd, b"\0" * 4096):
+            pass
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.e2e
+def test_a_disk_that_fills_during_a_ranged_download_is_one_line_and_leaves_nothing(
+    origin, small_disk
+):
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    origin.add_file("/d.bin", payload(1_500_000), rate=150_000)
+    repo = Path(__file__).resolve().parents[2]
+    env = {
+        **os.environ,
+        "DOWNLOAD_ALLOW_NETWORKS": "127.0.0.0/8",
+        "DISK_RESERVE_MB": "0",
+        "PYTHONPATH": str(repo),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "download", origin.url("/d.bin"), "-o", str(small_disk)],
+        cwd=small_disk,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    part = small_disk / "d.bin.part"
+    deadline = time.monotonic() + 20
+    while not (part.exists() and os.stat(part).st_blocks) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    _fill(small_disk)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1, err
+    assert err == "errandbot: cannot write the file: No space left on device\n"
+    assert sorted(p.name for p in small_disk.iterdir()) == ["filler"]
