@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.downloads import resume, verify
+from bot.downloads import provenance, resume, verify
 from bot.downloads.api import DownloadOptions, ProbeResult
 from bot.downloads.checkpoints import Checkpoints
 from bot.downloads.checks import RangesUnusable, check_ranged
@@ -111,6 +111,8 @@ class Attempt:
                 raise DownloadError(
                     Reason.CHECKSUM_MISMATCH, alg=alg, expected=want[:12], actual=got[:12]
                 )
+        if probe.size is not None:  # a re-run of this download finds it finished
+            provenance.mark(part, provenance.Source(self.url, size, probe.validator))
         os.replace(part, final)
         _remove(ctl, _tmp_of(ctl))
         return Fetched(

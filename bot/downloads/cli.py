@@ -95,6 +95,8 @@ class _Bar:
 
 def summary(result: DownloadResult, checksum: str | None) -> str:
     """One line for the end of a download: size, time, speed, and what was resumed or verified."""
+    if result.already_there:
+        return f"{result.path.name}: {human_size(result.size)}, already downloaded, nothing fetched"
     speed = result.size / result.elapsed if result.elapsed > 0 else 0.0
     parts = [
         f"{result.path.name}: {human_size(result.size)} in {human_duration(result.elapsed)} "

@@ -36,7 +36,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bot.downloads import naming, resume
+from bot.downloads import naming, provenance, resume
 from bot.downloads.api import DownloadOptions, DownloadResult, ProbeResult, RunningDownload
 from bot.downloads.attempt import Attempt
 from bot.downloads.checks import read_probe
@@ -49,7 +49,7 @@ from bot.downloads.errors import (
     FileChanged,
     TooLarge,
 )
-from bot.downloads.hashing import parse_checksum
+from bot.downloads.hashing import PrefixHasher, parse_checksum
 from bot.downloads.multi import RangedFetch
 from bot.downloads.netguard import mask_url, url_problem
 from bot.downloads.progress import Progress, Retrying
@@ -109,6 +109,7 @@ class Downloader:
         self.probe_result: ProbeResult | None = None
         self.part_path: Path | None = None
         self.final_path: Path | None = None
+        self._finished: Path | None = None  # a finished file of this download, already there
         options = self.options
         self._control = Control()
         self._client = Client(
@@ -173,7 +174,12 @@ class Downloader:
             )
         finally:
             self._client.release(resp)
-        final = self._choose_paths(name)
+        source = (
+            provenance.Source(self.url, facts.size, facts.validator)
+            if facts.size is not None
+            else None
+        )
+        final = self._choose_paths(name, source)
         self.probe_result = ProbeResult(
             name=final.name,
             size=facts.size,
@@ -228,6 +234,8 @@ class Downloader:
         restarts = 0
         while True:
             probe = self.probe_result if self.probe_result is not None else self.probe()
+            if self._finished is not None:
+                return self._already_there(probe, self._finished, started)
             self._check_limits(probe.size)
             if not probe.resumable and probe.single_reason:
                 self._notice(Why.of(Reason.ONE_CONNECTION, probe.single_reason))
@@ -268,9 +276,11 @@ class Downloader:
             self.on_notice(why)
 
     # ------------------------------------------------------------------ naming and limits
-    def _choose_paths(self, name: str) -> Path:
-        """Pick ``name`` or ``name (n)``: a ``.part`` + control file for this URL is ours."""
+    def _choose_paths(self, name: str, source: provenance.Source | None = None) -> Path:
+        """Pick ``name`` or ``name (n)``: a ``.part`` + control file for this URL is ours, and so
+        is a finished file of this very download (:mod:`~bot.downloads.provenance`)."""
         self.dest_dir.mkdir(parents=True, exist_ok=True)
+        self._finished = None
         for n in range(0, MAX_NAME_TRIES):
             candidate = name if n == 0 else naming.with_number(name, n)
             try:
@@ -279,6 +289,9 @@ class Downloader:
                 raise DownloadRefused(Reason.NAME_ESCAPES) from None
             part = final.with_name(final.name + ".part")
             ctl = resume.control_path(part)
+            if source is not None and provenance.holds(final, source):
+                self._finished = final  # an earlier run of this command finished it
+                break
             if ctl.exists():
                 state = resume.load(ctl)
                 # Our own leftover (resumable or not), or a record too damaged to say whose it
@@ -295,6 +308,40 @@ class Downloader:
             raise DownloadError(Reason.TOO_MANY_NAMES, name=name)
         self.final_path, self.part_path = final, part
         return final
+
+    def _already_there(self, probe: ProbeResult, final: Path, started: float) -> DownloadResult:
+        """The result for a file an earlier run finished: its leftover record (a kill between
+        the rename and the record's removal) goes, the checksum asked for is checked, nothing
+        is fetched."""
+        assert self.part_path is not None and probe.size is not None
+        ctl = resume.control_path(self.part_path)
+        state = resume.load(ctl) if ctl.exists() else None
+        if state is not None and state.url == self.url and not self.part_path.exists():
+            ctl.unlink(missing_ok=True)
+        algs = ([self.expected[0]] if self.expected else []) + (
+            ["sha256"] if self.options.compute_sha256 else []
+        )
+        hasher = PrefixHasher(final, lambda: probe.size or 0, algs)
+        try:
+            digests = hasher.finish(probe.size)
+        finally:
+            hasher.abandon()
+        if self.expected and digests[self.expected[0]] != self.expected[1]:
+            alg, want = self.expected
+            raise DownloadError(
+                Reason.CHECKSUM_MISMATCH,
+                alg=alg,
+                expected=want[:12],
+                actual=digests[alg][:12],
+            )
+        return DownloadResult(
+            path=final,
+            size=probe.size,
+            sha256=digests.get("sha256", ""),
+            elapsed=time.monotonic() - started,
+            notices=tuple(self._notices),
+            already_there=True,
+        )
 
     def _check_limits(self, size: int | None) -> None:
         max_bytes = self.options.max_bytes

@@ -208,3 +208,61 @@ def test_a_disk_that_fills_during_a_ranged_download_is_one_line_and_leaves_nothi
     assert proc.returncode == 1, err
     assert err == "errandbot: cannot write the file: No space left on device\n"
     assert sorted(p.name for p in small_disk.iterdir()) == ["filler"]
+
+
+def _keeps_xattrs(folder) -> bool:
+    import os
+
+    probe = folder / ".xattr-probe"
+    probe.write_bytes(b"")
+    try:
+        os.setxattr(probe, "user.errand.test", b"1")
+        return True
+    except OSError:
+        return False
+    finally:
+        probe.unlink()
+
+
+def test_the_same_command_again_finds_its_finished_file(cli, origin, tmp_path):
+    """A kill -9 just after the rename, or the same command run twice: no ``(1)`` copy."""
+    if not _keeps_xattrs(tmp_path):
+        pytest.skip("this file system keeps no user extended attributes")
+    data = payload(300_000)
+    origin.add_file("/f.bin", data)
+    out_dir = tmp_path / "o"
+    first = cli(origin.url("/f.bin"), "-o", str(out_dir), "-q")
+    origin.requests.clear()
+    again = cli(origin.url("/f.bin"), "-o", str(out_dir), "-q")
+    assert first == again == (0, str((out_dir / "f.bin").resolve()) + "\n", "")
+    assert sorted(p.name for p in out_dir.iterdir()) == ["f.bin"]
+    assert [h.range for h in origin.hits("/f.bin")] == ["bytes=0-0"]  # the probe alone
+
+    # Killed between the rename and the record's removal: the record goes too.
+    part = out_dir / "f.bin.part"
+    resume.save(
+        resume.control_path(part),
+        resume.ResumeState(url=origin.url("/f.bin"), size=len(data), validator=None),
+    )
+    assert cli(origin.url("/f.bin"), "-o", str(out_dir), "-q")[0] == 0
+    assert sorted(p.name for p in out_dir.iterdir()) == ["f.bin"]
+
+
+def test_a_finished_file_that_changed_is_not_taken_for_the_download(cli, origin, tmp_path):
+    """Changed on the server, or written to on disk since: a new copy, the old one kept."""
+    if not _keeps_xattrs(tmp_path):
+        pytest.skip("this file system keeps no user extended attributes")
+    data = payload(300_000)
+    origin.add_file("/f.bin", data)
+    out_dir = tmp_path / "o"
+    assert cli(origin.url("/f.bin"), "-o", str(out_dir), "-q")[0] == 0
+    newer = payload(300_000)
+    origin.replace("/f.bin", newer)
+    code, out, _ = cli(origin.url("/f.bin"), "-o", str(out_dir), "-q")
+    assert (code, out) == (0, str((out_dir / "f (1).bin").resolve()) + "\n")
+    assert sha((out_dir / "f (1).bin").read_bytes()) == sha(newer)
+    assert sha((out_dir / "f.bin").read_bytes()) == sha(data)
+    with open(out_dir / "f (1).bin", "r+b") as f:  # edited in place, same size
+        f.write(b"edited")
+    code, out, _ = cli(origin.url("/f.bin"), "-o", str(out_dir), "-q")
+    assert (code, out) == (0, str((out_dir / "f (2).bin").resolve()) + "\n")
