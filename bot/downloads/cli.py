@@ -4,8 +4,8 @@ The engine in a terminal. Prints a one-line progress bar on a terminal (nothing 
 when stderr is not a terminal) that ends in a one-line summary ("resumed from 38%", "sha256
 verified"), the final path on stdout on success (exit 0), or one line ``errandbot: <reason>`` on
 failure (exit 1). Ctrl-C or SIGTERM keeps ``NAME.part`` and its control file when the server can
-resume, so the same command continues (exit 130/143); when it cannot, nothing is kept and the
-message says the next run starts over.
+resume, so the same command continues (exit 130 after Ctrl-C, 143 after SIGTERM); when it
+cannot, nothing is kept and the message says the next run starts over.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process that SIGTERM ended
 EVERYWHERE = (ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0"))
 CLEAR_LINE = "\r\x1b[K"  # back to the start of the line and erase it: no stray characters
 
@@ -116,11 +117,15 @@ def _private_hint(exc: PrivateAddress) -> str:
     )
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C would be so that both stop the run the same way."""
+
+
 def _interrupt_on_sigterm() -> None:
     """SIGTERM is handled like Ctrl-C: the engine saves what it has and the run stops cleanly."""
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
+        raise _Terminated
 
     try:
         signal.signal(signal.SIGTERM, handler)
@@ -191,17 +196,18 @@ def run_download(settings: Settings | DownloadSettings, args: argparse.Namespace
             bar.line("errandbot: no video or audio found on this page; saving the page itself")
             downloader = plain
             result = downloader.run()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         downloader.cancel(keep_partial=True)  # run() already saved what is needed to resume
         bar.clear()
+        code = EXIT_TERMINATED if isinstance(stop, _Terminated) else EXIT_INTERRUPTED
         probe = downloader.probe_result
         if probe is not None and not probe.resumable:
             return _fail(
                 "interrupted; this server cannot resume, so running the same command "
                 "again starts over",
-                EXIT_INTERRUPTED,
+                code,
             )
-        return _fail("interrupted; run the same command again to resume", EXIT_INTERRUPTED)
+        return _fail("interrupted; run the same command again to resume", code)
     except DownloadCancelled:
         bar.clear()
         return _fail("cancelled", EXIT_INTERRUPTED)
