@@ -110,6 +110,12 @@ def summary(result: DownloadResult, checksum: str | None) -> str:
     return ", ".join(parts)
 
 
+def _unwritable(folder: str, exc: OSError) -> str:
+    if Path(folder).exists() and not Path(folder).is_dir():
+        return f"cannot write to {folder}: it is a file, not a folder"
+    return f"cannot write to {folder}: {exc.strerror or exc}"
+
+
 def _private_hint(exc: PrivateAddress) -> str:
     return (
         f"{exc}; to allow it, pass --allow-private or set DOWNLOAD_ALLOW_NETWORKS "
@@ -184,6 +190,8 @@ def run_download(settings: Settings | DownloadSettings, args: argparse.Namespace
         return _fail(_private_hint(exc))
     except DownloadError as exc:
         return _fail(str(exc))
+    except OSError as exc:  # the output folder cannot be made (a file of that name, permissions)
+        return _fail(_unwritable(args.output_dir, exc))
     settle_process()
     _interrupt_on_sigterm()
     try:
@@ -228,7 +236,7 @@ def run_download(settings: Settings | DownloadSettings, args: argparse.Namespace
         return _fail(str(exc))
     except OSError as exc:  # the output folder itself (full disk, read-only, permissions)
         bar.clear()
-        return _fail(f"cannot write to {args.output_dir}: {exc.strerror or exc}")
+        return _fail(_unwritable(args.output_dir, exc))
     if bar.enabled:
         bar.line(summary(result, args.checksum))
     print(result.path)

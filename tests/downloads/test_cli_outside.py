@@ -266,3 +266,14 @@ def test_a_finished_file_that_changed_is_not_taken_for_the_download(cli, origin,
         f.write(b"edited")
     code, out, _ = cli(origin.url("/f.bin"), "-o", str(out_dir), "-q")
     assert (code, out) == (0, str((out_dir / "f (2).bin").resolve()) + "\n")
+
+
+def test_an_output_folder_that_is_a_file_is_one_line(cli, origin, tmp_path):
+    origin.add_file("/f.bin", payload(1000))
+    (tmp_path / "notes.txt").write_text("mine")
+    code, out, err = cli(origin.url("/f.bin"), "-o", str(tmp_path / "notes.txt"), "-q")
+    assert (code, out) == (1, "")
+    assert (
+        err == f"errandbot: cannot write to {tmp_path / 'notes.txt'}: it is a file, not a folder\n"
+    )
+    assert (tmp_path / "notes.txt").read_text() == "mine"
