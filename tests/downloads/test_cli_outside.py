@@ -277,3 +277,32 @@ def test_an_output_folder_that_is_a_file_is_one_line(cli, origin, tmp_path):
         err == f"errandbot: cannot write to {tmp_path / 'notes.txt'}: it is a file, not a folder\n"
     )
     assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_the_same_command_twice_at_once_leaves_the_running_one_alone(cli, origin, tmp_path):
+    """The second run finds the ``.part`` locked by the first (here: this test holds the lock)."""
+    import fcntl
+    import os
+
+    data = payload(200_000)
+    origin.add_file("/f.bin", data)
+    out_dir = tmp_path / "o"
+    out_dir.mkdir()
+    part = out_dir / "f.bin.part"
+    url = origin.url("/f.bin")
+    etag = origin._files["/f.bin"].etag
+    record = resume.ResumeState(url=url, size=len(data), validator=etag, done=[(0, 999)])
+    resume.save(resume.control_path(part), record)
+    part.write_bytes(data[:1000] + b"\0" * (len(data) - 1000))
+    before = resume.control_path(part).read_bytes()
+    fd = os.open(part, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        code, out, err = cli(url, "-o", str(out_dir), "-q")
+    finally:
+        os.close(fd)
+    assert (code, out, err) == (1, "", "errandbot: another download is writing f.bin.part now\n")
+    assert resume.control_path(part).read_bytes() == before
+    assert sorted(p.name for p in out_dir.iterdir()) == ["f.bin.part", "f.bin.part.json"]
+    assert cli(url, "-o", str(out_dir), "-q")[0] == 0  # once it is free, the same command ends it
+    assert sha((out_dir / "f.bin").read_bytes()) == sha(data)
