@@ -306,3 +306,35 @@ def test_the_same_command_twice_at_once_leaves_the_running_one_alone(cli, origin
     assert sorted(p.name for p in out_dir.iterdir()) == ["f.bin.part", "f.bin.part.json"]
     assert cli(url, "-o", str(out_dir), "-q")[0] == 0  # once it is free, the same command ends it
     assert sha((out_dir / "f.bin").read_bytes()) == sha(data)
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("sig, code", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_interrupted_while_the_link_is_checked_says_so(origin, tmp_path, sig, code):
+    """A server that accepts and never answers: Ctrl-C or SIGTERM during the probe."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    origin.add_file("/silent.bin", payload(1000), silent=True)
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "DOWNLOAD_ALLOW_NETWORKS": "127.0.0.0/8", "PYTHONPATH": str(repo)}
+    out_dir = tmp_path / "o"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "download", origin.url("/silent.bin"), "-o", str(out_dir)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 20
+    while not origin.hits("/silent.bin") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(getattr(signal, sig))
+    out, err = proc.communicate(timeout=20)
+    assert (proc.returncode, out) == (code, "")
+    assert err == "errandbot: interrupted while checking the link; nothing was saved\n"
+    assert not out_dir.exists() or list(out_dir.iterdir()) == []
