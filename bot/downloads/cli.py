@@ -176,6 +176,7 @@ def run_download(settings: Settings | DownloadSettings, args: argparse.Namespace
     bar = _Bar(not args.quiet and sys.stderr.isatty())
     from bot.media.cli import media_downloader
 
+    _interrupt_on_sigterm()
     try:
         plain = Downloader(
             args.url,
@@ -192,8 +193,10 @@ def run_download(settings: Settings | DownloadSettings, args: argparse.Namespace
         return _fail(str(exc))
     except OSError as exc:  # the output folder cannot be made (a file of that name, permissions)
         return _fail(_unwritable(args.output_dir, exc))
+    except KeyboardInterrupt as stop:  # while the link is checked: nothing written yet
+        code = EXIT_TERMINATED if isinstance(stop, _Terminated) else EXIT_INTERRUPTED
+        return _fail("interrupted while checking the link; nothing was saved", code)
     settle_process()
-    _interrupt_on_sigterm()
     try:
         try:
             result = downloader.run()
