@@ -277,11 +277,11 @@ def _claim(part: Path, ctl: Path, record: resume.ResumeState) -> int:
     still runs, to leave the file alone instead of writing into it too.
     """
     try:
-        fd = os.open(part, os.O_RDWR)
+        fd = os.open(part, os.O_RDWR | os.O_NOFOLLOW)
         new = False
     except FileNotFoundError:
         resume.save(ctl, record, sync=True)
-        fd = os.open(part, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(part, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
         new = True
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import shutil
 import threading
 import time
@@ -292,18 +293,18 @@ class Downloader:
             if source is not None and provenance.holds(final, source):
                 self._finished = final  # an earlier run of this command finished it
                 break
-            if ctl.exists():
+            if ctl.is_file() and not ctl.is_symlink():
                 state = resume.load(ctl)
                 # Our own leftover (resumable or not), or a record too damaged to say whose it
                 # is beside its .part: nothing can be resumed from it, so this run takes the name
                 # over. A file of that name alone is someone else's (the engine writes the
                 # record before the .part, and removes the .part first).
-                if (state is None and part.exists()) or (
+                if (state is None and _plain_file(part)) or (
                     state is not None and state.url == self.url
                 ):
                     break
-            if not (final.exists() or part.exists() or ctl.exists()):
-                break
+            if not any(os.path.lexists(p) for p in (final, part, ctl)):
+                break  # a link, even one that leads nowhere, is a name taken
         else:
             raise DownloadError(Reason.TOO_MANY_NAMES, name=name)
         self.final_path, self.part_path = final, part
@@ -357,6 +358,10 @@ class Downloader:
         free = shutil.disk_usage(self.dest_dir).free - self.options.disk_reserve
         if need > free:
             raise DownloadRefused(Reason.DISK_SPACE, need_bytes=need, free_bytes=max(0, free))
+
+
+def _plain_file(path: Path) -> bool:
+    return path.is_file() and not path.is_symlink()
 
 
 def settle_process() -> None:

@@ -21,6 +21,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISREG
 
 ATTR = "user.errand.source"
 
@@ -56,9 +57,11 @@ def holds(path: Path, source: Source) -> bool:
     """Whether ``path`` is the finished file of ``source``, untouched since (same URL, size,
     validator and modification time)."""
     try:
-        stat = path.stat()
-        return stat.st_size == source.size and os.getxattr(path, ATTR) == source.encoded(
-            stat.st_mtime_ns
+        stat = path.lstat()  # a link is never the file a download wrote
+        return (
+            S_ISREG(stat.st_mode)
+            and stat.st_size == source.size
+            and os.getxattr(path, ATTR) == source.encoded(stat.st_mtime_ns)
         )
     except OSError:
         return False

@@ -8,6 +8,7 @@ plays the server.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -338,3 +339,23 @@ def test_interrupted_while_the_link_is_checked_says_so(origin, tmp_path, sig, co
     assert (proc.returncode, out) == (code, "")
     assert err == "errandbot: interrupted while checking the link; nothing was saved\n"
     assert not out_dir.exists() or list(out_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize("planted", ["f.bin", "f.bin.part", "f.bin.part.json.tmp"])
+def test_a_link_planted_in_the_folder_leads_nothing_out_of_it(cli, origin, tmp_path, planted):
+    """A symbolic link where the download would write (even one that leads nowhere yet) is a
+    name taken, never followed."""
+    data = payload(100_000)
+    origin.add_file("/f.bin", data)
+    out_dir = tmp_path / "o"
+    out_dir.mkdir()
+    victim = tmp_path / "victim"
+    (out_dir / planted).symlink_to(victim)
+    code, out, err = cli(origin.url("/f.bin"), "-o", str(out_dir), "-q")
+    assert not victim.exists() and not victim.is_symlink()
+    assert (out_dir / planted).is_symlink()
+    if code == 0:
+        assert sha(Path(out.strip()).read_bytes()) == sha(data)
+        assert not Path(out.strip()).is_symlink()
+    else:
+        assert err.count("\n") == 1 and err.startswith("errandbot: ")
