@@ -11,9 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.downloads.engine import Downloader, DownloadOptions
-from bot.media import ffmpeg
-from bot.media.pages import is_media_candidate
-from bot.media.plan import MediaMode, MediaRequest
+from bot.media.kinds import is_media_candidate
 
 if TYPE_CHECKING:
     from bot.media.job import MediaDownloader
@@ -39,6 +37,10 @@ def media_downloader(
             return None
         if _labelled_page(probe.content_type) and not looks_like_markup(prober.first_bytes()):
             return None  # busybox httpd calls any unknown file text/html: these bytes are a file
+    # Imported only for a page: a plain file's download does not pay for them (issue #12).
+    from bot.media import ffmpeg
+    from bot.media.plan import MediaMode, MediaRequest
+
     if not ffmpeg.available():
         return None if not forced else _missing_ffmpeg()
     request = MediaRequest(
@@ -54,7 +56,7 @@ def media_downloader(
 
 
 def _labelled_page(content_type: str | None) -> bool:
-    from bot.media.pages import PAGE_TYPES
+    from bot.media.kinds import PAGE_TYPES
 
     return (content_type or "").split(";")[0].strip().lower() in PAGE_TYPES
 
