@@ -20,6 +20,15 @@ from tests.downloads.test_failfast import pki, tls_origin  # noqa: F401 - fixtur
 pytestmark = pytest.mark.timeout(60)
 
 
+def _serve(origin, tmp_path, size: int) -> tuple[bytes, Path]:
+    """``/f.bin`` of ``size`` random bytes on the origin, and an empty output folder."""
+    data = payload(size)
+    origin.add_file("/f.bin", data)
+    out_dir = tmp_path / "o"
+    out_dir.mkdir()
+    return data, out_dir
+
+
 def test_a_file_labelled_as_a_web_page_is_saved_as_it_is(cli, origin, tmp_path):
     """busybox httpd labels every unknown extension ``text/html``: the bytes are no page."""
     data = payload(400_000)
@@ -43,10 +52,7 @@ def test_a_web_page_without_media_is_saved_as_the_page(cli, origin, tmp_path):
 
 def test_a_file_named_like_a_control_file_is_not_taken_over(cli, origin, tmp_path):
     """``NAME.part.json`` that is not our record (no ``NAME.part`` beside it) is someone's file."""
-    data = payload(200_000)
-    origin.add_file("/f.bin", data)
-    out_dir = tmp_path / "o"
-    out_dir.mkdir()
+    data, out_dir = _serve(origin, tmp_path, 200_000)
     theirs = out_dir / "f.bin.part.json"
     theirs.write_text('{"my": "settings"}')
     code, out, err = cli(origin.url("/f.bin"), "-o", str(out_dir), "-q")
@@ -56,10 +62,7 @@ def test_a_file_named_like_a_control_file_is_not_taken_over(cli, origin, tmp_pat
 
 
 def test_a_damaged_record_beside_its_part_file_is_still_ours(cli, origin, tmp_path):
-    data = payload(200_000)
-    origin.add_file("/f.bin", data)
-    out_dir = tmp_path / "o"
-    out_dir.mkdir()
+    data, out_dir = _serve(origin, tmp_path, 200_000)
     (out_dir / "f.bin.part").write_bytes(b"x" * 1000)
     (out_dir / "f.bin.part.json").write_text("")
     code, out, err = cli(origin.url("/f.bin"), "-o", str(out_dir), "-q")
@@ -225,13 +228,16 @@ def _keeps_xattrs(folder) -> bool:
         probe.unlink()
 
 
-def test_the_same_command_again_finds_its_finished_file(cli, origin, tmp_path):
-    """A kill -9 just after the rename, or the same command run twice: no ``(1)`` copy."""
+@pytest.fixture
+def keeps_xattrs(tmp_path):
     if not _keeps_xattrs(tmp_path):
         pytest.skip("this file system keeps no user extended attributes")
-    data = payload(300_000)
-    origin.add_file("/f.bin", data)
-    out_dir = tmp_path / "o"
+
+
+@pytest.mark.usefixtures("keeps_xattrs")
+def test_the_same_command_again_finds_its_finished_file(cli, origin, tmp_path):
+    """A kill -9 just after the rename, or the same command run twice: no ``(1)`` copy."""
+    data, out_dir = _serve(origin, tmp_path, 300_000)
     first = cli(origin.url("/f.bin"), "-o", str(out_dir), "-q")
     origin.requests.clear()
     again = cli(origin.url("/f.bin"), "-o", str(out_dir), "-q")
@@ -249,13 +255,10 @@ def test_the_same_command_again_finds_its_finished_file(cli, origin, tmp_path):
     assert sorted(p.name for p in out_dir.iterdir()) == ["f.bin"]
 
 
+@pytest.mark.usefixtures("keeps_xattrs")
 def test_a_finished_file_that_changed_is_not_taken_for_the_download(cli, origin, tmp_path):
     """Changed on the server, or written to on disk since: a new copy, the old one kept."""
-    if not _keeps_xattrs(tmp_path):
-        pytest.skip("this file system keeps no user extended attributes")
-    data = payload(300_000)
-    origin.add_file("/f.bin", data)
-    out_dir = tmp_path / "o"
+    data, out_dir = _serve(origin, tmp_path, 300_000)
     assert cli(origin.url("/f.bin"), "-o", str(out_dir), "-q")[0] == 0
     newer = payload(300_000)
     origin.replace("/f.bin", newer)
@@ -285,10 +288,7 @@ def test_the_same_command_twice_at_once_leaves_the_running_one_alone(cli, origin
     import fcntl
     import os
 
-    data = payload(200_000)
-    origin.add_file("/f.bin", data)
-    out_dir = tmp_path / "o"
-    out_dir.mkdir()
+    data, out_dir = _serve(origin, tmp_path, 200_000)
     part = out_dir / "f.bin.part"
     url = origin.url("/f.bin")
     etag = origin._files["/f.bin"].etag
@@ -345,10 +345,7 @@ def test_interrupted_while_the_link_is_checked_says_so(origin, tmp_path, sig, co
 def test_a_link_planted_in_the_folder_leads_nothing_out_of_it(cli, origin, tmp_path, planted):
     """A symbolic link where the download would write (even one that leads nowhere yet) is a
     name taken, never followed."""
-    data = payload(100_000)
-    origin.add_file("/f.bin", data)
-    out_dir = tmp_path / "o"
-    out_dir.mkdir()
+    data, out_dir = _serve(origin, tmp_path, 100_000)
     victim = tmp_path / "victim"
     (out_dir / planted).symlink_to(victim)
     code, out, err = cli(origin.url("/f.bin"), "-o", str(out_dir), "-q")
