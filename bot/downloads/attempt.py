@@ -114,8 +114,9 @@ class Attempt:
                 raise DownloadError(
                     Reason.CHECKSUM_MISMATCH, alg=alg, expected=want[:12], actual=got[:12]
                 )
-        if probe.size is not None:  # a re-run of this download finds it finished
-            provenance.mark(part, provenance.Source(self.url, size, probe.validator))
+        source = provenance.source(self.url, probe.size, probe.validator)
+        if source is not None:  # a re-run of this download finds it finished
+            provenance.mark(part, source)
         os.replace(part, final)
         _remove(ctl, _tmp_of(ctl))
         return Fetched(

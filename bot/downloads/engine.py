@@ -175,11 +175,7 @@ class Downloader:
             )
         finally:
             self._client.release(resp)
-        source = (
-            provenance.Source(self.url, facts.size, facts.validator)
-            if facts.size is not None
-            else None
-        )
+        source = provenance.source(self.url, facts.size, facts.validator)
         final = self._choose_paths(name, source)
         self.probe_result = ProbeResult(
             name=final.name,
@@ -314,7 +310,8 @@ class Downloader:
         """The result for a file an earlier run finished: its leftover record (a kill between
         the rename and the record's removal) goes, the checksum asked for is checked, nothing
         is fetched."""
-        assert self.part_path is not None and probe.size is not None
+        assert self.part_path is not None
+        size = final.stat().st_size  # the probed size, or the stream's when none was said
         ctl = resume.control_path(self.part_path)
         state = resume.load(ctl) if ctl.exists() else None
         if state is not None and state.url == self.url and not self.part_path.exists():
@@ -322,9 +319,9 @@ class Downloader:
         algs = ([self.expected[0]] if self.expected else []) + (
             ["sha256"] if self.options.compute_sha256 else []
         )
-        hasher = PrefixHasher(final, lambda: probe.size or 0, algs)
+        hasher = PrefixHasher(final, lambda: size, algs)
         try:
-            digests = hasher.finish(probe.size)
+            digests = hasher.finish(size)
         finally:
             hasher.abandon()
         if self.expected and digests[self.expected[0]] != self.expected[1]:
@@ -337,7 +334,7 @@ class Downloader:
             )
         return DownloadResult(
             path=final,
-            size=probe.size,
+            size=size,
             sha256=digests.get("sha256", ""),
             elapsed=time.monotonic() - started,
             notices=tuple(self._notices),

@@ -8,7 +8,8 @@ run twice. Download tools keep a file's origin in a ``user.`` extended attribute
 its first moment: a digest of the URL (a token in a query string does not leak into the file's
 metadata), the size, the validator (strong ETag or Last-Modified) and the file's modification
 time. A later run whose probe gives the same, on a file nobody wrote to since, finds its file
-there and fetches nothing.
+there and fetches nothing. A file the server gave no length for is known by its validator
+alone; with neither, it is never taken for an earlier download.
 
 On a file system without user extended attributes nothing is kept, and a re-run numbers a new
 copy as before.
@@ -31,7 +32,7 @@ class Source:
     """The download a file is (or would be): the URL asked for, the size, the validator."""
 
     url: str
-    size: int
+    size: int | None  # None: the server gave no length (a validator then says it all)
     validator: str | None
 
     def encoded(self, mtime_ns: int) -> bytes:
@@ -42,6 +43,14 @@ class Source:
             "mtime_ns": mtime_ns,  # a file written to since is not the one downloaded
         }
         return json.dumps(fields, sort_keys=True).encode()
+
+
+def source(url: str, size: int | None, validator: str | None) -> Source | None:
+    """The download a probe describes, or ``None`` when nothing can tell it from another
+    version of the file (no length and no validator)."""
+    if size is None and not validator:
+        return None
+    return Source(url, size, validator)
 
 
 def mark(path: Path, source: Source) -> None:
@@ -60,7 +69,7 @@ def holds(path: Path, source: Source) -> bool:
         stat = path.lstat()  # a link is never the file a download wrote
         return (
             S_ISREG(stat.st_mode)
-            and stat.st_size == source.size
+            and source.size in (None, stat.st_size)
             and os.getxattr(path, ATTR) == source.encoded(stat.st_mtime_ns)
         )
     except OSError:
