@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import datetime
 
 from telegram import Message, Update
@@ -20,7 +21,7 @@ from bot.i18n import N_, _
 from bot.reminders.alarms import Alarms
 from bot.reminders.errors import ReminderInputError
 from bot.reminders.service import Limits, Owner, ReminderService
-from bot.reminders.store import ReminderState
+from bot.reminders.store import Reminder, ReminderState
 from bot.telegram import dates
 from bot.telegram import reminder_status as status
 from bot.telegram.callback_data import parse_number
@@ -89,39 +90,40 @@ async def _args_or_usage(update: Update, usage: str) -> str | None:
 
 
 async def timer_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    message = message_of(update)
-    args = await _args_or_usage(update, TIMER_USAGE)
-    if args is None:
-        return
-    try:
-        row = _service(context).add_timer(_owner(update), args, request_id=update.update_id)
-    except ReminderInputError as exc:
-        await message.reply_text(explain(exc))
-        return
-    sent = await message.reply_text(
-        status.countdown_text(row), reply_markup=status.cancel_markup(row)
-    )
-    _service(context).set_status_message(row.id, sent.message_id)
-    row.status_message_id = sent.message_id
-    _notifier(context).schedule_tick(row)
+    service = _service(context)
+    row = await _add(update, context, TIMER_USAGE, service.add_timer, status.countdown_text)
+    if row is not None:
+        _notifier(context).schedule_tick(row)
 
 
 async def remind_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    service = _service(context)
+    await _add(update, context, REMIND_USAGE, service.add_reminder, status.reminder_text)
+
+
+async def _add(
+    update: Update,
+    context: ContextTypes.DEFAULT_TYPE,
+    usage: str,
+    add: Callable[[Owner, str, int | None], Reminder],
+    confirmation: Callable[[Reminder], str],
+) -> Reminder | None:
+    """What /timer and /remind share: the usage when there is nothing to do, the row added (on a
+    worker thread: it writes the database), a short answer to what was not understood, and the
+    confirmation with its cancel button, whose message the row keeps (countdowns edit it)."""
     message = message_of(update)
-    args = await _args_or_usage(update, REMIND_USAGE)
+    args = await _args_or_usage(update, usage)
     if args is None:
-        return
+        return None
     try:
-        row = await asyncio.to_thread(
-            _service(context).add_reminder, _owner(update), args, update.update_id
-        )
+        row = await asyncio.to_thread(add, _owner(update), args, update.update_id)
     except ReminderInputError as exc:
         await message.reply_text(explain(exc))
-        return
-    sent = await message.reply_text(
-        status.reminder_text(row), reply_markup=status.cancel_markup(row)
-    )
+        return None
+    sent = await message.reply_text(confirmation(row), reply_markup=status.cancel_markup(row))
     _service(context).set_status_message(row.id, sent.message_id)
+    row.status_message_id = sent.message_id
+    return row
 
 
 async def list_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
