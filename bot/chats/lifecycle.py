@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Select, delete, select, update
 from sqlalchemy.orm import InstrumentedAttribute, sessionmaker
 
 from bot.chats.store import ChatMigration, GoneChat, GoneReason, PausedDownload
@@ -237,24 +237,10 @@ class ChatLifecycle:
     def paused(self, chat_id: int) -> Paused:
         """What was paused in ``chat_id`` and is not resumed yet."""
         with self.sessions() as session:
-            reminders = list(
-                session.scalars(
-                    select(Reminder)
-                    .where(
-                        Reminder.chat_id == chat_id, Reminder.state == ReminderState.UNDELIVERABLE
-                    )
-                    .order_by(Reminder.due_at)
-                ).all()
+            return Paused(
+                list(session.scalars(_paused_reminders(chat_id)).all()),
+                list(session.scalars(_paused_downloads(chat_id)).all()),
             )
-            downloads = list(
-                session.scalars(
-                    select(DownloadJob)
-                    .join(PausedDownload, PausedDownload.job_id == DownloadJob.id)
-                    .where(PausedDownload.chat_id == chat_id)
-                    .order_by(DownloadJob.id)
-                ).all()
-            )
-        return Paused(reminders, downloads)
 
     def take_paused(self, chat_id: int) -> Paused:
         """What was paused in ``chat_id``, forgotten as paused: the caller resumes it now.
@@ -264,22 +250,29 @@ class ChatLifecycle:
         cannot start one twice.
         """
         with self.sessions.begin() as session:
-            reminders = list(
-                session.scalars(
-                    select(Reminder).where(
-                        Reminder.chat_id == chat_id, Reminder.state == ReminderState.UNDELIVERABLE
-                    )
-                ).all()
-            )
-            jobs = list(
-                session.scalars(
-                    select(DownloadJob)
-                    .join(PausedDownload, PausedDownload.job_id == DownloadJob.id)
-                    .where(PausedDownload.chat_id == chat_id)
-                ).all()
-            )
+            reminders = list(session.scalars(_paused_reminders(chat_id)).all())
+            jobs = list(session.scalars(_paused_downloads(chat_id)).all())
             session.execute(delete(PausedDownload).where(PausedDownload.chat_id == chat_id))
         return Paused(reminders, jobs)
+
+
+def _paused_reminders(chat_id: int) -> Select[Reminder]:
+    """The reminders of ``chat_id`` paused while it was unreachable, soonest first."""
+    return (
+        select(Reminder)
+        .where(Reminder.chat_id == chat_id, Reminder.state == ReminderState.UNDELIVERABLE)
+        .order_by(Reminder.due_at)
+    )
+
+
+def _paused_downloads(chat_id: int) -> Select[DownloadJob]:
+    """The downloads of ``chat_id`` paused while it was unreachable, oldest first."""
+    return (
+        select(DownloadJob)
+        .join(PausedDownload, PausedDownload.job_id == DownloadJob.id)
+        .where(PausedDownload.chat_id == chat_id)
+        .order_by(DownloadJob.id)
+    )
 
 
 __all__ = ["CHAT_KEYED", "ChatLifecycle", "GoneReason", "Migration", "Paused"]
