@@ -206,7 +206,10 @@ class IsolatedDownloader:
                 with self._lock:
                     cancel = self._cancel
                 if cancel is not None and cancel_sent_at is None:
-                    ours.send(("cancel", cancel))
+                    try:
+                        ours.send(("cancel", cancel))
+                    except OSError:
+                        pass  # it has just ended: what it said last is still in the pipe
                     cancel_sent_at = time.monotonic()
                 elif cancel_sent_at is not None and time.monotonic() - cancel_sent_at > (
                     CANCEL_GRACE if cancel else DISCARD_GRACE
