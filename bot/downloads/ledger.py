@@ -60,6 +60,14 @@ class Ledger:
         with self._lock:
             return sum(max(0, (e.announced or 0) - e.received) for e in self._entries.values())
 
+    def counted_before(self, user_id: int, job_id: int) -> int:
+        """Bytes this user's running downloads requested before ``job_id`` count right now: the
+        ones that finishing ``job_id`` must leave room for (a later one gives way)."""
+        with self._lock:
+            return sum(
+                e.counted for j, e in self._entries.items() if e.user_id == user_id and j < job_id
+            )
+
     def counted_for_job(self, job_id: int) -> int:
         with self._lock:
             entry = self._entries.get(job_id)

@@ -79,6 +79,12 @@ class JobRunner:
         except DownloadError as exc:
             self._fail(job, budget.why if isinstance(exc, TooLarge) else exc.why)
         else:
+            over = self.parts.limits.over_quota_at_end(job_id, job.user_id, result.size)
+            if over is not None:
+                log.info("download d%s not delivered: %s", job_id, over)
+                self.parts.store.update(job_id, done_bytes=result.size)  # what moved still counts
+                self._fail(job, over)
+                return
             self.parts.store.update(
                 job_id,
                 name=result.path.name,

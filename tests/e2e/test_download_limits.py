@@ -72,3 +72,41 @@ def test_downloads_of_unknown_size_share_one_quota_as_bytes_arrive(
     assert failed, (docs, failed)
     assert all("daily quota of 2.0 MB" in text for text in failed), failed
     assert sum(d.document["file_size"] for d in docs) <= 2 * MB
+
+
+def endings(emulator, request, count: int):
+    """The final texts of the ``count`` status messages answering ``request``, once all ended."""
+
+    def ended() -> list[str] | None:
+        statuses = [
+            emulator.get_message(USER, m.message_id).text or ""
+            for m in emulator.bot_messages(USER)
+            if m.reply_to == request.message_id and not m.document
+        ]
+        done = [text for text in statuses if text[:1] in ("✅", "❌")]
+        return done if len(done) == count else None
+
+    return emulator.wait_for(ended, 120, f"{count} downloads to end")
+
+
+def test_fast_downloads_of_unknown_size_deliver_no_more_than_the_quota(
+    emulator, make_bot, origin
+) -> None:
+    """Four 9.5 MiB streams of unknown size at loopback speed against a 10 MiB quota: each ends
+    before a check while it runs could stop it, so the check when one ends must hold the quota
+    (the first to finish is delivered; the issue saw 19 MiB delivered)."""
+    bot = make_bot(daily_quota_mb="10", progress_interval="1")
+    for n in range(4):
+        origin.add_file(
+            f"/f{n}.bin", payload(int(9.5 * MB), seed=44 + n), ranges=False, chunked=True
+        )
+    urls = " ".join(origin.url(f"/f{n}.bin") for n in range(4))
+    request = emulator.send_text(USER, USER, f"/download {urls}")
+    texts = endings(emulator, request, 4)
+    documents = [m for m in emulator.bot_messages(USER) if m.document]
+    assert sum(d.document["file_size"] for d in documents) <= 10 * MB, texts
+    assert len(documents) == 1, texts
+    failed = [text for text in texts if text.startswith("❌")]
+    assert len(failed) == 3 and all("daily quota of 10.0 MB" in t for t in failed), texts
+    kept = [p.name for p in (bot.data_dir / "downloads").rglob("*") if p.is_file()]
+    assert kept == [documents[0].document["file_name"]], kept
