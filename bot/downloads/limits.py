@@ -11,6 +11,8 @@ checked at each moment something new is known, with the same arithmetic:
   grows after the probe cannot walk around a limit (:meth:`Limits.budget`);
 - as bytes arrive: the quota against what all this person's running downloads really received
   (:mod:`bot.downloads.ledger`), and the disk (:meth:`Limits.over_limit`);
+- while bytes are written, by the download process itself: the disk's free space against its
+  reserve and what others still have to write (:meth:`Limits.disk_floor`);
 - when a download has all its bytes, before it is delivered: the quota with its real size
   (:meth:`Limits.over_quota_at_end`), since a fast one can end between two checks.
 
@@ -26,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.config import Settings
+from bot.downloads.diskfloor import DiskFloor
 from bot.downloads.errors import Refused
 from bot.downloads.jobs import DownloadJob
 from bot.downloads.jobstore import JobStore, midnight_utc
@@ -168,6 +171,13 @@ class Limits:
         running = self.ledger.counted_before(user_id, job_id)
         live = self.ledger.running_ids() | {job_id}
         return running + self.store.bytes_since(user_id, midnight_utc(time.time()), live)
+
+    def disk_floor(self, job_id: int) -> DiskFloor:
+        """The free space the disk must keep while ``job_id`` writes: the reserve, plus what the
+        other running downloads of known size have yet to write. The download process stops
+        there itself (:mod:`bot.downloads.diskfloor`): this check is too slow for loopback."""
+        others = self.ledger.still_to_come(exclude=job_id)
+        return DiskFloor(self.reserve + others, self.reserve, self.ledger.size_of(job_id))
 
     def over_limit(self, job_id: int, user_id: int) -> Why | None:
         """Checked as bytes arrive: the reason to stop this job now, or None.

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from bot.downloads.diskfloor import KeepsDiskFloor
 from bot.downloads.errors import DownloadCancelled, DownloadError, DownloadPaused, TooLarge
 from bot.downloads.events import EventKind
 from bot.downloads.jobs import DownloadJob, JobState
@@ -66,6 +67,8 @@ class JobRunner:
             max_bytes=budget.max_bytes,
         )
         running.downloader = downloader
+        if isinstance(downloader, KeepsDiskFloor):
+            downloader.keep_disk_above(self.parts.limits.disk_floor(job_id))
         if running.cancelled_by:  # cancelled between being taken and getting a downloader
             downloader.cancel(keep_partial=False)
         self.parts.reporter.emit(EventKind.STARTED, job_id)
@@ -156,6 +159,8 @@ class JobRunner:
         if now - self._limit_checked.get(job_id, 0.0) >= LIMIT_CHECK_INTERVAL:
             self._limit_checked[job_id] = now
             running = self.parts.registry.running(job_id)
+            if running is not None and isinstance(running.downloader, KeepsDiskFloor):
+                running.downloader.keep_disk_above(self.parts.limits.disk_floor(job_id))
             if running is not None and running.over_limit is None:
                 reason = self.parts.limits.over_limit(job_id, running.user_id)
                 if reason is not None and running.downloader is not None:
