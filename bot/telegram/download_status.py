@@ -174,7 +174,7 @@ def kept(
 
 
 def failed(job: DownloadJob, reason: str) -> str:
-    return f"❌ {head(job)}: {reason}"
+    return _("❌ {name}: {reason}").format(name=head(job), reason=reason)
 
 
 def cancelled(job: DownloadJob, by: str) -> str:
