@@ -229,6 +229,22 @@ class JobStore:
             return None
         return self.root / job.folder / job.name
 
+    def finished_file(self, job: DownloadJob) -> Path | None:
+        """The job's file when its download process finished it (``NAME.part`` renamed to
+        ``NAME``) but the bot was stopped before the row said so; None otherwise.
+
+        Run again, the engine would find ``NAME`` taken and fetch the whole file once more beside
+        it, as ``NAME (1)``. A record left beside the finished file (the process stopped between
+        the rename and removing it) is removed here.
+        """
+        path = self.file_path(job)
+        if path is None or not path.is_file() or path.with_name(path.name + ".part").exists():
+            return None
+        if job.size is not None and path.stat().st_size != job.size:
+            return None
+        path.with_name(path.name + ".part.json").unlink(missing_ok=True)
+        return path
+
     def remove_folder(self, job: DownloadJob) -> bool:
         folder = (self.root / job.folder).resolve()
         if folder.parent != self.root or not folder.exists():

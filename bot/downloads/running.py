@@ -9,11 +9,13 @@ start when the bot itself is stopping.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from bot.downloads.api import DownloadResult
 from bot.downloads.diskfloor import KeepsDiskFloor
 from bot.downloads.errors import DownloadCancelled, DownloadError, DownloadPaused, TooLarge
 from bot.downloads.events import EventKind
@@ -74,7 +76,7 @@ class JobRunner:
         self.parts.reporter.emit(EventKind.STARTED, job_id)
         requeue = False
         try:
-            result = downloader.run()
+            result = (self._finished(job) if job.resumed else None) or downloader.run()
         except DownloadPaused as exc:
             requeue = self._paused(job_id, running, exc.why)
         except DownloadCancelled:
@@ -110,6 +112,18 @@ class JobRunner:
                     EventKind.RESUMED, job_id, position=self.parts.registry.position(job_id)
                 )
             self.pump()
+
+    def _finished(self, job: DownloadJob) -> DownloadResult | None:
+        """A resumed job whose file was finished on disk before the bot stopped
+        (:meth:`~bot.downloads.jobstore.JobStore.finished_file`): its result, hashed here."""
+        path = self.parts.store.finished_file(job)
+        if path is None:
+            return None
+        log.info("download d%s was finished on disk before the restart: not fetched again", job.id)
+        with path.open("rb") as file:
+            sha256 = hashlib.file_digest(file, "sha256").hexdigest()
+        elapsed = time.time() - (job.started_at or time.time())
+        return DownloadResult(path, path.stat().st_size, sha256, elapsed)
 
     def _fail(self, job: DownloadJob, why: Why) -> None:
         """The job failed: its folder goes."""

@@ -97,3 +97,29 @@ def test_a_partial_file_changed_while_stopped_is_refetched_not_delivered(
     bot.start()
     document = document_for(emulator, USER, sent, timeout=100)
     assert document.document["sha256"] == sha(data)
+
+
+def test_a_file_finished_just_before_a_kill_is_delivered_not_fetched_again_beside_itself(
+    emulator, make_bot, origin
+) -> None:
+    """``kill -9`` at the very end: the download process had renamed ``NAME.part`` to ``NAME`` (and
+    removed its record) when the bot died, before the job's row said done. The restart fetched
+    the whole file again as ``NAME (1)``, delivered that and left both on disk."""
+    bot = make_bot(progress_interval="1")
+    data, sent, _status = slow_download_under_way(
+        emulator, origin, "/end.bin", seed=34, fraction=0.4
+    )
+    bot.kill()
+    (part,) = (bot.data_dir / "downloads").rglob("*.part")
+    for leftover in part.parent.iterdir():
+        leftover.unlink()
+    (part.parent / "end.bin").write_bytes(data)  # what the download process finished
+    asked_before = len(origin.hits("/end.bin"))
+    bot.start()
+    document = document_for(emulator, USER, sent, timeout=100)
+    assert document.document["file_name"] == "end.bin"
+    assert document.document["sha256"] == sha(data)
+    kept = [p.name for p in (bot.data_dir / "downloads").rglob("*") if p.is_file()]
+    assert kept == ["end.bin"], kept
+    asked_after = origin.hits("/end.bin")[asked_before:]
+    assert all(hit.range == "bytes=0-0" for hit in asked_after), asked_after  # probes at most
