@@ -65,7 +65,7 @@ def _build_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         help="most connections, 1-16 (default DOWNLOAD_CONNECTIONS, 16); "
-        "starts with 8, more while each is slow",
+        "starts with 8, more while each is slow, fewer when this machine is the limit",
     )
     download.add_argument("--checksum", help="expected digest, e.g. sha256:HEX (also sha1, md5)")
     download.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

@@ -7,12 +7,14 @@ English unless the chat layer chose another): ``1.5 GB``, ``1 hr 2 min``; ``1.5 
 
 from __future__ import annotations
 
-from babel import Locale
-from babel.lists import format_list
-from babel.numbers import format_decimal
-from babel.units import format_compound_unit, format_unit
+from typing import TYPE_CHECKING
 
-from bot.i18n import current_locale
+if TYPE_CHECKING:
+    from babel import Locale
+
+# Babel (and the catalogs behind bot.i18n) are imported on the first call, not with this module:
+# ``errandbot download -q`` formats nothing on success, and those imports were a fifth of its
+# start-up (issue #12: start-up is what separates it from aria2c on a one-second transfer).
 
 #: One mebibyte: the unit of every ``*_MB`` setting, and the one binary multiple the project uses.
 MiB = 1 << 20
@@ -32,6 +34,13 @@ _DURATION_UNITS = (
 )
 
 
+def _current_locale() -> Locale:
+    from bot.i18n import current_locale
+
+    locale: Locale = current_locale()
+    return locale
+
+
 def _scaled(n: float) -> tuple[float, str]:
     value = float(n)
     for unit in _SIZE_UNITS:
@@ -45,7 +54,10 @@ def human_size(n: float | None, locale: Locale | None = None) -> str:
     """``1536`` → ``1.5 KB`` (in the locale's words); None → ``?``."""
     if n is None:
         return "?"
-    locale = locale or current_locale()
+    from babel.numbers import format_decimal
+    from babel.units import format_unit
+
+    locale = locale or _current_locale()
     value, unit = _scaled(n)
     if (
         unit == "digital-byte"
@@ -58,7 +70,9 @@ def human_speed(bytes_per_second: float | None, locale: Locale | None = None) ->
     """``1.5 MB/s`` (``1.5 MB/秒``); None → ``?``."""
     if bytes_per_second is None:
         return "?"
-    locale = locale or current_locale()
+    from babel.units import format_compound_unit
+
+    locale = locale or _current_locale()
     size = human_size(bytes_per_second, locale)
     # Babel answers None only for a unit its CLDR data lacks; every locale has duration-second.
     return (
@@ -74,7 +88,10 @@ def human_duration(seconds: float | None, locale: Locale | None = None) -> str:
     None → ``?``."""
     if seconds is None:
         return "?"
-    locale = locale or current_locale()
+    from babel.lists import format_list
+    from babel.units import format_unit
+
+    locale = locale or _current_locale()
     left = max(0, round(seconds))
     parts: list[tuple[int, str]] = []
     for size, unit in _DURATION_UNITS:

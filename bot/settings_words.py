@@ -18,9 +18,12 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pydantic is not imported for `errandbot download` (bot.download_settings)
     from pydantic.fields import FieldInfo
 
-#: Names a settings file may hold that are read by something else: the local Bot API server's
-#: container (deploy/docker-compose.yml) takes its API id and hash from the same .env.
-OTHER_PROGRAMS_SETTINGS = frozenset({"TELEGRAM_API_ID", "TELEGRAM_API_HASH"})
+#: Names a settings file may hold that are read by something else: Docker Compose takes these from
+#: the same .env (deploy/docker-compose.yml): the local Bot API server's API id and hash,
+#: PostgreSQL's password (the scale profile, docs/scale.md) and whether the image gets ffmpeg.
+OTHER_PROGRAMS_SETTINGS = frozenset(
+    {"TELEGRAM_API_ID", "TELEGRAM_API_HASH", "POSTGRES_PASSWORD", "ERRAND_FFMPEG"}
+)
 
 #: How close an environment variable's name must be to a setting's to be taken for a typo of it.
 #: The environment holds many variables that are not ours (PATH, HOME, ...); only near misses such

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from bot.config import IdList, Settings, SettingsError, load_settings, prepare_dirs
+from bot.config import IdList, Settings, SettingsError, load_settings, prepare_dirs, setting_names
 
 SETTING_NAMES = sorted(name.upper() for name in Settings.model_fields)
 
@@ -178,6 +179,21 @@ def test_several_unknown_names_in_one_line(tmp_path: Path) -> None:
 def test_bot_api_server_settings_may_share_the_dotenv(tmp_path: Path) -> None:
     """The compose file's local Bot API server reads its API id and hash from the same .env."""
     (tmp_path / ".env").write_text("TELEGRAM_API_ID=12345\nTELEGRAM_API_HASH=0123abcd\n")
+    assert load_settings() == Settings(_env_file=None)
+
+
+def test_every_name_the_compose_file_reads_from_the_dotenv_is_accepted_there(
+    tmp_path: Path,
+) -> None:
+    """docs/scale.md has POSTGRES_PASSWORD put in .env beside the bot's settings; Compose reads
+    ``${NAME}`` values from that file. Each such name is a setting or another program's, never
+    "not a setting" (which stopped the bot from starting)."""
+    compose = (Path(__file__).resolve().parents[1] / "deploy" / "docker-compose.yml").read_text()
+    names = set(re.findall(r"\$\{([A-Z0-9_]+)", compose))
+    assert {"POSTGRES_PASSWORD", "ERRAND_FFMPEG"} <= names
+    (tmp_path / ".env").write_text(
+        "".join(f"{name}=x\n" for name in sorted(names - setting_names()))
+    )
     assert load_settings() == Settings(_env_file=None)
 
 

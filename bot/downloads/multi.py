@@ -180,7 +180,7 @@ class RangedFetch:
             wanted = (
                 self._ramp.limit
                 if self._ramp.held
-                else self._ramp.update(now, segmap.done_bytes, active)
+                else self._ramp.update(now, segmap.done_bytes, active, time.process_time())
             )
             self._conn_limit = min(wanted, self._server_limit.current(now))
 

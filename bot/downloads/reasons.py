@@ -19,14 +19,16 @@ before codes existed holds a plain English sentence, which :meth:`Why.load` read
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
-
-from babel import Locale
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from bot.humanize import human_duration, human_size, human_speed
+
+if TYPE_CHECKING:
+    from babel import Locale
 
 #: A parameter's value: what JSON and the pipe to the download process carry unchanged.
 Param = str | int | float
@@ -321,19 +323,34 @@ ENGLISH: dict[Reason, str] = {
 }
 
 
-#: The core's sentences are English whatever language the caller's work is in.
-ENGLISH_LOCALE = Locale.parse("en")
+@cache
+def english_locale() -> Locale:
+    """The core's sentences are English whatever language the caller's work is in. Parsed on first
+    use: Babel's import and locale data cost a download's start-up on every run otherwise."""
+    from babel import Locale
+
+    return Locale.parse("en")
+
+
+def _measure(name: str, value: Param) -> Callable[[float, Locale | None], str] | None:
+    """How :mod:`bot.humanize` writes this parameter, by its name's suffix; None: as it is."""
+    if not isinstance(value, int | float):
+        return None
+    if name.endswith("_bytes"):
+        return human_size
+    if name.endswith("_bps"):
+        return human_speed
+    if name.endswith("_seconds"):
+        return human_duration
+    return None
 
 
 def format_param(name: str, value: Param, locale: Locale | None = None) -> str:
     """``value`` as the sentence shows it, by the parameter's ``name`` (see the module docstring).
     Sizes and durations go through :mod:`bot.humanize` (in ``locale``; None: the current one)."""
-    if name.endswith("_bytes") and isinstance(value, int | float):
-        return human_size(value, locale)
-    if name.endswith("_bps") and isinstance(value, int | float):
-        return human_speed(value, locale)
-    if name.endswith("_seconds") and isinstance(value, int | float):
-        return human_duration(value, locale)
+    humanize = _measure(name, value)
+    if humanize is not None and isinstance(value, int | float):
+        return humanize(value, locale)
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)
@@ -360,7 +377,8 @@ class Why:
     def english(self) -> str:
         """The English sentence: what the CLI prints and the logs keep."""
         values = {
-            name: format_param(name, value, ENGLISH_LOCALE) for name, value in self.params.items()
+            name: format_param(name, value, english_locale() if _measure(name, value) else None)
+            for name, value in self.params.items()
         }
         if self.cause is not None:
             values["cause"] = self.cause.english()

@@ -11,9 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.downloads.engine import Downloader, DownloadOptions
-from bot.media import ffmpeg
-from bot.media.pages import is_media_candidate
-from bot.media.plan import MediaMode, MediaRequest
+from bot.media.kinds import is_media_candidate
 
 if TYPE_CHECKING:
     from bot.media.job import MediaDownloader
@@ -36,6 +34,10 @@ def media_downloader(
         probe = (plain or Downloader(args.url, dest, options)).probe()
         if not is_media_candidate(probe.content_type, probe.final_url):
             return None
+    # Imported only for a page: a plain file's download does not pay for them (issue #12).
+    from bot.media import ffmpeg
+    from bot.media.plan import MediaMode, MediaRequest
+
     if not ffmpeg.available():
         return None if not forced else _missing_ffmpeg()
     request = MediaRequest(

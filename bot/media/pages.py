@@ -15,26 +15,11 @@ from pathlib import Path
 from bot.downloads.errors import Refused
 from bot.downloads.reasons import Reason
 from bot.media import ffmpeg, record
+from bot.media.kinds import is_media_candidate
 from bot.media.plan import MediaMode, MediaRequest
 
-PAGE_TYPES = ("text/html", "application/xhtml+xml")
-MANIFEST_TYPES = (
-    "application/vnd.apple.mpegurl",
-    "application/x-mpegurl",
-    "audio/mpegurl",
-    "audio/x-mpegurl",
-    "application/dash+xml",
-)
-MANIFEST_SUFFIXES = (".m3u8", ".mpd")
 ASKED_NAME = ".media-asked"  # what the person asked at submit: file, best, small or audio
 AS_FILE = "file"
-
-
-def is_media_candidate(content_type: str | None, url: str) -> bool:
-    """A page or a streaming manifest: something yt-dlp reads rather than a file to keep."""
-    mime = (content_type or "").split(";")[0].strip().lower()
-    path = url.split("?", 1)[0].split("#", 1)[0].lower()
-    return mime in PAGE_TYPES or mime in MANIFEST_TYPES or path.endswith(MANIFEST_SUFFIXES)
 
 
 def save_asked(folder: Path, asked: str, item: int | None = None) -> None:

@@ -7,14 +7,13 @@ import re
 from pathlib import Path
 
 from bot.config import Settings
+from bot.settings_words import OTHER_PROGRAMS_SETTINGS
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE = (ROOT / "docs" / "deploy.md").read_text()
 UNIT = (ROOT / "deploy" / "errandbot.service").read_text()
 NGINX = (ROOT / "deploy" / "nginx.conf").read_text()
 COMPOSE = (ROOT / "deploy" / "docker-compose.yml").read_text()
-#: read by the local Bot API server's container, not by Errand
-BOT_API_SERVER_SETTINGS = {"TELEGRAM_API_ID", "TELEGRAM_API_HASH"}
 #: read by the test suite (tests/deploy/test_image.py), not by Errand
 TEST_SETTINGS = {"ERRAND_IMAGE_BASE"}
 
@@ -72,7 +71,7 @@ def test_guide_restores_into_docker_as_the_bots_user():
 
 def test_every_setting_the_guide_names_exists():
     known = (
-        {name.upper() for name in Settings.model_fields} | BOT_API_SERVER_SETTINGS | TEST_SETTINGS
+        {name.upper() for name in Settings.model_fields} | OTHER_PROGRAMS_SETTINGS | TEST_SETTINGS
     )
     named = set(re.findall(r"\b([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)=", GUIDE))
     assert named, "the guide shows no settings?"

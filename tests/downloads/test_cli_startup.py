@@ -1,7 +1,8 @@
 """``errandbot download`` starts without the bot's heavy libraries (issue #12: on a short transfer
 start-up was most of the gap to aria2c). Checked by what a real download process has imported,
 never by timing: pydantic settings, python-telegram-bot, SQLAlchemy, APScheduler and yt-dlp stay
-out unless a setting only the full check can read is set, or the URL is a page with a video."""
+out unless a setting only the full check can read is set, or the URL is a page with a video; Babel
+(and the catalogs) and the media modules stay out while there is nothing to word or no page."""
 
 from __future__ import annotations
 
@@ -19,13 +20,23 @@ from tests.downloads.conftest import payload, sha
 pytestmark = [pytest.mark.timeout(60), pytest.mark.e2e]
 
 REPO = Path(__file__).resolve().parents[2]
-HEAVY = ("pydantic", "pydantic_settings", "telegram", "sqlalchemy", "apscheduler", "yt_dlp")
+HEAVY = (
+    "pydantic",
+    "pydantic_settings",
+    "telegram",
+    "sqlalchemy",
+    "apscheduler",
+    "yt_dlp",
+    "babel",
+)
+MEDIA = ("bot.media.pages", "bot.media.plan", "bot.media.ffmpeg", "bot.i18n")
 # Runs the CLI's entry point, then reports the exit status and which heavy packages were loaded.
 SCRIPT = f"""
 import json, sys
 from bot.cli import main
 code = main(sys.argv[1:])
 heavy = sorted({{name.split(".")[0] for name in sys.modules}} & set({HEAVY!r}))
+heavy += sorted(set(sys.modules) & set({MEDIA!r}))
 print(json.dumps({{"code": code, "heavy": heavy}}))
 """
 
