@@ -164,7 +164,9 @@ class JobRunner:
             )
             return False
         log.warning("download d%s: %s (%d of %d)", job_id, reason, count, MAX_INTERRUPTIONS)
-        self.parts.store.update(job_id, state=JobState.QUEUED, resumed=True)
+        job = self.parts.store.get(job_id)
+        kept = self.parts.store.kept_bytes(job) if job is not None else 0
+        self.parts.store.update(job_id, state=JobState.QUEUED, resumed=True, done_bytes=kept)
         return True
 
     def _on_progress(self, job_id: int, progress: Progress) -> None:
