@@ -84,6 +84,8 @@ class DownloadResult:
     resumed_from: int = 0
     #: What was worth saying on the way ("using one connection: …"); bot.media's are plain text.
     notices: tuple[Why | str, ...] = field(default=())
+    #: An earlier run of the same download had finished this file: nothing was fetched.
+    already_there: bool = False
 
 
 class RunningDownload(Protocol):

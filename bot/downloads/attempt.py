@@ -11,6 +11,7 @@ the attempt; :class:`~bot.downloads.engine.Downloader` then probes again and sta
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import threading
@@ -18,13 +19,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.downloads import resume, verify
+from bot.downloads import provenance, resume, verify
 from bot.downloads.api import DownloadOptions, ProbeResult
 from bot.downloads.checkpoints import Checkpoints
 from bot.downloads.checks import RangesUnusable, check_ranged
 from bot.downloads.client import Client
 from bot.downloads.control import Control
-from bot.downloads.errors import DownloadCancelled, DownloadError, RetriesExhausted
+from bot.downloads.errors import (
+    DownloadCancelled,
+    DownloadError,
+    DownloadRefused,
+    RetriesExhausted,
+)
 from bot.downloads.hashing import PrefixHasher
 from bot.downloads.multi import RangedFetch
 from bot.downloads.netguard import mask_url
@@ -75,10 +81,7 @@ class Attempt:
         ctl = resume.control_path(part)
         self.control.restart()
         record, done = self._start_record(probe, part, ctl)
-        # The record exists before the .part file does: a kill at any moment leaves a .part that
-        # the next run recognises as its own.
-        resume.save(ctl, record, sync=True)
-        fd = os.open(part, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = _claim(part, ctl, record)
         keep: bool | None = False  # None once finished
         try:
             if done and self.options.verify_resumed and not self._verified(fd, probe, done):
@@ -111,6 +114,9 @@ class Attempt:
                 raise DownloadError(
                     Reason.CHECKSUM_MISMATCH, alg=alg, expected=want[:12], actual=got[:12]
                 )
+        source = provenance.source(self.url, probe.size, probe.validator)
+        if source is not None:  # a re-run of this download finds it finished
+            provenance.mark(part, source)
         os.replace(part, final)
         _remove(ctl, _tmp_of(ctl))
         return Fetched(
@@ -261,6 +267,33 @@ class Attempt:
             os.close(fd)
         if not keep:
             _remove(part, ctl, _tmp_of(ctl))
+
+
+def _claim(part: Path, ctl: Path, record: resume.ResumeState) -> int:
+    """Open ``part`` for this run, locked, with ``record`` saved beside it.
+
+    The record exists before the ``.part`` file does: a kill at any moment leaves a ``.part``
+    that the next run recognises as its own. The lock (``flock``, released when the process
+    ends, however it ends) tells a second run of the same command, started while the first
+    still runs, to leave the file alone instead of writing into it too.
+    """
+    try:
+        fd = os.open(part, os.O_RDWR | os.O_NOFOLLOW)
+        new = False
+    except FileNotFoundError:
+        resume.save(ctl, record, sync=True)
+        fd = os.open(part, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        new = True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise DownloadRefused(Why.text(f"another download is writing {part.name} now")) from None
+    except OSError:
+        pass  # a file system without locks: as before
+    if not new:
+        resume.save(ctl, record, sync=True)
+    return fd
 
 
 def _remove(*paths: Path) -> None:

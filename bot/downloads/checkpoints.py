@@ -68,6 +68,14 @@ class Checkpoints:
             if sync:
                 last_sync = time.monotonic()
 
+    def save_last(self) -> None:
+        """The record at the end of a run that did not finish, synced. A record that cannot be
+        written (a full disk) must not hide why the run ended: the older one stays."""
+        try:
+            self.save(sync=True)
+        except OSError as exc:
+            log.info("%s: cannot save the resume record: %s", self.label, exc)
+
     def save(self, sync: bool, unless_ended: bool = False) -> None:
         """Record what was written; with ``sync``, fdatasync it first and mark it synced."""
         done = self.segmap.done_ranges()  # read before any sync: only what is already written

@@ -4,8 +4,8 @@ The engine in a terminal. Prints a one-line progress bar on a terminal (nothing 
 when stderr is not a terminal) that ends in a one-line summary ("resumed from 38%", "sha256
 verified"), the final path on stdout on success (exit 0), or one line ``errandbot: <reason>`` on
 failure (exit 1). Ctrl-C or SIGTERM keeps ``NAME.part`` and its control file when the server can
-resume, so the same command continues (exit 130/143); when it cannot, nothing is kept and the
-message says the next run starts over.
+resume, so the same command continues (exit 130 after Ctrl-C, 143 after SIGTERM); when it
+cannot, nothing is kept and the message says the next run starts over.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process that SIGTERM ended
 EVERYWHERE = (ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0"))
 CLEAR_LINE = "\r\x1b[K"  # back to the start of the line and erase it: no stray characters
 
@@ -95,6 +96,8 @@ class _Bar:
 
 def summary(result: DownloadResult, checksum: str | None) -> str:
     """One line for the end of a download: size, time, speed, and what was resumed or verified."""
+    if result.already_there:
+        return f"{result.path.name}: {human_size(result.size)}, already downloaded, nothing fetched"
     speed = result.size / result.elapsed if result.elapsed > 0 else 0.0
     parts = [
         f"{result.path.name}: {human_size(result.size)} in {human_duration(result.elapsed)} "
@@ -107,6 +110,12 @@ def summary(result: DownloadResult, checksum: str | None) -> str:
     return ", ".join(parts)
 
 
+def _unwritable(folder: str, exc: OSError) -> str:
+    if Path(folder).exists() and not Path(folder).is_dir():
+        return f"cannot write to {folder}: it is a file, not a folder"
+    return f"cannot write to {folder}: {exc.strerror or exc}"
+
+
 def _private_hint(exc: PrivateAddress) -> str:
     return (
         f"{exc}; to allow it, pass --allow-private or set DOWNLOAD_ALLOW_NETWORKS "
@@ -114,16 +123,28 @@ def _private_hint(exc: PrivateAddress) -> str:
     )
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C would be so that both stop the run the same way."""
+
+
 def _interrupt_on_sigterm() -> None:
     """SIGTERM is handled like Ctrl-C: the engine saves what it has and the run stops cleanly."""
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
+        raise _Terminated
 
     try:
         signal.signal(signal.SIGTERM, handler)
     except ValueError:  # not the main thread (tests calling main() from a thread)
         pass
+
+
+def _page_without_media(exc: DownloadError, args: argparse.Namespace) -> bool:
+    """The media path found no video or audio on a page it was not asked for explicitly."""
+    from bot.downloads.reasons import Reason
+
+    forced = getattr(args, "audio", False) or getattr(args, "format", None)
+    return not forced and exc.why.code == Reason.MEDIA_NONE
 
 
 def run_download(settings: Settings | DownloadSettings, args: argparse.Namespace) -> int:
@@ -141,15 +162,21 @@ def run_download(settings: Settings | DownloadSettings, args: argparse.Namespace
     )
     if not 1 <= connections <= 16:
         return _fail("connections must be between 1 and 16")
+    # Only --checksum is hashed; what a resume record claims is compared with the server in a
+    # few windows first (a rebuilt record or an overwritten .part must not end as a wrong file).
     overrides: dict[str, Any] = dict(
-        connections=connections, checksum=args.checksum, compute_sha256=False
-    )  # only --checksum is checked
+        connections=connections,
+        checksum=args.checksum,
+        compute_sha256=False,
+        verify_resumed=True,
+    )
     if getattr(args, "allow_private", False):
         overrides["allow_networks"] = EVERYWHERE
     options = DownloadOptions.from_settings(settings, **overrides)
     bar = _Bar(not args.quiet and sys.stderr.isatty())
     from bot.media.cli import media_downloader
 
+    _interrupt_on_sigterm()
     try:
         plain = Downloader(
             args.url,
@@ -164,21 +191,34 @@ def run_download(settings: Settings | DownloadSettings, args: argparse.Namespace
         return _fail(_private_hint(exc))
     except DownloadError as exc:
         return _fail(str(exc))
+    except OSError as exc:  # the output folder cannot be made (a file of that name, permissions)
+        return _fail(_unwritable(args.output_dir, exc))
+    except KeyboardInterrupt as stop:  # while the link is checked: nothing written yet
+        code = EXIT_TERMINATED if isinstance(stop, _Terminated) else EXIT_INTERRUPTED
+        return _fail("interrupted while checking the link; nothing was saved", code)
     settle_process()
-    _interrupt_on_sigterm()
     try:
-        result = downloader.run()
-    except KeyboardInterrupt:
+        try:
+            result = downloader.run()
+        except DownloadError as exc:
+            if downloader is plain or not _page_without_media(exc, args):
+                raise
+            # A page with nothing to extract: keep the page itself, as curl and wget would.
+            bar.line("errandbot: no video or audio found on this page; saving the page itself")
+            downloader = plain
+            result = downloader.run()
+    except KeyboardInterrupt as stop:
         downloader.cancel(keep_partial=True)  # run() already saved what is needed to resume
         bar.clear()
+        code = EXIT_TERMINATED if isinstance(stop, _Terminated) else EXIT_INTERRUPTED
         probe = downloader.probe_result
         if probe is not None and not probe.resumable:
             return _fail(
                 "interrupted; this server cannot resume, so running the same command "
                 "again starts over",
-                EXIT_INTERRUPTED,
+                code,
             )
-        return _fail("interrupted; run the same command again to resume", EXIT_INTERRUPTED)
+        return _fail("interrupted; run the same command again to resume", code)
     except DownloadCancelled:
         bar.clear()
         return _fail("cancelled", EXIT_INTERRUPTED)
@@ -199,7 +239,7 @@ def run_download(settings: Settings | DownloadSettings, args: argparse.Namespace
         return _fail(str(exc))
     except OSError as exc:  # the output folder itself (full disk, read-only, permissions)
         bar.clear()
-        return _fail(f"cannot write to {args.output_dir}: {exc.strerror or exc}")
+        return _fail(_unwritable(args.output_dir, exc))
     if bar.enabled:
         bar.line(summary(result, args.checksum))
     print(result.path)

@@ -30,13 +30,14 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import shutil
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bot.downloads import naming, resume
+from bot.downloads import naming, provenance, resume
 from bot.downloads.api import DownloadOptions, DownloadResult, ProbeResult, RunningDownload
 from bot.downloads.attempt import Attempt
 from bot.downloads.checks import read_probe
@@ -49,7 +50,7 @@ from bot.downloads.errors import (
     FileChanged,
     TooLarge,
 )
-from bot.downloads.hashing import parse_checksum
+from bot.downloads.hashing import PrefixHasher, parse_checksum
 from bot.downloads.multi import RangedFetch
 from bot.downloads.netguard import mask_url, url_problem
 from bot.downloads.progress import Progress, Retrying
@@ -109,6 +110,7 @@ class Downloader:
         self.probe_result: ProbeResult | None = None
         self.part_path: Path | None = None
         self.final_path: Path | None = None
+        self._finished: Path | None = None  # a finished file of this download, already there
         options = self.options
         self._control = Control()
         self._client = Client(
@@ -173,7 +175,8 @@ class Downloader:
             )
         finally:
             self._client.release(resp)
-        final = self._choose_paths(name)
+        source = provenance.source(self.url, facts.size, facts.validator)
+        final = self._choose_paths(name, source)
         self.probe_result = ProbeResult(
             name=final.name,
             size=facts.size,
@@ -184,6 +187,18 @@ class Downloader:
             single_reason=facts.single_reason,
         )
         return self.probe_result
+
+    def first_bytes(self, count: int = 512) -> bytes:
+        """Up to ``count`` bytes from the start of the probed file (:meth:`probe` first), for a
+        caller that must look at the content, not its label: a server may call any file
+        ``text/html``."""
+        probe = self.probe_result if self.probe_result is not None else self.probe()
+        asked = {"Range": f"bytes=0-{count - 1}"}
+        resp = self._client.request(probe.final_url, asked, self._policy)
+        try:
+            return self._client.read(resp, count)
+        finally:
+            self._client.release(resp)
 
     def run(self) -> DownloadResult:
         """Download (or resume) to the end; returns the result or raises DownloadError."""
@@ -216,6 +231,8 @@ class Downloader:
         restarts = 0
         while True:
             probe = self.probe_result if self.probe_result is not None else self.probe()
+            if self._finished is not None:
+                return self._already_there(probe, self._finished, started)
             self._check_limits(probe.size)
             if not probe.resumable and probe.single_reason:
                 self._notice(Why.of(Reason.ONE_CONNECTION, probe.single_reason))
@@ -256,9 +273,11 @@ class Downloader:
             self.on_notice(why)
 
     # ------------------------------------------------------------------ naming and limits
-    def _choose_paths(self, name: str) -> Path:
-        """Pick ``name`` or ``name (n)``: a ``.part`` + control file for this URL is ours."""
+    def _choose_paths(self, name: str, source: provenance.Source | None = None) -> Path:
+        """Pick ``name`` or ``name (n)``: a ``.part`` + control file for this URL is ours, and so
+        is a finished file of this very download (:mod:`~bot.downloads.provenance`)."""
         self.dest_dir.mkdir(parents=True, exist_ok=True)
+        self._finished = None
         for n in range(0, MAX_NAME_TRIES):
             candidate = name if n == 0 else naming.with_number(name, n)
             try:
@@ -267,18 +286,60 @@ class Downloader:
                 raise DownloadRefused(Reason.NAME_ESCAPES) from None
             part = final.with_name(final.name + ".part")
             ctl = resume.control_path(part)
-            if ctl.exists():
+            if source is not None and provenance.holds(final, source):
+                self._finished = final  # an earlier run of this command finished it
+                break
+            if ctl.is_file() and not ctl.is_symlink():
                 state = resume.load(ctl)
                 # Our own leftover (resumable or not), or a record too damaged to say whose it
-                # is: nothing can be resumed from it, so this run takes the name over.
-                if state is None or state.url == self.url:
+                # is beside its .part: nothing can be resumed from it, so this run takes the name
+                # over. A file of that name alone is someone else's (the engine writes the
+                # record before the .part, and removes the .part first).
+                if (state is None and _plain_file(part)) or (
+                    state is not None and state.url == self.url
+                ):
                     break
-            if not (final.exists() or part.exists() or ctl.exists()):
-                break
+            if not any(os.path.lexists(p) for p in (final, part, ctl)):
+                break  # a link, even one that leads nowhere, is a name taken
         else:
             raise DownloadError(Reason.TOO_MANY_NAMES, name=name)
         self.final_path, self.part_path = final, part
         return final
+
+    def _already_there(self, probe: ProbeResult, final: Path, started: float) -> DownloadResult:
+        """The result for a file an earlier run finished: its leftover record (a kill between
+        the rename and the record's removal) goes, the checksum asked for is checked, nothing
+        is fetched."""
+        assert self.part_path is not None
+        size = final.stat().st_size  # the probed size, or the stream's when none was said
+        ctl = resume.control_path(self.part_path)
+        state = resume.load(ctl) if ctl.exists() else None
+        if state is not None and state.url == self.url and not self.part_path.exists():
+            ctl.unlink(missing_ok=True)
+        algs = ([self.expected[0]] if self.expected else []) + (
+            ["sha256"] if self.options.compute_sha256 else []
+        )
+        hasher = PrefixHasher(final, lambda: size, algs)
+        try:
+            digests = hasher.finish(size)
+        finally:
+            hasher.abandon()
+        if self.expected and digests[self.expected[0]] != self.expected[1]:
+            alg, want = self.expected
+            raise DownloadError(
+                Reason.CHECKSUM_MISMATCH,
+                alg=alg,
+                expected=want[:12],
+                actual=digests[alg][:12],
+            )
+        return DownloadResult(
+            path=final,
+            size=size,
+            sha256=digests.get("sha256", ""),
+            elapsed=time.monotonic() - started,
+            notices=tuple(self._notices),
+            already_there=True,
+        )
 
     def _check_limits(self, size: int | None) -> None:
         max_bytes = self.options.max_bytes
@@ -294,6 +355,10 @@ class Downloader:
         free = shutil.disk_usage(self.dest_dir).free - self.options.disk_reserve
         if need > free:
             raise DownloadRefused(Reason.DISK_SPACE, need_bytes=need, free_bytes=max(0, free))
+
+
+def _plain_file(path: Path) -> bool:
+    return path.is_file() and not path.is_symlink()
 
 
 def settle_process() -> None:

@@ -115,18 +115,18 @@ class RangedFetch:
             control.cancel(keep_partial=True)
             self.join(1.0)
             checkpoints.end(wait=True)
-            checkpoints.save(sync=True)
+            checkpoints.save_last()
             raise
         checkpoints.end(wait=not segmap.complete)
         if control.cancelled:
             if control.keep_partial:
-                checkpoints.save(sync=True)
+                checkpoints.save_last()
             raise DownloadCancelled(Reason.CANCELLED)
         if control.failure is not None:
-            checkpoints.save(sync=True)
+            checkpoints.save_last()
             raise control.failure
         if not segmap.complete:
-            checkpoints.save(sync=True)
+            checkpoints.save_last()
             raise DownloadError(Reason.INCOMPLETE)
         meter.tick(segmap.done_bytes, 0, force=True)
 

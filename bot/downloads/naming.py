@@ -113,9 +113,16 @@ def with_number(name: str, n: int) -> str:
 
 
 def inside(directory: Path, name: str) -> Path:
-    """``directory / name``, proven to stay inside ``directory`` (raises ValueError otherwise)."""
+    """``directory / name``, proven to stay inside ``directory`` (raises ValueError otherwise).
+
+    ``name`` itself is not followed if it is a symbolic link already there: the caller treats
+    any existing entry, a link included, as a name taken (and the engine opens with
+    ``O_NOFOLLOW``), so a planted link cannot lead a download out of the folder.
+    """
     base = directory.resolve()
-    path = (base / name).resolve()
+    if not name or name in (".", "..") or "/" in name or "\0" in name:
+        raise ValueError(f"{name!r} leaves the output directory")
+    path = base / name
     if path.parent != base:
         raise ValueError(f"{name!r} leaves the output directory")
     return path

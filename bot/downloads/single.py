@@ -69,6 +69,11 @@ class StreamFetch:
                 # The probed size, when known, is what the limits were checked against: a body
                 # that grows past it is stopped below, whatever this response announces.
                 announced = int(length) if length and length.isdigit() else None
+                if announced is not None and probe.size is not None and announced < probe.size:
+                    # Shorter than probed: the file changed on the server (a body that keeps
+                    # its promise ends short every time), which another try at this stream
+                    # cannot mend. Probe again. A longer one is stopped past the probed size.
+                    raise FileChanged(Reason.CHANGED_SIZE)
                 expected = probe.size if probe.size is not None else announced
                 self._copy(fd, BodyReader(resp), meter, expected, kept)
                 for promised in (announced, expected):

@@ -164,17 +164,38 @@ def trust(
 ) -> tuple[str | bool, ssl.SSLContext | None]:
     """The TLS trust for downloads: requests' ``verify`` value and an SSL context (or ``None``).
 
-    ``REQUESTS_CA_BUNDLE`` or ``SSL_CERT_FILE`` replace the default store, as they do for requests
-    and OpenSSL (the session itself ignores the environment, see :func:`make_session`);
+    ``REQUESTS_CA_BUNDLE`` and ``SSL_CERT_FILE`` replace the default store, as they do for
+    requests and OpenSSL (the session itself ignores the environment, see :func:`make_session`).
+    When both are set, both are trusted: many machines set one of them to the system store for
+    every program, and a private CA named in the other must not be shadowed by it.
     ``ca_bundle`` (``DOWNLOAD_CA_BUNDLE``) adds certificates to whichever store is in use.
-    Certificates are always checked: there is no way to turn that off.
+    Certificates are always checked: there is no way to turn that off. A file that cannot be
+    loaded raises :class:`DownloadRefused` (``TLS_FAILED``, naming the file).
     """
-    base = environ.get("REQUESTS_CA_BUNDLE") or environ.get("SSL_CERT_FILE") or None
-    if ca_bundle is None:
-        return base or True, None
-    context = ssl.create_default_context(cafile=base or default_ca_file())
-    context.load_verify_locations(cafile=str(ca_bundle))
-    return base or True, context
+    named = [environ.get("REQUESTS_CA_BUNDLE"), environ.get("SSL_CERT_FILE")]
+    stores = list(dict.fromkeys(f for f in named if f))
+    if ca_bundle is None and not stores:
+        return True, None
+    first = stores[0] if stores else default_ca_file()
+    try:
+        context = ssl.create_default_context(cafile=first)
+    except (OSError, ssl.SSLError) as exc:
+        raise _unloadable(first, exc) from None
+    for extra in [*stores[1:], ca_bundle]:
+        if extra is None:
+            continue
+        try:
+            context.load_verify_locations(cafile=str(extra))
+        except (OSError, ssl.SSLError) as exc:
+            raise _unloadable(str(extra), exc) from None
+    return True, context
+
+
+def _unloadable(path: str, exc: OSError | ssl.SSLError) -> DownloadRefused:
+    detail = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or str(exc)
+    return DownloadRefused(
+        Reason.TLS_FAILED, detail=f"cannot load CA certificates from {path} ({detail})"
+    )
 
 
 def make_session(

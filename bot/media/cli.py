@@ -31,9 +31,12 @@ def media_downloader(
         return None
     dest = Path(args.output_dir)
     if not forced:
-        probe = (plain or Downloader(args.url, dest, options)).probe()
+        prober = plain or Downloader(args.url, dest, options)
+        probe = prober.probe()
         if not is_media_candidate(probe.content_type, probe.final_url):
             return None
+        if _labelled_page(probe.content_type) and not looks_like_markup(prober.first_bytes()):
+            return None  # busybox httpd calls any unknown file text/html: these bytes are a file
     # Imported only for a page: a plain file's download does not pay for them (issue #12).
     from bot.media import ffmpeg
     from bot.media.plan import MediaMode, MediaRequest
@@ -50,6 +53,25 @@ def media_downloader(
     from bot.media.cli_downloader import CliMediaDownloader  # yt-dlp: only for a page
 
     return CliMediaDownloader(args.url, dest, options, on_progress=on_progress, request=request)
+
+
+def _labelled_page(content_type: str | None) -> bool:
+    from bot.media.kinds import PAGE_TYPES
+
+    return (content_type or "").split(";")[0].strip().lower() in PAGE_TYPES
+
+
+def looks_like_markup(head: bytes) -> bool:
+    """Whether the first bytes of a body read as HTML/XML (``<`` first, after a byte order mark
+    and blanks), as yt-dlp's generic extractor tells a page from a file with a wrong label."""
+    for bom, encoding in (
+        (b"\xef\xbb\xbf", "utf-8"),
+        (b"\xff\xfe", "utf-16-le"),
+        (b"\xfe\xff", "utf-16-be"),
+    ):
+        if head.startswith(bom):
+            return head[len(bom) :].decode(encoding, "ignore").lstrip().startswith("<")
+    return head.decode("latin-1").lstrip().startswith("<")
 
 
 def _missing_ffmpeg():

@@ -42,11 +42,13 @@ def test_audio_and_format_options(cli, origin, tmp_path):
     assert probe(tmp_path / "f" / out.strip().rpartition("/")[2])["types"] == ["audio"]
 
 
-def test_a_page_without_media_is_one_line(cli, origin):
+def test_a_page_without_media_is_saved_as_the_page(cli, origin):
     page = origin.add_page("/cli-none.html", "<body>text</body>")
     code, out, err = cli(page, "-q")
-    assert code == 1
-    assert err.startswith("errandbot: no video or audio found") and err.count("\n") == 1
+    assert code == 0 and out.strip().endswith("cli-none.html")
+    assert err.startswith(
+        "errandbot: no video or audio found on this page; saving the page itself\n"
+    )
 
 
 def test_check_reports_the_yt_dlp_version_and_ffmpeg(tmp_path, monkeypatch):
