@@ -82,20 +82,37 @@ class DiskGuard:
         self._ended.set()
 
     def _watch(self) -> None:
-        looks: deque[tuple[float, int]] = deque()
+        pace = Pace()
         while not self._ended.wait(POLL):
-            floor, free, now = self.floor, free_space(self.folder), time.monotonic()
+            floor, free = self.floor, free_space(self.folder)
             if free is None:
                 continue
-            looks.append((now, free))
-            while now - looks[0][0] > PACE_WINDOW:
-                looks.popleft()
-            then, before = looks[0]
-            pace = max(0, before - free) / max(now - then, POLL)  # bytes a second the disk loses
-            if floor is not None and floor.watched and free - pace * AHEAD < floor.free:
+            if too_low(floor, free, pace.look(time.monotonic(), free)):
+                assert floor is not None
                 self.tripped = floor
                 self._stop(floor)
                 return
+
+
+class Pace:
+    """How fast the free space goes, in bytes a second, over the last :data:`PACE_WINDOW`."""
+
+    def __init__(self) -> None:
+        self._looks: deque[tuple[float, int]] = deque()
+
+    def look(self, now: float, free: int) -> float:
+        looks = self._looks
+        looks.append((now, free))
+        while now - looks[0][0] > PACE_WINDOW:
+            looks.popleft()
+        then, before = looks[0]
+        return max(0, before - free) / max(now - then, POLL)
+
+
+def too_low(floor: DiskFloor | None, free: int, pace: float) -> bool:
+    """Whether a watched download must stop: the space, going at ``pace``, would be below the
+    floor within :data:`AHEAD` seconds."""
+    return floor is not None and floor.watched and free - pace * AHEAD < floor.free
 
 
 def free_space(folder: Path) -> int | None:
