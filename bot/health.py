@@ -136,6 +136,21 @@ def _read_only_part(db: Path) -> Path | None:
     return None
 
 
+def read_only_database(url: str) -> str | None:
+    """Why a SQLite database at ``url`` cannot be written by this process, or None. The check's
+    words, and ``errandbot run``'s at start-up (it would fail at its first write otherwise)."""
+    if not url.startswith("sqlite:///"):
+        return None
+    db = Path(url.removeprefix("sqlite:///"))
+    blocked = _read_only_part(db) if db.exists() else None
+    if blocked is None:
+        return None
+    return (
+        f"{blocked} is read-only for this user (uid {os.getuid()}), so nothing could be saved: "
+        "give it back to the bot's user (docs/deploy.md, Restore)"
+    )
+
+
 def _check_database(settings: Settings) -> Result:
     from bot.db.migrate import State, status
     from bot.db.url import shown
@@ -145,16 +160,9 @@ def _check_database(settings: Settings) -> Result:
     url = settings.db_url
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         return Result("database", True, "not created yet; the bot creates it on first start")
-    if url.startswith("sqlite:///"):  # before opening it: opening may write (WAL mode)
-        blocked = _read_only_part(Path(url.removeprefix("sqlite:///")))
-        if blocked is not None:
-            return Result(
-                "database",
-                False,
-                f"{blocked} is read-only for this user (uid "
-                f"{os.getuid()}), so nothing could be saved: give "
-                "it back to the bot's user (docs/deploy.md, Restore)",
-            )
+    read_only = read_only_database(url)  # before opening it: opening may write (WAL mode)
+    if read_only is not None:
+        return Result("database", False, read_only)
     try:
         engine = make_engine(url)
         try:

@@ -19,6 +19,9 @@ treats either as "pause": it stops, saves its resume record, and reports ``pause
 raises :class:`~bot.downloads.errors.DownloadPaused`, and the service keeps the job for resuming.
 A child that dies without a word (SIGKILL, out of memory) is reported the same way: its ``.part``
 and record are intact, so resuming is always right.
+
+The child also keeps the disk above the floor the service gives it (:mod:`bot.downloads.diskfloor`),
+which the parent, hearing of progress a few times a second, could not do at loopback speed.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.downloads import errors
+from bot.downloads.diskfloor import DiskFloor, DiskGuard
 from bot.downloads.engine import (
     Downloader,
     DownloadOptions,
@@ -71,6 +75,7 @@ def _child(
     name: str | None,
     parent_pid: int,
     engine: type = Downloader,
+    floor: DiskFloor | None = None,
 ) -> None:
     """Entry point of the child process: download, streaming progress and the outcome back."""
     _die_with_parent()
@@ -111,24 +116,28 @@ def _child(
         downloader.cancel(keep_partial=True)
 
     threading.Thread(target=pause_on_signal, daemon=True, name="pause-on-signal").start()
+    disk = DiskGuard(Path(dest_dir), floor, lambda _floor: downloader.cancel(keep_partial=False))
 
     def listen() -> None:
         try:
             while True:
-                kind, keep = conn.recv()
+                kind, value = conn.recv()
                 if kind == "cancel":
-                    downloader.cancel(keep_partial=keep)
+                    downloader.cancel(keep_partial=value)
+                elif kind == "floor":
+                    disk.floor = value
         except (EOFError, OSError):
             downloader.cancel(keep_partial=True)  # parent gone: keep what we have for resume
             os._exit(1)
 
     threading.Thread(target=listen, daemon=True, name="parent-pipe").start()
+    disk.start()
     try:
         result = downloader.run()
-    except errors.DownloadCancelled as exc:
-        send(("paused",) if paused.is_set() else ("error", type(exc).__name__, exc.why.as_dict()))
     except errors.DownloadError as exc:
-        if paused.is_set():
+        if disk.tripped is not None:  # stopped to keep the disk's reserve: say that
+            send(("error", "DownloadError", disk.tripped.why.as_dict()))
+        elif paused.is_set():
             send(("paused",))  # the signal's abort cut connections: not a failure of the download
         else:
             send(("error", type(exc).__name__, exc.why.as_dict()))
@@ -137,6 +146,8 @@ def _child(
         send(("error", "DownloadError", why.as_dict()))
     else:
         send(("done", result))
+    finally:
+        disk.end()
     conn.close()
 
 
@@ -166,6 +177,7 @@ class IsolatedDownloader:
         self.on_progress = on_progress
         self.name = name
         self._cancel: bool | None = None  # None: not asked; else keep_partial
+        self._floor: DiskFloor | None = None  # the free space the child keeps on the disk
         self._lock = threading.Lock()
 
     def probe(self) -> ProbeResult:
@@ -179,6 +191,12 @@ class IsolatedDownloader:
     def cancel(self, keep_partial: bool = False) -> None:
         with self._lock:
             self._cancel = keep_partial
+
+    def keep_disk_above(self, floor: DiskFloor) -> None:
+        """Stop with the disk's reserve as the reason once its free space falls below ``floor``
+        (:mod:`bot.downloads.diskfloor`); may be called again while it runs, from any thread."""
+        with self._lock:
+            self._floor = floor
 
     def run(self) -> DownloadResult:
         """Download in a child process; return its result or raise the error it reported."""
@@ -196,17 +214,28 @@ class IsolatedDownloader:
                 self.name,
                 os.getpid(),
                 self.engine,
+                self._floor,
             ),
         )
+        floor_sent = self._floor
         process.start()
         theirs.close()
         cancel_sent_at: float | None = None
         try:
             while True:
                 with self._lock:
-                    cancel = self._cancel
+                    cancel, floor = self._cancel, self._floor
+                if floor != floor_sent and cancel is None:
+                    floor_sent = floor
+                    try:
+                        ours.send(("floor", floor))
+                    except OSError:
+                        pass  # it has just ended
                 if cancel is not None and cancel_sent_at is None:
-                    ours.send(("cancel", cancel))
+                    try:
+                        ours.send(("cancel", cancel))
+                    except OSError:
+                        pass  # it has just ended: what it said last is still in the pipe
                     cancel_sent_at = time.monotonic()
                 elif cancel_sent_at is not None and time.monotonic() - cancel_sent_at > (
                     CANCEL_GRACE if cancel else DISCARD_GRACE

@@ -138,6 +138,7 @@ class JobStore:
                 if job.state == JobState.RUNNING:
                     job.resumed = True
                     job.state = JobState.QUEUED
+                    job.done_bytes = self.kept_bytes(job)
             undelivered = session.scalars(
                 select(DownloadJob).where(
                     DownloadJob.state == JobState.DONE, DownloadJob.delivered.is_(False)
@@ -228,6 +229,33 @@ class JobStore:
         if not job.name:
             return None
         return self.root / job.folder / job.name
+
+    def kept_bytes(self, job: DownloadJob) -> int:
+        """Bytes of a stopped job that its next run keeps: those its resume record holds for the
+        same size (what the status says "resumed at"), 0 when it starts over (no record, or a
+        server without ranges, whose one stream must start from the beginning again)."""
+        if not job.name or job.size is None:
+            return 0
+        from bot.downloads import resume
+
+        state = resume.load(self.folder(job) / (job.name + resume.SUFFIX))
+        return state.done_bytes if state is not None and state.size == job.size else 0
+
+    def finished_file(self, job: DownloadJob) -> Path | None:
+        """The job's file when its download process finished it (``NAME.part`` renamed to
+        ``NAME``) but the bot was stopped before the row said so; None otherwise.
+
+        Run again, the engine would find ``NAME`` taken and fetch the whole file once more beside
+        it, as ``NAME (1)``. A record left beside the finished file (the process stopped between
+        the rename and removing it) is removed here.
+        """
+        path = self.file_path(job)
+        if path is None or not path.is_file() or path.with_name(path.name + ".part").exists():
+            return None
+        if job.size is not None and path.stat().st_size != job.size:
+            return None
+        path.with_name(path.name + ".part.json").unlink(missing_ok=True)
+        return path
 
     def remove_folder(self, job: DownloadJob) -> bool:
         folder = (self.root / job.folder).resolve()

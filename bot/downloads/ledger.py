@@ -55,15 +55,34 @@ class Ledger:
         with self._lock:
             return sum(e.counted for e in self._entries.values() if e.user_id == user_id)
 
-    def still_to_come(self) -> int:
-        """Bytes that running downloads of known size have yet to write (reserved on disk)."""
+    def still_to_come(self, exclude: int | None = None) -> int:
+        """Bytes that running downloads of known size (but ``exclude``) have yet to write
+        (reserved on disk)."""
         with self._lock:
-            return sum(max(0, (e.announced or 0) - e.received) for e in self._entries.values())
+            return sum(
+                max(0, (e.announced or 0) - e.received)
+                for job_id, e in self._entries.items()
+                if job_id != exclude
+            )
+
+    def counted_before(self, user_id: int, job_id: int) -> int:
+        """Bytes this user's running downloads requested before ``job_id`` count right now: the
+        ones that finishing ``job_id`` must leave room for (a later one gives way)."""
+        with self._lock:
+            return sum(
+                e.counted for j, e in self._entries.items() if e.user_id == user_id and j < job_id
+            )
 
     def counted_for_job(self, job_id: int) -> int:
         with self._lock:
             entry = self._entries.get(job_id)
             return entry.counted if entry is not None else 0
+
+    def size_of(self, job_id: int) -> int | None:
+        """The size this running download announced; None when unknown (or not running)."""
+        with self._lock:
+            entry = self._entries.get(job_id)
+            return entry.announced if entry is not None else None
 
     def announced_for_job(self, job_id: int) -> int:
         with self._lock:

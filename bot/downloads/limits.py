@@ -10,7 +10,11 @@ checked at each moment something new is known, with the same arithmetic:
 - when the job starts: the most bytes it may receive whatever the server announced, so a size that
   grows after the probe cannot walk around a limit (:meth:`Limits.budget`);
 - as bytes arrive: the quota against what all this person's running downloads really received
-  (:mod:`bot.downloads.ledger`), and the disk (:meth:`Limits.over_limit`).
+  (:mod:`bot.downloads.ledger`), and the disk (:meth:`Limits.over_limit`);
+- while bytes are written, by the download process itself: the disk's free space against its
+  reserve and what others still have to write (:meth:`Limits.disk_floor`);
+- when a download has all its bytes, before it is delivered: the quota with its real size
+  (:meth:`Limits.over_quota_at_end`), since a fast one can end between two checks.
 
 The engine's own check before its first byte (also for ``errandbot download``) measures the disk
 with :func:`free_above`.
@@ -24,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.config import Settings
+from bot.downloads.diskfloor import DiskFloor
 from bot.downloads.errors import Refused
 from bot.downloads.jobs import DownloadJob
 from bot.downloads.jobstore import JobStore, midnight_utc
@@ -142,17 +147,50 @@ class Limits:
         smallest = min(limits, key=lambda limit: limit.max_bytes)
         return Budget(max(1, smallest.max_bytes), smallest.why)
 
+    def over_quota_at_end(self, job_id: int, user_id: int, size: int) -> Why | None:
+        """Checked when a download has all its ``size`` bytes, before it is delivered: the reason
+        it may not be, or None.
+
+        Several downloads of unknown size can each end between two checks while they run (at
+        loopback speed in well under a second), so each one that ends is held to the quota with
+        what it really received.
+        """
+        quota = self.quota
+        if not quota:
+            return None
+        used = self._used_before(job_id, user_id)
+        if used + size > quota:
+            return Why.of(Reason.QUOTA_BUDGET, quota_bytes=quota, used_bytes=used)
+        return None
+
+    def _used_before(self, job_id: int, user_id: int) -> int:
+        """What is stored for today and what the user's running downloads requested before
+        ``job_id`` have received: what ``job_id`` must fit beside. Later ones do not count, so of
+        downloads that cannot all fit the first requested goes on and the later ones give way."""
+        # Running first, then stored: one that ends in between is counted twice, never not at all.
+        running = self.ledger.counted_before(user_id, job_id)
+        live = self.ledger.running_ids() | {job_id}
+        return running + self.store.bytes_since(user_id, midnight_utc(time.time()), live)
+
+    def disk_floor(self, job_id: int) -> DiskFloor:
+        """The free space the disk must keep while ``job_id`` writes: the reserve, plus what the
+        other running downloads of known size have yet to write. The download process stops
+        there itself (:mod:`bot.downloads.diskfloor`): this check is too slow for loopback."""
+        others = self.ledger.still_to_come(exclude=job_id)
+        return DiskFloor(self.reserve + others, self.reserve, self.ledger.size_of(job_id))
+
     def over_limit(self, job_id: int, user_id: int) -> Why | None:
         """Checked as bytes arrive: the reason to stop this job now, or None.
 
-        The quota counts every running download of the user at what it really received; the disk
-        must keep its reserve plus what running downloads of known size still have to write
-        (reserved for them when they were accepted), so a download of unknown size, or one
-        receiving more than it announced, is the one stopped.
+        The quota counts what this download and the user's running downloads requested before
+        it really received (:meth:`_used_before`: the later one gives way); the disk must keep its
+        reserve plus what running downloads of known size still have to write (reserved for them
+        when they were accepted), so a download of unknown size, or one receiving more than it
+        announced, is the one stopped.
         """
         quota = self.quota
         if quota:
-            used = self.bytes_today(user_id)
+            used = self._used_before(job_id, user_id) + self.ledger.counted_for_job(job_id)
             if used > quota:
                 return Why.of(Reason.QUOTA_RUNNING, quota_bytes=quota, used_bytes=used)
         if self.ledger.counted_for_job(job_id) > self.ledger.announced_for_job(job_id):

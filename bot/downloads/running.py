@@ -9,11 +9,14 @@ start when the bot itself is stopping.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from bot.downloads.api import DownloadResult
+from bot.downloads.diskfloor import KeepsDiskFloor
 from bot.downloads.errors import DownloadCancelled, DownloadError, DownloadPaused, TooLarge
 from bot.downloads.events import EventKind
 from bot.downloads.jobs import DownloadJob, JobState
@@ -66,12 +69,14 @@ class JobRunner:
             max_bytes=budget.max_bytes,
         )
         running.downloader = downloader
+        if isinstance(downloader, KeepsDiskFloor):
+            downloader.keep_disk_above(self.parts.limits.disk_floor(job_id))
         if running.cancelled_by:  # cancelled between being taken and getting a downloader
             downloader.cancel(keep_partial=False)
         self.parts.reporter.emit(EventKind.STARTED, job_id)
         requeue = False
         try:
-            result = downloader.run()
+            result = (self._finished(job) if job.resumed else None) or downloader.run()
         except DownloadPaused as exc:
             requeue = self._paused(job_id, running, exc.why)
         except DownloadCancelled:
@@ -79,6 +84,12 @@ class JobRunner:
         except DownloadError as exc:
             self._fail(job, budget.why if isinstance(exc, TooLarge) else exc.why)
         else:
+            over = self.parts.limits.over_quota_at_end(job_id, job.user_id, result.size)
+            if over is not None:
+                log.info("download d%s not delivered: %s", job_id, over)
+                self.parts.store.update(job_id, done_bytes=result.size)  # what moved still counts
+                self._fail(job, over)
+                return
             self.parts.store.update(
                 job_id,
                 name=result.path.name,
@@ -101,6 +112,18 @@ class JobRunner:
                     EventKind.RESUMED, job_id, position=self.parts.registry.position(job_id)
                 )
             self.pump()
+
+    def _finished(self, job: DownloadJob) -> DownloadResult | None:
+        """A resumed job whose file was finished on disk before the bot stopped
+        (:meth:`~bot.downloads.jobstore.JobStore.finished_file`): its result, hashed here."""
+        path = self.parts.store.finished_file(job)
+        if path is None:
+            return None
+        log.info("download d%s was finished on disk before the restart: not fetched again", job.id)
+        with path.open("rb") as file:
+            sha256 = hashlib.file_digest(file, "sha256").hexdigest()
+        elapsed = time.time() - (job.started_at or time.time())
+        return DownloadResult(path, path.stat().st_size, sha256, elapsed)
 
     def _fail(self, job: DownloadJob, why: Why) -> None:
         """The job failed: its folder goes."""
@@ -141,7 +164,9 @@ class JobRunner:
             )
             return False
         log.warning("download d%s: %s (%d of %d)", job_id, reason, count, MAX_INTERRUPTIONS)
-        self.parts.store.update(job_id, state=JobState.QUEUED, resumed=True)
+        job = self.parts.store.get(job_id)
+        kept = self.parts.store.kept_bytes(job) if job is not None else 0
+        self.parts.store.update(job_id, state=JobState.QUEUED, resumed=True, done_bytes=kept)
         return True
 
     def _on_progress(self, job_id: int, progress: Progress) -> None:
@@ -150,6 +175,8 @@ class JobRunner:
         if now - self._limit_checked.get(job_id, 0.0) >= LIMIT_CHECK_INTERVAL:
             self._limit_checked[job_id] = now
             running = self.parts.registry.running(job_id)
+            if running is not None and isinstance(running.downloader, KeepsDiskFloor):
+                running.downloader.keep_disk_above(self.parts.limits.disk_floor(job_id))
             if running is not None and running.over_limit is None:
                 reason = self.parts.limits.over_limit(job_id, running.user_id)
                 if reason is not None and running.downloader is not None:

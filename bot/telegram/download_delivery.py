@@ -154,7 +154,7 @@ class DownloadDelivery:
                 raise  # the bot is stopping: the file is sent again at the next start
             log.info("sending d%s cancelled by %s", job.id, by)
             await asyncio.to_thread(self.board.service.cancel_delivery, job.id, by)
-            self.board.edit(job, render.upload_cancelled(job, by), None)
+            self.board.edit(job, render.upload_cancelled(job, by), None, final=True)
             return False
         except TelegramError as exc:
             log.warning("sending d%s failed: %s", job.id, exc)

@@ -172,6 +172,25 @@ WORDS: dict[Reason, str] = {
     Reason.MEDIA_PLAYLIST_ITEM: N_("item {item} of the {count} on the page"),
 }
 
+#: The words of the OS, the resolver and OpenSSL that reasons pass on as their ``detail``, those a
+#: person is likely to meet, so that they read in the reader's language too; others stay as said.
+DETAILS: dict[str, str] = {
+    "self-signed certificate": N_("self-signed certificate"),
+    "self-signed certificate in certificate chain": N_(
+        "self-signed certificate in certificate chain"
+    ),
+    "unable to get local issuer certificate": N_("unable to get local issuer certificate"),
+    "certificate has expired": N_("certificate has expired"),
+    "certificate is not yet valid": N_("certificate is not yet valid"),
+    "Name or service not known": N_("Name or service not known"),
+    "No address associated with hostname": N_("No address associated with hostname"),
+    "Temporary failure in name resolution": N_("Temporary failure in name resolution"),
+    "No space left on device": N_("No space left on device"),
+    "Permission denied": N_("Permission denied"),
+    "Read-only file system": N_("Read-only file system"),
+    "Disk quota exceeded": N_("Disk quota exceeded"),
+}
+
 
 def explain(why: Why | str | None) -> str:
     """The sentence for ``why`` in the current language. Plain text (an exception from elsewhere)
@@ -181,6 +200,9 @@ def explain(why: Why | str | None) -> str:
     if isinstance(why, str):
         return why
     values = {name: format_param(name, value) for name, value in why.params.items()}
+    detail = values.get("detail")
+    if detail in DETAILS:
+        values["detail"] = _(DETAILS[detail])
     if why.cause is not None:
         values["cause"] = explain(why.cause)
     if why.code is Reason.OTHER:

@@ -81,11 +81,11 @@ def starting(job: DownloadJob, max_upload: int) -> str:
 
 
 def resumed(job: DownloadJob, position: int | None, max_upload: int) -> str:
-    if job.resumed and job.size:
+    if job.resumed and job.size and job.done_bytes:
         percent = int(100 * job.done_bytes / job.size)
         note = _("▶️ Resumed after restart at {percent}%.").format(percent=percent)
-    elif job.resumed:
-        note = _("▶️ Resumed after restart.")
+    elif job.resumed:  # nothing kept: no ranges (one stream starts over), or no record
+        note = _("▶️ Started again after the restart, from the beginning.")
     else:
         note = _("⏳ Still queued after a restart.")
     spot = " " + _("#{position} in line.").format(position=position) if position else ""
@@ -174,7 +174,7 @@ def kept(
 
 
 def failed(job: DownloadJob, reason: str) -> str:
-    return f"❌ {head(job)}: {reason}"
+    return _("❌ {name}: {reason}").format(name=head(job), reason=reason)
 
 
 def cancelled(job: DownloadJob, by: str) -> str:

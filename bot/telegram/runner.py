@@ -42,6 +42,11 @@ def run_bot(settings: Settings, command: Command = Command.RUN) -> int:
     if not settings.token:
         raise SettingsError("BOT_TOKEN: not set; get a token from @BotFather and put it in .env")
     prepare_dirs(settings)
+    from bot.health import read_only_database
+
+    read_only = read_only_database(settings.db_url)
+    if read_only is not None:  # a restore as root: reads work, the first write would crash
+        raise SettingsError(f"database: {read_only}")
 
     from bot.schema import SchemaError
     from bot.telegram.app import build_application

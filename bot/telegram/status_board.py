@@ -35,9 +35,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # A last word (cancelled, failed) or the start of sending answers someone who is waiting: it keeps
-# only this gap from the previous edit, not PROGRESS_INTERVAL (about one edit a second per chat
-# stays within Telegram's limits).
-FINAL_EDIT_GAP = 1.0
+# only this gap from the previous edit, not PROGRESS_INTERVAL, so that a cancel reads "cancelled"
+# within a second of the press. Telegram's limits hold through the send queue's window per chat.
+FINAL_EDIT_GAP = 0.5
 T = TypeVar("T")
 
 

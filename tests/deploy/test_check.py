@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -20,6 +19,7 @@ import pytest
 
 from bot.config import load_settings
 from bot.health import run_check
+from tests.privileges import without_root_powers
 
 GOOD_TOKEN = "123456:AAGoodTokenForTheStubServer_xyz"
 OTHER_TOKEN = "123456:AAOtherTokenTheStubRejects_xyz"
@@ -255,17 +255,6 @@ def test_cli_exit_codes(tmp_path, api_url):
         assert OTHER_TOKEN not in run.stdout + run.stderr
 
 
-def _without_root_powers() -> tuple[str, ...]:
-    """A command prefix under which file modes bind: root with no capabilities (root's
-    CAP_DAC_OVERRIDE writes anything) or nothing for an ordinary user."""
-    if os.geteuid() != 0:
-        return ()
-    setpriv = shutil.which("setpriv")
-    if setpriv is None:
-        pytest.skip("running as root without setpriv (util-linux): file modes do not bind root")
-    return (setpriv, "--bounding-set=-all", "--inh-caps=-all")
-
-
 @pytest.mark.e2e
 @pytest.mark.timeout(90)
 @pytest.mark.parametrize("part", ["errand.db", "errand.db-wal"])
@@ -284,7 +273,7 @@ def test_read_only_database_is_not_healthy(tmp_path, api_url, part):
         "DISK_RESERVE_MB": "1",
         "BOT_TOKEN": GOOD_TOKEN,
     }
-    prefix = _without_root_powers()
+    prefix = without_root_powers()
     clean = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
 
     def check() -> subprocess.CompletedProcess:

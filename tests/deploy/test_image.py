@@ -284,7 +284,9 @@ def test_database_restored_as_root_is_not_healthy(image, emulator, volumes, cont
     containers.append(restored)
     restored.wait_health("unhealthy", 60)
     log = restored.inspect("{{range .State.Health.Log}}{{.Output}}{{end}}")
-    assert "database: /data/errand.db is read-only for this user (uid 10001)" in log
+    assert "database: /data/errand.db is read-only for this user (uid 10001)" in log, (
+        f"health log: {log!r}\ncontainer log:\n{restored.logs()}"
+    )
 
 
 def test_settings_blocks_reach_the_container_as_written(image, tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import socket
 import threading
 import time
@@ -88,3 +89,26 @@ def test_cancel_ends_a_child_stuck_on_a_trickling_server(tmp_path: Path) -> None
     assert not worker.is_alive(), "run() did not return after cancel"
     assert time.monotonic() - asked < CANCEL_GRACE + 3
     assert outcome and isinstance(outcome[0], DownloadCancelled)
+
+
+def test_a_cancel_that_comes_after_the_child_ended_still_gets_its_result(tmp_path: Path) -> None:
+    """A cancel (a limit check, a person) can come just after the child finished and closed its
+    end of the pipe: the result it sent is still there, and the cancel must not turn the download
+    into an internal error (it did: BrokenPipeError)."""
+    data = bytes(range(256)) * 400
+    with Origin() as origin:
+        origin.add_file("/f.bin", data)
+        downloader = IsolatedDownloader(origin.url("/f.bin"), tmp_path, LOOPBACK)
+        pids: list[int] = []
+
+        def on_progress(_progress: object) -> None:
+            if not pids:  # the first report: wait until the child is gone, then cancel
+                children = multiprocessing.active_children()
+                child = next(p for p in children if p.name == "errand-download")
+                pids.append(child.pid or 0)
+                child.join(20)
+                downloader.cancel()
+
+        downloader.on_progress = on_progress
+        result = downloader.run()
+    assert pids and result.path.read_bytes() == data

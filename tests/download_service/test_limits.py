@@ -135,7 +135,25 @@ def test_a_running_download_is_stopped_once_what_arrived_crosses_the_quota(tmp_p
     limits.ledger.start(second, USER, None)
     limits.ledger.received(first, 3 * MiB)
     assert limits.over_limit(first, USER) is None
-    limits.ledger.received(second, 2 * MiB)  # together over 4 MiB: whichever checks next stops
+    limits.ledger.received(second, 2 * MiB)  # together over 4 MiB: the later one gives way
+    assert limits.over_limit(first, USER) is None
     why = limits.over_limit(second, USER)
     assert why is not None and why.code is Reason.QUOTA_RUNNING
     assert why.params == {"quota_bytes": 4 * MiB, "used_bytes": 5 * MiB}
+
+
+def test_a_download_that_ends_between_checks_is_held_to_the_quota(tmp_path: Path) -> None:
+    """Both end before a check while running could stop them: the first requested fits, the
+    later one is not delivered (what is stored and the earlier one's bytes count)."""
+    limits = limits_for(tmp_path, daily_quota_mb=10)
+    add_job(limits, JobState.DONE, 1 * MiB, 1 * MiB)
+    first = add_job(limits, JobState.RUNNING, None)
+    second = add_job(limits, JobState.RUNNING, None)
+    for job_id in (first, second):
+        limits.ledger.start(job_id, USER, None)
+        limits.ledger.received(job_id, 5 * MiB)
+    assert limits.over_quota_at_end(first, USER, 8 * MiB) is None
+    why = limits.over_quota_at_end(second, USER, 8 * MiB)
+    assert why is not None and why.code is Reason.QUOTA_BUDGET
+    assert why.params == {"quota_bytes": 10 * MiB, "used_bytes": 6 * MiB}
+    assert limits_for(tmp_path / "b", daily_quota_mb=0).over_quota_at_end(1, USER, 1) is None

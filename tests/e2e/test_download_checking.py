@@ -1,7 +1,10 @@
 """While a link is being checked: the Cancel button works and reads "cancelled", retries are shown,
-and one user's hanging links cannot hold every probe worker. Real bot, real origins."""
+and one user's hanging links cannot hold every probe worker; and a cancel reads "cancelled" within a
+second in every state. Real bot, real origins."""
 
 from __future__ import annotations
+
+import time
 
 import pytest
 
@@ -86,3 +89,48 @@ def test_falling_back_to_one_connection_is_said_in_the_status(emulator, make_bot
     shown = wait_text(emulator, status_for(emulator, USER, sent), "ℹ️", timeout=30)
     assert "ℹ️ Using one connection: the server does not support ranges" in shown, shown
     assert document_for(emulator, USER, sent).document["sha256"] == sha(data)
+
+
+def cancelled_after(emulator, status, user: int = USER) -> float:
+    """Press Cancel on ``status``; seconds until it read "cancelled" (by the emulator's clock)."""
+    pressed = time.monotonic()
+    emulator.press_button(emulator.get_message(user, status.message_id), user)
+    wait_text(emulator, status, "🚫", timeout=20)
+    history = emulator.get_message(user, status.message_id).history
+    return next(at for at, text, _ in history if text and text.startswith("🚫")) - pressed
+
+
+def test_cancel_reads_cancelled_within_a_second_in_every_state(emulator, make_bot, origin) -> None:
+    """Pressed just after the status changed (the moment a person sees it and reacts): checking
+    while retrying, waiting in line, downloading, and sending the file. Each status offers the
+    button. The "cancelled" edit waited a whole second after the last edit before (three after
+    the start of sending)."""
+    make_bot(max_active_downloads="1")  # the default progress interval (3 s)
+    data = payload(2_400_000, seed=53)
+    took = {}
+    origin.add_file("/busy.bin", data, fail_status=503, fail_times=50, retry_after="5")
+    request = emulator.send_text(USER, USER, f"/download {origin.url('/busy.bin')}")
+    status = status_for(emulator, USER, request)
+    wait_text(emulator, status, "🔁")
+    took["retrying"] = cancelled_after(emulator, status)
+
+    origin.add_file("/run.bin", data, rate=20_000)  # another person's download takes the slot
+    running = status_for(
+        emulator, OTHER, emulator.send_text(OTHER, OTHER, f"/download {origin.url('/run.bin')}")
+    )
+    wait_text(emulator, running, "%")
+    origin.add_file("/next.bin", data)
+    request = emulator.send_text(USER, USER, f"/download {origin.url('/next.bin')}")
+    status = status_for(emulator, USER, request)
+    wait_text(emulator, status, "⏳")
+    took["waiting"] = cancelled_after(emulator, status)
+    wait_text(emulator, running, "%  ")  # a progress edit (the bar) just came
+    took["downloading"] = cancelled_after(emulator, running, OTHER)
+
+    emulator.upload_rate = 500_000  # a slow uplink: 2.4 MB take about 5 s
+    origin.add_file("/send.bin", data)
+    request = emulator.send_text(USER, USER, f"/download {origin.url('/send.bin')}")
+    status = status_for(emulator, USER, request)
+    wait_text(emulator, status, "📤")
+    took["sending"] = cancelled_after(emulator, status)
+    assert all(seconds <= 1.0 for seconds in took.values()), took

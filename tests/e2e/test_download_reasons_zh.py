@@ -2,13 +2,17 @@
 
 The real bot against the emulator and a real local origin: an origin that answers 404, an address
 the net guard refuses, and a server without ranges (the "using one connection" notice while it
-runs). The reasons are codes in the core; the chat layer words them; the job row keeps the code,
-so /downloads words it again later.
+runs), and the reasons that fail fast (a refused port, a name that does not resolve, a self-signed
+certificate). The reasons are codes in the core; the chat layer words them; the job row keeps the
+code, so /downloads words it again later.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
+import socket
+import subprocess
 
 import pytest
 
@@ -44,7 +48,7 @@ def test_http_404_and_a_private_address_are_worded_in_chinese(
         emulator, emulator.send_text(USER, USER, f"/download {origin.url('/gone.bin')}")
     )
     text = final(emulator, missing, "❌")
-    assert text == "❌ d1 · 127.0.0.1/gone.bin: 服务器返回 HTTP 404 Not Found", text
+    assert text == "❌ d1 · 127.0.0.1/gone.bin：服务器返回 HTTP 404 Not Found", text
 
     private = status_of(
         emulator, emulator.send_text(USER, USER, f"/download http://127.0.0.2:{origin.port}/x.bin")
@@ -113,3 +117,44 @@ def test_a_bad_link_and_a_quota_refusal_are_worded_in_chinese(
     )
     text = final(emulator, status, "❌")
     assert HAN.search(text) and not re.search(r"\b(quota|used|left|today)\b", text, re.I), text
+
+
+@pytest.fixture
+def self_signed(tmp_path) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1, made as an operator would with openssl."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed (apt-get install openssl)")
+    cert, key = str(tmp_path / "self.pem"), str(tmp_path / "self.key")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"]
+        + ["-keyout", key, "-out", cert, "-subj", "/CN=localhost"]
+        + ["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+def test_fail_fast_reasons_read_in_chinese_with_full_width_punctuation(
+    emulator: BotApiEmulator, make_bot, self_signed: tuple[str, str]
+) -> None:
+    """A refused port, a name that does not resolve and a self-signed certificate: the reason in
+    Chinese, the OS's and OpenSSL's English words included, after a full-width colon."""
+    make_bot()
+    emulator.set_user_language(USER, "zh-hans")
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    with Origin(tls=self_signed) as tls:
+        tls.add_file("/t.bin", b"x" * 1000)
+        cases = {
+            f"http://127.0.0.1:{port}/x.bin": "连接被拒绝",
+            "http://no-such-host.example/x.bin": "无法解析 no-such-host.example（",
+            tls.url("/t.bin"): "证书不受信任：自签名证书",
+        }
+        for url, reason in cases.items():
+            status = status_of(emulator, emulator.send_text(USER, USER, f"/download {url}"))
+            text = final(emulator, status, "❌")
+            head, _, said = text.partition("：")
+            assert head.startswith("❌ d") and said.startswith(reason), text
+            assert not re.search(r"[A-Za-z]{3,}", said.replace("no-such-host.example", "")), text

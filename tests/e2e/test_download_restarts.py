@@ -14,9 +14,12 @@ from tests.e2e.harness import USER
 from tests.e2e.test_downloads import (
     children,
     document_for,
+    payload,
     sha,
     slow_download_under_way,
+    status_for,
     texts_of,
+    wait_text,
 )
 
 pytestmark = pytest.mark.timeout(150)
@@ -97,3 +100,53 @@ def test_a_partial_file_changed_while_stopped_is_refetched_not_delivered(
     bot.start()
     document = document_for(emulator, USER, sent, timeout=100)
     assert document.document["sha256"] == sha(data)
+
+
+def test_a_file_finished_just_before_a_kill_is_delivered_not_fetched_again_beside_itself(
+    emulator, make_bot, origin
+) -> None:
+    """``kill -9`` at the very end: the download process had renamed ``NAME.part`` to ``NAME`` (and
+    removed its record) when the bot died, before the job's row said done. The restart fetched
+    the whole file again as ``NAME (1)``, delivered that and left both on disk."""
+    bot = make_bot(progress_interval="1")
+    data, sent, _status = slow_download_under_way(
+        emulator, origin, "/end.bin", seed=34, fraction=0.4
+    )
+    bot.kill()
+    (part,) = (bot.data_dir / "downloads").rglob("*.part")
+    for leftover in part.parent.iterdir():
+        leftover.unlink()
+    (part.parent / "end.bin").write_bytes(data)  # what the download process finished
+    asked_before = len(origin.hits("/end.bin"))
+    bot.start()
+    document = document_for(emulator, USER, sent, timeout=100)
+    assert document.document["file_name"] == "end.bin"
+    assert document.document["sha256"] == sha(data)
+    kept = [p.name for p in (bot.data_dir / "downloads").rglob("*") if p.is_file()]
+    assert kept == ["end.bin"], kept
+    asked_after = origin.hits("/end.bin")[asked_before:]
+    assert all(hit.range == "bytes=0-0" for hit in asked_after), asked_after  # probes at most
+
+
+def test_a_download_without_ranges_says_it_starts_over_after_a_restart(
+    emulator, make_bot, origin
+) -> None:
+    """A server without ranges cannot be resumed: after ``systemctl stop`` (SIGTERM to the group)
+    and a start, the chat is told the download starts over, not "resumed at N%" (it said the
+    percent last saved in the row, while the bar went back to the start)."""
+    bot = make_bot(progress_interval="1")
+    data = payload(1_500_000, seed=35)
+    origin.add_file("/whole.bin", data, ranges=False, rate=150_000)
+    sent = emulator.send_text(USER, USER, f"/download {origin.url('/whole.bin')}")
+    status = status_for(emulator, USER, sent)
+    wait_text(emulator, status, "%")
+    emulator.wait_for(
+        lambda: origin.bytes_sent("/whole.bin") >= len(data) * 0.4, 30, "40% transferred"
+    )
+    assert bot.terminate_group() < 10
+    bot.start()
+    document = document_for(emulator, USER, sent, timeout=60)
+    assert document.document["sha256"] == sha(data)
+    history = texts_of(emulator, status)
+    assert not any("Resumed after restart" in t for t in history), history
+    assert any("Started again after the restart, from the beginning" in t for t in history)

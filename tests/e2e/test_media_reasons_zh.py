@@ -68,8 +68,9 @@ def final(emulator: BotApiEmulator, status: Message, needle: str = "❌") -> str
 
 
 def reason_of(status_text: str) -> str:
-    """The reason after the job's head: ``❌ d1 · 127.0.0.1/page.html: <reason>``."""
-    return status_text.split(": ", 1)[1]
+    """The reason after the job's head: ``❌ d1 · 127.0.0.1/page.html：<reason>`` (a full-width
+    colon in Chinese)."""
+    return status_text.split("：", 1)[1]
 
 
 def test_a_page_needing_ffmpeg_is_refused_in_chinese(

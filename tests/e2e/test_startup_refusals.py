@@ -15,6 +15,7 @@ import pytest
 
 from bot.sandbox.emulator import BotApiEmulator
 from tests.e2e.harness import ERRANDBOT, USER, BotProcess
+from tests.privileges import without_root_powers
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -109,3 +110,31 @@ def test_unreachable_database_is_one_line_without_password(
     assert line.startswith("errandbot: cannot reach the database at postgresql+psycopg://") and (
         "Connection refused" in line and "check DATABASE_URL" in line
     ), line
+
+
+def test_database_restored_as_another_user_is_one_line_not_a_crash(
+    emulator: BotApiEmulator, make_bot, tmp_path: Path
+) -> None:
+    """``docker cp`` of a backup leaves the database owned by root while the bot runs as its own
+    user: reads work, and the first write (the inbox's prune at start) crashed with a 40-line
+    traceback. Now one line, the check's words, before anything is opened; nothing changes."""
+    bot: BotProcess = make_bot()
+    command = emulator.send_text(USER, USER, "/timer 1h keep me")
+    emulator.wait_reply(USER, command, contains="⏳")
+    bot.terminate()
+    db = bot.data_dir / "errand.db"
+    db.chmod(0o444)
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in bot.data_dir.glob("errand.db*"))
+    result = subprocess.run(
+        [*without_root_powers(), ERRANDBOT, "run"],
+        env=dict(bot.env),
+        cwd=bot.data_dir.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    (line,) = [x for x in result.stderr.splitlines() if x.startswith("errandbot:")]
+    assert f"{db} is read-only for this user" in line and "docs/deploy.md, Restore" in line, line
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in bot.data_dir.glob("errand.db*")) == before
