@@ -1,12 +1,14 @@
 """One try at a probed file: from its resume record to the renamed, checked result.
 
-It decides what can be trusted of a previous run (:meth:`Attempt._start_record`, and a few
-windows compared with the server when asked: :mod:`bot.downloads.verify`), fetches the rest over
-ranges (:mod:`bot.downloads.multi`) or, when ranges cannot be used, one stream
-(:mod:`bot.downloads.single`) that reuses what ranges already wrote, hashes the file as it grows
-(:class:`~bot.downloads.hashing.PrefixHasher`), and on failure keeps the ``.part`` file and its
-record only when a re-run can resume from them. A :class:`~bot.downloads.errors.FileChanged` ends
-the attempt; :class:`~bot.downloads.engine.Downloader` then probes again and starts another.
+It decides what can be trusted of a previous run (:meth:`Attempt._start_record`, then
+:meth:`Attempt._trusted`: the record's CRC-32 pieces re-read from disk, or, for a record without
+digests, a few windows compared with the server when asked: :mod:`bot.downloads.verify`),
+fetches the rest over ranges (:mod:`bot.downloads.multi`) or, when ranges cannot be used, one
+stream (:mod:`bot.downloads.single`) that reuses what ranges already wrote, hashes the file as it
+grows (:class:`~bot.downloads.hashing.PrefixHasher`), and on failure keeps the ``.part`` file
+and its record only when a re-run can resume from them. A
+:class:`~bot.downloads.errors.FileChanged` ends the attempt;
+:class:`~bot.downloads.engine.Downloader` then probes again and starts another.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from bot.downloads.netguard import mask_url
 from bot.downloads.progress import Progress
 from bot.downloads.reasons import Reason, Why
 from bot.downloads.retries import RetryPolicy
-from bot.downloads.segments import Range, SegmentMap
+from bot.downloads.segments import Range, SegmentMap, intersect, merge, size_of
 from bot.downloads.single import StreamFetch
 
 log = logging.getLogger(__name__)
@@ -84,10 +86,7 @@ class Attempt:
         fd = _claim(part, ctl, record)
         keep: bool | None = False  # None once finished
         try:
-            if done and self.options.verify_resumed and not self._verified(fd, probe, done):
-                self.notice(Why.of(Reason.PARTIAL_MISMATCH))
-                done = []
-                record.done, record.synced = [], []
+            done = self._trusted(fd, probe, record, done)
             size, digests, resumed = self._fetch(fd, probe, part, ctl, record, done)
             keep = None
         except DownloadCancelled:
@@ -142,7 +141,9 @@ class Attempt:
                 if not done:
                     _empty(fd)
                 os.ftruncate(fd, probe.size)
-                segmap = SegmentMap(probe.size, done=done, min_split=self.options.min_split)
+                segmap = SegmentMap(
+                    probe.size, done=done, min_split=self.options.min_split, pieces=record.pieces
+                )
                 resumed = segmap.done_bytes
                 hasher = self._hasher(part, segmap.contiguous_prefix)
                 try:
@@ -207,6 +208,7 @@ class Attempt:
             size=probe.size if probe.resumable else None,
             validator=probe.validator,
             final_url=probe.final_url,
+            pieces=[] if self.options.record_digests and probe.resumable else None,
         )
         old = resume.load(ctl) if ctl.exists() else None
         if ctl.exists() and old is None:
@@ -228,7 +230,42 @@ class Attempt:
             self.notice(Why.of(Reason.PARTIAL_RECORD_MISMATCH))
             return record, []
         record.done, record.synced = done, old.synced  # synced ranges stay synced
+        if old.pieces is not None:
+            record.pieces = old.pieces  # checked by _trusted, once the file is open
         return record, done
+
+    def _trusted(
+        self, fd: int, probe: ProbeResult, record: resume.ResumeState, done: list[Range]
+    ) -> list[Range]:
+        """What of ``done`` (the record's claim) the file really holds; ``record`` is updated.
+
+        With digests, each recorded piece is read back and its CRC compared: bytes that fail,
+        or that no digest covers, are fetched again, and the notice says how many. Without
+        them (an older record), the spot check against the server (``verify_resumed``) decides
+        for all or nothing; the bytes it lets through get digests computed from the disk.
+        """
+        recording = self.options.record_digests and record.resumable
+        if not done:
+            record.pieces = [] if recording else None
+            return done
+        done = merge(done)
+        if record.pieces is not None:
+            good = verify.intact(fd, done, record.pieces)
+            kept = verify.covered(good)
+            lost = size_of(done) - size_of(kept)
+            if lost:
+                log.info("%s: %d claimed bytes failed their digests", mask_url(self.url), lost)
+                self.notice(Why.of(Reason.PARTIAL_REFETCHED, refetched_bytes=lost))
+            record.done, record.synced = kept, intersect(merge(record.synced), kept)
+            record.pieces = good if recording else None
+            return kept
+        if self.options.verify_resumed and not self._verified(fd, probe, done):
+            self.notice(Why.of(Reason.PARTIAL_MISMATCH))
+            record.done, record.synced = [], []
+            record.pieces = [] if recording else None
+            return []
+        record.pieces = verify.digest(fd, done) if recording else None
+        return done
 
     def _verified(self, fd: int, probe: ProbeResult, done: list[Range]) -> bool:
         """Whether the claimed ranges on disk match the server (see :mod:`bot.downloads.verify`)."""

@@ -8,7 +8,9 @@ only while each is slow (:mod:`~bot.downloads.ramp`), and shrinks to what the se
 it refuses with 429/503 (:mod:`~bot.downloads.serverlimit`). The supervising thread starts
 workers, and in the tail asks again on a new connection for the last bytes of a range that
 stopped coming (:mod:`~bot.downloads.tail`); the resume record is kept by
-:class:`~bot.downloads.checkpoints.Checkpoints`.
+:class:`~bot.downloads.checkpoints.Checkpoints`. When the map keeps digests, each worker folds
+every chunk it writes into the CRC-32 of its current piece (:class:`~bot.downloads.segments.Piece`)
+while the chunk is still in the CPU's cache.
 On failure or cancel everything stops through the run's :class:`~bot.downloads.control.Control`.
 """
 
@@ -18,6 +20,7 @@ import logging
 import os
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -255,6 +258,7 @@ class RangedFetch:
         stop = self.control.stop
         tries = self.policy.start()
         buffer = bytearray(MAX_READ)  # reused for every chunk of this segment
+        digests = segmap.digests
         while not seg.finished and not stop.is_set():
             consumed = False
             first, last = seg.pos, seg.end
@@ -289,8 +293,9 @@ class RangedFetch:
                     if n:
                         if stop.is_set():
                             return
-                        os.pwrite(fd, chunk[:n], offset)
-                        segmap.flushed(seg, n)
+                        data = chunk[:n]
+                        os.pwrite(fd, data, offset)
+                        segmap.flushed(seg, n, zlib.crc32(data, seg.crc) if digests else 0)
                         reading.moved = time.monotonic()
                         progressed = True
                         meter.tick(segmap.done_bytes, segmap.active_count())

@@ -95,6 +95,7 @@ class Reason(StrEnum):
     RESUME_DAMAGED = "resume_damaged"
     PARTIAL_MISMATCH = "partial_mismatch"
     PARTIAL_RECORD_MISMATCH = "partial_record_mismatch"
+    PARTIAL_REFETCHED = "partial_refetched"  # refetched_bytes
     # --- limits and the disk (engine)
     TOO_SLOW = "too_slow"  # speed_bps, window_seconds
     TOOK_TOO_LONG = "took_too_long"  # limit_seconds
@@ -226,6 +227,9 @@ ENGLISH: dict[Reason, str] = {
     Reason.PARTIAL_MISMATCH: "the partial file does not match the server; starting over",
     Reason.PARTIAL_RECORD_MISMATCH: (
         "the partial file does not match its resume record; starting over"
+    ),
+    Reason.PARTIAL_REFETCHED: (
+        "{refetched_bytes} of the partial file did not match its record; fetched again"
     ),
     Reason.TOO_SLOW: "too slow: less than {speed_bps} for {window_seconds}",
     Reason.TOOK_TOO_LONG: "took longer than the {limit_seconds} limit for one download",

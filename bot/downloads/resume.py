@@ -14,6 +14,12 @@ Two lists of done ranges, because syncing is expensive but a ``kill -9`` is not 
   used instead of ``done`` when the record's ``boot_id`` is not the running kernel's (the machine
   rebooted, and unsynced pages may be lost).
 
+Version 3 adds ``pieces``: ``[first, last, crc32]`` of the written bytes, about one per MiB
+(:class:`~bot.downloads.segments.Piece`), covering exactly ``done``; a resume re-reads each piece
+from the ``.part`` and fetches again what no longer matches (:func:`bot.downloads.verify.intact`).
+``null`` when the run kept no digests (the CLI). A version 2 record (no digests) is still read:
+its claim is then spot-checked against the server as before.
+
 The record carries a SHA-256 of its own fields: a record that was edited or half-written is not
 trusted (the download starts over in the same file). It is replaced atomically (temp file,
 rename), so a crash leaves the old or the new record, never half of one.
@@ -28,9 +34,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.downloads.segments import Range
+from bot.downloads.segments import Piece, Range
 
-VERSION = 2
+VERSION = 3
+READABLE = (2, 3)  # version 2 has no ``pieces``
 SUFFIX = ".part.json"
 BOOT_ID_PATH = Path("/proc/sys/kernel/random/boot_id")
 
@@ -63,6 +70,8 @@ class ResumeState:
     done: list[Range] = field(default_factory=list)
     synced: list[Range] = field(default_factory=list)
     boot_id: str = ""
+    #: CRCs of the ``done`` bytes (see the module docstring); ``None``: no digests kept.
+    pieces: list[Piece] | None = None
 
     @property
     def resumable(self) -> bool:
@@ -78,6 +87,9 @@ class ResumeState:
             "done": [list(r) for r in self.done],
             "synced": [list(r) for r in self.synced],
             "boot_id": self.boot_id,
+            "pieces": (
+                None if self.pieces is None else [[p.first, p.last, p.crc] for p in self.pieces]
+            ),
         }
 
     def to_json(self) -> str:
@@ -87,7 +99,7 @@ class ResumeState:
     @classmethod
     def from_json(cls, text: str) -> ResumeState:
         data = json.loads(text)
-        if not isinstance(data, dict) or data.get("version") != VERSION:
+        if not isinstance(data, dict) or data.get("version") not in READABLE:
             raise ValueError("unknown control file version")
         check = data.pop("check", None)
         if check != _digest(data):
@@ -96,8 +108,13 @@ class ResumeState:
         size = None if size is None else int(size)
         done = [(int(a), int(b)) for a, b in data.get("done", [])]
         synced = [(int(a), int(b)) for a, b in data.get("synced", [])]
-        if size is not None and (size < 1 or any(not 0 <= a <= b < size for a, b in done + synced)):
+        raw = data.get("pieces")
+        pieces = None if raw is None else [Piece(int(a), int(b), int(c)) for a, b, c in raw]
+        spans = done + synced + [(p.first, p.last) for p in pieces or ()]
+        if size is not None and (size < 1 or any(not 0 <= a <= b < size for a, b in spans)):
             raise ValueError("control file ranges out of bounds")
+        if any(not 0 <= p.crc < 1 << 32 for p in pieces or ()):
+            raise ValueError("control file digest out of range")
         return cls(
             url=str(data["url"]),
             size=size,
@@ -106,6 +123,7 @@ class ResumeState:
             done=done,
             synced=synced,
             boot_id=str(data.get("boot_id", "")),
+            pieces=pieces,
         )
 
     def trusted_done(self, boot_id: str | None = None) -> list[Range]:

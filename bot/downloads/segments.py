@@ -18,6 +18,16 @@ for the rest (the thief takes at least half). A steal happens only when the thie
 least ``min_split`` bytes, so connections are not spent on crumbs — or, when the victim would
 need more than :data:`SLOW_TAIL_SECONDS` at its measured speed, at least a quarter of that, so a
 slow connection does not leave a long tail.
+
+Each written byte can also be vouched for by a CRC-32 (:class:`Piece`), so that a resume can
+prove the ``.part`` still holds what was written (:func:`bot.downloads.verify.intact`). The
+digests follow the *writes*, not fixed blocks: a segment's bytes are written in order by one
+worker, so each worker keeps a running CRC of its bytes since the start of its current piece and
+closes the piece once it covers :data:`PIECE_SIZE` (and when the segment ends). A steal only
+moves a segment's ``end``, never bytes already written, so pieces never overlap and together
+they cover exactly :meth:`SegmentMap.done_ranges` — whatever offsets ranges are split at.
+Merging two CRCs would need ``crc32_combine`` (not in Python's ``zlib``); pieces of about 1 MiB
+keep the record small instead (about 30 bytes of JSON per MiB of file).
 """
 
 from __future__ import annotations
@@ -29,6 +39,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 Range = tuple[int, int]
+PIECE_SIZE = 1 << 20  # a worker closes its digest piece once it covers this many bytes
 MIN_SAMPLE_SECONDS = 0.3  # speeds measured over less time than this are noise
 MIN_KEEP = 64 * 1024  # a victim keeps at least this much, so its in-flight bytes are not wasted
 SLOW_TAIL_SECONDS = 2.0  # a range that would take longer than this is split even if small
@@ -47,6 +58,12 @@ class Segment:
     pos: int
     written: int
     started: float = 0.0
+    piece_start: int = -1  # first byte of the digest piece being written (-1: ``start``)
+    crc: int = 0  # CRC-32 of bytes ``[piece_start, written)``
+
+    def __post_init__(self) -> None:
+        if self.piece_start < 0:
+            self.piece_start = self.start
 
     def speed(self, now: float) -> float | None:
         """Bytes per second since this segment started; ``None`` until it has a fair sample."""
@@ -62,6 +79,19 @@ class Segment:
     @property
     def finished(self) -> bool:
         return self.pos > self.end
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """Bytes ``[first, last]`` as written, vouched for by their CRC-32 (``zlib.crc32``)."""
+
+    first: int
+    last: int
+    crc: int
+
+    @property
+    def length(self) -> int:
+        return self.last - self.first + 1
 
 
 def merge(ranges: list[Range]) -> list[Range]:
@@ -89,6 +119,26 @@ def gaps(done: list[Range], total: int) -> list[Range]:
     return out
 
 
+def intersect(a: list[Range], b: list[Range]) -> list[Range]:
+    """The bytes in both ``a`` and ``b`` (each merged): ``[(0,9)] & [(5,20)] -> [(5,9)]``."""
+    out: list[Range] = []
+    i = j = 0
+    while i < len(a) and j < len(b):
+        first, last = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
+        if first <= last:
+            out.append((first, last))
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
+def size_of(ranges: list[Range]) -> int:
+    """How many bytes ``ranges`` (disjoint) hold."""
+    return sum(b - a + 1 for a, b in ranges)
+
+
 def split(first: int, last: int, parts: int) -> list[Range]:
     """``[first, last]`` cut into ``parts`` nearly equal, non-empty ranges (fewer if too short)."""
     length = last - first + 1
@@ -102,7 +152,11 @@ def split(first: int, last: int, parts: int) -> list[Range]:
 
 
 class SegmentMap:
-    """The byte bookkeeping of one download of ``total`` bytes (``total >= 1``)."""
+    """The byte bookkeeping of one download of ``total`` bytes (``total >= 1``).
+
+    ``pieces``: the digests of the ``done`` bytes; ``None`` keeps no digests at all (the workers
+    then compute no CRC), an empty list starts keeping them.
+    """
 
     def __init__(
         self,
@@ -111,6 +165,7 @@ class SegmentMap:
         done: Sequence[Range] = (),
         min_split: int = 1 << 20,
         clock: Callable[[], float] = time.monotonic,
+        pieces: Sequence[Piece] | None = None,
     ) -> None:
         if total < 1:
             raise ValueError("total must be at least 1")
@@ -122,7 +177,8 @@ class SegmentMap:
         self._done: list[Range] = merge(list(done))
         self._pending: list[Range] = gaps(self._done, total)
         self._active: list[Segment] = []
-        self._done_bytes = sum(b - a + 1 for a, b in self._done)
+        self._done_bytes = size_of(self._done)
+        self._pieces: list[Piece] | None = None if pieces is None else list(pieces)
         self._lock = threading.Lock()
         self._clock = clock
         self._finished_speed: float | None = None  # moving average over finished segments
@@ -162,7 +218,7 @@ class SegmentMap:
                 victim, first = split_at
                 last = victim.end
                 victim.end = first - 1
-            seg = Segment(first, last, first, first, now)
+            seg = Segment(first, last, first, first, now, first)
             self._active.append(seg)
             return seg
 
@@ -208,16 +264,35 @@ class SegmentMap:
             seg.pos += n
             return n
 
-    def flushed(self, seg: Segment, n: int) -> None:
-        """``n`` claimed bytes of ``seg`` are now on disk."""
+    @property
+    def digests(self) -> bool:
+        """Whether written bytes are vouched for by CRCs (:meth:`flushed` wants ``crc``)."""
+        return self._pieces is not None
+
+    def flushed(self, seg: Segment, n: int, crc: int = 0) -> None:
+        """``n`` claimed bytes of ``seg`` are now on disk. With :attr:`digests`, ``crc`` is
+        ``zlib.crc32(those bytes, seg.crc)``: the running CRC of the piece being written."""
         with self._lock:
             seg.written += n
             self._done_bytes += n
+            if self._pieces is not None:
+                seg.crc = crc
+                if seg.written - seg.piece_start >= PIECE_SIZE:
+                    self._close_piece(seg)
+
+    def _close_piece(self, seg: Segment) -> None:
+        """Move ``seg``'s open digest piece to the closed ones (lock held, digests kept)."""
+        assert self._pieces is not None
+        if seg.written > seg.piece_start:
+            self._pieces.append(Piece(seg.piece_start, seg.written - 1, seg.crc))
+        seg.piece_start, seg.crc = seg.written, 0
 
     def finish(self, seg: Segment) -> None:
         """The worker is done with ``seg``: what was written is done, the rest is pending again."""
         with self._lock:
             self._active.remove(seg)
+            if self._pieces is not None:
+                self._close_piece(seg)
             elapsed = self._clock() - seg.started
             if seg.written - seg.start >= MIN_KEEP and elapsed > 0:
                 v = (seg.written - seg.start) / elapsed
@@ -241,10 +316,24 @@ class SegmentMap:
 
     def done_ranges(self) -> list[Range]:
         """Everything on disk, including the written part of active segments (for resume)."""
+        return self.snapshot()[0]
+
+    def snapshot(self) -> tuple[list[Range], list[Piece] | None]:
+        """:meth:`done_ranges` and the digests that cover exactly those bytes (``None`` when
+        none are kept), taken together: the open piece of each active segment up to its
+        ``written``, so a resume record's digests never claim more than its ranges."""
         with self._lock:
             ranges = list(self._done)
             ranges += [(s.start, s.written - 1) for s in self._active if s.written > s.start]
-        return merge(ranges)
+            pieces = None
+            if self._pieces is not None:
+                pieces = list(self._pieces)
+                pieces += [
+                    Piece(s.piece_start, s.written - 1, s.crc)
+                    for s in self._active
+                    if s.written > s.piece_start
+                ]
+        return merge(ranges), pieces
 
     def contiguous_prefix(self) -> int:
         """How many bytes from offset 0 are all on disk (a hasher can read them)."""

@@ -1,6 +1,15 @@
-"""Check what a resume record claims against the server before trusting it.
+"""Check what a resume record claims before trusting it: against its digests, or the server.
 
-The record (checksummed, size-checked) says which ranges of ``NAME.part`` hold the file's bytes,
+A record with digests (version 3, :class:`~bot.downloads.segments.Piece`) is checked against the
+disk alone (:func:`intact`): every piece is read back from ``NAME.part`` and its CRC-32 compared
+with the recorded one. Only the bytes of pieces that still match stay done; a changed byte costs
+its piece (about 1 MiB), fetched again, not the whole file. CRC-32 finds every change of one
+byte, and every burst of up to 32 bits; against random damage it misses one in 2**32. It is
+not a defence against someone who forges records on purpose (the record's own SHA-256 does not
+stop them either): it is about disks, crashes and hands that change a ``.part`` by mistake.
+
+Without digests (a version 2 record, or a run with ``record_digests`` off) the record
+(checksummed, size-checked) says which ranges of ``NAME.part`` hold the file's bytes,
 but it cannot prove the bytes themselves: the ``.part`` may have been overwritten, or the record
 rebuilt by hand. Before resuming, the bot fetches a few small windows of the claimed ranges again
 and compares them with the disk: the first and last bytes of the largest ranges and a few spread
@@ -12,9 +21,10 @@ from __future__ import annotations
 
 import os
 import random
+import zlib
 from collections.abc import Callable
 
-from bot.downloads.segments import Range
+from bot.downloads.segments import PIECE_SIZE, Piece, Range, merge
 
 WINDOW = 16 * 1024
 EDGE_RANGES = 4  # the largest ranges get their first and last window checked
@@ -49,3 +59,35 @@ def matches(fd: int, done: list[Range], fetch: Fetch) -> bool:
         if os.pread(fd, last - first + 1, first) != want:
             return False
     return True
+
+
+def intact(fd: int, done: list[Range], pieces: list[Piece]) -> list[Piece]:
+    """The ``pieces`` that lie inside ``done`` (merged) and whose bytes on disk (``fd``) still
+    have the recorded CRC; bytes of ``done`` outside them are not to be trusted."""
+    kept: list[Piece] = []
+    i = 0
+    for piece in sorted(pieces, key=lambda p: p.first):
+        while i < len(done) and done[i][1] < piece.first:
+            i += 1
+        if i == len(done) or not done[i][0] <= piece.first <= piece.last <= done[i][1]:
+            continue  # claimed by a digest but not by the ranges (after a reboot: not synced)
+        if zlib.crc32(os.pread(fd, piece.length, piece.first)) == piece.crc:
+            kept.append(piece)
+    return kept
+
+
+def covered(pieces: list[Piece]) -> list[Range]:
+    """The bytes ``pieces`` vouch for, merged."""
+    return merge([(p.first, p.last) for p in pieces])
+
+
+def digest(fd: int, done: list[Range]) -> list[Piece]:
+    """Pieces of at most :data:`PIECE_SIZE` for the bytes of ``done`` as they are on disk now:
+    digests for ranges trusted another way (a version 2 record that passed :func:`matches`), so
+    that the next resume of the same file can check them."""
+    out: list[Piece] = []
+    for first, last in done:
+        for at in range(first, last + 1, PIECE_SIZE):
+            end = min(last, at + PIECE_SIZE - 1)
+            out.append(Piece(at, end, zlib.crc32(os.pread(fd, end - at + 1, at))))
+    return out

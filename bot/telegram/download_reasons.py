@@ -73,6 +73,9 @@ WORDS: dict[Reason, str] = {
     Reason.PARTIAL_RECORD_MISMATCH: N_(
         "the partial file does not match its resume record; starting over"
     ),
+    Reason.PARTIAL_REFETCHED: N_(
+        "{refetched_bytes} of the partial file did not match its record; fetched again"
+    ),
     Reason.TOO_SLOW: N_("too slow: less than {speed_bps} for {window_seconds}"),
     Reason.TOOK_TOO_LONG: N_("took longer than the {limit_seconds} limit for one download"),
     Reason.TOO_LARGE: N_("file is {size_bytes}, over the {limit_bytes} limit"),

@@ -335,11 +335,12 @@ def test_after_a_reboot_only_synced_ranges_count():
 
 
 def test_a_resume_that_does_not_match_the_server_starts_over(origin, options, tmp_path):
-    """The record is intact but the .part was overwritten: with verify_resumed (the bot's
-    setting) the windows fetched again differ, and the download starts over."""
+    """The record (one without digests: record_digests off) is intact but the .part was
+    overwritten: with verify_resumed the windows fetched again differ, and the download starts
+    over. (With digests, tests/downloads/test_digests.py.)"""
     data = payload(2 * MB)
     origin.add_file("/v.bin", data, rate=100_000)
-    cancel_midway(origin.url("/v.bin"), tmp_path, options())
+    cancel_midway(origin.url("/v.bin"), tmp_path, options(record_digests=False))
     part = tmp_path / "v.bin.part"
     part.write_bytes(os.urandom(part.stat().st_size))  # same size, other bytes
     origin.add_file("/v.bin", data)
@@ -347,7 +348,7 @@ def test_a_resume_that_does_not_match_the_server_starts_over(origin, options, tm
     result = Downloader(
         origin.url("/v.bin"),
         dest_dir=tmp_path,
-        options=options(verify_resumed=True),
+        options=options(verify_resumed=True, record_digests=False),
         on_notice=lambda why: notices.append(str(why)),
     ).run()
     assert notices == ["the partial file does not match the server; starting over"]
