@@ -38,9 +38,9 @@ class DownloadOptions:
     # Before resuming, compare a few windows of what the record claims with the server
     # (bot.downloads.verify); the bot, which must never deliver wrong bytes, turns it on.
     verify_resumed: bool = False
-    # Keep a CRC-32 per MiB written in the resume record, and check them before resuming: a
-    # changed byte is found and only its MiB fetched again (bot.downloads.verify.intact). On by
-    # default (the bot); it costs about one CRC pass over the bytes written.
+    # Keep a digest (XXH3-64) per MiB written in the resume record and check them before
+    # resuming: a changed byte is found and only its MiB fetched again
+    # (bot.downloads.verify.intact). About 0.02 s of CPU per 512 MiB: on in the bot and the CLI.
     record_digests: bool = True
     deadlines: Deadlines = field(default_factory=Deadlines)
 

@@ -1,8 +1,8 @@
 """One try at a probed file: from its resume record to the renamed, checked result.
 
 It decides what can be trusted of a previous run (:meth:`Attempt._start_record`, then
-:meth:`Attempt._trusted`: the record's CRC-32 pieces re-read from disk, or, for a record without
-digests, a few windows compared with the server when asked: :mod:`bot.downloads.verify`),
+:meth:`Attempt._trusted`: the digests of the record's pieces checked on disk, or, for a record
+without digests, a few windows compared with the server when asked: :mod:`bot.downloads.verify`),
 fetches the rest over ranges (:mod:`bot.downloads.multi`) or, when ranges cannot be used, one
 stream (:mod:`bot.downloads.single`) that reuses what ranges already wrote, hashes the file as it
 grows (:class:`~bot.downloads.hashing.PrefixHasher`), and on failure keeps the ``.part`` file
@@ -239,7 +239,7 @@ class Attempt:
     ) -> list[Range]:
         """What of ``done`` (the record's claim) the file really holds; ``record`` is updated.
 
-        With digests, each recorded piece is read back and its CRC compared: bytes that fail,
+        With digests, each recorded piece is read back and its digest compared: bytes that fail,
         or that no digest covers, are fetched again, and the notice says how many. Without
         them (an older record), the spot check against the server (``verify_resumed``) decides
         for all or nothing; the bytes it lets through get digests computed from the disk.

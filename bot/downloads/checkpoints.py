@@ -8,7 +8,7 @@ fast link means hundreds of MB mid-download (measured: 1 GiB over loopback 2.9 s
 without). fsync can block for a second or more, so the loop runs on its own thread, off the
 supervising one.
 
-Each record also carries the CRC-32 pieces of what it claims
+Each record also carries the digests of the pieces of what it claims
 (:meth:`~bot.downloads.segments.SegmentMap.snapshot`), when the map keeps them.
 """
 

@@ -162,8 +162,9 @@ def run_download(settings: Settings | DownloadSettings, args: argparse.Namespace
     )
     if not 1 <= connections <= 16:
         return _fail("connections must be between 1 and 16")
-    # Only --checksum is hashed; what a resume record claims is compared with the server in a
-    # few windows first (a rebuilt record or an overwritten .part must not end as a wrong file).
+    # Only --checksum is hashed; what a resume record claims is checked against its digests (or,
+    # for an older record without them, a few windows compared with the server): a rebuilt
+    # record or an overwritten .part must not end as a wrong file.
     overrides: dict[str, Any] = dict(
         connections=connections,
         checksum=args.checksum,

@@ -9,8 +9,8 @@ it refuses with 429/503 (:mod:`~bot.downloads.serverlimit`). The supervising thr
 workers, and in the tail asks again on a new connection for the last bytes of a range that
 stopped coming (:mod:`~bot.downloads.tail`); the resume record is kept by
 :class:`~bot.downloads.checkpoints.Checkpoints`. When the map keeps digests, each worker folds
-every chunk it writes into the CRC-32 of its current piece (:class:`~bot.downloads.segments.Piece`)
-while the chunk is still in the CPU's cache.
+every chunk it writes into the running digest of its current piece
+(:class:`~bot.downloads.segments.Piece`) while the chunk is still in the CPU's cache.
 On failure or cancel everything stops through the run's :class:`~bot.downloads.control.Control`.
 """
 
@@ -20,7 +20,6 @@ import logging
 import os
 import threading
 import time
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -47,6 +46,7 @@ from bot.downloads.retries import RetryPolicy
 from bot.downloads.segments import Segment, SegmentMap
 from bot.downloads.serverlimit import ServerLimit
 from bot.downloads.tail import TailRestart, read_limit
+from bot.downloads.verify import running_digest
 
 log = logging.getLogger(__name__)
 
@@ -258,7 +258,7 @@ class RangedFetch:
         stop = self.control.stop
         tries = self.policy.start()
         buffer = bytearray(MAX_READ)  # reused for every chunk of this segment
-        digests = segmap.digests
+        piece = running_digest() if segmap.digests else None  # of this segment's open piece
         while not seg.finished and not stop.is_set():
             consumed = False
             first, last = seg.pos, seg.end
@@ -295,7 +295,12 @@ class RangedFetch:
                             return
                         data = chunk[:n]
                         os.pwrite(fd, data, offset)
-                        segmap.flushed(seg, n, zlib.crc32(data, seg.crc) if digests else 0)
+                        if piece is None:
+                            segmap.flushed(seg, n)
+                        else:
+                            piece.update(data)
+                            if segmap.flushed(seg, n, piece.intdigest()):
+                                piece.reset()
                         reading.moved = time.monotonic()
                         progressed = True
                         meter.tick(segmap.done_bytes, segmap.active_count())

@@ -14,11 +14,11 @@ Two lists of done ranges, because syncing is expensive but a ``kill -9`` is not 
   used instead of ``done`` when the record's ``boot_id`` is not the running kernel's (the machine
   rebooted, and unsynced pages may be lost).
 
-Version 3 adds ``pieces``: ``[first, last, crc32]`` of the written bytes, about one per MiB
+Version 3 adds ``pieces``: ``[first, last, xxh3_64]`` of the written bytes, about one per MiB
 (:class:`~bot.downloads.segments.Piece`), covering exactly ``done``; a resume re-reads each piece
 from the ``.part`` and fetches again what no longer matches (:func:`bot.downloads.verify.intact`).
-``null`` when the run kept no digests (the CLI). A version 2 record (no digests) is still read:
-its claim is then spot-checked against the server as before.
+``null`` when the run kept no digests (``DownloadOptions.record_digests`` off). A version 2
+record (no digests) is still read: its claim is then spot-checked against the server as before.
 
 The record carries a SHA-256 of its own fields: a record that was edited or half-written is not
 trusted (the download starts over in the same file). It is replaced atomically (temp file,
@@ -70,7 +70,7 @@ class ResumeState:
     done: list[Range] = field(default_factory=list)
     synced: list[Range] = field(default_factory=list)
     boot_id: str = ""
-    #: CRCs of the ``done`` bytes (see the module docstring); ``None``: no digests kept.
+    #: Digests of the ``done`` bytes (see the module docstring); ``None``: no digests kept.
     pieces: list[Piece] | None = None
 
     @property
@@ -88,7 +88,7 @@ class ResumeState:
             "synced": [list(r) for r in self.synced],
             "boot_id": self.boot_id,
             "pieces": (
-                None if self.pieces is None else [[p.first, p.last, p.crc] for p in self.pieces]
+                None if self.pieces is None else [[p.first, p.last, p.digest] for p in self.pieces]
             ),
         }
 
@@ -113,7 +113,7 @@ class ResumeState:
         spans = done + synced + [(p.first, p.last) for p in pieces or ()]
         if size is not None and (size < 1 or any(not 0 <= a <= b < size for a, b in spans)):
             raise ValueError("control file ranges out of bounds")
-        if any(not 0 <= p.crc < 1 << 32 for p in pieces or ()):
+        if any(not 0 <= p.digest < 1 << 64 for p in pieces or ()):
             raise ValueError("control file digest out of range")
         return cls(
             url=str(data["url"]),

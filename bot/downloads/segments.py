@@ -19,15 +19,15 @@ least ``min_split`` bytes, so connections are not spent on crumbs — or, when t
 need more than :data:`SLOW_TAIL_SECONDS` at its measured speed, at least a quarter of that, so a
 slow connection does not leave a long tail.
 
-Each written byte can also be vouched for by a CRC-32 (:class:`Piece`), so that a resume can
+Each written byte can also be vouched for by a digest (:class:`Piece`), so that a resume can
 prove the ``.part`` still holds what was written (:func:`bot.downloads.verify.intact`). The
 digests follow the *writes*, not fixed blocks: a segment's bytes are written in order by one
-worker, so each worker keeps a running CRC of its bytes since the start of its current piece and
-closes the piece once it covers :data:`PIECE_SIZE` (and when the segment ends). A steal only
-moves a segment's ``end``, never bytes already written, so pieces never overlap and together
-they cover exactly :meth:`SegmentMap.done_ranges` — whatever offsets ranges are split at.
-Merging two CRCs would need ``crc32_combine`` (not in Python's ``zlib``); pieces of about 1 MiB
-keep the record small instead (about 30 bytes of JSON per MiB of file).
+worker, so each worker keeps a running digest of its bytes since the start of its current piece
+(the map only stores its value) and starts a new piece once one covers :data:`PIECE_SIZE` (and
+when the segment ends). A steal only moves a segment's ``end``, never bytes already written, so
+pieces never overlap and together cover exactly :meth:`SegmentMap.done_ranges`, whatever offsets
+ranges are split at. Digests cannot be merged, so pieces of about 1 MiB keep the record small
+(about 40 bytes of JSON per MiB of file).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 Range = tuple[int, int]
-PIECE_SIZE = 1 << 20  # a worker closes its digest piece once it covers this many bytes
+PIECE_SIZE = 1 << 20  # a worker starts a new digest piece once one covers this many bytes
 MIN_SAMPLE_SECONDS = 0.3  # speeds measured over less time than this are noise
 MIN_KEEP = 64 * 1024  # a victim keeps at least this much, so its in-flight bytes are not wasted
 SLOW_TAIL_SECONDS = 2.0  # a range that would take longer than this is split even if small
@@ -59,7 +59,7 @@ class Segment:
     written: int
     started: float = 0.0
     piece_start: int = -1  # first byte of the digest piece being written (-1: ``start``)
-    crc: int = 0  # CRC-32 of bytes ``[piece_start, written)``
+    digest: int = 0  # the digest of bytes ``[piece_start, written)`` (see verify.digest_of)
 
     def __post_init__(self) -> None:
         if self.piece_start < 0:
@@ -83,11 +83,12 @@ class Segment:
 
 @dataclass(frozen=True, slots=True)
 class Piece:
-    """Bytes ``[first, last]`` as written, vouched for by their CRC-32 (``zlib.crc32``)."""
+    """Bytes ``[first, last]`` as written, vouched for by their XXH3-64 digest
+    (:func:`bot.downloads.verify.digest_of`)."""
 
     first: int
     last: int
-    crc: int
+    digest: int
 
     @property
     def length(self) -> int:
@@ -155,7 +156,7 @@ class SegmentMap:
     """The byte bookkeeping of one download of ``total`` bytes (``total >= 1``).
 
     ``pieces``: the digests of the ``done`` bytes; ``None`` keeps no digests at all (the workers
-    then compute no CRC), an empty list starts keeping them.
+    then compute none), an empty list starts keeping them.
     """
 
     def __init__(
@@ -266,26 +267,32 @@ class SegmentMap:
 
     @property
     def digests(self) -> bool:
-        """Whether written bytes are vouched for by CRCs (:meth:`flushed` wants ``crc``)."""
+        """Whether written bytes are vouched for by digests (:meth:`flushed` wants one)."""
         return self._pieces is not None
 
-    def flushed(self, seg: Segment, n: int, crc: int = 0) -> None:
-        """``n`` claimed bytes of ``seg`` are now on disk. With :attr:`digests`, ``crc`` is
-        ``zlib.crc32(those bytes, seg.crc)``: the running CRC of the piece being written."""
+    def flushed(self, seg: Segment, n: int, digest: int = 0) -> bool:
+        """``n`` claimed bytes of ``seg`` are now on disk. With :attr:`digests`, ``digest`` is
+        the running digest of the piece being written, up to and including these bytes.
+
+        Returns True when that piece is now closed: the worker starts a new running digest.
+        """
         with self._lock:
             seg.written += n
             self._done_bytes += n
-            if self._pieces is not None:
-                seg.crc = crc
-                if seg.written - seg.piece_start >= PIECE_SIZE:
-                    self._close_piece(seg)
+            if self._pieces is None:
+                return False
+            seg.digest = digest
+            if seg.written - seg.piece_start < PIECE_SIZE:
+                return False
+            self._close_piece(seg)
+            return True
 
     def _close_piece(self, seg: Segment) -> None:
         """Move ``seg``'s open digest piece to the closed ones (lock held, digests kept)."""
         assert self._pieces is not None
         if seg.written > seg.piece_start:
-            self._pieces.append(Piece(seg.piece_start, seg.written - 1, seg.crc))
-        seg.piece_start, seg.crc = seg.written, 0
+            self._pieces.append(Piece(seg.piece_start, seg.written - 1, seg.digest))
+        seg.piece_start, seg.digest = seg.written, 0
 
     def finish(self, seg: Segment) -> None:
         """The worker is done with ``seg``: what was written is done, the rest is pending again."""
@@ -329,7 +336,7 @@ class SegmentMap:
             if self._pieces is not None:
                 pieces = list(self._pieces)
                 pieces += [
-                    Piece(s.piece_start, s.written - 1, s.crc)
+                    Piece(s.piece_start, s.written - 1, s.digest)
                     for s in self._active
                     if s.written > s.piece_start
                 ]

@@ -158,8 +158,8 @@ def test_one_byte_changed_in_a_done_range_while_stopped_is_fetched_again_alone(
 ) -> None:
     """Stop the bot, flip ONE byte in the middle of the largest done range of ``NAME.part``,
     start it: the few windows compared with the server found that about 1 time in 10, and the
-    wrong sha256 was delivered. The record's CRC-32 pieces find it every time; only the piece
-    holding that byte is fetched again, with what was missing."""
+    wrong sha256 was delivered. The digests of the record's pieces find it every time; only the
+    piece holding that byte is fetched again, with what was missing."""
     bot = make_bot(progress_interval="1")
     data, sent, status = slow_download_under_way(
         emulator, origin, "/flip.bin", seed=36, fraction=0.3
@@ -169,7 +169,7 @@ def test_one_byte_changed_in_a_done_range_while_stopped_is_fetched_again_alone(
     record = json.loads(part.with_name(part.name + ".json").read_text())
     first, last = max(record["done"], key=lambda r: r[1] - r[0])
     at = (first + last) // 2
-    (piece,) = [(a, b) for a, b, _crc in record["pieces"] if a <= at <= b]
+    (piece,) = [(a, b) for a, b, _digest in record["pieces"] if a <= at <= b]
     with part.open("r+b") as f:
         f.seek(at)
         changed = bytes([f.read(1)[0] ^ 0x20])
