@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -136,6 +137,25 @@ def nginx_binary() -> str | None:
     """The nginx program, or None when it is not installed (``apt-get install nginx``)."""
     found = shutil.which("nginx") or "/usr/sbin/nginx"
     return found if Path(found).exists() else None
+
+
+def nginx_or_say() -> str | None:
+    """:func:`nginx_binary`, or None after printing how to install it."""
+    nginx = nginx_binary()
+    if nginx is None:
+        print("nginx is not installed: apt-get install nginx")
+    return nginx
+
+
+def nginx_folders(prefix: str) -> tuple[Path, Path]:
+    """A new temporary folder and its ``www`` (the root to serve), readable by nginx's workers,
+    which run as an unprivileged user."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    root = tmp / "www"
+    root.mkdir()
+    tmp.chmod(0o755)
+    root.chmod(0o755)
+    return tmp, root
 
 
 @contextmanager

@@ -14,13 +14,12 @@ import ipaddress
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.botrun import nginx_binary, nginx_serving  # noqa: E402
+from bench.botrun import nginx_folders, nginx_or_say, nginx_serving  # noqa: E402
 from bot.downloads.api import DownloadOptions  # noqa: E402
 from bot.downloads.engine import Downloader  # noqa: E402
 
@@ -46,19 +45,15 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--sha256", action="store_true", help="hash as the bot does")
     args = parser.parse_args()
-    nginx = nginx_binary()
-    if nginx is None:
-        print("nginx is not installed: apt-get install nginx")
+    if (nginx := nginx_or_say()) is None:
         return 1
-    tmp = Path(tempfile.mkdtemp(prefix="errand-digests-"))
-    root, dest = tmp / "www", tmp / "dest"
-    root.mkdir()
+    tmp, root = nginx_folders("errand-digests-")
+    dest = tmp / "dest"
     dest.mkdir()
-    tmp.chmod(0o755)  # nginx workers run as an unprivileged user
-    root.chmod(0o755)
-    with (root / "big.bin").open("wb") as fh:
+    big = root / "big.bin"
+    with big.open("wb") as fh:
         fh.truncate(args.mib << 20)  # sparse: nginx serves it at memory speed
-    (root / "big.bin").chmod(0o644)
+    big.chmod(0o644)
     got: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
     try:
         with nginx_serving(nginx, tmp, root, workers=2) as port:

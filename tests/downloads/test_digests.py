@@ -7,12 +7,14 @@ from __future__ import annotations
 import json
 import os
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from bot.cli import main
 from bot.downloads import resume, verify
+from bot.downloads.api import DownloadOptions, DownloadResult
 from bot.downloads.engine import Downloader
 from bot.downloads.segments import PIECE_SIZE, Piece, SegmentMap, intersect, merge
 from tests.downloads.conftest import payload, sha
@@ -141,6 +143,22 @@ def test_intersect():
     assert intersect([(0, 9)], [(10, 19)]) == []
 
 
+def resume_at_full_speed(
+    origin, path: str, dest: Path, opts: DownloadOptions
+) -> tuple[DownloadResult, list[str]]:
+    """Run the download of ``path`` again into ``dest`` (its requests counted from now) with
+    ``opts`` and no steals (no bytes cut off in flight); the result and the notices."""
+    origin.requests.clear()
+    notices: list[str] = []
+    result = Downloader(
+        origin.url(path),
+        dest_dir=dest,
+        options=replace(opts, min_split=64 * MB),
+        on_notice=lambda why: notices.append(str(why)),
+    ).run()
+    return result, notices
+
+
 def test_one_flipped_byte_is_fetched_again_not_delivered(origin, options, tmp_path):
     """Stop, flip one byte in the middle of the largest done range, resume with the default
     options: the right file, the notice says so, and only about one piece is fetched again."""
@@ -158,14 +176,7 @@ def test_one_flipped_byte_is_fetched_again_not_delivered(origin, options, tmp_pa
         f.write(bytes([data[at] ^ 0x40]))
     done_bytes = sum(b - a + 1 for a, b in state["done"])
     origin.add_file("/f.bin", data)
-    origin.requests.clear()
-    notices: list[str] = []
-    result = Downloader(
-        origin.url("/f.bin"),
-        dest_dir=tmp_path,
-        options=options(min_split=64 * MB),  # no steals: no bytes cut off in flight
-        on_notice=lambda why: notices.append(str(why)),
-    ).run()
+    result, notices = resume_at_full_speed(origin, "/f.bin", tmp_path, options())
     assert sha(result.path.read_bytes()) == sha(data)
     lost = piece[1] - piece[0] + 1
     assert result.resumed_from == done_bytes - lost
@@ -181,14 +192,7 @@ def test_an_intact_resume_fetches_only_what_is_missing_and_says_nothing(origin, 
     state = recorded(tmp_path / "g.bin.part.json")
     done_bytes = sum(b - a + 1 for a, b in state["done"])
     origin.add_file("/g.bin", data)
-    origin.requests.clear()
-    notices: list[str] = []
-    result = Downloader(
-        origin.url("/g.bin"),
-        dest_dir=tmp_path,
-        options=options(verify_resumed=True, min_split=64 * MB),
-        on_notice=lambda why: notices.append(str(why)),
-    ).run()
+    result, notices = resume_at_full_speed(origin, "/g.bin", tmp_path, options(verify_resumed=True))
     assert sha(result.path.read_bytes()) == sha(data) and not notices
     assert result.resumed_from == done_bytes
     # No spot-check windows either: the digests prove the bytes without asking the server.
