@@ -230,8 +230,7 @@ class Attempt:
             self.notice(Why.of(Reason.PARTIAL_RECORD_MISMATCH))
             return record, []
         record.done, record.synced = done, old.synced  # synced ranges stay synced
-        if old.pieces is not None:
-            record.pieces = old.pieces  # checked by _trusted, once the file is open
+        record.pieces = old.pieces  # checked by _trusted, once the file is open (None: no digests)
         return record, done
 
     def _trusted(

@@ -220,3 +220,31 @@ def test_the_cli_fetches_a_changed_piece_again_and_says_so(
     assert sha((tmp_path / "c.bin").read_bytes()) == sha(data)
     assert "of the partial file did not match its record; fetched again" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.bin"]
+
+
+def test_a_version_2_record_falls_back_to_the_spot_check(origin, options, tmp_path):
+    """A record written before digests existed is still resumed: its claim is spot-checked
+    against the server (a few small windows), as before, and nothing is fetched twice."""
+    data = payload(2 * MB)
+    origin.add_file("/o.bin", data, rate=100_000)
+    cancel_midway(origin.url("/o.bin"), tmp_path, options(record_digests=False))
+    ctl = tmp_path / "o.bin.part.json"
+    fields = recorded(ctl)
+    assert fields["pieces"] is None
+    del fields["check"], fields["pieces"]
+    fields["version"] = 2
+    ctl.write_text(json.dumps({**fields, "check": resume._digest(fields)}))
+    done_bytes = sum(b - a + 1 for a, b in fields["done"])
+    origin.add_file("/o.bin", data)
+    result, notices = resume_at_full_speed(origin, "/o.bin", tmp_path, options(verify_resumed=True))
+    assert sha(result.path.read_bytes()) == sha(data) and not notices
+    assert result.resumed_from == done_bytes
+    spans = [
+        int(last) - int(first) + 1
+        for first, last in (
+            h.range.removeprefix("bytes=").split("-")
+            for h in origin.hits("/o.bin")
+            if h.range and h.range != "bytes=0-0"
+        )
+    ]
+    assert any(n <= verify.WINDOW for n in spans), "the spot check asks for small windows"
