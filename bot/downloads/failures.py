@@ -27,7 +27,6 @@ from urllib3.util.ssl_match_hostname import CertificateError as HostnameMismatch
 
 from bot.downloads.reasons import Reason, Why
 
-
 #: Final before the host has answered this download, retried after (as aria2c does, and curl
 #: with ``--retry-connrefused``): a refused connection (the port closes while the server
 #: restarts) and a failed name lookup (a resolver restarting, a record being replaced). A reset or

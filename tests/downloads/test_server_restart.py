@@ -226,7 +226,12 @@ def test_errandbot_download_says_it_retries_and_finishes_after_the_restart(serve
         err.follow(proc.stderr)
         server.wait_flowing()
         server.kill()
-        line = err.wait(lambda line: "connection refused; retrying" in line, 30, "retry line")
+        line = err.wait(
+            lambda line: "connection refused; retrying" in line,
+            30,
+            "retry line",
+            lambda: proc.poll() is None,
+        )
         server.start(port)
         stdout = proc.stdout.read()  # to its end: the process has ended (or the test timed out)
         proc.wait(10)
