@@ -7,15 +7,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.e2e import test_downloads as chat
 from tests.e2e.harness import USER
-from tests.e2e.test_downloads import (
-    document_for,
-    payload,
-    sha,
-    status_for,
-    texts_of,
-    wait_text,
-)
 from tests.origin_process import OriginProcess
 
 pytestmark = pytest.mark.timeout(150)
@@ -24,7 +17,7 @@ pytestmark = pytest.mark.timeout(150)
 def test_the_status_says_retrying_while_the_server_restarts_then_the_file_arrives(
     emulator, make_bot, tmp_path
 ) -> None:
-    data = payload(2_400_000, seed=31)
+    data = chat.payload(2_400_000, seed=31)
     file = tmp_path / "served.bin"
     file.write_bytes(data)
     # 8 tries: the waits grow to 16 s, far longer than this restart takes even on a busy machine.
@@ -32,7 +25,7 @@ def test_the_status_says_retrying_while_the_server_restarts_then_the_file_arrive
     with OriginProcess(file, rate=40_000) as server:
         port = server.start(flowing=len(data) // 4)
         sent = emulator.send_text(USER, USER, f"/download {server.url()}")
-        status = status_for(emulator, USER, sent)
+        status = chat.status_for(emulator, USER, sent)
         server.wait_flowing(60)
         server.kill()
 
@@ -42,9 +35,9 @@ def test_the_status_says_retrying_while_the_server_restarts_then_the_file_arrive
 
         shown = emulator.wait_for(retrying_refused, 30, "the status to say it retries")
         server.start(port)
-        document = document_for(emulator, USER, sent, timeout=90)
-    assert document.document["sha256"] == sha(data)
+        document = chat.document_for(emulator, USER, sent, timeout=90)
+    assert document.document["sha256"] == chat.sha(data)
     assert "🔁 Retrying, " in shown and " of 8: connection refused" in shown, shown
-    wait_text(emulator, status, "✅")
-    texts = texts_of(emulator, status)
+    chat.wait_text(emulator, status, "✅")
+    texts = chat.texts_of(emulator, status)
     assert not any(t.startswith("❌") for t in texts), texts  # never shown as failed
