@@ -129,13 +129,13 @@ class _Server(ThreadingHTTPServer):
 class Origin:
     """The test server; see the module docstring."""
 
-    def __init__(self, tls: tuple[str, str] | None = None) -> None:
+    def __init__(self, tls: tuple[str, str] | None = None, port: int = 0) -> None:
         self._files: dict[str, _File] = {}
         self._lock = threading.Lock()
         self.connections = 0
         self.requests: list[Hit] = []
         self.stopping = threading.Event()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server = _Server(("127.0.0.1", port), _Handler)  # 0: any free port
         self._server.origin = self
         self.scheme = "http"
         if tls is not None:

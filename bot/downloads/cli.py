@@ -36,6 +36,7 @@ from bot.humanize import human_duration, human_size, human_speed
 if TYPE_CHECKING:
     from bot.config import Settings
     from bot.download_settings import DownloadSettings
+    from bot.downloads.progress import Retrying
 
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
@@ -92,6 +93,29 @@ class _Bar:
                 sys.stderr.write(CLEAR_LINE)
                 sys.stderr.flush()
                 self._drawn = False
+
+
+class _RetryLines:
+    """``errandbot: connection refused; retrying, 2 of 6``: a line when a request is retried (the
+    server went away for a moment, answered 503…), so that a stalled bar says why. Every range
+    retries on its own and in step with the others: a line only when the attempt or the reason
+    differs from the last one printed, not one per connection."""
+
+    def __init__(self, bar: _Bar, enabled: bool) -> None:
+        self.bar = bar
+        self.enabled = enabled
+        self._lock = threading.Lock()
+        self._last: tuple[int, str] | None = None
+
+    def __call__(self, retry: Retrying) -> None:
+        if not self.enabled:
+            return
+        line = f"errandbot: {retry.reason}; retrying, {retry.attempt} of {retry.total}"
+        with self._lock:
+            if self._last == (retry.attempt, str(retry.reason)):
+                return
+            self._last = (retry.attempt, str(retry.reason))
+        self.bar.line(line)
 
 
 def summary(result: DownloadResult, checksum: str | None) -> str:
@@ -185,6 +209,7 @@ def run_download(settings: Settings | DownloadSettings, args: argparse.Namespace
             options=options,
             on_progress=bar,
             on_notice=lambda text: bar.line(f"errandbot: {text}"),
+            on_retry=_RetryLines(bar, not args.quiet),
         )
         # A web page with a video: bot.media fetches the video (or --audio) instead of the page.
         downloader = media_downloader(settings, args, options, bar, plain) or plain

@@ -5,19 +5,41 @@ remembers the responses still open so that a stop can shut their sockets down (a
 in a read wakes at once), and lets no library exception through: a failed request raises
 :class:`~bot.downloads.errors.NetworkRetryable` or :class:`~bot.downloads.errors.NetworkFailed`
 (:func:`bot.downloads.transport.network_errors`), unless the run was stopped, whose reason wins.
+
+It also remembers which hosts have answered this download (the probe included): for them, a
+refused connection or a failed name lookup (:data:`~bot.downloads.failures.RESTART_SIGNS`) is a
+restart in progress, not a closed port, and is raised as :class:`NetworkRetryable` so that the
+retry policy waits for the server to come back. Before a host's first answer it stays final.
 """
 
 from __future__ import annotations
 
 import threading
+from urllib.parse import urlsplit
 
 import requests
 
 from bot.downloads.checks import status_why
 from bot.downloads.control import Control
-from bot.downloads.errors import DownloadError, NetworkFailed, NetworkRetryable, Retryable
+from bot.downloads.errors import (
+    DownloadError,
+    DownloadRefused,
+    NetworkFailed,
+    NetworkRetryable,
+    Retryable,
+)
+from bot.downloads.failures import RESTART_SIGNS
 from bot.downloads.retries import RETRY_STATUS, RetryPolicy
 from bot.downloads.transport import abort_response, network_errors
+
+#: A server as the network knows it: host name (or address) and port.
+Where = tuple[str, int]
+
+
+def where(url: str) -> Where:
+    """The host and port ``url`` connects to."""
+    parts = urlsplit(url)
+    return (parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
 
 
 class Client:
@@ -36,6 +58,7 @@ class Client:
         self.timeout = (connect_timeout, read_timeout)
         self._lock = threading.Lock()
         self._responses: set[requests.Response] = set()
+        self._answered: set[Where] = set()  # every server that has answered this download
 
     def open(self, url: str, headers: dict[str, str]) -> requests.Response:
         """Send a GET and return once its headers are in (the body is streamed)."""
@@ -45,14 +68,35 @@ class Client:
                 resp = self.session.get(
                     url, headers=headers, stream=True, allow_redirects=True, timeout=self.timeout
                 )
-        except (NetworkRetryable, NetworkFailed):
+        except (NetworkRetryable, NetworkFailed) as exc:
             self.control.check()  # stopped: that is why the request failed
+            if isinstance(exc, NetworkFailed) and self._restarting(exc, exc.url or url):
+                raise NetworkRetryable(exc.why) from exc
+            raise
+        except DownloadRefused as exc:  # the guard's own lookup, before connecting
+            if self._restarting(exc, url):
+                raise NetworkRetryable(exc.why) from exc
             raise
         with self._lock:
             self._responses.add(resp)
+            # Every hop answered: the redirects (resp.history) and the final response.
+            self._answered.update(where(r.url) for r in (*resp.history, resp))
         if self.control.stop.is_set():
             abort_response(resp)
         return resp
+
+    def _restarting(self, exc: DownloadError, url: str) -> bool:
+        """Whether ``exc`` (final by itself) is a server that has answered this download going
+        away for a moment: a refusal from the same host and port, a failed lookup of the same
+        host name."""
+        if exc.code not in RESTART_SIGNS:
+            return False
+        host, port = where(url)
+        named = exc.why.params.get("host")  # a failed lookup names the host it looked up
+        with self._lock:
+            if named is not None:
+                return any(h == named for h, _ in self._answered)
+            return (host, port) in self._answered
 
     def request(self, url: str, headers: dict[str, str], policy: RetryPolicy) -> requests.Response:
         """One request with the retry policy, answered 200 or 206 (the probe, verification)."""

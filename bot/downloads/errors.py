@@ -90,7 +90,12 @@ class Refused(DownloadRefused):
 
 class NetworkFailed(DownloadError):
     """A request failed in the network in a way trying again cannot fix (connection refused, an
-    untrusted certificate, a name that does not resolve, a malformed answer)."""
+    untrusted certificate, a name that does not resolve, a malformed answer).
+
+    ``url`` is the request that failed, when known: a redirect's hop, not always the URL asked
+    for (whether its host has answered before decides if a refusal is final)."""
+
+    url: str | None = None
 
 
 class Retryable(Exception):

@@ -6,6 +6,11 @@ walks the chain once and sorts by exception *type*, never by message text, like 
 ``Retry`` predicates. Errors that cannot change by trying again — connection refused, a
 certificate that is not trusted, a name that does not resolve, an invalid URL, a malformed
 response — are not retried: the download fails at once with the real reason.
+
+Some of them are final only while the server has never answered this download
+(:data:`RESTART_SIGNS`): a server that has already answered is not a closed port or a name that
+does not exist; its refusal is most likely a restart. :class:`~bot.downloads.client.Client`
+knows which hosts have answered and retries those with the download's retry policy.
 """
 
 from __future__ import annotations
@@ -21,6 +26,17 @@ from urllib3 import exceptions as u3
 from urllib3.util.ssl_match_hostname import CertificateError as HostnameMismatch
 
 from bot.downloads.reasons import Reason, Why
+
+#: Final before the host has answered this download, retried after (as aria2c does, and curl
+#: with ``--retry-connrefused``): a refused connection (the port closes while the server
+#: restarts) and a failed name lookup (a resolver restarting, a record being replaced). A reset or
+#: a dropped connection needs no such rule: it is retried in both cases already (an overloaded
+#: server or a middlebox does it, not only a closed port). A certificate, a TLS handshake, a
+#: private address or a malformed answer stays final: a restart does not explain them, and a
+#: certificate that changed to an untrusted one must never be given another chance.
+RESTART_SIGNS = frozenset(
+    {Reason.CONNECTION_REFUSED, Reason.NAME_NOT_RESOLVED, Reason.CANNOT_RESOLVE, Reason.NO_ADDRESS}
+)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import and_, func, or_, select, true, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.downloads.jobs import DownloadJob, JobState
@@ -169,9 +169,15 @@ class JobStore:
         return removed
 
     # ------------------------------------------------------------------ byte sums
-    def bytes_since(self, user_id: int, since: float, skip: set[int]) -> int:
+    def bytes_since(
+        self, user_id: int, since: float, skip: set[int], *, before: int | None = None
+    ) -> int:
         """Bytes of this user's jobs created since ``since`` (but ``skip``): the announced size of
-        open and done ones, what moved of failed and cancelled ones."""
+        open and done ones, what moved of failed and cancelled ones. With ``before`` (a job id),
+        jobs requested after it count only once delivered: of downloads that could not all fit,
+        the later ones gave way, and what they moved must not then refuse the earlier one."""
+        earlier = true() if before is None else DownloadJob.id < before
+        delivered = [JobState.DONE, JobState.EXPIRED]
         with self.sessions() as session:
             total = session.scalar(
                 select(
@@ -182,8 +188,9 @@ class JobStore:
                     DownloadJob.user_id == user_id,
                     DownloadJob.created_at >= since,
                     DownloadJob.id.not_in(skip),
-                    DownloadJob.state.in_(
-                        [JobState.QUEUED, JobState.RUNNING, JobState.DONE, JobState.EXPIRED]
+                    or_(
+                        DownloadJob.state.in_(delivered),
+                        and_(DownloadJob.state.in_([JobState.QUEUED, JobState.RUNNING]), earlier),
                     ),
                 )
             )
@@ -193,6 +200,7 @@ class JobStore:
                     DownloadJob.created_at >= since,
                     DownloadJob.id.not_in(skip),
                     DownloadJob.state.in_([JobState.FAILED, JobState.CANCELLED]),
+                    earlier,
                 )
             )
         return int(total or 0) + int(failed or 0)

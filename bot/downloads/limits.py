@@ -170,7 +170,8 @@ class Limits:
         # Running first, then stored: one that ends in between is counted twice, never not at all.
         running = self.ledger.counted_before(user_id, job_id)
         live = self.ledger.running_ids() | {job_id}
-        return running + self.store.bytes_since(user_id, midnight_utc(time.time()), live)
+        stored = self.store.bytes_since(user_id, midnight_utc(time.time()), live, before=job_id)
+        return running + stored
 
     def disk_floor(self, job_id: int) -> DiskFloor:
         """The free space the disk must keep while ``job_id`` writes: the reserve, plus what the

@@ -242,7 +242,11 @@ def mapped(exc: BaseException) -> NetworkRetryable | NetworkFailed:
     failure = classify(exc)
     if failure.retryable:
         return NetworkRetryable(failure.reason)
-    return NetworkFailed(failure.reason)
+    failed = NetworkFailed(failure.reason)
+    # requests names the request that failed (after redirects, the hop, not the first URL).
+    request = getattr(exc, "request", None)
+    failed.url = getattr(request, "url", None)
+    return failed
 
 
 @contextmanager

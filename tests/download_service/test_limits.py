@@ -157,3 +157,20 @@ def test_a_download_that_ends_between_checks_is_held_to_the_quota(tmp_path: Path
     assert why is not None and why.code is Reason.QUOTA_BUDGET
     assert why.params == {"quota_bytes": 10 * MiB, "used_bytes": 6 * MiB}
     assert limits_for(tmp_path / "b", daily_quota_mb=0).over_quota_at_end(1, USER, 1) is None
+
+
+def test_a_later_download_that_gave_way_does_not_refuse_the_earlier_one(tmp_path: Path) -> None:
+    """Under load the later of two streams can end (and be refused) first: what it moved is
+    stored as failed, and must not then refuse the earlier one at its end (CI saw all four of
+    four refused). What it moved still counts for downloads requested after it."""
+    limits = limits_for(tmp_path, daily_quota_mb=10)
+    first = add_job(limits, JobState.RUNNING, None)
+    limits.ledger.start(first, USER, None)
+    limits.ledger.received(first, 9 * MiB)
+    second = add_job(limits, JobState.FAILED, None, 9 * MiB)  # refused at its end, stored
+    assert second > first
+    assert limits.over_quota_at_end(first, USER, 9 * MiB) is None
+    limits.ledger.end(first)
+    third = add_job(limits, JobState.RUNNING, None)
+    why = limits.over_quota_at_end(third, USER, 2 * MiB)
+    assert why is not None and why.code is Reason.QUOTA_BUDGET
