@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.downloads.segments import Piece, Range
+from bot.downloads.segments import Piece, Range, size_of
 
 VERSION = 3
 READABLE = (2, 3)  # version 2 has no ``pieces``
@@ -133,7 +133,7 @@ class ResumeState:
 
     @property
     def done_bytes(self) -> int:
-        return sum(b - a + 1 for a, b in self.trusted_done())
+        return size_of(self.trusted_done())
 
 
 def control_path(part_path: Path) -> Path:

@@ -192,7 +192,7 @@ class SegmentMap:
         hasher following the contiguous prefix keeps up; the tail is balanced by stealing.
         """
         with self._lock:
-            left = sum(b - a + 1 for a, b in self._pending)
+            left = size_of(self._pending)
             if not left:
                 return
             piece = max(self.min_split, -(-left // max(1, workers * pieces_per_worker)))

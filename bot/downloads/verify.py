@@ -29,7 +29,7 @@ from collections.abc import Callable
 
 import xxhash
 
-from bot.downloads.segments import PIECE_SIZE, Piece, Range, merge
+from bot.downloads.segments import PIECE_SIZE, Piece, Range, merge, size_of
 
 WINDOW = 16 * 1024
 EDGE_RANGES = 4  # the largest ranges get their first and last window checked
@@ -50,7 +50,7 @@ def windows(done: list[Range], rng: random.Random | None = None) -> list[Range]:
     for a, b in sorted(done, key=lambda r: r[0] - r[1])[:EDGE_RANGES]:
         picked.add((a, min(b, a + WINDOW - 1)))
         picked.add((max(a, b - WINDOW + 1), b))
-    total = sum(b - a + 1 for a, b in done)
+    total = size_of(done)
     for _ in range(SPREAD if total else 0):
         at = rng.randrange(total)
         for a, b in done:
